@@ -1,0 +1,66 @@
+//! Bridges the generated `source` exports to a [`Connector`]: keeps the instance created by
+//! `initialise` and converts between the builders and the WIT types.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::marker::PhantomData;
+
+use crate::bindings::exports::max::connector::source::Guest;
+use crate::bindings::max::connector::types as wit;
+use crate::{Config, Connector, ConnectorError, Result};
+
+thread_local! {
+    /// The connector created by `initialise`. A component instance is single-threaded.
+    static INSTANCE: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
+}
+
+/// Implements the generated exports for any [`Connector`]; used by [`crate::export_connector!`].
+pub struct Adapter<C>(PhantomData<C>);
+
+impl<C: Connector> Adapter<C> {
+    fn with<T>(call: impl FnOnce(&mut C) -> Result<T>) -> Result<T> {
+        INSTANCE.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            match slot.as_mut().and_then(|b| b.downcast_mut::<C>()) {
+                Some(connector) => call(connector),
+                None => Err(ConnectorError::InvalidInput("the host called the connector before `initialise`".to_string())),
+            }
+        })
+    }
+}
+
+impl<C: Connector> Guest for Adapter<C> {
+    fn describe() -> wit::ConnectorInfo {
+        C::describe().0
+    }
+
+    fn initialise(config: wit::Config) -> Result<()> {
+        let connector = C::initialise(Config::new(config))?;
+        INSTANCE.with(|cell| *cell.borrow_mut() = Some(Box::new(connector)));
+        Ok(())
+    }
+
+    fn validate() -> Result<String> {
+        Self::with(|c| c.validate())
+    }
+
+    fn select_options(key: String) -> Result<Vec<wit::SelectOption>> {
+        Self::with(|c| c.select_options(&key))
+    }
+
+    fn seed(state: wit::SeedState) -> Result<wit::SyncPlan> {
+        Self::with(|c| c.seed(&state)).map(|plan| wit::SyncPlan { groups: plan.0 })
+    }
+
+    fn load(loader: String, refs: Vec<wit::EntityRef>) -> Result<Vec<wit::EntityBatch>> {
+        Self::with(|c| c.load(&loader, &refs)).map(|entities| entities.0)
+    }
+
+    fn load_page(loader: String, parent: wit::EntityRef, cursor: Option<String>) -> Result<wit::Page> {
+        Self::with(|c| c.load_page(&loader, &parent, cursor.as_deref()))
+    }
+
+    fn changes(loader: String, cursor: Option<String>) -> Result<wit::ChangePage> {
+        Self::with(|c| c.changes(&loader, cursor.as_deref()))
+    }
+}

@@ -1,0 +1,209 @@
+//! The Acme connector: syncs workspaces, users, projects, tasks and files from the Acme demo API (the
+//! REST API of Max's reference demo server) into Max.
+//!
+//! Pagination: list endpoints take `limit` and `cursor` and return the next cursor in `X-Next-Cursor`.
+//! Incremental sync: `/api/changes?since=<sequence>` is a change feed of creates, updates and deletes.
+
+mod model;
+
+use max_connector_sdk::http::{self, Response};
+use max_connector_sdk::{
+    Batch, ChangePage, Config, Connector, ConnectorError, ConnectorInfo, Entities, EntityRef, Loader, Onboarding, Page,
+    Permissions, Result, Schema, SeedState, SyncPlan, Target, export_connector,
+};
+use model::{EntityKind, FILE, KINDS, PROJECT, TASK, USER, WORKSPACE};
+use serde_json::Value as Json;
+
+/// Items per page of a collection.
+const PAGE_SIZE: u32 = 500;
+/// Refs per call of a by-id loader (fetched concurrently through the host).
+const BY_ID_BATCH: u32 = 50;
+/// Events per page of the change feed.
+const CHANGES_PAGE: u32 = 1000;
+
+/// The root entity: the account behind the API key.
+const ROOT: &str = "Account";
+const ROOT_ID: &str = "acme";
+
+struct Acme {
+    base_url: String,
+}
+
+/// A collection loader: `GET /api/<child path>?<param>=<parent id>` (or all, for the root).
+struct CollectionSpec {
+    loader: &'static str,
+    parent: &'static str,
+    field: &'static str,
+    child: &'static EntityKind,
+    /// The query parameter naming the parent, if the list is scoped to one.
+    parent_param: Option<&'static str>,
+}
+
+const COLLECTIONS: [CollectionSpec; 5] = [
+    CollectionSpec { loader: "workspaces", parent: ROOT, field: "workspaces", child: &WORKSPACE, parent_param: None },
+    CollectionSpec { loader: "workspace-users", parent: "Workspace", field: "users", child: &USER, parent_param: Some("workspaceId") },
+    CollectionSpec { loader: "workspace-projects", parent: "Workspace", field: "projects", child: &PROJECT, parent_param: Some("workspaceId") },
+    CollectionSpec { loader: "project-tasks", parent: "Project", field: "tasks", child: &TASK, parent_param: Some("projectId") },
+    CollectionSpec { loader: "project-files", parent: "Project", field: "files", child: &FILE, parent_param: Some("projectId") },
+];
+
+fn by_id_loader(kind: &EntityKind) -> String {
+    format!("{}-by-id", kind.path)
+}
+
+impl Acme {
+    fn get(&self, path_and_query: &str) -> Result<Response> {
+        http::get(format!("{}{path_and_query}", self.base_url)).credential("api_key").send()?.ok()
+    }
+}
+
+impl Connector for Acme {
+    fn describe() -> ConnectorInfo {
+        let schema = Schema::new()
+            .entity(ROOT, |e| e.describe("The Acme account the API key belongs to").collection("workspaces", "Workspace"))
+            .entity("Workspace", |e| WORKSPACE.declare(e).describe("A workspace").collection("users", "User").collection("projects", "Project"))
+            .entity("User", |e| USER.declare(e).describe("A member of a workspace"))
+            .entity("Project", |e| PROJECT.declare(e).describe("A project in a workspace").collection("tasks", "Task").collection("files", "File"))
+            .entity("Task", |e| TASK.declare(e).describe("A task in a project"))
+            .entity("File", |e| FILE.declare(e).describe("A file attached to a project"))
+            .root(ROOT, ROOT_ID);
+        let mut info = ConnectorInfo::new("acme", env!("CARGO_PKG_VERSION"), "Acme demo API: workspaces, users, projects, tasks and files", schema);
+        for spec in &COLLECTIONS {
+            info = info.loader(
+                Loader::collection(spec.loader, spec.parent, spec.field, spec.child.entity, PAGE_SIZE)
+                    .describe(&format!("GET /api/{} by {}", spec.child.path, spec.parent_param.unwrap_or("account"))),
+            );
+        }
+        for kind in KINDS {
+            info = info.loader(
+                Loader::batched(&by_id_loader(kind), kind.entity, BY_ID_BATCH)
+                    .fills(&kind.fields())
+                    .describe(&format!("GET /api/{}/<id>, concurrently", kind.path)),
+            );
+        }
+        info.loader(Loader::change_feed("changes", "Task").describe("GET /api/changes: creates, updates and deletes of every type"))
+            .onboarding(
+                Onboarding::new()
+                    .input("base_url", "Acme API URL", Some("https://api.acme.dev"))
+                    .help("Where the Acme API runs; change it for a self-hosted or local demo server")
+                    .secret("api_key", "Acme API key")
+                    .help("Sent as `Authorization: Bearer <key>`")
+                    .validate("Checking the API key against the Acme API"),
+            )
+            .permissions(Permissions::new().host("api.acme.dev").bearer("api_key").base_url_key("base_url"))
+    }
+
+    fn initialise(config: Config) -> Result<Self> {
+        let base_url = config.require("base_url")?.trim_end_matches('/').to_string();
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            return Err(ConnectorError::InvalidInput(format!("base_url `{base_url}` must start with http:// or https://")));
+        }
+        Ok(Acme { base_url })
+    }
+
+    fn validate(&mut self) -> Result<String> {
+        let workspaces: Vec<Json> = self.get("/api/workspaces")?.json()?;
+        Ok(match workspaces.len() {
+            1 => format!("1 workspace at {}", self.base_url),
+            n => format!("{n} workspaces at {}", self.base_url),
+        })
+    }
+
+    fn seed(&mut self, state: &SeedState) -> Result<SyncPlan> {
+        if let (Some(_), false) = (state.cursor("changes"), state.full) {
+            return Ok(SyncPlan::new().then(Target::Root, |s| s.changes("changes")));
+        }
+        let collection = |entity: &str, field: &str| (Target::all(entity), max_connector_sdk::StepBuilder.collection(field));
+        Ok(SyncPlan::new()
+            .then(Target::Root, |s| s.collection("workspaces"))
+            .together(vec![collection("Workspace", "users"), collection("Workspace", "projects")])
+            .together(vec![collection("Project", "tasks"), collection("Project", "files")]))
+    }
+
+    fn load(&mut self, loader: &str, refs: &[EntityRef]) -> Result<Entities> {
+        let kind = KINDS.into_iter().find(|k| by_id_loader(k) == loader).ok_or_else(|| ConnectorError::unknown_loader(loader))?;
+        let requests = refs
+            .iter()
+            .map(|r| http::get(format!("{}/api/{}/{}", self.base_url, kind.path, r.id)).credential("api_key"))
+            .collect();
+        let mut batch = kind.batch();
+        for response in http::send_all(requests) {
+            match response?.ok() {
+                Ok(response) => kind.push(&mut batch, &response.json()?)?,
+                // Deleted since it was listed: nothing to load.
+                Err(ConnectorError::NotFound(_)) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(Entities::from(batch))
+    }
+
+    fn load_page(&mut self, loader: &str, parent: &EntityRef, cursor: Option<&str>) -> Result<Page> {
+        let spec = COLLECTIONS.iter().find(|c| c.loader == loader).ok_or_else(|| ConnectorError::unknown_loader(loader))?;
+        let mut query = format!("/api/{}?limit={PAGE_SIZE}", spec.child.path);
+        if let Some(param) = spec.parent_param {
+            query.push_str(&format!("&{param}={}", encode(&parent.id)));
+        }
+        if let Some(cursor) = cursor {
+            query.push_str(&format!("&cursor={}", encode(cursor)));
+        }
+        let response = self.get(&query)?;
+        let objects: Vec<Json> = response.json()?;
+        let next = response.header("x-next-cursor").filter(|c| !c.is_empty()).map(str::to_string);
+        Ok(Page::new(spec.child.rows(&objects)?).next(next))
+    }
+
+    fn changes(&mut self, loader: &str, cursor: Option<&str>) -> Result<ChangePage> {
+        if loader != "changes" {
+            return Err(ConnectorError::unknown_loader(loader));
+        }
+        let since = cursor.unwrap_or("0");
+        let body: Json = self.get(&format!("/api/changes?since={}&limit={CHANGES_PAGE}", encode(since)))?.json()?;
+        let events = body.get("events").and_then(Json::as_array).ok_or_else(|| ConnectorError::invalid_response("changes without `events`"))?;
+        let mut last = since.to_string();
+        let mut upserts: Vec<(&EntityKind, Batch)> = Vec::new();
+        let mut page = ChangePage::new(String::new(), false);
+        for event in events {
+            if let Some(sequence) = event.get("sequence") {
+                last = sequence.as_u64().map_or_else(|| sequence.to_string(), |n| n.to_string());
+            }
+            let entity_type = event.get("entityType").and_then(Json::as_str).unwrap_or_default();
+            let Some(kind) = model::kind_named(entity_type) else { continue };
+            let id = event.get("entityId").map(|id| id.as_str().map_or_else(|| id.to_string(), str::to_string)).unwrap_or_default();
+            match event.get("action").and_then(Json::as_str) {
+                Some("delete") => page = page.delete(kind.entity, &id),
+                _ => {
+                    let Some(payload) = event.get("payload").filter(|p| p.is_object()) else { continue };
+                    let index = match upserts.iter().position(|(k, _)| k.entity == kind.entity) {
+                        Some(index) => index,
+                        None => {
+                            upserts.push((kind, kind.batch()));
+                            upserts.len() - 1
+                        }
+                    };
+                    kind.push(&mut upserts[index].1, payload)?;
+                }
+            }
+        }
+        let next = body.get("nextCursor").filter(|c| !c.is_null());
+        page.has_more = next.is_some() && !events.is_empty();
+        page.next_cursor = next.map_or(last, |c| c.as_str().map_or_else(|| c.to_string(), str::to_string));
+        for (_, batch) in upserts {
+            page = page.upsert(batch);
+        }
+        Ok(page)
+    }
+}
+
+/// Percent-encodes a query value.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+export_connector!(Acme);

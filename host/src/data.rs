@@ -1,0 +1,162 @@
+//! Entity data, sync plans and connector errors as host types (mirrors of the WIT types without
+//! wasmtime in their signatures).
+
+use serde::{Deserialize, Serialize};
+
+/// One entity, by type and id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct EntityRef {
+    /// Entity type.
+    pub entity: String,
+    /// Id.
+    pub id: String,
+}
+
+/// One field value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum FieldValue {
+    /// Explicitly null.
+    Null,
+    /// Text.
+    Text(String),
+    /// Integer.
+    Integer(i64),
+    /// Float.
+    Float(f64),
+    /// Boolean.
+    Boolean(bool),
+    /// ISO-8601 text.
+    Datetime(String),
+    /// JSON text.
+    Json(String),
+    /// Id of the referenced entity.
+    Reference(String),
+    /// Ids of a collection's items.
+    Collection(Vec<String>),
+}
+
+/// One entity's values in its batch's column order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    /// Id.
+    pub id: String,
+    /// Values.
+    pub values: Vec<FieldValue>,
+}
+
+/// Entities of one type sharing a column list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntityBatch {
+    /// Entity type.
+    pub entity: String,
+    /// Field names.
+    pub columns: Vec<String>,
+    /// Rows.
+    pub rows: Vec<Row>,
+}
+
+/// One page of a collection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page {
+    /// The collection's items in order.
+    pub items: EntityBatch,
+    /// Other entities found along the way.
+    pub related: Vec<EntityBatch>,
+    /// The next page's cursor.
+    pub next_cursor: Option<String>,
+}
+
+/// One page of a change feed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangePage {
+    /// Created or updated entities.
+    pub upserts: Vec<EntityBatch>,
+    /// Deleted or archived entities.
+    pub deletions: Vec<EntityRef>,
+    /// Cursor to store.
+    pub next_cursor: String,
+    /// Whether more changes wait.
+    pub has_more: bool,
+}
+
+/// What a step applies to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// Every root.
+    Root,
+    /// Every known entity of a type.
+    All(String),
+    /// One entity.
+    One(EntityRef),
+}
+
+/// What a step does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    /// Fill fields.
+    LoadFields(Vec<String>),
+    /// Load a collection.
+    LoadCollection(String),
+    /// Drain a change feed.
+    FollowChanges(String),
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// Target.
+    pub target: Target,
+    /// Operation.
+    pub operation: Operation,
+}
+
+/// Ordered groups of concurrent steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncPlan {
+    /// The groups, in order.
+    pub groups: Vec<Vec<Step>>,
+}
+
+/// What the host tells `seed`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SeedState {
+    /// Start of the last completed sync (ISO-8601).
+    pub last_completed_sync: Option<String>,
+    /// Stored change-feed cursors.
+    pub cursors: Vec<(String, String)>,
+    /// Whether a full sync was asked for.
+    pub full: bool,
+}
+
+/// Why a connector call failed, as the connector said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum ConnectorError {
+    /// Slow down; retry after this many ms if given.
+    #[error("rate limited{}", .0.map(|ms| format!(" (retry after {ms} ms)")).unwrap_or_default())]
+    RateLimited(Option<u64>),
+    /// Credentials refused.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// No access.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// Does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Temporary failure.
+    #[error("temporary failure: {0}")]
+    Transient(String),
+    /// Bad input to the connector.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// The API answered nonsense.
+    #[error("invalid response from the API: {0}")]
+    InvalidResponse(String),
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}

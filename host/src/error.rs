@@ -1,0 +1,227 @@
+//! The host's error type: one enum whose variants say what the caller (the CLI, a test) can act on.
+
+use std::path::PathBuf;
+
+/// `Result` with the host's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Which limit stopped a connector call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitKind {
+    /// The CPU time of one call.
+    Cpu,
+    /// The wall-clock time of one call.
+    WallClock,
+    /// Linear memory.
+    Memory,
+    /// The size of a result.
+    ResultSize,
+}
+
+impl std::fmt::Display for LimitKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LimitKind::Cpu => "CPU time limit",
+            LimitKind::WallClock => "wall-clock time limit",
+            LimitKind::Memory => "memory limit",
+            LimitKind::ResultSize => "result size limit",
+        })
+    }
+}
+
+/// Everything that can go wrong in the host.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file is not WebAssembly at all.
+    #[error("{path} is not a WebAssembly file")]
+    NotWasm {
+        /// The file.
+        path: String,
+    },
+    /// The file is a core module, not a component.
+    #[error("{path} is a WebAssembly core module, not a component")]
+    CoreModule {
+        /// The file.
+        path: String,
+    },
+    /// The component could not be decoded or compiled (truncated, corrupt).
+    #[error("{path} is not a valid WebAssembly component: {reason}")]
+    InvalidComponent {
+        /// The file.
+        path: String,
+        /// The decoder's reason.
+        reason: String,
+    },
+    /// The component does not implement the connector contract at all.
+    #[error("{path} is not a Max connector: it does not export `max:connector/source` (it exports {exports})")]
+    NotAConnector {
+        /// The file.
+        path: String,
+        /// What it exports instead.
+        exports: String,
+    },
+    /// The component was built against a contract version this host can't run.
+    #[error("{path} was built against max:connector@{found}, but this max runs max:connector@{supported}")]
+    IncompatibleContract {
+        /// The file.
+        path: String,
+        /// The version the component uses.
+        found: semver::Version,
+        /// The versions this host supports.
+        supported: String,
+    },
+    /// The component imports something the host does not provide.
+    #[error("{path} imports {imports}, which Max does not provide to connectors")]
+    UnsupportedImports {
+        /// The file.
+        path: String,
+        /// The missing imports.
+        imports: String,
+    },
+    /// The connector's description is inconsistent.
+    #[error("connector `{connector}` describes itself inconsistently: {}", problems.join("; "))]
+    InvalidDescription {
+        /// The connector.
+        connector: String,
+        /// Every problem found.
+        problems: Vec<String>,
+    },
+    /// A connector call hit a resource limit and was stopped.
+    #[error("connector `{connector}` exceeded its {limit} in `{call}`{}", detail_suffix(detail))]
+    LimitExceeded {
+        /// The connector.
+        connector: String,
+        /// The call.
+        call: String,
+        /// The limit.
+        limit: LimitKind,
+        /// What the limit was.
+        detail: String,
+    },
+    /// The connector crashed (panic, trap).
+    #[error("connector `{connector}` crashed in `{call}`: {reason}")]
+    ConnectorCrashed {
+        /// The connector.
+        connector: String,
+        /// The call.
+        call: String,
+        /// The panic message or trap.
+        reason: String,
+    },
+    /// The connector returned a typed error.
+    #[error("connector `{connector}` failed in `{call}`: {error}")]
+    ConnectorFailed {
+        /// The connector.
+        connector: String,
+        /// The call.
+        call: String,
+        /// The connector's error.
+        error: crate::ConnectorError,
+    },
+    /// No `.max/` project was found.
+    #[error("no Max project in {} or any parent folder", start.display())]
+    ProjectNotFound {
+        /// Where the search started.
+        start: PathBuf,
+    },
+    /// `max init` found a project already.
+    #[error("{} already holds a Max project", root.display())]
+    ProjectExists {
+        /// The project root.
+        root: PathBuf,
+    },
+    /// No installed connector has this name.
+    #[error("no connector named `{name}` is installed")]
+    ConnectorNotInstalled {
+        /// The name asked for.
+        name: String,
+        /// The installed names.
+        installed: Vec<String>,
+    },
+    /// A file could not be read or written.
+    #[error("could not {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done (`read`, `write`).
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A project file is not valid JSON of the expected shape.
+    #[error("{} is damaged: {source}", path.display())]
+    DamagedFile {
+        /// The file.
+        path: PathBuf,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The runtime itself failed (engine setup, linking).
+    #[error("the WebAssembly runtime failed: {0}")]
+    Runtime(String),
+}
+
+fn detail_suffix(detail: &str) -> String {
+    if detail.is_empty() { String::new() } else { format!(" ({detail})") }
+}
+
+impl Error {
+    /// A stable code for scripts (`max ... -o json` prints it).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::NotWasm { .. } => "not_wasm",
+            Error::CoreModule { .. } => "core_module",
+            Error::InvalidComponent { .. } => "invalid_component",
+            Error::NotAConnector { .. } => "not_a_connector",
+            Error::IncompatibleContract { .. } => "incompatible_contract",
+            Error::UnsupportedImports { .. } => "unsupported_imports",
+            Error::InvalidDescription { .. } => "invalid_description",
+            Error::LimitExceeded { .. } => "limit_exceeded",
+            Error::ConnectorCrashed { .. } => "connector_crashed",
+            Error::ConnectorFailed { .. } => "connector_failed",
+            Error::ProjectNotFound { .. } => "project_not_found",
+            Error::ProjectExists { .. } => "project_exists",
+            Error::ConnectorNotInstalled { .. } => "connector_not_installed",
+            Error::Io { .. } => "io",
+            Error::DamagedFile { .. } => "damaged_file",
+            Error::Runtime(_) => "runtime",
+        }
+    }
+
+    /// What the user can do about it, when there is something to say.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            Error::NotWasm { .. } | Error::CoreModule { .. } => {
+                "connectors are WebAssembly components: build with `cargo build --release --target wasm32-wasip2`".into()
+            }
+            Error::InvalidComponent { .. } => "the file may be truncated or corrupt: rebuild or download it again".into(),
+            Error::NotAConnector { .. } => "build it with max-connector-sdk (or against wit/ of max:connector)".into(),
+            Error::IncompatibleContract { found, .. } => {
+                let side = if found.major > 0 || found.minor > crate::CONTRACT_VERSION.minor { "upgrade max" } else { "rebuild the connector with a current max-connector-sdk" };
+                format!("{side} so both use the same max:connector version")
+            }
+            Error::UnsupportedImports { .. } => {
+                "connectors may import only max:connector/http, max:connector/log and WASI clocks/random/cli".into()
+            }
+            Error::InvalidDescription { .. } => "this is a bug in the connector: report it to its author".into(),
+            Error::LimitExceeded { .. } => "the connector misbehaved or needs more resources than granted".into(),
+            Error::ConnectorCrashed { .. } => "this is a bug in the connector: report it to its author".into(),
+            Error::ProjectNotFound { .. } => "run `max init` to create a project here".into(),
+            Error::ProjectExists { .. } => "use the existing project, or remove its .max/ folder first".into(),
+            Error::ConnectorNotInstalled { installed, .. } if installed.is_empty() => {
+                "no connectors are installed yet: `max connector install <file.wasm>`".into()
+            }
+            Error::ConnectorNotInstalled { installed, .. } => format!("installed: {}", installed.join(", ")),
+            Error::DamagedFile { .. } => "restore it from a backup, or remove it and set the project up again".into(),
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { action, path, source }
+    }
+}

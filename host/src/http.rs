@@ -1,0 +1,331 @@
+//! The HTTP capability: the only network access a connector has. Every request is checked against the
+//! installation's grants (on every redirect hop), gets its secret attached here (never in the guest),
+//! and is bounded in time and response size.
+
+mod grants;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use reqwest::Url;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::manifest::{CredentialDef, CredentialInjection, Permissions};
+
+pub use grants::Grants;
+
+/// The HTTP method of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// GET
+    Get,
+    /// HEAD
+    Head,
+    /// POST
+    Post,
+    /// PUT
+    Put,
+    /// PATCH
+    Patch,
+    /// DELETE
+    Delete,
+    /// OPTIONS
+    Options,
+}
+
+impl From<Method> for reqwest::Method {
+    fn from(method: Method) -> Self {
+        match method {
+            Method::Get => reqwest::Method::GET,
+            Method::Head => reqwest::Method::HEAD,
+            Method::Post => reqwest::Method::POST,
+            Method::Put => reqwest::Method::PUT,
+            Method::Patch => reqwest::Method::PATCH,
+            Method::Delete => reqwest::Method::DELETE,
+            Method::Options => reqwest::Method::OPTIONS,
+        }
+    }
+}
+
+/// A request from a connector.
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    /// Method.
+    pub method: Method,
+    /// Absolute URL.
+    pub url: String,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Option<Vec<u8>>,
+    /// Name of the credential to attach.
+    pub credential: Option<String>,
+    /// The connector's own timeout (capped by the host's).
+    pub timeout: Option<Duration>,
+}
+
+/// A response (any status).
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// Status code.
+    pub status: u16,
+    /// Headers, names lowercase.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+/// Why a request got no response; returned to the guest as the WIT `http-error`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpError {
+    /// Not a granted host or path.
+    #[error("denied: {0}")]
+    Denied(String),
+    /// Undeclared or unset credential.
+    #[error("unknown credential `{0}`")]
+    UnknownCredential(String),
+    /// Malformed URL or header.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// No response in time.
+    #[error("timed out")]
+    Timeout,
+    /// Connection failure.
+    #[error("connection failed: {0}")]
+    Connection(String),
+    /// Body over the cap.
+    #[error("response larger than {0} bytes")]
+    TooLarge(u64),
+}
+
+/// Where a connector's secrets come from. The host looks them up per request; the guest never sees them.
+pub trait SecretSource: Send + Sync {
+    /// The secret stored under `name`, if any.
+    fn secret(&self, name: &str) -> Option<String>;
+}
+
+impl SecretSource for std::collections::HashMap<String, String> {
+    fn secret(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
+    }
+}
+
+/// Bounds on a connector's HTTP use.
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// Longest time for one request, body included.
+    pub request_timeout: Duration,
+    /// Largest response body.
+    pub max_response_bytes: u64,
+    /// Most requests in flight at once per installation.
+    pub max_concurrent: usize,
+    /// Most redirects followed.
+    pub max_redirects: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            request_timeout: Duration::from_secs(30),
+            max_response_bytes: 64 << 20,
+            max_concurrent: 8,
+            max_redirects: 10,
+        }
+    }
+}
+
+/// One installation's HTTP access.
+pub struct HttpCapability {
+    client: reqwest::Client,
+    grants: Grants,
+    credentials: Vec<CredentialDef>,
+    secrets: Arc<dyn SecretSource>,
+    limits: HttpLimits,
+    in_flight: tokio::sync::Semaphore,
+    requests: AtomicU64,
+}
+
+impl std::fmt::Debug for HttpCapability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpCapability").field("grants", &self.grants).finish_non_exhaustive()
+    }
+}
+
+impl HttpCapability {
+    /// Grants what `permissions` ask for, plus `base_url` (the URL the user configured, if any).
+    pub fn new(permissions: &Permissions, base_url: Option<&str>, secrets: Arc<dyn SecretSource>, limits: HttpLimits) -> Self {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .user_agent(concat!("max/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("a reqwest client with rustls and no proxy always builds");
+        HttpCapability {
+            client,
+            grants: Grants::new(&permissions.hosts, base_url),
+            credentials: permissions.credentials.clone(),
+            secrets,
+            in_flight: tokio::sync::Semaphore::new(limits.max_concurrent.max(1)),
+            limits,
+            requests: AtomicU64::new(0),
+        }
+    }
+
+    /// A capability that denies every request (for `describe` and tests).
+    pub fn deny_all() -> Self {
+        Self::new(&Permissions::default(), None, Arc::new(std::collections::HashMap::new()), HttpLimits::default())
+    }
+
+    /// The number of requests sent so far (redirect hops included).
+    pub fn request_count(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Sends a request, following redirects within the grants.
+    pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        let _permit = self.in_flight.acquire().await.expect("the semaphore is never closed");
+        let timeout = request.timeout.map_or(self.limits.request_timeout, |t| t.min(self.limits.request_timeout));
+        match tokio::time::timeout(timeout, self.exchange(request)).await {
+            Ok(result) => result,
+            Err(_) => Err(HttpError::Timeout),
+        }
+    }
+
+    async fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        let mut url = Url::parse(&request.url).map_err(|e| HttpError::InvalidRequest(format!("bad URL `{}`: {e}", request.url)))?;
+        let credential = match &request.credential {
+            Some(name) => Some(self.credential(name)?),
+            None => None,
+        };
+        let mut headers = build_headers(&request.headers, credential.is_some())?;
+        let mut method = request.method;
+        let mut body = request.body;
+        for _hop in 0..=self.limits.max_redirects {
+            self.grants.check(&url).map_err(HttpError::Denied)?;
+            let mut hop_url = url.clone();
+            let mut hop_headers = headers.clone();
+            if let Some((def, secret)) = &credential {
+                self.check_credential_host(def, &url)?;
+                inject(def, secret, &mut hop_url, &mut hop_headers)?;
+            }
+            let mut builder = self.client.request(method.into(), hop_url).headers(hop_headers);
+            if let Some(body) = &body {
+                builder = builder.body(body.clone());
+            }
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            let response = builder.send().await.map_err(transport_error)?;
+            let status = response.status().as_u16();
+            let location = response.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok());
+            match (status, location) {
+                (301 | 302 | 303 | 307 | 308, Some(location)) => {
+                    let next = url
+                        .join(location)
+                        .map_err(|e| HttpError::InvalidRequest(format!("bad redirect location `{location}`: {e}")))?;
+                    if status == 303 || ((status == 301 || status == 302) && method == Method::Post) {
+                        method = Method::Get;
+                        body = None;
+                    }
+                    if next.origin() != url.origin() {
+                        // Headers the connector set may carry tokens of its own: only the credential the
+                        // host attaches follows a redirect to another origin, and only if it may go there.
+                        headers = HeaderMap::new();
+                    }
+                    url = next;
+                }
+                _ => return self.read(response).await,
+            }
+        }
+        Err(HttpError::Connection(format!("more than {} redirects", self.limits.max_redirects)))
+    }
+
+    fn credential(&self, name: &str) -> Result<(CredentialDef, String), HttpError> {
+        let def = self.credentials.iter().find(|c| c.name == name).ok_or_else(|| HttpError::UnknownCredential(name.to_string()))?;
+        let secret = self.secrets.secret(name).ok_or_else(|| HttpError::UnknownCredential(name.to_string()))?;
+        Ok((def.clone(), secret))
+    }
+
+    fn check_credential_host(&self, def: &CredentialDef, url: &Url) -> Result<(), HttpError> {
+        if def.hosts.is_empty() || def.hosts.iter().any(|h| grants::host_matches(h, url)) {
+            Ok(())
+        } else {
+            Err(HttpError::Denied(format!("credential `{}` may not be sent to {}", def.name, grants::authority(url))))
+        }
+    }
+
+    async fn read(&self, mut response: reqwest::Response) -> Result<HttpResponse, HttpError> {
+        let cap = self.limits.max_response_bytes;
+        if response.content_length().is_some_and(|len| len > cap) {
+            return Err(HttpError::TooLarge(cap));
+        }
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+            .collect();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+            if body.len() as u64 + chunk.len() as u64 > cap {
+                return Err(HttpError::TooLarge(cap));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(HttpResponse { status, headers, body })
+    }
+}
+
+fn build_headers(pairs: &[(String, String)], credential_attached: bool) -> Result<HeaderMap, HttpError> {
+    let mut headers = HeaderMap::new();
+    for (name, value) in pairs {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| HttpError::InvalidRequest(format!("bad header name `{name}`")))?;
+        if credential_attached && name == reqwest::header::AUTHORIZATION {
+            return Err(HttpError::InvalidRequest("set `Authorization` or name a credential, not both".to_string()));
+        }
+        let value = HeaderValue::from_str(value).map_err(|_| HttpError::InvalidRequest(format!("bad value for header `{name}`")))?;
+        headers.append(name, value);
+    }
+    Ok(headers)
+}
+
+fn inject(def: &CredentialDef, secret: &str, url: &mut Url, headers: &mut HeaderMap) -> Result<(), HttpError> {
+    let header_value = |text: String| {
+        let mut value = HeaderValue::from_str(&text)
+            .map_err(|_| HttpError::InvalidRequest(format!("the secret of `{}` is not a valid header value", def.name)))?;
+        value.set_sensitive(true);
+        Ok::<_, HttpError>(value)
+    };
+    match &def.injection {
+        CredentialInjection::Bearer | CredentialInjection::OAuth2(_) => {
+            headers.insert(reqwest::header::AUTHORIZATION, header_value(format!("Bearer {secret}"))?);
+        }
+        CredentialInjection::Authorization => {
+            headers.insert(reqwest::header::AUTHORIZATION, header_value(secret.to_string())?);
+        }
+        CredentialInjection::Header { name } => {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| HttpError::InvalidRequest(format!("bad credential header name `{name}`")))?;
+            headers.insert(name, header_value(secret.to_string())?);
+        }
+        CredentialInjection::Query { name } => {
+            url.query_pairs_mut().append_pair(name, secret);
+        }
+    }
+    Ok(())
+}
+
+/// Describes a transport failure without the URL (which may carry a secret query parameter).
+fn transport_error(error: reqwest::Error) -> HttpError {
+    if error.is_timeout() {
+        return HttpError::Timeout;
+    }
+    let error = error.without_url();
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    HttpError::Connection(message)
+}

@@ -1,0 +1,171 @@
+//! Consistency checks of a connector's description: every name it uses refers to something it declared.
+
+use std::collections::HashSet;
+
+use super::{ConnectorInfo, FieldType, LoaderKind, OnboardingStep};
+
+/// Returns every problem found in `info`, or an empty list when it is consistent.
+pub fn check(info: &ConnectorInfo) -> Vec<String> {
+    let mut problems = Vec::new();
+    check_identity(info, &mut problems);
+    check_schema(info, &mut problems);
+    check_loaders(info, &mut problems);
+    check_resolvers(info, &mut problems);
+    check_onboarding_and_permissions(info, &mut problems);
+    problems
+}
+
+fn is_connector_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some('a'..='z'))
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '-'))
+        && name.len() <= 64
+}
+
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 64
+}
+
+fn check_identity(info: &ConnectorInfo, problems: &mut Vec<String>) {
+    if !is_connector_name(&info.name) {
+        problems.push(format!("connector name `{}` must match [a-z][a-z0-9-]* (at most 64 characters)", info.name));
+    }
+    if semver::Version::parse(&info.version).is_err() {
+        problems.push(format!("version `{}` is not a semantic version (like 1.2.3)", info.version));
+    }
+}
+
+fn check_schema(info: &ConnectorInfo, problems: &mut Vec<String>) {
+    let mut entities = HashSet::new();
+    for entity in &info.schema.entities {
+        if !is_identifier(&entity.name) || entity.name.starts_with('_') {
+            problems.push(format!("entity name `{}` must be an identifier not starting with `_`", entity.name));
+        }
+        if !entities.insert(entity.name.as_str()) {
+            problems.push(format!("entity `{}` is declared twice", entity.name));
+        }
+        let mut fields = HashSet::new();
+        for field in &entity.fields {
+            if field.name == "id" {
+                problems.push(format!("{}.id is implicit and must not be declared", entity.name));
+            } else if !is_identifier(&field.name) || field.name.starts_with('_') {
+                problems.push(format!("field name `{}.{}` must be an identifier not starting with `_`", entity.name, field.name));
+            }
+            if !fields.insert(field.name.as_str()) {
+                problems.push(format!("field `{}.{}` is declared twice", entity.name, field.name));
+            }
+        }
+    }
+    for entity in &info.schema.entities {
+        for field in &entity.fields {
+            if let FieldType::Ref(target) | FieldType::Collection(target) = &field.field_type {
+                if !entities.contains(target.as_str()) {
+                    problems.push(format!("{}.{} refers to undeclared entity `{target}`", entity.name, field.name));
+                }
+            }
+        }
+    }
+    for root in &info.schema.roots {
+        if !entities.contains(root.entity.as_str()) {
+            problems.push(format!("root `{}` is not a declared entity", root.entity));
+        }
+    }
+}
+
+fn check_loaders(info: &ConnectorInfo, problems: &mut Vec<String>) {
+    let mut names = HashSet::new();
+    for loader in &info.loaders {
+        if !names.insert(loader.name.as_str()) {
+            problems.push(format!("loader `{}` is declared twice", loader.name));
+        }
+        if info.entity(&loader.entity).is_none() {
+            problems.push(format!("loader `{}` returns undeclared entity `{}`", loader.name, loader.entity));
+        }
+        match &loader.kind {
+            LoaderKind::Batched { max_batch: 0 } => {
+                problems.push(format!("batched loader `{}` has a max batch of 0", loader.name));
+            }
+            LoaderKind::Collection { parent, field, page_size } => {
+                if *page_size == 0 {
+                    problems.push(format!("collection loader `{}` has a page size of 0", loader.name));
+                }
+                match info.entity(parent).and_then(|p| p.field(field)) {
+                    Some(def) if def.field_type == FieldType::Collection(loader.entity.clone()) => {}
+                    Some(def) => problems.push(format!(
+                        "collection loader `{}` fills {parent}.{field}, which is {} rather than collection({})",
+                        loader.name, def.field_type, loader.entity
+                    )),
+                    None => problems.push(format!("collection loader `{}` fills undeclared field {parent}.{field}", loader.name)),
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn check_resolvers(info: &ConnectorInfo, problems: &mut Vec<String>) {
+    let mut covered = HashSet::new();
+    for resolver in &info.resolvers {
+        if info.loader(&resolver.loader).is_none() {
+            problems.push(format!("resolver of {} names undeclared loader `{}`", resolver.entity, resolver.loader));
+        }
+        let Some(entity) = info.entity(&resolver.entity) else {
+            problems.push(format!("resolver names undeclared entity `{}`", resolver.entity));
+            continue;
+        };
+        for field in &resolver.fields {
+            if entity.field(field).is_none() {
+                problems.push(format!("loader `{}` fills undeclared field {}.{field}", resolver.loader, entity.name));
+            } else if !covered.insert((resolver.entity.as_str(), field.as_str())) {
+                problems.push(format!("{}.{field} is filled by more than one loader", entity.name));
+            }
+        }
+    }
+}
+
+fn check_onboarding_and_permissions(info: &ConnectorInfo, problems: &mut Vec<String>) {
+    let mut keys = HashSet::new();
+    let mut secrets = HashSet::new();
+    for step in &info.onboarding {
+        let key = match step {
+            OnboardingStep::Input(s) => &s.key,
+            OnboardingStep::Secret(s) => {
+                secrets.insert(s.key.as_str());
+                &s.key
+            }
+            OnboardingStep::Select(s) => &s.key,
+            OnboardingStep::Validate { .. } => continue,
+        };
+        if !keys.insert(key.as_str()) {
+            problems.push(format!("onboarding asks for `{key}` twice"));
+        }
+    }
+    let permissions = &info.permissions;
+    for credential in &permissions.credentials {
+        if !secrets.contains(credential.name.as_str()) {
+            problems.push(format!("credential `{}` has no secret onboarding step to collect it", credential.name));
+        }
+    }
+    if let Some(key) = &permissions.base_url_key {
+        let is_input = info.onboarding.iter().any(|s| matches!(s, OnboardingStep::Input(i) if &i.key == key));
+        if !is_input {
+            problems.push(format!("base URL key `{key}` has no input onboarding step"));
+        }
+    }
+    for host in &permissions.hosts {
+        let name = host.host.strip_prefix("*.").unwrap_or(&host.host);
+        let valid = !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+        if !valid {
+            problems.push(format!("host `{}` is not a host name", host.host));
+        }
+        if let Some(prefix) = &host.path_prefix {
+            if !prefix.starts_with('/') {
+                problems.push(format!("path prefix `{prefix}` of host `{}` must start with `/`", host.host));
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Which contract version a component was built against, read from the names of its imports and
+//! exports (`max:connector/source@0.1.0`), and whether this host can run it.
+
+use semver::Version;
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use crate::{Error, Result};
+
+/// The contract version this host implements.
+pub const CONTRACT_VERSION: Version = Version::new(0, 1, 0);
+
+/// Whether a component built against `version` runs on this host: same major, and for 0.x the same
+/// minor (semver's rule for 0.x); a lower patch is fine.
+pub fn supported_contract(version: &Version) -> bool {
+    version.major == CONTRACT_VERSION.major
+        && (CONTRACT_VERSION.major > 0 || version.minor == CONTRACT_VERSION.minor)
+        && version.pre.is_empty()
+}
+
+/// The import namespaces a connector may use besides `max:connector`.
+const PROVIDED_NAMESPACES: &[&str] = &["wasi:cli/", "wasi:clocks/", "wasi:random/", "wasi:io/", "wasi:filesystem/", "wasi:sockets/"];
+
+/// Reads and checks the contract version of `component`; `path` names it in errors.
+pub(crate) fn probe(engine: &Engine, component: &Component, path: &str) -> Result<Version> {
+    let ty = component.component_type();
+    let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
+    let source = exports.iter().find_map(|name| name.strip_prefix("max:connector/source@"));
+    let Some(version_text) = source else {
+        let exports = if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") };
+        return Err(Error::NotAConnector { path: path.to_string(), exports });
+    };
+    let found = parse_version(version_text, path)?;
+    let mut unsupported = Vec::new();
+    for (name, _) in ty.imports(engine) {
+        if let Some((_, version)) = name.strip_prefix("max:connector/").and_then(|n| n.split_once('@')) {
+            let version = parse_version(version, path)?;
+            if !supported_contract(&version) {
+                return Err(incompatible(path, version));
+            }
+        } else if !PROVIDED_NAMESPACES.iter().any(|ns| name.starts_with(ns)) {
+            unsupported.push(name.to_string());
+        }
+    }
+    if !supported_contract(&found) {
+        return Err(incompatible(path, found));
+    }
+    if !unsupported.is_empty() {
+        return Err(Error::UnsupportedImports { path: path.to_string(), imports: unsupported.join(", ") });
+    }
+    Ok(found)
+}
+
+fn parse_version(text: &str, path: &str) -> Result<Version> {
+    Version::parse(text).map_err(|e| Error::InvalidComponent {
+        path: path.to_string(),
+        reason: format!("bad max:connector version `{text}`: {e}"),
+    })
+}
+
+fn incompatible(path: &str, found: Version) -> Error {
+    Error::IncompatibleContract {
+        path: path.to_string(),
+        found,
+        supported: format!("{}.{}.x", CONTRACT_VERSION.major, CONTRACT_VERSION.minor),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_patches_of_the_current_minor_only() {
+        assert!(supported_contract(&Version::new(0, 1, 0)));
+        assert!(supported_contract(&Version::new(0, 1, 7)));
+        assert!(!supported_contract(&Version::new(0, 2, 0)));
+        assert!(!supported_contract(&Version::new(1, 0, 0)));
+        assert!(!supported_contract(&Version::parse("0.1.0-rc.1").unwrap()));
+    }
+}

@@ -1,0 +1,203 @@
+//! Conversions between the generated WIT types and the host's own types ([`crate::manifest`],
+//! [`crate::data`]), so nothing outside `runtime/` sees a wasmtime type.
+
+use super::bindings::max::connector::types as wit;
+use crate::data;
+use crate::manifest as m;
+
+pub(crate) fn connector_info(info: wit::ConnectorInfo) -> m::ConnectorInfo {
+    m::ConnectorInfo {
+        name: info.name,
+        version: info.version,
+        description: info.description,
+        schema: m::Schema {
+            entities: info.schema.entities.into_iter().map(entity_def).collect(),
+            roots: info.schema.roots.into_iter().map(|r| m::RootDef { entity: r.entity, id: r.id }).collect(),
+        },
+        loaders: info.loaders.into_iter().map(loader_def).collect(),
+        resolvers: info
+            .resolvers
+            .into_iter()
+            .map(|r| m::Resolver { entity: r.entity, fields: r.fields, loader: r.loader })
+            .collect(),
+        onboarding: info.onboarding.into_iter().map(onboarding_step).collect(),
+        permissions: permissions(info.permissions),
+    }
+}
+
+fn entity_def(entity: wit::EntityDef) -> m::EntityDef {
+    m::EntityDef {
+        name: entity.name,
+        description: entity.description,
+        fields: entity
+            .fields
+            .into_iter()
+            .map(|f| m::FieldDef { name: f.name, field_type: field_type(f.type_), description: f.description })
+            .collect(),
+    }
+}
+
+fn field_type(ty: wit::FieldType) -> m::FieldType {
+    match ty {
+        wit::FieldType::String => m::FieldType::String,
+        wit::FieldType::Integer => m::FieldType::Integer,
+        wit::FieldType::Float => m::FieldType::Float,
+        wit::FieldType::Boolean => m::FieldType::Boolean,
+        wit::FieldType::Datetime => m::FieldType::Datetime,
+        wit::FieldType::Json => m::FieldType::Json,
+        wit::FieldType::Ref(target) => m::FieldType::Ref(target),
+        wit::FieldType::Collection(target) => m::FieldType::Collection(target),
+    }
+}
+
+fn loader_def(loader: wit::LoaderDef) -> m::LoaderDef {
+    let kind = match loader.kind {
+        wit::LoaderKind::Single => m::LoaderKind::Single,
+        wit::LoaderKind::Batched(max_batch) => m::LoaderKind::Batched { max_batch },
+        wit::LoaderKind::Collection(c) => m::LoaderKind::Collection { parent: c.parent, field: c.field, page_size: c.page_size },
+        wit::LoaderKind::Raw => m::LoaderKind::Raw,
+        wit::LoaderKind::ChangeFeed => m::LoaderKind::ChangeFeed,
+    };
+    m::LoaderDef { name: loader.name, entity: loader.entity, kind, description: loader.description }
+}
+
+fn input_step(step: wit::InputStep) -> m::InputStep {
+    m::InputStep {
+        key: step.key,
+        label: step.label,
+        help: step.help,
+        default_value: step.default_value,
+        required: step.required,
+    }
+}
+
+fn onboarding_step(step: wit::OnboardingStep) -> m::OnboardingStep {
+    match step {
+        wit::OnboardingStep::Input(s) => m::OnboardingStep::Input(input_step(s)),
+        wit::OnboardingStep::Secret(s) => m::OnboardingStep::Secret(input_step(s)),
+        wit::OnboardingStep::Select(s) => m::OnboardingStep::Select(m::SelectStep {
+            key: s.key,
+            label: s.label,
+            help: s.help,
+            options: s.options.into_iter().map(select_option).collect(),
+            dynamic: s.dynamic,
+            multiple: s.multiple,
+        }),
+        wit::OnboardingStep::Validate(label) => m::OnboardingStep::Validate { label },
+    }
+}
+
+pub(crate) fn select_option(option: wit::SelectOption) -> m::SelectOption {
+    m::SelectOption { value: option.value, label: option.label }
+}
+
+fn permissions(p: wit::Permissions) -> m::Permissions {
+    m::Permissions {
+        hosts: p.hosts.into_iter().map(|h| m::HostPermission { host: h.host, path_prefix: h.path_prefix }).collect(),
+        credentials: p
+            .credentials
+            .into_iter()
+            .map(|c| m::CredentialDef { name: c.name, injection: injection(c.injection), hosts: c.hosts })
+            .collect(),
+        base_url_key: p.base_url_key,
+        resources: m::ResourceNeeds { memory_mib: p.resources.memory_mib, call_timeout_ms: p.resources.call_timeout_ms },
+    }
+}
+
+fn injection(injection: wit::CredentialInjection) -> m::CredentialInjection {
+    match injection {
+        wit::CredentialInjection::Bearer => m::CredentialInjection::Bearer,
+        wit::CredentialInjection::Authorization => m::CredentialInjection::Authorization,
+        wit::CredentialInjection::Header(name) => m::CredentialInjection::Header { name },
+        wit::CredentialInjection::Query(name) => m::CredentialInjection::Query { name },
+        wit::CredentialInjection::Oauth2(o) => m::CredentialInjection::OAuth2(m::OAuth2 {
+            token_url: o.token_url,
+            client_id_key: o.client_id_key,
+            client_secret_key: o.client_secret_key,
+        }),
+    }
+}
+
+pub(crate) fn connector_error(error: wit::ConnectorError) -> data::ConnectorError {
+    match error {
+        wit::ConnectorError::RateLimited(ms) => data::ConnectorError::RateLimited(ms),
+        wit::ConnectorError::Unauthorized(m) => data::ConnectorError::Unauthorized(m),
+        wit::ConnectorError::Forbidden(m) => data::ConnectorError::Forbidden(m),
+        wit::ConnectorError::NotFound(m) => data::ConnectorError::NotFound(m),
+        wit::ConnectorError::Transient(m) => data::ConnectorError::Transient(m),
+        wit::ConnectorError::InvalidInput(m) => data::ConnectorError::InvalidInput(m),
+        wit::ConnectorError::InvalidResponse(m) => data::ConnectorError::InvalidResponse(m),
+        wit::ConnectorError::Other(m) => data::ConnectorError::Other(m),
+    }
+}
+
+pub(crate) fn entity_ref_to_wit(r: &data::EntityRef) -> wit::EntityRef {
+    wit::EntityRef { entity: r.entity.clone(), id: r.id.clone() }
+}
+
+fn entity_ref(r: wit::EntityRef) -> data::EntityRef {
+    data::EntityRef { entity: r.entity, id: r.id }
+}
+
+pub(crate) fn seed_state_to_wit(state: &data::SeedState) -> wit::SeedState {
+    wit::SeedState { last_completed_sync: state.last_completed_sync.clone(), cursors: state.cursors.clone(), full: state.full }
+}
+
+pub(crate) fn sync_plan(plan: wit::SyncPlan) -> data::SyncPlan {
+    let step = |s: wit::Step| data::Step {
+        target: match s.target {
+            wit::Target::Root => data::Target::Root,
+            wit::Target::All(entity) => data::Target::All(entity),
+            wit::Target::One(r) => data::Target::One(entity_ref(r)),
+        },
+        operation: match s.operation {
+            wit::Operation::LoadFields(fields) => data::Operation::LoadFields(fields),
+            wit::Operation::LoadCollection(field) => data::Operation::LoadCollection(field),
+            wit::Operation::FollowChanges(loader) => data::Operation::FollowChanges(loader),
+        },
+    };
+    data::SyncPlan { groups: plan.groups.into_iter().map(|g| g.into_iter().map(step).collect()).collect() }
+}
+
+fn field_value(value: wit::FieldValue) -> data::FieldValue {
+    match value {
+        wit::FieldValue::Null => data::FieldValue::Null,
+        wit::FieldValue::Text(v) => data::FieldValue::Text(v),
+        wit::FieldValue::Integer(v) => data::FieldValue::Integer(v),
+        wit::FieldValue::Float(v) => data::FieldValue::Float(v),
+        wit::FieldValue::Boolean(v) => data::FieldValue::Boolean(v),
+        wit::FieldValue::Datetime(v) => data::FieldValue::Datetime(v),
+        wit::FieldValue::Json(v) => data::FieldValue::Json(v),
+        wit::FieldValue::Reference(v) => data::FieldValue::Reference(v),
+        wit::FieldValue::Collection(v) => data::FieldValue::Collection(v),
+    }
+}
+
+pub(crate) fn entity_batch(batch: wit::EntityBatch) -> data::EntityBatch {
+    data::EntityBatch {
+        entity: batch.entity,
+        columns: batch.columns,
+        rows: batch
+            .rows
+            .into_iter()
+            .map(|r| data::Row { id: r.id, values: r.values.into_iter().map(field_value).collect() })
+            .collect(),
+    }
+}
+
+pub(crate) fn page(page: wit::Page) -> data::Page {
+    data::Page {
+        items: entity_batch(page.items),
+        related: page.related.into_iter().map(entity_batch).collect(),
+        next_cursor: page.next_cursor,
+    }
+}
+
+pub(crate) fn change_page(page: wit::ChangePage) -> data::ChangePage {
+    data::ChangePage {
+        upserts: page.upserts.into_iter().map(entity_batch).collect(),
+        deletions: page.deletions.into_iter().map(entity_ref).collect(),
+        next_cursor: page.next_cursor,
+        has_more: page.has_more,
+    }
+}

@@ -1,0 +1,137 @@
+//! Loading a component: recognise the file, check the contract version, compile or map from the
+//! cache, pre-instantiate; and instantiating it into stores armed with limits.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use sha2::{Digest, Sha256};
+use wasmtime::{Store, UpdateDeadline};
+
+use super::cache::LoadOrigin;
+use super::state::{Limits, StoreState};
+use super::{RuntimeInner, bindings, contract};
+use crate::http::HttpCapability;
+use crate::manifest::{self, ConnectorInfo};
+use crate::{Error, Result};
+
+/// Everything an instance of one installation needs.
+#[derive(Debug, Clone)]
+pub struct InstanceSetup {
+    /// The installation's non-secret config, passed to `initialise`.
+    pub config: Vec<(String, String)>,
+    /// The installation's HTTP access.
+    pub http: Arc<HttpCapability>,
+    /// Per-instance limits.
+    pub limits: Limits,
+}
+
+/// A compiled, version-checked, pre-instantiated connector component.
+#[derive(Clone)]
+pub struct LoadedConnector {
+    runtime: Arc<RuntimeInner>,
+    pre: bindings::ConnectorPre<StoreState>,
+    label: Arc<str>,
+    sha256: String,
+    contract: semver::Version,
+    origin: LoadOrigin,
+}
+
+impl std::fmt::Debug for LoadedConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedConnector")
+            .field("label", &self.label)
+            .field("sha256", &self.sha256)
+            .field("contract", &self.contract)
+            .field("origin", &self.origin)
+            .finish()
+    }
+}
+
+/// Magic and version bytes of a core module and of a component.
+const WASM_MAGIC: &[u8] = b"\0asm";
+const CORE_MODULE_VERSION: &[u8] = &[1, 0, 0, 0];
+
+pub(super) fn load(runtime: &Arc<RuntimeInner>, label: &str, bytes: &[u8]) -> Result<LoadedConnector> {
+    if bytes.len() < 8 || &bytes[..4] != WASM_MAGIC {
+        return Err(Error::NotWasm { path: label.to_string() });
+    }
+    if &bytes[4..8] == CORE_MODULE_VERSION {
+        return Err(Error::CoreModule { path: label.to_string() });
+    }
+    let sha256 = hex(&Sha256::digest(bytes));
+    let (component, origin) = runtime
+        .cache
+        .load(&runtime.engine, bytes, &sha256)
+        .map_err(|e| Error::InvalidComponent { path: label.to_string(), reason: first_line(&format!("{e:#}")) })?;
+    match origin {
+        LoadOrigin::Compiled => runtime.compiled.fetch_add(1, Ordering::Relaxed),
+        LoadOrigin::Cache => runtime.from_cache.fetch_add(1, Ordering::Relaxed),
+    };
+    let contract = contract::probe(&runtime.engine, &component, label)?;
+    let pre = runtime
+        .linker
+        .instantiate_pre(&component)
+        .map_err(|e| Error::UnsupportedImports { path: label.to_string(), imports: first_line(&format!("{e:#}")) })?;
+    let pre = bindings::ConnectorPre::new(pre).map_err(|e| Error::NotAConnector { path: label.to_string(), exports: format!("{e:#}") })?;
+    Ok(LoadedConnector { runtime: runtime.clone(), pre, label: label.into(), sha256, contract, origin })
+}
+
+impl LoadedConnector {
+    /// The sha256 of the component's bytes, in hex.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// The contract version it was built against.
+    pub fn contract(&self) -> &semver::Version {
+        &self.contract
+    }
+
+    /// Whether it was compiled now or mapped from the cache.
+    pub fn origin(&self) -> LoadOrigin {
+        self.origin
+    }
+
+    /// Calls `describe` in a fresh sandbox without network and checks the result's consistency.
+    pub async fn describe(&self) -> Result<ConnectorInfo> {
+        let setup = InstanceSetup { config: Vec::new(), http: Arc::new(HttpCapability::deny_all()), limits: Limits::default() };
+        let mut instance = self.instantiate(&self.label, &setup).await?;
+        let info = instance.describe().await?;
+        let problems = manifest::check(&info);
+        if !problems.is_empty() {
+            return Err(Error::InvalidDescription { connector: info.name, problems });
+        }
+        Ok(info)
+    }
+
+    /// Creates a fresh instance (not yet initialised) for the connector named `connector`.
+    pub async fn instantiate(&self, connector: &str, setup: &InstanceSetup) -> Result<super::ConnectorInstance> {
+        let state = StoreState::new(connector, setup.http.clone(), setup.limits.clone());
+        let mut store = Store::new(&self.runtime.engine, state);
+        store.limiter(|state| &mut state.limits);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut context| {
+            if context.data_mut().check_deadline().is_some() {
+                return Err(wasmtime::Trap::Interrupt.into());
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        let connector: Arc<str> = connector.into();
+        match self.pre.instantiate_async(&mut store).await {
+            Ok(bindings) => Ok(super::ConnectorInstance::new(store, bindings, connector)),
+            Err(error) => Err(Error::ConnectorCrashed {
+                connector: connector.to_string(),
+                call: "instantiate".to_string(),
+                reason: first_line(&format!("{error:#}")),
+            }),
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().to_string()
+}

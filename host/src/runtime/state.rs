@@ -1,0 +1,149 @@
+//! What each wasmtime `Store` holds: the WASI context (no files, env or sockets), resource limits, the
+//! installation's HTTP capability, and the clock that turns epoch ticks into CPU and wall-clock limits.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::LimitKind;
+use crate::http::HttpCapability;
+
+/// Bytes of the guest's stderr kept to explain a crash (a Rust panic message goes there).
+const STDERR_CAPTURE_BYTES: usize = 16 * 1024;
+
+/// Limits of one instance and its calls.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Linear memory per instance.
+    pub memory_bytes: usize,
+    /// Guest CPU time per call (time spent in host calls such as HTTP does not count).
+    pub cpu_per_call: Duration,
+    /// Wall-clock time per call, host calls included.
+    pub wall_per_call: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 256 << 20,
+            cpu_per_call: Duration::from_secs(10),
+            wall_per_call: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Time accounting of the call in flight.
+#[derive(Debug)]
+pub(crate) struct CallClock {
+    started: Instant,
+    in_host: Duration,
+}
+
+impl CallClock {
+    fn idle() -> Self {
+        CallClock { started: Instant::now(), in_host: Duration::ZERO }
+    }
+}
+
+/// The data of one store (one instance).
+pub(crate) struct StoreState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limits: StoreLimits,
+    pub(crate) call_limits: Limits,
+    pub(crate) http: Arc<HttpCapability>,
+    pub(crate) connector: String,
+    pub(crate) stderr: MemoryOutputPipe,
+    pub(crate) clock: CallClock,
+    /// The limit that interrupted the current call, if one did.
+    pub(crate) limit_hit: Option<LimitKind>,
+}
+
+impl StoreState {
+    pub(crate) fn new(connector: &str, http: Arc<HttpCapability>, call_limits: Limits) -> Self {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
+        // No preopened directories, no environment, no arguments, no network: the builder's defaults
+        // deny all of them. Only stderr is captured, to explain panics.
+        let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(call_limits.memory_bytes)
+            .instances(64)
+            .tables(64)
+            .memories(16)
+            .table_elements(1 << 20)
+            .trap_on_grow_failure(true)
+            .build();
+        StoreState {
+            wasi,
+            table: ResourceTable::new(),
+            limits,
+            call_limits,
+            http,
+            connector: connector.to_string(),
+            stderr,
+            clock: CallClock::idle(),
+            limit_hit: None,
+        }
+    }
+
+    /// Starts the clock of a new call.
+    pub(crate) fn begin_call(&mut self) {
+        self.clock = CallClock { started: Instant::now(), in_host: Duration::ZERO };
+        self.limit_hit = None;
+    }
+
+    /// Counts time spent in a host call, which is not the guest's CPU time.
+    pub(crate) fn add_host_time(&mut self, spent: Duration) {
+        self.clock.in_host += spent;
+    }
+
+    /// Decides at an epoch tick whether the call in flight may go on; records the limit it broke.
+    pub(crate) fn check_deadline(&mut self) -> Option<LimitKind> {
+        let elapsed = self.clock.started.elapsed();
+        let cpu = elapsed.saturating_sub(self.clock.in_host);
+        let hit = if cpu > self.call_limits.cpu_per_call {
+            Some(LimitKind::Cpu)
+        } else if elapsed > self.call_limits.wall_per_call {
+            Some(LimitKind::WallClock)
+        } else {
+            None
+        };
+        if hit.is_some() {
+            self.limit_hit = hit;
+        }
+        hit
+    }
+
+    /// The last panic message (or other stderr output) of the guest, cleaned for display.
+    pub(crate) fn stderr_tail(&self) -> Option<String> {
+        let bytes = self.stderr.contents();
+        let text = String::from_utf8_lossy(&bytes);
+        let cleaned: String = text
+            .chars()
+            .map(|c| if c.is_control() && c != '\n' { ' ' } else { c })
+            .collect();
+        let cleaned = cleaned.trim();
+        if cleaned.is_empty() {
+            return None;
+        }
+        // A Rust panic reads "thread '…' panicked at src/lib.rs:1:2:\nmessage": keep the message.
+        let message = match cleaned.rsplit_once("panicked at ") {
+            Some((_, rest)) => rest.split_once('\n').map_or(rest, |(location, message)| {
+                if message.trim().is_empty() { location } else { message }
+            }),
+            None => cleaned,
+        };
+        let message = message.lines().take(5).collect::<Vec<_>>().join(" ");
+        Some(message.chars().take(500).collect())
+    }
+}
+
+impl WasiView for StoreState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
