@@ -139,6 +139,26 @@ pub enum Error {
         /// The installed names.
         installed: Vec<String>,
     },
+    /// An installed component's bytes no longer match the hash recorded at install.
+    #[error("the installed component of `{name}` ({}) was modified after install: sha256 {found}, expected {expected}", path.display())]
+    Tampered {
+        /// The connector.
+        name: String,
+        /// Its file.
+        path: PathBuf,
+        /// The recorded hash.
+        expected: String,
+        /// The hash of the file now.
+        found: String,
+    },
+    /// The connector still has installations.
+    #[error("connector `{name}` still has installations: {}", installations.join(", "))]
+    ConnectorInUse {
+        /// The connector.
+        name: String,
+        /// Its installations.
+        installations: Vec<String>,
+    },
     /// A file could not be read or written.
     #[error("could not {action} {}: {source}", path.display())]
     Io {
@@ -185,6 +205,8 @@ impl Error {
             Error::ProjectNotFound { .. } => "project_not_found",
             Error::ProjectExists { .. } => "project_exists",
             Error::ConnectorNotInstalled { .. } => "connector_not_installed",
+            Error::Tampered { .. } => "tampered",
+            Error::ConnectorInUse { .. } => "connector_in_use",
             Error::Io { .. } => "io",
             Error::DamagedFile { .. } => "damaged_file",
             Error::Runtime(_) => "runtime",
@@ -215,6 +237,8 @@ impl Error {
                 "no connectors are installed yet: `max connector install <file.wasm>`".into()
             }
             Error::ConnectorNotInstalled { installed, .. } => format!("installed: {}", installed.join(", ")),
+            Error::Tampered { name, .. } => format!("reinstall `{name}` from a trusted file with `max connector install <file.wasm>`"),
+            Error::ConnectorInUse { name, .. } => format!("remove its installations from .max/installations/{name}/ first"),
             Error::DamagedFile { .. } => "restore it from a backup, or remove it and set the project up again".into(),
             _ => return None,
         })

@@ -6,6 +6,7 @@ pub mod data;
 mod error;
 pub mod http;
 pub mod manifest;
+pub mod project;
 pub mod runtime;
 
 pub use data::ConnectorError;

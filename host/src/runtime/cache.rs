@@ -51,33 +51,48 @@ impl CompileCache {
         CompileCache { dir }
     }
 
-    /// Loads the component whose bytes hash to `sha256`, from the cache if possible.
-    pub(crate) fn load(&self, engine: &Engine, bytes: &[u8], sha256: &str) -> wasmtime::Result<(Component, LoadOrigin)> {
-        let Some(dir) = &self.dir else {
-            return Ok((Component::new(engine, bytes)?, LoadOrigin::Compiled));
-        };
-        let artifact = dir.join(format!("{sha256}.cwasm"));
-        if artifact.is_file() {
-            // SAFETY: the artifact was written by `store` below from the bytes whose sha256 names it,
-            // by an engine with the same compatibility hash (part of the directory name). A damaged file
-            // is rejected by wasmtime's header and checksum checks and then recompiled.
-            match unsafe { Component::deserialize_file(engine, &artifact) } {
-                Ok(component) => return Ok((component, LoadOrigin::Cache)),
+    /// Loads the component whose bytes hash to `sha256`, from the cache if possible. A fresh compile is
+    /// not stored yet: the caller checks the component first and then calls [`CompileCache::keep`], so a
+    /// component that is refused leaves nothing behind.
+    pub(crate) fn load(&self, engine: &Engine, bytes: &[u8], sha256: &str) -> wasmtime::Result<Loaded> {
+        let artifact = self.dir.as_ref().map(|dir| dir.join(format!("{sha256}.cwasm")));
+        if let Some(artifact) = artifact.as_ref().filter(|a| a.is_file()) {
+            // SAFETY: the artifact was written by `keep` from the bytes whose sha256 names it, by an
+            // engine with the same compatibility hash (part of the directory name). A damaged file is
+            // rejected by wasmtime's header checks and then recompiled.
+            match unsafe { Component::deserialize_file(engine, artifact) } {
+                Ok(component) => return Ok(Loaded { component, origin: LoadOrigin::Cache, unsaved: None }),
                 Err(error) => tracing::warn!(path = %artifact.display(), %error, "discarding a damaged compile-cache entry"),
             }
         }
         let serialized = engine.precompile_component(bytes)?;
-        if let Err(error) = store(dir, &artifact, &serialized) {
-            tracing::warn!(path = %artifact.display(), %error, "could not write the compile cache");
-        }
         // SAFETY: `serialized` was produced just now by this engine.
         let component = unsafe { Component::deserialize(engine, &serialized)? };
-        Ok((component, LoadOrigin::Compiled))
+        let unsaved = artifact.map(|path| (path, serialized));
+        Ok(Loaded { component, origin: LoadOrigin::Compiled, unsaved })
+    }
+
+    /// Stores a fresh compile of a component that passed its checks.
+    pub(crate) fn keep(&self, loaded: Loaded) -> Component {
+        if let Some((path, serialized)) = loaded.unsaved {
+            if let Err(error) = store(&path, &serialized) {
+                tracing::warn!(path = %path.display(), %error, "could not write the compile cache");
+            }
+        }
+        loaded.component
     }
 }
 
+/// A component just loaded, with its compiled artifact if it is not in the cache yet.
+pub(crate) struct Loaded {
+    pub(crate) component: Component,
+    pub(crate) origin: LoadOrigin,
+    unsaved: Option<(PathBuf, Vec<u8>)>,
+}
+
 /// Writes atomically: a temporary file in the same directory, then a rename.
-fn store(dir: &Path, artifact: &Path, serialized: &[u8]) -> std::io::Result<()> {
+fn store(artifact: &Path, serialized: &[u8]) -> std::io::Result<()> {
+    let dir = artifact.parent().expect("artifacts live in the cache directory");
     std::fs::create_dir_all(dir)?;
     let temp = dir.join(format!(".{}.{}.tmp", artifact.file_name().and_then(|n| n.to_str()).unwrap_or("artifact"), std::process::id()));
     std::fs::write(&temp, serialized)?;

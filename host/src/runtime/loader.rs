@@ -59,20 +59,22 @@ pub(super) fn load(runtime: &Arc<RuntimeInner>, label: &str, bytes: &[u8]) -> Re
         return Err(Error::CoreModule { path: label.to_string() });
     }
     let sha256 = hex(&Sha256::digest(bytes));
-    let (component, origin) = runtime
+    let loaded = runtime
         .cache
         .load(&runtime.engine, bytes, &sha256)
         .map_err(|e| Error::InvalidComponent { path: label.to_string(), reason: first_line(&format!("{e:#}")) })?;
+    let origin = loaded.origin;
+    let contract = contract::probe(&runtime.engine, &loaded.component, label)?;
+    let pre = runtime
+        .linker
+        .instantiate_pre(&loaded.component)
+        .map_err(|e| Error::UnsupportedImports { path: label.to_string(), imports: first_line(&format!("{e:#}")) })?;
+    let pre = bindings::ConnectorPre::new(pre).map_err(|e| Error::NotAConnector { path: label.to_string(), exports: format!("{e:#}") })?;
+    runtime.cache.keep(loaded);
     match origin {
         LoadOrigin::Compiled => runtime.compiled.fetch_add(1, Ordering::Relaxed),
         LoadOrigin::Cache => runtime.from_cache.fetch_add(1, Ordering::Relaxed),
     };
-    let contract = contract::probe(&runtime.engine, &component, label)?;
-    let pre = runtime
-        .linker
-        .instantiate_pre(&component)
-        .map_err(|e| Error::UnsupportedImports { path: label.to_string(), imports: first_line(&format!("{e:#}")) })?;
-    let pre = bindings::ConnectorPre::new(pre).map_err(|e| Error::NotAConnector { path: label.to_string(), exports: format!("{e:#}") })?;
     Ok(LoadedConnector { runtime: runtime.clone(), pre, label: label.into(), sha256, contract, origin })
 }
 

@@ -1,0 +1,157 @@
+//! `max connector install|list|inspect|remove`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use crate::args::GlobalArgs;
+use crate::commands::{project, runtime};
+use crate::failure::Failure;
+use crate::output::Printer;
+use crate::render;
+
+/// Manage the project's connectors.
+#[derive(Debug, Subcommand)]
+pub enum ConnectorCommand {
+    /// Install a connector from a WebAssembly component (.wasm), after showing what it asks for.
+    ///
+    /// The file is checked (a component built against a supported max:connector version, with a
+    /// consistent description), its sha256 recorded, and a copy kept under `.max/connectors/`.
+    Install(InstallArgs),
+    /// List the installed connectors.
+    List,
+    /// Show an installed connector: entities and fields, loaders, onboarding and permissions.
+    Inspect(NameArgs),
+    /// Uninstall a connector (refused while it has installations).
+    Remove(NameArgs),
+}
+
+/// Arguments of `install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// The component file.
+    file: PathBuf,
+    /// Install without asking for confirmation (for scripts).
+    #[arg(short, long)]
+    yes: bool,
+}
+
+/// A connector name.
+#[derive(Debug, Args)]
+pub struct NameArgs {
+    /// The connector's name (see `max connector list`).
+    name: String,
+}
+
+impl ConnectorCommand {
+    /// Runs it.
+    pub async fn run(self, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
+        match self {
+            ConnectorCommand::Install(args) => install(args, global, printer).await,
+            ConnectorCommand::List => list(global, printer),
+            ConnectorCommand::Inspect(args) => inspect(args, global, printer),
+            ConnectorCommand::Remove(args) => remove(args, global, printer),
+        }
+    }
+}
+
+async fn install(args: InstallArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
+    let project = project(global)?;
+    let runtime = runtime()?;
+    let pending = project.connectors().prepare(&runtime, &args.file).await?;
+    let added = pending.added_permissions();
+    if !printer.is_json() || !args.yes {
+        let mut out = std::io::stderr().lock();
+        writeln!(out, "{}", render::summary(printer, &pending.connector))?;
+        if let Some(previous) = &pending.previous {
+            writeln!(out, "\n  Replaces the installed {} {}.", previous.name, previous.version)?;
+            if !added.is_empty() {
+                writeln!(out, "  It asks for more than the installed version was granted:")?;
+                for line in &added {
+                    writeln!(out, "    + {line}")?;
+                }
+            }
+        }
+    }
+    if !args.yes {
+        confirm(&format!("Install {} {} with these permissions?", pending.connector.name, pending.connector.version))?;
+    }
+    let installed = pending.commit()?;
+    if printer.is_json() {
+        return printer.json(&installed);
+    }
+    printer.text(&format!("Installed {} {} into {}", installed.name, installed.version, project.connectors_dir().display()))?;
+    printer.text(&printer.dim(&format!("Next: max connector inspect {}", installed.name)))
+}
+
+/// Asks on the terminal; without one, refuses and says to pass `--yes`.
+fn confirm(question: &str) -> anyhow::Result<()> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::new(
+            "confirmation_required",
+            "not installing: confirmation is needed and stdin is not a terminal",
+            "review the permissions above and re-run with --yes to confirm",
+        )
+        .into());
+    }
+    let mut err = std::io::stderr().lock();
+    write!(err, "\n{question} [y/N] ")?;
+    err.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        Ok(())
+    } else {
+        Err(Failure::new("declined", "not installing: you declined", "nothing was changed").into())
+    }
+}
+
+fn list(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
+    let connectors = project(global)?.connectors().list()?;
+    if printer.is_json() {
+        let rows: Vec<_> = connectors
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "name": c.name, "version": c.version, "description": c.description, "contract": c.contract,
+                    "sha256": c.sha256, "installed_at": c.installed_at,
+                    "entities": c.info.schema.entities.iter().map(|e| &e.name).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        return printer.json(&rows);
+    }
+    if connectors.is_empty() {
+        return printer.text("No connectors installed. Add one with `max connector install <file.wasm>`.");
+    }
+    let rows: Vec<Vec<String>> = connectors
+        .iter()
+        .map(|c| {
+            vec![
+                c.name.clone(),
+                c.version.clone(),
+                c.info.schema.entities.len().to_string(),
+                c.installed_at.format("%Y-%m-%d %H:%M").to_string(),
+                c.description.clone(),
+            ]
+        })
+        .collect();
+    printer.text(&printer.table(&["NAME", "VERSION", "ENTITIES", "INSTALLED", "DESCRIPTION"], &rows))
+}
+
+fn inspect(args: NameArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
+    let connector = project(global)?.connectors().get(&args.name)?;
+    if printer.is_json() {
+        return printer.json(&connector);
+    }
+    printer.text(&render::details(printer, &connector))
+}
+
+fn remove(args: NameArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
+    let removed = project(global)?.connectors().remove(&args.name)?;
+    if printer.is_json() {
+        return printer.json(&serde_json::json!({ "removed": removed.name, "version": removed.version }));
+    }
+    printer.text(&format!("Removed {} {}", removed.name, removed.version))
+}

@@ -1,0 +1,118 @@
+//! All output goes through the [`Printer`]: text or JSON on stdout, errors on stderr, colour only on a
+//! terminal (and never with `NO_COLOR`).
+
+use std::io::{IsTerminal, Write};
+
+use crate::args::OutputFormat;
+use crate::failure::Failure;
+
+/// Writes results and errors in the chosen format.
+#[derive(Debug)]
+pub struct Printer {
+    format: OutputFormat,
+    color: bool,
+}
+
+impl Printer {
+    /// A printer for `format`.
+    pub fn new(format: OutputFormat) -> Self {
+        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        Printer { format, color }
+    }
+
+    /// Whether the user asked for JSON.
+    pub fn is_json(&self) -> bool {
+        self.format == OutputFormat::Json
+    }
+
+    /// Writes `value` as pretty JSON.
+    pub fn json<T: serde::Serialize>(&self, value: &T) -> anyhow::Result<()> {
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, value)?;
+        writeln!(out)?;
+        Ok(())
+    }
+
+    /// Writes lines of text.
+    pub fn text(&self, text: &str) -> anyhow::Result<()> {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{text}")?;
+        Ok(())
+    }
+
+    /// `text` in bold on a colour terminal.
+    pub fn bold(&self, text: &str) -> String {
+        self.styled("1", text)
+    }
+
+    /// `text` dimmed on a colour terminal.
+    pub fn dim(&self, text: &str) -> String {
+        self.styled("2", text)
+    }
+
+    fn styled(&self, code: &str, text: &str) -> String {
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+    }
+
+    /// Renders rows as columns aligned under `headers`.
+    pub fn table(&self, headers: &[&str], rows: &[Vec<String>]) -> String {
+        let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+        for row in rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        let line = |cells: Vec<String>| {
+            let last = cells.len().saturating_sub(1);
+            cells
+                .into_iter()
+                .enumerate()
+                .map(|(i, cell)| if i == last { cell } else { format!("{cell:<width$}", width = widths[i]) })
+                .collect::<Vec<_>>()
+                .join("  ")
+                .trim_end()
+                .to_string()
+        };
+        let mut out = vec![self.bold(&line(headers.iter().map(|h| h.to_string()).collect()))];
+        out.extend(rows.iter().map(|row| line(row.clone())));
+        out.join("\n")
+    }
+
+    /// Writes an error to stderr once: what happened, and on the next line what to do. With
+    /// `-o json`, one JSON object `{"error": {code, message, hint}}` instead.
+    pub fn error(&self, error: &anyhow::Error) {
+        let (code, hint) = if let Some(e) = error.downcast_ref::<max_host::Error>() {
+            (e.code(), e.hint())
+        } else if let Some(f) = error.downcast_ref::<Failure>() {
+            (f.code, f.hint.clone())
+        } else {
+            ("error", None)
+        };
+        let message = chain(error);
+        let mut err = std::io::stderr().lock();
+        if self.is_json() {
+            let body = serde_json::json!({ "error": { "code": code, "message": message, "hint": hint } });
+            let _ = writeln!(err, "{body}");
+            return;
+        }
+        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let label = if color { "\x1b[1;31merror:\x1b[0m" } else { "error:" };
+        let _ = writeln!(err, "{label} {message}");
+        if let Some(hint) = hint {
+            let _ = writeln!(err, "  hint: {hint}");
+        }
+    }
+}
+
+/// The error and its causes joined by ": ", skipping a cause its parent's message already quotes.
+fn chain(error: &anyhow::Error) -> String {
+    let mut message = error.to_string();
+    for cause in error.chain().skip(1) {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+    }
+    message
+}

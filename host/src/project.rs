@@ -1,0 +1,106 @@
+//! Projects: the `.max/` folder holding installed connectors and installations, found from the current
+//! directory upward like `.git/`; and Max's home (`~/.max`, or `$MAX_HOME`) holding the compile cache.
+
+mod connectors;
+mod files;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use connectors::{ConnectorStore, InstalledConnector, PendingInstall, permission_lines};
+
+use crate::{Error, Result};
+
+/// The project folder's name.
+pub const PROJECT_DIR: &str = ".max";
+/// The current layout version of `.max/project.json`.
+const LAYOUT_VERSION: u32 = 1;
+
+/// `.max/project.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProjectFile {
+    layout: u32,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A Max project: a folder with a `.max/` inside.
+#[derive(Debug, Clone)]
+pub struct Project {
+    root: PathBuf,
+}
+
+impl Project {
+    /// Creates `.max/` in `root`; refuses when one exists.
+    pub fn init(root: &Path) -> Result<Project> {
+        let max_dir = root.join(PROJECT_DIR);
+        if max_dir.exists() {
+            return Err(Error::ProjectExists { root: root.to_path_buf() });
+        }
+        let project = Project { root: root.to_path_buf() };
+        for dir in [project.connectors_dir(), project.installations_dir()] {
+            std::fs::create_dir_all(&dir).map_err(Error::io("create", &dir))?;
+        }
+        let file = ProjectFile { layout: LAYOUT_VERSION, created_at: chrono::Utc::now() };
+        files::write_json(&max_dir.join("project.json"), &file)?;
+        Ok(project)
+    }
+
+    /// Finds the project whose root is `start` or its nearest ancestor with a `.max/project.json`.
+    pub fn find(start: &Path) -> Result<Project> {
+        let start = std::path::absolute(start).map_err(Error::io("resolve", start))?;
+        let root = start
+            .ancestors()
+            .find(|dir| dir.join(PROJECT_DIR).join("project.json").is_file())
+            .ok_or_else(|| Error::ProjectNotFound { start: start.clone() })?;
+        let project = Project { root: root.to_path_buf() };
+        let file: ProjectFile = files::read_json(&project.max_dir().join("project.json"))?;
+        if file.layout > LAYOUT_VERSION {
+            return Err(Error::Runtime(format!(
+                "{} was written by a newer max (layout {}); upgrade max to use it",
+                project.max_dir().display(),
+                file.layout
+            )));
+        }
+        Ok(project)
+    }
+
+    /// The folder containing `.max/`.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `.max/`.
+    pub fn max_dir(&self) -> PathBuf {
+        self.root.join(PROJECT_DIR)
+    }
+
+    /// `.max/connectors/`.
+    pub fn connectors_dir(&self) -> PathBuf {
+        self.max_dir().join("connectors")
+    }
+
+    /// `.max/installations/`.
+    pub fn installations_dir(&self) -> PathBuf {
+        self.max_dir().join("installations")
+    }
+
+    /// The installed connectors.
+    pub fn connectors(&self) -> ConnectorStore {
+        ConnectorStore::new(self.connectors_dir(), self.installations_dir())
+    }
+}
+
+/// Max's per-user folder: `$MAX_HOME`, or `~/.max`.
+pub fn max_home() -> PathBuf {
+    if let Some(home) = std::env::var_os("MAX_HOME").filter(|h| !h.is_empty()) {
+        return PathBuf::from(home);
+    }
+    std::env::var_os("HOME").map_or_else(|| PathBuf::from(".max-home"), |home| PathBuf::from(home).join(".max"))
+}
+
+/// The compile cache folder inside [`max_home`].
+pub fn cache_dir() -> PathBuf {
+    max_home().join("cache")
+}
