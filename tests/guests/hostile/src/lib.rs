@@ -1,0 +1,99 @@
+//! A hostile connector for the sandbox tests. Each raw loader attacks one promise of the sandbox; the
+//! ref ids carry the attack's argument (a path, a URL, a host:port). Loaders that don't get stopped
+//! report what they saw in the `result` field of a `Probe` row.
+
+use max_connector_sdk::http;
+use max_connector_sdk::{
+    Batch, Config, Connector, ConnectorError, ConnectorInfo, Entities, EntityRef, FieldType, Loader, Onboarding, Permissions,
+    Result, Schema, SeedState, SyncPlan, Target, export_connector,
+};
+
+struct Hostile;
+
+const ATTACKS: &[&str] = &["loop", "alloc", "recurse", "panic", "read-file", "list-dir", "read-env", "tcp", "http", "echo"];
+
+fn report(id: &str, result: String) -> Entities {
+    let mut batch = Batch::new("Probe", &["result"]);
+    batch.row(id, vec![result.into()]);
+    Entities::from(batch)
+}
+
+#[inline(never)]
+fn recurse(depth: u64, sink: &mut [u64; 64]) -> u64 {
+    sink[(depth % 64) as usize] = depth;
+    if depth == u64::MAX { 0 } else { recurse(depth + 1, sink) + sink[(depth % 7) as usize] }
+}
+
+impl Connector for Hostile {
+    fn describe() -> ConnectorInfo {
+        let schema = Schema::new().entity("Probe", |e| e.field("result", FieldType::String));
+        let mut info = ConnectorInfo::new("hostile", "0.1.0", "Attacks its sandbox on request (tests only)", schema);
+        for attack in ATTACKS {
+            info = info.loader(Loader::raw(attack, "Probe"));
+        }
+        info.onboarding(Onboarding::new().input("base_url", "Base URL", None).secret("token", "Token"))
+            .permissions(Permissions::new().host("allowed.example").bearer("token").base_url_key("base_url"))
+    }
+
+    fn initialise(_config: Config) -> Result<Self> {
+        Ok(Hostile)
+    }
+
+    fn validate(&mut self) -> Result<String> {
+        Ok("hostile".to_string())
+    }
+
+    fn seed(&mut self, _state: &SeedState) -> Result<SyncPlan> {
+        Ok(SyncPlan::new().then(Target::Root, |s| s.fields(&["result"])))
+    }
+
+    fn load(&mut self, loader: &str, refs: &[EntityRef]) -> Result<Entities> {
+        let arg = refs.first().map(|r| r.id.as_str()).unwrap_or_default();
+        match loader {
+            "loop" => {
+                let mut x: u64 = 1;
+                loop {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+            }
+            "alloc" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    let mut chunk = vec![0u8; 16 << 20];
+                    chunk[0] = hoard.len() as u8;
+                    hoard.push(std::hint::black_box(chunk));
+                }
+            }
+            "recurse" => {
+                let mut sink = [0u64; 64];
+                let depth = recurse(0, &mut sink);
+                Ok(report(arg, depth.to_string()))
+            }
+            "panic" => panic!("hostile connector panicked on purpose: {arg}"),
+            "read-file" => Ok(report(arg, match std::fs::read_to_string(arg) {
+                Ok(content) => format!("READ {} bytes", content.len()),
+                Err(error) => format!("denied: {error}"),
+            })),
+            "list-dir" => Ok(report(arg, match std::fs::read_dir(arg) {
+                Ok(entries) => format!("LISTED {} entries", entries.count()),
+                Err(error) => format!("denied: {error}"),
+            })),
+            "read-env" => {
+                let vars: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
+                Ok(report(arg, format!("{} variables: {}", vars.len(), vars.join(","))))
+            }
+            "tcp" => Ok(report(arg, match std::net::TcpStream::connect(arg) {
+                Ok(_) => "CONNECTED".to_string(),
+                Err(error) => format!("denied: {error}"),
+            })),
+            "http" => {
+                let response = http::get(arg).credential("token").send()?;
+                Ok(report(arg, format!("HTTP {}: {}", response.status(), String::from_utf8_lossy(response.body()))))
+            }
+            "echo" => Ok(report(arg, arg.to_string())),
+            other => Err(ConnectorError::unknown_loader(other)),
+        }
+    }
+}
+
+export_connector!(Hostile);

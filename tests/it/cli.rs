@@ -1,0 +1,146 @@
+//! The `max` binary: init, connector install/list/inspect/remove, and how it fails.
+
+use max_tests::{TestProject, connector, guest};
+use serde_json::Value;
+
+fn stderr_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn initialised() -> TestProject {
+    let project = TestProject::new();
+    project.max().arg("init").assert().success();
+    project
+}
+
+#[test]
+fn init_creates_a_project_and_refuses_to_clobber_it() {
+    let project = TestProject::new();
+    let out = project.max().arg("init").assert().success().get_output().stdout.clone();
+    assert!(String::from_utf8_lossy(&out).contains("Created a Max project"));
+    assert!(project.path().join(".max/project.json").is_file());
+    let before = std::fs::read(project.path().join(".max/project.json")).unwrap();
+    let output = project.max().arg("init").assert().failure().get_output().clone();
+    assert!(stderr_of(&output).starts_with("error: "), "{}", stderr_of(&output));
+    assert!(stderr_of(&output).contains("already holds a Max project"));
+    assert_eq!(std::fs::read(project.path().join(".max/project.json")).unwrap(), before);
+}
+
+#[test]
+fn commands_outside_a_project_say_how_to_make_one() {
+    let project = TestProject::new();
+    let output = project.max().args(["connector", "list"]).assert().failure().get_output().clone();
+    let stderr = stderr_of(&output);
+    assert!(stderr.contains("no Max project in") && stderr.contains("hint: run `max init`"), "{stderr}");
+}
+
+#[test]
+fn install_then_inspect_shows_entities_fields_loaders_and_hosts() {
+    let project = initialised();
+    project.max().args(["connector", "install", "--yes"]).arg(connector("acme")).assert().success();
+    let output = project.max().args(["connector", "inspect", "acme", "-o", "json"]).assert().success().get_output().clone();
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["name"], "acme");
+    assert_eq!(json["contract"], "0.1.0");
+    assert_eq!(json["sha256"].as_str().unwrap().len(), 64);
+    let entities: Vec<&str> = json["info"]["schema"]["entities"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(entities, ["Account", "Workspace", "User", "Project", "Task", "File"]);
+    let task = json["info"]["schema"]["entities"].as_array().unwrap().iter().find(|e| e["name"] == "Task").unwrap();
+    let assignee = task["fields"].as_array().unwrap().iter().find(|f| f["name"] == "assignee").unwrap();
+    assert_eq!((assignee["type"].as_str(), assignee["target"].as_str()), (Some("ref"), Some("User")));
+    let loaders = json["info"]["loaders"].as_array().unwrap();
+    let tasks_by_id = loaders.iter().find(|l| l["name"] == "tasks-by-id").unwrap();
+    assert_eq!((tasks_by_id["kind"].as_str(), tasks_by_id["max_batch"].as_u64()), (Some("batched"), Some(50)));
+    let project_tasks = loaders.iter().find(|l| l["name"] == "project-tasks").unwrap();
+    assert_eq!(project_tasks["kind"], "collection");
+    assert_eq!(json["granted"]["hosts"][0]["host"], "api.acme.dev");
+    assert_eq!(json["granted"]["base_url_key"], "base_url");
+    assert_eq!(json["granted"]["credentials"][0]["name"], "api_key");
+    assert_eq!(json["granted"]["credentials"][0]["inject"], "bearer");
+    let installed = project.path().join(".max/connectors").join(json["file"].as_str().unwrap());
+    assert_eq!(std::fs::read(installed).unwrap(), std::fs::read(connector("acme")).unwrap());
+}
+
+#[test]
+fn list_and_remove_work_in_text_and_json() {
+    let project = initialised();
+    let empty = project.max().args(["connector", "list"]).assert().success().get_output().stdout.clone();
+    assert!(String::from_utf8_lossy(&empty).contains("No connectors installed"));
+    project.max().args(["connector", "install", "-y"]).arg(connector("acme")).assert().success();
+    let text = project.max().args(["connector", "list"]).assert().success().get_output().stdout.clone();
+    let text = String::from_utf8_lossy(&text);
+    assert!(text.lines().next().unwrap().starts_with("NAME"), "{text}");
+    assert!(text.lines().nth(1).unwrap().starts_with("acme "), "{text}");
+    let json = project.max().args(["connector", "list", "-o", "json"]).assert().success().get_output().stdout.clone();
+    let json: Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(json[0]["name"], "acme");
+    project.max().args(["connector", "remove", "acme"]).assert().success();
+    assert!(project.files_under(&project.path().join(".max/connectors")).iter().all(|f| f == "manifest.json"));
+    let output = project.max().args(["connector", "inspect", "acme"]).assert().failure().get_output().clone();
+    assert!(stderr_of(&output).contains("no connector named `acme` is installed"));
+}
+
+/// Installing `bytes` fails with one `error:` line, a non-zero exit, and changes nothing.
+fn refused(bytes: &[u8], expect: &str) {
+    let project = initialised();
+    let file = project.path().join("candidate.wasm");
+    std::fs::write(&file, bytes).unwrap();
+    let before = project.files_under(&project.path().join(".max"));
+    let output = project.max().args(["connector", "install", "--yes"]).arg(&file).assert().failure().get_output().clone();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = stderr_of(&output);
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains(expect), "expected `{expect}` in: {stderr}");
+    assert!(stderr.lines().count() <= 2, "one error line and at most one hint: {stderr}");
+    assert!(output.stdout.is_empty());
+    assert_eq!(project.files_under(&project.path().join(".max")), before, "nothing was left behind");
+    let cached = project.files_under(&project.home());
+    assert!(cached.iter().all(|f| !f.ends_with(".cwasm")), "a refused component was cached: {cached:?}");
+}
+
+#[test]
+fn installing_a_file_that_is_not_a_component_fails_cleanly() {
+    refused(b"#!/bin/sh\necho not wasm\n", "is not a WebAssembly file");
+    refused(b"\0asm\x01\0\0\0", "core module, not a component");
+}
+
+#[test]
+fn installing_a_truncated_component_fails_cleanly() {
+    let bytes = std::fs::read(connector("acme")).unwrap();
+    refused(&bytes[..bytes.len() * 2 / 3], "is not a valid WebAssembly component");
+}
+
+#[test]
+fn installing_a_component_of_an_unsupported_contract_fails_cleanly() {
+    let bytes = std::fs::read(guest("future-contract")).unwrap();
+    refused(&bytes, "was built against max:connector@1.0.0, but this max runs max:connector@0.1.x");
+}
+
+#[test]
+fn install_without_yes_and_without_a_terminal_asks_for_yes() {
+    let project = initialised();
+    let output = project.max().args(["connector", "install"]).arg(connector("acme")).write_stdin("").assert().failure().get_output().clone();
+    let stderr = stderr_of(&output);
+    assert!(stderr.contains("Permissions it asks for"), "the permissions are shown first: {stderr}");
+    assert!(stderr.contains("re-run with --yes"), "{stderr}");
+    assert!(project.files_under(&project.path().join(".max/connectors")).is_empty());
+}
+
+#[test]
+fn errors_in_json_mode_are_one_json_object() {
+    let project = initialised();
+    let output = project.max().args(["connector", "inspect", "nope", "-o", "json"]).assert().failure().get_output().clone();
+    let json: Value = serde_json::from_slice(&output.stderr).unwrap();
+    assert_eq!(json["error"]["code"], "connector_not_installed");
+    assert!(json["error"]["message"].as_str().unwrap().contains("nope"));
+}
+
+#[test]
+fn help_teaches_the_commands() {
+    let output = TestProject::new().max().arg("--help").assert().success().get_output().stdout.clone();
+    let help = String::from_utf8_lossy(&output);
+    for word in ["init", "connector", "--output", "--project"] {
+        assert!(help.contains(word), "{word} missing from --help:\n{help}");
+    }
+}

@@ -1,0 +1,9 @@
+//! Max's integration tests, one binary: real components built by `cargo xtask build`, loopback fakes,
+//! and the real `max` binary.
+
+mod acme;
+mod cache;
+mod cli;
+mod contract;
+mod http;
+mod sandbox;

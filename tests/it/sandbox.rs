@@ -1,0 +1,133 @@
+//! The sandbox holds against a hostile guest: loops, allocation bombs, deep recursion, panics, and
+//! attempts to read files, the environment or open sockets. After each, the host runs another call.
+
+use std::time::Duration;
+
+use max_host::data::{EntityRef, FieldValue};
+use max_host::runtime::{InstancePool, Limits};
+use max_host::{ConnectorError, Error, LimitKind};
+use max_tests::{guest, load, runtime, setup};
+
+fn probe(id: &str) -> EntityRef {
+    EntityRef { entity: "Probe".to_string(), id: id.to_string() }
+}
+
+/// A pool of one hostile instance under `limits`, allowed to reach `base_url`.
+async fn hostile(limits: Limits, base_url: &str) -> InstancePool {
+    let runtime = runtime();
+    let loaded = load(&runtime, &guest("hostile"));
+    let info = loaded.describe().await.expect("hostile describes itself");
+    let setup = setup(&info.permissions, &[("base_url", base_url)], &[("token", "s3cret-token")], limits);
+    InstancePool::new("hostile", loaded, setup, 1)
+}
+
+/// Runs a loader that is expected to return, and gives its `result` text.
+pub async fn result_of(pool: &InstancePool, loader: &str, arg: &str) -> Result<String, Error> {
+    let batches = pool.get().await?.load(loader, &[probe(arg)]).await?;
+    match &batches[0].rows[0].values[0] {
+        FieldValue::Text(text) => Ok(text.clone()),
+        other => panic!("unexpected value {other:?}"),
+    }
+}
+
+/// The host still serves calls: a fresh instance answers.
+async fn still_works(pool: &InstancePool) {
+    assert_eq!(result_of(pool, "echo", "still alive").await.expect("a call after the failure works"), "still alive");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_infinite_loop_is_stopped_by_the_cpu_deadline() {
+    let limits = Limits { cpu_per_call: Duration::from_millis(300), ..Limits::default() };
+    let pool = hostile(limits, "http://127.0.0.1:9").await;
+    let error = result_of(&pool, "loop", "x").await.unwrap_err();
+    assert!(matches!(error, Error::LimitExceeded { limit: LimitKind::Cpu, .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains("`hostile`") && message.contains("CPU time limit") && message.contains("`load`"), "{message}");
+    still_works(&pool).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_loop_is_also_bounded_by_the_wall_clock() {
+    let limits = Limits { wall_per_call: Duration::from_millis(300), ..Limits::default() };
+    let pool = hostile(limits, "http://127.0.0.1:9").await;
+    let error = result_of(&pool, "loop", "x").await.unwrap_err();
+    assert!(matches!(error, Error::LimitExceeded { limit: LimitKind::WallClock, .. }), "{error:?}");
+    still_works(&pool).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unbounded_allocation_hits_the_memory_limit() {
+    let limits = Limits { memory_bytes: 64 << 20, ..Limits::default() };
+    let pool = hostile(limits, "http://127.0.0.1:9").await;
+    let error = result_of(&pool, "alloc", "x").await.unwrap_err();
+    assert!(matches!(error, Error::LimitExceeded { limit: LimitKind::Memory, .. }), "{error:?}");
+    assert!(error.to_string().contains("64 MiB"), "{error}");
+    still_works(&pool).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panic_is_an_error_naming_the_connector_and_its_message() {
+    let pool = hostile(Limits::default(), "http://127.0.0.1:9").await;
+    let error = result_of(&pool, "panic", "boom").await.unwrap_err();
+    let Error::ConnectorCrashed { connector, call, reason } = &error else { panic!("{error:?}") };
+    assert_eq!((connector.as_str(), call.as_str()), ("hostile", "load"));
+    assert!(reason.contains("panicked on purpose: boom"), "{reason}");
+    still_works(&pool).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deep_recursion_is_a_stack_overflow_not_a_host_crash() {
+    let pool = hostile(Limits::default(), "http://127.0.0.1:9").await;
+    let error = result_of(&pool, "recurse", "x").await.unwrap_err();
+    let Error::ConnectorCrashed { reason, .. } = &error else { panic!("{error:?}") };
+    assert!(reason.contains("stack overflow"), "{reason}");
+    still_works(&pool).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guest_cannot_read_host_files() {
+    let pool = hostile(Limits::default(), "http://127.0.0.1:9").await;
+    let secret_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(secret_file.path(), "host secret").unwrap();
+    for path in ["/etc/passwd", secret_file.path().to_str().unwrap(), env!("CARGO_MANIFEST_DIR")] {
+        let result = result_of(&pool, "read-file", path).await.unwrap();
+        assert!(result.starts_with("denied:"), "{path}: {result}");
+    }
+    for dir in ["/", ".", "/tmp"] {
+        let result = result_of(&pool, "list-dir", dir).await.unwrap();
+        assert!(result.starts_with("denied:"), "{dir}: {result}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guest_sees_no_environment_variables() {
+    assert!(std::env::var_os("PATH").is_some(), "the host process has an environment");
+    let pool = hostile(Limits::default(), "http://127.0.0.1:9").await;
+    assert_eq!(result_of(&pool, "read-env", "x").await.unwrap(), "0 variables: ");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guest_cannot_open_sockets() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let pool = hostile(Limits::default(), "http://127.0.0.1:9").await;
+    let result = result_of(&pool, "tcp", &address).await.unwrap();
+    assert!(result.starts_with("denied:"), "{result}");
+    let accepted = listener.accept();
+    assert!(accepted.is_err(), "the guest reached the listener");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_to_an_undeclared_host_gets_the_typed_error() {
+    let other = max_fake_saas::acme::Acme::new(Default::default());
+    let server = other.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let pool = hostile(Limits::default(), "http://127.0.0.1:9").await;
+    let url = format!("{}/api/workspaces", server.base_url());
+    let error = result_of(&pool, "http", &url).await.unwrap_err();
+    let Error::ConnectorFailed { error: ConnectorError::Forbidden(message), .. } = &error else { panic!("{error:?}") };
+    assert!(message.contains("was not granted"), "{message}");
+    assert!(message.contains(server.base_url()), "names the refused URL: {message}");
+    assert_eq!(other.request_count(), 0, "nothing reached the undeclared host");
+    still_works(&pool).await;
+}

@@ -1,0 +1,120 @@
+//! Test support: where the built components are, a runtime with a shared compile cache, installation
+//! setups, and projects driven through the real `max` binary.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use max_host::http::{HttpCapability, HttpLimits, SecretSource};
+use max_host::manifest::Permissions;
+use max_host::runtime::{InstanceSetup, Limits, LoadedConnector, Runtime, RuntimeConfig};
+
+/// The cargo target directory holding the components `cargo xtask build` made.
+pub fn artifacts_dir() -> PathBuf {
+    for var in ["MAX_TEST_ARTIFACTS", "CARGO_TARGET_DIR"] {
+        if let Some(dir) = std::env::var_os(var).filter(|d| !d.is_empty()) {
+            return PathBuf::from(dir);
+        }
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("target")
+}
+
+fn artifact(folder: &str, name: &str) -> PathBuf {
+    let path = artifacts_dir().join(folder).join(format!("{name}.wasm"));
+    assert!(path.is_file(), "{} is missing: run `cargo xtask test` (or `cargo xtask build` first)", path.display());
+    path
+}
+
+/// A connector from `connectors/`, e.g. `connector("acme")`.
+pub fn connector(name: &str) -> PathBuf {
+    artifact("connectors", name)
+}
+
+/// A test guest from `tests/guests/`, e.g. `guest("hostile")`.
+pub fn guest(name: &str) -> PathBuf {
+    artifact("guests", name)
+}
+
+/// A compile cache shared by the tests of this process (so each component compiles once).
+pub fn shared_cache_dir() -> PathBuf {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("temp dir")).path().to_path_buf()
+}
+
+/// A runtime using the shared compile cache.
+pub fn runtime() -> Runtime {
+    Runtime::new(RuntimeConfig { cache_dir: Some(shared_cache_dir()) }).expect("runtime")
+}
+
+/// Loads a component with [`runtime`].
+pub fn load(runtime: &Runtime, path: &Path) -> LoadedConnector {
+    runtime.load_file(path).unwrap_or_else(|e| panic!("loading {}: {e}", path.display()))
+}
+
+/// An installation setup: `config` for `initialise`, HTTP granted per `permissions` plus `base_url`,
+/// secrets from `secrets`, and `limits`.
+pub fn setup(
+    permissions: &Permissions,
+    config: &[(&str, &str)],
+    secrets: &[(&str, &str)],
+    limits: Limits,
+) -> InstanceSetup {
+    let config: Vec<(String, String)> = config.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let base_url = permissions.base_url_key.as_ref().and_then(|key| config.iter().find(|(k, _)| k == key)).map(|(_, v)| v.clone());
+    let secrets: Arc<dyn SecretSource> =
+        Arc::new(secrets.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<std::collections::HashMap<_, _>>());
+    InstanceSetup { config, http: Arc::new(HttpCapability::new(permissions, base_url.as_deref(), secrets, HttpLimits::default())), limits }
+}
+
+/// A temporary folder to run `max` in, with its own `MAX_HOME`.
+pub struct TestProject {
+    dir: tempfile::TempDir,
+}
+
+impl Default for TestProject {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestProject {
+    /// An empty folder (no project yet).
+    pub fn new() -> Self {
+        TestProject { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `MAX_HOME` of the commands run here.
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    /// The real `max` binary, run in this folder.
+    pub fn max(&self) -> assert_cmd::Command {
+        let mut command = assert_cmd::Command::cargo_bin("max").expect("the max binary is built (cargo xtask build)");
+        command.current_dir(self.path()).env("MAX_HOME", self.home()).env("NO_COLOR", "1").env_remove("MAX_LOG");
+        command
+    }
+
+    /// Every file under `dir` (relative paths), sorted: to show that a failed command left nothing.
+    pub fn files_under(&self, dir: &Path) -> Vec<String> {
+        fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+            let Ok(entries) = std::fs::read_dir(dir) else { return };
+            for entry in entries.filter_map(Result::ok) {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(base, &path, out);
+                } else {
+                    out.push(path.strip_prefix(base).unwrap_or(&path).display().to_string());
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(dir, dir, &mut out);
+        out.sort();
+        out
+    }
+}

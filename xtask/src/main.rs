@@ -1,0 +1,125 @@
+//! `cargo xtask <task>`: everything beyond a plain `cargo build`, with nothing to install by hand.
+//!
+//! - `build`: adds the wasm32-wasip2 target if missing, builds the connectors and test guests as
+//!   components (`<target>/connectors/<name>.wasm`, `<target>/guests/<name>.wasm`), and builds `max`
+//!   and `fake-saas`.
+//! - `test`: `build`, then every test of the workspace.
+//! - `demo`: `build`, then starts the Acme fake API and shows Max installing its connector.
+//!
+//! The target directory is `CARGO_TARGET_DIR` when set, else `target/` in the workspace.
+
+#![allow(clippy::print_stdout, clippy::print_stderr, reason = "xtask talks to the developer")]
+
+mod demo;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// The guest workspaces and where their components go.
+const GUEST_WORKSPACES: &[(&str, &str)] = &[("connectors", "connectors"), ("tests/guests", "guests")];
+const WASM_TARGET: &str = "wasm32-wasip2";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("build") => build(),
+        Some("test") => test(&args[1..]),
+        Some("demo") => build().and_then(|()| demo::run(&workspace_root(), &target_dir())),
+        Some("help" | "--help" | "-h") | None => {
+            println!("usage: cargo xtask <build|test|demo>\n");
+            println!("  build   build max, fake-saas, the connectors and test guests (components in <target>/connectors/)");
+            println!("  test    build, then run every test (extra arguments go to `cargo test`)");
+            println!("  demo    build, start the Acme fake API, and show Max installing its connector");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => Err(format!("unknown task `{other}`; try `cargo xtask help`")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (this crate's parent).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+/// The cargo target directory.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => std::path::absolute(PathBuf::from(dir)).unwrap_or_else(|_| workspace_root().join("target")),
+        None => workspace_root().join("target"),
+    }
+}
+
+/// Runs a command, failing with its name when it fails.
+pub fn exec(command: &mut Command) -> Result<(), String> {
+    let status = command.status().map_err(|e| format!("could not start {command:?}: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("{command:?} failed ({status})")) }
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+fn ensure_wasm_target() -> Result<(), String> {
+    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
+    match installed {
+        Ok(out) if String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == WASM_TARGET) => Ok(()),
+        Ok(_) => {
+            eprintln!("xtask: adding the {WASM_TARGET} target");
+            exec(Command::new("rustup").args(["target", "add", WASM_TARGET]))
+        }
+        Err(_) => {
+            eprintln!("xtask: rustup not found; assuming the {WASM_TARGET} target is installed");
+            Ok(())
+        }
+    }
+}
+
+fn build() -> Result<(), String> {
+    ensure_wasm_target()?;
+    let root = workspace_root();
+    let target = target_dir();
+    for (workspace, out) in GUEST_WORKSPACES {
+        let manifest = root.join(workspace).join("Cargo.toml");
+        exec(cargo()
+            .args(["build", "--release", "--target", WASM_TARGET, "--manifest-path"])
+            .arg(&manifest)
+            .arg("--target-dir")
+            .arg(&target))?;
+        copy_components(&root.join(workspace), &target, out)?;
+    }
+    exec(cargo().current_dir(&root).args(["build", "--workspace", "--bins"]))
+}
+
+/// Copies the cdylib of every member of a guest workspace to `<target>/<out>/<name>.wasm`.
+fn copy_components(workspace: &Path, target: &Path, out: &str) -> Result<(), String> {
+    let built = target.join(WASM_TARGET).join("release");
+    let dest = target.join(out);
+    std::fs::create_dir_all(&dest).map_err(|e| format!("creating {}: {e}", dest.display()))?;
+    let entries = std::fs::read_dir(workspace).map_err(|e| format!("reading {}: {e}", workspace.display()))?;
+    for entry in entries.filter_map(Result::ok) {
+        if !entry.path().join("Cargo.toml").is_file() {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let artifact = built.join(format!("{}.wasm", name.replace('-', "_")));
+        let copy = dest.join(format!("{name}.wasm"));
+        std::fs::copy(&artifact, &copy).map_err(|e| format!("copying {} to {}: {e}", artifact.display(), copy.display()))?;
+    }
+    Ok(())
+}
+
+fn test(extra: &[String]) -> Result<(), String> {
+    build()?;
+    exec(cargo()
+        .current_dir(workspace_root())
+        .env("MAX_TEST_ARTIFACTS", target_dir())
+        .args(["test", "--workspace"])
+        .args(extra))
+}
