@@ -9,7 +9,12 @@ use crate::output::Printer;
 pub fn summary(printer: &Printer, connector: &InstalledConnector) -> String {
     let info = &connector.info;
     let mut out = vec![
-        format!("{} {}  {}", printer.bold(&info.name), info.version, printer.dim(&format!("(max:connector@{})", connector.contract))),
+        format!(
+            "{} {}  {}",
+            printer.bold(&info.name),
+            info.version,
+            printer.dim(&format!("(max:connector@{})", connector.contract))
+        ),
         format!("  {}", info.description),
         format!("  sha256 {}  {} KiB", connector.sha256, connector.size_bytes.div_ceil(1024)),
         String::new(),
@@ -33,7 +38,13 @@ pub fn details(printer: &Printer, connector: &InstalledConnector) -> String {
     let info: &ConnectorInfo = &connector.info;
     let mut out = vec![summary(printer, connector), String::new(), printer.bold("Entities")];
     for entity in &info.schema.entities {
-        let root = info.schema.roots.iter().find(|r| r.entity == entity.name).map(|r| format!(" (root, id `{}`)", r.id)).unwrap_or_default();
+        let root = info
+            .schema
+            .roots
+            .iter()
+            .find(|r| r.entity == entity.name)
+            .map(|r| format!(" (root, id `{}`)", r.id))
+            .unwrap_or_default();
         out.push(format!("  {}{root}", printer.bold(&entity.name)));
         let rows: Vec<Vec<String>> = entity
             .fields
@@ -77,7 +88,9 @@ fn onboarding_line(step: &OnboardingStep) -> String {
             format!("{} (`{}`){default}", s.label, s.key)
         }
         OnboardingStep::Secret(s) => format!("{} (`{}`, secret)", s.label, s.key),
-        OnboardingStep::Select(s) => format!("{} (`{}`, choice{})", s.label, s.key, if s.multiple { ", several" } else { "" }),
+        OnboardingStep::Select(s) => {
+            format!("{} (`{}`, choice{})", s.label, s.key, if s.multiple { ", several" } else { "" })
+        }
         OnboardingStep::Validate { label } => format!("{label} (calls the API)"),
     }
 }

@@ -23,7 +23,9 @@ impl<C: Connector> Adapter<C> {
             let mut slot = cell.borrow_mut();
             match slot.as_mut().and_then(|b| b.downcast_mut::<C>()) {
                 Some(connector) => call(connector),
-                None => Err(ConnectorError::InvalidInput("the host called the connector before `initialise`".to_string())),
+                None => {
+                    Err(ConnectorError::InvalidInput("the host called the connector before `initialise`".to_string()))
+                }
             }
         })
     }

@@ -1,8 +1,8 @@
 //! Entity data as it crosses the boundary: values, batches (columns named once, rows of values),
 //! collection pages and change-feed pages.
 
-use crate::bindings::max::connector::types as wit;
 use crate::EntityRef;
+use crate::bindings::max::connector::types as wit;
 
 /// One field value. Build it with `From` (`"text".into()`, `3_i64.into()`, `None::<String>.into()`)
 /// or the constructors for the kinds a plain Rust value can't tell apart (references, datetimes, JSON).

@@ -1,8 +1,8 @@
 //! Builders for what `describe` returns: schema, loaders (with their resolvers), onboarding and
 //! permissions.
 
-use crate::bindings::max::connector::types as wit;
 use crate::FieldType;
+use crate::bindings::max::connector::types as wit;
 
 /// Everything a connector tells Max about itself.
 #[derive(Debug, Clone)]
@@ -76,7 +76,8 @@ impl Schema {
 
     /// Adds an entity type, described by `build`.
     pub fn entity(mut self, name: &str, build: impl FnOnce(EntityBuilder) -> EntityBuilder) -> Self {
-        let builder = build(EntityBuilder(wit::EntityDef { name: name.to_string(), description: None, fields: Vec::new() }));
+        let builder =
+            build(EntityBuilder(wit::EntityDef { name: name.to_string(), description: None, fields: Vec::new() }));
         self.0.entities.push(builder.0);
         self
     }
@@ -107,7 +108,11 @@ impl EntityBuilder {
 
     /// Adds a field with a one-line description.
     pub fn field_doc(mut self, name: &str, ty: FieldType, description: &str) -> Self {
-        self.0.fields.push(wit::FieldDef { name: name.to_string(), type_: ty, description: Some(description.to_string()) });
+        self.0.fields.push(wit::FieldDef {
+            name: name.to_string(),
+            type_: ty,
+            description: Some(description.to_string()),
+        });
         self
     }
 
@@ -309,7 +314,13 @@ impl Permissions {
     }
 
     /// An OAuth2 access token the host refreshes at `token_url`.
-    pub fn oauth2(self, name: &str, token_url: &str, client_id_key: Option<&str>, client_secret_key: Option<&str>) -> Self {
+    pub fn oauth2(
+        self,
+        name: &str,
+        token_url: &str,
+        client_id_key: Option<&str>,
+        client_secret_key: Option<&str>,
+    ) -> Self {
         self.credential(
             name,
             wit::CredentialInjection::Oauth2(wit::Oauth2 {

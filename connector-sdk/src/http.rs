@@ -83,10 +83,7 @@ impl Request {
 /// Sends requests concurrently (the host runs them in parallel) and returns the results in order.
 pub fn send_all(requests: Vec<Request>) -> Vec<Result<Response>> {
     let requests: Vec<wit::Request> = requests.into_iter().map(|r| r.0).collect();
-    wit::send_all(&requests)
-        .into_iter()
-        .map(|r| r.map(Response).map_err(transport_error))
-        .collect()
+    wit::send_all(&requests).into_iter().map(|r| r.map(Response).map_err(transport_error)).collect()
 }
 
 /// Maps a transport error to the connector error the host acts on.
@@ -123,9 +120,8 @@ impl Response {
 
     /// The body parsed as JSON.
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
-        serde_json::from_slice(&self.0.body).map_err(|e| {
-            ConnectorError::InvalidResponse(format!("invalid JSON in a {} response: {e}", self.0.status))
-        })
+        serde_json::from_slice(&self.0.body)
+            .map_err(|e| ConnectorError::InvalidResponse(format!("invalid JSON in a {} response: {e}", self.0.status)))
     }
 
     /// Returns the response for a 2xx status, and otherwise the error the status means:
@@ -150,7 +146,7 @@ impl Response {
     /// `Retry-After` in milliseconds, when it is a number of seconds.
     pub fn retry_after_ms(&self) -> Option<u64> {
         let seconds: f64 = self.header("retry-after")?.trim().parse().ok()?;
-        (seconds >= 0.0).then(|| (seconds * 1000.0) as u64)
+        (seconds >= 0.0).then_some((seconds * 1000.0) as u64)
     }
 
     /// The URL of the `rel="next"` entry of an RFC 8288 `Link` header (GitHub-style pagination).
@@ -185,14 +181,21 @@ pub fn link_next(header: &str) -> Option<String> {
 /// GraphQL errors become connector errors: an error whose `extensions.code` is `RATELIMITED` or whose
 /// `extensions.type` is `ratelimited` (Linear, even on HTTP 400) is `rate-limited`; authentication
 /// errors are `unauthorized`; the rest are `other` with the first message.
-pub fn graphql(endpoint: &str, credential: &str, query: &str, variables: serde_json::Value) -> Result<serde_json::Value> {
+pub fn graphql(
+    endpoint: &str,
+    credential: &str,
+    query: &str,
+    variables: serde_json::Value,
+) -> Result<serde_json::Value> {
     let response = post(endpoint)
         .credential(credential)
         .json(&serde_json::json!({ "query": query, "variables": variables }))
         .send()?;
     let body: serde_json::Value = match response.json() {
         Ok(body) => body,
-        Err(_) => return response.ok().and_then(|_| Err(ConnectorError::invalid_response("GraphQL response is not JSON"))),
+        Err(_) => {
+            return response.ok().and_then(|_| Err(ConnectorError::invalid_response("GraphQL response is not JSON")));
+        }
     };
     if let Some(error) = body.get("errors").and_then(|e| e.as_array()).and_then(|e| e.first()) {
         return Err(graphql_error(&response, error));
@@ -200,7 +203,9 @@ pub fn graphql(endpoint: &str, credential: &str, query: &str, variables: serde_j
     let response = response.ok()?;
     match body.get("data") {
         Some(data) if !data.is_null() => Ok(data.clone()),
-        _ => Err(ConnectorError::invalid_response(format!("GraphQL response without data (HTTP {})", response.status()))),
+        _ => {
+            Err(ConnectorError::invalid_response(format!("GraphQL response without data (HTTP {})", response.status())))
+        }
     }
 }
 

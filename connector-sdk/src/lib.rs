@@ -74,9 +74,9 @@
 //! # fn main() {}
 //! ```
 
+mod adapter;
 #[doc(hidden)]
 pub mod bindings;
-mod adapter;
 mod data;
 mod describe;
 mod error;

@@ -217,12 +217,19 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             Error::NotWasm { .. } | Error::CoreModule { .. } => {
-                "connectors are WebAssembly components: build with `cargo build --release --target wasm32-wasip2`".into()
+                "connectors are WebAssembly components: build with `cargo build --release --target wasm32-wasip2`"
+                    .into()
             }
-            Error::InvalidComponent { .. } => "the file may be truncated or corrupt: rebuild or download it again".into(),
+            Error::InvalidComponent { .. } => {
+                "the file may be truncated or corrupt: rebuild or download it again".into()
+            }
             Error::NotAConnector { .. } => "build it with max-connector-sdk (or against wit/ of max:connector)".into(),
             Error::IncompatibleContract { found, .. } => {
-                let side = if found.major > 0 || found.minor > crate::CONTRACT_VERSION.minor { "upgrade max" } else { "rebuild the connector with a current max-connector-sdk" };
+                let side = if *found > crate::CONTRACT_VERSION {
+                    "upgrade max"
+                } else {
+                    "rebuild the connector with a current max-connector-sdk"
+                };
                 format!("{side} so both use the same max:connector version")
             }
             Error::UnsupportedImports { .. } => {
@@ -237,8 +244,12 @@ impl Error {
                 "no connectors are installed yet: `max connector install <file.wasm>`".into()
             }
             Error::ConnectorNotInstalled { installed, .. } => format!("installed: {}", installed.join(", ")),
-            Error::Tampered { name, .. } => format!("reinstall `{name}` from a trusted file with `max connector install <file.wasm>`"),
-            Error::ConnectorInUse { name, .. } => format!("remove its installations from .max/installations/{name}/ first"),
+            Error::Tampered { name, .. } => {
+                format!("reinstall `{name}` from a trusted file with `max connector install <file.wasm>`")
+            }
+            Error::ConnectorInUse { name, .. } => {
+                format!("remove its installations from .max/installations/{name}/ first")
+            }
             Error::DamagedFile { .. } => "restore it from a backup, or remove it and set the project up again".into(),
             _ => return None,
         })

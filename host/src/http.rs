@@ -154,7 +154,12 @@ impl std::fmt::Debug for HttpCapability {
 
 impl HttpCapability {
     /// Grants what `permissions` ask for, plus `base_url` (the URL the user configured, if any).
-    pub fn new(permissions: &Permissions, base_url: Option<&str>, secrets: Arc<dyn SecretSource>, limits: HttpLimits) -> Self {
+    pub fn new(
+        permissions: &Permissions,
+        base_url: Option<&str>,
+        secrets: Arc<dyn SecretSource>,
+        limits: HttpLimits,
+    ) -> Self {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
@@ -193,7 +198,8 @@ impl HttpCapability {
     }
 
     async fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
-        let mut url = Url::parse(&request.url).map_err(|e| HttpError::InvalidRequest(format!("bad URL `{}`: {e}", request.url)))?;
+        let mut url = Url::parse(&request.url)
+            .map_err(|e| HttpError::InvalidRequest(format!("bad URL `{}`: {e}", request.url)))?;
         let credential = match &request.credential {
             Some(name) => Some(self.credential(name)?),
             None => None,
@@ -240,7 +246,11 @@ impl HttpCapability {
     }
 
     fn credential(&self, name: &str) -> Result<(CredentialDef, String), HttpError> {
-        let def = self.credentials.iter().find(|c| c.name == name).ok_or_else(|| HttpError::UnknownCredential(name.to_string()))?;
+        let def = self
+            .credentials
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| HttpError::UnknownCredential(name.to_string()))?;
         let secret = self.secrets.secret(name).ok_or_else(|| HttpError::UnknownCredential(name.to_string()))?;
         Ok((def.clone(), secret))
     }
@@ -278,11 +288,13 @@ impl HttpCapability {
 fn build_headers(pairs: &[(String, String)], credential_attached: bool) -> Result<HeaderMap, HttpError> {
     let mut headers = HeaderMap::new();
     for (name, value) in pairs {
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| HttpError::InvalidRequest(format!("bad header name `{name}`")))?;
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| HttpError::InvalidRequest(format!("bad header name `{name}`")))?;
         if credential_attached && name == reqwest::header::AUTHORIZATION {
             return Err(HttpError::InvalidRequest("set `Authorization` or name a credential, not both".to_string()));
         }
-        let value = HeaderValue::from_str(value).map_err(|_| HttpError::InvalidRequest(format!("bad value for header `{name}`")))?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| HttpError::InvalidRequest(format!("bad value for header `{name}`")))?;
         headers.append(name, value);
     }
     Ok(headers)
@@ -290,8 +302,9 @@ fn build_headers(pairs: &[(String, String)], credential_attached: bool) -> Resul
 
 fn inject(def: &CredentialDef, secret: &str, url: &mut Url, headers: &mut HeaderMap) -> Result<(), HttpError> {
     let header_value = |text: String| {
-        let mut value = HeaderValue::from_str(&text)
-            .map_err(|_| HttpError::InvalidRequest(format!("the secret of `{}` is not a valid header value", def.name)))?;
+        let mut value = HeaderValue::from_str(&text).map_err(|_| {
+            HttpError::InvalidRequest(format!("the secret of `{}` is not a valid header value", def.name))
+        })?;
         value.set_sensitive(true);
         Ok::<_, HttpError>(value)
     };

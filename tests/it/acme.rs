@@ -17,7 +17,12 @@ async fn acme_pool(base_url: &str, key: &str) -> InstancePool {
     let runtime = runtime();
     let loaded = load(&runtime, &connector("acme"));
     let info = loaded.describe().await.unwrap();
-    InstancePool::new("acme", loaded, setup(&info.permissions, &[("base_url", base_url)], &[("api_key", key)], Limits::default()), 2)
+    InstancePool::new(
+        "acme",
+        loaded,
+        setup(&info.permissions, &[("base_url", base_url)], &[("api_key", key)], Limits::default()),
+        2,
+    )
 }
 
 fn ids(batch: &EntityBatch) -> Vec<String> {
@@ -46,7 +51,8 @@ async fn collection_pages_follow_the_cursor_to_the_end() {
     let fake = Acme::new(AcmeConfig { size: small(), ..AcmeConfig::default() });
     let server = fake.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let pool = acme_pool(server.base_url(), DEFAULT_API_KEY).await;
-    let project = fake.with_data(|d| d.list(Kind::Project, None, None, Some(1)).0[0]["id"].as_str().unwrap().to_string());
+    let project =
+        fake.with_data(|d| d.list(Kind::Project, None, None, Some(1)).0[0]["id"].as_str().unwrap().to_string());
     let parent = EntityRef { entity: "Project".into(), id: project.clone() };
     let mut instance = pool.get().await.unwrap();
     let (mut seen, mut cursor, mut pages) = (Vec::new(), None::<String>, 0);
@@ -61,8 +67,9 @@ async fn collection_pages_follow_the_cursor_to_the_end() {
         }
     }
     assert_eq!(pages, 3, "1100 tasks at 500 a page");
-    let expected: Vec<String> =
-        fake.with_data(|d| d.list(Kind::Task, Some(&project), None, None).0.iter().map(|t| t["id"].as_str().unwrap().to_string()).collect());
+    let expected: Vec<String> = fake.with_data(|d| {
+        d.list(Kind::Task, Some(&project), None, None).0.iter().map(|t| t["id"].as_str().unwrap().to_string()).collect()
+    });
     assert_eq!(seen, expected);
 }
 
@@ -72,7 +79,8 @@ async fn a_batched_load_returns_every_requested_entity_with_its_fields() {
     let server = fake.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let pool = acme_pool(server.base_url(), DEFAULT_API_KEY).await;
     let tasks = fake.with_data(|d| d.list(Kind::Task, None, None, Some(50)).0);
-    let refs: Vec<EntityRef> = tasks.iter().map(|t| EntityRef { entity: "Task".into(), id: t["id"].as_str().unwrap().into() }).collect();
+    let refs: Vec<EntityRef> =
+        tasks.iter().map(|t| EntityRef { entity: "Task".into(), id: t["id"].as_str().unwrap().into() }).collect();
     let before = fake.request_count();
     let batches = pool.get().await.unwrap().load("tasks-by-id", &refs).await.unwrap();
     assert_eq!(fake.request_count() - before, 50);
@@ -96,7 +104,10 @@ async fn the_change_feed_reports_updates_creates_and_deletes() {
         let (a, b) = (tasks[0]["id"].as_str().unwrap().to_string(), tasks[1]["id"].as_str().unwrap().to_string());
         d.update(Kind::Task, &a, serde_json::from_value(serde_json::json!({"title": "Renamed"})).unwrap());
         d.delete(Kind::Task, &b);
-        let new = d.create(Kind::Task, serde_json::from_value(serde_json::json!({"title": "New", "projectId": "prj_00000001"})).unwrap());
+        let new = d.create(
+            Kind::Task,
+            serde_json::from_value(serde_json::json!({"title": "New", "projectId": "prj_00000001"})).unwrap(),
+        );
         (a, b, new["id"].as_str().unwrap().to_string())
     });
     let page = pool.get().await.unwrap().changes("changes", None).await.unwrap();
@@ -119,7 +130,13 @@ async fn the_plan_is_full_without_a_cursor_and_incremental_with_one() {
     assert_eq!(full.groups[0][0].operation, Operation::LoadCollection("workspaces".into()));
     let state = SeedState { cursors: vec![("changes".into(), "42".into())], ..SeedState::default() };
     let incremental = instance.seed(&state).await.unwrap();
-    assert_eq!(incremental.groups, vec![vec![max_host::data::Step { target: Target::Root, operation: Operation::FollowChanges("changes".into()) }]]);
+    assert_eq!(
+        incremental.groups,
+        vec![vec![max_host::data::Step {
+            target: Target::Root,
+            operation: Operation::FollowChanges("changes".into())
+        }]]
+    );
     let forced = instance.seed(&SeedState { full: true, ..state }).await.unwrap();
     assert_eq!(forced, full);
 }

@@ -38,12 +38,14 @@ fn commands_outside_a_project_say_how_to_make_one() {
 fn install_then_inspect_shows_entities_fields_loaders_and_hosts() {
     let project = initialised();
     project.max().args(["connector", "install", "--yes"]).arg(connector("acme")).assert().success();
-    let output = project.max().args(["connector", "inspect", "acme", "-o", "json"]).assert().success().get_output().clone();
+    let output =
+        project.max().args(["connector", "inspect", "acme", "-o", "json"]).assert().success().get_output().clone();
     let json: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["name"], "acme");
     assert_eq!(json["contract"], "0.1.0");
     assert_eq!(json["sha256"].as_str().unwrap().len(), 64);
-    let entities: Vec<&str> = json["info"]["schema"]["entities"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    let entities: Vec<&str> =
+        json["info"]["schema"]["entities"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
     assert_eq!(entities, ["Account", "Workspace", "User", "Project", "Task", "File"]);
     let task = json["info"]["schema"]["entities"].as_array().unwrap().iter().find(|e| e["name"] == "Task").unwrap();
     let assignee = task["fields"].as_array().unwrap().iter().find(|f| f["name"] == "assignee").unwrap();
@@ -86,7 +88,8 @@ fn refused(bytes: &[u8], expect: &str) {
     let file = project.path().join("candidate.wasm");
     std::fs::write(&file, bytes).unwrap();
     let before = project.files_under(&project.path().join(".max"));
-    let output = project.max().args(["connector", "install", "--yes"]).arg(&file).assert().failure().get_output().clone();
+    let output =
+        project.max().args(["connector", "install", "--yes"]).arg(&file).assert().failure().get_output().clone();
     assert_eq!(output.status.code(), Some(1));
     let stderr = stderr_of(&output);
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
@@ -120,7 +123,15 @@ fn installing_a_component_of_an_unsupported_contract_fails_cleanly() {
 #[test]
 fn install_without_yes_and_without_a_terminal_asks_for_yes() {
     let project = initialised();
-    let output = project.max().args(["connector", "install"]).arg(connector("acme")).write_stdin("").assert().failure().get_output().clone();
+    let output = project
+        .max()
+        .args(["connector", "install"])
+        .arg(connector("acme"))
+        .write_stdin("")
+        .assert()
+        .failure()
+        .get_output()
+        .clone();
     let stderr = stderr_of(&output);
     assert!(stderr.contains("Permissions it asks for"), "the permissions are shown first: {stderr}");
     assert!(stderr.contains("re-run with --yes"), "{stderr}");
@@ -130,7 +141,8 @@ fn install_without_yes_and_without_a_terminal_asks_for_yes() {
 #[test]
 fn errors_in_json_mode_are_one_json_object() {
     let project = initialised();
-    let output = project.max().args(["connector", "inspect", "nope", "-o", "json"]).assert().failure().get_output().clone();
+    let output =
+        project.max().args(["connector", "inspect", "nope", "-o", "json"]).assert().failure().get_output().clone();
     let json: Value = serde_json::from_slice(&output.stderr).unwrap();
     assert_eq!(json["error"]["code"], "connector_not_installed");
     assert!(json["error"]["message"].as_str().unwrap().contains("nope"));

@@ -25,7 +25,8 @@ async fn echo_server(target: Option<String>) -> (max_fake_saas::RunningServer, A
                 let counter = counter.clone();
                 async move {
                     counter.fetch_add(1, Ordering::Relaxed);
-                    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("none").to_string();
+                    let auth =
+                        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("none").to_string();
                     format!("auth={auth}")
                 }
             }),
@@ -45,7 +46,12 @@ async fn hostile_at(base_url: &str) -> InstancePool {
     let runtime = runtime();
     let loaded = load(&runtime, &guest("hostile"));
     let info = loaded.describe().await.unwrap();
-    InstancePool::new("hostile", loaded, setup(&info.permissions, &[("base_url", base_url)], &[("token", "s3cret-token")], Limits::default()), 2)
+    InstancePool::new(
+        "hostile",
+        loaded,
+        setup(&info.permissions, &[("base_url", base_url)], &[("token", "s3cret-token")], Limits::default()),
+        2,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -85,4 +91,121 @@ async fn an_unreachable_server_is_a_transient_error() {
     let pool = hostile_at(&base).await;
     let error = result_of(&pool, "http", &format!("{base}/echo")).await.unwrap_err();
     assert!(matches!(error, Error::ConnectorFailed { error: ConnectorError::Transient(_), .. }), "{error:?}");
+}
+
+mod capability {
+    //! The capability itself, without a guest: how each kind of secret is attached, and the bounds.
+
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use axum::Router;
+    use axum::extract::RawQuery;
+    use axum::http::HeaderMap;
+    use axum::routing::get;
+    use max_host::http::{HttpCapability, HttpError, HttpLimits, HttpRequest, Method};
+    use max_host::manifest::{CredentialDef, CredentialInjection, Permissions};
+
+    async fn inspector() -> max_fake_saas::RunningServer {
+        let router = Router::new()
+            .route(
+                "/inspect",
+                get(|headers: HeaderMap, RawQuery(query): RawQuery| async move {
+                    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
+                    format!("auth={} x-api-key={} query={}", header("authorization"), header("x-api-key"), query.unwrap_or_default())
+                }),
+            )
+            .route("/big", get(|| async { vec![b'x'; 2 << 20] }))
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "late"
+                }),
+            );
+        max_fake_saas::RunningServer::start(router, "127.0.0.1:0".parse().unwrap()).await.unwrap()
+    }
+
+    fn capability(base_url: &str, injection: CredentialInjection, hosts: &[&str], limits: HttpLimits) -> HttpCapability {
+        let permissions = Permissions {
+            credentials: vec![CredentialDef {
+                name: "key".into(),
+                injection,
+                hosts: hosts.iter().map(|h| h.to_string()).collect(),
+            }],
+            base_url_key: Some("base_url".into()),
+            ..Permissions::default()
+        };
+        let secrets = Arc::new(std::collections::HashMap::from([("key".to_string(), "s3cret".to_string())]));
+        HttpCapability::new(&permissions, Some(base_url), secrets, limits)
+    }
+
+    fn request(url: String, credential: Option<&str>) -> HttpRequest {
+        HttpRequest {
+            method: Method::Get,
+            url,
+            headers: Vec::new(),
+            body: None,
+            credential: credential.map(str::to_string),
+            timeout: None,
+        }
+    }
+
+    async fn inspect(injection: CredentialInjection) -> String {
+        let server = inspector().await;
+        let http = capability(server.base_url(), injection, &[], HttpLimits::default());
+        let response = http.send(request(format!("{}/inspect?page=2", server.base_url()), Some("key"))).await.unwrap();
+        assert_eq!(response.status, 200);
+        String::from_utf8(response.body).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn each_injection_puts_the_secret_where_the_api_wants_it() {
+        assert_eq!(inspect(CredentialInjection::Bearer).await, "auth=Bearer s3cret x-api-key=- query=page=2");
+        assert_eq!(inspect(CredentialInjection::Authorization).await, "auth=s3cret x-api-key=- query=page=2");
+        let header = CredentialInjection::Header { name: "X-Api-Key".into() };
+        assert_eq!(inspect(header).await, "auth=- x-api-key=s3cret query=page=2");
+        let query = CredentialInjection::Query { name: "api_key".into() };
+        assert_eq!(inspect(query).await, "auth=- x-api-key=- query=page=2&api_key=s3cret");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn misuse_of_credentials_is_refused_before_sending() {
+        let server = inspector().await;
+        let http = capability(server.base_url(), CredentialInjection::Bearer, &[], HttpLimits::default());
+        let url = format!("{}/inspect", server.base_url());
+        let error = http.send(request(url.clone(), Some("other"))).await.unwrap_err();
+        assert_eq!(error, HttpError::UnknownCredential("other".into()));
+        let mut both = request(url, Some("key"));
+        both.headers.push(("Authorization".into(), "Bearer mine".into()));
+        assert!(matches!(http.send(both).await.unwrap_err(), HttpError::InvalidRequest(_)));
+        assert_eq!(http.request_count(), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_credential_bound_to_other_hosts_is_not_sent() {
+        let server = inspector().await;
+        let http = capability(server.base_url(), CredentialInjection::Bearer, &["api.example.com"], HttpLimits::default());
+        let error = http.send(request(format!("{}/inspect", server.base_url()), Some("key"))).await.unwrap_err();
+        let HttpError::Denied(message) = error else { panic!("{error:?}") };
+        assert!(message.contains("credential `key` may not be sent"), "{message}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn responses_over_the_cap_are_refused() {
+        let server = inspector().await;
+        let limits = HttpLimits { max_response_bytes: 1 << 20, ..HttpLimits::default() };
+        let http = capability(server.base_url(), CredentialInjection::Bearer, &[], limits);
+        let error = http.send(request(format!("{}/big", server.base_url()), None)).await.unwrap_err();
+        assert_eq!(error, HttpError::TooLarge(1 << 20));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn slow_responses_time_out() {
+        let server = inspector().await;
+        let limits = HttpLimits { request_timeout: Duration::from_millis(200), ..HttpLimits::default() };
+        let http = capability(server.base_url(), CredentialInjection::Bearer, &[], limits);
+        let error = http.send(request(format!("{}/slow", server.base_url()), None)).await.unwrap_err();
+        assert_eq!(error, HttpError::Timeout);
+    }
 }

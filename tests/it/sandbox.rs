@@ -42,7 +42,10 @@ async fn an_infinite_loop_is_stopped_by_the_cpu_deadline() {
     let error = result_of(&pool, "loop", "x").await.unwrap_err();
     assert!(matches!(error, Error::LimitExceeded { limit: LimitKind::Cpu, .. }), "{error:?}");
     let message = error.to_string();
-    assert!(message.contains("`hostile`") && message.contains("CPU time limit") && message.contains("`load`"), "{message}");
+    assert!(
+        message.contains("`hostile`") && message.contains("CPU time limit") && message.contains("`load`"),
+        "{message}"
+    );
     still_works(&pool).await;
 }
 

@@ -59,10 +59,16 @@ pub fn setup(
     limits: Limits,
 ) -> InstanceSetup {
     let config: Vec<(String, String)> = config.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let base_url = permissions.base_url_key.as_ref().and_then(|key| config.iter().find(|(k, _)| k == key)).map(|(_, v)| v.clone());
-    let secrets: Arc<dyn SecretSource> =
-        Arc::new(secrets.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<std::collections::HashMap<_, _>>());
-    InstanceSetup { config, http: Arc::new(HttpCapability::new(permissions, base_url.as_deref(), secrets, HttpLimits::default())), limits }
+    let base_url =
+        permissions.base_url_key.as_ref().and_then(|key| config.iter().find(|(k, _)| k == key)).map(|(_, v)| v.clone());
+    let secrets: Arc<dyn SecretSource> = Arc::new(
+        secrets.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<std::collections::HashMap<_, _>>(),
+    );
+    InstanceSetup {
+        config,
+        http: Arc::new(HttpCapability::new(permissions, base_url.as_deref(), secrets, HttpLimits::default())),
+        limits,
+    }
 }
 
 /// A temporary folder to run `max` in, with its own `MAX_HOME`.

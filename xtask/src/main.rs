@@ -27,7 +27,9 @@ fn main() -> ExitCode {
         Some("demo") => build().and_then(|()| demo::run(&workspace_root(), &target_dir())),
         Some("help" | "--help" | "-h") | None => {
             println!("usage: cargo xtask <build|test|demo>\n");
-            println!("  build   build max, fake-saas, the connectors and test guests (components in <target>/connectors/)");
+            println!(
+                "  build   build max, fake-saas, the connectors and test guests (components in <target>/connectors/)"
+            );
             println!("  test    build, then run every test (extra arguments go to `cargo test`)");
             println!("  demo    build, start the Acme fake API, and show Max installing its connector");
             return ExitCode::SUCCESS;
@@ -87,11 +89,13 @@ fn build() -> Result<(), String> {
     let target = target_dir();
     for (workspace, out) in GUEST_WORKSPACES {
         let manifest = root.join(workspace).join("Cargo.toml");
-        exec(cargo()
-            .args(["build", "--release", "--target", WASM_TARGET, "--manifest-path"])
-            .arg(&manifest)
-            .arg("--target-dir")
-            .arg(&target))?;
+        exec(
+            cargo()
+                .args(["build", "--release", "--target", WASM_TARGET, "--manifest-path"])
+                .arg(&manifest)
+                .arg("--target-dir")
+                .arg(&target),
+        )?;
         copy_components(&root.join(workspace), &target, out)?;
     }
     exec(cargo().current_dir(&root).args(["build", "--workspace", "--bins"]))
@@ -110,16 +114,19 @@ fn copy_components(workspace: &Path, target: &Path, out: &str) -> Result<(), Str
         let name = entry.file_name().to_string_lossy().into_owned();
         let artifact = built.join(format!("{}.wasm", name.replace('-', "_")));
         let copy = dest.join(format!("{name}.wasm"));
-        std::fs::copy(&artifact, &copy).map_err(|e| format!("copying {} to {}: {e}", artifact.display(), copy.display()))?;
+        std::fs::copy(&artifact, &copy)
+            .map_err(|e| format!("copying {} to {}: {e}", artifact.display(), copy.display()))?;
     }
     Ok(())
 }
 
 fn test(extra: &[String]) -> Result<(), String> {
     build()?;
-    exec(cargo()
-        .current_dir(workspace_root())
-        .env("MAX_TEST_ARTIFACTS", target_dir())
-        .args(["test", "--workspace"])
-        .args(extra))
+    exec(
+        cargo()
+            .current_dir(workspace_root())
+            .env("MAX_TEST_ARTIFACTS", target_dir())
+            .args(["test", "--workspace"])
+            .args(extra),
+    )
 }

@@ -81,7 +81,12 @@ async fn install(args: InstallArgs, global: &GlobalArgs, printer: &Printer) -> a
     if printer.is_json() {
         return printer.json(&installed);
     }
-    printer.text(&format!("Installed {} {} into {}", installed.name, installed.version, project.connectors_dir().display()))?;
+    printer.text(&format!(
+        "Installed {} {} into {}",
+        installed.name,
+        installed.version,
+        project.connectors_dir().display()
+    ))?;
     printer.text(&printer.dim(&format!("Next: max connector inspect {}", installed.name)))
 }
 

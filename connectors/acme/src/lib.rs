@@ -41,10 +41,34 @@ struct CollectionSpec {
 
 const COLLECTIONS: [CollectionSpec; 5] = [
     CollectionSpec { loader: "workspaces", parent: ROOT, field: "workspaces", child: &WORKSPACE, parent_param: None },
-    CollectionSpec { loader: "workspace-users", parent: "Workspace", field: "users", child: &USER, parent_param: Some("workspaceId") },
-    CollectionSpec { loader: "workspace-projects", parent: "Workspace", field: "projects", child: &PROJECT, parent_param: Some("workspaceId") },
-    CollectionSpec { loader: "project-tasks", parent: "Project", field: "tasks", child: &TASK, parent_param: Some("projectId") },
-    CollectionSpec { loader: "project-files", parent: "Project", field: "files", child: &FILE, parent_param: Some("projectId") },
+    CollectionSpec {
+        loader: "workspace-users",
+        parent: "Workspace",
+        field: "users",
+        child: &USER,
+        parent_param: Some("workspaceId"),
+    },
+    CollectionSpec {
+        loader: "workspace-projects",
+        parent: "Workspace",
+        field: "projects",
+        child: &PROJECT,
+        parent_param: Some("workspaceId"),
+    },
+    CollectionSpec {
+        loader: "project-tasks",
+        parent: "Project",
+        field: "tasks",
+        child: &TASK,
+        parent_param: Some("projectId"),
+    },
+    CollectionSpec {
+        loader: "project-files",
+        parent: "Project",
+        field: "files",
+        child: &FILE,
+        parent_param: Some("projectId"),
+    },
 ];
 
 fn by_id_loader(kind: &EntityKind) -> String {
@@ -60,14 +84,33 @@ impl Acme {
 impl Connector for Acme {
     fn describe() -> ConnectorInfo {
         let schema = Schema::new()
-            .entity(ROOT, |e| e.describe("The Acme account the API key belongs to").collection("workspaces", "Workspace"))
-            .entity("Workspace", |e| WORKSPACE.declare(e).describe("A workspace").collection("users", "User").collection("projects", "Project"))
+            .entity(ROOT, |e| {
+                e.describe("The Acme account the API key belongs to").collection("workspaces", "Workspace")
+            })
+            .entity("Workspace", |e| {
+                WORKSPACE
+                    .declare(e)
+                    .describe("A workspace")
+                    .collection("users", "User")
+                    .collection("projects", "Project")
+            })
             .entity("User", |e| USER.declare(e).describe("A member of a workspace"))
-            .entity("Project", |e| PROJECT.declare(e).describe("A project in a workspace").collection("tasks", "Task").collection("files", "File"))
+            .entity("Project", |e| {
+                PROJECT
+                    .declare(e)
+                    .describe("A project in a workspace")
+                    .collection("tasks", "Task")
+                    .collection("files", "File")
+            })
             .entity("Task", |e| TASK.declare(e).describe("A task in a project"))
             .entity("File", |e| FILE.declare(e).describe("A file attached to a project"))
             .root(ROOT, ROOT_ID);
-        let mut info = ConnectorInfo::new("acme", env!("CARGO_PKG_VERSION"), "Acme demo API: workspaces, users, projects, tasks and files", schema);
+        let mut info = ConnectorInfo::new(
+            "acme",
+            env!("CARGO_PKG_VERSION"),
+            "Acme demo API: workspaces, users, projects, tasks and files",
+            schema,
+        );
         for spec in &COLLECTIONS {
             info = info.loader(
                 Loader::collection(spec.loader, spec.parent, spec.field, spec.child.entity, PAGE_SIZE)
@@ -81,22 +124,27 @@ impl Connector for Acme {
                     .describe(&format!("GET /api/{}/<id>, concurrently", kind.path)),
             );
         }
-        info.loader(Loader::change_feed("changes", "Task").describe("GET /api/changes: creates, updates and deletes of every type"))
-            .onboarding(
-                Onboarding::new()
-                    .input("base_url", "Acme API URL", Some("https://api.acme.dev"))
-                    .help("Where the Acme API runs; change it for a self-hosted or local demo server")
-                    .secret("api_key", "Acme API key")
-                    .help("Sent as `Authorization: Bearer <key>`")
-                    .validate("Checking the API key against the Acme API"),
-            )
-            .permissions(Permissions::new().host("api.acme.dev").bearer("api_key").base_url_key("base_url"))
+        info.loader(
+            Loader::change_feed("changes", "Task")
+                .describe("GET /api/changes: creates, updates and deletes of every type"),
+        )
+        .onboarding(
+            Onboarding::new()
+                .input("base_url", "Acme API URL", Some("https://api.acme.dev"))
+                .help("Where the Acme API runs; change it for a self-hosted or local demo server")
+                .secret("api_key", "Acme API key")
+                .help("Sent as `Authorization: Bearer <key>`")
+                .validate("Checking the API key against the Acme API"),
+        )
+        .permissions(Permissions::new().host("api.acme.dev").bearer("api_key").base_url_key("base_url"))
     }
 
     fn initialise(config: Config) -> Result<Self> {
         let base_url = config.require("base_url")?.trim_end_matches('/').to_string();
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            return Err(ConnectorError::InvalidInput(format!("base_url `{base_url}` must start with http:// or https://")));
+            return Err(ConnectorError::InvalidInput(format!(
+                "base_url `{base_url}` must start with http:// or https://"
+            )));
         }
         Ok(Acme { base_url })
     }
@@ -113,7 +161,8 @@ impl Connector for Acme {
         if let (Some(_), false) = (state.cursor("changes"), state.full) {
             return Ok(SyncPlan::new().then(Target::Root, |s| s.changes("changes")));
         }
-        let collection = |entity: &str, field: &str| (Target::all(entity), max_connector_sdk::StepBuilder.collection(field));
+        let collection =
+            |entity: &str, field: &str| (Target::all(entity), max_connector_sdk::StepBuilder.collection(field));
         Ok(SyncPlan::new()
             .then(Target::Root, |s| s.collection("workspaces"))
             .together(vec![collection("Workspace", "users"), collection("Workspace", "projects")])
@@ -121,7 +170,10 @@ impl Connector for Acme {
     }
 
     fn load(&mut self, loader: &str, refs: &[EntityRef]) -> Result<Entities> {
-        let kind = KINDS.into_iter().find(|k| by_id_loader(k) == loader).ok_or_else(|| ConnectorError::unknown_loader(loader))?;
+        let kind = KINDS
+            .into_iter()
+            .find(|k| by_id_loader(k) == loader)
+            .ok_or_else(|| ConnectorError::unknown_loader(loader))?;
         let requests = refs
             .iter()
             .map(|r| http::get(format!("{}/api/{}/{}", self.base_url, kind.path, r.id)).credential("api_key"))
@@ -139,7 +191,8 @@ impl Connector for Acme {
     }
 
     fn load_page(&mut self, loader: &str, parent: &EntityRef, cursor: Option<&str>) -> Result<Page> {
-        let spec = COLLECTIONS.iter().find(|c| c.loader == loader).ok_or_else(|| ConnectorError::unknown_loader(loader))?;
+        let spec =
+            COLLECTIONS.iter().find(|c| c.loader == loader).ok_or_else(|| ConnectorError::unknown_loader(loader))?;
         let mut query = format!("/api/{}?limit={PAGE_SIZE}", spec.child.path);
         if let Some(param) = spec.parent_param {
             query.push_str(&format!("&{param}={}", encode(&parent.id)));
@@ -159,7 +212,10 @@ impl Connector for Acme {
         }
         let since = cursor.unwrap_or("0");
         let body: Json = self.get(&format!("/api/changes?since={}&limit={CHANGES_PAGE}", encode(since)))?.json()?;
-        let events = body.get("events").and_then(Json::as_array).ok_or_else(|| ConnectorError::invalid_response("changes without `events`"))?;
+        let events = body
+            .get("events")
+            .and_then(Json::as_array)
+            .ok_or_else(|| ConnectorError::invalid_response("changes without `events`"))?;
         let mut last = since.to_string();
         let mut upserts: Vec<(&EntityKind, Batch)> = Vec::new();
         let mut page = ChangePage::new(String::new(), false);
@@ -169,7 +225,10 @@ impl Connector for Acme {
             }
             let entity_type = event.get("entityType").and_then(Json::as_str).unwrap_or_default();
             let Some(kind) = model::kind_named(entity_type) else { continue };
-            let id = event.get("entityId").map(|id| id.as_str().map_or_else(|| id.to_string(), str::to_string)).unwrap_or_default();
+            let id = event
+                .get("entityId")
+                .map(|id| id.as_str().map_or_else(|| id.to_string(), str::to_string))
+                .unwrap_or_default();
             match event.get("action").and_then(Json::as_str) {
                 Some("delete") => page = page.delete(kind.entity, &id),
                 _ => {

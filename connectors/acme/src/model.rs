@@ -112,7 +112,11 @@ pub const KINDS: [&EntityKind; 5] = [&WORKSPACE, &USER, &PROJECT, &TASK, &FILE];
 
 /// The kind whose entity name or change-log `entityType` is `name` (`Task`, `task`, `tasks`).
 pub fn kind_named(name: &str) -> Option<&'static EntityKind> {
-    KINDS.into_iter().find(|k| k.entity.eq_ignore_ascii_case(name) || k.path.eq_ignore_ascii_case(name) || k.path.trim_end_matches('s').eq_ignore_ascii_case(name))
+    KINDS.into_iter().find(|k| {
+        k.entity.eq_ignore_ascii_case(name)
+            || k.path.eq_ignore_ascii_case(name)
+            || k.path.trim_end_matches('s').eq_ignore_ascii_case(name)
+    })
 }
 
 impl EntityKind {
@@ -154,7 +158,10 @@ impl EntityKind {
             .iter()
             .map(|c| {
                 value(c.kind, object.get(c.key)).ok_or_else(|| {
-                    ConnectorError::invalid_response(format!("{} {id}: `{}` has an unexpected type", self.entity, c.key))
+                    ConnectorError::invalid_response(format!(
+                        "{} {id}: `{}` has an unexpected type",
+                        self.entity, c.key
+                    ))
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -188,4 +195,3 @@ fn value(kind: Kind, json: Option<&Json>) -> Option<Value> {
         Kind::Ref(_) => Value::reference(text()),
     })
 }
-

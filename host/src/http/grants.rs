@@ -92,7 +92,9 @@ pub(super) fn host_matches(pattern: &str, url: &Url) -> bool {
         None => url.port().is_none(),
     };
     let host_ok = match pattern_host.strip_prefix("*.") {
-        Some(domain) => host.len() > domain.len() + 1 && host.ends_with(domain) && host[..host.len() - domain.len()].ends_with('.'),
+        Some(domain) => {
+            host.len() > domain.len() + 1 && host.ends_with(domain) && host[..host.len() - domain.len()].ends_with('.')
+        }
         None => host == pattern_host,
     };
     port_ok && host_ok
@@ -100,7 +102,9 @@ pub(super) fn host_matches(pattern: &str, url: &Url) -> bool {
 
 fn split_port(pattern: &str) -> (&str, Option<u16>) {
     let (host, port) = match pattern.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && (!host.contains(':') || host.ends_with(']')) => (host, port.parse().ok()),
+        Some((host, port)) if !host.is_empty() && (!host.contains(':') || host.ends_with(']')) => {
+            (host, port.parse().ok())
+        }
         _ => (pattern, None),
     };
     if port.is_none() { (pattern, None) } else { (host, port) }
@@ -111,7 +115,8 @@ mod tests {
     use super::*;
 
     fn grants(hosts: &[&str], base: Option<&str>) -> Grants {
-        let hosts: Vec<HostPermission> = hosts.iter().map(|h| HostPermission { host: h.to_string(), path_prefix: None }).collect();
+        let hosts: Vec<HostPermission> =
+            hosts.iter().map(|h| HostPermission { host: h.to_string(), path_prefix: None }).collect();
         Grants::new(&hosts, base)
     }
 

@@ -52,7 +52,10 @@ fn check_schema(info: &ConnectorInfo, problems: &mut Vec<String>) {
             if field.name == "id" {
                 problems.push(format!("{}.id is implicit and must not be declared", entity.name));
             } else if !is_identifier(&field.name) || field.name.starts_with('_') {
-                problems.push(format!("field name `{}.{}` must be an identifier not starting with `_`", entity.name, field.name));
+                problems.push(format!(
+                    "field name `{}.{}` must be an identifier not starting with `_`",
+                    entity.name, field.name
+                ));
             }
             if !fields.insert(field.name.as_str()) {
                 problems.push(format!("field `{}.{}` is declared twice", entity.name, field.name));
@@ -61,10 +64,10 @@ fn check_schema(info: &ConnectorInfo, problems: &mut Vec<String>) {
     }
     for entity in &info.schema.entities {
         for field in &entity.fields {
-            if let FieldType::Ref(target) | FieldType::Collection(target) = &field.field_type {
-                if !entities.contains(target.as_str()) {
-                    problems.push(format!("{}.{} refers to undeclared entity `{target}`", entity.name, field.name));
-                }
+            if let FieldType::Ref(target) | FieldType::Collection(target) = &field.field_type
+                && !entities.contains(target.as_str())
+            {
+                problems.push(format!("{}.{} refers to undeclared entity `{target}`", entity.name, field.name));
             }
         }
     }
@@ -98,7 +101,8 @@ fn check_loaders(info: &ConnectorInfo, problems: &mut Vec<String>) {
                         "collection loader `{}` fills {parent}.{field}, which is {} rather than collection({})",
                         loader.name, def.field_type, loader.entity
                     )),
-                    None => problems.push(format!("collection loader `{}` fills undeclared field {parent}.{field}", loader.name)),
+                    None => problems
+                        .push(format!("collection loader `{}` fills undeclared field {parent}.{field}", loader.name)),
                 }
             }
             _ => {}
@@ -162,10 +166,10 @@ fn check_onboarding_and_permissions(info: &ConnectorInfo, problems: &mut Vec<Str
         if !valid {
             problems.push(format!("host `{}` is not a host name", host.host));
         }
-        if let Some(prefix) = &host.path_prefix {
-            if !prefix.starts_with('/') {
-                problems.push(format!("path prefix `{prefix}` of host `{}` must start with `/`", host.host));
-            }
+        if let Some(prefix) = &host.path_prefix
+            && !prefix.starts_with('/')
+        {
+            problems.push(format!("path prefix `{prefix}` of host `{}` must start with `/`", host.host));
         }
     }
 }

@@ -98,7 +98,12 @@ impl ConnectorStore {
         let bytes = std::fs::read(&path).map_err(Error::io("read", &path))?;
         let found = hex(&Sha256::digest(&bytes));
         if found != connector.sha256 {
-            return Err(Error::Tampered { name: connector.name.clone(), path, expected: connector.sha256.clone(), found });
+            return Err(Error::Tampered {
+                name: connector.name.clone(),
+                path,
+                expected: connector.sha256.clone(),
+                found,
+            });
         }
         Ok(bytes)
     }
@@ -155,10 +160,10 @@ impl ConnectorStore {
         manifest.connectors.retain(|c| c.name != name);
         files::write_json(&self.manifest_path(), &manifest)?;
         let path = self.path(&connector);
-        if let Err(error) = std::fs::remove_file(&path) {
-            if error.kind() != std::io::ErrorKind::NotFound {
-                return Err(Error::Io { action: "remove", path, source: error });
-            }
+        if let Err(error) = std::fs::remove_file(&path)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(Error::Io { action: "remove", path, source: error });
         }
         Ok(connector)
     }
@@ -211,7 +216,11 @@ pub fn permission_lines(permissions: &Permissions) -> Vec<String> {
         lines.push(format!("HTTP(S) to the base URL you configure (`{key}`)"));
     }
     for credential in &permissions.credentials {
-        let scope = if credential.hosts.is_empty() { String::new() } else { format!(", only to {}", credential.hosts.join(", ")) };
+        let scope = if credential.hosts.is_empty() {
+            String::new()
+        } else {
+            format!(", only to {}", credential.hosts.join(", "))
+        };
         lines.push(format!("secret `{}` sent as {}{scope}", credential.name, credential.injection));
     }
     if let Some(mib) = permissions.resources.memory_mib {

@@ -62,7 +62,9 @@ impl CompileCache {
             // rejected by wasmtime's header checks and then recompiled.
             match unsafe { Component::deserialize_file(engine, artifact) } {
                 Ok(component) => return Ok(Loaded { component, origin: LoadOrigin::Cache, unsaved: None }),
-                Err(error) => tracing::warn!(path = %artifact.display(), %error, "discarding a damaged compile-cache entry"),
+                Err(error) => {
+                    tracing::warn!(path = %artifact.display(), %error, "discarding a damaged compile-cache entry")
+                }
             }
         }
         let serialized = engine.precompile_component(bytes)?;
@@ -74,10 +76,10 @@ impl CompileCache {
 
     /// Stores a fresh compile of a component that passed its checks.
     pub(crate) fn keep(&self, loaded: Loaded) -> Component {
-        if let Some((path, serialized)) = loaded.unsaved {
-            if let Err(error) = store(&path, &serialized) {
-                tracing::warn!(path = %path.display(), %error, "could not write the compile cache");
-            }
+        if let Some((path, serialized)) = loaded.unsaved
+            && let Err(error) = store(&path, &serialized)
+        {
+            tracing::warn!(path = %path.display(), %error, "could not write the compile cache");
         }
         loaded.component
     }
@@ -94,7 +96,11 @@ pub(crate) struct Loaded {
 fn store(artifact: &Path, serialized: &[u8]) -> std::io::Result<()> {
     let dir = artifact.parent().expect("artifacts live in the cache directory");
     std::fs::create_dir_all(dir)?;
-    let temp = dir.join(format!(".{}.{}.tmp", artifact.file_name().and_then(|n| n.to_str()).unwrap_or("artifact"), std::process::id()));
+    let temp = dir.join(format!(
+        ".{}.{}.tmp",
+        artifact.file_name().and_then(|n| n.to_str()).unwrap_or("artifact"),
+        std::process::id()
+    ));
     std::fs::write(&temp, serialized)?;
     std::fs::rename(&temp, artifact)
 }

@@ -10,16 +10,17 @@ use crate::{Error, Result};
 /// The contract version this host implements.
 pub const CONTRACT_VERSION: Version = Version::new(0, 1, 0);
 
-/// Whether a component built against `version` runs on this host: same major, and for 0.x the same
-/// minor (semver's rule for 0.x); a lower patch is fine.
+/// Whether a component built against `version` runs on this host: semver-compatible with
+/// [`CONTRACT_VERSION`] (for 0.x the same minor, any patch), and not a pre-release.
 pub fn supported_contract(version: &Version) -> bool {
-    version.major == CONTRACT_VERSION.major
-        && (CONTRACT_VERSION.major > 0 || version.minor == CONTRACT_VERSION.minor)
-        && version.pre.is_empty()
+    let requirement = semver::VersionReq::parse(&format!("^{}.{}", CONTRACT_VERSION.major, CONTRACT_VERSION.minor))
+        .expect("a caret requirement built from a version always parses");
+    requirement.matches(version)
 }
 
 /// The import namespaces a connector may use besides `max:connector`.
-const PROVIDED_NAMESPACES: &[&str] = &["wasi:cli/", "wasi:clocks/", "wasi:random/", "wasi:io/", "wasi:filesystem/", "wasi:sockets/"];
+const PROVIDED_NAMESPACES: &[&str] =
+    &["wasi:cli/", "wasi:clocks/", "wasi:random/", "wasi:io/", "wasi:filesystem/", "wasi:sockets/"];
 
 /// Reads and checks the contract version of `component`; `path` names it in errors.
 pub(crate) fn probe(engine: &Engine, component: &Component, path: &str) -> Result<Version> {

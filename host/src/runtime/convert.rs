@@ -54,7 +54,9 @@ fn loader_def(loader: wit::LoaderDef) -> m::LoaderDef {
     let kind = match loader.kind {
         wit::LoaderKind::Single => m::LoaderKind::Single,
         wit::LoaderKind::Batched(max_batch) => m::LoaderKind::Batched { max_batch },
-        wit::LoaderKind::Collection(c) => m::LoaderKind::Collection { parent: c.parent, field: c.field, page_size: c.page_size },
+        wit::LoaderKind::Collection(c) => {
+            m::LoaderKind::Collection { parent: c.parent, field: c.field, page_size: c.page_size }
+        }
         wit::LoaderKind::Raw => m::LoaderKind::Raw,
         wit::LoaderKind::ChangeFeed => m::LoaderKind::ChangeFeed,
     };
@@ -100,7 +102,10 @@ fn permissions(p: wit::Permissions) -> m::Permissions {
             .map(|c| m::CredentialDef { name: c.name, injection: injection(c.injection), hosts: c.hosts })
             .collect(),
         base_url_key: p.base_url_key,
-        resources: m::ResourceNeeds { memory_mib: p.resources.memory_mib, call_timeout_ms: p.resources.call_timeout_ms },
+        resources: m::ResourceNeeds {
+            memory_mib: p.resources.memory_mib,
+            call_timeout_ms: p.resources.call_timeout_ms,
+        },
     }
 }
 
@@ -140,7 +145,11 @@ fn entity_ref(r: wit::EntityRef) -> data::EntityRef {
 }
 
 pub(crate) fn seed_state_to_wit(state: &data::SeedState) -> wit::SeedState {
-    wit::SeedState { last_completed_sync: state.last_completed_sync.clone(), cursors: state.cursors.clone(), full: state.full }
+    wit::SeedState {
+        last_completed_sync: state.last_completed_sync.clone(),
+        cursors: state.cursors.clone(),
+        full: state.full,
+    }
 }
 
 pub(crate) fn sync_plan(plan: wit::SyncPlan) -> data::SyncPlan {

@@ -23,7 +23,10 @@ pub struct ConnectorInstance {
 
 impl std::fmt::Debug for ConnectorInstance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnectorInstance").field("connector", &self.connector).field("poisoned", &self.poisoned).finish()
+        f.debug_struct("ConnectorInstance")
+            .field("connector", &self.connector)
+            .field("poisoned", &self.poisoned)
+            .finish()
     }
 }
 
@@ -122,7 +125,11 @@ impl ConnectorInstance {
     }
 
     /// Classifies the outcome of a call; anything but a returned value poisons the instance.
-    fn finish<T>(&mut self, call: &str, outcome: std::result::Result<wasmtime::Result<T>, tokio::time::error::Elapsed>) -> Result<T> {
+    fn finish<T>(
+        &mut self,
+        call: &str,
+        outcome: std::result::Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
+    ) -> Result<T> {
         let error = match outcome {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(error)) => self.classify(call, error),

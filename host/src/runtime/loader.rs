@@ -69,7 +69,8 @@ pub(super) fn load(runtime: &Arc<RuntimeInner>, label: &str, bytes: &[u8]) -> Re
         .linker
         .instantiate_pre(&loaded.component)
         .map_err(|e| Error::UnsupportedImports { path: label.to_string(), imports: first_line(&format!("{e:#}")) })?;
-    let pre = bindings::ConnectorPre::new(pre).map_err(|e| Error::NotAConnector { path: label.to_string(), exports: format!("{e:#}") })?;
+    let pre = bindings::ConnectorPre::new(pre)
+        .map_err(|e| Error::NotAConnector { path: label.to_string(), exports: format!("{e:#}") })?;
     runtime.cache.keep(loaded);
     match origin {
         LoadOrigin::Compiled => runtime.compiled.fetch_add(1, Ordering::Relaxed),
@@ -96,7 +97,8 @@ impl LoadedConnector {
 
     /// Calls `describe` in a fresh sandbox without network and checks the result's consistency.
     pub async fn describe(&self) -> Result<ConnectorInfo> {
-        let setup = InstanceSetup { config: Vec::new(), http: Arc::new(HttpCapability::deny_all()), limits: Limits::default() };
+        let setup =
+            InstanceSetup { config: Vec::new(), http: Arc::new(HttpCapability::deny_all()), limits: Limits::default() };
         let mut instance = self.instantiate(&self.label, &setup).await?;
         let info = instance.describe().await?;
         let problems = manifest::check(&info);

@@ -122,19 +122,16 @@ impl StoreState {
     pub(crate) fn stderr_tail(&self) -> Option<String> {
         let bytes = self.stderr.contents();
         let text = String::from_utf8_lossy(&bytes);
-        let cleaned: String = text
-            .chars()
-            .map(|c| if c.is_control() && c != '\n' { ' ' } else { c })
-            .collect();
+        let cleaned: String = text.chars().map(|c| if c.is_control() && c != '\n' { ' ' } else { c }).collect();
         let cleaned = cleaned.trim();
         if cleaned.is_empty() {
             return None;
         }
         // A Rust panic reads "thread '…' panicked at src/lib.rs:1:2:\nmessage": keep the message.
         let message = match cleaned.rsplit_once("panicked at ") {
-            Some((_, rest)) => rest.split_once('\n').map_or(rest, |(location, message)| {
-                if message.trim().is_empty() { location } else { message }
-            }),
+            Some((_, rest)) => rest
+                .split_once('\n')
+                .map_or(rest, |(location, message)| if message.trim().is_empty() { location } else { message }),
             None => cleaned,
         };
         let message = message.lines().take(5).collect::<Vec<_>>().join(" ");

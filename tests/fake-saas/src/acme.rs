@@ -121,11 +121,19 @@ impl Acme {
 
 type Shared = State<Arc<AcmeState>>;
 
+/// Handlers answer failures with a ready response (`?` on the helpers below).
+type Answer = Result<Response, Response>;
+
 fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
+fn not_found(kind: Kind) -> Response {
+    error(StatusCode::NOT_FOUND, &format!("{} not found", kind.entity()))
+}
+
 /// Counts the request, applies latency and faults, and checks the bearer token.
+#[allow(clippy::result_large_err, reason = "the error is the HTTP response the handler returns as is")]
 async fn gate(state: &AcmeState, headers: &HeaderMap) -> Result<(), Response> {
     state.requests.fetch_add(1, Ordering::Relaxed);
     let latency = state.dice.latency();
@@ -152,6 +160,7 @@ async fn gate(state: &AcmeState, headers: &HeaderMap) -> Result<(), Response> {
     }
 }
 
+#[allow(clippy::result_large_err, reason = "the error is the HTTP response the handler returns as is")]
 fn kind_of(path: &str) -> Result<Kind, Response> {
     Kind::from_path(path).ok_or_else(|| error(StatusCode::NOT_FOUND, &format!("Unknown resource: {path}")))
 }
@@ -165,55 +174,51 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
-async fn list(State(state): Shared, Path(kind): Path<String>, Query(query): Query<ListQuery>, headers: HeaderMap) -> Response {
-    if let Err(response) = gate(&state, &headers).await {
-        return response;
-    }
-    let kind = match kind_of(&kind) {
-        Ok(kind) => kind,
-        Err(response) => return response,
-    };
+async fn list(
+    State(state): Shared,
+    Path(kind): Path<String>,
+    Query(query): Query<ListQuery>,
+    headers: HeaderMap,
+) -> Answer {
+    gate(&state, &headers).await?;
+    let kind = kind_of(&kind)?;
     let parent = match kind.parent_key() {
         Some("workspaceId") => query.workspace_id.as_deref(),
         Some(_) => query.project_id.as_deref(),
         None => None,
     };
     if kind.parent_key().is_some() && parent.is_none() {
-        return error(StatusCode::BAD_REQUEST, &format!("{} is required", kind.parent_key().unwrap_or_default()));
+        return Err(error(StatusCode::BAD_REQUEST, &format!("{} is required", kind.parent_key().unwrap_or_default())));
     }
     if query.limit == Some(0) {
-        return error(StatusCode::BAD_REQUEST, "limit must be positive");
+        return Err(error(StatusCode::BAD_REQUEST, "limit must be positive"));
     }
     let (items, next) = state.data.read().expect("data lock").list(kind, parent, query.cursor.as_deref(), query.limit);
     let mut response = Json(items).into_response();
     if let Some(next) = next.and_then(|n| HeaderValue::from_str(&n).ok()) {
         response.headers_mut().insert("x-next-cursor", next);
     }
-    response
+    Ok(response)
 }
 
-async fn read(State(state): Shared, Path((kind, id)): Path<(String, String)>, headers: HeaderMap) -> Response {
-    if let Err(response) = gate(&state, &headers).await {
-        return response;
-    }
-    let kind = match kind_of(&kind) {
-        Ok(kind) => kind,
-        Err(response) => return response,
-    };
+async fn read(State(state): Shared, Path((kind, id)): Path<(String, String)>, headers: HeaderMap) -> Answer {
+    gate(&state, &headers).await?;
+    let kind = kind_of(&kind)?;
     match state.data.read().expect("data lock").get(kind, &id) {
-        Some(object) => Json(object.clone()).into_response(),
-        None => error(StatusCode::NOT_FOUND, &format!("{} not found", kind.entity())),
+        Some(object) => Ok(Json(object.clone()).into_response()),
+        None => Err(not_found(kind)),
     }
 }
 
-async fn create(State(state): Shared, Path(kind): Path<String>, headers: HeaderMap, Json(body): Json<Map<String, Value>>) -> Response {
-    if let Err(response) = gate(&state, &headers).await {
-        return response;
-    }
-    match kind_of(&kind) {
-        Ok(kind) => (StatusCode::CREATED, Json(state.data.write().expect("data lock").create(kind, body))).into_response(),
-        Err(response) => response,
-    }
+async fn create(
+    State(state): Shared,
+    Path(kind): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<Map<String, Value>>,
+) -> Answer {
+    gate(&state, &headers).await?;
+    let kind = kind_of(&kind)?;
+    Ok((StatusCode::CREATED, Json(state.data.write().expect("data lock").create(kind, body))).into_response())
 }
 
 async fn update(
@@ -221,31 +226,21 @@ async fn update(
     Path((kind, id)): Path<(String, String)>,
     headers: HeaderMap,
     Json(body): Json<Map<String, Value>>,
-) -> Response {
-    if let Err(response) = gate(&state, &headers).await {
-        return response;
-    }
-    let kind = match kind_of(&kind) {
-        Ok(kind) => kind,
-        Err(response) => return response,
-    };
+) -> Answer {
+    gate(&state, &headers).await?;
+    let kind = kind_of(&kind)?;
     match state.data.write().expect("data lock").update(kind, &id, body) {
-        Some(object) => Json(object).into_response(),
-        None => error(StatusCode::NOT_FOUND, &format!("{} not found", kind.entity())),
+        Some(object) => Ok(Json(object).into_response()),
+        None => Err(not_found(kind)),
     }
 }
 
-async fn delete(State(state): Shared, Path((kind, id)): Path<(String, String)>, headers: HeaderMap) -> Response {
-    if let Err(response) = gate(&state, &headers).await {
-        return response;
-    }
-    let kind = match kind_of(&kind) {
-        Ok(kind) => kind,
-        Err(response) => return response,
-    };
+async fn delete(State(state): Shared, Path((kind, id)): Path<(String, String)>, headers: HeaderMap) -> Answer {
+    gate(&state, &headers).await?;
+    let kind = kind_of(&kind)?;
     match state.data.write().expect("data lock").delete(kind, &id) {
-        Some(_) => StatusCode::NO_CONTENT.into_response(),
-        None => error(StatusCode::NOT_FOUND, &format!("{} not found", kind.entity())),
+        Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
+        None => Err(not_found(kind)),
     }
 }
 
@@ -255,12 +250,11 @@ struct ChangesQuery {
     limit: Option<usize>,
 }
 
-async fn changes(State(state): Shared, Query(query): Query<ChangesQuery>, headers: HeaderMap) -> Response {
-    if let Err(response) = gate(&state, &headers).await {
-        return response;
-    }
-    let (events, next) = state.data.read().expect("data lock").changes(query.since.unwrap_or(0), query.limit.unwrap_or(1000).max(1));
-    Json(json!({ "events": events, "nextCursor": next.map(|n| n.to_string()) })).into_response()
+async fn changes(State(state): Shared, Query(query): Query<ChangesQuery>, headers: HeaderMap) -> Answer {
+    gate(&state, &headers).await?;
+    let (events, next) =
+        state.data.read().expect("data lock").changes(query.since.unwrap_or(0), query.limit.unwrap_or(1000).max(1));
+    Ok(Json(json!({ "events": events, "nextCursor": next.map(|n| n.to_string()) })).into_response())
 }
 
 async fn stats(State(state): Shared) -> Response {

@@ -69,7 +69,11 @@ struct AcmeArgs {
 
 impl Common {
     fn faults(&self) -> Faults {
-        Faults { latency: Duration::from_millis(self.latency_ms), throttle_rate: self.throttle_rate, error_rate: self.error_rate }
+        Faults {
+            latency: Duration::from_millis(self.latency_ms),
+            throttle_rate: self.throttle_rate,
+            error_rate: self.error_rate,
+        }
     }
 }
 

@@ -9,11 +9,8 @@ const MAX_MESSAGE_CHARS: usize = 2000;
 
 impl Host for StoreState {
     async fn log(&mut self, level: Level, message: String) {
-        let mut clean: String = message
-            .chars()
-            .take(MAX_MESSAGE_CHARS)
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
+        let mut clean: String =
+            message.chars().take(MAX_MESSAGE_CHARS).map(|c| if c.is_control() { ' ' } else { c }).collect();
         if message.chars().count() > MAX_MESSAGE_CHARS {
             clean.push('…');
         }

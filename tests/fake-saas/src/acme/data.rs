@@ -141,11 +141,30 @@ pub struct Dataset {
 }
 
 const WORDS: &[&str] = &[
-    "alpha", "billing", "cache", "dashboard", "export", "fix", "graph", "import", "login", "mobile", "onboarding",
-    "payments", "query", "report", "search", "sync", "timeline", "upload", "webhook", "zoom",
+    "alpha",
+    "billing",
+    "cache",
+    "dashboard",
+    "export",
+    "fix",
+    "graph",
+    "import",
+    "login",
+    "mobile",
+    "onboarding",
+    "payments",
+    "query",
+    "report",
+    "search",
+    "sync",
+    "timeline",
+    "upload",
+    "webhook",
+    "zoom",
 ];
 const FIRST: &[&str] = &["Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken", "Margaret", "Linus", "Donald", "Frances"];
-const LAST: &[&str] = &["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Thompson", "Hamilton", "Torvalds", "Knuth", "Allen"];
+const LAST: &[&str] =
+    &["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Thompson", "Hamilton", "Torvalds", "Knuth", "Allen"];
 
 fn timestamp(rng: &mut Rng) -> String {
     // Between 2024-01-01 and ~2025-11-26, to the millisecond.
@@ -179,7 +198,8 @@ impl Dataset {
     /// Generates the data set for `seed` and `size`.
     pub fn generate(seed: u64, size: &Size) -> Self {
         let mut rng = Rng::new(seed);
-        let mut data = Dataset { tables: Kind::ALL.into_iter().map(|k| (k, Table::default())).collect(), log: Vec::new() };
+        let mut data =
+            Dataset { tables: Kind::ALL.into_iter().map(|k| (k, Table::default())).collect(), log: Vec::new() };
         for w in 0..size.workspaces {
             let created = timestamp(&mut rng);
             let ws = data.insert_generated(Kind::Workspace, |id| {
@@ -202,7 +222,8 @@ impl Dataset {
                 let created = timestamp(&mut rng);
                 let owner = users.get(rng.below(users.len() as u64) as usize).cloned();
                 let status = *rng.pick(&["active", "active", "paused", "completed", "archived"]);
-                let name = format!("{} {}", capitalize(*rng.pick(WORDS)), p + 1);
+                let word = *rng.pick(WORDS);
+                let name = format!("{} {}", capitalize(word), p + 1);
                 let project = data.insert_generated(Kind::Project, |id| {
                     json!({"id": id, "workspaceId": ws, "name": name, "description": format!("The {name} project"),
                            "status": status, "ownerId": owner, "createdAt": created, "updatedAt": created})
@@ -236,10 +257,8 @@ impl Dataset {
     fn put(&mut self, kind: Kind, object: Json) {
         let id = object["id"].as_str().expect("objects have string ids").to_string();
         let table = self.tables.get_mut(&kind).expect("every kind has a table");
-        if let Some(key) = kind.parent_key() {
-            if let Some(parent) = object.get(key).and_then(Json::as_str) {
-                table.by_parent.entry(parent.to_string()).or_default().insert(id.clone(), ());
-            }
+        if let Some(parent) = kind.parent_key().and_then(|key| object.get(key)).and_then(Json::as_str) {
+            table.by_parent.entry(parent.to_string()).or_default().insert(id.clone(), ());
         }
         table.rows.insert(id, object);
     }
@@ -256,7 +275,13 @@ impl Dataset {
 
     /// Every object of `kind` (under `parent`, for scoped kinds) in id order, from after `cursor`,
     /// at most `limit`; and the cursor of the next page.
-    pub fn list(&self, kind: Kind, parent: Option<&str>, cursor: Option<&str>, limit: Option<usize>) -> (Vec<Json>, Option<String>) {
+    pub fn list(
+        &self,
+        kind: Kind,
+        parent: Option<&str>,
+        cursor: Option<&str>,
+        limit: Option<usize>,
+    ) -> (Vec<Json>, Option<String>) {
         let table = &self.tables[&kind];
         let lower = match cursor {
             Some(c) => std::ops::Bound::Excluded(c.to_string()),
@@ -325,10 +350,13 @@ impl Dataset {
     fn remove_row(&mut self, kind: Kind, id: &str) -> Option<Json> {
         let table = self.tables.get_mut(&kind).expect("every kind has a table");
         let object = table.rows.remove(id)?;
-        if let Some(parent) = kind.parent_key().and_then(|k| object.get(k)).and_then(Json::as_str) {
-            if let Some(children) = table.by_parent.get_mut(parent) {
-                children.remove(id);
-            }
+        if let Some(children) = kind
+            .parent_key()
+            .and_then(|k| object.get(k))
+            .and_then(Json::as_str)
+            .and_then(|parent| table.by_parent.get_mut(parent))
+        {
+            children.remove(id);
         }
         Some(object)
     }
@@ -364,8 +392,10 @@ fn generate_task(rng: &mut Rng, project: &str, users: &[String]) -> Json {
     let assignee = if rng.below(5) == 0 { Json::Null } else { user(rng) };
     let created_by = user(rng);
     let modified_by = user(rng);
-    let title = format!("{} {} {}", capitalize(*rng.pick(&["fix", "add", "improve", "remove", "document"])), rng.pick(WORDS), rng.pick(WORDS));
-    let tags: Vec<&str> = (0..rng.below(4)).map(|_| *rng.pick(&["bug", "feature", "ux", "backend", "frontend", "infra"])).collect();
+    let verb = *rng.pick(&["fix", "add", "improve", "remove", "document"]);
+    let title = format!("{} {} {}", capitalize(verb), rng.pick(WORDS), rng.pick(WORDS));
+    let tags: Vec<&str> =
+        (0..rng.below(4)).map(|_| *rng.pick(&["bug", "feature", "ux", "backend", "frontend", "infra"])).collect();
     let due = if rng.below(3) == 0 { Json::Null } else { json!(&timestamp(rng)[..10]) };
     let completed = if status == "done" { json!(timestamp(rng)) } else { Json::Null };
     json!({
@@ -378,7 +408,8 @@ fn generate_task(rng: &mut Rng, project: &str, users: &[String]) -> Json {
 
 fn generate_file(rng: &mut Rng, project: &str, users: &[String]) -> Json {
     let created = timestamp(rng);
-    let (ext, mime) = *rng.pick(&[("pdf", "application/pdf"), ("png", "image/png"), ("md", "text/markdown"), ("csv", "text/csv")]);
+    let (ext, mime) =
+        *rng.pick(&[("pdf", "application/pdf"), ("png", "image/png"), ("md", "text/markdown"), ("csv", "text/csv")]);
     let uploader = if users.is_empty() { Json::Null } else { json!(rng.pick(users)) };
     json!({
         "id": "", "projectId": project, "name": format!("{}-{}.{ext}", rng.pick(WORDS), rng.below(1000)),
@@ -402,7 +433,10 @@ mod tests {
         let size = Size::default();
         let (a, b) = (Dataset::generate(7, &size), Dataset::generate(7, &size));
         assert_eq!(a.list(Kind::Task, None, None, None), b.list(Kind::Task, None, None, None));
-        assert_ne!(a.list(Kind::Task, None, None, None), Dataset::generate(8, &size).list(Kind::Task, None, None, None));
+        assert_ne!(
+            a.list(Kind::Task, None, None, None),
+            Dataset::generate(8, &size).list(Kind::Task, None, None, None)
+        );
     }
 
     #[test]

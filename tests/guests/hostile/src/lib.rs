@@ -4,13 +4,14 @@
 
 use max_connector_sdk::http;
 use max_connector_sdk::{
-    Batch, Config, Connector, ConnectorError, ConnectorInfo, Entities, EntityRef, FieldType, Loader, Onboarding, Permissions,
-    Result, Schema, SeedState, SyncPlan, Target, export_connector,
+    Batch, Config, Connector, ConnectorError, ConnectorInfo, Entities, EntityRef, FieldType, Loader, Onboarding,
+    Permissions, Result, Schema, SeedState, SyncPlan, Target, export_connector,
 };
 
 struct Hostile;
 
-const ATTACKS: &[&str] = &["loop", "alloc", "recurse", "panic", "read-file", "list-dir", "read-env", "tcp", "http", "echo"];
+const ATTACKS: &[&str] =
+    &["loop", "alloc", "recurse", "panic", "read-file", "list-dir", "read-env", "tcp", "http", "echo"];
 
 fn report(id: &str, result: String) -> Entities {
     let mut batch = Batch::new("Probe", &["result"]);
@@ -70,22 +71,31 @@ impl Connector for Hostile {
                 Ok(report(arg, depth.to_string()))
             }
             "panic" => panic!("hostile connector panicked on purpose: {arg}"),
-            "read-file" => Ok(report(arg, match std::fs::read_to_string(arg) {
-                Ok(content) => format!("READ {} bytes", content.len()),
-                Err(error) => format!("denied: {error}"),
-            })),
-            "list-dir" => Ok(report(arg, match std::fs::read_dir(arg) {
-                Ok(entries) => format!("LISTED {} entries", entries.count()),
-                Err(error) => format!("denied: {error}"),
-            })),
+            "read-file" => Ok(report(
+                arg,
+                match std::fs::read_to_string(arg) {
+                    Ok(content) => format!("READ {} bytes", content.len()),
+                    Err(error) => format!("denied: {error}"),
+                },
+            )),
+            "list-dir" => Ok(report(
+                arg,
+                match std::fs::read_dir(arg) {
+                    Ok(entries) => format!("LISTED {} entries", entries.count()),
+                    Err(error) => format!("denied: {error}"),
+                },
+            )),
             "read-env" => {
                 let vars: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
                 Ok(report(arg, format!("{} variables: {}", vars.len(), vars.join(","))))
             }
-            "tcp" => Ok(report(arg, match std::net::TcpStream::connect(arg) {
-                Ok(_) => "CONNECTED".to_string(),
-                Err(error) => format!("denied: {error}"),
-            })),
+            "tcp" => Ok(report(
+                arg,
+                match std::net::TcpStream::connect(arg) {
+                    Ok(_) => "CONNECTED".to_string(),
+                    Err(error) => format!("denied: {error}"),
+                },
+            )),
             "http" => {
                 let response = http::get(arg).credential("token").send()?;
                 Ok(report(arg, format!("HTTP {}: {}", response.status(), String::from_utf8_lossy(response.body()))))
