@@ -7,3 +7,4 @@ mod cli;
 mod contract;
 mod http;
 mod sandbox;
+mod tidy;

@@ -1,0 +1,93 @@
+//! Repository rules checked as tests: module docs everywhere, the architecture invariants (only
+//! `host/src/runtime` touches wasmtime, the host prints nothing), and no WIT change without a
+//! changelog entry.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if path.is_dir() && name != "target" && name != ".git" {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+fn files_under(dirs: &[&str]) -> Vec<(String, String)> {
+    let mut paths = Vec::new();
+    for dir in dirs {
+        rust_files(&root().join(dir), &mut paths);
+    }
+    paths
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            (p.strip_prefix(root()).unwrap().display().to_string(), text)
+        })
+        .collect()
+}
+
+#[test]
+fn every_module_says_what_it_is_for() {
+    let missing: Vec<String> =
+        files_under(&["host/src", "cli/src", "connector-sdk/src", "tests", "xtask/src", "connectors"])
+            .into_iter()
+            .filter(|(_, text)| !text.trim_start().starts_with("//!"))
+            .map(|(path, _)| path)
+            .collect();
+    assert!(missing.is_empty(), "files without a `//!` module doc: {missing:?}");
+}
+
+#[test]
+fn only_the_runtime_module_uses_wasmtime() {
+    let offenders: Vec<String> = files_under(&["host/src", "cli/src"])
+        .into_iter()
+        .filter(|(path, _)| !path.starts_with("host/src/runtime"))
+        .filter(|(_, text)| text.contains("wasmtime::") || text.contains("use wasmtime"))
+        .map(|(path, _)| path)
+        .collect();
+    assert!(offenders.is_empty(), "wasmtime used outside host/src/runtime: {offenders:?}");
+}
+
+#[test]
+fn the_host_library_prints_nothing_and_parses_no_command_line() {
+    let offenders: Vec<String> = files_under(&["host/src"])
+        .into_iter()
+        .filter(|(_, text)| {
+            ["println!", "eprintln!", "print!(", "eprint!(", "dbg!(", "clap::"].iter().any(|bad| text.contains(bad))
+        })
+        .map(|(path, _)| path)
+        .collect();
+    assert!(offenders.is_empty(), "printing or clap in host/: {offenders:?}");
+}
+
+#[test]
+fn the_contract_does_not_change_without_a_changelog_entry() {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(root().join("wit"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wit"))
+        .collect();
+    names.sort();
+    let mut hasher = Sha256::new();
+    for path in &names {
+        hasher.update(path.file_name().unwrap().to_string_lossy().as_bytes());
+        hasher.update(std::fs::read(path).unwrap());
+    }
+    let hash: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let changelog = std::fs::read_to_string(root().join("CHANGELOG.md")).unwrap();
+    assert!(
+        changelog.contains(&format!("wit sha256: {hash}")),
+        "wit/ changed without a CHANGELOG.md entry: describe the change and record `wit sha256: {hash}`"
+    );
+}
