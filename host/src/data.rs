@@ -160,3 +160,19 @@ pub enum ConnectorError {
     #[error("{0}")]
     Other(String),
 }
+
+/// `2024-05-02T12:11:12.345+02:00` → `2024-05-02T10:11:12.345Z`; a plain date stays a date.
+pub fn normalize_datetime(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if let Ok(instant) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(instant.with_timezone(&chrono::Utc).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+    }
+    if let Ok(naive) = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f") {
+        return Ok(naive.and_utc().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+    }
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(date.format("%Y-%m-%d").to_string());
+    }
+    Err(format!("`{text}` is not an ISO-8601 date or datetime"))
+}
+

@@ -179,6 +179,46 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// The database failed.
+    #[error("database error in {path}: {message}")]
+    Storage {
+        /// The database file.
+        path: String,
+        /// SQLite's message.
+        message: String,
+    },
+    /// A field changed type between the stored data and the connector.
+    #[error("{entity}.{field} is stored as {stored} but the connector now declares it {declared}")]
+    SchemaConflict {
+        /// The entity.
+        entity: String,
+        /// The field.
+        field: String,
+        /// The stored type.
+        stored: String,
+        /// The declared type.
+        declared: String,
+    },
+    /// The connector returned data that doesn't fit its own schema.
+    #[error("the connector returned invalid data for {entity}{}{}: {reason}", if id.is_empty() { String::new() } else { format!(" {id}") }, if field.is_empty() { String::new() } else { format!(", field `{field}`") })]
+    InvalidData {
+        /// The entity.
+        entity: String,
+        /// The row's id, when known.
+        id: String,
+        /// The field, when known.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A search could not be understood.
+    #[error("{message}")]
+    Query {
+        /// What is wrong.
+        message: String,
+        /// What to do (may span lines: it can show the filter with a caret).
+        hint: Option<String>,
+    },
     /// The runtime itself failed (engine setup, linking).
     #[error("the WebAssembly runtime failed: {0}")]
     Runtime(String),
@@ -209,6 +249,10 @@ impl Error {
             Error::ConnectorInUse { .. } => "connector_in_use",
             Error::Io { .. } => "io",
             Error::DamagedFile { .. } => "damaged_file",
+            Error::Storage { .. } => "storage",
+            Error::SchemaConflict { .. } => "schema_conflict",
+            Error::InvalidData { .. } => "invalid_data",
+            Error::Query { .. } => "query",
             Error::Runtime(_) => "runtime",
         }
     }
@@ -250,6 +294,11 @@ impl Error {
             Error::ConnectorInUse { name, .. } => {
                 format!("remove its installations from .max/installations/{name}/ first")
             }
+            Error::SchemaConflict { .. } => {
+                "re-run with `max sync --full` to rebuild that table from the API (its stored rows are replaced)".into()
+            }
+            Error::InvalidData { .. } => "this is a bug in the connector: report it to its author".into(),
+            Error::Query { hint, .. } => return hint.clone(),
             Error::DamagedFile { .. } => "restore it from a backup, or remove it and set the project up again".into(),
             _ => return None,
         })

@@ -7,6 +7,8 @@ mod error;
 pub mod http;
 pub mod manifest;
 pub mod project;
+pub mod query;
+pub mod storage;
 pub mod runtime;
 
 pub use data::ConnectorError;

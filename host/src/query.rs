@@ -1,0 +1,323 @@
+//! Searches: a request as the user wrote it (filter text, field lists, order) is parsed and resolved
+//! against the connector's schema into a [`SearchQuery`] that storage runs. Field paths may follow
+//! references with dots (`assignee.email`); values are coerced by the field's type.
+
+pub mod filter;
+
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::{ConnectorInfo, EntityDef, FieldType};
+use crate::{Error, Result};
+
+pub use filter::Op;
+
+/// One step along a field path: a field of an entity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hop {
+    /// The entity the field belongs to.
+    pub entity: String,
+    /// The field (`id` included).
+    pub field: String,
+    /// Its type.
+    pub field_type: FieldType,
+}
+
+/// A resolved field path: every hop but the last is a reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldPath {
+    /// As written (`assignee.email`).
+    pub text: String,
+    /// The hops, from the searched entity on.
+    pub hops: Vec<Hop>,
+}
+
+impl FieldPath {
+    /// The type of the value at the end of the path.
+    pub fn value_type(&self) -> &FieldType {
+        &self.hops.last().expect("a path has at least one hop").field_type
+    }
+}
+
+/// A literal to compare with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    /// `null`.
+    Null,
+    /// Text.
+    Text(String),
+    /// Integer.
+    Integer(i64),
+    /// Float.
+    Float(f64),
+    /// Boolean.
+    Boolean(bool),
+}
+
+/// A resolved filter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    /// Any.
+    Or(Vec<Expr>),
+    /// All.
+    And(Vec<Expr>),
+    /// A comparison.
+    Compare {
+        /// The field.
+        field: FieldPath,
+        /// The operator.
+        op: Op,
+        /// The value.
+        value: Literal,
+        /// Whether the value was quoted: then it is compared as text.
+        as_text: bool,
+    },
+}
+
+/// One sort key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    /// The field.
+    pub field: FieldPath,
+    /// Descending?
+    pub descending: bool,
+}
+
+/// Where the previous page ended: its last row's sort values and id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// The sort values of the last row, one per order key.
+    pub values: Vec<serde_json::Value>,
+    /// Its id.
+    pub id: String,
+}
+
+impl Cursor {
+    /// The opaque token users pass to `--after`.
+    pub fn encode(&self) -> String {
+        let json = serde_json::to_vec(self).expect("cursors serialize");
+        json.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Reads a token made by [`Cursor::encode`].
+    pub fn decode(token: &str) -> Result<Self> {
+        let invalid = || Error::Query {
+            message: format!("`{token}` is not a cursor from a previous search"),
+            hint: Some("pass the cursor printed after the last page, unchanged".into()),
+        };
+        if token.len() % 2 != 0 || !token.is_ascii() {
+            return Err(invalid());
+        }
+        let bytes: Option<Vec<u8>> = (0..token.len()).step_by(2).map(|i| u8::from_str_radix(&token[i..i + 2], 16).ok()).collect();
+        serde_json::from_slice(&bytes.ok_or_else(invalid)?).map_err(|_| invalid())
+    }
+}
+
+/// A search ready to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchQuery {
+    /// The entity searched.
+    pub entity: String,
+    /// Which rows.
+    pub filter: Option<Expr>,
+    /// Which columns, in order.
+    pub fields: Vec<FieldPath>,
+    /// Sort keys (the id always breaks ties, ascending).
+    pub order: Vec<Order>,
+    /// At most this many rows (none: all).
+    pub limit: Option<usize>,
+    /// Continue after this row.
+    pub after: Option<Cursor>,
+}
+
+/// One page of results.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchPage {
+    /// Column names (the field paths).
+    pub columns: Vec<String>,
+    /// Rows of JSON values.
+    pub rows: Vec<Vec<serde_json::Value>>,
+    /// The cursor of the next page, when there is one.
+    pub next: Option<String>,
+}
+
+/// A search as the user asked for it.
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    /// Entity name.
+    pub entity: String,
+    /// Filter text.
+    pub filter: Option<String>,
+    /// Field paths, or `None` for all fields of the entity.
+    pub fields: Option<Vec<String>>,
+    /// `field[:asc|desc]` keys.
+    pub order_by: Vec<String>,
+    /// Page size (none: all rows).
+    pub limit: Option<usize>,
+    /// A cursor token.
+    pub after: Option<String>,
+}
+
+fn entity<'a>(info: &'a ConnectorInfo, name: &str) -> Result<&'a EntityDef> {
+    info.entity(name).ok_or_else(|| Error::Query {
+        message: format!("`{}` has no entity `{name}`", info.name),
+        hint: Some(format!("entities: {}", info.schema.entities.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", "))),
+    })
+}
+
+/// The fields a path may end in: `id` and every non-collection field.
+fn valid_fields(def: &EntityDef) -> Vec<&str> {
+    std::iter::once("id")
+        .chain(def.fields.iter().filter(|f| !matches!(f.field_type, FieldType::Collection(_))).map(|f| f.name.as_str()))
+        .collect()
+}
+
+/// Resolves `assignee.email` from `entity`.
+pub fn resolve_path(info: &ConnectorInfo, entity_name: &str, text: &str) -> Result<FieldPath> {
+    let mut current = entity(info, entity_name)?;
+    let mut hops = Vec::new();
+    let segments: Vec<&str> = text.split('.').collect();
+    for (index, segment) in segments.iter().enumerate() {
+        let last = index + 1 == segments.len();
+        let field_type = if *segment == "id" {
+            FieldType::String
+        } else {
+            match current.field(segment) {
+                Some(f) if !matches!(f.field_type, FieldType::Collection(_)) => f.field_type.clone(),
+                Some(_) => {
+                    return Err(Error::Query {
+                        message: format!("`{}.{segment}` is a collection; search the item entity instead", current.name),
+                        hint: None,
+                    });
+                }
+                None => {
+                    return Err(Error::Query {
+                        message: format!("`{}` has no field `{segment}` (in `{text}`)", current.name),
+                        hint: Some(format!("fields of {}: {}", current.name, valid_fields(current).join(", "))),
+                    });
+                }
+            }
+        };
+        hops.push(Hop { entity: current.name.clone(), field: segment.to_string(), field_type: field_type.clone() });
+        if !last {
+            match &field_type {
+                FieldType::Ref(target) => current = entity(info, target)?,
+                other => {
+                    return Err(Error::Query {
+                        message: format!("`{}.{segment}` is {other}, not a reference, so `{text}` can't follow it", current.name),
+                        hint: None,
+                    });
+                }
+            }
+        }
+    }
+    Ok(FieldPath { text: text.to_string(), hops })
+}
+
+/// Turns a request into a query: parses the filter, resolves every field, checks the cursor.
+pub fn build(info: &ConnectorInfo, request: &SearchRequest) -> Result<SearchQuery> {
+    let def = entity(info, &request.entity)?;
+    let filter = match &request.filter {
+        Some(text) => Some(resolve_expr(info, &def.name, text, filter::parse(text).map_err(|e| syntax_error(text, e))?)?),
+        None => None,
+    };
+    let fields = match &request.fields {
+        None => valid_fields(def).into_iter().map(|f| resolve_path(info, &def.name, f)).collect::<Result<Vec<_>>>()?,
+        Some(list) => list.iter().map(|f| resolve_path(info, &def.name, f.trim())).collect::<Result<Vec<_>>>()?,
+    };
+    let mut order = Vec::new();
+    for key in &request.order_by {
+        let (path, direction) = key.rsplit_once(':').unwrap_or((key, "asc"));
+        let descending = match direction.to_ascii_lowercase().as_str() {
+            "asc" => false,
+            "desc" => true,
+            other => {
+                return Err(Error::Query {
+                    message: format!("`{other}` in `--order-by {key}` is not a direction"),
+                    hint: Some("write field, field:asc or field:desc".into()),
+                });
+            }
+        };
+        order.push(Order { field: resolve_path(info, &def.name, path.trim())?, descending });
+    }
+    let after = request.after.as_deref().map(Cursor::decode).transpose()?;
+    if let Some(cursor) = &after
+        && cursor.values.len() != order.len()
+    {
+        return Err(Error::Query {
+            message: "this cursor belongs to a search with a different --order-by".into(),
+            hint: Some("repeat the search's --order-by exactly when passing --after".into()),
+        });
+    }
+    Ok(SearchQuery { entity: def.name.clone(), filter, fields, order, limit: request.limit, after })
+}
+
+fn syntax_error(text: &str, error: filter::SyntaxError) -> Error {
+    Error::Query {
+        message: format!("invalid filter at column {}: {}", error.column, error.message),
+        hint: Some(format!("{text}\n{}^", " ".repeat(error.column.saturating_sub(1)))),
+    }
+}
+
+fn resolve_expr(info: &ConnectorInfo, entity: &str, text: &str, raw: filter::RawExpr) -> Result<Expr> {
+    Ok(match raw {
+        filter::RawExpr::Or(terms) => Expr::Or(terms.into_iter().map(|t| resolve_expr(info, entity, text, t)).collect::<Result<_>>()?),
+        filter::RawExpr::And(terms) => Expr::And(terms.into_iter().map(|t| resolve_expr(info, entity, text, t)).collect::<Result<_>>()?),
+        filter::RawExpr::Compare { field, column, op, value } => {
+            let path = resolve_path(info, entity, &field)?;
+            let (value, as_text) = coerce(&path, op, value).map_err(|message| Error::Query {
+                message: format!("invalid filter at column {column}: {message}"),
+                hint: Some(format!("{text}\n{}^", " ".repeat(column.saturating_sub(1)))),
+            })?;
+            Expr::Compare { field: path, op, value, as_text }
+        }
+    })
+}
+
+/// Coerces a value by the field's type; quoted values stay text.
+fn coerce(path: &FieldPath, op: Op, value: filter::RawValue) -> std::result::Result<(Literal, bool), String> {
+    let word = match value {
+        filter::RawValue::Quoted(text) => return Ok((Literal::Text(text), true)),
+        filter::RawValue::Bare(word) => word,
+    };
+    if word.eq_ignore_ascii_case("null") {
+        return match op {
+            Op::Eq | Op::Ne => Ok((Literal::Null, false)),
+            _ => Err(format!("`{op}` can't compare with null; use = null or != null")),
+        };
+    }
+    if op == Op::Contains {
+        return Ok((Literal::Text(word), true));
+    }
+    let name = &path.text;
+    let literal = match path.value_type() {
+        FieldType::Integer => Literal::Integer(
+            word.parse().map_err(|_| format!("`{name}` is an integer field and `{word}` is not an integer (quote it to compare as text)"))?,
+        ),
+        FieldType::Float => {
+            Literal::Float(word.parse().map_err(|_| format!("`{name}` is a float field and `{word}` is not a number"))?)
+        }
+        FieldType::Boolean => match word.to_ascii_lowercase().as_str() {
+            "true" | "1" => Literal::Boolean(true),
+            "false" | "0" => Literal::Boolean(false),
+            _ => return Err(format!("`{name}` is a boolean field; use true or false, not `{word}`")),
+        },
+        FieldType::Datetime => Literal::Text(
+            crate::data::normalize_datetime(&word).map_err(|e| format!("`{name}` is a datetime field: {e}"))?,
+        ),
+        FieldType::String | FieldType::Json | FieldType::Ref(_) | FieldType::Collection(_) => Literal::Text(word),
+    };
+    Ok((literal, false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let cursor = Cursor { values: vec![serde_json::json!(3), serde_json::json!(null)], id: "tsk_1".into() };
+        assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor);
+        assert!(Cursor::decode("zz").is_err());
+        assert!(Cursor::decode("abc").is_err());
+    }
+}

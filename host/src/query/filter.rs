@@ -1,0 +1,294 @@
+//! The filter language: `field op value`, joined with `AND` (binds tighter) and `OR`, grouped with
+//! parentheses. Ops: `= != > >= < <= ~=` (`~=` contains, case-insensitive). Values are double-quoted
+//! strings (kept as strings), `null`, or bare words coerced by the field's type. Errors point at a column.
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `=`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `~=`: contains, case-insensitive.
+    Contains,
+}
+
+impl std::fmt::Display for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Op::Eq => "=",
+            Op::Ne => "!=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Contains => "~=",
+        })
+    }
+}
+
+/// A value as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawValue {
+    /// A double-quoted string.
+    Quoted(String),
+    /// A bare word (number, boolean, `null`, date, …).
+    Bare(String),
+}
+
+/// A parsed filter, before its fields are resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawExpr {
+    /// Any of these.
+    Or(Vec<RawExpr>),
+    /// All of these.
+    And(Vec<RawExpr>),
+    /// `field op value`.
+    Compare {
+        /// The dotted field path as written.
+        field: String,
+        /// Its column (1-based) in the filter.
+        column: usize,
+        /// The operator.
+        op: Op,
+        /// The value.
+        value: RawValue,
+    },
+}
+
+/// A syntax error: where and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    /// 1-based column.
+    pub column: usize,
+    /// What was expected or wrong.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    LParen,
+    RParen,
+    Op(Op),
+    And,
+    Or,
+    Word(String),
+    Quoted(String),
+    End,
+}
+
+impl Token {
+    fn describe(&self) -> String {
+        match self {
+            Token::LParen => "`(`".into(),
+            Token::RParen => "`)`".into(),
+            Token::Op(op) => format!("`{op}`"),
+            Token::And => "`AND`".into(),
+            Token::Or => "`OR`".into(),
+            Token::Word(w) => format!("`{w}`"),
+            Token::Quoted(q) => format!("\"{q}\""),
+            Token::End => "the end of the filter".into(),
+        }
+    }
+}
+
+fn tokenize(text: &str) -> Result<Vec<(Token, usize)>, SyntaxError> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let column = i + 1;
+        if c.is_whitespace() {
+            i += 1;
+            continue;
+        }
+        let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
+        let (token, width) = match (c, two.as_str()) {
+            ('(', _) => (Token::LParen, 1),
+            (')', _) => (Token::RParen, 1),
+            (_, "~=") => (Token::Op(Op::Contains), 2),
+            (_, "!=") => (Token::Op(Op::Ne), 2),
+            (_, ">=") => (Token::Op(Op::Ge), 2),
+            (_, "<=") => (Token::Op(Op::Le), 2),
+            ('=', _) => (Token::Op(Op::Eq), 1),
+            ('>', _) => (Token::Op(Op::Gt), 1),
+            ('<', _) => (Token::Op(Op::Lt), 1),
+            ('!' | '~', _) => return Err(SyntaxError { column, message: format!("`{c}` must be followed by `=`") }),
+            ('"', _) => {
+                let mut value = String::new();
+                let mut j = i + 1;
+                loop {
+                    match chars.get(j) {
+                        None => return Err(SyntaxError { column, message: "this string is never closed".into() }),
+                        Some('"') => break,
+                        Some('\\') if j + 1 < chars.len() => {
+                            value.push(chars[j + 1]);
+                            j += 2;
+                        }
+                        Some(ch) => {
+                            value.push(*ch);
+                            j += 1;
+                        }
+                    }
+                }
+                (Token::Quoted(value), j + 1 - i)
+            }
+            _ => {
+                let mut j = i;
+                while j < chars.len() && !chars[j].is_whitespace() && !"()=!<>~\"".contains(chars[j]) {
+                    j += 1;
+                }
+                let word: String = chars[i..j].iter().collect();
+                let token = match word.to_ascii_uppercase().as_str() {
+                    "AND" => Token::And,
+                    "OR" => Token::Or,
+                    _ => Token::Word(word),
+                };
+                (token, j - i)
+            }
+        };
+        tokens.push((token, column));
+        i += width;
+    }
+    tokens.push((Token::End, chars.len() + 1));
+    Ok(tokens)
+}
+
+/// Parses a filter.
+pub fn parse(text: &str) -> Result<RawExpr, SyntaxError> {
+    let tokens = tokenize(text)?;
+    let mut parser = Parser { tokens, position: 0 };
+    if parser.peek().0 == Token::End {
+        return Err(SyntaxError { column: 1, message: "the filter is empty".into() });
+    }
+    let expr = parser.or()?;
+    match parser.peek() {
+        (Token::End, _) => Ok(expr),
+        (Token::RParen, column) => Err(SyntaxError { column, message: "`)` without a matching `(`".into() }),
+        (token, column) => Err(SyntaxError { column, message: format!("expected `AND`, `OR` or the end, found {}", token.describe()) }),
+    }
+}
+
+struct Parser {
+    tokens: Vec<(Token, usize)>,
+    position: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> (Token, usize) {
+        self.tokens[self.position].clone()
+    }
+
+    fn next(&mut self) -> (Token, usize) {
+        let token = self.peek();
+        if self.position + 1 < self.tokens.len() {
+            self.position += 1;
+        }
+        token
+    }
+
+    fn or(&mut self) -> Result<RawExpr, SyntaxError> {
+        let mut terms = vec![self.and()?];
+        while self.peek().0 == Token::Or {
+            self.next();
+            terms.push(self.and()?);
+        }
+        Ok(if terms.len() == 1 { terms.remove(0) } else { RawExpr::Or(terms) })
+    }
+
+    fn and(&mut self) -> Result<RawExpr, SyntaxError> {
+        let mut terms = vec![self.primary()?];
+        while self.peek().0 == Token::And {
+            self.next();
+            terms.push(self.primary()?);
+        }
+        Ok(if terms.len() == 1 { terms.remove(0) } else { RawExpr::And(terms) })
+    }
+
+    fn primary(&mut self) -> Result<RawExpr, SyntaxError> {
+        match self.next() {
+            (Token::LParen, column) => {
+                let inner = self.or()?;
+                match self.next() {
+                    (Token::RParen, _) => Ok(inner),
+                    (token, at) => Err(SyntaxError {
+                        column: at,
+                        message: format!("expected `)` to close the `(` at column {column}, found {}", token.describe()),
+                    }),
+                }
+            }
+            (Token::Word(field), column) => {
+                let op = match self.next() {
+                    (Token::Op(op), _) => op,
+                    (token, at) => {
+                        return Err(SyntaxError {
+                            column: at,
+                            message: format!("expected an operator (= != > >= < <= ~=) after `{field}`, found {}", token.describe()),
+                        });
+                    }
+                };
+                let value = match self.next() {
+                    (Token::Quoted(v), _) => RawValue::Quoted(v),
+                    (Token::Word(v), _) => RawValue::Bare(v),
+                    (token, at) => {
+                        return Err(SyntaxError { column: at, message: format!("expected a value after `{op}`, found {}", token.describe()) });
+                    }
+                };
+                Ok(RawExpr::Compare { field, column, op, value })
+            }
+            (token, column) => Err(SyntaxError { column, message: format!("expected a field name, found {}", token.describe()) }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmp(field: &str, column: usize, op: Op, value: &str) -> RawExpr {
+        RawExpr::Compare { field: field.into(), column, op, value: RawValue::Bare(value.into()) }
+    }
+
+    #[test]
+    fn and_binds_tighter_than_or() {
+        let parsed = parse("a = 1 OR b = 2 AND c = 3").unwrap();
+        let expected = RawExpr::Or(vec![cmp("a", 1, Op::Eq, "1"), RawExpr::And(vec![cmp("b", 10, Op::Eq, "2"), cmp("c", 20, Op::Eq, "3")])]);
+        assert_eq!(parsed, expected);
+    }
+
+    #[test]
+    fn parentheses_group() {
+        let parsed = parse("(a = 1 or b = 2) and c ~= x").unwrap();
+        let expected =
+            RawExpr::And(vec![RawExpr::Or(vec![cmp("a", 2, Op::Eq, "1"), cmp("b", 11, Op::Eq, "2")]), cmp("c", 22, Op::Contains, "x")]);
+        assert_eq!(parsed, expected);
+    }
+
+    #[test]
+    fn every_operator_and_quoted_strings() {
+        for (text, op) in [("=", Op::Eq), ("!=", Op::Ne), (">", Op::Gt), (">=", Op::Ge), ("<", Op::Lt), ("<=", Op::Le), ("~=", Op::Contains)] {
+            let parsed = parse(&format!("title{text}\"a \\\"b\\\" c\"")).unwrap();
+            assert_eq!(parsed, RawExpr::Compare { field: "title".into(), column: 1, op, value: RawValue::Quoted("a \"b\" c".into()) });
+        }
+    }
+
+    #[test]
+    fn errors_point_at_the_column() {
+        assert_eq!(parse("state = ").unwrap_err().column, 9);
+        assert_eq!(parse("state = \"Todo\" AND").unwrap_err().column, 19);
+        assert_eq!(parse("(a = 1").unwrap_err().message, "expected `)` to close the `(` at column 1, found the end of the filter");
+        assert_eq!(parse("a = 1)").unwrap_err().column, 6);
+        assert_eq!(parse("a 1").unwrap_err().column, 3);
+        assert_eq!(parse("a = \"open").unwrap_err().message, "this string is never closed");
+        assert_eq!(parse("").unwrap_err().message, "the filter is empty");
+    }
+}

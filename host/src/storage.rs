@@ -1,0 +1,261 @@
+//! Storage of synced data and of sync execution state, behind the [`Storage`] trait (no SQLite types in
+//! its signatures, so another database can implement it).
+//!
+//! The SQLite implementation keeps one `data.db` per installation: a typed table per entity, a link table
+//! per collection field, and the execution tables `_max_syncs`, `_max_tasks`, `_max_sync_meta`,
+//! `_max_cursors` in the same file, so that data, task state and metadata change in one transaction.
+
+mod schema;
+mod search;
+mod sqlite;
+mod tasks;
+mod values;
+mod write;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use sqlite::SqliteStorage;
+
+use crate::Result;
+use crate::data::{EntityBatch, EntityRef, SeedState, Step};
+use crate::manifest::ConnectorInfo;
+use crate::query::{SearchPage, SearchQuery};
+
+/// A sync's id (`_max_syncs.id`).
+pub type SyncId = i64;
+/// A task's id (`_max_tasks.id`).
+pub type TaskId = i64;
+
+/// What a task does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TaskSpec {
+    /// Expands a plan step into load, page and change-feed tasks once its group may run.
+    Expand {
+        /// The plan step.
+        step: Step,
+    },
+    /// Runs a single, batched or raw loader on these ids of `entity`.
+    Load {
+        /// Loader name.
+        loader: String,
+        /// Entity of the ids.
+        entity: String,
+        /// The ids (empty for a raw loader).
+        ids: Vec<String>,
+    },
+    /// Loads one page of a collection.
+    Page {
+        /// Collection loader.
+        loader: String,
+        /// The collection's owner.
+        parent: EntityRef,
+        /// The collection field.
+        field: String,
+        /// The page's cursor (none: the first page).
+        cursor: Option<String>,
+        /// Position of the page's first item in the collection.
+        position: u64,
+    },
+    /// Reads one page of a change feed.
+    Changes {
+        /// Change-feed loader.
+        loader: String,
+        /// Where to continue.
+        cursor: Option<String>,
+    },
+}
+
+impl std::fmt::Display for TaskSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TaskSpec::Expand { step } => write!(f, "plan step {:?} {:?}", step.target, step.operation),
+            TaskSpec::Load { loader, entity, ids } => match ids.as_slice() {
+                [] => write!(f, "{loader}"),
+                [one] => write!(f, "{loader} for {entity} {one}"),
+                [first, ..] => write!(f, "{loader} for {} {entity} ids from {first}", ids.len()),
+            },
+            TaskSpec::Page { loader, parent, cursor, .. } => {
+                write!(f, "{loader} of {} {}", parent.entity, parent.id)?;
+                match cursor {
+                    Some(cursor) => write!(f, " from cursor {cursor}"),
+                    None => write!(f, " (first page)"),
+                }
+            }
+            TaskSpec::Changes { loader, cursor } => write!(f, "{loader} since {}", cursor.as_deref().unwrap_or("the start")),
+        }
+    }
+}
+
+/// A task as claimed from the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    /// Id.
+    pub id: TaskId,
+    /// The plan group it belongs to; groups run in order.
+    pub group: u32,
+    /// The task waiting for this one.
+    pub parent: Option<TaskId>,
+    /// What to do.
+    pub spec: TaskSpec,
+    /// How many times it was claimed before.
+    pub attempts: u32,
+}
+
+/// A task to add.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTask {
+    /// The plan group.
+    pub group: u32,
+    /// The task that waits for it.
+    pub parent: Option<TaskId>,
+    /// What to do.
+    pub spec: TaskSpec,
+}
+
+/// Items placed in a collection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Links {
+    /// The owner.
+    pub parent: EntityRef,
+    /// The collection field.
+    pub field: String,
+    /// Position of the first id.
+    pub position: u64,
+    /// Child ids in order.
+    pub child_ids: Vec<String>,
+    /// Whether the stored collection is cleared first (the first page of a full load).
+    pub replace: bool,
+}
+
+/// Everything a finished task stores, in one transaction with its completion.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskOutcome {
+    /// Entities to merge-upsert.
+    pub batches: Vec<EntityBatch>,
+    /// Collection links to write.
+    pub links: Option<Links>,
+    /// Entities the API reported deleted.
+    pub deletions: Vec<EntityRef>,
+    /// A change-feed cursor to store: (loader, cursor).
+    pub cursor: Option<(String, String)>,
+    /// Tasks to add (the next page, expanded work).
+    pub spawn: Vec<NewTask>,
+}
+
+/// What the executor should do next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// Run this task.
+    Task(Task),
+    /// Nothing runnable now; tasks in flight may add or unblock some.
+    Wait,
+    /// Every task has finished.
+    Done,
+}
+
+/// How a sync ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncStatus {
+    /// Still running (or interrupted without finishing).
+    Running,
+    /// Every task succeeded.
+    Completed,
+    /// Some tasks failed.
+    Failed,
+}
+
+impl std::fmt::Display for SyncStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SyncStatus::Running => "running",
+            SyncStatus::Completed => "completed",
+            SyncStatus::Failed => "failed",
+        })
+    }
+}
+
+/// One row of `_max_syncs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncRecord {
+    /// Id.
+    pub id: SyncId,
+    /// Start (UTC).
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// End, once finished.
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Outcome.
+    pub status: SyncStatus,
+    /// Whether it was a full sync.
+    pub full: bool,
+    /// Tasks run.
+    pub tasks_total: u64,
+    /// Tasks that failed.
+    pub tasks_failed: u64,
+    /// Entities stored, per type.
+    pub entities: BTreeMap<String, u64>,
+    /// HTTP requests made.
+    pub requests: u64,
+}
+
+/// A task that failed, for the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskFailure {
+    /// The task.
+    pub task: TaskId,
+    /// What it was doing.
+    pub description: String,
+    /// Why it failed.
+    pub error: String,
+}
+
+/// What applying a connector's schema changed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SchemaReport {
+    /// Tables created.
+    pub created: Vec<String>,
+    /// Columns added to existing tables (`Entity.field`).
+    pub added: Vec<String>,
+    /// Columns kept although the connector no longer declares them.
+    pub retired: Vec<String>,
+    /// Tables rebuilt because a field changed type (with `rebuild`).
+    pub rebuilt: Vec<String>,
+}
+
+/// Storage of one installation's data and sync state.
+pub trait Storage: Send {
+    /// Creates or evolves tables for `info`'s schema. A field whose type changed is refused unless
+    /// `rebuild`, which drops and recreates that entity's table.
+    fn apply_schema(&mut self, info: &ConnectorInfo, rebuild: bool) -> Result<SchemaReport>;
+    /// Makes sure these rows exist (roots), without touching their fields.
+    fn ensure_rows(&mut self, refs: &[EntityRef]) -> Result<()>;
+    /// The ids of every (not deleted) entity of a type.
+    fn ids_of(&self, entity: &str) -> Result<Vec<String>>;
+    /// What the seeder needs: the last completed sync and the stored cursors.
+    fn seed_state(&self, full: bool) -> Result<SeedState>;
+    /// Starts a sync record.
+    fn begin_sync(&mut self, full: bool) -> Result<SyncId>;
+    /// Adds tasks to a sync.
+    fn add_tasks(&mut self, sync: SyncId, tasks: &[NewTask]) -> Result<()>;
+    /// Atomically claims the next runnable task (lowest unfinished group first).
+    fn claim_task(&mut self, sync: SyncId) -> Result<Claim>;
+    /// Stores a task's outcome and completes it in one transaction; returns the rows stored per entity.
+    fn complete_task(&mut self, sync: SyncId, task: &Task, outcome: TaskOutcome) -> Result<BTreeMap<String, u64>>;
+    /// Records a task's permanent failure.
+    fn fail_task(&mut self, task: &Task, error: &str) -> Result<()>;
+    /// Finished and total tasks of a sync.
+    fn task_progress(&self, sync: SyncId) -> Result<(u64, u64)>;
+    /// Closes a sync record.
+    fn finish_sync(&mut self, sync: SyncId, entities: &BTreeMap<String, u64>, requests: u64) -> Result<SyncRecord>;
+    /// The failed tasks of a sync.
+    fn failures(&self, sync: SyncId) -> Result<Vec<TaskFailure>>;
+    /// The most recent syncs, newest first.
+    fn syncs(&self, limit: usize) -> Result<Vec<SyncRecord>>;
+    /// Rows per entity type.
+    fn counts(&self) -> Result<BTreeMap<String, u64>>;
+    /// Runs a search.
+    fn search(&self, query: &SearchQuery) -> Result<SearchPage>;
+}

@@ -1,0 +1,212 @@
+//! Tables: the execution tables, one typed table per entity, one link table per collection field, indexes
+//! on references; and schema evolution (new fields add columns, removed fields are kept, a type change
+//! is refused unless the caller asks for a rebuild).
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::SchemaReport;
+use super::sqlite::db_error;
+use crate::manifest::{ConnectorInfo, FieldType};
+use crate::{Error, Result};
+
+/// The execution tables, created with every database.
+const INTERNAL_TABLES: &str = "
+CREATE TABLE IF NOT EXISTS _max_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS _max_schema (
+    entity TEXT NOT NULL, field TEXT NOT NULL, type TEXT NOT NULL, retired INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (entity, field)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _max_syncs (
+    id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL,
+    full INTEGER NOT NULL, tasks_total INTEGER NOT NULL DEFAULT 0, tasks_failed INTEGER NOT NULL DEFAULT 0,
+    entities TEXT NOT NULL DEFAULT '{}', requests INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS _max_tasks (
+    id INTEGER PRIMARY KEY, sync_id INTEGER NOT NULL, grp INTEGER NOT NULL, parent_id INTEGER,
+    spec TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, error TEXT,
+    updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS _max_tasks_claim ON _max_tasks (sync_id, state, grp, id);
+CREATE INDEX IF NOT EXISTS _max_tasks_parent ON _max_tasks (parent_id, state);
+CREATE TABLE IF NOT EXISTS _max_field_sets (
+    id INTEGER PRIMARY KEY, entity TEXT NOT NULL, fields TEXT NOT NULL, UNIQUE (entity, fields));
+CREATE TABLE IF NOT EXISTS _max_sync_meta (
+    entity TEXT NOT NULL, id TEXT NOT NULL, field_set INTEGER NOT NULL, synced_at TEXT NOT NULL,
+    sync_id INTEGER NOT NULL, PRIMARY KEY (entity, id, field_set)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _max_cursors (
+    loader TEXT PRIMARY KEY, cursor TEXT NOT NULL, updated_at TEXT NOT NULL, sync_id INTEGER NOT NULL);
+";
+
+/// Columns every entity table has besides its fields.
+pub(super) const BOOKKEEPING_COLUMNS: &str = "_synced_at TEXT, _sync_id INTEGER, _deleted_at TEXT";
+
+pub(super) fn create_internal_tables(conn: &Connection) -> Result<()> {
+    conn.execute_batch(INTERNAL_TABLES).map_err(db_error(conn))
+}
+
+/// `"name"`, with embedded quotes doubled.
+pub(crate) fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The link table of a collection field: `"Entity.field"`.
+pub(crate) fn link_table(entity: &str, field: &str) -> String {
+    quote(&format!("{entity}.{field}"))
+}
+
+/// The SQLite column type of a field (collections have no column).
+pub(crate) fn column_type(ty: &FieldType) -> Option<&'static str> {
+    match ty {
+        FieldType::String | FieldType::Datetime | FieldType::Json | FieldType::Ref(_) => Some("TEXT"),
+        FieldType::Integer | FieldType::Boolean => Some("INTEGER"),
+        FieldType::Float => Some("REAL"),
+        FieldType::Collection(_) => None,
+    }
+}
+
+/// The connector description stored with the data (so readers know the field types).
+pub(super) fn stored_info(conn: &Connection) -> Result<Option<ConnectorInfo>> {
+    let exists: bool = conn
+        .query_row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_max_info'", [], |_| Ok(true))
+        .optional()
+        .map_err(db_error(conn))?
+        .unwrap_or(false);
+    if !exists {
+        return Ok(None);
+    }
+    let text: Option<String> = conn
+        .query_row("SELECT value FROM _max_info WHERE key = 'connector'", [], |r| r.get(0))
+        .optional()
+        .map_err(db_error(conn))?;
+    match text {
+        Some(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| Error::Storage { path: conn.path().unwrap_or_default().to_string(), message: format!("damaged _max_info: {e}") }),
+        None => Ok(None),
+    }
+}
+
+fn stored_type(conn: &Connection, entity: &str, field: &str) -> Result<Option<String>> {
+    conn.query_row("SELECT type FROM _max_schema WHERE entity = ?1 AND field = ?2", params![entity, field], |r| r.get(0))
+        .optional()
+        .map_err(db_error(conn))
+}
+
+fn table_exists(conn: &Connection, name: &str) -> Result<bool> {
+    conn.query_row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", [name], |_| Ok(()))
+        .optional()
+        .map(|found| found.is_some())
+        .map_err(db_error(conn))
+}
+
+/// Brings the tables in line with `info`.
+pub(super) fn apply(conn: &mut Connection, info: &ConnectorInfo, rebuild: bool) -> Result<SchemaReport> {
+    let tx = conn.transaction().map_err(|e| Error::Storage { path: String::new(), message: e.to_string() })?;
+    let mut report = SchemaReport::default();
+    for entity in &info.schema.entities {
+        let mut conflicts = Vec::new();
+        for field in &entity.fields {
+            if let Some(stored) = stored_type(&tx, &entity.name, &field.name)?
+                && stored != field.field_type.to_string()
+            {
+                conflicts.push((field.name.clone(), stored, field.field_type.to_string()));
+            }
+        }
+        if let Some((field, stored, declared)) = conflicts.first() {
+            if !rebuild {
+                return Err(Error::SchemaConflict {
+                    entity: entity.name.clone(),
+                    field: field.clone(),
+                    stored: stored.clone(),
+                    declared: declared.clone(),
+                });
+            }
+            drop_entity(&tx, &entity.name)?;
+            report.rebuilt.push(entity.name.clone());
+        }
+        if !table_exists(&tx, &entity.name)? {
+            let columns: Vec<String> = entity
+                .fields
+                .iter()
+                .filter_map(|f| column_type(&f.field_type).map(|t| format!("{} {t}", quote(&f.name))))
+                .collect();
+            let mut sql = format!("CREATE TABLE {} (id TEXT PRIMARY KEY NOT NULL", quote(&entity.name));
+            for column in &columns {
+                sql.push_str(", ");
+                sql.push_str(column);
+            }
+            sql.push_str(&format!(", {BOOKKEEPING_COLUMNS})"));
+            tx.execute_batch(&sql).map_err(db_error(&tx))?;
+            if !report.rebuilt.contains(&entity.name) {
+                report.created.push(entity.name.clone());
+            }
+        } else {
+            for field in &entity.fields {
+                let known = stored_type(&tx, &entity.name, &field.name)?.is_some();
+                if let (false, Some(ty)) = (known, column_type(&field.field_type)) {
+                    let sql = format!("ALTER TABLE {} ADD COLUMN {} {ty}", quote(&entity.name), quote(&field.name));
+                    tx.execute_batch(&sql).map_err(db_error(&tx))?;
+                    report.added.push(format!("{}.{}", entity.name, field.name));
+                }
+            }
+        }
+        for field in &entity.fields {
+            match &field.field_type {
+                FieldType::Ref(_) => {
+                    let index = quote(&format!("idx:{}.{}", entity.name, field.name));
+                    let sql = format!("CREATE INDEX IF NOT EXISTS {index} ON {} ({})", quote(&entity.name), quote(&field.name));
+                    tx.execute_batch(&sql).map_err(db_error(&tx))?;
+                }
+                FieldType::Collection(_) => {
+                    let table = link_table(&entity.name, &field.name);
+                    let index = quote(&format!("idx:{}.{}.child", entity.name, field.name));
+                    let sql = format!(
+                        "CREATE TABLE IF NOT EXISTS {table} (parent_id TEXT NOT NULL, position INTEGER NOT NULL, \
+                         child_id TEXT NOT NULL, PRIMARY KEY (parent_id, position)) WITHOUT ROWID;
+                         CREATE INDEX IF NOT EXISTS {index} ON {table} (child_id);"
+                    );
+                    tx.execute_batch(&sql).map_err(db_error(&tx))?;
+                }
+                _ => {}
+            }
+            tx.execute(
+                "INSERT INTO _max_schema (entity, field, type, retired) VALUES (?1, ?2, ?3, 0)
+                 ON CONFLICT (entity, field) DO UPDATE SET type = excluded.type, retired = 0",
+                params![entity.name, field.name, field.field_type.to_string()],
+            )
+            .map_err(db_error(&tx))?;
+        }
+        let declared: Vec<&str> = entity.fields.iter().map(|f| f.name.as_str()).collect();
+        let mut stmt = tx.prepare("SELECT field FROM _max_schema WHERE entity = ?1 AND retired = 0").map_err(db_error(&tx))?;
+        let stored: Vec<String> = stmt
+            .query_map([&entity.name], |r| r.get(0))
+            .map_err(db_error(&tx))?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(db_error(&tx))?;
+        drop(stmt);
+        for field in stored.into_iter().filter(|f| !declared.contains(&f.as_str())) {
+            tx.execute("UPDATE _max_schema SET retired = 1 WHERE entity = ?1 AND field = ?2", params![entity.name, field])
+                .map_err(db_error(&tx))?;
+            report.retired.push(format!("{}.{field}", entity.name));
+        }
+    }
+    let text = serde_json::to_string(info).expect("connector info serializes");
+    tx.execute("INSERT OR REPLACE INTO _max_info (key, value) VALUES ('connector', ?1)", [text]).map_err(db_error(&tx))?;
+    tx.commit().map_err(|e| Error::Storage { path: String::new(), message: e.to_string() })?;
+    Ok(report)
+}
+
+fn drop_entity(conn: &Connection, entity: &str) -> Result<()> {
+    let mut stmt = conn
+        .prepare("SELECT field FROM _max_schema WHERE entity = ?1 AND type LIKE 'collection(%'")
+        .map_err(db_error(conn))?;
+    let collections: Vec<String> = stmt
+        .query_map([entity], |r| r.get(0))
+        .map_err(db_error(conn))?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db_error(conn))?;
+    for field in collections {
+        conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", link_table(entity, &field))).map_err(db_error(conn))?;
+    }
+    conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote(entity))).map_err(db_error(conn))?;
+    conn.execute("DELETE FROM _max_schema WHERE entity = ?1", [entity]).map_err(db_error(conn))?;
+    conn.execute("DELETE FROM _max_sync_meta WHERE entity = ?1", [entity]).map_err(db_error(conn))?;
+    Ok(())
+}

@@ -1,0 +1,202 @@
+//! Runs a [`SearchQuery`] as one SQL statement: reference paths become LEFT JOINs, the filter a WHERE
+//! clause with bound parameters, and `--after` a keyset condition over the sort keys and the id, so
+//! pages never skip or repeat a row under any order.
+
+use std::collections::HashMap;
+
+use rusqlite::params_from_iter;
+use rusqlite::types::Value;
+
+use super::schema::quote;
+use super::sqlite::{SqliteStorage, db_error};
+use crate::manifest::FieldType;
+use crate::query::{Cursor, Expr, FieldPath, Literal, Op, SearchPage, SearchQuery};
+use crate::{Error, Result};
+
+/// Builds the SQL of one query: joins for each reference prefix, and the parameters in order.
+struct Sql {
+    joins: Vec<String>,
+    aliases: HashMap<String, String>,
+    params: Vec<Value>,
+}
+
+impl Sql {
+    /// The SQL expression of a path's value, joining the referenced tables it passes through.
+    fn column(&mut self, path: &FieldPath) -> String {
+        let mut alias = "t".to_string();
+        let mut prefix = String::new();
+        for hop in &path.hops[..path.hops.len() - 1] {
+            prefix = if prefix.is_empty() { hop.field.clone() } else { format!("{prefix}.{}", hop.field) };
+            let FieldType::Ref(target) = &hop.field_type else { unreachable!("resolved paths pass only references") };
+            alias = match self.aliases.get(&prefix) {
+                Some(existing) => existing.clone(),
+                None => {
+                    let next = format!("j{}", self.aliases.len() + 1);
+                    self.joins.push(format!("LEFT JOIN {} AS {next} ON {next}.id = {alias}.{}", quote(target), quote(&hop.field)));
+                    self.aliases.insert(prefix.clone(), next.clone());
+                    next
+                }
+            };
+        }
+        let last = path.hops.last().expect("a path has a hop");
+        format!("{alias}.{}", quote(&last.field))
+    }
+
+    fn bind(&mut self, value: Value) -> String {
+        self.params.push(value);
+        format!("?{}", self.params.len())
+    }
+
+    fn filter(&mut self, expr: &Expr) -> String {
+        match expr {
+            Expr::Or(terms) => format!("({})", terms.iter().map(|t| self.filter(t)).collect::<Vec<_>>().join(" OR ")),
+            Expr::And(terms) => format!("({})", terms.iter().map(|t| self.filter(t)).collect::<Vec<_>>().join(" AND ")),
+            Expr::Compare { field, op, value, as_text } => {
+                let mut column = self.column(field);
+                if *as_text && !matches!(field.value_type(), FieldType::String | FieldType::Ref(_)) {
+                    column = format!("CAST({column} AS TEXT)");
+                }
+                let literal = match value {
+                    Literal::Null => return format!("{column} {}", if *op == Op::Eq { "IS NULL" } else { "IS NOT NULL" }),
+                    Literal::Text(t) => Value::Text(t.clone()),
+                    Literal::Integer(i) => Value::Integer(*i),
+                    Literal::Float(f) => Value::Real(*f),
+                    Literal::Boolean(b) => Value::Integer(i64::from(*b)),
+                };
+                match op {
+                    Op::Contains => {
+                        let Value::Text(text) = literal else { unreachable!("~= values are text") };
+                        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                        let param = self.bind(Value::Text(format!("%{escaped}%")));
+                        format!("{column} LIKE {param} ESCAPE '\\'")
+                    }
+                    Op::Ne => {
+                        let param = self.bind(literal);
+                        format!("{column} IS NOT {param}")
+                    }
+                    op => {
+                        let param = self.bind(literal);
+                        format!("{column} {op} {param}")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Rows strictly after `cursor` in the order `ORDER BY keys…, t.id ASC` (SQLite sorts NULL first).
+    fn after(&mut self, keys: &[(String, bool)], cursor: &Cursor) -> String {
+        let mut condition = format!("t.id > {}", self.bind(Value::Text(cursor.id.clone())));
+        for ((column, descending), value) in keys.iter().zip(&cursor.values).rev() {
+            let value = json_to_sql(value);
+            let (beyond, same) = if value == Value::Null {
+                let beyond = if *descending { "0".to_string() } else { format!("{column} IS NOT NULL") };
+                (beyond, format!("{column} IS NULL"))
+            } else {
+                let param = self.bind(value);
+                let beyond = if *descending {
+                    format!("({column} < {param} OR {column} IS NULL)")
+                } else {
+                    format!("{column} > {param}")
+                };
+                (beyond, format!("{column} = {param}"))
+            };
+            condition = format!("({beyond} OR ({same} AND {condition}))");
+        }
+        condition
+    }
+}
+
+fn json_to_sql(value: &serde_json::Value) -> Value {
+    match value {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Integer(i64::from(*b)),
+        serde_json::Value::Number(n) => n.as_i64().map_or_else(|| Value::Real(n.as_f64().unwrap_or(0.0)), Value::Integer),
+        serde_json::Value::String(s) => Value::Text(s.clone()),
+        other => Value::Text(other.to_string()),
+    }
+}
+
+fn sql_to_json(value: Value, ty: &FieldType) -> serde_json::Value {
+    match (value, ty) {
+        (Value::Null, _) => serde_json::Value::Null,
+        (Value::Integer(i), FieldType::Boolean) => serde_json::Value::Bool(i != 0),
+        (Value::Integer(i), _) => serde_json::Value::from(i),
+        (Value::Real(f), _) => serde_json::Value::from(f),
+        (Value::Text(t), FieldType::Json) => serde_json::from_str(&t).unwrap_or(serde_json::Value::String(t)),
+        (Value::Text(t), _) => serde_json::Value::String(t),
+        (Value::Blob(b), _) => serde_json::Value::String(String::from_utf8_lossy(&b).into_owned()),
+    }
+}
+
+/// Raw sort values for the cursor (JSON stays text, booleans stay 0/1), so they bind back unchanged.
+fn sql_to_cursor_value(value: Value) -> serde_json::Value {
+    match value {
+        Value::Null => serde_json::Value::Null,
+        Value::Integer(i) => serde_json::Value::from(i),
+        Value::Real(f) => serde_json::Value::from(f),
+        Value::Text(t) => serde_json::Value::String(t),
+        Value::Blob(b) => serde_json::Value::String(String::from_utf8_lossy(&b).into_owned()),
+    }
+}
+
+pub(super) fn run(storage: &SqliteStorage, query: &SearchQuery) -> Result<SearchPage> {
+    let conn = &storage.conn;
+    let mut sql = Sql { joins: Vec::new(), aliases: HashMap::new(), params: Vec::new() };
+    let select: Vec<String> = query.fields.iter().map(|f| sql.column(f)).collect();
+    let keys: Vec<(String, bool)> = query.order.iter().map(|o| (sql.column(&o.field), o.descending)).collect();
+    let mut conditions = vec!["t._deleted_at IS NULL".to_string()];
+    if let Some(filter) = &query.filter {
+        conditions.push(sql.filter(filter));
+    }
+    if let Some(cursor) = &query.after {
+        conditions.push(sql.after(&keys, cursor));
+    }
+    let mut order: Vec<String> = keys.iter().map(|(c, d)| format!("{c} {}", if *d { "DESC" } else { "ASC" })).collect();
+    order.push("t.id ASC".to_string());
+    let mut columns = select.clone();
+    columns.push("t.id".to_string());
+    columns.extend(keys.iter().map(|(c, _)| c.clone()));
+    let mut text = format!("SELECT {} FROM {} AS t", columns.join(", "), quote(&query.entity));
+    for join in &sql.joins {
+        text.push(' ');
+        text.push_str(join);
+    }
+    text.push_str(&format!(" WHERE {} ORDER BY {}", conditions.join(" AND "), order.join(", ")));
+    if let Some(limit) = query.limit {
+        text.push_str(&format!(" LIMIT {}", limit + 1));
+    }
+    let mut stmt = conn.prepare(&text).map_err(|e| Error::Storage {
+        path: conn.path().unwrap_or_default().to_string(),
+        message: format!("{e} (in {text})"),
+    })?;
+    let width = select.len();
+    let key_count = keys.len();
+    let mut rows: Vec<(Vec<serde_json::Value>, Cursor)> = stmt
+        .query_map(params_from_iter(sql.params.iter()), |row| {
+            let mut values = Vec::with_capacity(width);
+            for (i, field) in query.fields.iter().enumerate() {
+                values.push(sql_to_json(row.get::<_, Value>(i)?, field.value_type()));
+            }
+            let id: String = row.get(width)?;
+            let mut sort = Vec::with_capacity(key_count);
+            for i in 0..key_count {
+                sort.push(sql_to_cursor_value(row.get::<_, Value>(width + 1 + i)?));
+            }
+            Ok((values, Cursor { values: sort, id }))
+        })
+        .map_err(db_error(conn))?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db_error(conn))?;
+    let mut next = None;
+    if let Some(limit) = query.limit
+        && rows.len() > limit
+    {
+        rows.truncate(limit);
+        next = rows.last().map(|(_, cursor)| cursor.encode());
+    }
+    Ok(SearchPage {
+        columns: query.fields.iter().map(|f| f.text.clone()).collect(),
+        rows: rows.into_iter().map(|(values, _)| values).collect(),
+        next,
+    })
+}

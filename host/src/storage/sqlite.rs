@@ -1,0 +1,135 @@
+//! The SQLite implementation of [`Storage`]: one connection, WAL, prepared statements cached by SQL.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::{Claim, NewTask, SchemaReport, Storage, SyncId, SyncRecord, Task, TaskFailure, TaskOutcome};
+use crate::data::{EntityRef, SeedState};
+use crate::manifest::ConnectorInfo;
+use crate::query::{SearchPage, SearchQuery};
+use crate::{Error, Result};
+
+/// One installation's `data.db`.
+pub struct SqliteStorage {
+    pub(super) conn: Connection,
+    /// The schema the tables were last brought in line with (needed to convert values).
+    pub(super) info: Option<ConnectorInfo>,
+}
+
+impl std::fmt::Debug for SqliteStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStorage").field("path", &self.conn.path()).finish_non_exhaustive()
+    }
+}
+
+/// Maps a SQLite error to the host's error, naming the database.
+pub(super) fn db_error(conn: &Connection) -> impl Fn(rusqlite::Error) -> Error + '_ {
+    move |error| Error::Storage { path: conn.path().unwrap_or("(memory)").to_string(), message: error.to_string() }
+}
+
+impl SqliteStorage {
+    /// Opens (creating if needed) the database at `path` for syncing.
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path).map_err(|e| Error::Storage { path: path.display().to_string(), message: e.to_string() })?;
+        Self::configure(conn, true)
+    }
+
+    /// Opens an existing database for reading only (searches never block a running sync).
+    pub fn open_read_only(path: &Path) -> Result<Self> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| Error::Storage { path: path.display().to_string(), message: e.to_string() })?;
+        Self::configure(conn, false)
+    }
+
+    /// An in-memory database (tests).
+    pub fn in_memory() -> Result<Self> {
+        let conn = Connection::open_in_memory().map_err(|e| Error::Storage { path: "(memory)".into(), message: e.to_string() })?;
+        Self::configure(conn, true)
+    }
+
+    fn configure(conn: Connection, writable: bool) -> Result<Self> {
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db_error(&conn))?;
+        if writable {
+            conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;")
+                .map_err(db_error(&conn))?;
+            super::schema::create_internal_tables(&conn)?;
+        }
+        conn.set_prepared_statement_cache_capacity(256);
+        let info = super::schema::stored_info(&conn)?;
+        Ok(SqliteStorage { conn, info })
+    }
+
+    /// The schema stored with the data (none before the first sync).
+    pub fn info(&self) -> Option<&ConnectorInfo> {
+        self.info.as_ref()
+    }
+}
+
+impl Storage for SqliteStorage {
+    fn apply_schema(&mut self, info: &ConnectorInfo, rebuild: bool) -> Result<SchemaReport> {
+        let report = super::schema::apply(&mut self.conn, info, rebuild)?;
+        self.info = Some(info.clone());
+        Ok(report)
+    }
+
+    fn ensure_rows(&mut self, refs: &[EntityRef]) -> Result<()> {
+        super::write::ensure_rows(self, refs)
+    }
+
+    fn ids_of(&self, entity: &str) -> Result<Vec<String>> {
+        super::write::ids_of(self, entity)
+    }
+
+    fn seed_state(&self, full: bool) -> Result<SeedState> {
+        super::tasks::seed_state(&self.conn, full)
+    }
+
+    fn begin_sync(&mut self, full: bool) -> Result<SyncId> {
+        super::tasks::begin_sync(&self.conn, full)
+    }
+
+    fn add_tasks(&mut self, sync: SyncId, tasks: &[NewTask]) -> Result<()> {
+        let tx = self.conn.transaction().map_err(|e| Error::Storage { path: String::new(), message: e.to_string() })?;
+        super::tasks::insert_tasks(&tx, sync, tasks)?;
+        tx.commit().map_err(|e| Error::Storage { path: String::new(), message: e.to_string() })
+    }
+
+    fn claim_task(&mut self, sync: SyncId) -> Result<Claim> {
+        super::tasks::claim(&self.conn, sync)
+    }
+
+    fn complete_task(&mut self, sync: SyncId, task: &Task, outcome: TaskOutcome) -> Result<BTreeMap<String, u64>> {
+        super::write::complete_task(self, sync, task, outcome)
+    }
+
+    fn fail_task(&mut self, task: &Task, error: &str) -> Result<()> {
+        super::tasks::fail(&mut self.conn, task, error)
+    }
+
+    fn task_progress(&self, sync: SyncId) -> Result<(u64, u64)> {
+        super::tasks::progress(&self.conn, sync)
+    }
+
+    fn finish_sync(&mut self, sync: SyncId, entities: &BTreeMap<String, u64>, requests: u64) -> Result<SyncRecord> {
+        super::tasks::finish_sync(&self.conn, sync, entities, requests)
+    }
+
+    fn failures(&self, sync: SyncId) -> Result<Vec<TaskFailure>> {
+        super::tasks::failures(&self.conn, sync)
+    }
+
+    fn syncs(&self, limit: usize) -> Result<Vec<SyncRecord>> {
+        super::tasks::syncs(&self.conn, limit)
+    }
+
+    fn counts(&self) -> Result<BTreeMap<String, u64>> {
+        super::write::counts(self)
+    }
+
+    fn search(&self, query: &SearchQuery) -> Result<SearchPage> {
+        super::search::run(self, query)
+    }
+}

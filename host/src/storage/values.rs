@@ -1,0 +1,62 @@
+//! Converting a connector's field values to SQLite values: each value must fit its declared type;
+//! datetimes are normalised to ISO-8601 UTC with milliseconds, so text order is time order.
+
+use rusqlite::types::Value;
+
+use crate::data::{FieldValue, normalize_datetime};
+use crate::manifest::FieldType;
+
+/// Converts `value` for a column of type `ty`; the error says what was wrong.
+pub(super) fn to_sql(value: &FieldValue, ty: &FieldType) -> Result<Value, String> {
+    Ok(match (ty, value) {
+        (_, FieldValue::Null) => Value::Null,
+        (FieldType::String, FieldValue::Text(s)) => Value::Text(s.clone()),
+        (FieldType::Integer, FieldValue::Integer(i)) => Value::Integer(*i),
+        (FieldType::Float, FieldValue::Float(f)) => Value::Real(*f),
+        (FieldType::Float, FieldValue::Integer(i)) => Value::Real(*i as f64),
+        (FieldType::Boolean, FieldValue::Boolean(b)) => Value::Integer(i64::from(*b)),
+        (FieldType::Datetime, FieldValue::Datetime(s) | FieldValue::Text(s)) => Value::Text(normalize_datetime(s)?),
+        (FieldType::Json, FieldValue::Json(s) | FieldValue::Text(s)) => {
+            serde_json::from_str::<serde_json::Value>(s).map_err(|e| format!("is not valid JSON ({e})"))?;
+            Value::Text(s.clone())
+        }
+        (FieldType::Ref(_), FieldValue::Reference(id) | FieldValue::Text(id)) => Value::Text(id.clone()),
+        (ty, value) => return Err(format!("is declared {ty} but the connector sent {}", describe(value))),
+    })
+}
+
+fn describe(value: &FieldValue) -> &'static str {
+    match value {
+        FieldValue::Null => "null",
+        FieldValue::Text(_) => "text",
+        FieldValue::Integer(_) => "an integer",
+        FieldValue::Float(_) => "a float",
+        FieldValue::Boolean(_) => "a boolean",
+        FieldValue::Datetime(_) => "a datetime",
+        FieldValue::Json(_) => "JSON",
+        FieldValue::Reference(_) => "a reference",
+        FieldValue::Collection(_) => "a collection",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datetimes_are_normalised_to_utc_milliseconds() {
+        assert_eq!(normalize_datetime("2024-05-02T12:11:12.345+02:00").unwrap(), "2024-05-02T10:11:12.345Z");
+        assert_eq!(normalize_datetime("2011-04-22T13:33:48Z").unwrap(), "2011-04-22T13:33:48.000Z");
+        assert_eq!(normalize_datetime("2024-06-01").unwrap(), "2024-06-01");
+        assert!(normalize_datetime("yesterday").is_err());
+    }
+
+    #[test]
+    fn values_must_fit_their_type() {
+        assert_eq!(to_sql(&FieldValue::Integer(3), &FieldType::Float).unwrap(), Value::Real(3.0));
+        assert_eq!(to_sql(&FieldValue::Boolean(true), &FieldType::Boolean).unwrap(), Value::Integer(1));
+        let error = to_sql(&FieldValue::Text("x".into()), &FieldType::Integer).unwrap_err();
+        assert_eq!(error, "is declared integer but the connector sent text");
+        assert!(to_sql(&FieldValue::Json("{".into()), &FieldType::Json).is_err());
+    }
+}

@@ -1,0 +1,216 @@
+//! Writing synced data: merge-upsert of entity batches (storing some fields never erases the others),
+//! collection links, deletions, per-field-set sync metadata; all in the transaction that completes the
+//! task they came from.
+
+use std::collections::BTreeMap;
+
+use rusqlite::types::Value;
+use rusqlite::{Transaction, params, params_from_iter};
+
+use super::schema::{link_table, quote};
+use super::sqlite::{SqliteStorage, db_error};
+use super::{Links, SyncId, Task, TaskOutcome, tasks, values};
+use crate::data::{EntityBatch, EntityRef, FieldValue};
+use crate::manifest::{ConnectorInfo, FieldType};
+use crate::{Error, Result};
+
+fn now() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+fn invalid(entity: &str, id: &str, field: &str, reason: impl Into<String>) -> Error {
+    Error::InvalidData { entity: entity.to_string(), id: id.to_string(), field: field.to_string(), reason: reason.into() }
+}
+
+pub(super) fn ensure_rows(storage: &mut SqliteStorage, refs: &[EntityRef]) -> Result<()> {
+    let conn = &storage.conn;
+    for r in refs {
+        let sql = format!("INSERT INTO {} (id) VALUES (?1) ON CONFLICT (id) DO NOTHING", quote(&r.entity));
+        conn.execute(&sql, [&r.id]).map_err(db_error(conn))?;
+    }
+    Ok(())
+}
+
+pub(super) fn ids_of(storage: &SqliteStorage, entity: &str) -> Result<Vec<String>> {
+    let conn = &storage.conn;
+    let sql = format!("SELECT id FROM {} WHERE _deleted_at IS NULL ORDER BY id", quote(entity));
+    let mut stmt = conn.prepare_cached(&sql).map_err(db_error(conn))?;
+    let ids = stmt.query_map([], |r| r.get(0)).map_err(db_error(conn))?.collect::<rusqlite::Result<Vec<String>>>();
+    ids.map_err(db_error(conn))
+}
+
+pub(super) fn counts(storage: &SqliteStorage) -> Result<BTreeMap<String, u64>> {
+    let conn = &storage.conn;
+    let Some(info) = &storage.info else { return Ok(BTreeMap::new()) };
+    let mut counts = BTreeMap::new();
+    for entity in &info.schema.entities {
+        let sql = format!("SELECT COUNT(*) FROM {} WHERE _deleted_at IS NULL", quote(&entity.name));
+        let n: i64 = conn.query_row(&sql, [], |r| r.get(0)).map_err(db_error(conn))?;
+        counts.insert(entity.name.clone(), n as u64);
+    }
+    Ok(counts)
+}
+
+pub(super) fn complete_task(
+    storage: &mut SqliteStorage,
+    sync: SyncId,
+    task: &Task,
+    outcome: TaskOutcome,
+) -> Result<BTreeMap<String, u64>> {
+    let SqliteStorage { conn, info } = storage;
+    let info = info.as_ref().ok_or_else(|| Error::Runtime("the storage has no schema yet".into()))?;
+    let tx = conn.transaction().map_err(|e| Error::Storage { path: String::new(), message: e.to_string() })?;
+    let synced_at = now();
+    let mut stored = BTreeMap::new();
+    for batch in &outcome.batches {
+        let n = write_batch(&tx, info, batch, &synced_at, sync)?;
+        *stored.entry(batch.entity.clone()).or_insert(0) += n;
+    }
+    if let Some(links) = &outcome.links {
+        write_links(&tx, links)?;
+    }
+    for deleted in &outcome.deletions {
+        if info.entity(&deleted.entity).is_none() {
+            return Err(invalid(&deleted.entity, &deleted.id, "", "the connector reported a deletion of an undeclared entity"));
+        }
+        let sql = format!("UPDATE {} SET _deleted_at = ?1 WHERE id = ?2", quote(&deleted.entity));
+        tx.execute(&sql, params![synced_at, deleted.id]).map_err(db_error(&tx))?;
+    }
+    if let Some((loader, cursor)) = &outcome.cursor {
+        tx.execute(
+            "INSERT INTO _max_cursors (loader, cursor, updated_at, sync_id) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (loader) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at,
+             sync_id = excluded.sync_id",
+            params![loader, cursor, synced_at, sync],
+        )
+        .map_err(db_error(&tx))?;
+    }
+    tasks::insert_tasks(&tx, sync, &outcome.spawn)?;
+    tasks::finish(&tx, task.id)?;
+    tx.commit().map_err(|e| Error::Storage { path: String::new(), message: e.to_string() })?;
+    Ok(stored)
+}
+
+/// Merge-upserts one batch; returns the rows written.
+fn write_batch(
+    tx: &Transaction<'_>,
+    info: &ConnectorInfo,
+    batch: &EntityBatch,
+    synced_at: &str,
+    sync: SyncId,
+) -> Result<u64> {
+    let entity = info
+        .entity(&batch.entity)
+        .ok_or_else(|| invalid(&batch.entity, "", "", format!("`{}` is not an entity this connector declared", batch.entity)))?;
+    let mut scalars = Vec::new();
+    let mut collections = Vec::new();
+    for (index, column) in batch.columns.iter().enumerate() {
+        let field = entity
+            .field(column)
+            .ok_or_else(|| invalid(&entity.name, "", column, format!("{}.{column} is not a declared field", entity.name)))?;
+        match &field.field_type {
+            FieldType::Collection(_) => collections.push((index, field)),
+            ty => scalars.push((index, field, ty)),
+        }
+    }
+    let names: Vec<String> = scalars.iter().map(|(_, f, _)| quote(&f.name)).collect();
+    let mut sql = format!("INSERT INTO {} (id", quote(&entity.name));
+    for name in &names {
+        sql.push_str(", ");
+        sql.push_str(name);
+    }
+    sql.push_str(", _synced_at, _sync_id, _deleted_at) VALUES (?1");
+    for i in 0..names.len() + 2 {
+        sql.push_str(&format!(", ?{}", i + 2));
+    }
+    sql.push_str(", NULL) ON CONFLICT (id) DO UPDATE SET ");
+    for name in &names {
+        sql.push_str(&format!("{name} = excluded.{name}, "));
+    }
+    sql.push_str("_synced_at = excluded._synced_at, _sync_id = excluded._sync_id, _deleted_at = NULL");
+    let field_set = field_set_id(tx, &entity.name, &batch.columns)?;
+    let mut upsert = tx.prepare_cached(&sql).map_err(db_error(tx))?;
+    let mut meta = tx
+        .prepare_cached(
+            "INSERT INTO _max_sync_meta (entity, id, field_set, synced_at, sync_id) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (entity, id, field_set) DO UPDATE SET synced_at = excluded.synced_at, sync_id = excluded.sync_id",
+        )
+        .map_err(db_error(tx))?;
+    let mut values: Vec<Value> = Vec::with_capacity(names.len() + 3);
+    for row in &batch.rows {
+        if row.id.is_empty() {
+            return Err(invalid(&entity.name, "", "id", "a row without an id"));
+        }
+        if row.values.len() != batch.columns.len() {
+            return Err(invalid(&entity.name, &row.id, "", format!("{} values for {} columns", row.values.len(), batch.columns.len())));
+        }
+        values.clear();
+        values.push(Value::Text(row.id.clone()));
+        for (index, field, ty) in &scalars {
+            let value = values::to_sql(&row.values[*index], ty).map_err(|reason| invalid(&entity.name, &row.id, &field.name, reason))?;
+            values.push(value);
+        }
+        values.push(Value::Text(synced_at.to_string()));
+        values.push(Value::Integer(sync));
+        upsert.execute(params_from_iter(values.iter())).map_err(db_error(tx))?;
+        meta.execute(params![entity.name, row.id, field_set, synced_at, sync]).map_err(db_error(tx))?;
+        for (index, field) in &collections {
+            match &row.values[*index] {
+                FieldValue::Collection(ids) => write_links(
+                    tx,
+                    &Links {
+                        parent: EntityRef { entity: entity.name.clone(), id: row.id.clone() },
+                        field: field.name.clone(),
+                        position: 0,
+                        child_ids: ids.clone(),
+                        replace: true,
+                    },
+                )?,
+                FieldValue::Null => write_links(
+                    tx,
+                    &Links {
+                        parent: EntityRef { entity: entity.name.clone(), id: row.id.clone() },
+                        field: field.name.clone(),
+                        position: 0,
+                        child_ids: Vec::new(),
+                        replace: true,
+                    },
+                )?,
+                other => {
+                    let reason = format!("is a collection but the connector sent {other:?}");
+                    return Err(invalid(&entity.name, &row.id, &field.name, reason));
+                }
+            }
+        }
+    }
+    Ok(batch.rows.len() as u64)
+}
+
+/// The id of the set of fields a batch carries (one `_max_sync_meta` row per entity and field set).
+fn field_set_id(tx: &Transaction<'_>, entity: &str, columns: &[String]) -> Result<i64> {
+    let mut sorted = columns.to_vec();
+    sorted.sort();
+    let key = (entity.to_string(), sorted.join(","));
+    tx.execute("INSERT INTO _max_field_sets (entity, fields) VALUES (?1, ?2) ON CONFLICT DO NOTHING", params![key.0, key.1])
+        .map_err(db_error(tx))?;
+    let id: i64 = tx
+        .query_row("SELECT id FROM _max_field_sets WHERE entity = ?1 AND fields = ?2", params![key.0, key.1], |r| r.get(0))
+        .map_err(db_error(tx))?;
+    Ok(id)
+}
+
+fn write_links(tx: &Transaction<'_>, links: &Links) -> Result<()> {
+    let table = link_table(&links.parent.entity, &links.field);
+    if links.replace {
+        tx.execute(&format!("DELETE FROM {table} WHERE parent_id = ?1"), [&links.parent.id]).map_err(db_error(tx))?;
+    }
+    let sql = format!(
+        "INSERT INTO {table} (parent_id, position, child_id) VALUES (?1, ?2, ?3)
+         ON CONFLICT (parent_id, position) DO UPDATE SET child_id = excluded.child_id"
+    );
+    let mut stmt = tx.prepare_cached(&sql).map_err(db_error(tx))?;
+    for (offset, child) in links.child_ids.iter().enumerate() {
+        stmt.execute(params![links.parent.id, (links.position + offset as u64) as i64, child]).map_err(db_error(tx))?;
+    }
+    Ok(())
+}
