@@ -4,11 +4,17 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::commands::{connector::ConnectorCommand, init::InitCommand};
+use crate::commands::connect::ConnectCommand;
+use crate::commands::connector::ConnectorCommand;
+use crate::commands::init::InitCommand;
+use crate::commands::inventory::{LsCommand, SchemaCommand, StatusCommand};
+use crate::commands::search::SearchCommand;
+use crate::commands::sync::SyncCommand;
 
 /// Sync SaaS data into local SQLite through sandboxed WebAssembly connectors.
 ///
-/// Start with `max init`, then `max connector install <file.wasm>` to add a connector.
+/// Start with `max init`, add a connector with `max connector install <file.wasm>`, connect an account
+/// with `max connect <connector>`, then `max sync <connector>` and `max search <connector> <Entity>`.
 #[derive(Debug, Parser)]
 #[command(name = "max", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
@@ -21,7 +27,8 @@ pub struct Cli {
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Output format: human-readable text, or JSON for scripts.
+    /// Output format: text for people, json for scripts; `max search` also writes ndjson and csv
+    /// (other commands print JSON for those).
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
     /// Use the project in DIR instead of searching upward from the current directory.
@@ -39,6 +46,10 @@ pub enum OutputFormat {
     Text,
     /// One JSON document.
     Json,
+    /// One JSON object per line (search results).
+    Ndjson,
+    /// Comma-separated values with a header row (search results).
+    Csv,
 }
 
 /// The commands.
@@ -49,6 +60,18 @@ pub enum Command {
     /// Install, list, inspect and remove connectors.
     #[command(subcommand)]
     Connector(ConnectorCommand),
+    /// Connect an installed connector to an account: run its onboarding and check it works.
+    Connect(ConnectCommand),
+    /// Sync an installation into its local SQLite database.
+    Sync(SyncCommand),
+    /// Search what was synced, with filters, field selection, ordering and pagination.
+    Search(SearchCommand),
+    /// Show a connector's entities, fields, types and relations.
+    Schema(SchemaCommand),
+    /// List installations with their row counts and last sync.
+    Ls(LsCommand),
+    /// Show recent syncs and their outcomes.
+    Status(StatusCommand),
 }
 
 #[cfg(test)]

@@ -1,7 +1,11 @@
 //! Runs the parsed command. Each command is a struct in `commands/` with a `run` method.
 
+pub mod connect;
 pub mod connector;
 pub mod init;
+pub mod inventory;
+pub mod search;
+pub mod sync;
 
 use std::path::Path;
 
@@ -16,6 +20,12 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     match cli.command {
         Command::Init(command) => command.run(&cli.global, printer),
         Command::Connector(command) => command.run(&cli.global, printer).await,
+        Command::Connect(command) => command.run(&cli.global, printer).await,
+        Command::Sync(command) => command.run(&cli.global, printer).await,
+        Command::Search(command) => command.run(&cli.global, printer),
+        Command::Schema(command) => command.run(&cli.global, printer),
+        Command::Ls(command) => command.run(&cli.global, printer),
+        Command::Status(command) => command.run(&cli.global, printer),
     }
 }
 

@@ -5,6 +5,8 @@ mod args;
 mod commands;
 mod failure;
 mod output;
+mod progress;
+mod prompt;
 mod render;
 
 use std::process::ExitCode;

@@ -20,9 +20,19 @@ impl Printer {
         Printer { format, color }
     }
 
-    /// Whether the user asked for JSON.
+    /// Whether the user asked for machine-readable output (json, ndjson or csv).
     pub fn is_json(&self) -> bool {
-        self.format == OutputFormat::Json
+        self.format != OutputFormat::Text
+    }
+
+    /// The format asked for.
+    pub fn format(&self) -> OutputFormat {
+        self.format
+    }
+
+    /// Whether colour and progress may be drawn on stderr.
+    pub fn stderr_is_terminal(&self) -> bool {
+        std::io::stderr().is_terminal()
     }
 
     /// Writes `value` as pretty JSON.
@@ -99,7 +109,8 @@ impl Printer {
         let label = if color { "\x1b[1;31merror:\x1b[0m" } else { "error:" };
         let _ = writeln!(err, "{label} {message}");
         if let Some(hint) = hint {
-            let _ = writeln!(err, "  hint: {hint}");
+            // Continuation lines (a filter and its caret) line up under the first.
+            let _ = writeln!(err, "  hint: {}", hint.replace('\n', "\n        "));
         }
     }
 }

@@ -175,4 +175,3 @@ pub fn normalize_datetime(text: &str) -> Result<String, String> {
     }
     Err(format!("`{text}` is not an ISO-8601 date or datetime"))
 }
-

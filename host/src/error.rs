@@ -179,6 +179,34 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// No installation matches.
+    #[error("{}", if *ambiguous { format!("`{spec}` has several installations; say which one") } else { format!("no installation `{spec}`") })]
+    InstallationNotFound {
+        /// What was asked for.
+        spec: String,
+        /// Every installation.
+        available: Vec<String>,
+        /// Whether several matched.
+        ambiguous: bool,
+    },
+    /// `max connect` would overwrite an installation.
+    #[error("installation `{label}` already exists")]
+    InstallationExists {
+        /// `connector/name`.
+        label: String,
+    },
+    /// A name that is not `[a-z0-9][a-z0-9_-]*`.
+    #[error("`{name}` is not a valid installation name (lowercase letters, digits, `-` and `_`)")]
+    InvalidName {
+        /// The name.
+        name: String,
+    },
+    /// A sync plan step can't be carried out with the connector's loaders.
+    #[error("the connector's sync plan is invalid: {reason}")]
+    InvalidPlan {
+        /// What is wrong.
+        reason: String,
+    },
     /// The database failed.
     #[error("database error in {path}: {message}")]
     Storage {
@@ -249,6 +277,10 @@ impl Error {
             Error::ConnectorInUse { .. } => "connector_in_use",
             Error::Io { .. } => "io",
             Error::DamagedFile { .. } => "damaged_file",
+            Error::InstallationNotFound { .. } => "installation_not_found",
+            Error::InstallationExists { .. } => "installation_exists",
+            Error::InvalidName { .. } => "invalid_name",
+            Error::InvalidPlan { .. } => "invalid_plan",
             Error::Storage { .. } => "storage",
             Error::SchemaConflict { .. } => "schema_conflict",
             Error::InvalidData { .. } => "invalid_data",
@@ -294,10 +326,19 @@ impl Error {
             Error::ConnectorInUse { name, .. } => {
                 format!("remove its installations from .max/installations/{name}/ first")
             }
+            Error::InstallationNotFound { available, .. } if available.is_empty() => {
+                "connect one first: `max connect <connector>`".into()
+            }
+            Error::InstallationNotFound { available, .. } => format!("installations: {}", available.join(", ")),
+            Error::InstallationExists { label } => {
+                format!("pick another --name, or pass --replace to reconnect `{label}` with new settings")
+            }
             Error::SchemaConflict { .. } => {
                 "re-run with `max sync --full` to rebuild that table from the API (its stored rows are replaced)".into()
             }
-            Error::InvalidData { .. } => "this is a bug in the connector: report it to its author".into(),
+            Error::InvalidPlan { .. } | Error::InvalidData { .. } => {
+                "this is a bug in the connector: report it to its author".into()
+            }
             Error::Query { hint, .. } => return hint.clone(),
             Error::DamagedFile { .. } => "restore it from a backup, or remove it and set the project up again".into(),
             _ => return None,

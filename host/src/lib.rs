@@ -1,15 +1,18 @@
-//! The Max engine as a library: runs sandboxed connector components ([`runtime`]), gives them HTTP
-//! ([`http`]), and keeps projects and installed connectors ([`project`]). It prints nothing and parses
-//! no command lines: the `max` CLI does that.
+//! The Max engine as a library: runs sandboxed connector components ([`runtime`]) with HTTP through the
+//! host ([`http`]); keeps projects, installed connectors and installations ([`project`]); syncs them
+//! ([`sync`]) into storage ([`storage`]) and searches what was synced ([`query`]). It prints nothing and
+//! parses no command lines: the `max` CLI does that.
 
 pub mod data;
 mod error;
 pub mod http;
+pub mod live;
 pub mod manifest;
 pub mod project;
 pub mod query;
-pub mod storage;
 pub mod runtime;
+pub mod storage;
+pub mod sync;
 
 pub use data::ConnectorError;
 pub use error::{Error, LimitKind, Result};

@@ -3,12 +3,14 @@
 
 mod connectors;
 mod files;
+mod installations;
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 pub use connectors::{ConnectorStore, InstalledConnector, PendingInstall, permission_lines};
+pub use installations::{DEFAULT_NAME, FileSecrets, Installation, InstallationFile, InstallationStore, valid_name};
 
 use crate::{Error, Result};
 
@@ -84,6 +86,11 @@ impl Project {
     /// `.max/installations/`.
     pub fn installations_dir(&self) -> PathBuf {
         self.max_dir().join("installations")
+    }
+
+    /// The installations.
+    pub fn installations(&self) -> InstallationStore {
+        InstallationStore::new(self.installations_dir())
     }
 
     /// The installed connectors.

@@ -104,10 +104,11 @@ impl Cursor {
             message: format!("`{token}` is not a cursor from a previous search"),
             hint: Some("pass the cursor printed after the last page, unchanged".into()),
         };
-        if token.len() % 2 != 0 || !token.is_ascii() {
+        if !token.len().is_multiple_of(2) || !token.is_ascii() {
             return Err(invalid());
         }
-        let bytes: Option<Vec<u8>> = (0..token.len()).step_by(2).map(|i| u8::from_str_radix(&token[i..i + 2], 16).ok()).collect();
+        let bytes: Option<Vec<u8>> =
+            (0..token.len()).step_by(2).map(|i| u8::from_str_radix(&token[i..i + 2], 16).ok()).collect();
         serde_json::from_slice(&bytes.ok_or_else(invalid)?).map_err(|_| invalid())
     }
 }
@@ -160,7 +161,10 @@ pub struct SearchRequest {
 fn entity<'a>(info: &'a ConnectorInfo, name: &str) -> Result<&'a EntityDef> {
     info.entity(name).ok_or_else(|| Error::Query {
         message: format!("`{}` has no entity `{name}`", info.name),
-        hint: Some(format!("entities: {}", info.schema.entities.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", "))),
+        hint: Some(format!(
+            "entities: {}",
+            info.schema.entities.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", ")
+        )),
     })
 }
 
@@ -185,7 +189,10 @@ pub fn resolve_path(info: &ConnectorInfo, entity_name: &str, text: &str) -> Resu
                 Some(f) if !matches!(f.field_type, FieldType::Collection(_)) => f.field_type.clone(),
                 Some(_) => {
                     return Err(Error::Query {
-                        message: format!("`{}.{segment}` is a collection; search the item entity instead", current.name),
+                        message: format!(
+                            "`{}.{segment}` is a collection; search the item entity instead",
+                            current.name
+                        ),
                         hint: None,
                     });
                 }
@@ -203,7 +210,10 @@ pub fn resolve_path(info: &ConnectorInfo, entity_name: &str, text: &str) -> Resu
                 FieldType::Ref(target) => current = entity(info, target)?,
                 other => {
                     return Err(Error::Query {
-                        message: format!("`{}.{segment}` is {other}, not a reference, so `{text}` can't follow it", current.name),
+                        message: format!(
+                            "`{}.{segment}` is {other}, not a reference, so `{text}` can't follow it",
+                            current.name
+                        ),
                         hint: None,
                     });
                 }
@@ -217,7 +227,9 @@ pub fn resolve_path(info: &ConnectorInfo, entity_name: &str, text: &str) -> Resu
 pub fn build(info: &ConnectorInfo, request: &SearchRequest) -> Result<SearchQuery> {
     let def = entity(info, &request.entity)?;
     let filter = match &request.filter {
-        Some(text) => Some(resolve_expr(info, &def.name, text, filter::parse(text).map_err(|e| syntax_error(text, e))?)?),
+        Some(text) => {
+            Some(resolve_expr(info, &def.name, text, filter::parse(text).map_err(|e| syntax_error(text, e))?)?)
+        }
         None => None,
     };
     let fields = match &request.fields {
@@ -260,8 +272,12 @@ fn syntax_error(text: &str, error: filter::SyntaxError) -> Error {
 
 fn resolve_expr(info: &ConnectorInfo, entity: &str, text: &str, raw: filter::RawExpr) -> Result<Expr> {
     Ok(match raw {
-        filter::RawExpr::Or(terms) => Expr::Or(terms.into_iter().map(|t| resolve_expr(info, entity, text, t)).collect::<Result<_>>()?),
-        filter::RawExpr::And(terms) => Expr::And(terms.into_iter().map(|t| resolve_expr(info, entity, text, t)).collect::<Result<_>>()?),
+        filter::RawExpr::Or(terms) => {
+            Expr::Or(terms.into_iter().map(|t| resolve_expr(info, entity, text, t)).collect::<Result<_>>()?)
+        }
+        filter::RawExpr::And(terms) => {
+            Expr::And(terms.into_iter().map(|t| resolve_expr(info, entity, text, t)).collect::<Result<_>>()?)
+        }
         filter::RawExpr::Compare { field, column, op, value } => {
             let path = resolve_path(info, entity, &field)?;
             let (value, as_text) = coerce(&path, op, value).map_err(|message| Error::Query {
@@ -290,9 +306,9 @@ fn coerce(path: &FieldPath, op: Op, value: filter::RawValue) -> std::result::Res
     }
     let name = &path.text;
     let literal = match path.value_type() {
-        FieldType::Integer => Literal::Integer(
-            word.parse().map_err(|_| format!("`{name}` is an integer field and `{word}` is not an integer (quote it to compare as text)"))?,
-        ),
+        FieldType::Integer => Literal::Integer(word.parse().map_err(|_| {
+            format!("`{name}` is an integer field and `{word}` is not an integer (quote it to compare as text)")
+        })?),
         FieldType::Float => {
             Literal::Float(word.parse().map_err(|_| format!("`{name}` is a float field and `{word}` is not a number"))?)
         }

@@ -84,7 +84,9 @@ impl std::fmt::Display for TaskSpec {
                     None => write!(f, " (first page)"),
                 }
             }
-            TaskSpec::Changes { loader, cursor } => write!(f, "{loader} since {}", cursor.as_deref().unwrap_or("the start")),
+            TaskSpec::Changes { loader, cursor } => {
+                write!(f, "{loader} since {}", cursor.as_deref().unwrap_or("the start"))
+            }
         }
     }
 }

@@ -111,8 +111,14 @@ mod capability {
             .route(
                 "/inspect",
                 get(|headers: HeaderMap, RawQuery(query): RawQuery| async move {
-                    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
-                    format!("auth={} x-api-key={} query={}", header("authorization"), header("x-api-key"), query.unwrap_or_default())
+                    let header =
+                        |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
+                    format!(
+                        "auth={} x-api-key={} query={}",
+                        header("authorization"),
+                        header("x-api-key"),
+                        query.unwrap_or_default()
+                    )
                 }),
             )
             .route("/big", get(|| async { vec![b'x'; 2 << 20] }))
@@ -126,7 +132,12 @@ mod capability {
         max_fake_saas::RunningServer::start(router, "127.0.0.1:0".parse().unwrap()).await.unwrap()
     }
 
-    fn capability(base_url: &str, injection: CredentialInjection, hosts: &[&str], limits: HttpLimits) -> HttpCapability {
+    fn capability(
+        base_url: &str,
+        injection: CredentialInjection,
+        hosts: &[&str],
+        limits: HttpLimits,
+    ) -> HttpCapability {
         let permissions = Permissions {
             credentials: vec![CredentialDef {
                 name: "key".into(),
@@ -185,7 +196,8 @@ mod capability {
     #[tokio::test(flavor = "multi_thread")]
     async fn a_credential_bound_to_other_hosts_is_not_sent() {
         let server = inspector().await;
-        let http = capability(server.base_url(), CredentialInjection::Bearer, &["api.example.com"], HttpLimits::default());
+        let http =
+            capability(server.base_url(), CredentialInjection::Bearer, &["api.example.com"], HttpLimits::default());
         let error = http.send(request(format!("{}/inspect", server.base_url()), Some("key"))).await.unwrap_err();
         let HttpError::Denied(message) = error else { panic!("{error:?}") };
         assert!(message.contains("credential `key` may not be sent"), "{message}");

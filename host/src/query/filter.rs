@@ -174,7 +174,9 @@ pub fn parse(text: &str) -> Result<RawExpr, SyntaxError> {
     match parser.peek() {
         (Token::End, _) => Ok(expr),
         (Token::RParen, column) => Err(SyntaxError { column, message: "`)` without a matching `(`".into() }),
-        (token, column) => Err(SyntaxError { column, message: format!("expected `AND`, `OR` or the end, found {}", token.describe()) }),
+        (token, column) => {
+            Err(SyntaxError { column, message: format!("expected `AND`, `OR` or the end, found {}", token.describe()) })
+        }
     }
 }
 
@@ -222,7 +224,10 @@ impl Parser {
                     (Token::RParen, _) => Ok(inner),
                     (token, at) => Err(SyntaxError {
                         column: at,
-                        message: format!("expected `)` to close the `(` at column {column}, found {}", token.describe()),
+                        message: format!(
+                            "expected `)` to close the `(` at column {column}, found {}",
+                            token.describe()
+                        ),
                     }),
                 }
             }
@@ -232,7 +237,10 @@ impl Parser {
                     (token, at) => {
                         return Err(SyntaxError {
                             column: at,
-                            message: format!("expected an operator (= != > >= < <= ~=) after `{field}`, found {}", token.describe()),
+                            message: format!(
+                                "expected an operator (= != > >= < <= ~=) after `{field}`, found {}",
+                                token.describe()
+                            ),
                         });
                     }
                 };
@@ -240,12 +248,17 @@ impl Parser {
                     (Token::Quoted(v), _) => RawValue::Quoted(v),
                     (Token::Word(v), _) => RawValue::Bare(v),
                     (token, at) => {
-                        return Err(SyntaxError { column: at, message: format!("expected a value after `{op}`, found {}", token.describe()) });
+                        return Err(SyntaxError {
+                            column: at,
+                            message: format!("expected a value after `{op}`, found {}", token.describe()),
+                        });
                     }
                 };
                 Ok(RawExpr::Compare { field, column, op, value })
             }
-            (token, column) => Err(SyntaxError { column, message: format!("expected a field name, found {}", token.describe()) }),
+            (token, column) => {
+                Err(SyntaxError { column, message: format!("expected a field name, found {}", token.describe()) })
+            }
         }
     }
 }
@@ -261,23 +274,39 @@ mod tests {
     #[test]
     fn and_binds_tighter_than_or() {
         let parsed = parse("a = 1 OR b = 2 AND c = 3").unwrap();
-        let expected = RawExpr::Or(vec![cmp("a", 1, Op::Eq, "1"), RawExpr::And(vec![cmp("b", 10, Op::Eq, "2"), cmp("c", 20, Op::Eq, "3")])]);
+        let expected = RawExpr::Or(vec![
+            cmp("a", 1, Op::Eq, "1"),
+            RawExpr::And(vec![cmp("b", 10, Op::Eq, "2"), cmp("c", 20, Op::Eq, "3")]),
+        ]);
         assert_eq!(parsed, expected);
     }
 
     #[test]
     fn parentheses_group() {
         let parsed = parse("(a = 1 or b = 2) and c ~= x").unwrap();
-        let expected =
-            RawExpr::And(vec![RawExpr::Or(vec![cmp("a", 2, Op::Eq, "1"), cmp("b", 11, Op::Eq, "2")]), cmp("c", 22, Op::Contains, "x")]);
+        let expected = RawExpr::And(vec![
+            RawExpr::Or(vec![cmp("a", 2, Op::Eq, "1"), cmp("b", 11, Op::Eq, "2")]),
+            cmp("c", 22, Op::Contains, "x"),
+        ]);
         assert_eq!(parsed, expected);
     }
 
     #[test]
     fn every_operator_and_quoted_strings() {
-        for (text, op) in [("=", Op::Eq), ("!=", Op::Ne), (">", Op::Gt), (">=", Op::Ge), ("<", Op::Lt), ("<=", Op::Le), ("~=", Op::Contains)] {
+        for (text, op) in [
+            ("=", Op::Eq),
+            ("!=", Op::Ne),
+            (">", Op::Gt),
+            (">=", Op::Ge),
+            ("<", Op::Lt),
+            ("<=", Op::Le),
+            ("~=", Op::Contains),
+        ] {
             let parsed = parse(&format!("title{text}\"a \\\"b\\\" c\"")).unwrap();
-            assert_eq!(parsed, RawExpr::Compare { field: "title".into(), column: 1, op, value: RawValue::Quoted("a \"b\" c".into()) });
+            assert_eq!(
+                parsed,
+                RawExpr::Compare { field: "title".into(), column: 1, op, value: RawValue::Quoted("a \"b\" c".into()) }
+            );
         }
     }
 
@@ -285,7 +314,10 @@ mod tests {
     fn errors_point_at_the_column() {
         assert_eq!(parse("state = ").unwrap_err().column, 9);
         assert_eq!(parse("state = \"Todo\" AND").unwrap_err().column, 19);
-        assert_eq!(parse("(a = 1").unwrap_err().message, "expected `)` to close the `(` at column 1, found the end of the filter");
+        assert_eq!(
+            parse("(a = 1").unwrap_err().message,
+            "expected `)` to close the `(` at column 1, found the end of the filter"
+        );
         assert_eq!(parse("a = 1)").unwrap_err().column, 6);
         assert_eq!(parse("a 1").unwrap_err().column, 3);
         assert_eq!(parse("a = \"open").unwrap_err().message, "this string is never closed");

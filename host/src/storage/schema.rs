@@ -76,17 +76,20 @@ pub(super) fn stored_info(conn: &Connection) -> Result<Option<ConnectorInfo>> {
         .optional()
         .map_err(db_error(conn))?;
     match text {
-        Some(text) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| Error::Storage { path: conn.path().unwrap_or_default().to_string(), message: format!("damaged _max_info: {e}") }),
+        Some(text) => serde_json::from_str(&text).map(Some).map_err(|e| Error::Storage {
+            path: conn.path().unwrap_or_default().to_string(),
+            message: format!("damaged _max_info: {e}"),
+        }),
         None => Ok(None),
     }
 }
 
 fn stored_type(conn: &Connection, entity: &str, field: &str) -> Result<Option<String>> {
-    conn.query_row("SELECT type FROM _max_schema WHERE entity = ?1 AND field = ?2", params![entity, field], |r| r.get(0))
-        .optional()
-        .map_err(db_error(conn))
+    conn.query_row("SELECT type FROM _max_schema WHERE entity = ?1 AND field = ?2", params![entity, field], |r| {
+        r.get(0)
+    })
+    .optional()
+    .map_err(db_error(conn))
 }
 
 fn table_exists(conn: &Connection, name: &str) -> Result<bool> {
@@ -151,7 +154,11 @@ pub(super) fn apply(conn: &mut Connection, info: &ConnectorInfo, rebuild: bool) 
             match &field.field_type {
                 FieldType::Ref(_) => {
                     let index = quote(&format!("idx:{}.{}", entity.name, field.name));
-                    let sql = format!("CREATE INDEX IF NOT EXISTS {index} ON {} ({})", quote(&entity.name), quote(&field.name));
+                    let sql = format!(
+                        "CREATE INDEX IF NOT EXISTS {index} ON {} ({})",
+                        quote(&entity.name),
+                        quote(&field.name)
+                    );
                     tx.execute_batch(&sql).map_err(db_error(&tx))?;
                 }
                 FieldType::Collection(_) => {
@@ -174,7 +181,8 @@ pub(super) fn apply(conn: &mut Connection, info: &ConnectorInfo, rebuild: bool) 
             .map_err(db_error(&tx))?;
         }
         let declared: Vec<&str> = entity.fields.iter().map(|f| f.name.as_str()).collect();
-        let mut stmt = tx.prepare("SELECT field FROM _max_schema WHERE entity = ?1 AND retired = 0").map_err(db_error(&tx))?;
+        let mut stmt =
+            tx.prepare("SELECT field FROM _max_schema WHERE entity = ?1 AND retired = 0").map_err(db_error(&tx))?;
         let stored: Vec<String> = stmt
             .query_map([&entity.name], |r| r.get(0))
             .map_err(db_error(&tx))?
@@ -182,13 +190,17 @@ pub(super) fn apply(conn: &mut Connection, info: &ConnectorInfo, rebuild: bool) 
             .map_err(db_error(&tx))?;
         drop(stmt);
         for field in stored.into_iter().filter(|f| !declared.contains(&f.as_str())) {
-            tx.execute("UPDATE _max_schema SET retired = 1 WHERE entity = ?1 AND field = ?2", params![entity.name, field])
-                .map_err(db_error(&tx))?;
+            tx.execute(
+                "UPDATE _max_schema SET retired = 1 WHERE entity = ?1 AND field = ?2",
+                params![entity.name, field],
+            )
+            .map_err(db_error(&tx))?;
             report.retired.push(format!("{}.{field}", entity.name));
         }
     }
     let text = serde_json::to_string(info).expect("connector info serializes");
-    tx.execute("INSERT OR REPLACE INTO _max_info (key, value) VALUES ('connector', ?1)", [text]).map_err(db_error(&tx))?;
+    tx.execute("INSERT OR REPLACE INTO _max_info (key, value) VALUES ('connector', ?1)", [text])
+        .map_err(db_error(&tx))?;
     tx.commit().map_err(|e| Error::Storage { path: String::new(), message: e.to_string() })?;
     Ok(report)
 }

@@ -32,7 +32,11 @@ impl Sql {
                 Some(existing) => existing.clone(),
                 None => {
                     let next = format!("j{}", self.aliases.len() + 1);
-                    self.joins.push(format!("LEFT JOIN {} AS {next} ON {next}.id = {alias}.{}", quote(target), quote(&hop.field)));
+                    self.joins.push(format!(
+                        "LEFT JOIN {} AS {next} ON {next}.id = {alias}.{}",
+                        quote(target),
+                        quote(&hop.field)
+                    ));
                     self.aliases.insert(prefix.clone(), next.clone());
                     next
                 }
@@ -57,7 +61,9 @@ impl Sql {
                     column = format!("CAST({column} AS TEXT)");
                 }
                 let literal = match value {
-                    Literal::Null => return format!("{column} {}", if *op == Op::Eq { "IS NULL" } else { "IS NOT NULL" }),
+                    Literal::Null => {
+                        return format!("{column} {}", if *op == Op::Eq { "IS NULL" } else { "IS NOT NULL" });
+                    }
                     Literal::Text(t) => Value::Text(t.clone()),
                     Literal::Integer(i) => Value::Integer(*i),
                     Literal::Float(f) => Value::Real(*f),
@@ -110,7 +116,9 @@ fn json_to_sql(value: &serde_json::Value) -> Value {
     match value {
         serde_json::Value::Null => Value::Null,
         serde_json::Value::Bool(b) => Value::Integer(i64::from(*b)),
-        serde_json::Value::Number(n) => n.as_i64().map_or_else(|| Value::Real(n.as_f64().unwrap_or(0.0)), Value::Integer),
+        serde_json::Value::Number(n) => {
+            n.as_i64().map_or_else(|| Value::Real(n.as_f64().unwrap_or(0.0)), Value::Integer)
+        }
         serde_json::Value::String(s) => Value::Text(s.clone()),
         other => Value::Text(other.to_string()),
     }

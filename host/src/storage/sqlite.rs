@@ -32,7 +32,8 @@ pub(super) fn db_error(conn: &Connection) -> impl Fn(rusqlite::Error) -> Error +
 impl SqliteStorage {
     /// Opens (creating if needed) the database at `path` for syncing.
     pub fn open(path: &Path) -> Result<Self> {
-        let conn = Connection::open(path).map_err(|e| Error::Storage { path: path.display().to_string(), message: e.to_string() })?;
+        let conn = Connection::open(path)
+            .map_err(|e| Error::Storage { path: path.display().to_string(), message: e.to_string() })?;
         Self::configure(conn, true)
     }
 
@@ -46,7 +47,8 @@ impl SqliteStorage {
 
     /// An in-memory database (tests).
     pub fn in_memory() -> Result<Self> {
-        let conn = Connection::open_in_memory().map_err(|e| Error::Storage { path: "(memory)".into(), message: e.to_string() })?;
+        let conn = Connection::open_in_memory()
+            .map_err(|e| Error::Storage { path: "(memory)".into(), message: e.to_string() })?;
         Self::configure(conn, true)
     }
 

@@ -20,7 +20,9 @@ const UNFINISHED: &str = "('pending', 'running', 'awaiting_children')";
 
 pub(super) fn seed_state(conn: &Connection, full: bool) -> Result<SeedState> {
     let last: Option<String> = conn
-        .query_row("SELECT started_at FROM _max_syncs WHERE status = 'completed' ORDER BY id DESC LIMIT 1", [], |r| r.get(0))
+        .query_row("SELECT started_at FROM _max_syncs WHERE status = 'completed' ORDER BY id DESC LIMIT 1", [], |r| {
+            r.get(0)
+        })
         .optional()
         .map_err(db_error(conn))?;
     let mut stmt = conn.prepare("SELECT loader, cursor FROM _max_cursors ORDER BY loader").map_err(db_error(conn))?;
@@ -54,7 +56,11 @@ pub(super) fn insert_tasks(conn: &Connection, sync: SyncId, tasks: &[NewTask]) -
 
 pub(super) fn claim(conn: &Connection, sync: SyncId) -> Result<Claim> {
     let group: Option<u32> = conn
-        .query_row(&format!("SELECT MIN(grp) FROM _max_tasks WHERE sync_id = ?1 AND state IN {UNFINISHED}"), [sync], |r| r.get(0))
+        .query_row(
+            &format!("SELECT MIN(grp) FROM _max_tasks WHERE sync_id = ?1 AND state IN {UNFINISHED}"),
+            [sync],
+            |r| r.get(0),
+        )
         .map_err(db_error(conn))?;
     let Some(group) = group else { return Ok(Claim::Done) };
     let claimed = conn
@@ -70,8 +76,10 @@ pub(super) fn claim(conn: &Connection, sync: SyncId) -> Result<Claim> {
         .optional()
         .map_err(db_error(conn))?;
     let Some((id, group, parent, spec, attempts)) = claimed else { return Ok(Claim::Wait) };
-    let spec: TaskSpec = serde_json::from_str(&spec)
-        .map_err(|e| Error::Storage { path: conn.path().unwrap_or_default().to_string(), message: format!("damaged task {id}: {e}") })?;
+    let spec: TaskSpec = serde_json::from_str(&spec).map_err(|e| Error::Storage {
+        path: conn.path().unwrap_or_default().to_string(),
+        message: format!("damaged task {id}: {e}"),
+    })?;
     Ok(Claim::Task(Task { id, group, parent, spec, attempts: attempts - 1 }))
 }
 
@@ -79,7 +87,11 @@ pub(super) fn claim(conn: &Connection, sync: SyncId) -> Result<Claim> {
 /// completes a waiting parent whose last child this was.
 pub(super) fn finish(conn: &Connection, task: TaskId) -> Result<()> {
     let unfinished: i64 = conn
-        .query_row(&format!("SELECT COUNT(*) FROM _max_tasks WHERE parent_id = ?1 AND state IN {UNFINISHED}"), [task], |r| r.get(0))
+        .query_row(
+            &format!("SELECT COUNT(*) FROM _max_tasks WHERE parent_id = ?1 AND state IN {UNFINISHED}"),
+            [task],
+            |r| r.get(0),
+        )
         .map_err(db_error(conn))?;
     let state = if unfinished > 0 { "awaiting_children" } else { "completed" };
     conn.execute("UPDATE _max_tasks SET state = ?1, updated_at = ?2 WHERE id = ?3", params![state, now(), task])
@@ -107,8 +119,11 @@ fn release_parent(conn: &Connection, task: TaskId) -> Result<()> {
 
 pub(super) fn fail(conn: &mut Connection, task: &Task, error: &str) -> Result<()> {
     let tx = conn.transaction().map_err(|e| Error::Storage { path: String::new(), message: e.to_string() })?;
-    tx.execute("UPDATE _max_tasks SET state = 'failed', error = ?1, updated_at = ?2 WHERE id = ?3", params![error, now(), task.id])
-        .map_err(db_error(&tx))?;
+    tx.execute(
+        "UPDATE _max_tasks SET state = 'failed', error = ?1, updated_at = ?2 WHERE id = ?3",
+        params![error, now(), task.id],
+    )
+    .map_err(db_error(&tx))?;
     release_parent(&tx, task.id)?;
     tx.commit().map_err(|e| Error::Storage { path: String::new(), message: e.to_string() })
 }
@@ -122,7 +137,12 @@ pub(super) fn progress(conn: &Connection, sync: SyncId) -> Result<(u64, u64)> {
     .map_err(db_error(conn))
 }
 
-pub(super) fn finish_sync(conn: &Connection, sync: SyncId, entities: &BTreeMap<String, u64>, requests: u64) -> Result<SyncRecord> {
+pub(super) fn finish_sync(
+    conn: &Connection,
+    sync: SyncId,
+    entities: &BTreeMap<String, u64>,
+    requests: u64,
+) -> Result<SyncRecord> {
     let (failed, total): (i64, i64) = conn
         .query_row(
             "SELECT COUNT(*) FILTER (WHERE state = 'failed'), COUNT(*) FROM _max_tasks WHERE sync_id = ?1",
@@ -142,7 +162,9 @@ pub(super) fn finish_sync(conn: &Connection, sync: SyncId, entities: &BTreeMap<S
 
 pub(super) fn failures(conn: &Connection, sync: SyncId) -> Result<Vec<TaskFailure>> {
     let mut stmt = conn
-        .prepare("SELECT id, spec, COALESCE(error, '') FROM _max_tasks WHERE sync_id = ?1 AND state = 'failed' ORDER BY id")
+        .prepare(
+            "SELECT id, spec, COALESCE(error, '') FROM _max_tasks WHERE sync_id = ?1 AND state = 'failed' ORDER BY id",
+        )
         .map_err(db_error(conn))?;
     let rows = stmt
         .query_map([sync], |r| Ok((r.get::<_, TaskId>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
@@ -185,7 +207,9 @@ fn syncs_where(conn: &Connection, clause: &str, args: impl rusqlite::Params) -> 
         .map_err(db_error(conn))?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(db_error(conn))?;
-    let parse = |text: &str| chrono::DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&chrono::Utc)).unwrap_or_default();
+    let parse = |text: &str| {
+        chrono::DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&chrono::Utc)).unwrap_or_default()
+    };
     Ok(rows
         .into_iter()
         .map(|(id, started, finished, status, full, total, failed, entities, requests)| SyncRecord {

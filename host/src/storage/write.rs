@@ -19,7 +19,12 @@ fn now() -> String {
 }
 
 fn invalid(entity: &str, id: &str, field: &str, reason: impl Into<String>) -> Error {
-    Error::InvalidData { entity: entity.to_string(), id: id.to_string(), field: field.to_string(), reason: reason.into() }
+    Error::InvalidData {
+        entity: entity.to_string(),
+        id: id.to_string(),
+        field: field.to_string(),
+        reason: reason.into(),
+    }
 }
 
 pub(super) fn ensure_rows(storage: &mut SqliteStorage, refs: &[EntityRef]) -> Result<()> {
@@ -71,7 +76,12 @@ pub(super) fn complete_task(
     }
     for deleted in &outcome.deletions {
         if info.entity(&deleted.entity).is_none() {
-            return Err(invalid(&deleted.entity, &deleted.id, "", "the connector reported a deletion of an undeclared entity"));
+            return Err(invalid(
+                &deleted.entity,
+                &deleted.id,
+                "",
+                "the connector reported a deletion of an undeclared entity",
+            ));
         }
         let sql = format!("UPDATE {} SET _deleted_at = ?1 WHERE id = ?2", quote(&deleted.entity));
         tx.execute(&sql, params![synced_at, deleted.id]).map_err(db_error(&tx))?;
@@ -99,15 +109,15 @@ fn write_batch(
     synced_at: &str,
     sync: SyncId,
 ) -> Result<u64> {
-    let entity = info
-        .entity(&batch.entity)
-        .ok_or_else(|| invalid(&batch.entity, "", "", format!("`{}` is not an entity this connector declared", batch.entity)))?;
+    let entity = info.entity(&batch.entity).ok_or_else(|| {
+        invalid(&batch.entity, "", "", format!("`{}` is not an entity this connector declared", batch.entity))
+    })?;
     let mut scalars = Vec::new();
     let mut collections = Vec::new();
     for (index, column) in batch.columns.iter().enumerate() {
-        let field = entity
-            .field(column)
-            .ok_or_else(|| invalid(&entity.name, "", column, format!("{}.{column} is not a declared field", entity.name)))?;
+        let field = entity.field(column).ok_or_else(|| {
+            invalid(&entity.name, "", column, format!("{}.{column} is not a declared field", entity.name))
+        })?;
         match &field.field_type {
             FieldType::Collection(_) => collections.push((index, field)),
             ty => scalars.push((index, field, ty)),
@@ -142,12 +152,18 @@ fn write_batch(
             return Err(invalid(&entity.name, "", "id", "a row without an id"));
         }
         if row.values.len() != batch.columns.len() {
-            return Err(invalid(&entity.name, &row.id, "", format!("{} values for {} columns", row.values.len(), batch.columns.len())));
+            return Err(invalid(
+                &entity.name,
+                &row.id,
+                "",
+                format!("{} values for {} columns", row.values.len(), batch.columns.len()),
+            ));
         }
         values.clear();
         values.push(Value::Text(row.id.clone()));
         for (index, field, ty) in &scalars {
-            let value = values::to_sql(&row.values[*index], ty).map_err(|reason| invalid(&entity.name, &row.id, &field.name, reason))?;
+            let value = values::to_sql(&row.values[*index], ty)
+                .map_err(|reason| invalid(&entity.name, &row.id, &field.name, reason))?;
             values.push(value);
         }
         values.push(Value::Text(synced_at.to_string()));
@@ -191,10 +207,15 @@ fn field_set_id(tx: &Transaction<'_>, entity: &str, columns: &[String]) -> Resul
     let mut sorted = columns.to_vec();
     sorted.sort();
     let key = (entity.to_string(), sorted.join(","));
-    tx.execute("INSERT INTO _max_field_sets (entity, fields) VALUES (?1, ?2) ON CONFLICT DO NOTHING", params![key.0, key.1])
-        .map_err(db_error(tx))?;
+    tx.execute(
+        "INSERT INTO _max_field_sets (entity, fields) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        params![key.0, key.1],
+    )
+    .map_err(db_error(tx))?;
     let id: i64 = tx
-        .query_row("SELECT id FROM _max_field_sets WHERE entity = ?1 AND fields = ?2", params![key.0, key.1], |r| r.get(0))
+        .query_row("SELECT id FROM _max_field_sets WHERE entity = ?1 AND fields = ?2", params![key.0, key.1], |r| {
+            r.get(0)
+        })
         .map_err(db_error(tx))?;
     Ok(id)
 }

@@ -1,0 +1,178 @@
+//! `max schema`, `max ls` and `max status`: what a connector offers, which installations exist, and how
+//! their syncs went.
+
+use clap::Args;
+use max_host::manifest::FieldType;
+use max_host::project::Installation;
+use max_host::storage::{SqliteStorage, Storage, SyncRecord};
+
+use crate::args::GlobalArgs;
+use crate::commands::project;
+use crate::output::Printer;
+use crate::progress::thousands;
+
+/// Show a connector's entities, fields, types and relations.
+#[derive(Debug, Args)]
+pub struct SchemaCommand {
+    /// The installed connector.
+    connector: String,
+}
+
+impl SchemaCommand {
+    /// Runs it.
+    pub fn run(self, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
+        let connector = project(global)?.connectors().get(&self.connector)?;
+        let schema = &connector.info.schema;
+        if printer.is_json() {
+            return printer.json(
+                &serde_json::json!({ "connector": connector.name, "version": connector.version, "schema": schema }),
+            );
+        }
+        let mut out = Vec::new();
+        for entity in &schema.entities {
+            let root = if schema.roots.iter().any(|r| r.entity == entity.name) { "  (root)" } else { "" };
+            let description =
+                entity.description.as_deref().map(|d| format!("  {}", printer.dim(d))).unwrap_or_default();
+            out.push(format!("{}{root}{description}", printer.bold(&entity.name)));
+            let mut rows = vec![vec!["id".to_string(), "string".to_string(), String::new()]];
+            for field in &entity.fields {
+                let relation = match &field.field_type {
+                    FieldType::Ref(target) => format!("→ {target}"),
+                    FieldType::Collection(target) => format!("→ many {target}"),
+                    _ => String::new(),
+                };
+                let kind = match &field.field_type {
+                    FieldType::Ref(_) => "ref".to_string(),
+                    FieldType::Collection(_) => "collection".to_string(),
+                    other => other.to_string(),
+                };
+                rows.push(vec![field.name.clone(), kind, relation]);
+            }
+            for line in printer.table(&["FIELD", "TYPE", "RELATION"], &rows).lines() {
+                out.push(format!("  {line}"));
+            }
+            out.push(String::new());
+        }
+        printer.text(out.join("\n").trim_end())
+    }
+}
+
+/// List installations with their row counts and last sync.
+#[derive(Debug, Args)]
+pub struct LsCommand {}
+
+fn open(installation: &Installation) -> Option<SqliteStorage> {
+    let path = installation.data_db();
+    path.is_file().then(|| SqliteStorage::open_read_only(&path).ok()).flatten()
+}
+
+impl LsCommand {
+    /// Runs it.
+    pub fn run(self, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
+        let installations = project(global)?.installations().list()?;
+        let mut items = Vec::new();
+        for installation in &installations {
+            let storage = open(installation);
+            let counts = storage.as_ref().map(|s| s.counts()).transpose()?.unwrap_or_default();
+            let last = storage.as_ref().map(|s| s.syncs(1)).transpose()?.and_then(|mut s| s.pop());
+            items.push((installation, counts, last));
+        }
+        if printer.is_json() {
+            let json: Vec<_> = items
+                .iter()
+                .map(|(i, counts, last)| {
+                    serde_json::json!({
+                        "installation": i.label(), "connector": i.file.connector, "name": i.file.name,
+                        "data": i.data_db(), "rows": counts, "last_sync": last,
+                    })
+                })
+                .collect();
+            return printer.json(&json);
+        }
+        if items.is_empty() {
+            return printer.text("No installations. Connect one with `max connect <connector>`.");
+        }
+        let rows: Vec<Vec<String>> = items
+            .iter()
+            .map(|(i, counts, last)| {
+                vec![
+                    i.label(),
+                    thousands(counts.values().sum()),
+                    last.as_ref().map_or("never".to_string(), describe_sync),
+                    i.data_db().display().to_string(),
+                ]
+            })
+            .collect();
+        printer.text(&printer.table(&["INSTALLATION", "ROWS", "LAST SYNC", "DATA"], &rows))
+    }
+}
+
+fn describe_sync(sync: &SyncRecord) -> String {
+    format!("{} ({})", sync.started_at.format("%Y-%m-%d %H:%M:%S UTC"), sync.status)
+}
+
+/// Show recent syncs and their outcomes.
+#[derive(Debug, Args)]
+pub struct StatusCommand {
+    /// Only this installation (`connector` or `connector/name`).
+    target: Option<String>,
+    /// Syncs shown per installation.
+    #[arg(long, default_value_t = 5)]
+    last: usize,
+}
+
+impl StatusCommand {
+    /// Runs it.
+    pub fn run(self, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
+        let store = project(global)?.installations();
+        let installations = match &self.target {
+            Some(target) => vec![store.find(target)?],
+            None => store.list()?,
+        };
+        let mut report = Vec::new();
+        for installation in &installations {
+            let syncs = open(installation).map(|s| s.syncs(self.last.max(1))).transpose()?.unwrap_or_default();
+            report.push((installation.label(), syncs));
+        }
+        if printer.is_json() {
+            let json: Vec<_> = report
+                .iter()
+                .map(|(label, syncs)| serde_json::json!({ "installation": label, "syncs": syncs }))
+                .collect();
+            return printer.json(&json);
+        }
+        if report.is_empty() {
+            return printer.text("No installations. Connect one with `max connect <connector>`.");
+        }
+        let mut out = Vec::new();
+        for (label, syncs) in report {
+            out.push(printer.bold(&label));
+            if syncs.is_empty() {
+                out.push("  never synced".to_string());
+                continue;
+            }
+            let rows: Vec<Vec<String>> = syncs
+                .iter()
+                .map(|s| {
+                    let duration = s.finished_at.map_or("-".to_string(), |end| {
+                        format!("{:.1} s", (end - s.started_at).num_milliseconds() as f64 / 1000.0)
+                    });
+                    vec![
+                        format!("#{}", s.id),
+                        s.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        duration,
+                        if s.full { "full" } else { "incremental" }.to_string(),
+                        s.status.to_string(),
+                        thousands(s.entities.values().sum()),
+                        thousands(s.requests),
+                        format!("{}/{}", s.tasks_failed, s.tasks_total),
+                    ]
+                })
+                .collect();
+            let table = printer
+                .table(&["SYNC", "STARTED (UTC)", "TOOK", "KIND", "STATUS", "ROWS", "REQUESTS", "FAILED TASKS"], &rows);
+            out.extend(table.lines().map(|l| format!("  {l}")));
+        }
+        printer.text(&out.join("\n"))
+    }
+}

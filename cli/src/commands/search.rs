@@ -1,0 +1,195 @@
+//! `max search`: filtered, ordered, paginated reads of synced data, as a table, JSON, NDJSON or CSV.
+
+use std::io::IsTerminal;
+
+use clap::Args;
+use max_host::query::{SearchPage, SearchRequest, build};
+use max_host::storage::{SqliteStorage, Storage};
+
+use crate::args::{GlobalArgs, OutputFormat};
+use crate::commands::project;
+use crate::failure::Failure;
+use crate::output::Printer;
+use crate::prompt;
+
+/// Search synced data.
+///
+/// Filters: `field op value` with ops = != > >= < <= and ~= (contains, case-insensitive), combined with
+/// AND (binds tighter) and OR, grouped with parentheses. "Quoted" values stay strings; bare values are
+/// read as the field's type; `null` matches empty fields. Follow references with dots:
+/// `--filter 'assignee.email = "ada@acme.com" AND (status = todo OR priority = high)'`.
+#[derive(Debug, Args)]
+pub struct SearchCommand {
+    /// The installation: `connector` or `connector/name`.
+    target: String,
+    /// The entity type (see `max schema <connector>`).
+    entity: String,
+    /// Which rows (see above).
+    #[arg(long, short = 'f')]
+    filter: Option<String>,
+    /// Columns to show, comma-separated (dotted paths allowed), or `all`.
+    #[arg(long, value_name = "a,b|all")]
+    fields: Option<String>,
+    /// Sort keys, comma-separated or repeated: `field`, `field:asc`, `field:desc` (ties by id).
+    #[arg(long = "order-by", value_name = "FIELD[:asc|desc]")]
+    order_by: Vec<String>,
+    /// Rows per page.
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+    /// Continue after the page that printed this cursor.
+    #[arg(long, value_name = "CURSOR")]
+    after: Option<String>,
+    /// Every matching row, no paging.
+    #[arg(long)]
+    all: bool,
+}
+
+impl SearchCommand {
+    /// Runs it.
+    pub fn run(self, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
+        let project = project(global)?;
+        let installation = project.installations().find(&self.target)?;
+        let path = installation.data_db();
+        if !path.is_file() {
+            return Err(not_synced(&installation.label(), &self.target));
+        }
+        let storage = SqliteStorage::open_read_only(&path)?;
+        let Some(info) = storage.info().cloned() else { return Err(not_synced(&installation.label(), &self.target)) };
+        let entity = info
+            .schema
+            .entities
+            .iter()
+            .find(|e| e.name.eq_ignore_ascii_case(&self.entity))
+            .map_or(self.entity.clone(), |e| e.name.clone());
+        let fields = match self.fields.as_deref().map(str::trim) {
+            None | Some("all") => None,
+            Some(list) => Some(list.split(',').map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect()),
+        };
+        let order_by = self
+            .order_by
+            .iter()
+            .flat_map(|o| o.split(','))
+            .map(|o| o.trim().to_string())
+            .filter(|o| !o.is_empty())
+            .collect();
+        let request = SearchRequest {
+            entity,
+            filter: self.filter.clone(),
+            fields,
+            order_by,
+            limit: if self.all { None } else { Some(self.limit.max(1)) },
+            after: self.after.clone(),
+        };
+        let query = build(&info, &request)?;
+        let page = storage.search(&query)?;
+        render(printer, &query.entity, &page)
+    }
+}
+
+fn not_synced(label: &str, target: &str) -> anyhow::Error {
+    Failure::new("not_synced", format!("{label} has not been synced yet"), format!("run `max sync {target}` first"))
+        .into()
+}
+
+fn render(printer: &Printer, entity: &str, page: &SearchPage) -> anyhow::Result<()> {
+    let objects = || {
+        page.rows.iter().map(|row| {
+            serde_json::Value::Object(
+                page.columns.iter().cloned().zip(row.iter().cloned()).collect::<serde_json::Map<_, _>>(),
+            )
+        })
+    };
+    match printer.format() {
+        OutputFormat::Json => printer.json(&serde_json::json!({
+            "entity": entity, "columns": page.columns, "rows": objects().collect::<Vec<_>>(), "next": page.next,
+        })),
+        OutputFormat::Ndjson => {
+            let lines: Vec<String> = objects().map(|o| o.to_string()).collect();
+            if !lines.is_empty() {
+                printer.text(&lines.join("\n"))?;
+            }
+            next_hint(page);
+            Ok(())
+        }
+        OutputFormat::Csv => {
+            let mut lines = vec![page.columns.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(",")];
+            lines.extend(
+                page.rows.iter().map(|row| row.iter().map(|v| csv_cell(&cell(v))).collect::<Vec<_>>().join(",")),
+            );
+            printer.text(&lines.join("\n"))?;
+            next_hint(page);
+            Ok(())
+        }
+        OutputFormat::Text => {
+            if page.rows.is_empty() {
+                printer.text(&format!("No {entity} matches."))?;
+                return Ok(());
+            }
+            let width = std::io::stdout()
+                .is_terminal()
+                .then(|| terminal_size::terminal_size().map(|(w, _)| w.0 as usize))
+                .flatten();
+            let rows: Vec<Vec<String>> =
+                page.rows.iter().map(|row| row.iter().map(|v| printable(&cell(v))).collect()).collect();
+            let headers: Vec<&str> = page.columns.iter().map(String::as_str).collect();
+            let rows = fit(&headers, rows, width);
+            printer.text(&printer.table(&headers, &rows))?;
+            let shown = format!("{} {entity} row{}", page.rows.len(), if page.rows.len() == 1 { "" } else { "s" });
+            match &page.next {
+                Some(cursor) => prompt::say(&printer.dim(&format!("{shown}; next page: --after {cursor}"))),
+                None => prompt::say(&printer.dim(&shown)),
+            }
+            Ok(())
+        }
+    }
+}
+
+fn next_hint(page: &SearchPage) {
+    if let Some(cursor) = &page.next {
+        prompt::say(&format!("next page: --after {cursor}"));
+    }
+}
+
+fn cell(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// One line without control characters, so synced data can't move the cursor or recolour the terminal.
+fn printable(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
+fn csv_cell(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
+}
+
+/// Shortens the widest cells (with `…`) until the table fits `width` columns; no limit without one.
+fn fit(headers: &[&str], mut rows: Vec<Vec<String>>, width: Option<usize>) -> Vec<Vec<String>> {
+    let Some(width) = width else { return rows };
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let gaps = 2 * widths.len().saturating_sub(1);
+    while widths.iter().sum::<usize>() + gaps > width {
+        let (widest, w) = widths.iter().copied().enumerate().max_by_key(|(_, w)| *w).expect("at least one column");
+        if w <= 8 {
+            break;
+        }
+        widths[widest] = w - 1;
+    }
+    for row in &mut rows {
+        for (cell, w) in row.iter_mut().zip(&widths) {
+            if cell.chars().count() > *w {
+                *cell = cell.chars().take(w.saturating_sub(1)).chain(std::iter::once('…')).collect();
+            }
+        }
+    }
+    rows
+}

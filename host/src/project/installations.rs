@@ -1,0 +1,220 @@
+//! Installations: one connector connected to one account, in
+//! `.max/installations/<connector>/<name>/` with `installation.json` (config), `credentials.json`
+//! (secrets, mode 0600) and `data.db`. Several installations of one connector coexist by name.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::files;
+use crate::http::SecretSource;
+use crate::{Error, Result};
+
+/// The name used when `--name` is not given.
+pub const DEFAULT_NAME: &str = "default";
+
+/// `installation.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstallationFile {
+    /// The connector's name.
+    pub connector: String,
+    /// The installation's name.
+    pub name: String,
+    /// The connector version it was connected with.
+    pub connector_version: String,
+    /// The non-secret config collected by onboarding.
+    pub config: BTreeMap<String, String>,
+    /// When it was connected.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl InstallationFile {
+    /// A new installation of `connector` named `name`, created now.
+    pub fn new(connector: &str, name: &str, connector_version: &str, config: BTreeMap<String, String>) -> Self {
+        InstallationFile {
+            connector: connector.to_string(),
+            name: name.to_string(),
+            connector_version: connector_version.to_string(),
+            config,
+            created_at: chrono::Utc::now(),
+        }
+    }
+}
+
+/// `credentials.json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CredentialsFile {
+    secrets: BTreeMap<String, String>,
+}
+
+/// One installation.
+#[derive(Debug, Clone)]
+pub struct Installation {
+    dir: PathBuf,
+    /// Its `installation.json`.
+    pub file: InstallationFile,
+}
+
+impl Installation {
+    /// `connector/name`.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.file.connector, self.file.name)
+    }
+
+    /// Its folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Its database.
+    pub fn data_db(&self) -> PathBuf {
+        self.dir.join("data.db")
+    }
+
+    /// The config as pairs, for `initialise`.
+    pub fn config_pairs(&self) -> Vec<(String, String)> {
+        self.file.config.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
+    /// Its secrets, read from the credential store.
+    pub fn secrets(&self) -> Result<FileSecrets> {
+        FileSecrets::load(&self.dir.join("credentials.json"))
+    }
+}
+
+/// Secrets kept in a 0600 JSON file.
+#[derive(Debug, Clone, Default)]
+pub struct FileSecrets {
+    secrets: HashMap<String, String>,
+}
+
+impl FileSecrets {
+    fn load(path: &Path) -> Result<Self> {
+        if !path.exists() {
+            return Ok(Self::default());
+        }
+        let file: CredentialsFile = files::read_json(path)?;
+        Ok(FileSecrets { secrets: file.secrets.into_iter().collect() })
+    }
+
+    /// Secrets from pairs (before they are saved).
+    pub fn from_pairs(pairs: BTreeMap<String, String>) -> Self {
+        FileSecrets { secrets: pairs.into_iter().collect() }
+    }
+}
+
+impl SecretSource for FileSecrets {
+    fn secret(&self, name: &str) -> Option<String> {
+        self.secrets.get(name).cloned()
+    }
+}
+
+/// Whether `name` is a valid installation name.
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some('a'..='z' | '0'..='9'))
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '-' | '_'))
+        && name.len() <= 64
+}
+
+/// The installations of a project.
+#[derive(Debug, Clone)]
+pub struct InstallationStore {
+    dir: PathBuf,
+}
+
+impl InstallationStore {
+    pub(super) fn new(dir: PathBuf) -> Self {
+        InstallationStore { dir }
+    }
+
+    /// Every installation, by connector then name.
+    pub fn list(&self) -> Result<Vec<Installation>> {
+        let mut found = Vec::new();
+        for connector in read_dirs(&self.dir) {
+            for name in read_dirs(&connector) {
+                let path = name.join("installation.json");
+                if path.is_file() {
+                    found.push(Installation { file: files::read_json(&path)?, dir: name });
+                }
+            }
+        }
+        found.sort_by_key(Installation::label);
+        Ok(found)
+    }
+
+    /// Finds `connector` (its only or `default` installation) or `connector/name`.
+    pub fn find(&self, spec: &str) -> Result<Installation> {
+        let (connector, name) = match spec.split_once('/') {
+            Some((connector, name)) => (connector, Some(name)),
+            None => (spec, None),
+        };
+        let all = self.list()?;
+        let of_connector: Vec<&Installation> = all.iter().filter(|i| i.file.connector == connector).collect();
+        let found = match name {
+            Some(name) => of_connector.iter().find(|i| i.file.name == name),
+            None if of_connector.len() == 1 => of_connector.first(),
+            None => of_connector.iter().find(|i| i.file.name == DEFAULT_NAME),
+        };
+        match found {
+            Some(installation) => Ok((*installation).clone()),
+            None => Err(Error::InstallationNotFound {
+                spec: spec.to_string(),
+                available: all.iter().map(Installation::label).collect(),
+                ambiguous: name.is_none() && of_connector.len() > 1,
+            }),
+        }
+    }
+
+    /// Whether `connector/name` exists.
+    pub fn exists(&self, connector: &str, name: &str) -> bool {
+        self.dir.join(connector).join(name).join("installation.json").is_file()
+    }
+
+    /// Creates (or with `replace`, overwrites the config and secrets of) an installation.
+    pub fn create(
+        &self,
+        file: InstallationFile,
+        secrets: &BTreeMap<String, String>,
+        replace: bool,
+    ) -> Result<Installation> {
+        if !valid_name(&file.name) {
+            return Err(Error::InvalidName { name: file.name.clone() });
+        }
+        if self.exists(&file.connector, &file.name) && !replace {
+            return Err(Error::InstallationExists { label: format!("{}/{}", file.connector, file.name) });
+        }
+        let dir = self.dir.join(&file.connector).join(&file.name);
+        std::fs::create_dir_all(&dir).map_err(Error::io("create", &dir))?;
+        write_secrets(&dir.join("credentials.json"), secrets)?;
+        files::write_json(&dir.join("installation.json"), &file)?;
+        Ok(Installation { dir, file })
+    }
+}
+
+fn read_dirs(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut dirs: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    dirs.sort();
+    dirs
+}
+
+/// Writes `credentials.json` readable by the owner only, atomically.
+fn write_secrets(path: &Path, secrets: &BTreeMap<String, String>) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let temp = path.with_extension(format!("json.{}.tmp", std::process::id()));
+    let text = serde_json::to_vec_pretty(&CredentialsFile { secrets: secrets.clone() }).expect("secrets serialize");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&temp)
+        .map_err(Error::io("write", &temp))?;
+    file.write_all(&text).and_then(|()| file.sync_all()).map_err(Error::io("write", &temp))?;
+    std::fs::rename(&temp, path).map_err(Error::io("write", path))
+}

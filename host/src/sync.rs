@@ -1,0 +1,233 @@
+//! Sync execution: seed → plan → task graph in `_max_tasks` → N workers draining it over the instance
+//! pool. Each worker claims a task atomically, runs its loader in the component, and stores the results
+//! together with the task's completion in one transaction. Plan groups run in order; a step is expanded
+//! into tasks only when its group may run, so `all of <entity>` sees every entity found before it.
+
+mod expand;
+mod run;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::data::EntityRef;
+use crate::http::HttpCapability;
+use crate::manifest::ConnectorInfo;
+use crate::runtime::InstancePool;
+use crate::storage::{Claim, NewTask, SchemaReport, Storage, SyncRecord, TaskFailure, TaskSpec};
+use crate::{ConnectorError, Error, Result};
+
+/// How a sync runs.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Reload everything, and rebuild tables whose field types changed.
+    pub full: bool,
+    /// Tasks run at once (one connector instance each).
+    pub workers: usize,
+    /// Attempts of a task that fails transiently (rate limits, 5xx, timeouts).
+    pub max_attempts: u32,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions { full: false, workers: 4, max_attempts: 5 }
+    }
+}
+
+/// Receives progress; the CLI draws it, tests may count it.
+pub trait SyncObserver: Send + Sync {
+    /// Rows stored for an entity type by one task.
+    fn stored(&self, entity: &str, rows: u64);
+    /// Tasks finished and known so far.
+    fn progress(&self, done: u64, total: u64);
+    /// A task failed transiently and will run again after `delay`.
+    fn retrying(&self, task: &str, error: &str, delay: Duration);
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Default)]
+pub struct Quiet;
+
+impl SyncObserver for Quiet {
+    fn stored(&self, _: &str, _: u64) {}
+    fn progress(&self, _: u64, _: u64) {}
+    fn retrying(&self, _: &str, _: &str, _: Duration) {}
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncReport {
+    /// The `_max_syncs` row.
+    pub record: SyncRecord,
+    /// Tasks that failed, with why.
+    pub failures: Vec<TaskFailure>,
+    /// Tables created or changed before syncing.
+    pub schema: SchemaReport,
+    /// Wall-clock time.
+    pub duration_ms: u64,
+}
+
+/// Everything a sync works with.
+pub struct SyncContext<S: Storage> {
+    /// The connector's description.
+    pub info: ConnectorInfo,
+    /// Initialised instances of the installation.
+    pub pool: InstancePool,
+    /// The installation's HTTP capability (for the request count).
+    pub http: Arc<HttpCapability>,
+    /// The installation's storage.
+    pub storage: Arc<Mutex<S>>,
+}
+
+/// Runs one sync to its end.
+pub async fn run_sync<S: Storage + 'static>(
+    context: &SyncContext<S>,
+    options: &SyncOptions,
+    observer: &dyn SyncObserver,
+) -> Result<SyncReport> {
+    let started = Instant::now();
+    let requests_before = context.http.request_count();
+    let schema = lock(&context.storage).apply_schema(&context.info, options.full)?;
+    let roots: Vec<EntityRef> =
+        context.info.schema.roots.iter().map(|r| EntityRef { entity: r.entity.clone(), id: r.id.clone() }).collect();
+    lock(&context.storage).ensure_rows(&roots)?;
+    let state = lock(&context.storage).seed_state(options.full)?;
+    let plan = context.pool.get().await?.seed(&state).await?;
+    // A sync is incremental when its plan follows change feeds; otherwise it reloads everything.
+    let incremental =
+        plan.groups.iter().flatten().any(|s| matches!(s.operation, crate::data::Operation::FollowChanges(_)));
+    let sync = lock(&context.storage).begin_sync(!incremental)?;
+    let expansions: Vec<NewTask> = plan
+        .groups
+        .iter()
+        .enumerate()
+        .flat_map(|(group, steps)| {
+            steps.iter().map(move |step| NewTask {
+                group: group as u32,
+                parent: None,
+                spec: TaskSpec::Expand { step: step.clone() },
+            })
+        })
+        .collect();
+    lock(&context.storage).add_tasks(sync, &expansions)?;
+    let drained = Drain {
+        context,
+        options,
+        observer,
+        sync,
+        stored: Mutex::new(BTreeMap::new()),
+        wake: tokio::sync::Notify::new(),
+    };
+    let workers = (0..options.workers.max(1)).map(|_| drained.worker());
+    for outcome in futures::future::join_all(workers).await {
+        outcome?;
+    }
+    let stored = drained.stored.into_inner().expect("counts lock");
+    let requests = context.http.request_count() - requests_before;
+    let mut storage = lock(&context.storage);
+    let record = storage.finish_sync(sync, &stored, requests)?;
+    let failures = storage.failures(sync)?;
+    Ok(SyncReport { record, failures, schema, duration_ms: started.elapsed().as_millis() as u64 })
+}
+
+fn lock<S>(storage: &Mutex<S>) -> std::sync::MutexGuard<'_, S> {
+    storage.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The shared state of one sync's workers.
+struct Drain<'a, S: Storage> {
+    context: &'a SyncContext<S>,
+    options: &'a SyncOptions,
+    observer: &'a dyn SyncObserver,
+    sync: i64,
+    stored: Mutex<BTreeMap<String, u64>>,
+    wake: tokio::sync::Notify,
+}
+
+impl<S: Storage + 'static> Drain<'_, S> {
+    /// Claims and runs tasks until none are left. Storage failures end the sync; task failures don't.
+    async fn worker(&self) -> Result<()> {
+        loop {
+            let claim = lock(&self.context.storage).claim_task(self.sync)?;
+            match claim {
+                Claim::Done => {
+                    self.wake.notify_waiters();
+                    return Ok(());
+                }
+                Claim::Wait => {
+                    // Tasks in flight will add work or finish their group; poll as a fallback.
+                    let _ = tokio::time::timeout(Duration::from_millis(50), self.wake.notified()).await;
+                }
+                Claim::Task(task) => {
+                    self.execute(&task).await?;
+                    self.wake.notify_waiters();
+                    let (done, total) = lock(&self.context.storage).task_progress(self.sync)?;
+                    self.observer.progress(done, total);
+                }
+            }
+        }
+    }
+
+    /// Runs one task, retrying transient failures, and records its outcome.
+    async fn execute(&self, task: &crate::storage::Task) -> Result<()> {
+        let mut attempt = task.attempts;
+        loop {
+            let result = match &task.spec {
+                TaskSpec::Expand { step } => {
+                    let storage = lock(&self.context.storage);
+                    expand::expand(&self.context.info, &*storage, task, step)
+                        .map_err(|reason| Error::InvalidPlan { reason })
+                }
+                spec => run::run(&self.context.info, &self.context.pool, task, spec).await,
+            };
+            match result {
+                Ok(outcome) => {
+                    let stored = lock(&self.context.storage).complete_task(self.sync, task, outcome);
+                    match stored {
+                        Ok(stored) => {
+                            for (entity, rows) in stored {
+                                self.observer.stored(&entity, rows);
+                                *self.stored.lock().expect("counts lock").entry(entity).or_insert(0) += rows;
+                            }
+                            return Ok(());
+                        }
+                        Err(error @ Error::InvalidData { .. }) => return self.fail(task, &error),
+                        Err(error) => return Err(error),
+                    }
+                }
+                Err(error) => {
+                    attempt += 1;
+                    match retry_delay(&error, attempt) {
+                        Some(delay) if attempt < self.options.max_attempts => {
+                            self.observer.retrying(&task.spec.to_string(), &error.to_string(), delay);
+                            tokio::time::sleep(delay).await;
+                        }
+                        _ => return self.fail(task, &error),
+                    }
+                }
+            }
+        }
+    }
+
+    fn fail(&self, task: &crate::storage::Task, error: &Error) -> Result<()> {
+        lock(&self.context.storage).fail_task(task, &error.to_string())
+    }
+}
+
+/// How long to wait before retrying after `error`, or `None` when retrying can't help.
+fn retry_delay(error: &Error, attempt: u32) -> Option<Duration> {
+    let Error::ConnectorFailed { error, .. } = error else { return None };
+    let backoff = Duration::from_millis(200 * 2u64.pow(attempt.min(6)));
+    // Jitter spreads retries of concurrent workers apart.
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let jitter = Duration::from_millis(u64::from(nanos % 100));
+    match error {
+        ConnectorError::RateLimited(Some(ms)) => {
+            Some(Duration::from_millis(*ms).max(Duration::from_millis(50)) + jitter)
+        }
+        ConnectorError::RateLimited(None) | ConnectorError::Transient(_) => Some(backoff + jitter),
+        _ => None,
+    }
+}

@@ -1,0 +1,116 @@
+//! Expanding a plan step into tasks, when its group may run: the target becomes refs (roots, every
+//! known entity of a type, or one), and the operation becomes load tasks (refs batched to each loader's
+//! max batch), first-page tasks of a collection, or a change-feed task.
+
+use std::collections::BTreeMap;
+
+use crate::data::{EntityRef, Operation, Step, Target};
+use crate::manifest::{ConnectorInfo, LoaderKind};
+use crate::storage::{NewTask, Storage, Task, TaskOutcome, TaskSpec};
+
+/// The tasks of `step`, as the outcome of the expanding task (they become its children).
+pub(super) fn expand(
+    info: &ConnectorInfo,
+    storage: &dyn Storage,
+    task: &Task,
+    step: &Step,
+) -> Result<TaskOutcome, String> {
+    let refs = targets(info, storage, &step.target)?;
+    let child = |spec| NewTask { group: task.group, parent: Some(task.id), spec };
+    let mut spawn = Vec::new();
+    match &step.operation {
+        Operation::LoadFields(fields) => {
+            let mut by_entity: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+            for r in &refs {
+                by_entity.entry(r.entity.as_str()).or_default().push(r.id.as_str());
+            }
+            for (entity, ids) in by_entity {
+                for (loader, kind) in loaders_for(info, entity, fields)? {
+                    let chunk = match kind {
+                        LoaderKind::Single => 1,
+                        LoaderKind::Batched { max_batch } => max_batch.max(1) as usize,
+                        LoaderKind::Raw => {
+                            spawn.push(child(TaskSpec::Load { loader, entity: entity.to_string(), ids: Vec::new() }));
+                            continue;
+                        }
+                        other => {
+                            return Err(format!(
+                                "loader `{loader}` is a {other} loader and can't load fields of given ids"
+                            ));
+                        }
+                    };
+                    for ids in ids.chunks(chunk) {
+                        let ids = ids.iter().map(|id| id.to_string()).collect();
+                        spawn.push(child(TaskSpec::Load { loader: loader.clone(), entity: entity.to_string(), ids }));
+                    }
+                }
+            }
+        }
+        Operation::LoadCollection(field) => {
+            for parent in refs {
+                let loader = info
+                    .loaders
+                    .iter()
+                    .find(|l| matches!(&l.kind, LoaderKind::Collection { parent: p, field: f, .. } if *p == parent.entity && f == field))
+                    .ok_or_else(|| format!("no collection loader fills {}.{field}", parent.entity))?;
+                spawn.push(child(TaskSpec::Page {
+                    loader: loader.name.clone(),
+                    parent,
+                    field: field.clone(),
+                    cursor: None,
+                    position: 0,
+                }));
+            }
+        }
+        Operation::FollowChanges(loader) => {
+            match info.loader(loader) {
+                Some(def) if def.kind == LoaderKind::ChangeFeed => {}
+                _ => return Err(format!("`{loader}` is not a change-feed loader")),
+            }
+            let cursor =
+                storage.seed_state(false).map_err(|e| e.to_string())?.cursors.into_iter().find(|(l, _)| l == loader);
+            spawn.push(child(TaskSpec::Changes { loader: loader.clone(), cursor: cursor.map(|(_, c)| c) }));
+        }
+    }
+    Ok(TaskOutcome { spawn, ..TaskOutcome::default() })
+}
+
+fn targets(info: &ConnectorInfo, storage: &dyn Storage, target: &Target) -> Result<Vec<EntityRef>, String> {
+    Ok(match target {
+        Target::Root => {
+            info.schema.roots.iter().map(|r| EntityRef { entity: r.entity.clone(), id: r.id.clone() }).collect()
+        }
+        Target::All(entity) => {
+            if info.entity(entity).is_none() {
+                return Err(format!("the plan targets undeclared entity `{entity}`"));
+            }
+            let ids = storage.ids_of(entity).map_err(|e| e.to_string())?;
+            ids.into_iter().map(|id| EntityRef { entity: entity.clone(), id }).collect()
+        }
+        Target::One(r) => {
+            if info.entity(&r.entity).is_none() {
+                return Err(format!("the plan targets undeclared entity `{}`", r.entity));
+            }
+            vec![r.clone()]
+        }
+    })
+}
+
+/// The loaders (and their kinds) that fill `fields` of `entity`, each once.
+fn loaders_for(info: &ConnectorInfo, entity: &str, fields: &[String]) -> Result<Vec<(String, LoaderKind)>, String> {
+    let mut loaders: Vec<(String, LoaderKind)> = Vec::new();
+    for field in fields {
+        let resolver = info
+            .resolvers
+            .iter()
+            .find(|r| r.entity == entity && r.fields.contains(field))
+            .ok_or_else(|| format!("the plan asks for {entity}.{field}, which no loader fills"))?;
+        if loaders.iter().any(|(name, _)| *name == resolver.loader) {
+            continue;
+        }
+        let def =
+            info.loader(&resolver.loader).ok_or_else(|| format!("loader `{}` is not declared", resolver.loader))?;
+        loaders.push((def.name.clone(), def.kind.clone()));
+    }
+    Ok(loaders)
+}
