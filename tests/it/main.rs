@@ -7,4 +7,7 @@ mod cli;
 mod contract;
 mod http;
 mod sandbox;
+mod search;
+mod storage;
+mod sync;
 mod tidy;

@@ -4,7 +4,7 @@
 //!   components (`<target>/connectors/<name>.wasm`, `<target>/guests/<name>.wasm`), and builds `max`
 //!   and `fake-saas`.
 //! - `test`: `build`, then every test of the workspace.
-//! - `demo`: `build`, then starts the Acme fake API and shows Max installing its connector.
+//! - `demo`: `build`, then starts the Acme fake API and shows Max connecting, syncing and searching it.
 //!
 //! The target directory is `CARGO_TARGET_DIR` when set, else `target/` in the workspace.
 
@@ -24,14 +24,14 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("build") => build(),
         Some("test") => test(&args[1..]),
-        Some("demo") => build().and_then(|()| demo::run(&workspace_root(), &target_dir())),
+        Some("demo") => build().and_then(|()| demo::run(&target_dir())),
         Some("help" | "--help" | "-h") | None => {
             println!("usage: cargo xtask <build|test|demo>\n");
             println!(
                 "  build   build max, fake-saas, the connectors and test guests (components in <target>/connectors/)"
             );
             println!("  test    build, then run every test (extra arguments go to `cargo test`)");
-            println!("  demo    build, start the Acme fake API, and show Max installing its connector");
+            println!("  demo    build, start the Acme fake API, and show Max syncing and searching it");
             return ExitCode::SUCCESS;
         }
         Some(other) => Err(format!("unknown task `{other}`; try `cargo xtask help`")),

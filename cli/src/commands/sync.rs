@@ -54,10 +54,11 @@ impl SyncCommand {
         if report.failures.is_empty() {
             return Ok(());
         }
+        let first = &report.failures[0].error;
         Err(Failure::new(
             "sync_failed",
             format!(
-                "{} of {} tasks failed; the rest of the data was stored",
+                "{} of {} tasks failed (first: {first}); the rest of the data was stored",
                 report.failures.len(),
                 report.record.tasks_total
             ),

@@ -1,0 +1,206 @@
+//! Storage: merge-upsert keeps what a batch doesn't carry, schema evolution adds columns and refuses
+//! type changes, link tables keep collections in order, and bad data is refused without a trace.
+
+use max_host::Error;
+use max_host::data::{EntityBatch, EntityRef, FieldValue, Row};
+use max_host::manifest::ConnectorInfo;
+use max_host::storage::{Claim, Links, NewTask, SqliteStorage, Storage, TaskOutcome, TaskSpec};
+
+/// A schema with every field type: people in teams.
+pub fn people_schema(extra_person_fields: serde_json::Value) -> ConnectorInfo {
+    let mut person_fields = vec![
+        serde_json::json!({"name": "name", "type": "string"}),
+        serde_json::json!({"name": "age", "type": "integer"}),
+        serde_json::json!({"name": "score", "type": "float"}),
+        serde_json::json!({"name": "active", "type": "boolean"}),
+        serde_json::json!({"name": "born", "type": "datetime"}),
+        serde_json::json!({"name": "meta", "type": "json"}),
+        serde_json::json!({"name": "team", "type": "ref", "target": "Team"}),
+        serde_json::json!({"name": "manager", "type": "ref", "target": "Person"}),
+    ];
+    person_fields.extend(extra_person_fields.as_array().cloned().unwrap_or_default());
+    serde_json::from_value(serde_json::json!({
+        "name": "people", "version": "1.0.0", "description": "test",
+        "schema": {
+            "entities": [
+                {"name": "Person", "fields": person_fields},
+                {"name": "Team", "fields": [
+                    {"name": "name", "type": "string"},
+                    {"name": "members", "type": "collection", "target": "Person"}
+                ]}
+            ],
+            "roots": []
+        },
+        "loaders": [], "resolvers": [], "onboarding": [],
+        "permissions": {"hosts": [], "credentials": []}
+    }))
+    .expect("a valid test schema")
+}
+
+/// Stores `outcome` the way a sync does: as the result of a task.
+pub fn store(storage: &mut SqliteStorage, outcome: TaskOutcome) -> Result<(), Error> {
+    let sync = storage.begin_sync(true)?;
+    let spec = TaskSpec::Load { loader: "test".into(), entity: "Person".into(), ids: vec![] };
+    storage.add_tasks(sync, &[NewTask { group: 0, parent: None, spec }])?;
+    let Claim::Task(task) = storage.claim_task(sync)? else { panic!("a task was added") };
+    storage.complete_task(sync, &task, outcome).map(|_| ())
+}
+
+pub fn batch(entity: &str, columns: &[&str], rows: Vec<(&str, Vec<FieldValue>)>) -> EntityBatch {
+    EntityBatch {
+        entity: entity.into(),
+        columns: columns.iter().map(|c| c.to_string()).collect(),
+        rows: rows.into_iter().map(|(id, values)| Row { id: id.into(), values }).collect(),
+    }
+}
+
+fn text(s: &str) -> FieldValue {
+    FieldValue::Text(s.into())
+}
+
+fn file_storage(dir: &tempfile::TempDir) -> SqliteStorage {
+    SqliteStorage::open(&dir.path().join("data.db")).unwrap()
+}
+
+fn person_row(dir: &tempfile::TempDir, id: &str) -> (Option<String>, Option<i64>, Option<String>) {
+    let conn = rusqlite::Connection::open(dir.path().join("data.db")).unwrap();
+    conn.query_row("SELECT name, age, meta FROM Person WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+}
+
+#[test]
+fn storing_some_fields_never_erases_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut storage = file_storage(&dir);
+    storage.apply_schema(&people_schema(serde_json::json!([])), false).unwrap();
+    let first = batch("Person", &["name", "age"], vec![("p1", vec![text("Ada"), FieldValue::Integer(36)])]);
+    store(&mut storage, TaskOutcome { batches: vec![first], ..Default::default() }).unwrap();
+    let second = batch(
+        "Person",
+        &["age", "meta"],
+        vec![("p1", vec![FieldValue::Integer(37), FieldValue::Json("{\"a\":1}".into())])],
+    );
+    store(&mut storage, TaskOutcome { batches: vec![second], ..Default::default() }).unwrap();
+    assert_eq!(person_row(&dir, "p1"), (Some("Ada".into()), Some(37), Some("{\"a\":1}".into())));
+    let cleared = batch("Person", &["name"], vec![("p1", vec![FieldValue::Null])]);
+    store(&mut storage, TaskOutcome { batches: vec![cleared], ..Default::default() }).unwrap();
+    assert_eq!(
+        person_row(&dir, "p1"),
+        (None, Some(37), Some("{\"a\":1}".into())),
+        "an explicit null clears only that field"
+    );
+}
+
+#[test]
+fn a_new_field_adds_a_column_and_keeps_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut storage = file_storage(&dir);
+    let created = storage.apply_schema(&people_schema(serde_json::json!([])), false).unwrap();
+    assert_eq!(created.created, ["Person", "Team"]);
+    store(
+        &mut storage,
+        TaskOutcome {
+            batches: vec![batch("Person", &["name"], vec![("p1", vec![text("Ada")])])],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let v2 = people_schema(serde_json::json!([{"name": "nickname", "type": "string"}]));
+    let report = storage.apply_schema(&v2, false).unwrap();
+    assert_eq!(report.added, ["Person.nickname"]);
+    assert!(report.created.is_empty());
+    store(
+        &mut storage,
+        TaskOutcome {
+            batches: vec![batch("Person", &["nickname"], vec![("p1", vec![text("Countess")])])],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join("data.db")).unwrap();
+    let row: (String, String) = conn
+        .query_row("SELECT name, nickname FROM Person WHERE id = 'p1'", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert_eq!(row, ("Ada".into(), "Countess".into()));
+    // Dropping the field again keeps the column and reports it.
+    let report = storage.apply_schema(&people_schema(serde_json::json!([])), false).unwrap();
+    assert_eq!(report.retired, ["Person.nickname"]);
+}
+
+#[test]
+fn a_type_change_is_refused_with_a_way_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut storage = file_storage(&dir);
+    storage.apply_schema(&people_schema(serde_json::json!([{"name": "rank", "type": "integer"}])), false).unwrap();
+    let changed = people_schema(serde_json::json!([{"name": "rank", "type": "string"}]));
+    let error = storage.apply_schema(&changed, false).unwrap_err();
+    assert!(
+        matches!(&error, Error::SchemaConflict { entity, field, .. } if entity == "Person" && field == "rank"),
+        "{error:?}"
+    );
+    assert_eq!(error.to_string(), "Person.rank is stored as integer but the connector now declares it string");
+    assert!(error.hint().unwrap().contains("--full"));
+    let report = storage.apply_schema(&changed, true).unwrap();
+    assert_eq!(report.rebuilt, ["Person"]);
+}
+
+#[test]
+fn link_tables_hold_collections_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut storage = file_storage(&dir);
+    storage.apply_schema(&people_schema(serde_json::json!([])), false).unwrap();
+    let team = EntityRef { entity: "Team".into(), id: "t1".into() };
+    let page = |ids: &[&str], position: u64, replace: bool| TaskOutcome {
+        batches: vec![batch("Person", &[], ids.iter().map(|id| (*id, vec![])).collect())],
+        links: Some(Links {
+            parent: team.clone(),
+            field: "members".into(),
+            position,
+            child_ids: ids.iter().map(|s| s.to_string()).collect(),
+            replace,
+        }),
+        ..Default::default()
+    };
+    store(&mut storage, page(&["p3", "p1"], 0, true)).unwrap();
+    store(&mut storage, page(&["p2"], 2, false)).unwrap();
+    let members = |dir: &tempfile::TempDir| -> Vec<String> {
+        let conn = rusqlite::Connection::open(dir.path().join("data.db")).unwrap();
+        let mut stmt =
+            conn.prepare("SELECT child_id FROM \"Team.members\" WHERE parent_id = 't1' ORDER BY position").unwrap();
+        stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+    };
+    assert_eq!(members(&dir), ["p3", "p1", "p2"]);
+    // A new first page replaces the stored collection.
+    store(&mut storage, page(&["p2"], 0, true)).unwrap();
+    assert_eq!(members(&dir), ["p2"]);
+    // Collections sent inline with the parent replace it too.
+    let inline =
+        batch("Team", &["members"], vec![("t1", vec![FieldValue::Collection(vec!["p1".into(), "p3".into()])])]);
+    store(&mut storage, TaskOutcome { batches: vec![inline], ..Default::default() }).unwrap();
+    assert_eq!(members(&dir), ["p1", "p3"]);
+}
+
+#[test]
+fn data_that_breaks_the_schema_is_refused_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut storage = file_storage(&dir);
+    storage.apply_schema(&people_schema(serde_json::json!([])), false).unwrap();
+    let good_then_bad = batch(
+        "Person",
+        &["name", "age"],
+        vec![("p1", vec![text("Ada"), FieldValue::Integer(1)]), ("p2", vec![text("Bob"), text("old")])],
+    );
+    let error = store(&mut storage, TaskOutcome { batches: vec![good_then_bad], ..Default::default() }).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the connector returned invalid data for Person p2, field `age`: is declared integer but the connector sent text"
+    );
+    let unknown = batch("Robot", &["name"], vec![("r1", vec![text("R2")])]);
+    assert!(matches!(
+        store(&mut storage, TaskOutcome { batches: vec![unknown], ..Default::default() }),
+        Err(Error::InvalidData { .. })
+    ));
+    let conn = rusqlite::Connection::open(dir.path().join("data.db")).unwrap();
+    let n: i64 = conn.query_row("SELECT COUNT(*) FROM Person", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 0, "the transaction rolled back");
+}

@@ -1,0 +1,256 @@
+//! End to end with the real `max` binary, the real acme.wasm and the Acme fake: connect without prompts,
+//! sync, then compare with the fake; and how connect, sync and search fail on bad input.
+
+use max_fake_saas::RunningServer;
+use max_fake_saas::acme::{Acme, AcmeConfig, DEFAULT_API_KEY, Kind, Size};
+use max_tests::{TestProject, connector};
+use serde_json::Value;
+
+/// A project with acme installed, and an Acme fake with `size` running on its own thread.
+fn acme_project(size: Size) -> (TestProject, Acme, RunningServer) {
+    let fake = Acme::new(AcmeConfig { size, ..AcmeConfig::default() });
+    let server = fake.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let project = TestProject::new();
+    project.max().arg("init").assert().success();
+    project.max().args(["connector", "install", "--yes"]).arg(connector("acme")).assert().success();
+    (project, fake, server)
+}
+
+fn connect(project: &TestProject, server: &RunningServer) {
+    project
+        .max()
+        .args(["connect", "acme", "--set"])
+        .arg(format!("base_url={}", server.base_url()))
+        .args(["--set", &format!("api_key={DEFAULT_API_KEY}")])
+        .assert()
+        .success();
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn data_db(project: &TestProject) -> rusqlite::Connection {
+    rusqlite::Connection::open(project.path().join(".max/installations/acme/default/data.db")).unwrap()
+}
+
+#[test]
+fn a_synced_installation_matches_the_api_exactly() {
+    // 1,100 tasks per project: three pages each at the connector's 500 per page.
+    let size = Size { workspaces: 2, users: 6, projects: 2, tasks_per_project: 1100, files_per_project: 3 };
+    let (project, fake, server) = acme_project(size);
+    connect(&project, &server);
+    let credentials = project.path().join(".max/installations/acme/default/credentials.json");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&credentials).unwrap().permissions().mode() & 0o777, 0o600);
+
+    let output = project.max().args(["sync", "acme", "-o", "json"]).assert().success().get_output().clone();
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["sync"]["record"]["status"], "completed");
+    let expected = fake.counts();
+    let db = data_db(&project);
+    for (entity, count) in &expected {
+        let stored: i64 = db.query_row(&format!("SELECT COUNT(*) FROM \"{entity}\""), [], |r| r.get(0)).unwrap();
+        assert_eq!(stored as usize, *count, "{entity} rows");
+        assert_eq!(
+            summary["sync"]["record"]["entities"][entity].as_u64(),
+            Some(*count as u64),
+            "{entity} in the summary"
+        );
+    }
+    // Every reference points at a stored row.
+    for (entity, field, target) in [
+        ("User", "workspace", "Workspace"),
+        ("Project", "workspace", "Workspace"),
+        ("Project", "owner", "User"),
+        ("Task", "project", "Project"),
+        ("Task", "assignee", "User"),
+        ("Task", "createdBy", "User"),
+        ("Task", "lastModifiedBy", "User"),
+        ("File", "project", "Project"),
+        ("File", "uploadedBy", "User"),
+    ] {
+        let dangling: i64 = db
+            .query_row(
+                &format!(
+                    "SELECT COUNT(*) FROM \"{entity}\" e WHERE e.\"{field}\" IS NOT NULL
+                     AND NOT EXISTS (SELECT 1 FROM \"{target}\" t WHERE t.id = e.\"{field}\")"
+                ),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(dangling, 0, "{entity}.{field} → {target}");
+    }
+    // Every collection link exists, in order, once.
+    let links: i64 = db.query_row("SELECT COUNT(*) FROM \"Project.tasks\"", [], |r| r.get(0)).unwrap();
+    assert_eq!(links as usize, expected["Task"]);
+    let gaps: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM (SELECT parent_id, MAX(position) + 1 - COUNT(*) AS gap FROM \"Project.tasks\" GROUP BY parent_id) WHERE gap != 0",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(gaps, 0);
+    let first_project =
+        fake.with_data(|d| d.list(Kind::Project, None, None, Some(1)).0[0]["id"].as_str().unwrap().to_string());
+    let api_order: Vec<String> = fake.with_data(|d| {
+        d.list(Kind::Task, Some(&first_project), None, None)
+            .0
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_string())
+            .collect()
+    });
+    let mut stmt = db.prepare("SELECT child_id FROM \"Project.tasks\" WHERE parent_id = ?1 ORDER BY position").unwrap();
+    let stored_order: Vec<String> =
+        stmt.query_map([&first_project], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
+    assert_eq!(stored_order, api_order);
+
+    // Search through the CLI agrees with the fake's data.
+    let todo_in_api =
+        fake.with_data(|d| d.list(Kind::Task, None, None, None).0.iter().filter(|t| t["status"] == "todo").count());
+    let output = project
+        .max()
+        .args(["search", "acme", "Task", "--filter", "status = todo", "--all", "--fields", "id,status", "-o", "ndjson"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let rows: Vec<Value> =
+        String::from_utf8_lossy(&output.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), todo_in_api);
+    assert!(rows.iter().all(|r| r["status"] == "todo"));
+
+    // ls and status report it.
+    let ls: Value =
+        serde_json::from_slice(&project.max().args(["ls", "-o", "json"]).assert().success().get_output().stdout)
+            .unwrap();
+    assert_eq!(ls[0]["installation"], "acme/default");
+    assert_eq!(ls[0]["rows"]["Task"].as_u64(), Some(expected["Task"] as u64));
+    assert_eq!(ls[0]["last_sync"]["status"], "completed");
+}
+
+#[test]
+fn several_installations_of_one_connector_coexist() {
+    let (project, _fake, server) =
+        acme_project(Size { workspaces: 1, users: 2, projects: 1, tasks_per_project: 3, files_per_project: 1 });
+    connect(&project, &server);
+    project
+        .max()
+        .args(["connect", "acme", "--name", "work", "--set"])
+        .arg(format!("base_url={}", server.base_url()))
+        .args(["--set", &format!("api_key={DEFAULT_API_KEY}")])
+        .assert()
+        .success();
+    project.max().args(["sync", "acme/work"]).assert().success();
+    let output = project.max().args(["sync", "acme"]).assert().success().get_output().clone();
+    assert!(String::from_utf8_lossy(&output.stdout).contains("Synced acme/default"));
+    let again = project
+        .max()
+        .args(["connect", "acme", "--set", "base_url=http://127.0.0.1:9", "--set", "api_key=x"])
+        .assert()
+        .failure()
+        .get_output()
+        .clone();
+    assert!(stderr(&again).contains("installation `acme/default` already exists"), "{}", stderr(&again));
+    assert!(stderr(&again).contains("--replace"));
+}
+
+#[test]
+fn a_wrong_api_key_at_connect_saves_nothing() {
+    let (project, _fake, server) = acme_project(Size::default());
+    let output = project
+        .max()
+        .args(["connect", "acme", "--set"])
+        .arg(format!("base_url={}", server.base_url()))
+        .args(["--set", "api_key=wrong"])
+        .assert()
+        .failure()
+        .get_output()
+        .clone();
+    let err = stderr(&output);
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].contains("could not connect acme") && errors[0].contains("Invalid API key"), "{err}");
+    assert!(err.contains("hint: ") && err.contains("nothing was saved"), "{err}");
+    assert!(!project.path().join(".max/installations/acme").exists(), "no installation was written");
+}
+
+#[test]
+fn connect_without_a_terminal_names_the_missing_value() {
+    let (project, _fake, server) = acme_project(Size::default());
+    let output = project
+        .max()
+        .args(["connect", "acme", "--set"])
+        .arg(format!("base_url={}", server.base_url()))
+        .write_stdin("")
+        .assert()
+        .failure()
+        .get_output()
+        .clone();
+    assert!(
+        stderr(&output).contains("no value for `api_key`") && stderr(&output).contains("--set api_key=VALUE"),
+        "{}",
+        stderr(&output)
+    );
+    let output =
+        project.max().args(["connect", "acme", "--set", "colour=blue"]).assert().failure().get_output().clone();
+    assert!(
+        stderr(&output).contains("does not ask for `colour`") && stderr(&output).contains("base_url, api_key"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!project.path().join(".max/installations/acme").exists());
+}
+
+/// Runs `max args` in `project`, expecting exit code 1, one `error:` line, a hint, and every `expect`.
+fn fails(project: &TestProject, args: &[&str], expect: &[&str]) {
+    let output = project.max().args(args).assert().failure().get_output().clone();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{args:?}: {err}");
+    assert_eq!(err.lines().filter(|l| l.starts_with("error:")).count(), 1, "{args:?}: {err}");
+    assert!(err.contains("  hint: "), "{args:?} gives a hint: {err}");
+    for text in expect {
+        assert!(err.contains(text), "{args:?}: expected `{text}` in {err}");
+    }
+}
+
+#[test]
+fn bad_targets_fail_with_one_clear_error() {
+    fails(&TestProject::new(), &["sync", "acme"], &["no Max project", "max init"]);
+    let (project, _fake, server) = acme_project(Size::default());
+    fails(&project, &["connect", "linear"], &["no connector named `linear` is installed", "installed: acme"]);
+    fails(&project, &["sync", "acme"], &["no installation `acme`", "max connect"]);
+    connect(&project, &server);
+    fails(&project, &["sync", "acme/nope"], &["no installation `acme/nope`", "installations: acme/default"]);
+    fails(&project, &["search", "acme", "Task"], &["acme/default has not been synced yet", "max sync acme"]);
+    project.max().args(["sync", "acme"]).assert().success();
+    fails(&project, &["search", "acme", "Ticket"], &["`acme` has no entity `Ticket`", "entities: Account, Workspace"]);
+    fails(
+        &project,
+        &["search", "acme", "Task", "--filter", "status = "],
+        &["invalid filter at column 10: expected a value after `=`"],
+    );
+    fails(&project, &["schema", "nope"], &["no connector named `nope`"]);
+}
+
+#[test]
+fn a_dead_api_during_sync_fails_with_the_cause_and_stores_nothing_wrong() {
+    let (project, _fake, server) = acme_project(Size::default());
+    connect(&project, &server);
+    drop(server);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let output = project.max().args(["sync", "acme"]).assert().failure().get_output().clone();
+    let err = stderr(&output);
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].contains("tasks failed") && errors[0].contains("connection failed"), "{err}");
+    assert!(err.contains("hint: "), "{err}");
+    let db = data_db(&project);
+    let tasks: i64 = db.query_row("SELECT COUNT(*) FROM Task", [], |r| r.get(0)).unwrap();
+    assert_eq!(tasks, 0);
+    let status: String =
+        db.query_row("SELECT status FROM _max_syncs ORDER BY id DESC LIMIT 1", [], |r| r.get(0)).unwrap();
+    assert_eq!(status, "failed");
+}
