@@ -82,6 +82,12 @@ fn storing_some_fields_never_erases_the_others() {
     );
     store(&mut storage, TaskOutcome { batches: vec![second], ..Default::default() }).unwrap();
     assert_eq!(person_row(&dir, "p1"), (Some("Ada".into()), Some(37), Some("{\"a\":1}".into())));
+    let conn = rusqlite::Connection::open(dir.path().join("data.db")).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT DISTINCT field FROM _max_field_sync WHERE entity = 'Person' AND id = 'p1' ORDER BY field")
+        .unwrap();
+    let fields: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
+    assert_eq!(fields, ["age", "meta", "name"], "sync metadata per field");
     let cleared = batch("Person", &["name"], vec![("p1", vec![FieldValue::Null])]);
     store(&mut storage, TaskOutcome { batches: vec![cleared], ..Default::default() }).unwrap();
     assert_eq!(

@@ -1,6 +1,6 @@
 //! Repository rules checked as tests: module docs everywhere, the architecture invariants (only
-//! `host/src/runtime` touches wasmtime, the host prints nothing), and no WIT change without a
-//! changelog entry.
+//! `host/src/runtime` touches wasmtime, only `host/src/storage` touches SQLite, the host prints nothing),
+//! and no WIT change without a changelog entry.
 
 use std::path::{Path, PathBuf};
 
@@ -56,6 +56,17 @@ fn only_the_runtime_module_uses_wasmtime() {
         .map(|(path, _)| path)
         .collect();
     assert!(offenders.is_empty(), "wasmtime used outside host/src/runtime: {offenders:?}");
+}
+
+#[test]
+fn only_the_storage_module_uses_sqlite() {
+    let offenders: Vec<String> = files_under(&["host/src", "cli/src"])
+        .into_iter()
+        .filter(|(path, _)| !path.starts_with("host/src/storage"))
+        .filter(|(_, text)| text.contains("rusqlite"))
+        .map(|(path, _)| path)
+        .collect();
+    assert!(offenders.is_empty(), "rusqlite used outside host/src/storage: {offenders:?}");
 }
 
 #[test]

@@ -9,7 +9,9 @@ use super::sqlite::db_error;
 use crate::manifest::{ConnectorInfo, FieldType};
 use crate::{Error, Result};
 
-/// The execution tables, created with every database.
+/// The execution tables, created with every database. `_max_sync_meta` keeps one row per entity row and
+/// field set (the columns one batch carried, a JSON array in `_max_field_sets`); the view
+/// `_max_field_sync` reads it per field: (entity, id, field, synced_at, sync_id).
 const INTERNAL_TABLES: &str = "
 CREATE TABLE IF NOT EXISTS _max_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS _max_schema (
@@ -30,6 +32,9 @@ CREATE TABLE IF NOT EXISTS _max_field_sets (
 CREATE TABLE IF NOT EXISTS _max_sync_meta (
     entity TEXT NOT NULL, id TEXT NOT NULL, field_set INTEGER NOT NULL, synced_at TEXT NOT NULL,
     sync_id INTEGER NOT NULL, PRIMARY KEY (entity, id, field_set)) WITHOUT ROWID;
+CREATE VIEW IF NOT EXISTS _max_field_sync AS
+    SELECT m.entity AS entity, m.id AS id, f.value AS field, m.synced_at AS synced_at, m.sync_id AS sync_id
+    FROM _max_sync_meta m JOIN _max_field_sets s ON s.id = m.field_set, json_each(s.fields) f;
 CREATE TABLE IF NOT EXISTS _max_cursors (
     loader TEXT PRIMARY KEY, cursor TEXT NOT NULL, updated_at TEXT NOT NULL, sync_id INTEGER NOT NULL);
 ";

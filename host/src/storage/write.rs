@@ -206,7 +206,7 @@ fn write_batch(
 fn field_set_id(tx: &Transaction<'_>, entity: &str, columns: &[String]) -> Result<i64> {
     let mut sorted = columns.to_vec();
     sorted.sort();
-    let key = (entity.to_string(), sorted.join(","));
+    let key = (entity.to_string(), serde_json::to_string(&sorted).expect("field names serialize"));
     tx.execute(
         "INSERT INTO _max_field_sets (entity, fields) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         params![key.0, key.1],
