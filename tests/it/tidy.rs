@@ -47,37 +47,32 @@ fn every_module_says_what_it_is_for() {
     assert!(missing.is_empty(), "files without a `//!` module doc: {missing:?}");
 }
 
+/// Files under `dirs`, outside `allowed` (a path prefix), whose text contains any of `needles`.
+fn files_using(dirs: &[&str], allowed: Option<&str>, needles: &[&str]) -> Vec<String> {
+    files_under(dirs)
+        .into_iter()
+        .filter(|(path, _)| allowed.is_none_or(|prefix| !path.starts_with(prefix)))
+        .filter(|(_, text)| needles.iter().any(|needle| text.contains(needle)))
+        .map(|(path, _)| path)
+        .collect()
+}
+
 #[test]
 fn only_the_runtime_module_uses_wasmtime() {
-    let offenders: Vec<String> = files_under(&["host/src", "cli/src"])
-        .into_iter()
-        .filter(|(path, _)| !path.starts_with("host/src/runtime"))
-        .filter(|(_, text)| text.contains("wasmtime::") || text.contains("use wasmtime"))
-        .map(|(path, _)| path)
-        .collect();
+    let offenders = files_using(&["host/src", "cli/src"], Some("host/src/runtime"), &["wasmtime::", "use wasmtime"]);
     assert!(offenders.is_empty(), "wasmtime used outside host/src/runtime: {offenders:?}");
 }
 
 #[test]
 fn only_the_storage_module_uses_sqlite() {
-    let offenders: Vec<String> = files_under(&["host/src", "cli/src"])
-        .into_iter()
-        .filter(|(path, _)| !path.starts_with("host/src/storage"))
-        .filter(|(_, text)| text.contains("rusqlite"))
-        .map(|(path, _)| path)
-        .collect();
+    let offenders = files_using(&["host/src", "cli/src"], Some("host/src/storage"), &["rusqlite"]);
     assert!(offenders.is_empty(), "rusqlite used outside host/src/storage: {offenders:?}");
 }
 
 #[test]
 fn the_host_library_prints_nothing_and_parses_no_command_line() {
-    let offenders: Vec<String> = files_under(&["host/src"])
-        .into_iter()
-        .filter(|(_, text)| {
-            ["println!", "eprintln!", "print!(", "eprint!(", "dbg!(", "clap::"].iter().any(|bad| text.contains(bad))
-        })
-        .map(|(path, _)| path)
-        .collect();
+    let offenders =
+        files_using(&["host/src"], None, &["println!", "eprintln!", "print!(", "eprint!(", "dbg!(", "clap::"]);
     assert!(offenders.is_empty(), "printing or clap in host/: {offenders:?}");
 }
 
