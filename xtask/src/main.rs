@@ -5,6 +5,7 @@
 //!   and `fake-saas`.
 //! - `test`: `build`, then every test of the workspace.
 //! - `demo`: `build`, then starts the Acme fake API and shows Max connecting, syncing and searching it.
+//! - `bench [--quick] [-o json] [--against URL]`: release builds, then `max-bench` (see BENCHMARKS.md).
 //!
 //! The target directory is `CARGO_TARGET_DIR` when set, else `target/` in the workspace.
 
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
         Some("build") => build(),
         Some("test") => test(&args[1..]),
         Some("demo") => build().and_then(|()| demo::run(&target_dir())),
+        Some("bench") => bench(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             println!("usage: cargo xtask <build|test|demo>\n");
             println!(
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
             );
             println!("  test    build, then run every test (extra arguments go to `cargo test`)");
             println!("  demo    build, start the Acme fake API, and show Max syncing and searching it");
+            println!("  bench   release build, then every benchmark scenario (--quick, -o json, --against URL)");
             return ExitCode::SUCCESS;
         }
         Some(other) => Err(format!("unknown task `{other}`; try `cargo xtask help`")),
@@ -118,6 +121,21 @@ fn copy_components(workspace: &Path, target: &Path, out: &str) -> Result<(), Str
             .map_err(|e| format!("copying {} to {}: {e}", artifact.display(), copy.display()))?;
     }
     Ok(())
+}
+
+fn bench(extra: &[String]) -> Result<(), String> {
+    build()?;
+    exec(cargo().current_dir(workspace_root()).args([
+        "build",
+        "--release",
+        "-p",
+        "max-cli",
+        "-p",
+        "max-fake-saas",
+        "-p",
+        "max-bench",
+    ]))?;
+    exec(Command::new(target_dir().join("release").join("max-bench")).env("MAX_BENCH_TARGET", target_dir()).args(extra))
 }
 
 fn test(extra: &[String]) -> Result<(), String> {

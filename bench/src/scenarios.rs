@@ -1,0 +1,53 @@
+//! The scenarios, each adding rows to the report.
+
+pub mod end_to_end;
+pub mod limit;
+pub mod query;
+pub mod startup;
+
+use std::path::PathBuf;
+
+/// Where things are.
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// The release binaries (`max`, `fake-saas`).
+    pub bin: PathBuf,
+    /// The acme component.
+    pub acme: PathBuf,
+    /// A scratch folder for projects and databases.
+    pub work: PathBuf,
+    /// Fewer repetitions.
+    pub quick: bool,
+}
+
+impl Env {
+    /// Repetitions of a short measurement.
+    pub fn repeats(&self) -> usize {
+        if self.quick { 5 } else { 15 }
+    }
+
+    /// A fresh project folder named `name`.
+    pub fn project(&self, name: &str) -> anyhow::Result<PathBuf> {
+        let dir = self.work.join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir)
+    }
+}
+
+/// A project with acme installed and connected to `api`.
+pub fn connected_project(env: &Env, name: &str, api: &crate::fake::Api) -> anyhow::Result<PathBuf> {
+    let dir = env.project(name)?;
+    let max = |args: &[&str]| crate::measure::run(&mut crate::measure::max(&env.bin, &dir, args));
+    max(&["init"])?;
+    max(&["connector", "install", "--yes", env.acme.to_str().unwrap_or_default()])?;
+    max(&[
+        "connect",
+        "acme",
+        "--set",
+        &format!("base_url={}", api.base_url),
+        "--set",
+        &format!("api_key={}", api.api_key),
+    ])?;
+    Ok(dir)
+}
