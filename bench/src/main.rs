@@ -65,6 +65,8 @@ async fn run_all(env: &Env, against: Option<&fake::Api>, rows: &mut Vec<report::
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let target = std::env::var_os("MAX_BENCH_TARGET").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target"));
+    // Commands run inside project folders, so every path must be absolute.
+    let target = std::path::absolute(target)?;
     let args = parse_args(&target)?;
     let env = Env {
         bin: target.join("release"),
