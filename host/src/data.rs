@@ -164,6 +164,9 @@ pub enum ConnectorError {
 /// `2024-05-02T12:11:12.345+02:00` → `2024-05-02T10:11:12.345Z`; a plain date stays a date.
 pub fn normalize_datetime(text: &str) -> Result<String, String> {
     let text = text.trim();
+    if is_normalized(text) {
+        return Ok(text.to_string());
+    }
     if let Ok(instant) = chrono::DateTime::parse_from_rfc3339(text) {
         return Ok(instant.with_timezone(&chrono::Utc).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
     }
@@ -174,4 +177,33 @@ pub fn normalize_datetime(text: &str) -> Result<String, String> {
         return Ok(date.format("%Y-%m-%d").to_string());
     }
     Err(format!("`{text}` is not an ISO-8601 date or datetime"))
+}
+
+/// Whether `text` is already `YYYY-MM-DDTHH:MM:SS.mmmZ` with a valid date and time: most APIs send
+/// exactly that, and checking it is much cheaper than parsing and formatting.
+fn is_normalized(text: &str) -> bool {
+    let b = text.as_bytes();
+    let shape = b.len() == 24
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'.'
+        && b[23] == b'Z';
+    if !shape {
+        return false;
+    }
+    let number = |from: usize, to: usize| -> Option<u32> {
+        b[from..to].iter().try_fold(0u32, |n, c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
+    };
+    match (number(0, 4), number(5, 7), number(8, 10), number(11, 13), number(14, 16), number(17, 19), number(20, 23)) {
+        (Some(year), Some(month), Some(day), Some(hour), Some(minute), Some(second), Some(_)) => {
+            hour < 24
+                && minute < 60
+                && second < 60
+                && chrono::NaiveDate::from_ymd_opt(year as i32, month, day).is_some()
+        }
+        _ => false,
+    }
 }

@@ -10,7 +10,7 @@ use max_host::{ConnectorError, Error};
 use max_tests::{connector, load, runtime, setup};
 
 fn small() -> Size {
-    Size { workspaces: 2, users: 4, projects: 2, tasks_per_project: 1100, files_per_project: 2 }
+    Size { workspaces: 2, users: 4, projects: 2, tasks_per_project: 2100, files_per_project: 2 }
 }
 
 async fn acme_pool(base_url: &str, key: &str) -> InstancePool {
@@ -66,7 +66,7 @@ async fn collection_pages_follow_the_cursor_to_the_end() {
             None => break,
         }
     }
-    assert_eq!(pages, 3, "1100 tasks at 500 a page");
+    assert_eq!(pages, 3, "2,100 tasks at 1,000 a page");
     let expected: Vec<String> = fake.with_data(|d| {
         d.list(Kind::Task, Some(&project), None, None).0.iter().map(|t| t["id"].as_str().unwrap().to_string()).collect()
     });

@@ -36,8 +36,8 @@ fn data_db(project: &TestProject) -> rusqlite::Connection {
 
 #[test]
 fn a_synced_installation_matches_the_api_exactly() {
-    // 1,100 tasks per project: three pages each at the connector's 500 per page.
-    let size = Size { workspaces: 2, users: 6, projects: 2, tasks_per_project: 1100, files_per_project: 3 };
+    // 2,100 tasks per project: three pages each at the connector's 1,000 per page.
+    let size = Size { workspaces: 2, users: 6, projects: 2, tasks_per_project: 2100, files_per_project: 3 };
     let (project, fake, server) = acme_project(size);
     connect(&project, &server);
     let credentials = project.path().join(".max/installations/acme/default/credentials.json");

@@ -15,7 +15,7 @@ use model::{EntityKind, FILE, KINDS, PROJECT, TASK, USER, WORKSPACE};
 use serde_json::Value as Json;
 
 /// Items per page of a collection.
-const PAGE_SIZE: u32 = 500;
+const PAGE_SIZE: u32 = 1000;
 /// Refs per call of a by-id loader (fetched concurrently through the host).
 const BY_ID_BATCH: u32 = 50;
 /// Events per page of the change feed.

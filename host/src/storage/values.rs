@@ -17,7 +17,7 @@ pub(super) fn to_sql(value: &FieldValue, ty: &FieldType) -> Result<Value, String
         (FieldType::Boolean, FieldValue::Boolean(b)) => Value::Integer(i64::from(*b)),
         (FieldType::Datetime, FieldValue::Datetime(s) | FieldValue::Text(s)) => Value::Text(normalize_datetime(s)?),
         (FieldType::Json, FieldValue::Json(s) | FieldValue::Text(s)) => {
-            serde_json::from_str::<serde_json::Value>(s).map_err(|e| format!("is not valid JSON ({e})"))?;
+            serde_json::from_str::<serde::de::IgnoredAny>(s).map_err(|e| format!("is not valid JSON ({e})"))?;
             Value::Text(s.clone())
         }
         (FieldType::Ref(_), FieldValue::Reference(id) | FieldValue::Text(id)) => Value::Text(id.clone()),
@@ -49,6 +49,9 @@ mod tests {
         assert_eq!(normalize_datetime("2011-04-22T13:33:48Z").unwrap(), "2011-04-22T13:33:48.000Z");
         assert_eq!(normalize_datetime("2024-06-01").unwrap(), "2024-06-01");
         assert!(normalize_datetime("yesterday").is_err());
+        assert_eq!(normalize_datetime("2024-05-02T10:11:12.345Z").unwrap(), "2024-05-02T10:11:12.345Z");
+        assert!(normalize_datetime("2024-02-30T10:11:12.345Z").is_err(), "the fast path still checks the date");
+        assert!(normalize_datetime("2024-05-02T24:11:12.345Z").is_err());
     }
 
     #[test]

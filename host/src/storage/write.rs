@@ -142,8 +142,8 @@ fn write_batch(
     let mut upsert = tx.prepare_cached(&sql).map_err(db_error(tx))?;
     let mut meta = tx
         .prepare_cached(
-            "INSERT INTO _max_sync_meta (entity, id, field_set, synced_at, sync_id) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (entity, id, field_set) DO UPDATE SET synced_at = excluded.synced_at, sync_id = excluded.sync_id",
+            "INSERT INTO _max_sync_meta (field_set, id, synced_at, sync_id) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (field_set, id) DO UPDATE SET synced_at = excluded.synced_at, sync_id = excluded.sync_id",
         )
         .map_err(db_error(tx))?;
     let mut values: Vec<Value> = Vec::with_capacity(names.len() + 3);
@@ -169,7 +169,7 @@ fn write_batch(
         values.push(Value::Text(synced_at.to_string()));
         values.push(Value::Integer(sync));
         upsert.execute(params_from_iter(values.iter())).map_err(db_error(tx))?;
-        meta.execute(params![entity.name, row.id, field_set, synced_at, sync]).map_err(db_error(tx))?;
+        meta.execute(params![field_set, row.id, synced_at, sync]).map_err(db_error(tx))?;
         for (index, field) in &collections {
             match &row.values[*index] {
                 FieldValue::Collection(ids) => write_links(
