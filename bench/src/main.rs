@@ -40,7 +40,7 @@ fn parse_args(target: &std::path::Path) -> anyhow::Result<Args> {
             "--api-key" => args.api_key = it.next().unwrap_or_default(),
             "--out" => args.out = it.next().map(PathBuf::from).unwrap_or(args.out),
             other => anyhow::bail!(
-                "unknown argument `{other}`: max-bench [--quick] [--only limit|startup] [-o json] [--against URL [--api-key KEY]] [--out FILE]"
+                "unknown argument `{other}`: max-bench [--quick] [--only limit|startup|boundary] [-o json] [--against URL [--api-key KEY]] [--out FILE]"
             ),
         }
     }
@@ -55,6 +55,7 @@ async fn run_all(env: &Env, against: Option<&fake::Api>, rows: &mut Vec<report::
         return Ok(());
     }
     rows.extend(scenarios::limit::run(env, fake::Size::MILLION.tasks as usize, e2e.largest_rate).await?);
+    rows.extend(scenarios::boundary::run(env).await?);
     rows.extend(scenarios::startup::run(env)?);
     if let Some(project) = &e2e.largest {
         rows.extend(scenarios::query::run(env, project, fake::Size::MILLION.entities())?);
@@ -80,7 +81,8 @@ async fn main() -> anyhow::Result<()> {
     match args.only.as_deref() {
         Some("limit") => rows.extend(scenarios::limit::run(&env, fake::Size::MILLION.tasks as usize, None).await?),
         Some("startup") => rows.extend(scenarios::startup::run(&env)?),
-        Some(other) => anyhow::bail!("--only takes limit or startup, not `{other}`"),
+        Some("boundary") => rows.extend(scenarios::boundary::run(&env).await?),
+        Some(other) => anyhow::bail!("--only takes limit, startup or boundary, not `{other}`"),
         None => run_all(&env, against.as_ref(), &mut rows).await?,
     }
     let machine =

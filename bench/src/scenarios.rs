@@ -1,5 +1,6 @@
 //! The scenarios, each adding rows to the report.
 
+pub mod boundary;
 pub mod end_to_end;
 pub mod limit;
 pub mod query;

@@ -76,14 +76,14 @@ impl Request {
 
     /// Sends the request and waits for the response. Any status is a response; see [`Response::ok`].
     pub fn send(self) -> Result<Response> {
-        wit::send(&self.0).map(Response).map_err(transport_error)
+        crate::transport::send(&self.0).map(Response).map_err(transport_error)
     }
 }
 
 /// Sends requests concurrently (the host runs them in parallel) and returns the results in order.
 pub fn send_all(requests: Vec<Request>) -> Vec<Result<Response>> {
     let requests: Vec<wit::Request> = requests.into_iter().map(|r| r.0).collect();
-    wit::send_all(&requests).into_iter().map(|r| r.map(Response).map_err(transport_error)).collect()
+    crate::transport::send_all(&requests).into_iter().map(|r| r.map(Response).map_err(transport_error)).collect()
 }
 
 /// Maps a transport error to the connector error the host acts on.

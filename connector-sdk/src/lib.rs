@@ -81,7 +81,10 @@ mod data;
 mod describe;
 mod error;
 pub mod http;
+#[cfg(feature = "native")]
+pub mod native;
 mod plan;
+mod transport;
 
 pub use data::{Batch, ChangePage, Entities, Page, Value};
 pub use describe::{ConnectorInfo, EntityBuilder, Loader, Onboarding, Permissions, Schema};
@@ -174,7 +177,32 @@ pub fn log(level: Level, message: &str) {
 macro_rules! export_connector {
     ($connector:ty) => {
         #[doc(hidden)]
+        #[allow(dead_code, reason = "used by the component exports, which exist only on wasm32")]
         type __MaxConnectorExport = $crate::Adapter<$connector>;
+        // The component's exports (their symbol names are not valid native symbol names).
+        #[cfg(target_arch = "wasm32")]
         $crate::wit::__export_connector_world!(__MaxConnectorExport with_types_in $crate::wit);
+        $crate::__native_entry!($connector);
     };
+}
+
+/// With the `native` feature: `native_connector()`, the connector as a plain Rust value (benchmarks).
+#[cfg(feature = "native")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __native_entry {
+    ($connector:ty) => {
+        /// This connector as a native library, driven through [`max_connector_sdk::native`].
+        pub fn native_connector() -> Box<dyn $crate::native::DynConnector> {
+            Box::new($crate::native::Native::<$connector>::default())
+        }
+    };
+}
+
+/// Without the `native` feature: nothing.
+#[cfg(not(feature = "native"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __native_entry {
+    ($connector:ty) => {};
 }
