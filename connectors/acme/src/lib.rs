@@ -5,6 +5,7 @@
 //! Incremental sync: `/api/changes?since=<sequence>` is a change feed of creates, updates and deletes.
 
 mod model;
+mod object;
 
 use max_connector_sdk::http::{self, Response};
 use max_connector_sdk::{
@@ -12,7 +13,10 @@ use max_connector_sdk::{
     Permissions, Result, Schema, SeedState, SyncPlan, Target, export_connector,
 };
 use model::{EntityKind, FILE, KINDS, PROJECT, TASK, USER, WORKSPACE};
+use object::Object;
+use serde::Deserialize;
 use serde_json::Value as Json;
+use serde_json::value::RawValue;
 
 /// Items per page of a collection.
 const PAGE_SIZE: u32 = 1000;
@@ -181,7 +185,7 @@ impl Connector for Acme {
         let mut batch = kind.batch();
         for response in http::send_all(requests) {
             match response?.ok() {
-                Ok(response) => kind.push(&mut batch, &response.json()?)?,
+                Ok(response) => kind.push(&mut batch, &Object::parse(response.body())?)?,
                 // Deleted since it was listed: nothing to load.
                 Err(ConnectorError::NotFound(_)) => {}
                 Err(error) => return Err(error),
@@ -201,9 +205,8 @@ impl Connector for Acme {
             query.push_str(&format!("&cursor={}", encode(cursor)));
         }
         let response = self.get(&query)?;
-        let objects: Vec<Json> = response.json()?;
         let next = response.header("x-next-cursor").filter(|c| !c.is_empty()).map(str::to_string);
-        Ok(Page::new(spec.child.rows(&objects)?).next(next))
+        Ok(Page::new(spec.child.rows(response.body())?).next(next))
     }
 
     fn changes(&mut self, loader: &str, cursor: Option<&str>) -> Result<ChangePage> {
@@ -211,47 +214,60 @@ impl Connector for Acme {
             return Err(ConnectorError::unknown_loader(loader));
         }
         let since = cursor.unwrap_or("0");
-        let body: Json = self.get(&format!("/api/changes?since={}&limit={CHANGES_PAGE}", encode(since)))?.json()?;
-        let events = body
-            .get("events")
-            .and_then(Json::as_array)
-            .ok_or_else(|| ConnectorError::invalid_response("changes without `events`"))?;
+        let response = self.get(&format!("/api/changes?since={}&limit={CHANGES_PAGE}", encode(since)))?;
+        let body: ChangeLog<'_> = serde_json::from_slice(response.body())
+            .map_err(|e| ConnectorError::invalid_response(format!("a change log expected: {e}")))?;
         let mut last = since.to_string();
         let mut upserts: Vec<(&EntityKind, Batch)> = Vec::new();
         let mut page = ChangePage::new(String::new(), false);
-        for event in events {
-            if let Some(sequence) = event.get("sequence") {
-                last = sequence.as_u64().map_or_else(|| sequence.to_string(), |n| n.to_string());
+        for event in &body.events {
+            last = object::text(event.sequence);
+            let Some(kind) = model::kind_named(event.entity_type) else { continue };
+            let id = object::text(event.entity_id);
+            if event.action == "delete" {
+                page = page.delete(kind.entity, &id);
+                continue;
             }
-            let entity_type = event.get("entityType").and_then(Json::as_str).unwrap_or_default();
-            let Some(kind) = model::kind_named(entity_type) else { continue };
-            let id = event
-                .get("entityId")
-                .map(|id| id.as_str().map_or_else(|| id.to_string(), str::to_string))
-                .unwrap_or_default();
-            match event.get("action").and_then(Json::as_str) {
-                Some("delete") => page = page.delete(kind.entity, &id),
-                _ => {
-                    let Some(payload) = event.get("payload").filter(|p| p.is_object()) else { continue };
-                    let index = match upserts.iter().position(|(k, _)| k.entity == kind.entity) {
-                        Some(index) => index,
-                        None => {
-                            upserts.push((kind, kind.batch()));
-                            upserts.len() - 1
-                        }
-                    };
-                    kind.push(&mut upserts[index].1, payload)?;
+            let Some(payload) = event.payload.filter(|p| p.get().starts_with('{')) else { continue };
+            let index = match upserts.iter().position(|(k, _)| k.entity == kind.entity) {
+                Some(index) => index,
+                None => {
+                    upserts.push((kind, kind.batch()));
+                    upserts.len() - 1
                 }
-            }
+            };
+            kind.push(&mut upserts[index].1, &Object::parse(payload.get().as_bytes())?)?;
         }
-        let next = body.get("nextCursor").filter(|c| !c.is_null());
-        page.has_more = next.is_some() && !events.is_empty();
-        page.next_cursor = next.map_or(last, |c| c.as_str().map_or_else(|| c.to_string(), str::to_string));
+        let next = body.next_cursor.filter(|c| c.get() != "null");
+        page.has_more = next.is_some() && !body.events.is_empty();
+        page.next_cursor = next.map_or(last, object::text);
         for (_, batch) in upserts {
             page = page.upsert(batch);
         }
         Ok(page)
     }
+}
+
+/// `GET /api/changes`: `{events: [...], nextCursor}`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChangeLog<'a> {
+    #[serde(borrow)]
+    events: Vec<Event<'a>>,
+    #[serde(borrow)]
+    next_cursor: Option<&'a RawValue>,
+}
+
+/// One change: `{sequence, entityType, entityId, action, payload, timestamp}`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Event<'a> {
+    sequence: &'a RawValue,
+    entity_type: &'a str,
+    entity_id: &'a RawValue,
+    action: &'a str,
+    #[serde(borrow)]
+    payload: Option<&'a RawValue>,
 }
 
 /// Percent-encodes a query value.

@@ -1,8 +1,9 @@
 //! The Acme data model as one table: each entity's API path, its columns and the JSON keys they come
 //! from. The schema, the loaders and the JSON-to-row conversion are all derived from it.
 
-use max_connector_sdk::{Batch, ConnectorError, EntityBuilder, FieldType, Result, Value};
-use serde_json::Value as Json;
+use max_connector_sdk::{Batch, ConnectorError, EntityBuilder, FieldType, Result};
+
+use crate::object::Object;
 
 /// How a JSON value becomes a field value.
 #[derive(Clone, Copy)]
@@ -147,17 +148,17 @@ impl EntityKind {
     }
 
     /// Appends one API object to `batch` (made by [`EntityKind::batch`]).
-    pub fn push(&self, batch: &mut Batch, object: &Json) -> Result<()> {
-        let id = match object.get("id") {
-            Some(Json::String(id)) => id.clone(),
-            Some(Json::Number(n)) => n.to_string(),
-            _ => return Err(ConnectorError::invalid_response(format!("a {} without an id", self.entity))),
-        };
+    pub fn push(&self, batch: &mut Batch, object: &Object<'_>) -> Result<()> {
+        let id = object
+            .get("id")
+            .map(crate::object::text)
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| ConnectorError::invalid_response(format!("a {} without an id", self.entity)))?;
         let values = self
             .columns
             .iter()
             .map(|c| {
-                value(c.kind, object.get(c.key)).ok_or_else(|| {
+                crate::object::value(c.kind, object.get(c.key)).ok_or_else(|| {
                     ConnectorError::invalid_response(format!(
                         "{} {id}: `{}` has an unexpected type",
                         self.entity, c.key
@@ -169,29 +170,14 @@ impl EntityKind {
         Ok(())
     }
 
-    /// Converts a list of API objects into one batch.
-    pub fn rows(&self, objects: &[Json]) -> Result<Batch> {
+    /// Converts a JSON array of API objects (a list response's body) into one batch.
+    pub fn rows(&self, body: &[u8]) -> Result<Batch> {
+        let objects: Vec<Object<'_>> = serde_json::from_slice(body)
+            .map_err(|e| ConnectorError::invalid_response(format!("a list of {} expected: {e}", self.entity)))?;
         let mut batch = self.batch();
-        for object in objects {
+        for object in &objects {
             self.push(&mut batch, object)?;
         }
         Ok(batch)
     }
-}
-
-/// Converts one JSON value; `None` when its JSON type doesn't fit the column.
-fn value(kind: Kind, json: Option<&Json>) -> Option<Value> {
-    let Some(json) = json.filter(|j| !j.is_null()) else { return Some(Value::Null) };
-    let text = || match json {
-        Json::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    Some(match kind {
-        Kind::Text => Value::Text(text()),
-        Kind::Integer => Value::Integer(json.as_i64()?),
-        Kind::Boolean => Value::Boolean(json.as_bool()?),
-        Kind::Datetime => Value::datetime(json.as_str()?),
-        Kind::Json => Value::json(json),
-        Kind::Ref(_) => Value::reference(text()),
-    })
 }
