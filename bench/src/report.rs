@@ -1,5 +1,6 @@
 //! The results: one row per measurement, printed as a table and written as JSON.
 
+use max_host::format::thousands;
 use serde::Serialize;
 
 /// One measured quantity.
@@ -24,6 +25,11 @@ pub struct Row {
 }
 
 impl Row {
+    /// A row of `size` items processed in `seconds`, with their rate.
+    pub fn throughput(scenario: &str, name: &str, size: u64, seconds: f64, note: impl Into<String>) -> Self {
+        Row { size: Some(size), per_second: Some(size as f64 / seconds), ..Row::timed(scenario, name, seconds, note) }
+    }
+
     /// A row with only a time.
     pub fn timed(scenario: &str, name: &str, seconds: f64, note: impl Into<String>) -> Self {
         Row {
@@ -37,18 +43,6 @@ impl Row {
             note: note.into(),
         }
     }
-}
-
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn duration(seconds: f64) -> String {

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use max_host::format::thousands;
 use max_host::sync::SyncObserver;
 
 /// Draws sync progress.
@@ -62,17 +63,4 @@ impl SyncObserver for SyncProgress {
     fn retrying(&self, task: &str, error: &str, delay: Duration) {
         self.bar.println(format!("  retrying {task} in {} ms: {error}", delay.as_millis()));
     }
-}
-
-/// `12345` → `12,345`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }

@@ -5,6 +5,7 @@
 
 pub mod data;
 mod error;
+pub mod format;
 pub mod http;
 pub mod live;
 pub mod manifest;

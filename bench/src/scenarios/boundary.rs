@@ -141,16 +141,7 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
     native_times.sort();
     let (wasm_s, native_s) = (wasm_times[rounds / 2].as_secs_f64(), native_times[rounds / 2].as_secs_f64());
     let ratio = wasm_s / native_s;
-    let row = |name: &str, seconds: f64, note: String| Row {
-        scenario: "boundary".into(),
-        name: name.into(),
-        size: Some(items),
-        seconds: Some(seconds),
-        per_second: Some(items as f64 / seconds),
-        requests_per_second: None,
-        peak_rss_mib: None,
-        note,
-    };
+    let row = |name: &str, seconds: f64, note: String| Row::throughput("boundary", name, items, seconds, note);
     Ok(vec![
         row("acme pages as a native library", native_s, String::new()),
         row(

@@ -92,16 +92,7 @@ pub async fn run(env: &Env, tasks_per_project: usize, end_to_end_rate: Option<f6
     let raw = raw_loop(&raw_path, &tasks)?;
     let ratio =
         |rate: f64| end_to_end_rate.map(|e| format!("end-to-end is {:.1}× slower", rate / e)).unwrap_or_default();
-    let row = |name: &str, seconds: f64, note: String| Row {
-        scenario: "limit".into(),
-        name: name.into(),
-        size: Some(n),
-        seconds: Some(seconds),
-        per_second: Some(n as f64 / seconds),
-        requests_per_second: None,
-        peak_rss_mib: None,
-        note,
-    };
+    let row = |name: &str, seconds: f64, note: String| Row::throughput("limit", name, n, seconds, note);
     let raw_rate = n as f64 / raw;
     let verdict =
         end_to_end_rate.map(|e| if raw_rate / e <= 3.0 { "; target ≤ 3×: holds" } else { "; target ≤ 3×: misses" });

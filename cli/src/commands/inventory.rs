@@ -9,7 +9,7 @@ use max_host::storage::{SqliteStorage, Storage, SyncRecord};
 use crate::args::GlobalArgs;
 use crate::commands::project;
 use crate::output::Printer;
-use crate::progress::thousands;
+use max_host::format::thousands;
 
 /// Show a connector's entities, fields, types and relations.
 #[derive(Debug, Args)]

@@ -11,7 +11,8 @@ use crate::args::GlobalArgs;
 use crate::commands::{project, runtime};
 use crate::failure::Failure;
 use crate::output::Printer;
-use crate::progress::{SyncProgress, thousands};
+use crate::progress::SyncProgress;
+use max_host::format::thousands;
 
 /// Sync an installation into its SQLite database (`.max/installations/<connector>/<name>/data.db`).
 ///
