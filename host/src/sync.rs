@@ -46,16 +46,6 @@ pub trait SyncObserver: Send + Sync {
     fn retrying(&self, task: &str, error: &str, delay: Duration);
 }
 
-/// An observer that ignores everything.
-#[derive(Debug, Default)]
-pub struct Quiet;
-
-impl SyncObserver for Quiet {
-    fn stored(&self, _: &str, _: u64) {}
-    fn progress(&self, _: u64, _: u64) {}
-    fn retrying(&self, _: &str, _: &str, _: Duration) {}
-}
-
 /// What a sync did.
 #[derive(Debug, Clone, Serialize)]
 pub struct SyncReport {

@@ -49,11 +49,6 @@ impl InstancePool {
         };
         Ok(PooledInstance { instance: Some(instance), idle: self.idle.clone(), _permit: permit })
     }
-
-    /// The number of idle instances kept for reuse.
-    pub fn idle_count(&self) -> usize {
-        self.idle.lock().expect("pool lock").len()
-    }
 }
 
 /// An instance borrowed from a pool; it goes back when dropped, unless it crashed.
