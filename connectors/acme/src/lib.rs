@@ -13,7 +13,6 @@ use max_connector_sdk::{
     Permissions, Result, Schema, SeedState, SyncPlan, Target, export_connector,
 };
 use model::{EntityKind, FILE, KINDS, PROJECT, TASK, USER, WORKSPACE};
-use object::Object;
 use serde::Deserialize;
 use serde_json::Value as Json;
 use serde_json::value::RawValue;
@@ -185,7 +184,7 @@ impl Connector for Acme {
         let mut batch = kind.batch();
         for response in http::send_all(requests) {
             match response?.ok() {
-                Ok(response) => kind.push(&mut batch, &Object::parse(response.body())?)?,
+                Ok(response) => kind.push(&mut batch, response.body())?,
                 // Deleted since it was listed: nothing to load.
                 Err(ConnectorError::NotFound(_)) => {}
                 Err(error) => return Err(error),
@@ -236,7 +235,7 @@ impl Connector for Acme {
                     upserts.len() - 1
                 }
             };
-            kind.push(&mut upserts[index].1, &Object::parse(payload.get().as_bytes())?)?;
+            kind.push(&mut upserts[index].1, payload.get().as_bytes())?;
         }
         let next = body.next_cursor.filter(|c| c.get() != "null");
         page.has_more = next.is_some() && !body.events.is_empty();

@@ -1,9 +1,7 @@
 //! The Acme data model as one table: each entity's API path, its columns and the JSON keys they come
 //! from. The schema, the loaders and the JSON-to-row conversion are all derived from it.
 
-use max_connector_sdk::{Batch, ConnectorError, EntityBuilder, FieldType, Result};
-
-use crate::object::Object;
+use max_connector_sdk::{Batch, EntityBuilder, FieldType, Result};
 
 /// How a JSON value becomes a field value.
 #[derive(Clone, Copy)]
@@ -147,37 +145,15 @@ impl EntityKind {
         Batch::new(self.entity, &self.fields())
     }
 
-    /// Appends one API object to `batch` (made by [`EntityKind::batch`]).
-    pub fn push(&self, batch: &mut Batch, object: &Object<'_>) -> Result<()> {
-        let id = object
-            .get("id")
-            .map(crate::object::text)
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| ConnectorError::invalid_response(format!("a {} without an id", self.entity)))?;
-        let values = self
-            .columns
-            .iter()
-            .map(|c| {
-                crate::object::value(c.kind, object.get(c.key)).ok_or_else(|| {
-                    ConnectorError::invalid_response(format!(
-                        "{} {id}: `{}` has an unexpected type",
-                        self.entity, c.key
-                    ))
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        batch.row(&id, values);
-        Ok(())
+    /// Appends one API object (JSON text) to `batch` (made by [`EntityKind::batch`]).
+    pub fn push(&self, batch: &mut Batch, json: &[u8]) -> Result<()> {
+        crate::object::push_one(self, batch, json)
     }
 
     /// Converts a JSON array of API objects (a list response's body) into one batch.
     pub fn rows(&self, body: &[u8]) -> Result<Batch> {
-        let objects: Vec<Object<'_>> = serde_json::from_slice(body)
-            .map_err(|e| ConnectorError::invalid_response(format!("a list of {} expected: {e}", self.entity)))?;
         let mut batch = self.batch();
-        for object in &objects {
-            self.push(&mut batch, object)?;
-        }
+        crate::object::push_all(self, &mut batch, body)?;
         Ok(batch)
     }
 }
