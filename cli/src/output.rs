@@ -16,8 +16,7 @@ pub struct Printer {
 impl Printer {
     /// A printer for `format`.
     pub fn new(format: OutputFormat) -> Self {
-        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        Printer { format, color }
+        Printer { format, color: colour_allowed(std::io::stdout().is_terminal()) }
     }
 
     /// Whether the user asked for machine-readable output (json, ndjson or csv).
@@ -105,14 +104,18 @@ impl Printer {
             let _ = writeln!(err, "{body}");
             return;
         }
-        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        let label = if color { "\x1b[1;31merror:\x1b[0m" } else { "error:" };
+        let label = if colour_allowed(std::io::stderr().is_terminal()) { "\x1b[1;31merror:\x1b[0m" } else { "error:" };
         let _ = writeln!(err, "{label} {message}");
         if let Some(hint) = hint {
             // Continuation lines (a filter and its caret) line up under the first.
             let _ = writeln!(err, "  hint: {}", hint.replace('\n', "\n        "));
         }
     }
+}
+
+/// Colour on a terminal stream, unless `NO_COLOR` is set.
+fn colour_allowed(stream_is_terminal: bool) -> bool {
+    stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// The error and its causes joined by ": ", skipping a cause its parent's message already quotes.

@@ -1,4 +1,5 @@
-//! Formatting numbers for people (the CLI's summaries, the benchmark tables).
+//! Formatting for people and files: numbers in the CLI's summaries and the benchmark tables, and the
+//! hex sha256 that names installed components and compile-cache entries.
 
 /// `12345` → `12,345`.
 pub fn thousands(n: u64) -> String {
@@ -11,6 +12,12 @@ pub fn thousands(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+/// The sha256 of `bytes`, in lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -112,7 +112,12 @@ impl Runtime {
     /// Checks that `bytes` are a component of a supported contract version, compiles it (or maps it
     /// from the cache) and pre-instantiates it. `label` names it in errors.
     pub fn load(&self, label: &str, bytes: &[u8]) -> Result<LoadedConnector> {
-        loader::load(&self.inner, label, bytes)
+        loader::load(&self.inner, label, bytes, crate::format::sha256_hex(bytes))
+    }
+
+    /// [`Runtime::load`] for bytes whose sha256 the caller has already computed (and checked).
+    pub(crate) fn load_hashed(&self, label: &str, bytes: &[u8], sha256: String) -> Result<LoadedConnector> {
+        loader::load(&self.inner, label, bytes, sha256)
     }
 
     /// How loads have been served so far.

@@ -1,6 +1,6 @@
 //! `max connector install|list|inspect|remove`.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
@@ -9,6 +9,7 @@ use crate::args::GlobalArgs;
 use crate::commands::{project, runtime};
 use crate::failure::Failure;
 use crate::output::Printer;
+use crate::prompt;
 use crate::render;
 
 /// Manage the project's connectors.
@@ -62,14 +63,13 @@ async fn install(args: InstallArgs, global: &GlobalArgs, printer: &Printer) -> a
     let pending = project.connectors().prepare(&runtime, &args.file).await?;
     let added = pending.added_permissions();
     if !printer.is_json() || !args.yes {
-        let mut out = std::io::stderr().lock();
-        writeln!(out, "{}", render::summary(printer, &pending.connector))?;
+        prompt::say(&render::summary(printer, &pending.connector));
         if let Some(previous) = &pending.previous {
-            writeln!(out, "\n  Replaces the installed {} {}.", previous.name, previous.version)?;
+            prompt::say(&format!("\n  Replaces the installed {} {}.", previous.name, previous.version));
             if !added.is_empty() {
-                writeln!(out, "  It asks for more than the installed version was granted:")?;
+                prompt::say("  It asks for more than the installed version was granted:");
                 for line in &added {
-                    writeln!(out, "    + {line}")?;
+                    prompt::say(&format!("    + {line}"));
                 }
             }
         }
@@ -100,12 +100,8 @@ fn confirm(question: &str) -> anyhow::Result<()> {
         )
         .into());
     }
-    let mut err = std::io::stderr().lock();
-    write!(err, "\n{question} [y/N] ")?;
-    err.flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+    let answer = prompt::ask(&format!("\n{question} [y/N] "))?;
+    if matches!(answer.to_ascii_lowercase().as_str(), "y" | "yes") {
         Ok(())
     } else {
         Err(Failure::new("declined", "not installing: you declined", "nothing was changed").into())

@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::files;
 use crate::manifest::{ConnectorInfo, Permissions};
@@ -93,10 +92,10 @@ impl ConnectorStore {
     }
 
     /// Reads an installed component, refusing it if its bytes no longer match the recorded hash.
-    pub fn read_verified(&self, connector: &InstalledConnector) -> Result<Vec<u8>> {
+    fn read_verified(&self, connector: &InstalledConnector) -> Result<Vec<u8>> {
         let path = self.path(connector);
         let bytes = std::fs::read(&path).map_err(Error::io("read", &path))?;
-        let found = hex(&Sha256::digest(&bytes));
+        let found = crate::format::sha256_hex(&bytes);
         if found != connector.sha256 {
             return Err(Error::Tampered {
                 name: connector.name.clone(),
@@ -111,7 +110,8 @@ impl ConnectorStore {
     /// Loads an installed connector after checking its hash.
     pub fn load(&self, runtime: &Runtime, connector: &InstalledConnector) -> Result<LoadedConnector> {
         let bytes = self.read_verified(connector)?;
-        runtime.load(&connector.name, &bytes)
+        // The hash was just checked against the recorded one: the runtime needn't compute it again.
+        runtime.load_hashed(&connector.name, &bytes, connector.sha256.clone())
     }
 
     /// Checks the component in `path` (a component, a supported contract, a consistent description)
@@ -230,8 +230,4 @@ pub fn permission_lines(permissions: &Permissions) -> Vec<String> {
         lines.push(format!("{ms} ms per call"));
     }
     lines
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

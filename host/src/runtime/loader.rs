@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use sha2::{Digest, Sha256};
 use wasmtime::{Store, UpdateDeadline};
 
 use super::cache::LoadOrigin;
@@ -51,14 +50,14 @@ impl std::fmt::Debug for LoadedConnector {
 const WASM_MAGIC: &[u8] = b"\0asm";
 const CORE_MODULE_VERSION: &[u8] = &[1, 0, 0, 0];
 
-pub(super) fn load(runtime: &Arc<RuntimeInner>, label: &str, bytes: &[u8]) -> Result<LoadedConnector> {
+/// Loads `bytes`, whose sha256 (hex) the caller has computed.
+pub(super) fn load(runtime: &Arc<RuntimeInner>, label: &str, bytes: &[u8], sha256: String) -> Result<LoadedConnector> {
     if bytes.len() < 8 || &bytes[..4] != WASM_MAGIC {
         return Err(Error::NotWasm { path: label.to_string() });
     }
     if &bytes[4..8] == CORE_MODULE_VERSION {
         return Err(Error::CoreModule { path: label.to_string() });
     }
-    let sha256 = hex(&Sha256::digest(bytes));
     let loaded = runtime
         .cache
         .load(&runtime.engine, bytes, &sha256)
@@ -130,10 +129,6 @@ impl LoadedConnector {
             }),
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn first_line(text: &str) -> String {
