@@ -6,7 +6,29 @@ use crate::bindings::max::connector::types as wit;
 
 /// One field value. Build it with `From` (`"text".into()`, `3_i64.into()`, `None::<String>.into()`)
 /// or the constructors for the kinds a plain Rust value can't tell apart (references, datetimes, JSON).
-pub type Value = wit::FieldValue;
+/// To write values without building them first, use [`Batch::start_row`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// Explicitly empty (the API said null). Different from a field left out of the batch's columns,
+    /// which leaves the stored value alone.
+    Null,
+    /// A `string` field's value.
+    Text(String),
+    /// An `integer` field's value.
+    Integer(i64),
+    /// A `float` field's value.
+    Float(f64),
+    /// A `boolean` field's value.
+    Boolean(bool),
+    /// An ISO-8601 datetime.
+    Datetime(String),
+    /// Serialized JSON.
+    Json(String),
+    /// The id of the referenced entity.
+    Reference(String),
+    /// The ids of a collection's items, in order (replaces the stored collection).
+    Collection(Vec<String>),
+}
 
 impl Value {
     /// A reference to the entity with this id.
@@ -66,7 +88,9 @@ impl<T: Into<Value>> From<Option<T>> for Value {
     }
 }
 
-/// Entities of one type that share a column list: the unit that crosses the boundary.
+/// Entities of one type that share a column list: the unit that crosses the boundary. Its rows are
+/// packed as they are added (the format is in `wit/types.wit`); [`Batch::row`] adds built values,
+/// [`Batch::start_row`] writes them one by one without building them.
 pub type Batch = wit::EntityBatch;
 
 impl wit::EntityBatch {
@@ -75,7 +99,9 @@ impl wit::EntityBatch {
         wit::EntityBatch {
             entity: entity.to_string(),
             columns: columns.iter().map(|c| c.to_string()).collect(),
-            rows: Vec::new(),
+            row_count: 0,
+            data: Vec::new(),
+            text: String::new(),
         }
     }
 
@@ -92,7 +118,16 @@ impl wit::EntityBatch {
             values.len(),
             self.columns.len()
         );
-        self.rows.push(wit::Row { id: id.to_string(), values });
+        let mut row = self.start_row();
+        for (column, value) in values.iter().enumerate() {
+            row.value(column, value);
+        }
+        row.finish(id);
+    }
+
+    /// Starts a row whose values are written one at a time, in any column order; see [`RowWriter`].
+    pub fn start_row(&mut self) -> RowWriter<'_> {
+        RowWriter::new(self)
     }
 
     /// An empty batch without columns: its rows are bare ids (entities found, fields loaded later).
@@ -102,14 +137,16 @@ impl wit::EntityBatch {
 
     /// The number of rows.
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.row_count as usize
     }
 
     /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.row_count == 0
     }
 }
+
+pub use crate::packed::RowWriter;
 
 /// What a loader returns: any number of batches, of any entity types.
 #[derive(Debug, Clone, Default)]

@@ -83,10 +83,11 @@ mod error;
 pub mod http;
 #[cfg(feature = "native")]
 pub mod native;
+mod packed;
 mod plan;
 mod transport;
 
-pub use data::{Batch, ChangePage, Entities, Page, Value};
+pub use data::{Batch, ChangePage, Entities, Page, RowWriter, Value};
 pub use describe::{ConnectorInfo, EntityBuilder, Loader, Onboarding, Permissions, Schema};
 pub use error::{ConnectorError, Result};
 pub use plan::{Operation, SeedState, StepBuilder, SyncPlan, Target};

@@ -11,6 +11,7 @@ mod contract;
 mod convert;
 mod imports;
 mod instance;
+mod packed;
 mod pool;
 mod state;
 
@@ -28,6 +29,7 @@ use wasmtime::{Config, Engine};
 pub use cache::LoadOrigin;
 pub use instance::ConnectorInstance;
 pub use loader::{InstanceSetup, LoadedConnector};
+pub use packed::decode_rows;
 pub use pool::{InstancePool, PooledInstance};
 pub use state::Limits;
 

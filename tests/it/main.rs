@@ -6,6 +6,7 @@ mod cache;
 mod cli;
 mod contract;
 mod http;
+mod packed;
 mod sandbox;
 mod search;
 mod storage;

@@ -88,6 +88,16 @@ async fn deep_recursion_is_a_stack_overflow_not_a_host_crash() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_batch_whose_packed_rows_lie_is_refused_as_invalid_data() {
+    let pool = hostile(Limits::default(), "http://127.0.0.1:9").await;
+    let error = result_of(&pool, "forged-batch", "x").await.unwrap_err();
+    let Error::InvalidData { entity, reason, .. } = &error else { panic!("{error:?}") };
+    assert_eq!(entity, "Probe");
+    assert!(reason.contains("1000000 rows can't fit in 5 bytes"), "{reason}");
+    still_works(&pool).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_guest_cannot_read_host_files() {
     let pool = hostile(Limits::default(), "http://127.0.0.1:9").await;
     let secret_file = tempfile::NamedTempFile::new().unwrap();

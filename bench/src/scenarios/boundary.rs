@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use max_connector_sdk::native::{self, DynConnector, HttpError as RawError, Method as RawMethod, NativeHost};
 use max_host::data::EntityRef;
 use max_host::http::{HttpCapability, HttpError, HttpLimits, HttpRequest, Method};
-use max_host::runtime::{ConnectorInstance, InstanceSetup, Limits, Runtime, RuntimeConfig};
+use max_host::runtime::{ConnectorInstance, InstanceSetup, Limits, Runtime, RuntimeConfig, decode_rows};
 
 use super::Env;
 use super::startup::verdict;
@@ -40,7 +40,13 @@ impl Pages for Native {
         let parent = max_connector_sdk::EntityRef { entity: parent.entity.clone(), id: parent.id.clone() };
         let page = tokio::task::block_in_place(|| self.0.load_page(loader, &parent, cursor.as_deref()))
             .map_err(|e| anyhow::anyhow!("native acme: {e}"))?;
-        Ok((page.items.rows.into_iter().map(|r| r.id).collect(), page.next_cursor))
+        // The host decodes the packed rows into its own types, as it does for the component.
+        let items = &page.items;
+        let rows = decode_rows(&items.entity, &items.columns, items.row_count, &items.data, &items.text)?;
+        for related in &page.related {
+            decode_rows(&related.entity, &related.columns, related.row_count, &related.data, &related.text)?;
+        }
+        Ok((rows.into_iter().map(|r| r.id).collect(), page.next_cursor))
     }
 }
 

@@ -1,11 +1,11 @@
 //! API objects parsed in one pass straight into rows: each member is matched to its column by key
-//! and deserialized as the column's type, members no column wants are skipped unparsed, and JSON
+//! and written into the batch as the column's type, members no column wants are skipped unparsed, and JSON
 //! fields keep their raw text. No JSON tree is built.
 
 use std::borrow::Cow;
 use std::fmt;
 
-use max_connector_sdk::{Batch, ConnectorError, Result, Value};
+use max_connector_sdk::{Batch, ConnectorError, Result, RowWriter};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
@@ -28,9 +28,7 @@ pub fn push_all(kind: &EntityKind, batch: &mut Batch, json: &[u8]) -> Result<()>
 /// Appends the row of one JSON `kind` object to `batch`.
 pub fn push_one(kind: &EntityKind, batch: &mut Batch, json: &[u8]) -> Result<()> {
     let mut deserializer = serde_json::Deserializer::from_slice(json);
-    let (id, values) = RowSeed(kind).deserialize(&mut deserializer).map_err(|e| invalid(kind, e))?;
-    batch.row(&id, values);
-    Ok(())
+    RowSeed { kind, row: batch.start_row() }.deserialize(&mut deserializer).map_err(|e| invalid(kind, e))
 }
 
 fn invalid(kind: &EntityKind, error: serde_json::Error) -> ConnectorError {
@@ -56,137 +54,161 @@ impl<'de> Visitor<'de> for Rows<'_> {
         write!(f, "a list of {} objects", self.kind.entity)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
-        while let Some((id, values)) = seq.next_element_seed(RowSeed(self.kind))? {
-            self.batch.row(&id, values);
-        }
+        while seq.next_element_seed(RowSeed { kind: self.kind, row: self.batch.start_row() })?.is_some() {}
         Ok(())
     }
 }
 
-/// One object as (id, values in column order).
-struct RowSeed<'k>(&'k EntityKind);
+/// One object written into a row of its batch; the row is added once the object is complete.
+struct RowSeed<'k, 'b> {
+    kind: &'k EntityKind,
+    row: RowWriter<'b>,
+}
 
-impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
-    type Value = (String, Vec<Value>);
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> std::result::Result<Self::Value, D::Error> {
+impl<'de> DeserializeSeed<'de> for RowSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> std::result::Result<(), D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for RowSeed<'_> {
-    type Value = (String, Vec<Value>);
+impl<'de> Visitor<'de> for RowSeed<'_, '_> {
+    type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a {} object", self.0.entity)
+        write!(f, "a {} object", self.kind.entity)
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
-        let columns = self.0.columns;
-        let mut values = vec![Value::Null; columns.len()];
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> std::result::Result<(), A::Error> {
+        let columns = self.kind.columns;
         let mut id = None;
-        while let Some(key) = map.next_key::<Key<'de>>()? {
+        while let Some(key) = map.next_key::<Text<'de>>()? {
             let key = key.0.as_ref();
             if key == "id" {
-                id = Some(map.next_value_seed(ValueSeed(Kind::Text))?);
-            } else if let Some(index) = columns.iter().position(|c| c.key == key) {
-                values[index] = match columns[index].kind {
+                id = Some(map.next_value::<Text<'de>>()?.0);
+            } else if let Some(column) = columns.iter().position(|c| c.key == key) {
+                match columns[column].kind {
                     Kind::Json => {
                         let raw: &'de RawValue = map.next_value()?;
-                        if raw.get() == "null" { Value::Null } else { Value::Json(raw.get().to_string()) }
+                        match raw.get() {
+                            "null" => self.row.null(column),
+                            json => self.row.json(column, json),
+                        };
                     }
-                    kind => map.next_value_seed(ValueSeed(kind))?,
-                };
+                    kind => map.next_value_seed(ValueSeed { kind, column, row: &mut self.row })?,
+                }
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
         }
         match id {
-            Some(Value::Text(id)) if !id.is_empty() => Ok((id, values)),
-            _ => Err(de::Error::custom(format!("a {} without an id", self.0.entity))),
+            Some(id) if !id.is_empty() => {
+                self.row.finish(&id);
+                Ok(())
+            }
+            _ => Err(de::Error::custom(format!("a {} without an id", self.kind.entity))),
         }
     }
 }
 
-/// A member name, borrowed when it has no escapes.
-struct Key<'de>(Cow<'de, str>);
+/// A member name or an id: borrowed when it has no escapes; a number id becomes its text.
+struct Text<'de>(Cow<'de, str>);
 
-impl<'de> de::Deserialize<'de> for Key<'de> {
+impl<'de> de::Deserialize<'de> for Text<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a member name")
+                f.write_str("a string or a number")
             }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> std::result::Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> std::result::Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_string())))
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_string())))
             }
         }
-        deserializer.deserialize_str(KeyVisitor)
+        deserializer.deserialize_any(TextVisitor)
     }
 }
 
-/// One scalar read as a column of `Kind`; a JSON type that doesn't fit is an error.
-struct ValueSeed(Kind);
+/// One scalar written into `column` as a column of `Kind`; a JSON type that doesn't fit is an error.
+struct ValueSeed<'r, 'b> {
+    kind: Kind,
+    column: usize,
+    row: &'r mut RowWriter<'b>,
+}
 
-impl<'de> DeserializeSeed<'de> for ValueSeed {
-    type Value = Value;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> std::result::Result<Value, D::Error> {
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> std::result::Result<(), D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
-impl ValueSeed {
-    fn text<E: de::Error>(self, text: String) -> std::result::Result<Value, E> {
-        match self.0 {
-            Kind::Text => Ok(Value::Text(text)),
-            Kind::Datetime => Ok(Value::Datetime(text)),
-            Kind::Ref(_) => Ok(Value::Reference(text)),
-            _ => Err(E::custom(format!("`{text}` where a number or boolean belongs"))),
-        }
+impl ValueSeed<'_, '_> {
+    fn text<E: de::Error>(self, text: &str) -> std::result::Result<(), E> {
+        match self.kind {
+            Kind::Text => self.row.text(self.column, text),
+            Kind::Datetime => self.row.datetime(self.column, text),
+            Kind::Ref(_) => self.row.reference(self.column, text),
+            _ => return Err(E::custom(format!("`{text}` where a number or boolean belongs"))),
+        };
+        Ok(())
     }
 }
 
-impl<'de> Visitor<'de> for ValueSeed {
-    type Value = Value;
+impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
+    type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a scalar")
     }
-    fn visit_unit<E: de::Error>(self) -> std::result::Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_unit<E: de::Error>(self) -> std::result::Result<(), E> {
+        self.row.null(self.column);
+        Ok(())
     }
-    fn visit_bool<E: de::Error>(self, v: bool) -> std::result::Result<Value, E> {
-        match self.0 {
-            Kind::Boolean => Ok(Value::Boolean(v)),
-            Kind::Text | Kind::Ref(_) => Ok(Value::Text(v.to_string())),
+    fn visit_bool<E: de::Error>(self, v: bool) -> std::result::Result<(), E> {
+        match self.kind {
+            Kind::Boolean => {
+                self.row.boolean(self.column, v);
+                Ok(())
+            }
+            Kind::Text | Kind::Ref(_) => self.text(if v { "true" } else { "false" }),
             _ => Err(E::custom("a boolean where another type belongs")),
         }
     }
-    fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<Value, E> {
-        match self.0 {
-            Kind::Integer => Ok(Value::Integer(v)),
-            Kind::Text | Kind::Ref(_) => self.text(v.to_string()),
+    fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<(), E> {
+        match self.kind {
+            Kind::Integer => {
+                self.row.integer(self.column, v);
+                Ok(())
+            }
+            Kind::Text | Kind::Ref(_) => self.text(&v.to_string()),
             _ => Err(E::custom("a number where another type belongs")),
         }
     }
-    fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Value, E> {
-        match (self.0, i64::try_from(v)) {
-            (Kind::Integer, Ok(v)) => Ok(Value::Integer(v)),
-            (Kind::Text | Kind::Ref(_), _) => self.text(v.to_string()),
+    fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<(), E> {
+        match (self.kind, i64::try_from(v)) {
+            (Kind::Integer, Ok(v)) => {
+                self.row.integer(self.column, v);
+                Ok(())
+            }
+            (Kind::Text | Kind::Ref(_), _) => self.text(&v.to_string()),
             _ => Err(E::custom("a number where another type belongs")),
         }
     }
-    fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<Value, E> {
-        match self.0 {
-            Kind::Text | Kind::Ref(_) => self.text(v.to_string()),
+    fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<(), E> {
+        match self.kind {
+            Kind::Text | Kind::Ref(_) => self.text(&v.to_string()),
             _ => Err(E::custom("a fractional number where another type belongs")),
         }
     }
-    fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Value, E> {
-        self.text(v.to_string())
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> std::result::Result<Value, E> {
+    fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<(), E> {
         self.text(v)
     }
 }

@@ -168,45 +168,28 @@ pub(crate) fn sync_plan(plan: wit::SyncPlan) -> data::SyncPlan {
     data::SyncPlan { groups: plan.groups.into_iter().map(|g| g.into_iter().map(step).collect()).collect() }
 }
 
-fn field_value(value: wit::FieldValue) -> data::FieldValue {
-    match value {
-        wit::FieldValue::Null => data::FieldValue::Null,
-        wit::FieldValue::Text(v) => data::FieldValue::Text(v),
-        wit::FieldValue::Integer(v) => data::FieldValue::Integer(v),
-        wit::FieldValue::Float(v) => data::FieldValue::Float(v),
-        wit::FieldValue::Boolean(v) => data::FieldValue::Boolean(v),
-        wit::FieldValue::Datetime(v) => data::FieldValue::Datetime(v),
-        wit::FieldValue::Json(v) => data::FieldValue::Json(v),
-        wit::FieldValue::Reference(v) => data::FieldValue::Reference(v),
-        wit::FieldValue::Collection(v) => data::FieldValue::Collection(v),
-    }
+pub(crate) fn entity_batch(batch: wit::EntityBatch) -> crate::Result<data::EntityBatch> {
+    let rows = super::packed::decode_rows(&batch.entity, &batch.columns, batch.row_count, &batch.data, &batch.text)?;
+    Ok(data::EntityBatch { entity: batch.entity, columns: batch.columns, rows })
 }
 
-pub(crate) fn entity_batch(batch: wit::EntityBatch) -> data::EntityBatch {
-    data::EntityBatch {
-        entity: batch.entity,
-        columns: batch.columns,
-        rows: batch
-            .rows
-            .into_iter()
-            .map(|r| data::Row { id: r.id, values: r.values.into_iter().map(field_value).collect() })
-            .collect(),
-    }
+pub(crate) fn entity_batches(batches: Vec<wit::EntityBatch>) -> crate::Result<Vec<data::EntityBatch>> {
+    batches.into_iter().map(entity_batch).collect()
 }
 
-pub(crate) fn page(page: wit::Page) -> data::Page {
-    data::Page {
-        items: entity_batch(page.items),
-        related: page.related.into_iter().map(entity_batch).collect(),
+pub(crate) fn page(page: wit::Page) -> crate::Result<data::Page> {
+    Ok(data::Page {
+        items: entity_batch(page.items)?,
+        related: entity_batches(page.related)?,
         next_cursor: page.next_cursor,
-    }
+    })
 }
 
-pub(crate) fn change_page(page: wit::ChangePage) -> data::ChangePage {
-    data::ChangePage {
-        upserts: page.upserts.into_iter().map(entity_batch).collect(),
+pub(crate) fn change_page(page: wit::ChangePage) -> crate::Result<data::ChangePage> {
+    Ok(data::ChangePage {
+        upserts: entity_batches(page.upserts)?,
         deletions: page.deletions.into_iter().map(entity_ref).collect(),
         next_cursor: page.next_cursor,
         has_more: page.has_more,
-    }
+    })
 }

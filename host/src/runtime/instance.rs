@@ -89,20 +89,20 @@ impl ConnectorInstance {
     pub async fn load(&mut self, loader: &str, refs: &[EntityRef]) -> Result<Vec<EntityBatch>> {
         let refs: Vec<wit::EntityRef> = refs.iter().map(convert::entity_ref_to_wit).collect();
         let result = guest_call!(self, "load", call_load(loader, &refs));
-        self.guest_result("load", result).map(|b| b.into_iter().map(convert::entity_batch).collect())
+        convert::entity_batches(self.guest_result("load", result)?)
     }
 
     /// Calls `load-page` for one page of `parent`'s collection.
     pub async fn load_page(&mut self, loader: &str, parent: &EntityRef, cursor: Option<&str>) -> Result<Page> {
         let parent = convert::entity_ref_to_wit(parent);
         let result = guest_call!(self, "load-page", call_load_page(loader, &parent, cursor));
-        self.guest_result("load-page", result).map(convert::page)
+        convert::page(self.guest_result("load-page", result)?)
     }
 
     /// Calls `changes` from `cursor`.
     pub async fn changes(&mut self, loader: &str, cursor: Option<&str>) -> Result<ChangePage> {
         let result = guest_call!(self, "changes", call_changes(loader, cursor));
-        self.guest_result("changes", result).map(convert::change_page)
+        convert::change_page(self.guest_result("changes", result)?)
     }
 
     fn ensure_usable(&self, call: &str) -> Result<()> {

@@ -11,7 +11,7 @@ use max_connector_sdk::{
 struct Hostile;
 
 const ATTACKS: &[&str] =
-    &["loop", "alloc", "recurse", "panic", "read-file", "list-dir", "read-env", "tcp", "http", "echo"];
+    &["loop", "alloc", "recurse", "panic", "read-file", "list-dir", "read-env", "tcp", "http", "echo", "forged-batch"];
 
 fn report(id: &str, result: String) -> Entities {
     let mut batch = Batch::new("Probe", &["result"]);
@@ -101,6 +101,14 @@ impl Connector for Hostile {
                 Ok(report(arg, format!("HTTP {}: {}", response.status(), String::from_utf8_lossy(response.body()))))
             }
             "echo" => Ok(report(arg, arg.to_string())),
+            "forged-batch" => {
+                // Claims a million rows, and its one row's text span runs past the end of `text`.
+                let mut batch = Batch::new("Probe", &["result"]);
+                batch.row_count = 1_000_000;
+                batch.data = vec![0, 1, 200, 1, 2];
+                batch.text = arg.to_string();
+                Ok(Entities::from(batch))
+            }
             other => Err(ConnectorError::unknown_loader(other)),
         }
     }

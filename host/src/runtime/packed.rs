@@ -1,0 +1,196 @@
+//! Decoding the packed rows of an `entity-batch` (the format is specified in `wit/types.wit`). The
+//! bytes come from an untrusted guest: every read is bounds-checked and every rule of the format is
+//! enforced, and a broken batch is refused with the row it broke in.
+
+use crate::data::{FieldValue, Row};
+use crate::{Error, Result};
+
+const NULL: u8 = 0;
+const TEXT: u8 = 1;
+const INTEGER: u8 = 2;
+const FLOAT: u8 = 3;
+const FALSE: u8 = 4;
+const TRUE: u8 = 5;
+const DATETIME: u8 = 6;
+const JSON: u8 = 7;
+const REFERENCE: u8 = 8;
+const COLLECTION: u8 = 9;
+
+/// Decodes `row_count` rows of `columns` values each from `data` and `text` (an `entity-batch` of
+/// `entity`, which names it in errors).
+pub fn decode_rows(entity: &str, columns: &[String], row_count: u32, data: &[u8], text: &str) -> Result<Vec<Row>> {
+    // Every row takes at least one byte per value and one for its id, so a count larger than that is a
+    // lie: refuse it before reserving memory for it.
+    let minimum_row_bytes = columns.len() * 2 + 1;
+    if (row_count as usize).saturating_mul(minimum_row_bytes) > data.len() {
+        return Err(malformed(entity, "", format!("{row_count} rows can't fit in {} bytes", data.len())));
+    }
+    let mut reader = Reader { data, text, at: 0, text_at: 0 };
+    let mut seen = vec![false; columns.len()];
+    let mut rows = Vec::with_capacity(row_count as usize);
+    for index in 0..row_count {
+        let values = reader
+            .values(columns, &mut seen)
+            .map_err(|reason| malformed(entity, "", format!("row {} of {row_count}: {reason}", index + 1)))?;
+        let id =
+            reader.span().map_err(|reason| malformed(entity, "", format!("the id of row {}: {reason}", index + 1)))?;
+        if id.is_empty() {
+            return Err(malformed(entity, "", format!("row {} has an empty id", index + 1)));
+        }
+        rows.push(Row { id: id.to_string(), values });
+    }
+    if reader.at != data.len() {
+        return Err(malformed(entity, "", format!("{} bytes left after the last row", data.len() - reader.at)));
+    }
+    if reader.text_at != text.len() {
+        return Err(malformed(
+            entity,
+            "",
+            format!("{} bytes of text left after the last row", text.len() - reader.text_at),
+        ));
+    }
+    Ok(rows)
+}
+
+fn malformed(entity: &str, id: &str, reason: String) -> Error {
+    Error::InvalidData { entity: entity.to_string(), id: id.to_string(), field: String::new(), reason }
+}
+
+/// A cursor over both buffers.
+struct Reader<'a> {
+    data: &'a [u8],
+    text: &'a str,
+    at: usize,
+    text_at: usize,
+}
+
+type Read<T> = std::result::Result<T, String>;
+
+impl<'a> Reader<'a> {
+    /// One row's values, placed in column order.
+    fn values(&mut self, columns: &[String], seen: &mut [bool]) -> Read<Vec<FieldValue>> {
+        seen.fill(false);
+        let mut values = vec![FieldValue::Null; columns.len()];
+        for _ in 0..columns.len() {
+            let column = self.varint()?;
+            let slot = usize::try_from(column)
+                .ok()
+                .filter(|&c| c < columns.len())
+                .ok_or_else(|| format!("column {column} of {}", columns.len()))?;
+            if std::mem::replace(&mut seen[slot], true) {
+                return Err(format!("`{}` given twice", columns[slot]));
+            }
+            values[slot] = self.value().map_err(|reason| format!("`{}`: {reason}", columns[slot]))?;
+        }
+        Ok(values)
+    }
+
+    fn value(&mut self) -> Read<FieldValue> {
+        let tag = self.byte()?;
+        Ok(match tag {
+            NULL => FieldValue::Null,
+            TEXT => FieldValue::Text(self.span()?.to_string()),
+            INTEGER => FieldValue::Integer(i64::from_le_bytes(self.eight()?)),
+            FLOAT => FieldValue::Float(f64::from_le_bytes(self.eight()?)),
+            FALSE => FieldValue::Boolean(false),
+            TRUE => FieldValue::Boolean(true),
+            DATETIME => FieldValue::Datetime(self.span()?.to_string()),
+            JSON => FieldValue::Json(self.span()?.to_string()),
+            REFERENCE => FieldValue::Reference(self.span()?.to_string()),
+            COLLECTION => {
+                let count = self.varint()?;
+                // Each item takes at least a byte of `data`: a larger count is a lie.
+                if count > (self.data.len() - self.at) as u64 {
+                    return Err(format!("a collection of {count} items in {} bytes", self.data.len() - self.at));
+                }
+                let mut ids = Vec::with_capacity(count as usize);
+                for _ in 0..count {
+                    ids.push(self.span()?.to_string());
+                }
+                FieldValue::Collection(ids)
+            }
+            other => return Err(format!("unknown value tag {other}")),
+        })
+    }
+
+    /// The next piece of `text`.
+    fn span(&mut self) -> Read<&'a str> {
+        let length = self.varint()?;
+        let end = usize::try_from(length).ok().and_then(|l| self.text_at.checked_add(l));
+        let piece = end.and_then(|end| self.text.get(self.text_at..end)).ok_or_else(|| {
+            format!(
+                "a text of {length} bytes at byte {} of {} (past the end, or not on a character boundary)",
+                self.text_at,
+                self.text.len()
+            )
+        })?;
+        self.text_at += piece.len();
+        Ok(piece)
+    }
+
+    fn byte(&mut self) -> Read<u8> {
+        let byte = *self.data.get(self.at).ok_or("the data ends mid-row")?;
+        self.at += 1;
+        Ok(byte)
+    }
+
+    fn eight(&mut self) -> Read<[u8; 8]> {
+        let bytes = self.data.get(self.at..self.at + 8).ok_or("the data ends mid-number")?;
+        self.at += 8;
+        Ok(bytes.try_into().expect("the slice has eight bytes"))
+    }
+
+    /// An unsigned LEB128 number of at most 64 bits.
+    fn varint(&mut self) -> Read<u64> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = self.byte()?;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err("a varint longer than 64 bits".to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn columns() -> Vec<String> {
+        vec!["title".to_string(), "done".to_string()]
+    }
+
+    #[test]
+    fn decodes_values_given_in_any_column_order() {
+        // Row 1: done=true, title="Ship"; id "t1". Row 2: title=null, done=false; id "t2".
+        let data = [1, TRUE, 0, TEXT, 4, 2, 0, NULL, 1, FALSE, 2];
+        let rows = decode_rows("Task", &columns(), 2, &data, "Shipt1t2").unwrap();
+        assert_eq!(rows[0].id, "t1");
+        assert_eq!(rows[0].values, vec![FieldValue::Text("Ship".into()), FieldValue::Boolean(true)]);
+        assert_eq!(rows[1].id, "t2");
+        assert_eq!(rows[1].values, vec![FieldValue::Null, FieldValue::Boolean(false)]);
+    }
+
+    #[test]
+    fn refuses_every_broken_rule_naming_the_row() {
+        let cases: &[(&[u8], &str, u32, &str)] = &[
+            (&[0, NULL, 0, NULL, 2], "t1", 1, "`title` given twice"),
+            (&[5, NULL, 0, NULL, 2], "t1", 1, "column 5 of 2"),
+            (&[0, 42, 1, NULL, 2], "t1", 1, "unknown value tag 42"),
+            (&[0, TEXT, 9, 1, NULL, 2], "t1", 1, "past the end"),
+            (&[0, NULL, 1, NULL, 2, 0], "t1", 1, "1 bytes left"),
+            (&[0, NULL, 1, NULL, 1], "t1", 1, "1 bytes of text left"),
+            (&[0, NULL, 1, NULL, 0], "", 1, "empty id"),
+            (&[0, NULL, 1, NULL, 2], "t1", 1000, "can't fit"),
+            (&[0, INTEGER, 1, 2, 3, 4, 5], "t1", 1, "ends mid-number"),
+            (&[0, TEXT, 1, 1, NULL, 1], "éx", 1, "character boundary"),
+        ];
+        for (data, text, count, expected) in cases {
+            let error = decode_rows("Task", &columns(), *count, data, text).unwrap_err().to_string();
+            assert!(error.contains(expected), "{data:?}: expected `{expected}` in: {error}");
+            assert!(error.contains("Task"), "{error}");
+        }
+    }
+}
