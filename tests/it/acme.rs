@@ -121,22 +121,20 @@ async fn the_change_feed_reports_updates_creates_and_deletes() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_plan_is_full_without_a_cursor_and_incremental_with_one() {
+async fn the_plan_is_full_until_a_completed_sync_left_a_cursor_and_incremental_after() {
     let pool = acme_pool("http://127.0.0.1:9", DEFAULT_API_KEY).await;
     let mut instance = pool.get().await.unwrap();
     let full = instance.seed(&SeedState::default()).await.unwrap();
-    assert_eq!(full.groups.len(), 3);
-    assert_eq!(full.groups[0][0].target, Target::Root);
-    assert_eq!(full.groups[0][0].operation, Operation::LoadCollection("workspaces".into()));
-    let state = SeedState { cursors: vec![("changes".into(), "42".into())], ..SeedState::default() };
+    let follow = max_host::data::Step { target: Target::Root, operation: Operation::FollowChanges("changes".into()) };
+    assert_eq!(full.groups.len(), 4);
+    assert_eq!(full.groups[0], vec![follow.clone()], "the change feed's cursor is taken before any data is read");
+    assert_eq!(full.groups[1][0].target, Target::Root);
+    assert_eq!(full.groups[1][0].operation, Operation::LoadCollection("workspaces".into()));
+    let cursor_only = SeedState { cursors: vec![("changes".into(), "42".into())], ..SeedState::default() };
+    assert_eq!(instance.seed(&cursor_only).await.unwrap(), full, "no completed sync yet: full");
+    let state = SeedState { last_completed_sync: Some("2026-11-27T10:00:00Z".into()), ..cursor_only };
     let incremental = instance.seed(&state).await.unwrap();
-    assert_eq!(
-        incremental.groups,
-        vec![vec![max_host::data::Step {
-            target: Target::Root,
-            operation: Operation::FollowChanges("changes".into())
-        }]]
-    );
+    assert_eq!(incremental.groups, vec![vec![follow]]);
     let forced = instance.seed(&SeedState { full: true, ..state }).await.unwrap();
     assert_eq!(forced, full);
 }

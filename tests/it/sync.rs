@@ -132,6 +132,51 @@ fn a_synced_installation_matches_the_api_exactly() {
 }
 
 #[test]
+fn a_sync_after_a_completed_one_reads_only_the_change_feed() {
+    let size = Size { workspaces: 1, users: 3, projects: 2, tasks_per_project: 1500, files_per_project: 2 };
+    let (project, fake, server) = acme_project(size);
+    connect(&project, &server);
+    project.max().args(["sync", "acme"]).assert().success();
+    let after_full = fake.request_count();
+
+    // Nothing changed: one request for the change feed, and nothing written.
+    project.max().args(["sync", "acme"]).assert().success();
+    assert_eq!(fake.request_count() - after_full, 1, "a no-op sync asks the change feed once");
+
+    let (updated, deleted, created) = fake.with_data(|d| {
+        let tasks = d.list(Kind::Task, None, None, Some(2)).0;
+        let (a, b) = (tasks[0]["id"].as_str().unwrap().to_string(), tasks[1]["id"].as_str().unwrap().to_string());
+        d.update(Kind::Task, &a, serde_json::from_value(serde_json::json!({"title": "Renamed"})).unwrap());
+        d.delete(Kind::Task, &b);
+        let new = d.create(
+            Kind::Task,
+            serde_json::from_value(serde_json::json!({"title": "Brand new", "projectId": "prj_00000001"})).unwrap(),
+        );
+        (a, b, new["id"].as_str().unwrap().to_string())
+    });
+    let before = fake.request_count();
+    let output = project.max().args(["sync", "acme", "-o", "json"]).assert().success().get_output().clone();
+    assert_eq!(fake.request_count() - before, 1, "three changes fit in one page of the change feed");
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["sync"]["record"]["status"], "completed");
+
+    let db = data_db(&project);
+    let title = |id: &str| -> (String, Option<String>) {
+        db.query_row("SELECT title, _deleted_at FROM Task WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?))).unwrap()
+    };
+    assert_eq!(title(&updated), ("Renamed".to_string(), None));
+    assert_eq!(title(&created), ("Brand new".to_string(), None));
+    assert!(title(&deleted).1.is_some(), "a deleted task is kept, marked deleted");
+    let live: i64 = db.query_row("SELECT COUNT(*) FROM Task WHERE _deleted_at IS NULL", [], |r| r.get(0)).unwrap();
+    assert_eq!(live as usize, fake.counts()["Task"]);
+
+    // --full reads everything again.
+    let before = fake.request_count();
+    project.max().args(["sync", "acme", "--full"]).assert().success();
+    assert!(fake.request_count() - before > 5, "a full sync lists every collection");
+}
+
+#[test]
 fn several_installations_of_one_connector_coexist() {
     let (project, _fake, server) =
         acme_project(Size { workspaces: 1, users: 2, projects: 1, tasks_per_project: 3, files_per_project: 1 });

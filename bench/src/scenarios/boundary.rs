@@ -133,7 +133,10 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
     connector.initialise(config).map_err(|e| anyhow::anyhow!("native acme: {e}"))?;
     let mut native = Native(connector);
 
-    let rounds = if env.quick { 3 } else { 7 };
+    // A round each to warm up (the guest's memory grows, both builds' allocators settle), then turns.
+    walk(&mut wasm).await?;
+    walk(&mut native).await?;
+    let rounds = if env.quick { 9 } else { 21 };
     let (mut wasm_times, mut native_times, mut items) = (Vec::new(), Vec::new(), 0);
     for _ in 0..rounds {
         let (n, t) = walk(&mut wasm).await?;

@@ -160,13 +160,18 @@ impl Connector for Acme {
         })
     }
 
+    /// After a completed sync, only the change feed from its stored cursor. Otherwise everything, after
+    /// first draining the change feed: its cursor is then stored before any data is read, so a change
+    /// made while the full sync runs is replayed by the next sync rather than missed.
     fn seed(&mut self, state: &SeedState) -> Result<SyncPlan> {
-        if let (Some(_), false) = (state.cursor("changes"), state.full) {
-            return Ok(SyncPlan::new().then(Target::Root, |s| s.changes("changes")));
+        let incremental = !state.full && state.last_completed_sync.is_some() && state.cursor("changes").is_some();
+        let changes = SyncPlan::new().then(Target::Root, |s| s.changes("changes"));
+        if incremental {
+            return Ok(changes);
         }
         let collection =
             |entity: &str, field: &str| (Target::all(entity), max_connector_sdk::StepBuilder.collection(field));
-        Ok(SyncPlan::new()
+        Ok(changes
             .then(Target::Root, |s| s.collection("workspaces"))
             .together(vec![collection("Workspace", "users"), collection("Workspace", "projects")])
             .together(vec![collection("Project", "tasks"), collection("Project", "files")]))
