@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use max_fake_saas::Faults;
 use max_fake_saas::acme::{Acme, AcmeConfig, DEFAULT_API_KEY, Size};
+use max_fake_saas::linear::{self, Linear, LinearConfig};
 
 /// Loopback fakes of SaaS APIs, speaking their real wire formats, for tests, demos and benchmarks.
 #[derive(Debug, Parser)]
@@ -21,6 +22,9 @@ struct Cli {
 enum Api {
     /// The Acme demo API (workspaces, users, projects, tasks, files, change log).
     Acme(AcmeArgs),
+    /// Linear's GraphQL API (teams, users, workflow states, labels, projects, cycles, issues, comments),
+    /// with its rate limits and OAuth token endpoint.
+    Linear(LinearArgs),
 }
 
 /// Options shared by every fake.
@@ -67,6 +71,66 @@ struct AcmeArgs {
     files_per_project: usize,
 }
 
+#[derive(Debug, Args)]
+struct LinearArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The accepted personal API key (`Authorization: <key>`).
+    #[arg(long, default_value = linear::DEFAULT_API_KEY)]
+    api_key: String,
+    /// Teams.
+    #[arg(long, default_value_t = 3)]
+    teams: usize,
+    /// Users.
+    #[arg(long, default_value_t = 12)]
+    users: usize,
+    /// Labels per team.
+    #[arg(long, default_value_t = 4)]
+    labels_per_team: usize,
+    /// Projects.
+    #[arg(long, default_value_t = 5)]
+    projects: usize,
+    /// Cycles per team.
+    #[arg(long, default_value_t = 3)]
+    cycles_per_team: usize,
+    /// Issues per team.
+    #[arg(long, default_value_t = 40)]
+    issues_per_team: usize,
+    /// Comments per issue, at most.
+    #[arg(long, default_value_t = 3)]
+    comments_per_issue: usize,
+    /// The largest `first` a connection accepts.
+    #[arg(long, default_value_t = 250)]
+    max_first: usize,
+    /// Requests allowed per rate-limit period.
+    #[arg(long, default_value_t = 5_000)]
+    requests_limit: u64,
+    /// Complexity points allowed per rate-limit period.
+    #[arg(long, default_value_t = 3_000_000)]
+    complexity_limit: u64,
+    /// The rate-limit period in milliseconds.
+    #[arg(long, default_value_t = 3_600_000)]
+    limit_period_ms: u64,
+    /// The most complexity one query may have.
+    #[arg(long, default_value_t = 10_000)]
+    max_query_complexity: u64,
+    /// OAuth client id.
+    #[arg(long, default_value = "fake-client")]
+    client_id: String,
+    /// OAuth client secret.
+    #[arg(long, default_value = "fake-secret")]
+    client_secret: String,
+    /// The OAuth access token valid at start.
+    #[arg(long, default_value = "lin_oauth_initial")]
+    access_token: String,
+    /// The OAuth refresh token valid at start.
+    #[arg(long, default_value = "lin_refresh_initial")]
+    refresh_token: String,
+    /// Seconds an access token lives.
+    #[arg(long, default_value_t = 86_399)]
+    token_ttl_secs: u64,
+}
+
 impl Common {
     fn faults(&self) -> Faults {
         Faults {
@@ -79,20 +143,55 @@ impl Common {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let Cli { api: Api::Acme(args) } = Cli::parse();
-    let config = AcmeConfig {
-        seed: args.common.seed,
-        size: Size {
-            workspaces: args.workspaces,
-            users: args.users,
-            projects: args.projects,
-            tasks_per_project: args.tasks_per_project,
-            files_per_project: args.files_per_project,
-        },
-        api_key: args.api_key,
-        faults: args.common.faults(),
+    let (server, listen) = match Cli::parse().api {
+        Api::Acme(args) => {
+            let config = AcmeConfig {
+                seed: args.common.seed,
+                size: Size {
+                    workspaces: args.workspaces,
+                    users: args.users,
+                    projects: args.projects,
+                    tasks_per_project: args.tasks_per_project,
+                    files_per_project: args.files_per_project,
+                },
+                api_key: args.api_key,
+                faults: args.common.faults(),
+            };
+            (Acme::new(config).router(), args.common.listen)
+        }
+        Api::Linear(args) => {
+            let config = LinearConfig {
+                seed: args.common.seed,
+                size: linear::Size {
+                    teams: args.teams,
+                    users: args.users,
+                    labels_per_team: args.labels_per_team,
+                    projects: args.projects,
+                    cycles_per_team: args.cycles_per_team,
+                    issues_per_team: args.issues_per_team,
+                    comments_per_issue: args.comments_per_issue,
+                },
+                api_key: args.api_key,
+                oauth: linear::OAuth {
+                    client_id: args.client_id,
+                    client_secret: args.client_secret,
+                    access_token: args.access_token,
+                    refresh_token: args.refresh_token,
+                    token_ttl: Duration::from_secs(args.token_ttl_secs),
+                },
+                limits: linear::RateLimits {
+                    requests: args.requests_limit,
+                    complexity: args.complexity_limit,
+                    period: Duration::from_millis(args.limit_period_ms),
+                    max_query_complexity: args.max_query_complexity,
+                },
+                max_first: args.max_first,
+                faults: args.common.faults(),
+            };
+            (Linear::new(config).router(), args.common.listen)
+        }
     };
-    let server = Acme::new(config).start(args.common.listen).await?;
+    let server = max_fake_saas::RunningServer::start(server, listen).await?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", server.base_url())?;
     out.flush()?;
