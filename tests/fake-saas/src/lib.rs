@@ -3,8 +3,8 @@
 //! and the benchmarks; runnable alone as `fake-saas <api> --listen 127.0.0.1:0`.
 
 pub mod acme;
-pub mod linear;
 mod faults;
+pub mod linear;
 mod rng;
 mod server;
 

@@ -366,13 +366,23 @@ async fn graphql(State(state): Shared, headers: HeaderMap, body: axum::body::Byt
     let request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(error) => {
-            return graphql_error(StatusCode::BAD_REQUEST, &format!("Invalid request body: {error}"), "graphql error", "BAD_REQUEST");
+            return graphql_error(
+                StatusCode::BAD_REQUEST,
+                &format!("Invalid request body: {error}"),
+                "graphql error",
+                "BAD_REQUEST",
+            );
         }
     };
     let document = match async_graphql::parser::parse_query(&request.query) {
         Ok(document) => document,
         Err(error) => {
-            return graphql_error(StatusCode::BAD_REQUEST, &format!("Syntax error: {error}"), "graphql error", "GRAPHQL_PARSE_FAILED");
+            return graphql_error(
+                StatusCode::BAD_REQUEST,
+                &format!("Syntax error: {error}"),
+                "graphql error",
+                "GRAPHQL_PARSE_FAILED",
+            );
         }
     };
     let variables: HashMap<String, async_graphql::Value> =
@@ -428,7 +438,9 @@ async fn token(State(state): Shared, Form(form): Form<TokenForm>) -> Response {
         return oauth_error("unsupported_grant_type", "only refresh_token is supported by the fake");
     }
     let oauth = &state.config.oauth;
-    if form.client_id.as_deref() != Some(&oauth.client_id) || form.client_secret.as_deref() != Some(&oauth.client_secret) {
+    if form.client_id.as_deref() != Some(&oauth.client_id)
+        || form.client_secret.as_deref() != Some(&oauth.client_secret)
+    {
         return (StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid_client"}))).into_response();
     }
     let mut tokens = state.tokens.lock().expect("token lock");
@@ -462,7 +474,8 @@ async fn mutate(State(state): Shared, Json(body): Json<Json_>) -> Response {
     }
     .unwrap_or_default();
     if mutations.is_empty() {
-        return (StatusCode::BAD_REQUEST, Json(json!({"error": "expected a mutation or a list of them"}))).into_response();
+        return (StatusCode::BAD_REQUEST, Json(json!({"error": "expected a mutation or a list of them"})))
+            .into_response();
     }
     let mut data = state.data.write().expect("data lock");
     let mut results = Vec::new();

@@ -75,8 +75,22 @@ const FIRST: &[&str] = &["Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken", "Ma
 const LAST: &[&str] =
     &["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Thompson", "Hamilton", "Torvalds", "Knuth", "Allen"];
 const WORDS: &[&str] = &[
-    "sync", "crash", "login", "export", "search", "billing", "onboarding", "latency", "cache", "webhook", "import",
-    "dark mode", "permissions", "calendar", "upload", "timezone",
+    "sync",
+    "crash",
+    "login",
+    "export",
+    "search",
+    "billing",
+    "onboarding",
+    "latency",
+    "cache",
+    "webhook",
+    "import",
+    "dark mode",
+    "permissions",
+    "calendar",
+    "upload",
+    "timezone",
 ];
 const TEAMS: &[(&str, &str)] = &[
     ("ENG", "Engineering"),
@@ -224,7 +238,8 @@ impl Dataset {
             let created = moment(&mut rng);
             let project_teams: Vec<Json> =
                 teams.iter().filter(|_| rng.below(2) == 0).map(|t| t["id"].clone()).collect();
-            let project_teams = if project_teams.is_empty() { vec![teams[n % teams.len()]["id"].clone()] } else { project_teams };
+            let project_teams =
+                if project_teams.is_empty() { vec![teams[n % teams.len()]["id"].clone()] } else { project_teams };
             let name = format!("{} {n}", capitalise(&words(&mut rng, 2)));
             let mut project = object(json!({
                 "id": uuid(&mut rng), "name": name, "description": format!("All about {name}"), "content": null,
@@ -315,10 +330,10 @@ impl Dataset {
                     issue["_commentIds"].as_array_mut().expect("a list").push(json!(id));
                     comments.push(comment);
                 }
-                if let Some(parent) = issue["parentId"].as_str().map(str::to_string) {
-                    if let Some(p) = issues.iter_mut().find(|i| i["id"] == parent.as_str()) {
-                        p["_childIds"].as_array_mut().expect("a list").push(issue["id"].clone());
-                    }
+                if let Some(parent) = issue["parentId"].as_str().map(str::to_string)
+                    && let Some(p) = issues.iter_mut().find(|i| i["id"] == parent.as_str())
+                {
+                    p["_childIds"].as_array_mut().expect("a list").push(issue["id"].clone());
                 }
                 issues.push(issue);
             }
@@ -380,7 +395,8 @@ impl Dataset {
 
     /// The next `updatedAt`: now, or a millisecond after the last one if the clock hasn't moved.
     fn tick(&mut self) -> String {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
         self.clock_ms = now.max(self.clock_ms + 1);
         format_ms(self.clock_ms)
     }
@@ -447,12 +463,12 @@ impl Dataset {
             _ => &[],
         };
         for (key, list) in links {
-            if let Some(target) = object.get(*key).and_then(Json::as_str) {
-                if let Some(&(name, position)) = self.index.get(target) {
-                    let parent = Arc::make_mut(&mut self.objects.get_mut(name).expect("indexed type")[position]);
-                    if let Some(ids) = parent.get_mut(*list).and_then(Json::as_array_mut) {
-                        ids.push(id.clone());
-                    }
+            if let Some(target) = object.get(*key).and_then(Json::as_str)
+                && let Some(&(name, position)) = self.index.get(target)
+            {
+                let parent = Arc::make_mut(&mut self.objects.get_mut(name).expect("indexed type")[position]);
+                if let Some(ids) = parent.get_mut(*list).and_then(Json::as_array_mut) {
+                    ids.push(id.clone());
                 }
             }
         }

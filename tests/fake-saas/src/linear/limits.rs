@@ -75,7 +75,9 @@ pub fn complexity(
 ) -> f64 {
     let operation = match (&document.operations, operation_name) {
         (DocumentOperations::Single(op), _) => Some(op),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.iter().find(|(n, _)| n.as_str() == name).map(|(_, op)| op),
+        (DocumentOperations::Multiple(ops), Some(name)) => {
+            ops.iter().find(|(n, _)| n.as_str() == name).map(|(_, op)| op)
+        }
         (DocumentOperations::Multiple(ops), None) => ops.values().next(),
     };
     let Some(operation) = operation else { return 0.0 };
@@ -121,9 +123,9 @@ impl Estimator<'_> {
                         })
                         .unwrap_or(50.0);
                     // The page info is charged once; everything else once per item.
-                    let (per_item, once): (Vec<_>, Vec<_>) = children.items.iter().partition(|s| {
-                        !matches!(&s.node, Selection::Field(f) if f.node.name.node.as_str() == "pageInfo")
-                    });
+                    let (per_item, once): (Vec<_>, Vec<_>) = children.items.iter().partition(
+                        |s| !matches!(&s.node, Selection::Field(f) if f.node.name.node.as_str() == "pageInfo"),
+                    );
                     let per_item = SelectionSet { items: per_item.into_iter().cloned().collect() };
                     let once = SelectionSet { items: once.into_iter().cloned().collect() };
                     first * self.selection_set(&per_item, depth + 1) + 1.0 + self.selection_set(&once, depth + 1)

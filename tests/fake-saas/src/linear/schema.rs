@@ -308,24 +308,25 @@ fn paginate(
     target: &str,
     mut objects: Vec<Object>,
 ) -> Result<Page, Error> {
-    if ctx.args.get("last").is_some() || ctx.args.get("before").is_some() {
+    let arg = |name: &str| ctx.args.get(name).filter(|v| !v.is_null());
+    if arg("last").is_some() || arg("before").is_some() {
         return Err(Error::new("The fake serves forward pagination only (first/after)"));
     }
-    let first = match ctx.args.get("first") {
+    let first = match arg("first") {
         Some(first) => first.i64()?,
         None => 50,
     };
     if first < 0 || first as usize > max_first {
         return Err(Error::new(format!("first must be between 0 and {max_first}")));
     }
-    let include_archived = match ctx.args.get("includeArchived") {
+    let include_archived = match arg("includeArchived") {
         Some(value) => value.boolean()?,
         None => false,
     };
     if !include_archived {
         objects.retain(|o| o.get("archivedAt").is_none_or(Json::is_null));
     }
-    if let Some(filter) = ctx.args.get("filter") {
+    if let Some(filter) = arg("filter") {
         let filter = filter.as_value().clone().into_json().map_err(|e| Error::new(e.to_string()))?;
         let mut kept = Vec::with_capacity(objects.len());
         for object in objects {
@@ -335,7 +336,7 @@ fn paginate(
         }
         objects = kept;
     }
-    let order = match ctx.args.get("orderBy") {
+    let order = match arg("orderBy") {
         Some(order) => order.enum_name()?.to_string(),
         None => "createdAt".to_string(),
     };
@@ -344,7 +345,7 @@ fn paginate(
     };
     let mut keyed: Vec<(String, Object)> = objects.into_iter().map(|o| (sort_key(&o), o)).collect();
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
-    let start = match ctx.args.get("after") {
+    let start = match arg("after") {
         Some(after) => {
             let after = decode_cursor(after.string()?)?;
             keyed.partition_point(|(key, _)| key.as_str() <= after.as_str())
@@ -364,7 +365,7 @@ fn encode_cursor(key: &str) -> String {
 
 fn decode_cursor(cursor: &str) -> Result<String, Error> {
     let invalid = || Error::new(format!("invalid cursor `{cursor}`"));
-    if cursor.len() % 2 != 0 {
+    if !cursor.len().is_multiple_of(2) {
         return Err(invalid());
     }
     let bytes: Option<Vec<u8>> =
@@ -382,7 +383,8 @@ fn connection_types(target: &'static str) -> [GqlObject; 2] {
     let edges = Field::new("edges", TypeRef::named_nn_list_nn(format!("{target}Edge")), |ctx| {
         FieldFuture::new(async move {
             let page = ctx.parent_value.try_downcast_ref::<Page>()?;
-            let edges = page.nodes.iter().zip(&page.cursors).map(|(o, c)| FieldValue::owned_any((o.clone(), c.clone())));
+            let edges =
+                page.nodes.iter().zip(&page.cursors).map(|(o, c)| FieldValue::owned_any((o.clone(), c.clone())));
             Ok(Some(FieldValue::list(edges)))
         })
     });
@@ -502,9 +504,10 @@ pub fn build(context: Context) -> Result<Schema, async_graphql::dynamic::SchemaE
         .fold(InputObject::new("IDComparator"), |o, f| o.field(InputValue::new(f, TypeRef::named(TypeRef::ID))))
         .field(InputValue::new("in", TypeRef::named_nn_list(TypeRef::ID)))
         .field(InputValue::new("nin", TypeRef::named_nn_list(TypeRef::ID)));
-    let date_comparator = ["eq", "neq", "gt", "gte", "lt", "lte"]
-        .into_iter()
-        .fold(InputObject::new("DateComparator"), |o, f| o.field(InputValue::new(f, TypeRef::named("DateTimeOrDuration"))));
+    let date_comparator =
+        ["eq", "neq", "gt", "gte", "lt", "lte"].into_iter().fold(InputObject::new("DateComparator"), |o, f| {
+            o.field(InputValue::new(f, TypeRef::named("DateTimeOrDuration")))
+        });
     builder
         .register(query)
         .register(organization)
