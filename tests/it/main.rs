@@ -6,6 +6,7 @@ mod cache;
 mod cli;
 mod contract;
 mod http;
+mod linear;
 mod linear_fake;
 mod packed;
 mod sandbox;

@@ -34,7 +34,7 @@ impl SchemaCommand {
             let description =
                 entity.description.as_deref().map(|d| format!("  {}", printer.dim(d))).unwrap_or_default();
             out.push(format!("{}{root}{description}", printer.bold(&entity.name)));
-            let mut rows = vec![vec!["id".to_string(), "string".to_string(), String::new()]];
+            let mut rows = vec![vec!["id".to_string(), "string".to_string(), String::new(), "Unique id".to_string()]];
             for field in &entity.fields {
                 let relation = match &field.field_type {
                     FieldType::Ref(target) => format!("→ {target}"),
@@ -46,9 +46,9 @@ impl SchemaCommand {
                     FieldType::Collection(_) => "collection".to_string(),
                     other => other.to_string(),
                 };
-                rows.push(vec![field.name.clone(), kind, relation]);
+                rows.push(vec![field.name.clone(), kind, relation, field.description.clone().unwrap_or_default()]);
             }
-            for line in printer.table(&["FIELD", "TYPE", "RELATION"], &rows).lines() {
+            for line in printer.table(&["FIELD", "TYPE", "RELATION", "DESCRIPTION"], &rows).lines() {
                 out.push(format!("  {line}"));
             }
             out.push(String::new());

@@ -1,6 +1,6 @@
 //! Evaluating Linear's `filter` arguments: `id` (`IDComparator`), `createdAt`/`updatedAt`
 //! (`DateComparator` over ISO-8601 date-times or negative ISO durations such as `-P2W1D`), `team`
-//! (the referenced team's filter), and nested `and`/`or` lists.
+//! and `issue` (the referenced object's filter), and nested `and`/`or` lists.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value as Json};
@@ -19,6 +19,10 @@ pub fn matches(object: &Map<String, Json>, filter: &Json, data: &Dataset, target
             "createdAt" | "updatedAt" => date_matches(object.get(key), condition)?,
             "team" => match object.get("teamId").and_then(Json::as_str).and_then(|id| data.get(id)) {
                 Some(team) => matches(team, condition, data, "Team")?,
+                None => false,
+            },
+            "issue" => match object.get("issueId").and_then(Json::as_str).and_then(|id| data.get(id)) {
+                Some(issue) => matches(issue, condition, data, "Issue")?,
                 None => false,
             },
             "and" => {

@@ -446,6 +446,9 @@ fn filter_type(target: &str) -> InputObject {
     if TEAM_FILTERED.contains(&target) {
         filter = filter.field(InputValue::new("team", TypeRef::named("TeamFilter")));
     }
+    if target == "Comment" {
+        filter = filter.field(InputValue::new("issue", TypeRef::named("IssueFilter")));
+    }
     filter
 }
 

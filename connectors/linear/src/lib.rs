@@ -1,0 +1,320 @@
+//! The Linear connector: syncs teams, users, workflow states, labels, projects, cycles, issues and
+//! comments from Linear's GraphQL API (`https://api.linear.app/graphql`) into Max.
+//!
+//! Every list is a Relay connection read page by page (`first`/`after`); nested lists (a team's
+//! members, an issue's sub-issues, a project's teams) come along in the same query, and their further
+//! pages are fetched on the spot. Issue labels come from `labelIds`. Auth is a personal API key (sent
+//! verbatim as `Authorization`) or an OAuth token the host refreshes; the connector never sees either.
+
+mod model;
+mod rows;
+
+use max_connector_sdk::http;
+use max_connector_sdk::{
+    Config, Connector, ConnectorError, ConnectorInfo, Entities, EntityRef, Loader, Onboarding, Page, Permissions,
+    Result, Schema, SeedState, SelectOption, SyncPlan, Target, export_connector,
+};
+use model::{EntityKind, KINDS, TeamScope};
+use serde_json::{Value as Json, json};
+
+/// The root entity: the organization (workspace) the credentials belong to.
+const ROOT: &str = "Organization";
+const ROOT_ID: &str = "organization";
+/// Where Linear's API lives.
+const DEFAULT_BASE_URL: &str = "https://api.linear.app";
+/// Objects per page unless `page_size` says otherwise. With the nested connections of an issue this
+/// stays well inside Linear's 10,000-point limit per query.
+const DEFAULT_PAGE_SIZE: u32 = 100;
+/// The largest page Linear serves.
+const MAX_PAGE_SIZE: u32 = 250;
+/// Refs per call of a by-id loader.
+const BY_ID_BATCH: u32 = 100;
+
+struct Linear {
+    endpoint: String,
+    credential: &'static str,
+    page_size: u32,
+    /// The team ids to sync; empty means every team.
+    teams: Vec<String>,
+}
+
+impl Linear {
+    fn query(&self, query: &str, variables: Json) -> Result<Json> {
+        http::graphql(&self.endpoint, self.credential, query, variables)
+    }
+
+    /// The filter narrowing `kind`'s list to the chosen teams, if any.
+    fn team_filter(&self, kind: &EntityKind) -> Json {
+        if self.teams.is_empty() {
+            return Json::Null;
+        }
+        let teams = json!({ "id": { "in": self.teams } });
+        match kind.scope {
+            TeamScope::None => Json::Null,
+            TeamScope::Own => teams,
+            TeamScope::Team => json!({ "team": teams }),
+            TeamScope::IssueTeam => json!({ "issue": { "team": teams } }),
+        }
+    }
+
+    /// One page of `kind`'s list: the batch and the cursor of the next page.
+    fn list_page(
+        &self,
+        kind: &EntityKind,
+        filter: Json,
+        after: Option<&str>,
+    ) -> Result<(max_connector_sdk::Batch, Option<String>)> {
+        let query = format!(
+            "query Page($first: Int!, $after: String, $filter: {}) {{ {}(first: $first, after: $after, filter: $filter) {{ nodes {{ {} }} pageInfo {{ hasNextPage endCursor }} }} }}",
+            kind.filter_type(),
+            kind.list,
+            kind.selection()
+        );
+        let data = self.query(&query, json!({ "first": self.page_size, "after": after, "filter": filter }))?;
+        let connection = &data[kind.list];
+        let mut batch = kind_batch(kind);
+        for node in nodes(connection)? {
+            rows::push(self, kind, &mut batch, node)?;
+        }
+        Ok((batch, next_cursor(connection)))
+    }
+
+    /// The ids of the rest of a nested connection, from the page after `after` on.
+    fn rest_of(&self, kind: &EntityKind, id: &str, field: &str, mut after: String) -> Result<Vec<String>> {
+        let query = format!(
+            "query Rest($id: String!, $after: String) {{ {}(id: $id) {{ {field}(first: {MAX_PAGE_SIZE}, after: $after) {{ nodes {{ id }} pageInfo {{ hasNextPage endCursor }} }} }} }}",
+            kind.single
+        );
+        let mut ids = Vec::new();
+        loop {
+            let data = self.query(&query, json!({ "id": id, "after": after }))?;
+            let connection = &data[kind.single][field];
+            for node in nodes(connection)? {
+                ids.push(node["id"].as_str().unwrap_or_default().to_string());
+            }
+            match next_cursor(connection) {
+                Some(next) if next != after => after = next,
+                _ => return Ok(ids),
+            }
+        }
+    }
+}
+
+fn kind_batch(kind: &EntityKind) -> max_connector_sdk::Batch {
+    max_connector_sdk::Batch::new(kind.entity, &kind.fields())
+}
+
+fn nodes(connection: &Json) -> Result<&Vec<Json>> {
+    connection["nodes"]
+        .as_array()
+        .ok_or_else(|| ConnectorError::invalid_response(format!("a connection without nodes: {connection}")))
+}
+
+fn next_cursor(connection: &Json) -> Option<String> {
+    let info = &connection["pageInfo"];
+    (info["hasNextPage"] == true).then(|| info["endCursor"].as_str().map(str::to_string)).flatten()
+}
+
+impl Connector for Linear {
+    fn describe() -> ConnectorInfo {
+        let mut schema = Schema::new().entity(ROOT, |mut e| {
+            e = e
+                .describe("The Linear workspace the credentials belong to")
+                .field_doc("name", max_connector_sdk::FieldType::String, "The workspace's name")
+                .field_doc("urlKey", max_connector_sdk::FieldType::String, "Its key in linear.app URLs");
+            for kind in KINDS {
+                let doc = format!("Every {} synced", kind.entity);
+                e = e.field_doc(kind.list, max_connector_sdk::FieldType::Collection(kind.entity.to_string()), &doc);
+            }
+            e
+        });
+        for kind in KINDS {
+            schema = schema.entity(kind.entity, |e| kind.declare(e));
+        }
+        let mut info = ConnectorInfo::new(
+            "linear",
+            env!("CARGO_PKG_VERSION"),
+            "Linear: teams, users, workflow states, labels, projects, cycles, issues and comments",
+            schema.root(ROOT, ROOT_ID),
+        )
+        .loader(Loader::single("organization", ROOT).fills(&["name", "urlKey"]).describe("query { organization }"));
+        for kind in KINDS {
+            info = info
+                .loader(
+                    Loader::collection(kind.list, ROOT, kind.list, kind.entity, DEFAULT_PAGE_SIZE)
+                        .describe(&format!("query {{ {}(first, after, filter) }}, page by page", kind.list)),
+                )
+                .loader(
+                    Loader::batched(&kind.by_id_loader(), kind.entity, BY_ID_BATCH)
+                        .fills(&kind.fields())
+                        .describe(&format!("query {{ {}(filter: {{ id: {{ in: [...] }} }}) }}", kind.list)),
+                );
+        }
+        info.onboarding(
+            Onboarding::new()
+                .input("base_url", "Linear API URL", Some(DEFAULT_BASE_URL))
+                .help("Leave as is; change it only to point at a test server")
+                .select(
+                    "auth",
+                    "How to sign in",
+                    &[("api_key", "A personal API key"), ("oauth", "OAuth tokens")],
+                    false,
+                    false,
+                )
+                .help("A personal API key is simplest: Linear → Settings → Security & access → Personal API keys")
+                .secret("api_key", "Personal API key")
+                .help("Starts with lin_api_; leave empty when signing in with OAuth")
+                .optional()
+                .secret("oauth_access_token", "OAuth access token")
+                .help("Only for OAuth: the access token of your OAuth app's grant")
+                .optional()
+                .secret("oauth_refresh_token", "OAuth refresh token")
+                .help("Only for OAuth: Max refreshes the access token with it and stores the new tokens")
+                .optional()
+                .secret("oauth_client_id", "OAuth client id")
+                .help("Only for OAuth: your OAuth app's client id")
+                .optional()
+                .secret("oauth_client_secret", "OAuth client secret")
+                .help("Only for OAuth: your OAuth app's client secret")
+                .optional()
+                .validate("Checking the credentials with Linear (query { viewer })")
+                .select("teams", "Teams to sync", &[], true, true)
+                .help("Issues, workflow states and cycles of these teams are synced; none chosen means all")
+                .input("page_size", "Objects per request", Some("100"))
+                .help("Lower it if Linear reports queries as too complex; at most 250")
+                .optional(),
+        )
+        .permissions(
+            Permissions::new()
+                .host("api.linear.app")
+                .authorization("api_key")
+                .oauth2(
+                    "oauth_access_token",
+                    "https://api.linear.app/oauth/token",
+                    Some("oauth_client_id"),
+                    Some("oauth_client_secret"),
+                )
+                .base_url_key("base_url"),
+        )
+    }
+
+    fn initialise(config: Config) -> Result<Self> {
+        let base_url = config.get("base_url").unwrap_or(DEFAULT_BASE_URL).trim_end_matches('/').to_string();
+        if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
+            return Err(ConnectorError::InvalidInput(format!("base_url `{base_url}` must start with https://")));
+        }
+        let credential = match config.get("auth").unwrap_or("api_key") {
+            "api_key" => "api_key",
+            "oauth" => "oauth_access_token",
+            other => return Err(ConnectorError::InvalidInput(format!("auth `{other}`: expected api_key or oauth"))),
+        };
+        let page_size = match config.get("page_size").filter(|s| !s.is_empty()) {
+            None => DEFAULT_PAGE_SIZE,
+            Some(text) => {
+                text.parse::<u32>().ok().filter(|n| (1..=MAX_PAGE_SIZE).contains(n)).ok_or_else(|| {
+                    ConnectorError::InvalidInput(format!("page_size `{text}`: a number from 1 to 250"))
+                })?
+            }
+        };
+        let teams = config
+            .get("teams")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && *t != "all")
+            .map(str::to_string)
+            .collect();
+        Ok(Linear { endpoint: format!("{base_url}/graphql"), credential, page_size, teams })
+    }
+
+    fn validate(&mut self) -> Result<String> {
+        let data = self.query("query { viewer { name email } organization { name urlKey } }", Json::Null)?;
+        let text = |v: &Json| v.as_str().unwrap_or("?").to_string();
+        Ok(format!(
+            "workspace \"{}\" ({}) as {} <{}>",
+            text(&data["organization"]["name"]),
+            text(&data["organization"]["urlKey"]),
+            text(&data["viewer"]["name"]),
+            text(&data["viewer"]["email"])
+        ))
+    }
+
+    fn select_options(&mut self, key: &str) -> Result<Vec<SelectOption>> {
+        if key != "teams" {
+            return Err(ConnectorError::InvalidInput(format!("no options for `{key}`")));
+        }
+        let query = "query Teams($after: String) { teams(first: 250, after: $after) { nodes { id key name } pageInfo { hasNextPage endCursor } } }";
+        let (mut options, mut after) = (Vec::new(), None::<String>);
+        loop {
+            let data = self.query(query, json!({ "after": after }))?;
+            for team in nodes(&data["teams"])? {
+                let text = |k: &str| team[k].as_str().unwrap_or_default().to_string();
+                options
+                    .push(SelectOption { value: text("id"), label: format!("{} — {}", text("key"), text("name")) });
+            }
+            match next_cursor(&data["teams"]) {
+                Some(next) if Some(&next) != after.as_ref() => after = Some(next),
+                _ => return Ok(options),
+            }
+        }
+    }
+
+    fn seed(&mut self, _state: &SeedState) -> Result<SyncPlan> {
+        let list = |kind: &EntityKind| (Target::Root, max_connector_sdk::StepBuilder.collection(kind.list));
+        Ok(SyncPlan::new()
+            .together(
+                [
+                    &model::TEAM,
+                    &model::USER,
+                    &model::WORKFLOW_STATE,
+                    &model::ISSUE_LABEL,
+                    &model::PROJECT,
+                    &model::CYCLE,
+                ]
+                .into_iter()
+                .map(list)
+                .chain([(Target::Root, max_connector_sdk::StepBuilder.fields(&["name", "urlKey"]))])
+                .collect(),
+            )
+            .together(vec![list(&model::ISSUE), list(&model::COMMENT)]))
+    }
+
+    fn load(&mut self, loader: &str, refs: &[EntityRef]) -> Result<Entities> {
+        if loader == "organization" {
+            let data = self.query("query { organization { name urlKey } }", Json::Null)?;
+            let organization = &data["organization"];
+            let mut batch = max_connector_sdk::Batch::new(ROOT, &["name", "urlKey"]);
+            let mut row = batch.start_row();
+            row.text(0, organization["name"].as_str().unwrap_or_default());
+            row.text(1, organization["urlKey"].as_str().unwrap_or_default());
+            row.finish(ROOT_ID);
+            return Ok(Entities::from(batch));
+        }
+        let kind = KINDS
+            .into_iter()
+            .find(|k| k.by_id_loader() == loader)
+            .ok_or_else(|| ConnectorError::unknown_loader(loader))?;
+        let ids: Vec<&str> = refs.iter().map(|r| r.id.as_str()).collect();
+        let query = format!(
+            "query ById($first: Int!, $filter: {}) {{ {}(first: $first, filter: $filter, includeArchived: true) {{ nodes {{ {} }} }} }}",
+            kind.filter_type(),
+            kind.list,
+            kind.selection()
+        );
+        let data = self.query(&query, json!({ "first": ids.len().max(1), "filter": { "id": { "in": ids } } }))?;
+        let mut batch = kind_batch(kind);
+        for node in nodes(&data[kind.list])? {
+            rows::push(self, kind, &mut batch, node)?;
+        }
+        Ok(Entities::from(batch))
+    }
+
+    fn load_page(&mut self, loader: &str, _parent: &EntityRef, cursor: Option<&str>) -> Result<Page> {
+        let kind =
+            KINDS.into_iter().find(|k| k.list == loader).ok_or_else(|| ConnectorError::unknown_loader(loader))?;
+        let (batch, next) = self.list_page(kind, self.team_filter(kind), cursor)?;
+        Ok(Page::new(batch).next(next))
+    }
+}
+
+export_connector!(Linear);

@@ -1,0 +1,195 @@
+//! The Linear connector end to end: the real `max` binary and linear.wasm against `fake-saas linear`
+//! with every list spread over at least three pages. Counts, references, collections and a search
+//! are checked against the fake's own data.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use max_fake_saas::RunningServer;
+use max_fake_saas::linear::{DEFAULT_API_KEY, Linear, LinearConfig, Size};
+use max_tests::{TestProject, connector};
+use serde_json::Value;
+
+/// A project with linear installed and connected to a fresh fake with `config`, `--set`ting `extra`.
+fn linear_project(config: LinearConfig, extra: &[&str]) -> (TestProject, Linear, RunningServer) {
+    let fake = Linear::new(config);
+    let server = fake.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let project = TestProject::new();
+    project.max().arg("init").assert().success();
+    project.max().args(["connector", "install", "--yes"]).arg(connector("linear")).assert().success();
+    let mut connect = project.max();
+    connect.args(["connect", "linear", "--set"]).arg(format!("base_url={}", server.base_url())).args([
+        "--set",
+        "auth=api_key",
+        "--set",
+        &format!("api_key={DEFAULT_API_KEY}"),
+    ]);
+    for setting in extra {
+        connect.args(["--set", setting]);
+    }
+    connect.assert().success();
+    (project, fake, server)
+}
+
+fn data_db(project: &TestProject) -> rusqlite::Connection {
+    rusqlite::Connection::open(project.path().join(".max/installations/linear/default/data.db")).unwrap()
+}
+
+fn strings(value: &Value) -> BTreeSet<String> {
+    value.as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect()
+}
+
+/// A size where every list, at two objects a page, takes at least three pages, and some teams have
+/// more members than one nested page holds.
+fn paged_size() -> Size {
+    Size {
+        teams: 5,
+        users: 70,
+        labels_per_team: 1,
+        projects: 5,
+        cycles_per_team: 1,
+        issues_per_team: 5,
+        comments_per_issue: 2,
+    }
+}
+
+#[test]
+fn a_synced_workspace_matches_the_api_exactly() {
+    let (project, fake, _server) =
+        linear_project(LinearConfig { size: paged_size(), ..LinearConfig::default() }, &["page_size=2"]);
+    let output = project.max().args(["sync", "linear", "-o", "json"]).assert().success().get_output().clone();
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["sync"]["record"]["status"], "completed", "{summary}");
+
+    let db = data_db(&project);
+    let count = |table: &str| -> usize {
+        db.query_row(&format!("SELECT COUNT(*) FROM \"{table}\""), [], |r| r.get::<_, i64>(0)).unwrap() as usize
+    };
+    let expected = fake.counts();
+    for (entity, n) in &expected {
+        assert!(*n >= 5, "{entity}: {n} objects make at least three pages of two");
+        assert_eq!(count(entity), *n, "{entity} rows");
+    }
+    assert_eq!(count("Organization"), 1);
+
+    // Every reference resolves to a stored row.
+    for (entity, field, target) in [
+        ("Issue", "team", "Team"),
+        ("Issue", "state", "WorkflowState"),
+        ("Issue", "assignee", "User"),
+        ("Issue", "creator", "User"),
+        ("Issue", "project", "Project"),
+        ("Issue", "cycle", "Cycle"),
+        ("Issue", "parent", "Issue"),
+        ("Comment", "issue", "Issue"),
+        ("Comment", "user", "User"),
+        ("WorkflowState", "team", "Team"),
+        ("Cycle", "team", "Team"),
+        ("IssueLabel", "team", "Team"),
+        ("Project", "lead", "User"),
+    ] {
+        let sql = format!(
+            "SELECT COUNT(*) FROM \"{entity}\" e WHERE e.\"{field}\" IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM \"{target}\" t WHERE t.id = e.\"{field}\")"
+        );
+        let dangling: i64 = db.query_row(&sql, [], |r| r.get(0)).unwrap();
+        assert_eq!(dangling, 0, "{entity}.{field} → {target}");
+    }
+    let parents: i64 = db.query_row("SELECT COUNT(*) FROM Issue WHERE parent IS NOT NULL", [], |r| r.get(0)).unwrap();
+    assert!(parents > 0, "the data has sub-issues");
+
+    // Every collection link exists, and only those.
+    let links = |table: &str| -> BTreeMap<String, BTreeSet<String>> {
+        let mut stmt = db.prepare(&format!("SELECT parent_id, child_id FROM \"{table}\"")).unwrap();
+        let mut map: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).unwrap() {
+            let (parent, child) = row.unwrap();
+            map.entry(parent).or_default().insert(child);
+        }
+        map
+    };
+    let api = |type_name: &str, key: &str| -> BTreeMap<String, BTreeSet<String>> {
+        fake.with_data(|d| {
+            d.all(type_name)
+                .iter()
+                .map(|o| (o["id"].as_str().unwrap().to_string(), strings(&o[key])))
+                .filter(|(_, ids)| !ids.is_empty())
+                .collect()
+        })
+    };
+    assert_eq!(links("Issue.labels"), api("Issue", "labelIds"));
+    assert_eq!(links("Issue.children"), api("Issue", "_childIds"));
+    assert_eq!(links("Project.teams"), api("Project", "_teamIds"));
+    let members = api("Team", "_memberIds");
+    assert!(members.values().any(|m| m.len() > 25), "a team has more members than one nested page");
+    assert_eq!(links("Team.members"), members);
+    assert_eq!(links("Organization.issues")["organization"].len(), expected["Issue"]);
+
+    // The search from the issue: exactly the issues the API has with priority ≤ 2 in a started state.
+    let want: BTreeSet<String> = fake.with_data(|d| {
+        d.all("Issue")
+            .iter()
+            .filter(|i| i["priority"].as_f64().unwrap() <= 2.0)
+            .filter(|i| d.get(i["stateId"].as_str().unwrap()).unwrap()["type"] == "started")
+            .map(|i| i["id"].as_str().unwrap().to_string())
+            .collect()
+    });
+    assert!(!want.is_empty());
+    let output = project
+        .max()
+        .args(["search", "linear", "Issue", "--filter", "priority <= 2 AND state.type = \"started\""])
+        .args(["--all", "--fields", "id", "-o", "ndjson"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let got: BTreeSet<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn the_schema_documents_every_entity_and_field() {
+    let (project, _fake, _server) = linear_project(LinearConfig::default(), &[]);
+    let output = project.max().args(["schema", "linear", "-o", "json"]).assert().success().get_output().clone();
+    let schema: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let entities = schema["schema"]["entities"].as_array().unwrap();
+    let names: BTreeSet<&str> = entities.iter().map(|e| e["name"].as_str().unwrap()).collect();
+    for entity in
+        ["Organization", "Team", "User", "WorkflowState", "IssueLabel", "Project", "Cycle", "Issue", "Comment"]
+    {
+        assert!(names.contains(entity), "{entity} in {names:?}");
+    }
+    for entity in entities {
+        assert!(entity["description"].as_str().is_some_and(|d| !d.is_empty()), "{entity}");
+        for field in entity["fields"].as_array().unwrap() {
+            assert!(field["description"].as_str().is_some_and(|d| !d.is_empty()), "{} {field}", entity["name"]);
+        }
+    }
+    let text = project.max().args(["schema", "linear"]).assert().success().get_output().stdout.clone();
+    let text = String::from_utf8_lossy(&text);
+    assert!(text.contains("DESCRIPTION") && text.contains("0 none, 1 urgent, 2 high, 3 medium, 4 low"), "{text}");
+}
+
+#[test]
+fn a_team_selection_narrows_issues_states_cycles_and_comments() {
+    let fake_probe = Linear::new(LinearConfig::default());
+    let team = fake_probe.with_data(|d| d.all("Team")[1]["id"].as_str().unwrap().to_string());
+    let (project, fake, _server) = linear_project(LinearConfig::default(), &[&format!("teams={team}")]);
+    project.max().args(["sync", "linear"]).assert().success();
+    let db = data_db(&project);
+    let count = |sql: &str| db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap() as usize;
+    let of_team =
+        |type_name: &str| fake.with_data(|d| d.all(type_name).iter().filter(|o| o["teamId"] == team.as_str()).count());
+    assert_eq!(count("SELECT COUNT(*) FROM Team"), 1);
+    assert_eq!(count("SELECT COUNT(*) FROM Issue"), of_team("Issue"));
+    assert_eq!(count(&format!("SELECT COUNT(*) FROM Issue WHERE team != '{team}'")), 0);
+    assert_eq!(count("SELECT COUNT(*) FROM WorkflowState"), of_team("WorkflowState"));
+    assert_eq!(count("SELECT COUNT(*) FROM Cycle"), of_team("Cycle"));
+    assert_eq!(
+        count("SELECT COUNT(*) FROM Comment c JOIN Issue i ON i.id = c.issue"),
+        count("SELECT COUNT(*) FROM Comment")
+    );
+    assert_eq!(count("SELECT COUNT(*) FROM User"), fake.counts()["User"], "users are not narrowed");
+}
