@@ -313,11 +313,13 @@ impl Permissions {
         self.credential(name, wit::CredentialInjection::Query(param.to_string()))
     }
 
-    /// An OAuth2 access token the host refreshes at `token_url`.
+    /// An OAuth2 access token (the secret `name`) the host refreshes at `token_url` with the refresh
+    /// token stored under `refresh_token_key`, sending the client id and secret stored under those keys.
     pub fn oauth2(
         self,
         name: &str,
         token_url: &str,
+        refresh_token_key: &str,
         client_id_key: Option<&str>,
         client_secret_key: Option<&str>,
     ) -> Self {
@@ -325,6 +327,7 @@ impl Permissions {
             name,
             wit::CredentialInjection::Oauth2(wit::Oauth2 {
                 token_url: token_url.to_string(),
+                refresh_token_key: refresh_token_key.to_string(),
                 client_id_key: client_id_key.map(str::to_string),
                 client_secret_key: client_secret_key.map(str::to_string),
             }),

@@ -3,6 +3,7 @@
 //! and is bounded in time and response size.
 
 mod grants;
+mod ratelimit;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -144,6 +145,7 @@ pub struct HttpCapability {
     limits: HttpLimits,
     in_flight: tokio::sync::Semaphore,
     requests: AtomicU64,
+    limiter: ratelimit::RateLimiter,
 }
 
 impl std::fmt::Debug for HttpCapability {
@@ -174,12 +176,23 @@ impl HttpCapability {
             in_flight: tokio::sync::Semaphore::new(limits.max_concurrent.max(1)),
             limits,
             requests: AtomicU64::new(0),
+            limiter: ratelimit::RateLimiter::default(),
         }
     }
 
     /// A capability that denies every request (for `describe` and tests).
     pub fn deny_all() -> Self {
         Self::new(&Permissions::default(), None, Arc::new(std::collections::HashMap::new()), HttpLimits::default())
+    }
+
+    /// Holds every request of the installation back for `wait` (a connector reported a rate limit).
+    pub fn pause_for(&self, wait: Duration) {
+        self.limiter.pause_for(wait);
+    }
+
+    /// How long requests have waited for rate-limit budgets so far.
+    pub fn rate_limit_wait(&self) -> Duration {
+        self.limiter.waited()
     }
 
     /// The number of requests sent so far (redirect hops included).
@@ -219,9 +232,11 @@ impl HttpCapability {
             if let Some(body) = &body {
                 builder = builder.body(body.clone());
             }
+            let _admission = self.limiter.admit().await;
             self.requests.fetch_add(1, Ordering::Relaxed);
             let response = builder.send().await.map_err(transport_error)?;
             let status = response.status().as_u16();
+            self.limiter.observe(status, &rate_limit_headers(response.headers()));
             let location = response.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok());
             match (status, location) {
                 (301 | 302 | 303 | 307 | 308, Some(location)) => {
@@ -283,6 +298,18 @@ impl HttpCapability {
         }
         Ok(HttpResponse { status, headers, body })
     }
+}
+
+/// The headers the rate limiter reads: budgets (`*remaining`, `*reset`) and `Retry-After`.
+fn rate_limit_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| {
+            let name = name.as_str();
+            name.ends_with("remaining") || name.ends_with("reset") || name == "retry-after"
+        })
+        .filter_map(|(name, value)| Some((name.as_str().to_string(), value.to_str().ok()?.to_string())))
+        .collect()
 }
 
 fn build_headers(pairs: &[(String, String)], credential_attached: bool) -> Result<HeaderMap, HttpError> {

@@ -279,6 +279,8 @@ impl std::fmt::Display for HostPermission {
 pub struct OAuth2 {
     /// Token endpoint.
     pub token_url: String,
+    /// Credential key of the refresh token.
+    pub refresh_token_key: String,
     /// Credential key of the client id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id_key: Option<String>,

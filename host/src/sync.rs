@@ -189,6 +189,10 @@ impl<S: Storage + 'static> Drain<'_, S> {
                 }
                 Err(error) => {
                     attempt += 1;
+                    if let Error::ConnectorFailed { error: ConnectorError::RateLimited(wait), .. } = &error {
+                        // Every worker of the installation waits, not just this one.
+                        self.context.http.pause_for(Duration::from_millis(wait.unwrap_or(1000)));
+                    }
                     match retry_delay(&error, attempt) {
                         Some(delay) if attempt < self.options.max_attempts => {
                             self.observer.retrying(&task.spec.to_string(), &error.to_string(), delay);

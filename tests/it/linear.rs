@@ -193,3 +193,31 @@ fn a_team_selection_narrows_issues_states_cycles_and_comments() {
     );
     assert_eq!(count("SELECT COUNT(*) FROM User"), fake.counts()["User"], "users are not narrowed");
 }
+
+#[test]
+fn under_hard_rate_limits_the_sync_completes_within_the_budget_and_waits_for_resets() {
+    use max_fake_saas::linear::RateLimits;
+    use std::time::{Duration, Instant};
+    // Ten requests and 6,000 complexity points a second; the sync needs about fifty requests.
+    let limits =
+        RateLimits { requests: 10, complexity: 6_000, period: Duration::from_secs(1), ..RateLimits::default() };
+    let (project, fake, _server) =
+        linear_project(LinearConfig { limits, ..LinearConfig::default() }, &["page_size=10"]);
+    let before = fake.request_count();
+    let started = Instant::now();
+    let output = project.max().args(["sync", "linear", "-o", "json"]).assert().success().get_output().clone();
+    let elapsed = started.elapsed();
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["sync"]["record"]["status"], "completed", "{summary}");
+    let requests = fake.request_count() - before;
+    let stats = fake.stats();
+    assert!(requests > 30, "{requests} requests");
+    assert_eq!(stats["rate_limited"], 0, "the budget was never exceeded: {stats}");
+    assert_eq!(stats["early_requests"], 0, "no request before an announced reset: {stats}");
+    // At ten a second, the requests beyond the first ten took at least that long.
+    let floor = Duration::from_millis((requests - 10) * 100 * 8 / 10);
+    assert!(elapsed >= floor, "{requests} requests in {elapsed:?}: faster than the budget allows");
+    let db = data_db(&project);
+    let issues: i64 = db.query_row("SELECT COUNT(*) FROM Issue", [], |r| r.get(0)).unwrap();
+    assert_eq!(issues as usize, fake.counts()["Issue"]);
+}

@@ -191,6 +191,7 @@ impl Connector for Linear {
                 .oauth2(
                     "oauth_access_token",
                     "https://api.linear.app/oauth/token",
+                    "oauth_refresh_token",
                     Some("oauth_client_id"),
                     Some("oauth_client_secret"),
                 )

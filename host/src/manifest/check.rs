@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use super::{ConnectorInfo, FieldType, LoaderKind, OnboardingStep};
+use super::{ConnectorInfo, CredentialInjection, FieldType, LoaderKind, OnboardingStep};
 
 /// Returns every problem found in `info`, or an empty list when it is consistent.
 pub fn check(info: &ConnectorInfo) -> Vec<String> {
@@ -151,6 +151,17 @@ fn check_onboarding_and_permissions(info: &ConnectorInfo, problems: &mut Vec<Str
     for credential in &permissions.credentials {
         if !secrets.contains(credential.name.as_str()) {
             problems.push(format!("credential `{}` has no secret onboarding step to collect it", credential.name));
+        }
+        if let CredentialInjection::OAuth2(oauth) = &credential.injection {
+            let keys = [Some(&oauth.refresh_token_key), oauth.client_id_key.as_ref(), oauth.client_secret_key.as_ref()];
+            for key in keys.into_iter().flatten() {
+                if !secrets.contains(key.as_str()) {
+                    problems.push(format!("OAuth2 key `{key}` of `{}` has no secret onboarding step", credential.name));
+                }
+            }
+            if !reqwest::Url::parse(&oauth.token_url).is_ok_and(|u| u.scheme() == "https") {
+                problems.push(format!("the token URL of `{}` is not an https:// URL", credential.name));
+            }
         }
     }
     if let Some(key) = &permissions.base_url_key {

@@ -117,6 +117,7 @@ fn injection(injection: wit::CredentialInjection) -> m::CredentialInjection {
         wit::CredentialInjection::Query(name) => m::CredentialInjection::Query { name },
         wit::CredentialInjection::Oauth2(o) => m::CredentialInjection::OAuth2(m::OAuth2 {
             token_url: o.token_url,
+            refresh_token_key: o.refresh_token_key,
             client_id_key: o.client_id_key,
             client_secret_key: o.client_secret_key,
         }),

@@ -1,0 +1,228 @@
+//! One installation's rate limiter, shared by every worker that sends through its HTTP capability.
+//!
+//! It learns budgets from response headers, whatever the API calls them: each `<prefix>remaining`
+//! header with its `<prefix>reset` sibling is one budget (`X-RateLimit-Requests-*` and
+//! `X-RateLimit-Complexity-*` on Linear, `X-RateLimit-*` on GitHub, `RateLimit-*` in the IETF draft).
+//! A reset is read as epoch milliseconds, epoch seconds or seconds from now, by its size. Requests are
+//! held back while a budget can't pay for one more (its cost is the largest drop seen between two
+//! responses), until its reset; a `Retry-After` on an error response, or a rate-limited error a
+//! connector reports, pauses every request until then. Requests in flight are counted against a
+//! budget before the server has seen them, so concurrent workers don't overspend it.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
+
+/// The longest a limiter waits on its own for one announced reset (a malformed header can't stall a
+/// sync for days; the request then goes out and the server decides).
+const LONGEST_WAIT: Duration = Duration::from_secs(3600);
+
+/// See the module documentation.
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    state: Mutex<State>,
+    in_flight: AtomicUsize,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    paused_until: Option<Instant>,
+    budgets: HashMap<String, Budget>,
+    waited: Duration,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    remaining: u64,
+    reset: Option<Instant>,
+    /// What one request has been seen to cost, at least 1.
+    cost: u64,
+    last_reported: u64,
+}
+
+/// A request admitted by the limiter; dropping it marks the request finished.
+#[derive(Debug)]
+pub struct Admission<'a>(&'a RateLimiter);
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl RateLimiter {
+    /// Waits until every known budget can pay for one more request, then reserves it.
+    pub async fn admit(&self) -> Admission<'_> {
+        loop {
+            let wait_until = {
+                let mut state = self.state.lock().expect("rate limiter lock");
+                let now = Instant::now();
+                let mut until = state.paused_until.filter(|t| *t > now);
+                for budget in state.budgets.values_mut() {
+                    if budget.reset.is_some_and(|reset| reset <= now) {
+                        // The window has reset: what was left is no longer known.
+                        budget.reset = None;
+                        budget.remaining = u64::MAX;
+                    }
+                    if budget.remaining < budget.cost {
+                        until = until.max(budget.reset);
+                    }
+                }
+                match until {
+                    Some(until) => until.min(now + LONGEST_WAIT),
+                    None => {
+                        for budget in state.budgets.values_mut() {
+                            budget.remaining = budget.remaining.saturating_sub(budget.cost);
+                        }
+                        self.in_flight.fetch_add(1, Ordering::Relaxed);
+                        return Admission(self);
+                    }
+                }
+            };
+            let started = Instant::now();
+            tokio::time::sleep_until(wait_until).await;
+            let mut state = self.state.lock().expect("rate limiter lock");
+            state.waited += started.elapsed();
+            // A reset long past its announced time would otherwise hold forever.
+            if Instant::now() >= wait_until {
+                for budget in state.budgets.values_mut() {
+                    if budget.reset.is_some_and(|reset| reset <= wait_until) {
+                        budget.reset = None;
+                        budget.remaining = u64::MAX;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Learns from a response: its budget headers, and `Retry-After` on an error status.
+    pub fn observe(&self, status: u16, headers: &[(String, String)]) {
+        let now = Instant::now();
+        let header = |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim());
+        let others_in_flight = self.in_flight.load(Ordering::Relaxed).saturating_sub(1) as u64;
+        let mut state = self.state.lock().expect("rate limiter lock");
+        for (name, value) in headers {
+            let name = name.to_ascii_lowercase();
+            let Some(prefix) = name.strip_suffix("remaining") else { continue };
+            let Ok(reported) = value.trim().parse::<u64>() else { continue };
+            let reset = header(&format!("{prefix}reset")).and_then(|v| reset_instant(v, now));
+            let budget = state.budgets.entry(prefix.to_string()).or_insert(Budget {
+                remaining: reported,
+                reset,
+                cost: 1,
+                last_reported: reported,
+            });
+            if reported < budget.last_reported {
+                budget.cost = budget.cost.max(budget.last_reported - reported);
+            }
+            budget.last_reported = reported;
+            budget.remaining = reported.saturating_sub(budget.cost * others_in_flight);
+            budget.reset = reset;
+        }
+        if status >= 400 {
+            if let Some(wait) = header("retry-after").and_then(retry_after) {
+                self.pause_locked(&mut state, now + wait);
+            }
+        }
+    }
+
+    /// Holds every request back for `wait` (a connector reported it was rate limited).
+    pub fn pause_for(&self, wait: Duration) {
+        let mut state = self.state.lock().expect("rate limiter lock");
+        self.pause_locked(&mut state, Instant::now() + wait.min(LONGEST_WAIT));
+    }
+
+    fn pause_locked(&self, state: &mut State, until: Instant) {
+        state.paused_until = state.paused_until.max(Some(until));
+    }
+
+    /// How long requests have waited for budgets so far.
+    pub fn waited(&self) -> Duration {
+        self.state.lock().expect("rate limiter lock").waited
+    }
+}
+
+/// A reset header: epoch milliseconds (Linear), epoch seconds (GitHub) or seconds from now.
+fn reset_instant(value: &str, now: Instant) -> Option<Instant> {
+    let number: f64 = value.parse().ok().filter(|n: &f64| n.is_finite() && *n >= 0.0)?;
+    let epoch_now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs_f64();
+    let from_now = if number > 1e11 {
+        number / 1000.0 - epoch_now
+    } else if number > 1e9 {
+        number - epoch_now
+    } else {
+        number
+    };
+    Some(now + Duration::from_secs_f64(from_now.clamp(0.0, LONGEST_WAIT.as_secs_f64())))
+}
+
+/// `Retry-After`: seconds, or an HTTP date.
+fn retry_after(value: &str) -> Option<Duration> {
+    if let Ok(seconds) = value.parse::<f64>() {
+        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(3600.0)));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(wait.to_std().unwrap_or(Duration::ZERO).min(LONGEST_WAIT))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, String)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(n, v)| (n.to_string(), v.clone())).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_exhausted_budget_holds_requests_until_its_reset() {
+        let limiter = RateLimiter::default();
+        let reset_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() + 2_000;
+        assert!(reset_ms > 100_000_000_000, "read as epoch milliseconds");
+        drop(limiter.admit().await);
+        limiter.observe(
+            200,
+            &headers(&[
+                ("X-RateLimit-Requests-Remaining", "0".into()),
+                ("X-RateLimit-Requests-Reset", reset_ms.to_string()),
+            ]),
+        );
+        let started = Instant::now();
+        drop(limiter.admit().await);
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(1_900) && waited <= Duration::from_millis(2_100), "{waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_in_flight_count_against_the_budget() {
+        let limiter = RateLimiter::default();
+        let first = limiter.admit().await;
+        limiter.observe(200, &headers(&[("ratelimit-remaining", "2".into()), ("ratelimit-reset", "5".into())]));
+        // Two more fit; the third waits for the reset five seconds out.
+        let (_a, _b) = (limiter.admit().await, limiter.admit().await);
+        drop(first);
+        let started = Instant::now();
+        drop(limiter.admit().await);
+        assert!(started.elapsed() >= Duration::from_millis(4_900), "{:?}", started.elapsed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_on_an_error_and_a_reported_limit_pause_everyone() {
+        let limiter = RateLimiter::default();
+        limiter.observe(400, &headers(&[("Retry-After", "3".into())]));
+        let started = Instant::now();
+        drop(limiter.admit().await);
+        assert!(started.elapsed() >= Duration::from_secs(3));
+        limiter.observe(200, &headers(&[("Retry-After", "30".into())]));
+        let started = Instant::now();
+        drop(limiter.admit().await);
+        assert!(started.elapsed() < Duration::from_secs(1), "Retry-After on a success is not a pause");
+        limiter.pause_for(Duration::from_secs(2));
+        let started = Instant::now();
+        drop(limiter.admit().await);
+        assert!(started.elapsed() >= Duration::from_secs(2));
+    }
+}
