@@ -122,10 +122,10 @@ impl RateLimiter {
             budget.remaining = reported.saturating_sub(budget.cost * others_in_flight);
             budget.reset = reset;
         }
-        if status >= 400 {
-            if let Some(wait) = header("retry-after").and_then(retry_after) {
-                self.pause_locked(&mut state, now + wait);
-            }
+        if status >= 400
+            && let Some(wait) = header("retry-after").and_then(retry_after)
+        {
+            self.pause_locked(&mut state, now + wait);
         }
     }
 
