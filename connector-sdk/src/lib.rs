@@ -155,6 +155,11 @@ impl Config {
         Config { entries }
     }
 
+    /// Every key/value pair, in the order the host gave them.
+    pub fn entries(&self) -> &[(String, String)] {
+        &self.entries
+    }
+
     /// The value of `key`, if set.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())

@@ -3,6 +3,7 @@
 //! and is bounded in time and response size.
 
 mod grants;
+mod oauth;
 mod ratelimit;
 
 use std::sync::Arc;
@@ -104,6 +105,12 @@ pub enum HttpError {
 pub trait SecretSource: Send + Sync {
     /// The secret stored under `name`, if any.
     fn secret(&self, name: &str) -> Option<String>;
+
+    /// Stores new values (refreshed OAuth tokens) so later lookups, and later runs, see them.
+    fn store(&self, changes: &[(String, String)]) -> Result<(), String> {
+        let _ = changes;
+        Err("this secret store is read-only".to_string())
+    }
 }
 
 impl SecretSource for std::collections::HashMap<String, String> {
@@ -146,6 +153,7 @@ pub struct HttpCapability {
     in_flight: tokio::sync::Semaphore,
     requests: AtomicU64,
     limiter: ratelimit::RateLimiter,
+    oauth: oauth::Refresher,
 }
 
 impl std::fmt::Debug for HttpCapability {
@@ -177,6 +185,7 @@ impl HttpCapability {
             limits,
             requests: AtomicU64::new(0),
             limiter: ratelimit::RateLimiter::default(),
+            oauth: oauth::Refresher::new(&permissions.hosts, base_url),
         }
     }
 
@@ -210,21 +219,58 @@ impl HttpCapability {
         }
     }
 
+    /// Sends `request` with its credential; an OAuth2 token that is about to expire is refreshed first,
+    /// and one the API refuses (401) is refreshed and the request sent once more.
     async fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
-        let mut url = Url::parse(&request.url)
-            .map_err(|e| HttpError::InvalidRequest(format!("bad URL `{}`: {e}", request.url)))?;
-        let credential = match &request.credential {
+        let mut credential = match &request.credential {
             Some(name) => Some(self.credential(name)?),
             None => None,
         };
+        let oauth = |def: &CredentialDef| match &def.injection {
+            CredentialInjection::OAuth2(oauth) => Some(oauth.clone()),
+            _ => None,
+        };
+        if let Some((def, secret)) = &mut credential
+            && let Some(settings) = oauth(def)
+            && self.oauth.expiring(&*self.secrets, def)
+        {
+            // A failed early refresh leaves the stored token to be tried (and refreshed again on a 401).
+            if let Ok(fresh) = self.oauth.refresh(&self.oauth_context(), def, &settings, secret).await {
+                *secret = fresh;
+            }
+        }
+        let response = self.exchange_with(&request, credential.as_ref()).await?;
+        if response.status == 401
+            && let Some((def, used)) = &credential
+            && let Some(settings) = oauth(def)
+        {
+            match self.oauth.refresh(&self.oauth_context(), def, &settings, used).await {
+                Ok(fresh) => return self.exchange_with(&request, Some(&(def.clone(), fresh))).await,
+                Err(problem) => tracing::warn!(credential = %def.name, "OAuth2 refresh failed: {problem}"),
+            }
+        }
+        Ok(response)
+    }
+
+    fn oauth_context(&self) -> oauth::Context<'_> {
+        oauth::Context { client: &self.client, grants: &self.grants, secrets: &*self.secrets }
+    }
+
+    async fn exchange_with(
+        &self,
+        request: &HttpRequest,
+        credential: Option<&(CredentialDef, String)>,
+    ) -> Result<HttpResponse, HttpError> {
+        let mut url = Url::parse(&request.url)
+            .map_err(|e| HttpError::InvalidRequest(format!("bad URL `{}`: {e}", request.url)))?;
         let mut headers = build_headers(&request.headers, credential.is_some())?;
         let mut method = request.method;
-        let mut body = request.body;
+        let mut body = request.body.clone();
         for _hop in 0..=self.limits.max_redirects {
             self.grants.check(&url).map_err(HttpError::Denied)?;
             let mut hop_url = url.clone();
             let mut hop_headers = headers.clone();
-            if let Some((def, secret)) = &credential {
+            if let Some((def, secret)) = credential {
                 self.check_credential_host(def, &url)?;
                 inject(def, secret, &mut hop_url, &mut hop_headers)?;
             }

@@ -221,3 +221,34 @@ mod capability {
         assert_eq!(error, HttpError::Timeout);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guest_can_name_only_its_declared_credentials_and_never_reads_a_secret() {
+    let (server, hits) = echo_server(None).await;
+    let runtime = runtime();
+    let loaded = load(&runtime, &guest("hostile"));
+    let info = loaded.describe().await.unwrap();
+    let secrets = [
+        ("token", "s3cret-token"),
+        ("oauth_token", "lin_oauth_live"),
+        ("oauth_refresh", "lin_refresh_live"),
+        ("oauth_client_secret", "client-s3cret"),
+        ("oauth_token:expires_at", "4102444800"),
+    ];
+    let pool = InstancePool::new(
+        "hostile",
+        loaded,
+        setup(&info.permissions, &[("base_url", server.base_url())], &secrets, Limits::default()),
+        1,
+    );
+    let report = result_of(&pool, "steal-secrets", &format!("{}/echo", server.base_url())).await.unwrap();
+    for key in ["oauth_refresh", "oauth_client_secret", "oauth_token:expires_at"] {
+        assert!(report.contains(&format!("{key}: refused (")), "{report}");
+        assert!(report.contains(&format!("unknown credential `{key}`")), "{report}");
+    }
+    assert!(report.ends_with(&format!("config: base_url={}", server.base_url())), "{report}");
+    for (_, secret) in secrets {
+        assert!(!report.contains(secret), "the guest saw {secret}: {report}");
+    }
+    assert_eq!(hits.load(Ordering::Relaxed), 0, "no request left with a secret it may not carry");
+}

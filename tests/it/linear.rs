@@ -221,3 +221,47 @@ fn under_hard_rate_limits_the_sync_completes_within_the_budget_and_waits_for_res
     let issues: i64 = db.query_row("SELECT COUNT(*) FROM Issue", [], |r| r.get(0)).unwrap();
     assert_eq!(issues as usize, fake.counts()["Issue"]);
 }
+
+#[test]
+fn an_oauth_token_expiring_mid_sync_is_refreshed_once_and_the_rotated_tokens_are_stored() {
+    use max_fake_saas::Faults;
+    use max_fake_saas::linear::OAuth;
+    use std::time::Duration;
+    // The first token dies half a second in; the sync takes longer (latency on every request).
+    let oauth = OAuth { initial_token_ttl: Duration::from_millis(500), ..OAuth::default() };
+    let faults = Faults { latency: Duration::from_millis(40), ..Faults::default() };
+    let fake = Linear::new(LinearConfig { oauth, faults, ..LinearConfig::default() });
+    let server = fake.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let project = TestProject::new();
+    project.max().arg("init").assert().success();
+    project.max().args(["connector", "install", "--yes"]).arg(connector("linear")).assert().success();
+    project
+        .max()
+        .args(["connect", "linear", "--set"])
+        .arg(format!("base_url={}", server.base_url()))
+        .args(["--set", "auth=oauth", "--set", "oauth_access_token=lin_oauth_initial"])
+        .args(["--set", "oauth_refresh_token=lin_refresh_initial", "--set", "oauth_client_id=fake-client"])
+        .args(["--set", "oauth_client_secret=fake-secret", "--set", "page_size=5"])
+        .assert()
+        .success();
+    let output =
+        project.max().args(["sync", "linear", "--workers", "4", "-o", "json"]).assert().success().get_output().clone();
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["sync"]["record"]["status"], "completed", "{summary}");
+    assert_eq!(fake.stats()["refreshes"], 1, "one refresh for all four workers: {}", fake.stats());
+    let db = data_db(&project);
+    let issues: i64 = db.query_row("SELECT COUNT(*) FROM Issue", [], |r| r.get(0)).unwrap();
+    assert_eq!(issues as usize, fake.counts()["Issue"]);
+
+    // The rotated refresh token and the new access token are what the credential store now holds.
+    let path = project.path().join(".max/installations/linear/default/credentials.json");
+    let stored: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(stored["secrets"]["oauth_refresh_token"], "lin_refresh_000001");
+    assert_eq!(stored["secrets"]["oauth_access_token"], "lin_oauth_000001");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+
+    // A second sync uses the stored tokens: no refresh (the old refresh token would be refused).
+    project.max().args(["sync", "linear"]).assert().success();
+    assert_eq!(fake.stats()["refreshes"], 1);
+}

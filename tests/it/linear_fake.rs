@@ -126,6 +126,7 @@ impl JsonBody for reqwest::Response {
 #[tokio::test(flavor = "multi_thread")]
 async fn personal_keys_go_without_bearer_and_oauth_tokens_rotate() {
     let oauth = OAuth { token_ttl: Duration::from_millis(300), ..OAuth::default() };
+    // (The initial token keeps the default lifetime; refreshed ones live 300 ms.)
     let (fake, server) = start(LinearConfig { oauth, ..LinearConfig::default() }).await;
     let client = Client::new(&server);
     let viewer = "{ viewer { id } }";

@@ -78,7 +78,7 @@ impl ConnectCommand {
                 }
                 OnboardingStep::Select(select) => {
                     let options = if select.dynamic {
-                        dynamic_options(&project, &connector, &answers, select).await?
+                        dynamic_options(&project, &connector, &mut answers, select).await?
                     } else {
                         select.options.clone()
                     };
@@ -89,7 +89,7 @@ impl ConnectCommand {
                     if !printer.is_json() {
                         prompt::say_inline(&format!("{label}… "));
                     }
-                    let result = validate(&project, &connector, &answers).await;
+                    let result = validate(&project, &connector, &mut answers).await;
                     match result {
                         Ok(summary) => {
                             if !printer.is_json() {
@@ -252,21 +252,26 @@ fn missing(key: &str, label: &str) -> anyhow::Error {
     .into()
 }
 
-async fn validate(project: &Project, connector: &InstalledConnector, answers: &Answers) -> anyhow::Result<String> {
+/// Runs the connector's `validate`; secrets it refreshed on the way (OAuth tokens) replace the answers.
+async fn validate(project: &Project, connector: &InstalledConnector, answers: &mut Answers) -> anyhow::Result<String> {
     let secrets = Arc::new(FileSecrets::from_pairs(answers.secrets.clone()));
-    let live = live_connector(&runtime()?, project, connector, &answers.config, secrets, 1)?;
+    let live = live_connector(&runtime()?, project, connector, &answers.config, secrets.clone(), 1)?;
     let mut instance = live.pool.get().await?;
-    Ok(instance.validate().await?)
+    let summary = instance.validate().await;
+    answers.secrets = secrets.snapshot();
+    Ok(summary?)
 }
 
 async fn dynamic_options(
     project: &Project,
     connector: &InstalledConnector,
-    answers: &Answers,
+    answers: &mut Answers,
     step: &SelectStep,
 ) -> anyhow::Result<Vec<SelectOption>> {
     let secrets = Arc::new(FileSecrets::from_pairs(answers.secrets.clone()));
-    let live = live_connector(&runtime()?, project, connector, &answers.config, secrets, 1)?;
+    let live = live_connector(&runtime()?, project, connector, &answers.config, secrets.clone(), 1)?;
     let mut instance = live.pool.get().await?;
-    Ok(instance.select_options(&step.key).await?)
+    let options = instance.select_options(&step.key).await;
+    answers.secrets = secrets.snapshot();
+    Ok(options?)
 }

@@ -2,7 +2,7 @@
 //! `.max/installations/<connector>/<name>/` with `installation.json` (config), `credentials.json`
 //! (secrets, mode 0600) and `data.db`. Several installations of one connector coexist by name.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -85,30 +85,50 @@ impl Installation {
     }
 }
 
-/// Secrets kept in a 0600 JSON file.
-#[derive(Debug, Clone, Default)]
+/// Secrets kept in a 0600 JSON file. Refreshed OAuth tokens are written back to it at once.
+#[derive(Debug, Default)]
 pub struct FileSecrets {
-    secrets: HashMap<String, String>,
+    secrets: std::sync::RwLock<BTreeMap<String, String>>,
+    /// Where they live; `None` before `max connect` saves them.
+    path: Option<PathBuf>,
 }
 
 impl FileSecrets {
     fn load(path: &Path) -> Result<Self> {
-        if !path.exists() {
-            return Ok(Self::default());
-        }
-        let file: CredentialsFile = files::read_json(path)?;
-        Ok(FileSecrets { secrets: file.secrets.into_iter().collect() })
+        let secrets = if path.exists() {
+            let file: CredentialsFile = files::read_json(path)?;
+            file.secrets
+        } else {
+            BTreeMap::new()
+        };
+        Ok(FileSecrets { secrets: std::sync::RwLock::new(secrets), path: Some(path.to_path_buf()) })
     }
 
     /// Secrets from pairs (before they are saved).
     pub fn from_pairs(pairs: BTreeMap<String, String>) -> Self {
-        FileSecrets { secrets: pairs.into_iter().collect() }
+        FileSecrets { secrets: std::sync::RwLock::new(pairs), path: None }
+    }
+
+    /// Every secret as it is now (refreshed tokens included).
+    pub fn snapshot(&self) -> BTreeMap<String, String> {
+        self.secrets.read().expect("secrets lock").clone()
     }
 }
 
 impl SecretSource for FileSecrets {
     fn secret(&self, name: &str) -> Option<String> {
-        self.secrets.get(name).cloned()
+        self.secrets.read().expect("secrets lock").get(name).cloned()
+    }
+
+    fn store(&self, changes: &[(String, String)]) -> std::result::Result<(), String> {
+        let mut secrets = self.secrets.write().expect("secrets lock");
+        let mut updated = secrets.clone();
+        updated.extend(changes.iter().cloned());
+        if let Some(path) = &self.path {
+            write_secrets(path, &updated).map_err(|e| e.to_string())?;
+        }
+        *secrets = updated;
+        Ok(())
     }
 }
 

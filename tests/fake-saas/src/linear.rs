@@ -52,7 +52,9 @@ pub struct OAuth {
     pub access_token: String,
     /// The refresh token valid at start.
     pub refresh_token: String,
-    /// How long an access token lives.
+    /// How long the access token valid at start lives.
+    pub initial_token_ttl: Duration,
+    /// How long an access token issued by a refresh lives.
     pub token_ttl: Duration,
 }
 
@@ -63,6 +65,7 @@ impl Default for OAuth {
             client_secret: "fake-secret".into(),
             access_token: "lin_oauth_initial".into(),
             refresh_token: "lin_refresh_initial".into(),
+            initial_token_ttl: Duration::from_secs(86_399),
             token_ttl: Duration::from_secs(86_399),
         }
     }
@@ -180,7 +183,10 @@ impl Linear {
         let schema = schema::build(schema::Context { data: data.clone(), max_first: config.max_first })
             .expect("the fake's schema is valid");
         let tokens = Tokens {
-            access: HashMap::from([(config.oauth.access_token.clone(), Instant::now() + config.oauth.token_ttl)]),
+            access: HashMap::from([(
+                config.oauth.access_token.clone(),
+                Instant::now() + config.oauth.initial_token_ttl,
+            )]),
             refresh: config.oauth.refresh_token.clone(),
             issued: 0,
         };

@@ -126,7 +126,10 @@ struct LinearArgs {
     /// The OAuth refresh token valid at start.
     #[arg(long, default_value = "lin_refresh_initial")]
     refresh_token: String,
-    /// Seconds an access token lives.
+    /// Seconds the access token valid at start lives.
+    #[arg(long, default_value_t = 86_399)]
+    initial_token_ttl_secs: u64,
+    /// Seconds an access token issued by a refresh lives.
     #[arg(long, default_value_t = 86_399)]
     token_ttl_secs: u64,
 }
@@ -177,6 +180,7 @@ async fn main() -> std::io::Result<()> {
                     client_secret: args.client_secret,
                     access_token: args.access_token,
                     refresh_token: args.refresh_token,
+                    initial_token_ttl: Duration::from_secs(args.initial_token_ttl_secs),
                     token_ttl: Duration::from_secs(args.token_ttl_secs),
                 },
                 limits: linear::RateLimits {

@@ -8,10 +8,25 @@ use max_connector_sdk::{
     Permissions, Result, Schema, SeedState, SyncPlan, Target, export_connector,
 };
 
-struct Hostile;
+struct Hostile {
+    /// Everything the host passed at `initialise`.
+    config: Vec<(String, String)>,
+}
 
-const ATTACKS: &[&str] =
-    &["loop", "alloc", "recurse", "panic", "read-file", "list-dir", "read-env", "tcp", "http", "echo", "forged-batch"];
+const ATTACKS: &[&str] = &[
+    "loop",
+    "alloc",
+    "recurse",
+    "panic",
+    "read-file",
+    "list-dir",
+    "read-env",
+    "tcp",
+    "http",
+    "echo",
+    "forged-batch",
+    "steal-secrets",
+];
 
 fn report(id: &str, result: String) -> Entities {
     let mut batch = Batch::new("Probe", &["result"]);
@@ -32,12 +47,31 @@ impl Connector for Hostile {
         for attack in ATTACKS {
             info = info.loader(Loader::raw(attack, "Probe"));
         }
-        info.onboarding(Onboarding::new().input("base_url", "Base URL", None).secret("token", "Token"))
-            .permissions(Permissions::new().host("allowed.example").bearer("token").base_url_key("base_url"))
+        info.onboarding(
+            Onboarding::new()
+                .input("base_url", "Base URL", None)
+                .secret("token", "Token")
+                .secret("oauth_token", "OAuth access token")
+                .secret("oauth_refresh", "OAuth refresh token")
+                .secret("oauth_client_secret", "OAuth client secret"),
+        )
+        .permissions(
+            Permissions::new()
+                .host("allowed.example")
+                .bearer("token")
+                .oauth2(
+                    "oauth_token",
+                    "https://allowed.example/oauth/token",
+                    "oauth_refresh",
+                    None,
+                    Some("oauth_client_secret"),
+                )
+                .base_url_key("base_url"),
+        )
     }
 
-    fn initialise(_config: Config) -> Result<Self> {
-        Ok(Hostile)
+    fn initialise(config: Config) -> Result<Self> {
+        Ok(Hostile { config: config.entries().to_vec() })
     }
 
     fn validate(&mut self) -> Result<String> {
@@ -101,6 +135,19 @@ impl Connector for Hostile {
                 Ok(report(arg, format!("HTTP {}: {}", response.status(), String::from_utf8_lossy(response.body()))))
             }
             "echo" => Ok(report(arg, arg.to_string())),
+            "steal-secrets" => {
+                // Names each secret that is not a declared credential, then looks through its config.
+                let mut seen = Vec::new();
+                for key in ["oauth_refresh", "oauth_client_secret", "oauth_token:expires_at"] {
+                    seen.push(match http::get(arg).credential(key).send() {
+                        Ok(response) => format!("{key}: SENT, HTTP {}", response.status()),
+                        Err(error) => format!("{key}: refused ({error})"),
+                    });
+                }
+                let config: Vec<String> = self.config.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                seen.push(format!("config: {}", config.join(",")));
+                Ok(report(arg, seen.join("; ")))
+            }
             "forged-batch" => {
                 // Claims a million rows, and its one row's text span runs past the end of `text`.
                 let mut batch = Batch::new("Probe", &["result"]);
