@@ -57,6 +57,8 @@ pub struct SyncReport {
     pub schema: SchemaReport,
     /// Wall-clock time.
     pub duration_ms: u64,
+    /// Time requests spent held back by the API's rate limits.
+    pub rate_limit_wait_ms: u64,
 }
 
 /// Everything a sync works with.
@@ -79,6 +81,7 @@ pub async fn run_sync<S: Storage + 'static>(
 ) -> Result<SyncReport> {
     let started = Instant::now();
     let requests_before = context.http.request_count();
+    let waited_before = context.http.rate_limit_wait();
     let schema = lock(&context.storage).apply_schema(&context.info, options.full)?;
     let roots: Vec<EntityRef> =
         context.info.schema.roots.iter().map(|r| EntityRef { entity: r.entity.clone(), id: r.id.clone() }).collect();
@@ -119,7 +122,8 @@ pub async fn run_sync<S: Storage + 'static>(
     let mut storage = lock(&context.storage);
     let record = storage.finish_sync(sync, &stored, requests)?;
     let failures = storage.failures(sync)?;
-    Ok(SyncReport { record, failures, schema, duration_ms: started.elapsed().as_millis() as u64 })
+    let rate_limit_wait_ms = context.http.rate_limit_wait().saturating_sub(waited_before).as_millis() as u64;
+    Ok(SyncReport { record, failures, schema, duration_ms: started.elapsed().as_millis() as u64, rate_limit_wait_ms })
 }
 
 fn lock<S>(storage: &Mutex<S>) -> std::sync::MutexGuard<'_, S> {

@@ -192,6 +192,8 @@ fn a_team_selection_narrows_issues_states_cycles_and_comments() {
         count("SELECT COUNT(*) FROM Comment")
     );
     assert_eq!(count("SELECT COUNT(*) FROM User"), fake.counts()["User"], "users are not narrowed");
+    let complexity = fake.stats()["max_complexity"].as_u64().unwrap();
+    assert!(complexity > 1_000 && complexity < 10_000, "a page of 100 issues costs {complexity} points of 10,000");
 }
 
 #[test]
@@ -214,6 +216,7 @@ fn under_hard_rate_limits_the_sync_completes_within_the_budget_and_waits_for_res
     assert!(requests > 30, "{requests} requests");
     assert_eq!(stats["rate_limited"], 0, "the budget was never exceeded: {stats}");
     assert_eq!(stats["early_requests"], 0, "no request before an announced reset: {stats}");
+    assert!(summary["sync"]["rate_limit_wait_ms"].as_u64().unwrap() > 0, "the summary says it waited: {summary}");
     // At ten a second, the requests beyond the first ten took at least that long.
     let floor = Duration::from_millis((requests - 10) * 100 * 8 / 10);
     assert!(elapsed >= floor, "{requests} requests in {elapsed:?}: faster than the budget allows");
@@ -264,4 +267,34 @@ fn an_oauth_token_expiring_mid_sync_is_refreshed_once_and_the_rotated_tokens_are
     // A second sync uses the stored tokens: no refresh (the old refresh token would be refused).
     project.max().args(["sync", "linear"]).assert().success();
     assert_eq!(fake.stats()["refreshes"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_by_id_loaders_fetch_many_objects_in_one_query_archived_ones_included() {
+    use max_host::data::{EntityRef, FieldValue};
+    use max_host::runtime::{InstancePool, Limits};
+    let fake = Linear::new(LinearConfig::default());
+    let server = fake.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let runtime = max_tests::runtime();
+    let loaded = max_tests::load(&runtime, &connector("linear"));
+    let info = loaded.describe().await.unwrap();
+    let config = [("base_url", server.base_url()), ("auth", "api_key")];
+    let setup = max_tests::setup(&info.permissions, &config, &[("api_key", DEFAULT_API_KEY)], Limits::default());
+    let pool = InstancePool::new("linear", loaded, setup, 1);
+    let (ids, archived) = fake.with_data(|d| {
+        let ids: Vec<String> = d.all("Issue")[..30].iter().map(|i| i["id"].as_str().unwrap().to_string()).collect();
+        let archive = serde_json::json!({"op": "archive", "type": "Issue", "id": ids[3]});
+        d.mutate(&serde_json::from_value(archive).unwrap()).unwrap();
+        (ids.clone(), ids[3].clone())
+    });
+    let refs: Vec<EntityRef> = ids.iter().map(|id| EntityRef { entity: "Issue".into(), id: id.clone() }).collect();
+    let before = fake.request_count();
+    let batches = pool.get().await.unwrap().load("issues-by-id", &refs).await.unwrap();
+    assert_eq!(fake.request_count() - before, 1, "thirty issues in one query");
+    let rows = &batches[0].rows;
+    let got: BTreeSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(got, ids.iter().map(String::as_str).collect());
+    let column = batches[0].columns.iter().position(|c| c == "archivedAt").unwrap();
+    let archived_row = rows.iter().find(|r| r.id == archived).unwrap();
+    assert!(matches!(archived_row.values[column], FieldValue::Datetime(_)), "{:?}", archived_row.values[column]);
 }

@@ -93,6 +93,12 @@ fn summary(printer: &Printer, label: &str, report: &SyncReport) -> String {
         thousands(record.requests),
         thousands((total as f64 / seconds.max(0.001)) as u64)
     ));
+    if report.rate_limit_wait_ms > 0 {
+        out.push(format!(
+            "Requests waited {:.1} s in all for the API's rate limits (they resume on their own)",
+            report.rate_limit_wait_ms as f64 / 1000.0
+        ));
+    }
     if !report.failures.is_empty() {
         out.push(String::new());
         out.push(format!("Failed tasks ({}):", report.failures.len()));
