@@ -198,6 +198,7 @@ impl Onboarding {
             help: None,
             default_value: default_value.map(str::to_string),
             required: true,
+            shown_when: None,
         }
     }
 
@@ -242,6 +243,14 @@ impl Onboarding {
             Some(wit::OnboardingStep::Input(s) | wit::OnboardingStep::Secret(s)) => s.help = Some(text.to_string()),
             Some(wit::OnboardingStep::Select(s)) => s.help = Some(text.to_string()),
             _ => {}
+        }
+        self
+    }
+
+    /// Asks the last input or secret step only when the earlier step `key` was answered `value`.
+    pub fn when(mut self, key: &str, value: &str) -> Self {
+        if let Some(wit::OnboardingStep::Input(s) | wit::OnboardingStep::Secret(s)) = self.0.last_mut() {
+            s.shown_when = Some((key.to_string(), value.to_string()));
         }
         self
     }

@@ -208,6 +208,9 @@ pub struct InputStep {
     pub default_value: Option<String>,
     /// Whether an empty answer is refused.
     pub required: bool,
+    /// Asked only when the earlier step with this key was answered with this value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shown_when: Option<(String, String)>,
 }
 
 /// One option of a select step.

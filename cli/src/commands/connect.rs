@@ -68,6 +68,9 @@ impl ConnectCommand {
         let mut validated = Vec::new();
         for step in &connector.info.onboarding {
             match step {
+                OnboardingStep::Input(input) | OnboardingStep::Secret(input) if !answers.shown(input) => {
+                    answers.given.remove(&input.key);
+                }
                 OnboardingStep::Input(input) => {
                     let value = answers.text(input, false)?;
                     answers.config.insert(input.key.clone(), value);
@@ -164,6 +167,11 @@ fn parse_sets(sets: &[String], connector: &InstalledConnector) -> anyhow::Result
 }
 
 impl Answers {
+    /// Whether `step` is asked: it has no condition, or the step it depends on got that answer.
+    fn shown(&self, step: &InputStep) -> bool {
+        step.shown_when.as_ref().is_none_or(|(key, value)| self.config.get(key) == Some(value))
+    }
+
     fn text(&mut self, step: &InputStep, secret: bool) -> anyhow::Result<String> {
         if let Some(value) = self.given.remove(&step.key) {
             return Ok(value);

@@ -133,14 +133,27 @@ fn check_resolvers(info: &ConnectorInfo, problems: &mut Vec<String>) {
 fn check_onboarding_and_permissions(info: &ConnectorInfo, problems: &mut Vec<String>) {
     let mut keys = HashSet::new();
     let mut secrets = HashSet::new();
+    let mut answered = HashSet::new();
     for step in &info.onboarding {
+        if let OnboardingStep::Input(s) | OnboardingStep::Secret(s) = step
+            && let Some((key, _)) = &s.shown_when
+            && !answered.contains(key.as_str())
+        {
+            problems.push(format!("step `{}` depends on `{key}`, which no earlier input or select step asks", s.key));
+        }
         let key = match step {
-            OnboardingStep::Input(s) => &s.key,
+            OnboardingStep::Input(s) => {
+                answered.insert(s.key.as_str());
+                &s.key
+            }
             OnboardingStep::Secret(s) => {
                 secrets.insert(s.key.as_str());
                 &s.key
             }
-            OnboardingStep::Select(s) => &s.key,
+            OnboardingStep::Select(s) => {
+                answered.insert(s.key.as_str());
+                &s.key
+            }
             OnboardingStep::Validate { .. } => continue,
         };
         if !keys.insert(key.as_str()) {

@@ -70,6 +70,7 @@ fn input_step(step: wit::InputStep) -> m::InputStep {
         help: step.help,
         default_value: step.default_value,
         required: step.required,
+        shown_when: step.shown_when,
     }
 }
 
