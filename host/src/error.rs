@@ -250,6 +250,32 @@ pub enum Error {
     /// The runtime itself failed (engine setup, linking).
     #[error("the WebAssembly runtime failed: {0}")]
     Runtime(String),
+    /// Another process is syncing this installation.
+    #[error("{label} is being synced by another max (pid {pid}, since {since})")]
+    SyncBusy {
+        /// `connector/name`.
+        label: String,
+        /// The process holding the installation.
+        pid: u32,
+        /// When it started.
+        since: String,
+    },
+    /// `--resume` named a sync that does not exist or can't be resumed.
+    #[error("sync #{id} can't be resumed: {reason}")]
+    NotResumable {
+        /// The sync named.
+        id: i64,
+        /// Why not.
+        reason: String,
+    },
+    /// `--retry-failed` found no failed tasks to run again.
+    #[error("{label} has no failed tasks to retry: {reason}")]
+    NothingToRetry {
+        /// `connector/name`.
+        label: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 fn detail_suffix(detail: &str) -> String {
@@ -286,6 +312,9 @@ impl Error {
             Error::InvalidData { .. } => "invalid_data",
             Error::Query { .. } => "query",
             Error::Runtime(_) => "runtime",
+            Error::SyncBusy { .. } => "sync_busy",
+            Error::NotResumable { .. } => "not_resumable",
+            Error::NothingToRetry { .. } => "nothing_to_retry",
         }
     }
 
@@ -340,6 +369,13 @@ impl Error {
                 "this is a bug in the connector: report it to its author".into()
             }
             Error::Query { hint, .. } => return hint.clone(),
+            Error::SyncBusy { pid, .. } => {
+                format!("wait for it to finish (`max status` shows its progress), or stop it with `kill {pid}`")
+            }
+            Error::NotResumable { .. } => {
+                "`max status` lists the syncs; plain `max sync` resumes an interrupted one".into()
+            }
+            Error::NothingToRetry { .. } => "run `max sync` for a new sync".into(),
             Error::DamagedFile { .. } => "restore it from a backup, or remove it and set the project up again".into(),
             _ => return None,
         })

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use connectors::{ConnectorStore, InstalledConnector, PendingInstall, permission_lines};
-pub use installations::{DEFAULT_NAME, FileSecrets, Installation, InstallationFile, InstallationStore, valid_name};
+pub use installations::{
+    DEFAULT_NAME, FileSecrets, Installation, InstallationFile, InstallationStore, SyncLock, valid_name,
+};
 
 use crate::{Error, Result};
 

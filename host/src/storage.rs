@@ -162,20 +162,33 @@ pub enum Claim {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncStatus {
-    /// Still running (or interrupted without finishing).
+    /// Still running, or its process died: the next `max sync` resumes it.
     Running,
+    /// Stopped by the user (Ctrl-C) with work left: the next `max sync` resumes it.
+    Interrupted,
     /// Every task succeeded.
     Completed,
-    /// Some tasks failed.
+    /// Some tasks failed (`max sync --retry-failed` runs them again).
     Failed,
+    /// Left unfinished for a new full sync.
+    Abandoned,
+}
+
+impl SyncStatus {
+    /// Whether the sync stopped before its end and can be resumed.
+    pub fn resumable(self) -> bool {
+        matches!(self, SyncStatus::Running | SyncStatus::Interrupted)
+    }
 }
 
 impl std::fmt::Display for SyncStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             SyncStatus::Running => "running",
+            SyncStatus::Interrupted => "interrupted",
             SyncStatus::Completed => "completed",
             SyncStatus::Failed => "failed",
+            SyncStatus::Abandoned => "abandoned",
         })
     }
 }
@@ -238,10 +251,19 @@ pub trait Storage: Send {
     fn ids_of(&self, entity: &str) -> Result<Vec<String>>;
     /// What the seeder needs: the last completed sync and the stored cursors.
     fn seed_state(&self, full: bool) -> Result<SeedState>;
-    /// Starts a sync record.
-    fn begin_sync(&mut self, full: bool) -> Result<SyncId>;
-    /// Adds tasks to a sync.
-    fn add_tasks(&mut self, sync: SyncId, tasks: &[NewTask]) -> Result<()>;
+    /// Starts a sync record with its first tasks, in one transaction (a sync is never without its plan).
+    fn begin_sync(&mut self, full: bool, tasks: &[NewTask]) -> Result<SyncId>;
+    /// The newest sync that stopped before its end (crashed or interrupted), if the newest sync did.
+    fn resumable_sync(&self) -> Result<Option<SyncRecord>>;
+    /// Makes a stopped sync runnable again: tasks left `running` by a dead process go back to pending
+    /// (the interrupted attempt not counted); returns how many.
+    fn resume_sync(&mut self, sync: SyncId) -> Result<u64>;
+    /// Makes the failed tasks of a sync pending again with fresh attempts; returns how many.
+    fn retry_failed(&mut self, sync: SyncId) -> Result<u64>;
+    /// Sets a sync's status without finishing it (`interrupted`, `abandoned`).
+    fn set_sync_status(&mut self, sync: SyncId, status: SyncStatus) -> Result<()>;
+    /// One sync's record.
+    fn sync_record(&self, sync: SyncId) -> Result<Option<SyncRecord>>;
     /// Atomically claims the next runnable task (lowest unfinished group first).
     fn claim_task(&mut self, sync: SyncId) -> Result<Claim>;
     /// Stores a task's outcome and completes it in one transaction; returns the rows stored per entity.

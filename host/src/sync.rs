@@ -7,6 +7,7 @@ mod expand;
 mod run;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,8 +17,20 @@ use crate::data::EntityRef;
 use crate::http::HttpCapability;
 use crate::manifest::ConnectorInfo;
 use crate::runtime::InstancePool;
-use crate::storage::{Claim, NewTask, SchemaReport, Storage, SyncRecord, TaskFailure, TaskSpec};
+use crate::storage::{Claim, NewTask, SchemaReport, Storage, SyncId, SyncRecord, SyncStatus, TaskFailure, TaskSpec};
 use crate::{ConnectorError, Error, Result};
+
+/// Which sync to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Start {
+    /// Resume the newest sync if it stopped before its end (unless `full`), else start a new one.
+    Auto,
+    /// Resume this stopped sync.
+    Resume(SyncId),
+    /// Run the failed tasks of the newest sync again.
+    RetryFailed,
+}
 
 /// How a sync runs.
 #[derive(Debug, Clone)]
@@ -26,14 +39,36 @@ pub struct SyncOptions {
     pub full: bool,
     /// Tasks run at once (one connector instance each).
     pub workers: usize,
-    /// Attempts of a task that fails transiently (rate limits, 5xx, timeouts).
+    /// Attempts of a task that fails transiently (rate limits, 5xx, timeouts, dropped connections).
     pub max_attempts: u32,
+    /// New, resumed, or failed tasks retried.
+    pub start: Start,
+    /// Set to stop: no new task starts, tasks in flight finish, and the sync is left resumable.
+    pub stop: Arc<AtomicBool>,
 }
 
 impl Default for SyncOptions {
     fn default() -> Self {
-        SyncOptions { full: false, workers: 4, max_attempts: 5 }
+        SyncOptions { full: false, workers: 4, max_attempts: 8, start: Start::Auto, stop: Arc::default() }
     }
+}
+
+/// What the run did with the sync it ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Continuation {
+    /// A new sync.
+    New,
+    /// A stopped sync continued; `reset` tasks its dead process left running were started again.
+    Resumed {
+        /// Tasks that were running when it stopped.
+        reset: u64,
+    },
+    /// The failed tasks of a sync run again.
+    RetriedFailed {
+        /// How many.
+        tasks: u64,
+    },
 }
 
 /// Receives progress; the CLI draws it, tests may count it.
@@ -59,6 +94,8 @@ pub struct SyncReport {
     pub duration_ms: u64,
     /// Time requests spent held back by the API's rate limits.
     pub rate_limit_wait_ms: u64,
+    /// Whether this run started, resumed or retried the sync.
+    pub continuation: Continuation,
 }
 
 /// Everything a sync works with.
@@ -86,25 +123,10 @@ pub async fn run_sync<S: Storage + 'static>(
     let roots: Vec<EntityRef> =
         context.info.schema.roots.iter().map(|r| EntityRef { entity: r.entity.clone(), id: r.id.clone() }).collect();
     lock(&context.storage).ensure_rows(&roots)?;
-    let state = lock(&context.storage).seed_state(options.full)?;
-    let plan = context.pool.get().await?.seed(&state).await?;
-    // A sync is incremental when its plan follows change feeds; otherwise it reloads everything.
-    let incremental =
-        plan.groups.iter().flatten().any(|s| matches!(s.operation, crate::data::Operation::FollowChanges(_)));
-    let sync = lock(&context.storage).begin_sync(!incremental)?;
-    let expansions: Vec<NewTask> = plan
-        .groups
-        .iter()
-        .enumerate()
-        .flat_map(|(group, steps)| {
-            steps.iter().map(move |step| NewTask {
-                group: group as u32,
-                parent: None,
-                spec: TaskSpec::Expand { step: step.clone() },
-            })
-        })
-        .collect();
-    lock(&context.storage).add_tasks(sync, &expansions)?;
+    let (sync, continuation) = match choose(context, options)? {
+        Some(chosen) => chosen,
+        None => (begin(context, options).await?, Continuation::New),
+    };
     let drained = Drain {
         context,
         options,
@@ -120,10 +142,86 @@ pub async fn run_sync<S: Storage + 'static>(
     let stored = drained.stored.into_inner().expect("counts lock");
     let requests = context.http.request_count() - requests_before;
     let mut storage = lock(&context.storage);
-    let record = storage.finish_sync(sync, &stored, requests)?;
+    let (done, total) = storage.task_progress(sync)?;
+    let record = if options.stop.load(Ordering::Relaxed) && done < total {
+        storage.set_sync_status(sync, SyncStatus::Interrupted)?;
+        storage.sync_record(sync)?.expect("the sync being run exists")
+    } else {
+        storage.finish_sync(sync, &stored, requests)?
+    };
     let failures = storage.failures(sync)?;
     let rate_limit_wait_ms = context.http.rate_limit_wait().saturating_sub(waited_before).as_millis() as u64;
-    Ok(SyncReport { record, failures, schema, duration_ms: started.elapsed().as_millis() as u64, rate_limit_wait_ms })
+    Ok(SyncReport {
+        record,
+        failures,
+        schema,
+        duration_ms: started.elapsed().as_millis() as u64,
+        rate_limit_wait_ms,
+        continuation,
+    })
+}
+
+/// The existing sync this run continues, if any (marking one that a full sync replaces abandoned).
+fn choose<S: Storage>(context: &SyncContext<S>, options: &SyncOptions) -> Result<Option<(SyncId, Continuation)>> {
+    let mut storage = lock(&context.storage);
+    match options.start {
+        Start::Resume(id) => {
+            let record = storage
+                .sync_record(id)?
+                .ok_or_else(|| Error::NotResumable { id, reason: "there is no such sync".to_string() })?;
+            if !record.status.resumable() {
+                return Err(Error::NotResumable { id, reason: format!("it is {}", record.status) });
+            }
+            let reset = storage.resume_sync(id)?;
+            Ok(Some((id, Continuation::Resumed { reset })))
+        }
+        Start::RetryFailed => {
+            let label = context.info.name.clone();
+            let newest = storage.syncs(1)?.into_iter().next().ok_or_else(|| Error::NothingToRetry {
+                label: label.clone(),
+                reason: "it has never been synced".to_string(),
+            })?;
+            if newest.status != SyncStatus::Failed {
+                let reason = format!("its last sync (#{}) is {}", newest.id, newest.status);
+                return Err(Error::NothingToRetry { label, reason });
+            }
+            let tasks = storage.retry_failed(newest.id)?;
+            Ok(Some((newest.id, Continuation::RetriedFailed { tasks })))
+        }
+        Start::Auto => match storage.resumable_sync()? {
+            Some(stopped) if !options.full => {
+                let reset = storage.resume_sync(stopped.id)?;
+                Ok(Some((stopped.id, Continuation::Resumed { reset })))
+            }
+            Some(stopped) => {
+                storage.set_sync_status(stopped.id, SyncStatus::Abandoned)?;
+                Ok(None)
+            }
+            None => Ok(None),
+        },
+    }
+}
+
+/// Asks the connector for a plan and records a new sync with it.
+async fn begin<S: Storage>(context: &SyncContext<S>, options: &SyncOptions) -> Result<SyncId> {
+    let state = lock(&context.storage).seed_state(options.full)?;
+    let plan = context.pool.get().await?.seed(&state).await?;
+    // A sync is incremental when its plan follows change feeds; otherwise it reloads everything.
+    let incremental =
+        plan.groups.iter().flatten().any(|s| matches!(s.operation, crate::data::Operation::FollowChanges(_)));
+    let expansions: Vec<NewTask> = plan
+        .groups
+        .iter()
+        .enumerate()
+        .flat_map(|(group, steps)| {
+            steps.iter().map(move |step| NewTask {
+                group: group as u32,
+                parent: None,
+                spec: TaskSpec::Expand { step: step.clone() },
+            })
+        })
+        .collect();
+    lock(&context.storage).begin_sync(!incremental, &expansions)
 }
 
 fn lock<S>(storage: &Mutex<S>) -> std::sync::MutexGuard<'_, S> {
@@ -144,6 +242,9 @@ impl<S: Storage + 'static> Drain<'_, S> {
     /// Claims and runs tasks until none are left. Storage failures end the sync; task failures don't.
     async fn worker(&self) -> Result<()> {
         loop {
+            if self.options.stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
             let claim = lock(&self.context.storage).claim_task(self.sync)?;
             match claim {
                 Claim::Done => {
@@ -201,6 +302,10 @@ impl<S: Storage + 'static> Drain<'_, S> {
                         Some(delay) if attempt < self.options.max_attempts => {
                             self.observer.retrying(&task.spec.to_string(), &error.to_string(), delay);
                             tokio::time::sleep(delay).await;
+                            if self.options.stop.load(Ordering::Relaxed) {
+                                // Left `running`: resuming the sync starts it again.
+                                return Ok(());
+                            }
                         }
                         _ => return self.fail(task, &error),
                     }

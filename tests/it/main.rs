@@ -9,6 +9,7 @@ mod http;
 mod linear;
 mod linear_fake;
 mod packed;
+mod resume;
 mod sandbox;
 mod search;
 mod storage;

@@ -39,9 +39,8 @@ pub fn people_schema(extra_person_fields: serde_json::Value) -> ConnectorInfo {
 
 /// Stores `outcome` the way a sync does: as the result of a task.
 pub fn store(storage: &mut SqliteStorage, outcome: TaskOutcome) -> Result<(), Error> {
-    let sync = storage.begin_sync(true)?;
     let spec = TaskSpec::Load { loader: "test".into(), entity: "Person".into(), ids: vec![] };
-    storage.add_tasks(sync, &[NewTask { group: 0, parent: None, spec }])?;
+    let sync = storage.begin_sync(true, &[NewTask { group: 0, parent: None, spec }])?;
     let Claim::Task(task) = storage.claim_task(sync)? else { panic!("a task was added") };
     storage.complete_task(sync, &task, outcome).map(|_| ())
 }

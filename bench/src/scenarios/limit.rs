@@ -74,13 +74,15 @@ pub async fn run(env: &Env, tasks_per_project: usize, end_to_end_rate: Option<f6
     let dir = tempfile::tempdir_in(&env.work)?;
     let mut storage = SqliteStorage::open(&dir.path().join("storage.db"))?;
     storage.apply_schema(&info, false)?;
-    let sync = storage.begin_sync(true)?;
+    // One task per batch, as the connector's pages arrive.
+    let spec = TaskSpec::Load { loader: "bench".into(), entity: "Task".into(), ids: Vec::new() };
+    let new_tasks: Vec<NewTask> =
+        prepared.iter().map(|_| NewTask { group: 0, parent: None, spec: spec.clone() }).collect();
+    let sync = storage.begin_sync(true, &new_tasks)?;
     let started = Instant::now();
     for batch in prepared {
-        let spec = TaskSpec::Load { loader: "bench".into(), entity: "Task".into(), ids: Vec::new() };
-        storage.add_tasks(sync, &[NewTask { group: 0, parent: None, spec }])?;
         let Claim::Task(task) = storage.claim_task(sync)? else {
-            anyhow::bail!("the task just added was not claimable")
+            anyhow::bail!("a task added at the start was not claimable")
         };
         storage.complete_task(sync, &task, TaskOutcome { batches: vec![batch], ..TaskOutcome::default() })?;
     }

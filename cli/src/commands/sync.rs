@@ -1,11 +1,13 @@
 //! `max sync`: syncs an installation and reports what it stored.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use clap::Args;
 use max_host::live::live_connector;
 use max_host::storage::SqliteStorage;
-use max_host::sync::{SyncContext, SyncOptions, SyncReport, run_sync};
+use max_host::storage::SyncStatus;
+use max_host::sync::{Continuation, Start, SyncContext, SyncOptions, SyncReport, run_sync};
 
 use crate::args::GlobalArgs;
 use crate::commands::{project, runtime};
@@ -16,15 +18,26 @@ use max_host::format::thousands;
 
 /// Sync an installation into its SQLite database (`.max/installations/<connector>/<name>/data.db`).
 ///
+/// After a completed sync, only what changed is loaded (where the connector can tell). A sync that was
+/// interrupted (Ctrl-C, a crash, a killed process) is resumed where it stopped: finished work is kept
+/// and not fetched again. Ctrl-C stops after the tasks in flight; a second Ctrl-C quits at once, and
+/// the sync still resumes next time. One sync runs per installation at a time.
+///
 /// Shows live progress on a terminal and a summary at the end. Exits non-zero when any task failed,
-/// listing the failures.
+/// listing the failures; `--retry-failed` runs just those again.
 #[derive(Debug, Args)]
 pub struct SyncCommand {
     /// The installation: `connector` (its only or default installation) or `connector/name`.
     target: String,
-    /// Reload everything, and rebuild tables whose field types changed.
-    #[arg(long)]
+    /// Reload everything, and rebuild tables whose field types changed (an interrupted sync is dropped).
+    #[arg(long, conflicts_with_all = ["resume", "retry_failed"])]
     full: bool,
+    /// Resume this interrupted sync (plain `max sync` resumes the newest one by itself).
+    #[arg(long, value_name = "SYNC_ID", conflicts_with = "retry_failed")]
+    resume: Option<i64>,
+    /// Run the failed tasks of the last sync again.
+    #[arg(long)]
+    retry_failed: bool,
     /// How many tasks run at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     workers: u16,
@@ -37,16 +50,35 @@ impl SyncCommand {
         let installation = project.installations().find(&self.target)?;
         let connector = project.connectors().get(&installation.file.connector)?;
         let workers = usize::from(self.workers);
+        let _lock = installation.lock_for_sync()?;
         let secrets = Arc::new(installation.secrets()?);
         let live = live_connector(&runtime()?, &project, &connector, &installation.file.config, secrets, workers)?;
         let storage = SqliteStorage::open(&installation.data_db())?;
         let context =
             SyncContext { info: live.info, pool: live.pool, http: live.http, storage: Arc::new(Mutex::new(storage)) };
-        let options = SyncOptions { full: self.full, workers, ..SyncOptions::default() };
+        let start = match (self.resume, self.retry_failed) {
+            (Some(id), _) => Start::Resume(id),
+            (None, true) => Start::RetryFailed,
+            (None, false) => Start::Auto,
+        };
+        let options = SyncOptions { full: self.full, workers, start, ..SyncOptions::default() };
+        stop_on_ctrl_c(options.stop.clone());
         let progress = SyncProgress::new(printer.stderr_is_terminal() && !printer.is_json(), &installation.label());
         let report = run_sync(&context, &options, &progress).await;
         progress.finish();
         let report = report?;
+        let target = &self.target;
+        if report.record.status == SyncStatus::Interrupted {
+            if printer.is_json() {
+                printer.json(&serde_json::json!({ "installation": installation.label(), "sync": report }))?;
+            }
+            return Err(Failure::new(
+                "interrupted",
+                format!("stopped sync #{} of {}; what it fetched is stored", report.record.id, installation.label()),
+                format!("run `max sync {target}` to continue where it stopped"),
+            )
+            .into());
+        }
         if printer.is_json() {
             printer.json(&serde_json::json!({ "installation": installation.label(), "sync": report }))?;
         } else {
@@ -69,10 +101,31 @@ impl SyncCommand {
     }
 }
 
+/// First Ctrl-C: stop after the tasks in flight. Second: quit at once (the sync stays resumable).
+fn stop_on_ctrl_c(stop: Arc<AtomicBool>) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        stop.store(true, Ordering::Relaxed);
+        crate::prompt::say(
+            "\nStopping after the tasks in flight… (Ctrl-C again to quit at once; the sync resumes next time)",
+        );
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(130);
+        }
+    });
+}
+
 fn summary(printer: &Printer, label: &str, report: &SyncReport) -> String {
     let seconds = report.duration_ms as f64 / 1000.0;
     let record = &report.record;
-    let mut out = vec![format!("Synced {label} in {seconds:.1} s (sync #{}, {})", record.id, record.status)];
+    let how = match report.continuation {
+        Continuation::New => String::new(),
+        Continuation::Resumed { .. } => ", resumed".to_string(),
+        Continuation::RetriedFailed { tasks } => format!(", {tasks} failed tasks retried"),
+    };
+    let mut out = vec![format!("Synced {label} in {seconds:.1} s (sync #{}{how}, {})", record.id, record.status)];
     for change in &report.schema.added {
         out.push(format!("  new column {change}"));
     }

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 use serde_json::value::RawValue;
 
-/// Items per page of a collection.
+/// Items per page of a collection, unless the `page_size` config says otherwise.
 const PAGE_SIZE: u32 = 1000;
 /// Refs per call of a by-id loader (fetched concurrently through the host).
 const BY_ID_BATCH: u32 = 50;
@@ -30,6 +30,7 @@ const ROOT_ID: &str = "acme";
 
 struct Acme {
     base_url: String,
+    page_size: u32,
 }
 
 /// A collection loader: `GET /api/<child path>?<param>=<parent id>` (or all, for the root).
@@ -137,7 +138,10 @@ impl Connector for Acme {
                 .help("Where the Acme API runs; change it for a self-hosted or local demo server")
                 .secret("api_key", "Acme API key")
                 .help("Sent as `Authorization: Bearer <key>`")
-                .validate("Checking the API key against the Acme API"),
+                .validate("Checking the API key against the Acme API")
+                .input("page_size", "Items per request", Some("1000"))
+                .help("Smaller pages mean more requests, each quicker")
+                .optional(),
         )
         .permissions(Permissions::new().host("api.acme.dev").bearer("api_key").base_url_key("base_url"))
     }
@@ -149,7 +153,14 @@ impl Connector for Acme {
                 "base_url `{base_url}` must start with http:// or https://"
             )));
         }
-        Ok(Acme { base_url })
+        let page_size =
+            match config.get("page_size").filter(|s| !s.is_empty()) {
+                None => PAGE_SIZE,
+                Some(text) => text.parse::<u32>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| {
+                    ConnectorError::InvalidInput(format!("page_size `{text}`: a number from 1 to 1000"))
+                })?,
+            };
+        Ok(Acme { base_url, page_size })
     }
 
     fn validate(&mut self) -> Result<String> {
@@ -201,7 +212,7 @@ impl Connector for Acme {
     fn load_page(&mut self, loader: &str, parent: &EntityRef, cursor: Option<&str>) -> Result<Page> {
         let spec =
             COLLECTIONS.iter().find(|c| c.loader == loader).ok_or_else(|| ConnectorError::unknown_loader(loader))?;
-        let mut query = format!("/api/{}?limit={PAGE_SIZE}", spec.child.path);
+        let mut query = format!("/api/{}?limit={}", spec.child.path, self.page_size);
         if let Some(param) = spec.parent_param {
             query.push_str(&format!("&{param}={}", encode(&parent.id)));
         }

@@ -79,10 +79,54 @@ impl Installation {
         self.file.config.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
+    /// Takes the installation's sync lock (`sync.lock`, an OS file lock the kernel releases when the
+    /// process dies, so a crashed sync never leaves a stale lock). Refused with who holds it when
+    /// another process is syncing.
+    pub fn lock_for_sync(&self) -> Result<SyncLock> {
+        use std::io::{Read, Seek, Write};
+        let path = self.dir.join("sync.lock");
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(Error::io("open", &path))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                let holder: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                return Err(Error::SyncBusy {
+                    label: self.label(),
+                    pid: holder["pid"].as_u64().unwrap_or(0) as u32,
+                    since: holder["since"].as_str().unwrap_or("an unknown time").to_string(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", &path)(e)),
+        }
+        let holder = serde_json::json!({
+            "pid": std::process::id(),
+            "since": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        });
+        file.set_len(0)
+            .and_then(|()| file.seek(std::io::SeekFrom::Start(0)))
+            .and_then(|_| file.write_all(holder.to_string().as_bytes()))
+            .map_err(Error::io("write", &path))?;
+        Ok(SyncLock { _file: file })
+    }
+
     /// Its secrets, read from the credential store.
     pub fn secrets(&self) -> Result<FileSecrets> {
         FileSecrets::load(&self.dir.join("credentials.json"))
     }
+}
+
+/// Held while a sync runs; dropping it (or the process dying) releases the installation.
+#[derive(Debug)]
+pub struct SyncLock {
+    _file: std::fs::File,
 }
 
 /// Secrets kept in a 0600 JSON file. Refreshed OAuth tokens are written back to it at once.

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{Claim, NewTask, SchemaReport, Storage, SyncId, SyncRecord, Task, TaskFailure, TaskOutcome};
+use super::{Claim, NewTask, SchemaReport, Storage, SyncId, SyncRecord, SyncStatus, Task, TaskFailure, TaskOutcome};
 use crate::data::{EntityRef, SeedState};
 use crate::manifest::ConnectorInfo;
 use crate::query::{SearchPage, SearchQuery};
@@ -92,14 +92,33 @@ impl Storage for SqliteStorage {
         super::tasks::seed_state(&self.conn, full)
     }
 
-    fn begin_sync(&mut self, full: bool) -> Result<SyncId> {
-        super::tasks::begin_sync(&self.conn, full)
+    fn begin_sync(&mut self, full: bool, tasks: &[NewTask]) -> Result<SyncId> {
+        let tx = self.conn.transaction().map_err(|e| Error::Storage { path: String::new(), message: e.to_string() })?;
+        let sync = super::tasks::begin_sync(&tx, full)?;
+        super::tasks::insert_tasks(&tx, sync, tasks)?;
+        tx.commit().map_err(|e| Error::Storage { path: String::new(), message: e.to_string() })?;
+        Ok(sync)
     }
 
-    fn add_tasks(&mut self, sync: SyncId, tasks: &[NewTask]) -> Result<()> {
-        let tx = self.conn.transaction().map_err(|e| Error::Storage { path: String::new(), message: e.to_string() })?;
-        super::tasks::insert_tasks(&tx, sync, tasks)?;
-        tx.commit().map_err(|e| Error::Storage { path: String::new(), message: e.to_string() })
+    fn resumable_sync(&self) -> Result<Option<SyncRecord>> {
+        let newest = super::tasks::syncs(&self.conn, 1)?.into_iter().next();
+        Ok(newest.filter(|s| s.status.resumable()))
+    }
+
+    fn resume_sync(&mut self, sync: SyncId) -> Result<u64> {
+        super::tasks::resume(&self.conn, sync)
+    }
+
+    fn retry_failed(&mut self, sync: SyncId) -> Result<u64> {
+        super::tasks::retry_failed(&self.conn, sync)
+    }
+
+    fn set_sync_status(&mut self, sync: SyncId, status: SyncStatus) -> Result<()> {
+        super::tasks::set_status(&self.conn, sync, status)
+    }
+
+    fn sync_record(&self, sync: SyncId) -> Result<Option<SyncRecord>> {
+        super::tasks::sync_record(&self.conn, sync)
     }
 
     fn claim_task(&mut self, sync: SyncId) -> Result<Claim> {

@@ -40,6 +40,41 @@ pub(super) fn begin_sync(conn: &Connection, full: bool) -> Result<SyncId> {
     Ok(conn.last_insert_rowid())
 }
 
+pub(super) fn resume(conn: &Connection, sync: SyncId) -> Result<u64> {
+    let reset = conn
+        .execute(
+            "UPDATE _max_tasks SET state = 'pending', attempts = MAX(attempts - 1, 0), updated_at = ?2
+             WHERE sync_id = ?1 AND state = 'running'",
+            params![sync, now()],
+        )
+        .map_err(db_error(conn))?;
+    set_status(conn, sync, SyncStatus::Running)?;
+    Ok(reset as u64)
+}
+
+pub(super) fn retry_failed(conn: &Connection, sync: SyncId) -> Result<u64> {
+    let reset = conn
+        .execute(
+            "UPDATE _max_tasks SET state = 'pending', attempts = 0, error = NULL, updated_at = ?2
+             WHERE sync_id = ?1 AND state = 'failed'",
+            params![sync, now()],
+        )
+        .map_err(db_error(conn))?;
+    conn.execute("UPDATE _max_syncs SET status = 'running', finished_at = NULL WHERE id = ?1", [sync])
+        .map_err(db_error(conn))?;
+    Ok(reset as u64)
+}
+
+pub(super) fn set_status(conn: &Connection, sync: SyncId, status: SyncStatus) -> Result<()> {
+    conn.execute("UPDATE _max_syncs SET status = ?1 WHERE id = ?2", params![status.to_string(), sync])
+        .map_err(db_error(conn))?;
+    Ok(())
+}
+
+pub(super) fn sync_record(conn: &Connection, sync: SyncId) -> Result<Option<SyncRecord>> {
+    Ok(syncs_where(conn, "WHERE id = ?1", params![sync])?.into_iter().next())
+}
+
 pub(super) fn insert_tasks(conn: &Connection, sync: SyncId, tasks: &[NewTask]) -> Result<()> {
     let mut stmt = conn
         .prepare_cached(
@@ -219,6 +254,8 @@ fn syncs_where(conn: &Connection, clause: &str, args: impl rusqlite::Params) -> 
             status: match status.as_str() {
                 "completed" => SyncStatus::Completed,
                 "failed" => SyncStatus::Failed,
+                "interrupted" => SyncStatus::Interrupted,
+                "abandoned" => SyncStatus::Abandoned,
                 _ => SyncStatus::Running,
             },
             full,
