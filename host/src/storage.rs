@@ -256,10 +256,12 @@ pub trait Storage: Send {
     /// The newest sync that stopped before its end (crashed or interrupted), if the newest sync did.
     fn resumable_sync(&self) -> Result<Option<SyncRecord>>;
     /// Makes a stopped sync runnable again: tasks left `running` by a dead process go back to pending
-    /// (the interrupted attempt not counted); returns how many.
+    /// (the interrupted attempt not counted), and failed tasks get fresh attempts; returns how many.
     fn resume_sync(&mut self, sync: SyncId) -> Result<u64>;
     /// Makes the failed tasks of a sync pending again with fresh attempts; returns how many.
     fn retry_failed(&mut self, sync: SyncId) -> Result<u64>;
+    /// The specs of the tasks `task` spawned (so a step expanded again adds only what is new).
+    fn child_specs(&self, task: TaskId) -> Result<Vec<TaskSpec>>;
     /// Sets a sync's status without finishing it (`interrupted`, `abandoned`).
     fn set_sync_status(&mut self, sync: SyncId, status: SyncStatus) -> Result<()>;
     /// One sync's record.

@@ -163,3 +163,80 @@ fn a_second_sync_of_a_busy_installation_is_refused_naming_the_holder() {
     doomed.wait().unwrap();
     project.max().args(["sync", "acme"]).assert().success();
 }
+
+/// A small data set in pages of 40: about fifty requests.
+fn small() -> Size {
+    Size { workspaces: 2, users: 8, projects: 4, tasks_per_project: 400, files_per_project: 10 }
+}
+
+#[test]
+fn with_a_fifth_of_requests_failing_transiently_the_sync_completes_with_exactly_the_right_data() {
+    let clean = Acme::new(AcmeConfig { size: small(), ..AcmeConfig::default() });
+    let clean_server = clean.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let reference = connected(&clean_server, &["page_size=40"]);
+    reference.max().args(["sync", "acme"]).assert().success();
+
+    // 429 with Retry-After, 500/503, connections dropped after the headers, bodies cut off halfway:
+    // drawn independently, about 22% of requests hit one of them.
+    let faults =
+        Faults { throttle_rate: 0.03, error_rate: 0.09, drop_rate: 0.06, truncate_rate: 0.06, ..Faults::default() };
+    let faulty = Acme::new(AcmeConfig { size: small(), faults, seed: 1, ..AcmeConfig::default() });
+    let faulty_server = faulty.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let victim = connected(&faulty_server, &["page_size=40"]);
+    let output = victim.max().args(["sync", "acme", "-o", "json"]).assert().success().get_output().clone();
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["sync"]["record"]["status"], "completed", "{summary}");
+    assert!(summary["sync"]["failures"].as_array().unwrap().is_empty());
+    let (want, got) = (tables(&reference), tables(&victim));
+    assert!(want == got, "the tables differ from a fault-free sync's");
+}
+
+#[test]
+fn failed_tasks_fail_the_sync_and_retry_failed_runs_only_them() {
+    let clean = Acme::new(AcmeConfig { size: small(), ..AcmeConfig::default() });
+    let clean_server = clean.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let reference = connected(&clean_server, &["page_size=40"]);
+    reference.max().args(["sync", "acme"]).assert().success();
+
+    let faults = Faults { error_rate: 0.3, ..Faults::default() };
+    let faulty = Acme::new(AcmeConfig { size: small(), faults, ..AcmeConfig::default() });
+    let server = faulty.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let victim = connected(&server, &["page_size=40"]);
+    // One attempt each: every server error is a failed task; the rest is stored; the exit is non-zero.
+    let output = victim.max().args(["sync", "acme", "--max-attempts", "1"]).assert().failure().get_output().clone();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("tasks failed") && stderr.contains("HTTP 50"), "{stderr}");
+    let failed_count = |project: &TestProject| -> i64 {
+        let db = rusqlite::Connection::open(project.path().join(".max/installations/acme/default/data.db")).unwrap();
+        db.query_row("SELECT COUNT(*) FROM _max_tasks WHERE state = 'failed'", [], |r| r.get(0)).unwrap()
+    };
+    let failed = failed_count(&victim);
+    assert!(failed > 0);
+
+    let finished = |project: &TestProject| -> BTreeMap<i64, String> {
+        let db = rusqlite::Connection::open(project.path().join(".max/installations/acme/default/data.db")).unwrap();
+        let mut stmt = db
+            .prepare("SELECT id, updated_at FROM _max_tasks WHERE state = 'completed' AND json_extract(spec, '$.kind') != 'expand'")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<Result<_, _>>().unwrap()
+    };
+    let done_before = finished(&victim);
+    let output =
+        victim.max().args(["sync", "acme", "--retry-failed", "-o", "json"]).assert().success().get_output().clone();
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["sync"]["continuation"]["kind"], "retried_failed", "{summary}");
+    assert_eq!(summary["sync"]["continuation"]["tasks"], failed);
+    assert_eq!(summary["sync"]["record"]["status"], "completed", "{summary}");
+    assert_eq!(failed_count(&victim), 0);
+    // Work that had finished was not done again.
+    let done_after = finished(&victim);
+    for (task, at) in &done_before {
+        assert_eq!(done_after.get(task), Some(at), "task {task} ran again");
+    }
+    assert!(tables(&reference) == tables(&victim), "after the retry the tables equal a clean sync's");
+
+    // Nothing left to retry: a clear refusal.
+    let output = victim.max().args(["sync", "acme", "--retry-failed"]).assert().failure().get_output().clone();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no failed tasks to retry"), "{stderr}");
+}

@@ -209,3 +209,40 @@ fn data_that_breaks_the_schema_is_refused_and_nothing_is_stored() {
     let n: i64 = conn.query_row("SELECT COUNT(*) FROM Person", [], |r| r.get(0)).unwrap();
     assert_eq!(n, 0, "the transaction rolled back");
 }
+
+#[test]
+fn resuming_restarts_what_a_crash_left_running_and_what_failed_but_never_what_completed() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = |n: &str| TaskSpec::Load { loader: n.into(), entity: "Person".into(), ids: vec![] };
+    let tasks: Vec<NewTask> =
+        ["a", "b", "c"].iter().map(|n| NewTask { group: 0, parent: None, spec: spec(n) }).collect();
+    let mut storage = file_storage(&dir);
+    storage.apply_schema(&people_schema(serde_json::json!([])), false).unwrap();
+    let sync = storage.begin_sync(true, &tasks).unwrap();
+    let claim = |storage: &mut SqliteStorage| match storage.claim_task(sync).unwrap() {
+        Claim::Task(task) => task,
+        other => panic!("expected a task, got {other:?}"),
+    };
+    let done = claim(&mut storage);
+    storage.complete_task(sync, &done, TaskOutcome::default()).unwrap();
+    let failed = claim(&mut storage);
+    storage.fail_task(&failed, "HTTP 500").unwrap();
+    let _running = claim(&mut storage);
+    drop(storage); // the process dies with task c running
+
+    let mut storage = file_storage(&dir);
+    storage.apply_schema(&people_schema(serde_json::json!([])), false).unwrap();
+    let stopped = storage.resumable_sync().unwrap().expect("the sync is resumable");
+    assert_eq!(stopped.id, sync);
+    assert_eq!(storage.resume_sync(sync).unwrap(), 2);
+    let mut again: Vec<String> = Vec::new();
+    while let Claim::Task(task) = storage.claim_task(sync).unwrap() {
+        again.push(task.spec.to_string());
+        assert_eq!(task.attempts, 0, "neither the crash nor the earlier failure uses up the retry budget");
+        storage.complete_task(sync, &task, TaskOutcome::default()).unwrap();
+    }
+    again.sort();
+    assert_eq!(again.len(), 2, "b and c run again, a does not: {again:?}");
+    assert!(again.iter().all(|t| !t.contains("`a`")), "{again:?}");
+    assert!(matches!(storage.claim_task(sync).unwrap(), Claim::Done));
+}

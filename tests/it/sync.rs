@@ -286,7 +286,7 @@ fn a_dead_api_during_sync_fails_with_the_cause_and_stores_nothing_wrong() {
     connect(&project, &server);
     drop(server);
     std::thread::sleep(std::time::Duration::from_millis(100));
-    let output = project.max().args(["sync", "acme"]).assert().failure().get_output().clone();
+    let output = project.max().args(["sync", "acme", "--max-attempts", "3"]).assert().failure().get_output().clone();
     let err = stderr(&output);
     let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(errors.len(), 1, "{err}");

@@ -38,6 +38,10 @@ pub struct SyncCommand {
     /// Run the failed tasks of the last sync again.
     #[arg(long)]
     retry_failed: bool,
+    /// Attempts per task when it fails transiently (429, 5xx, timeouts, dropped connections), with
+    /// exponential backoff between them; permanent failures are never retried.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=50))]
+    max_attempts: u32,
     /// How many tasks run at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     workers: u16,
@@ -61,7 +65,8 @@ impl SyncCommand {
             (None, true) => Start::RetryFailed,
             (None, false) => Start::Auto,
         };
-        let options = SyncOptions { full: self.full, workers, start, ..SyncOptions::default() };
+        let options =
+            SyncOptions { full: self.full, workers, start, max_attempts: self.max_attempts, ..SyncOptions::default() };
         stop_on_ctrl_c(options.stop.clone());
         let progress = SyncProgress::new(printer.stderr_is_terminal() && !printer.is_json(), &installation.label());
         let report = run_sync(&context, &options, &progress).await;

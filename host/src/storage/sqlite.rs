@@ -5,7 +5,10 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{Claim, NewTask, SchemaReport, Storage, SyncId, SyncRecord, SyncStatus, Task, TaskFailure, TaskOutcome};
+use super::{
+    Claim, NewTask, SchemaReport, Storage, SyncId, SyncRecord, SyncStatus, Task, TaskFailure, TaskId, TaskOutcome,
+    TaskSpec,
+};
 use crate::data::{EntityRef, SeedState};
 use crate::manifest::ConnectorInfo;
 use crate::query::{SearchPage, SearchQuery};
@@ -111,6 +114,10 @@ impl Storage for SqliteStorage {
 
     fn retry_failed(&mut self, sync: SyncId) -> Result<u64> {
         super::tasks::retry_failed(&self.conn, sync)
+    }
+
+    fn child_specs(&self, task: TaskId) -> Result<Vec<TaskSpec>> {
+        super::tasks::child_specs(&self.conn, task)
     }
 
     fn set_sync_status(&mut self, sync: SyncId, status: SyncStatus) -> Result<()> {

@@ -41,18 +41,29 @@ pub(super) fn begin_sync(conn: &Connection, full: bool) -> Result<SyncId> {
 }
 
 pub(super) fn resume(conn: &Connection, sync: SyncId) -> Result<u64> {
-    let reset = conn
+    let running = conn
         .execute(
             "UPDATE _max_tasks SET state = 'pending', attempts = MAX(attempts - 1, 0), updated_at = ?2
              WHERE sync_id = ?1 AND state = 'running'",
             params![sync, now()],
         )
         .map_err(db_error(conn))?;
+    // What failed before the interruption gets another chance too (the outage may have been the cause).
+    let failed = retry_failed(conn, sync)?;
     set_status(conn, sync, SyncStatus::Running)?;
-    Ok(reset as u64)
+    Ok(running as u64 + failed)
 }
 
 pub(super) fn retry_failed(conn: &Connection, sync: SyncId) -> Result<u64> {
+    // Steps of later groups expanded without what the failed tasks would have found: expand them
+    // again (their existing tasks are not repeated; see `child_specs`).
+    conn.execute(
+        "UPDATE _max_tasks SET state = 'pending', updated_at = ?2
+         WHERE sync_id = ?1 AND state = 'completed' AND json_extract(spec, '$.kind') = 'expand'
+           AND grp > (SELECT MIN(grp) FROM _max_tasks WHERE sync_id = ?1 AND state = 'failed')",
+        params![sync, now()],
+    )
+    .map_err(db_error(conn))?;
     let reset = conn
         .execute(
             "UPDATE _max_tasks SET state = 'pending', attempts = 0, error = NULL, updated_at = ?2
@@ -63,6 +74,16 @@ pub(super) fn retry_failed(conn: &Connection, sync: SyncId) -> Result<u64> {
     conn.execute("UPDATE _max_syncs SET status = 'running', finished_at = NULL WHERE id = ?1", [sync])
         .map_err(db_error(conn))?;
     Ok(reset as u64)
+}
+
+pub(super) fn child_specs(conn: &Connection, task: TaskId) -> Result<Vec<TaskSpec>> {
+    let mut stmt = conn.prepare_cached("SELECT spec FROM _max_tasks WHERE parent_id = ?1").map_err(db_error(conn))?;
+    let specs = stmt
+        .query_map([task], |r| r.get::<_, String>(0))
+        .map_err(db_error(conn))?
+        .collect::<rusqlite::Result<Vec<String>>>()
+        .map_err(db_error(conn))?;
+    Ok(specs.iter().filter_map(|s| serde_json::from_str(s).ok()).collect())
 }
 
 pub(super) fn set_status(conn: &Connection, sync: SyncId, status: SyncStatus) -> Result<()> {

@@ -72,6 +72,9 @@ pub(super) fn expand(
             spawn.push(child(TaskSpec::Changes { loader: loader.clone(), cursor: cursor.map(|(_, c)| c) }));
         }
     }
+    // Expanded before (a sync whose failed tasks run again): only what is new.
+    let earlier = storage.child_specs(task.id).map_err(|e| e.to_string())?;
+    spawn.retain(|t| !earlier.contains(&t.spec));
     Ok(TaskOutcome { spawn, ..TaskOutcome::default() })
 }
 

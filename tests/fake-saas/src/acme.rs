@@ -52,7 +52,7 @@ impl Default for AcmeConfig {
 struct AcmeState {
     data: RwLock<Dataset>,
     api_key: String,
-    dice: FaultDice,
+    dice: Arc<FaultDice>,
     requests: AtomicU64,
 }
 
@@ -76,7 +76,7 @@ impl Acme {
             state: Arc::new(AcmeState {
                 data: RwLock::new(data),
                 api_key: config.api_key,
-                dice: FaultDice::new(config.faults, config.seed),
+                dice: Arc::new(FaultDice::new(config.faults, config.seed)),
                 requests: AtomicU64::new(0),
             }),
         }
@@ -100,6 +100,7 @@ impl Acme {
             .route("/api/{kind}", get(list).post(create))
             .route("/api/{kind}/{id}", get(read).patch(update).delete(delete))
             .route("/_fake/stats", get(stats))
+            .layer(axum::middleware::from_fn_with_state(self.state.dice.clone(), crate::faults::damage_bodies))
             .with_state(self.state.clone())
     }
 

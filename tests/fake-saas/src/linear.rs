@@ -157,7 +157,7 @@ struct LinearState {
     data: Arc<RwLock<Dataset>>,
     schema: async_graphql::dynamic::Schema,
     config: LinearConfig,
-    dice: FaultDice,
+    dice: Arc<FaultDice>,
     counters: Counters,
     budget: Mutex<Budget>,
     tokens: Mutex<Tokens>,
@@ -199,7 +199,7 @@ impl Linear {
             state: Arc::new(LinearState {
                 data,
                 schema,
-                dice: FaultDice::new(config.faults.clone(), config.seed),
+                dice: Arc::new(FaultDice::new(config.faults.clone(), config.seed)),
                 config,
                 counters: Counters::default(),
                 budget: Mutex::new(budget),
@@ -227,6 +227,7 @@ impl Linear {
             .route("/oauth/token", post(token))
             .route("/_fake/stats", get(stats))
             .route("/_fake/mutate", post(mutate))
+            .layer(axum::middleware::from_fn_with_state(self.state.dice.clone(), crate::faults::damage_bodies))
             .with_state(self.state.clone())
     }
 

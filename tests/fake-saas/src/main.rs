@@ -45,6 +45,12 @@ struct Common {
     /// Share of requests answered 500 or 503 (0.0–1.0).
     #[arg(long, default_value_t = 0.0)]
     error_rate: f64,
+    /// Share of responses whose connection drops after the headers (0.0–1.0).
+    #[arg(long, default_value_t = 0.0)]
+    drop_rate: f64,
+    /// Share of responses cut off halfway through the body (0.0–1.0).
+    #[arg(long, default_value_t = 0.0)]
+    truncate_rate: f64,
 }
 
 #[derive(Debug, Args)]
@@ -140,6 +146,8 @@ impl Common {
             latency: Duration::from_millis(self.latency_ms),
             throttle_rate: self.throttle_rate,
             error_rate: self.error_rate,
+            drop_rate: self.drop_rate,
+            truncate_rate: self.truncate_rate,
         }
     }
 }
