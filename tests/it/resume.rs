@@ -240,3 +240,70 @@ fn failed_tasks_fail_the_sync_and_retry_failed_runs_only_them() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("no failed tasks to retry"), "{stderr}");
 }
+
+#[test]
+fn ctrl_c_stops_after_the_tasks_in_flight_and_the_next_sync_continues() {
+    let size = Size { workspaces: 2, users: 12, projects: 6, tasks_per_project: 800, files_per_project: 10 };
+    let faults = Faults { latency: Duration::from_millis(40), ..Faults::default() };
+    let fake = Acme::new(AcmeConfig { size, faults, ..AcmeConfig::default() });
+    let server = fake.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let reference = connected(&server, &["page_size=25"]);
+    reference.max().args(["sync", "acme"]).assert().success();
+
+    let project = connected(&server, &["page_size=25"]);
+    let interrupt = |child: &Child| {
+        let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+    };
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("max"))
+        .args(["sync", "acme"])
+        .current_dir(project.path())
+        .env("MAX_HOME", project.home())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    interrupt(&child);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Stopping after the tasks in flight"), "{stderr}");
+    assert!(stderr.contains("stopped sync #1") && stderr.contains("run `max sync acme` to continue"), "{stderr}");
+    let db = rusqlite::Connection::open(project.path().join(".max/installations/acme/default/data.db")).unwrap();
+    let (status, running): (String, i64) = db
+        .query_row(
+            "SELECT status, (SELECT COUNT(*) FROM _max_tasks WHERE state = 'running') FROM _max_syncs WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((status.as_str(), running), ("interrupted", 0), "tasks in flight finished before it stopped");
+
+    // Twice: it quits at once, without waiting for the (slow) requests in flight, and stays resumable.
+    let slow = Acme::new(AcmeConfig {
+        size: small(),
+        faults: Faults { latency: Duration::from_millis(1500), ..Faults::default() },
+        ..AcmeConfig::default()
+    });
+    let slow_server = slow.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let impatient = connected(&slow_server, &["page_size=40"]);
+    let mut child = spawn_sync(&impatient);
+    std::thread::sleep(Duration::from_millis(800));
+    interrupt(&child);
+    std::thread::sleep(Duration::from_millis(20));
+    let pressed = Instant::now();
+    interrupt(&child);
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert!(pressed.elapsed() < Duration::from_millis(1000), "it waited {:?}", pressed.elapsed());
+    let db = rusqlite::Connection::open(impatient.path().join(".max/installations/acme/default/data.db")).unwrap();
+    let status: String = db.query_row("SELECT status FROM _max_syncs WHERE id = 1", [], |r| r.get(0)).unwrap();
+    assert!(status == "running" || status == "interrupted", "{status}: the next sync resumes it");
+
+    let output = project.max().args(["sync", "acme", "-o", "json"]).assert().success().get_output().clone();
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["sync"]["continuation"]["kind"], "resumed", "{summary}");
+    assert_eq!(summary["sync"]["record"]["id"], 1, "the same sync, continued");
+    assert!(tables(&reference) == tables(&project), "the tables differ from an uninterrupted sync's");
+}

@@ -108,15 +108,18 @@ impl SyncCommand {
 
 /// First Ctrl-C: stop after the tasks in flight. Second: quit at once (the sync stays resumable).
 fn stop_on_ctrl_c(stop: Arc<AtomicBool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    // One registration for both presses, so a quick second press is never missed.
+    let Ok(mut interrupts) = signal(SignalKind::interrupt()) else { return };
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
+        if interrupts.recv().await.is_none() {
             return;
         }
         stop.store(true, Ordering::Relaxed);
         crate::prompt::say(
             "\nStopping after the tasks in flight… (Ctrl-C again to quit at once; the sync resumes next time)",
         );
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if interrupts.recv().await.is_some() {
             std::process::exit(130);
         }
     });
