@@ -154,8 +154,22 @@ impl Loader {
 
     /// A loader of the collection `field` of `parent`, whose items are `item` entities, `page_size` a page.
     pub fn collection(name: &str, parent: &str, field: &str, item: &str, page_size: u32) -> Self {
-        let shape = wit::CollectionLoader { parent: parent.to_string(), field: field.to_string(), page_size };
+        let shape = wit::CollectionLoader {
+            parent: parent.to_string(),
+            field: field.to_string(),
+            page_size,
+            parent_field: None,
+        };
         Self::new(name, item, wit::LoaderKind::Collection(shape))
+    }
+
+    /// For a collection loader: the item's reference field naming its parent, so items from a change
+    /// feed keep the collection current (see the contract's `collection-loader`).
+    pub fn parent_field(mut self, field: &str) -> Self {
+        if let wit::LoaderKind::Collection(shape) = &mut self.def.kind {
+            shape.parent_field = Some(field.to_string());
+        }
+        self
     }
 
     /// A loader called without refs that decides itself what to fetch.

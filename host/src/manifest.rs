@@ -161,6 +161,9 @@ pub enum LoaderKind {
         field: String,
         /// Items per page.
         page_size: u32,
+        /// The item field referencing the parent, which keeps the collection current from change feeds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent_field: Option<String>,
     },
     /// No refs; the loader decides what to fetch.
     Raw,
@@ -173,7 +176,7 @@ impl std::fmt::Display for LoaderKind {
         match self {
             LoaderKind::Single => f.write_str("single"),
             LoaderKind::Batched { max_batch } => write!(f, "batched({max_batch})"),
-            LoaderKind::Collection { parent, field, page_size } => {
+            LoaderKind::Collection { parent, field, page_size, .. } => {
                 write!(f, "collection({parent}.{field}, {page_size}/page)")
             }
             LoaderKind::Raw => f.write_str("raw"),

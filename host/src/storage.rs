@@ -5,6 +5,7 @@
 //! per collection field, and the execution tables `_max_syncs`, `_max_tasks`, `_max_sync_meta`,
 //! `_max_cursors` in the same file, so that data, task state and metadata change in one transaction.
 
+mod membership;
 mod schema;
 mod search;
 mod sqlite;
@@ -143,6 +144,8 @@ pub struct TaskOutcome {
     pub deletions: Vec<EntityRef>,
     /// A change-feed cursor to store: (loader, cursor).
     pub cursor: Option<(String, String)>,
+    /// Whether the batches and deletions come from a change feed, so they update collections too.
+    pub from_change_feed: bool,
     /// Tasks to add (the next page, expanded work).
     pub spawn: Vec<NewTask>,
 }

@@ -42,38 +42,8 @@ fn spawn_sync(project: &TestProject) -> Child {
         .unwrap()
 }
 
-/// Every data table (entities and links) as sorted rows, without the sync bookkeeping columns.
 fn tables(project: &TestProject) -> BTreeMap<String, Vec<Vec<Sql>>> {
-    let db = rusqlite::Connection::open(project.path().join(".max/installations/acme/default/data.db")).unwrap();
-    let names: Vec<String> = db
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_max%' ESCAPE '\\'")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let mut out = BTreeMap::new();
-    for name in names {
-        let columns: Vec<String> = db
-            .prepare(&format!(
-                "SELECT name FROM pragma_table_info('{name}') WHERE name NOT IN ('_synced_at', '_sync_id') ORDER BY cid"
-            ))
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        let list = columns.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
-        let sql = format!("SELECT {list} FROM \"{name}\" ORDER BY {list}");
-        let mut stmt = db.prepare(&sql).unwrap();
-        let rows: Vec<Vec<Sql>> = stmt
-            .query_map([], |r| (0..columns.len()).map(|i| r.get::<_, Sql>(i)).collect())
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        out.insert(name, rows);
-    }
-    out
+    max_tests::tables(&project.path().join(".max/installations/acme/default/data.db"), false)
 }
 
 /// A small deterministic generator for kill moments (seeded from the clock, printed on failure).
@@ -255,7 +225,7 @@ fn ctrl_c_stops_after_the_tasks_in_flight_and_the_next_sync_continues() {
         let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
         assert!(status.success());
     };
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("max"))
+    let child = Command::new(assert_cmd::cargo::cargo_bin("max"))
         .args(["sync", "acme"])
         .current_dir(project.path())
         .env("MAX_HOME", project.home())

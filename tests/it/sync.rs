@@ -170,6 +170,20 @@ fn a_sync_after_a_completed_one_reads_only_the_change_feed() {
     let live: i64 = db.query_row("SELECT COUNT(*) FROM Task WHERE _deleted_at IS NULL", [], |r| r.get(0)).unwrap();
     assert_eq!(live as usize, fake.counts()["Task"]);
 
+    // The tables now equal a fresh full sync's (rows marked deleted aside): the new task is in its
+    // project's collection, the deleted one in none.
+    let fresh = TestProject::new();
+    fresh.max().arg("init").assert().success();
+    fresh.max().args(["connector", "install", "--yes"]).arg(connector("acme")).assert().success();
+    connect(&fresh, &server);
+    fresh.max().args(["sync", "acme"]).assert().success();
+    let db_of = |p: &TestProject| p.path().join(".max/installations/acme/default/data.db");
+    let (incremental, full) = (max_tests::tables(&db_of(&project), true), max_tests::tables(&db_of(&fresh), true));
+    assert_eq!(incremental.keys().collect::<Vec<_>>(), full.keys().collect::<Vec<_>>());
+    for (table, rows) in &full {
+        assert!(rows == &incremental[table], "{table} differs from a fresh full sync's");
+    }
+
     // --full reads everything again.
     let before = fake.request_count();
     project.max().args(["sync", "acme", "--full"]).assert().success();

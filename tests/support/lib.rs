@@ -124,3 +124,43 @@ impl TestProject {
         out
     }
 }
+
+/// Every data table of an installation's `data.db` (entities and collection links) as sorted rows,
+/// without the columns that say when a row was synced: what two syncs of the same data must agree on.
+/// With `live_only`, rows marked deleted are left out and links are numbered by rank within their
+/// parent (an incremental sync appends where a fresh one would number from zero).
+pub fn tables(db: &Path, live_only: bool) -> std::collections::BTreeMap<String, Vec<Vec<rusqlite::types::Value>>> {
+    let db = rusqlite::Connection::open(db).expect("open data.db");
+    let names: Vec<String> = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_max%' ESCAPE '\\'")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .expect("list tables");
+    let mut out = std::collections::BTreeMap::new();
+    for name in names {
+        let columns: Vec<String> = db
+            .prepare(&format!("SELECT name FROM pragma_table_info('{name}') ORDER BY cid"))
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("list columns");
+        let is_link = columns.iter().any(|c| c == "child_id");
+        let kept: Vec<String> = columns
+            .iter()
+            .filter(|c| !matches!(c.as_str(), "_synced_at" | "_sync_id"))
+            .filter(|c| !(live_only && c.as_str() == "_deleted_at"))
+            .map(|c| match (live_only && is_link, c.as_str()) {
+                (true, "position") => "ROW_NUMBER() OVER (PARTITION BY parent_id ORDER BY position)".to_string(),
+                _ => format!("\"{c}\""),
+            })
+            .collect();
+        let filter = if live_only && !is_link { "WHERE _deleted_at IS NULL" } else { "" };
+        let list = kept.join(", ");
+        let order = (1..=kept.len()).map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
+        let sql = format!("SELECT {list} FROM \"{name}\" {filter} ORDER BY {order}");
+        let mut stmt = db.prepare(&sql).expect("select rows");
+        let rows = stmt
+            .query_map([], |r| (0..kept.len()).map(|i| r.get::<_, rusqlite::types::Value>(i)).collect())
+            .and_then(|rows| rows.collect::<Result<Vec<Vec<_>>, _>>())
+            .expect("read rows");
+        out.insert(name, rows);
+    }
+    out
+}

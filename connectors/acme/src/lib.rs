@@ -41,16 +41,26 @@ struct CollectionSpec {
     child: &'static EntityKind,
     /// The query parameter naming the parent, if the list is scoped to one.
     parent_param: Option<&'static str>,
+    /// The item's reference field naming the parent (keeps the collection current from the change feed).
+    parent_field: Option<&'static str>,
 }
 
 const COLLECTIONS: [CollectionSpec; 5] = [
-    CollectionSpec { loader: "workspaces", parent: ROOT, field: "workspaces", child: &WORKSPACE, parent_param: None },
+    CollectionSpec {
+        loader: "workspaces",
+        parent: ROOT,
+        field: "workspaces",
+        child: &WORKSPACE,
+        parent_param: None,
+        parent_field: None,
+    },
     CollectionSpec {
         loader: "workspace-users",
         parent: "Workspace",
         field: "users",
         child: &USER,
         parent_param: Some("workspaceId"),
+        parent_field: Some("workspace"),
     },
     CollectionSpec {
         loader: "workspace-projects",
@@ -58,6 +68,7 @@ const COLLECTIONS: [CollectionSpec; 5] = [
         field: "projects",
         child: &PROJECT,
         parent_param: Some("workspaceId"),
+        parent_field: Some("workspace"),
     },
     CollectionSpec {
         loader: "project-tasks",
@@ -65,6 +76,7 @@ const COLLECTIONS: [CollectionSpec; 5] = [
         field: "tasks",
         child: &TASK,
         parent_param: Some("projectId"),
+        parent_field: Some("project"),
     },
     CollectionSpec {
         loader: "project-files",
@@ -72,6 +84,7 @@ const COLLECTIONS: [CollectionSpec; 5] = [
         field: "files",
         child: &FILE,
         parent_param: Some("projectId"),
+        parent_field: Some("project"),
     },
 ];
 
@@ -116,10 +129,12 @@ impl Connector for Acme {
             schema,
         );
         for spec in &COLLECTIONS {
-            info = info.loader(
-                Loader::collection(spec.loader, spec.parent, spec.field, spec.child.entity, PAGE_SIZE)
-                    .describe(&format!("GET /api/{} by {}", spec.child.path, spec.parent_param.unwrap_or("account"))),
-            );
+            let mut loader = Loader::collection(spec.loader, spec.parent, spec.field, spec.child.entity, PAGE_SIZE)
+                .describe(&format!("GET /api/{} by {}", spec.child.path, spec.parent_param.unwrap_or("account")));
+            if let Some(field) = spec.parent_field {
+                loader = loader.parent_field(field);
+            }
+            info = info.loader(loader);
         }
         for kind in KINDS {
             info = info.loader(

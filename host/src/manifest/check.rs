@@ -91,9 +91,18 @@ fn check_loaders(info: &ConnectorInfo, problems: &mut Vec<String>) {
             LoaderKind::Batched { max_batch: 0 } => {
                 problems.push(format!("batched loader `{}` has a max batch of 0", loader.name));
             }
-            LoaderKind::Collection { parent, field, page_size } => {
+            LoaderKind::Collection { parent, field, page_size, parent_field } => {
                 if *page_size == 0 {
                     problems.push(format!("collection loader `{}` has a page size of 0", loader.name));
+                }
+                if let Some(parent_field) = parent_field {
+                    let item_field = info.entity(&loader.entity).and_then(|e| e.field(parent_field));
+                    if item_field.is_none_or(|f| f.field_type != FieldType::Ref(parent.clone())) {
+                        problems.push(format!(
+                            "collection loader `{}` names {}.{parent_field} as the parent field, which is not a ref({parent})",
+                            loader.name, loader.entity
+                        ));
+                    }
                 }
                 match info.entity(parent).and_then(|p| p.field(field)) {
                     Some(def) if def.field_type == FieldType::Collection(loader.entity.clone()) => {}

@@ -54,9 +54,12 @@ fn loader_def(loader: wit::LoaderDef) -> m::LoaderDef {
     let kind = match loader.kind {
         wit::LoaderKind::Single => m::LoaderKind::Single,
         wit::LoaderKind::Batched(max_batch) => m::LoaderKind::Batched { max_batch },
-        wit::LoaderKind::Collection(c) => {
-            m::LoaderKind::Collection { parent: c.parent, field: c.field, page_size: c.page_size }
-        }
+        wit::LoaderKind::Collection(c) => m::LoaderKind::Collection {
+            parent: c.parent,
+            field: c.field,
+            page_size: c.page_size,
+            parent_field: c.parent_field,
+        },
         wit::LoaderKind::Raw => m::LoaderKind::Raw,
         wit::LoaderKind::ChangeFeed => m::LoaderKind::ChangeFeed,
     };

@@ -9,7 +9,7 @@ use rusqlite::{Transaction, params, params_from_iter};
 
 use super::schema::{link_table, quote};
 use super::sqlite::{SqliteStorage, db_error};
-use super::{Links, SyncId, Task, TaskOutcome, tasks, values};
+use super::{Links, SyncId, Task, TaskOutcome, membership, tasks, values};
 use crate::data::{EntityBatch, EntityRef, FieldValue};
 use crate::manifest::{ConnectorInfo, FieldType};
 use crate::{Error, Result};
@@ -73,6 +73,9 @@ pub(super) fn complete_task(
     }
     if let Some(links) = &outcome.links {
         write_links(&tx, links)?;
+    }
+    if outcome.from_change_feed {
+        membership::follow(&tx, info, &outcome.batches, &outcome.deletions)?;
     }
     for deleted in &outcome.deletions {
         if info.entity(&deleted.entity).is_none() {

@@ -76,6 +76,7 @@ pub(super) async fn run(
                 deletions: page.deletions,
                 cursor: Some((loader.clone(), page.next_cursor)),
                 spawn: next.into_iter().collect(),
+                from_change_feed: true,
                 ..TaskOutcome::default()
             })
         }

@@ -1,0 +1,71 @@
+//! Keeping collections current from change feeds. A collection page lists a parent's items in full,
+//! but a change feed reports single items: an item of a collection whose loader names its parent field
+//! is appended to the parent it names (and leaves any other); an item of a root's collection belongs to
+//! that root; a deleted item leaves every collection that lists its type. All within the transaction
+//! that stores the changes.
+
+use rusqlite::{Transaction, params};
+
+use super::schema::link_table;
+use super::sqlite::db_error;
+use crate::Result;
+use crate::data::{EntityBatch, EntityRef, FieldValue};
+use crate::manifest::{ConnectorInfo, FieldType, LoaderKind};
+
+/// Applies what `batches` and `deletions` (from a change feed) mean for the collections.
+pub(super) fn follow(
+    tx: &Transaction<'_>,
+    info: &ConnectorInfo,
+    batches: &[EntityBatch],
+    deletions: &[EntityRef],
+) -> Result<()> {
+    for loader in &info.loaders {
+        let LoaderKind::Collection { parent, field, parent_field, .. } = &loader.kind else { continue };
+        let root = info.schema.roots.iter().find(|r| &r.entity == parent).map(|r| r.id.as_str());
+        let table = link_table(parent, field);
+        for batch in batches.iter().filter(|b| b.entity == loader.entity) {
+            let column = parent_field.as_ref().and_then(|pf| batch.columns.iter().position(|c| c == pf));
+            if root.is_none() && column.is_none() {
+                continue; // this batch doesn't say where its items belong
+            }
+            for row in &batch.rows {
+                let owner = match (root, column) {
+                    (Some(root), _) => Some(root),
+                    (None, Some(index)) => match &row.values[index] {
+                        FieldValue::Reference(owner) => Some(owner.as_str()),
+                        _ => None,
+                    },
+                    (None, None) => continue,
+                };
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE child_id = ?1 AND parent_id IS NOT ?2"),
+                    params![row.id, owner],
+                )
+                .map_err(db_error(tx))?;
+                if let Some(owner) = owner {
+                    tx.execute(
+                        &format!(
+                            "INSERT INTO {table} (parent_id, position, child_id)
+                             SELECT ?1, COALESCE((SELECT MAX(position) FROM {table} WHERE parent_id = ?1) + 1, 0), ?2
+                             WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE parent_id = ?1 AND child_id = ?2)"
+                        ),
+                        params![owner, row.id],
+                    )
+                    .map_err(db_error(tx))?;
+                }
+            }
+        }
+    }
+    for deleted in deletions {
+        for entity in &info.schema.entities {
+            for field in &entity.fields {
+                if field.field_type == FieldType::Collection(deleted.entity.clone()) {
+                    let table = link_table(&entity.name, &field.name);
+                    tx.execute(&format!("DELETE FROM {table} WHERE child_id = ?1"), [&deleted.id])
+                        .map_err(db_error(tx))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
