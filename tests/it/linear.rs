@@ -298,3 +298,74 @@ async fn the_by_id_loaders_fetch_many_objects_in_one_query_archived_ones_include
     let archived_row = rows.iter().find(|r| r.id == archived).unwrap();
     assert!(matches!(archived_row.values[column], FieldValue::Datetime(_)), "{:?}", archived_row.values[column]);
 }
+
+#[test]
+fn after_a_full_sync_only_changes_are_read_and_the_tables_equal_a_fresh_full_sync() {
+    let (project, fake, server) = linear_project(LinearConfig::default(), &[]);
+    project.max().args(["sync", "linear"]).assert().success();
+    let mutate = |op: &str, type_name: &str, id: Option<&str>, fields: Value| {
+        let mutation = serde_json::json!({"op": op, "type": type_name, "id": id, "fields": fields});
+        fake.with_data(|d| d.mutate(&serde_json::from_value(mutation).unwrap()).unwrap())
+    };
+    let issues: Vec<Value> =
+        fake.with_data(|d| d.all("Issue")[..3].iter().map(|i| Value::Object((**i).clone())).collect());
+    let (edited, parent, archived) = (&issues[0], &issues[1], &issues[2]);
+    mutate("update", "Issue", edited["id"].as_str(), serde_json::json!({"title": "Renamed", "priority": 1.0}));
+    let created = mutate(
+        "create",
+        "Issue",
+        None,
+        serde_json::json!({
+            "title": "A new sub-issue", "identifier": "NEW-1", "number": 999.0, "priority": 2.0,
+            "priorityLabel": "High", "url": "https://linear.app/acme/issue/NEW-1", "branchName": "new-1",
+            "sortOrder": 1.0, "teamId": parent["teamId"], "stateId": parent["stateId"], "parentId": parent["id"],
+        }),
+    );
+    mutate("archive", "Issue", archived["id"].as_str(), serde_json::json!({}));
+    mutate("create", "Comment", None, serde_json::json!({"body": "Looks good", "url": "u", "issueId": edited["id"]}));
+
+    let before = fake.request_count();
+    let output = project.max().args(["sync", "linear", "-o", "json"]).assert().success().get_output().clone();
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["sync"]["record"]["status"], "completed", "{summary}");
+    assert_eq!(summary["sync"]["record"]["full"], false, "{summary}");
+    assert_eq!(fake.request_count() - before, 8, "one query per entity type, each change fits its first page");
+
+    let db = data_db(&project);
+    let deleted: Option<String> = db
+        .query_row("SELECT _deleted_at FROM Issue WHERE id = ?1", [archived["id"].as_str().unwrap()], |r| r.get(0))
+        .unwrap();
+    assert!(deleted.is_some(), "the archived issue is kept, marked deleted");
+    let child: String = db
+        .query_row(
+            "SELECT child_id FROM \"Issue.children\" WHERE parent_id = ?1 ORDER BY position DESC LIMIT 1",
+            [parent["id"].as_str().unwrap()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(child, created["id"].as_str().unwrap(), "the new sub-issue joined its parent's children");
+
+    let fresh = TestProject::new();
+    fresh.max().arg("init").assert().success();
+    fresh.max().args(["connector", "install", "--yes"]).arg(connector("linear")).assert().success();
+    fresh
+        .max()
+        .args(["connect", "linear", "--set"])
+        .arg(format!("base_url={}", server.base_url()))
+        .args(["--set", "auth=api_key", "--set", &format!("api_key={DEFAULT_API_KEY}")])
+        .assert()
+        .success();
+    fresh.max().args(["sync", "linear"]).assert().success();
+    let db_of = |p: &TestProject| p.path().join(".max/installations/linear/default/data.db");
+    let (incremental, full) = (max_tests::tables(&db_of(&project), true), max_tests::tables(&db_of(&fresh), true));
+    for (table, rows) in &full {
+        assert!(rows == &incremental[table], "{table} differs from a fresh full sync's");
+    }
+
+    // Nothing changed since: eight queries, nothing written.
+    let before = fake.request_count();
+    let output = project.max().args(["sync", "linear", "-o", "json"]).assert().success().get_output().clone();
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(fake.request_count() - before, 8);
+    assert!(summary["sync"]["record"]["entities"].as_object().unwrap().values().all(|n| n == 0), "{summary}");
+}

@@ -6,6 +6,7 @@
 //! pages are fetched on the spot. Issue labels come from `labelIds`. Auth is a personal API key (sent
 //! verbatim as `Authorization`) or an OAuth token the host refreshes; the connector never sees either.
 
+mod changes;
 mod model;
 mod rows;
 
@@ -100,6 +101,23 @@ impl Linear {
     }
 }
 
+impl Linear {
+    /// One page of an issue's sub-issues (their ids; the issues themselves come with the issue list).
+    fn children_page(&self, issue: &str, after: Option<&str>) -> Result<Page> {
+        let query = format!(
+            "query Children($id: String!, $first: Int!, $after: String) {{ issue(id: $id) {{ children(first: $first, after: $after) {{ nodes {{ {} }} pageInfo {{ hasNextPage endCursor }} }} }} }}",
+            model::ISSUE.selection()
+        );
+        let data = self.query(&query, json!({ "id": issue, "first": self.page_size, "after": after }))?;
+        let connection = &data["issue"]["children"];
+        let mut batch = kind_batch(&model::ISSUE);
+        for node in nodes(connection)? {
+            rows::push(self, &model::ISSUE, &mut batch, node)?;
+        }
+        Ok(Page::new(batch).next(next_cursor(connection)))
+    }
+}
+
 fn kind_batch(kind: &EntityKind) -> max_connector_sdk::Batch {
     max_connector_sdk::Batch::new(kind.entity, &kind.fields())
 }
@@ -146,10 +164,27 @@ impl Connector for Linear {
                 )
                 .loader(
                     Loader::batched(&kind.by_id_loader(), kind.entity, BY_ID_BATCH)
-                        .fills(&kind.fields())
+                        // Sub-issues have a loader of their own (below); the by-id query still brings them.
+                        .fills(
+                            &kind
+                                .fields()
+                                .into_iter()
+                                .filter(|f| !(kind.entity == "Issue" && *f == "children"))
+                                .collect::<Vec<_>>(),
+                        )
                         .describe(&format!("query {{ {}(filter: {{ id: {{ in: [...] }} }}) }}", kind.list)),
-                );
+                )
+                .loader(Loader::change_feed(&changes::loader_name(kind), kind.entity).describe(&format!(
+                    "query {{ {}(filter: {{ updatedAt: {{ gt }} }}, includeArchived: true, orderBy: updatedAt) }}",
+                    kind.list
+                )));
         }
+        // Sub-issues name their parent, so a new one joins its parent's children from the change feed.
+        info = info.loader(
+            Loader::collection("issue-children", "Issue", "children", "Issue", DEFAULT_PAGE_SIZE)
+                .parent_field("parent")
+                .describe("query { issue(id) { children(first, after) } }"),
+        );
         info.onboarding(
             Onboarding::new()
                 .input("base_url", "Linear API URL", Some(DEFAULT_BASE_URL))
@@ -260,9 +295,21 @@ impl Connector for Linear {
         }
     }
 
-    fn seed(&mut self, _state: &SeedState) -> Result<SyncPlan> {
+    /// After a completed sync whose change cursors are all stored: only the changes of every type.
+    /// Otherwise everything, after taking a change cursor per type (so changes made while the full
+    /// sync runs are picked up by the next one).
+    fn seed(&mut self, state: &SeedState) -> Result<SyncPlan> {
+        let feeds: Vec<(Target, max_connector_sdk::Operation)> = KINDS
+            .into_iter()
+            .map(|kind| (Target::Root, max_connector_sdk::StepBuilder.changes(&changes::loader_name(kind))))
+            .collect();
+        let cursors_kept = KINDS.into_iter().all(|kind| state.cursor(&changes::loader_name(kind)).is_some());
+        if !state.full && state.last_completed_sync.is_some() && cursors_kept {
+            return Ok(SyncPlan::new().together(feeds));
+        }
         let list = |kind: &EntityKind| (Target::Root, max_connector_sdk::StepBuilder.collection(kind.list));
         Ok(SyncPlan::new()
+            .together(feeds)
             .together(
                 [
                     &model::TEAM,
@@ -310,11 +357,22 @@ impl Connector for Linear {
         Ok(Entities::from(batch))
     }
 
-    fn load_page(&mut self, loader: &str, _parent: &EntityRef, cursor: Option<&str>) -> Result<Page> {
+    fn load_page(&mut self, loader: &str, parent: &EntityRef, cursor: Option<&str>) -> Result<Page> {
+        if loader == "issue-children" {
+            return self.children_page(&parent.id, cursor);
+        }
         let kind =
             KINDS.into_iter().find(|k| k.list == loader).ok_or_else(|| ConnectorError::unknown_loader(loader))?;
         let (batch, next) = self.list_page(kind, self.team_filter(kind), cursor)?;
         Ok(Page::new(batch).next(next))
+    }
+
+    fn changes(&mut self, loader: &str, cursor: Option<&str>) -> Result<max_connector_sdk::ChangePage> {
+        let kind = KINDS
+            .into_iter()
+            .find(|k| changes::loader_name(k) == loader)
+            .ok_or_else(|| ConnectorError::unknown_loader(loader))?;
+        changes::page(self, kind, cursor)
     }
 }
 

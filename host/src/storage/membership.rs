@@ -1,8 +1,8 @@
 //! Keeping collections current from change feeds. A collection page lists a parent's items in full,
 //! but a change feed reports single items: an item of a collection whose loader names its parent field
 //! is appended to the parent it names (and leaves any other); an item of a root's collection belongs to
-//! that root; a deleted item leaves every collection that lists its type. All within the transaction
-//! that stores the changes.
+//! that root; a deleted item leaves every collection that lists its type, and its own collections
+//! are emptied. All within the transaction that stores the changes.
 
 use rusqlite::{Transaction, params};
 
@@ -59,9 +59,14 @@ pub(super) fn follow(
     for deleted in deletions {
         for entity in &info.schema.entities {
             for field in &entity.fields {
-                if field.field_type == FieldType::Collection(deleted.entity.clone()) {
-                    let table = link_table(&entity.name, &field.name);
+                let FieldType::Collection(item) = &field.field_type else { continue };
+                let table = link_table(&entity.name, &field.name);
+                if *item == deleted.entity {
                     tx.execute(&format!("DELETE FROM {table} WHERE child_id = ?1"), [&deleted.id])
+                        .map_err(db_error(tx))?;
+                }
+                if entity.name == deleted.entity {
+                    tx.execute(&format!("DELETE FROM {table} WHERE parent_id = ?1"), [&deleted.id])
                         .map_err(db_error(tx))?;
                 }
             }
