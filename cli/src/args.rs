@@ -70,7 +70,7 @@ pub enum Command {
     Schema(SchemaCommand),
     /// List installations with their row counts and last sync.
     Ls(LsCommand),
-    /// Show recent syncs and their outcomes.
+    /// Show recent syncs and how current each entity type is.
     Status(StatusCommand),
 }
 

@@ -175,6 +175,20 @@ fn valid_fields(def: &EntityDef) -> Vec<&str> {
         .collect()
 }
 
+/// The columns every entity table has besides its fields: `id`, and when (`_synced_at`) and by which
+/// sync (`_sync_id`) a row was last written.
+fn bookkeeping_type(name: &str) -> Option<FieldType> {
+    match name {
+        "id" => Some(FieldType::String),
+        "_synced_at" => Some(FieldType::Datetime),
+        "_sync_id" => Some(FieldType::Integer),
+        _ => None,
+    }
+}
+
+/// `--fields .meta` stands for these.
+pub const META_FIELDS: [&str; 2] = ["_synced_at", "_sync_id"];
+
 /// Resolves `assignee.email` from `entity`.
 pub fn resolve_path(info: &ConnectorInfo, entity_name: &str, text: &str) -> Result<FieldPath> {
     let mut current = entity(info, entity_name)?;
@@ -182,8 +196,8 @@ pub fn resolve_path(info: &ConnectorInfo, entity_name: &str, text: &str) -> Resu
     let segments: Vec<&str> = text.split('.').collect();
     for (index, segment) in segments.iter().enumerate() {
         let last = index + 1 == segments.len();
-        let field_type = if *segment == "id" {
-            FieldType::String
+        let field_type = if let Some(ty) = bookkeeping_type(segment) {
+            ty
         } else {
             match current.field(segment) {
                 Some(f) if !matches!(f.field_type, FieldType::Collection(_)) => f.field_type.clone(),
@@ -234,7 +248,14 @@ pub fn build(info: &ConnectorInfo, request: &SearchRequest) -> Result<SearchQuer
     };
     let fields = match &request.fields {
         None => valid_fields(def).into_iter().map(|f| resolve_path(info, &def.name, f)).collect::<Result<Vec<_>>>()?,
-        Some(list) => list.iter().map(|f| resolve_path(info, &def.name, f.trim())).collect::<Result<Vec<_>>>()?,
+        Some(list) => list
+            .iter()
+            .flat_map(|f| match f.trim() {
+                ".meta" => META_FIELDS.to_vec(),
+                f => vec![f],
+            })
+            .map(|f| resolve_path(info, &def.name, f))
+            .collect::<Result<Vec<_>>>()?,
     };
     let mut order = Vec::new();
     for key in &request.order_by {

@@ -5,6 +5,7 @@
 //! per collection field, and the execution tables `_max_syncs`, `_max_tasks`, `_max_sync_meta`,
 //! `_max_cursors` in the same file, so that data, task state and metadata change in one transaction.
 
+mod freshness;
 mod membership;
 mod schema;
 mod search;
@@ -12,6 +13,8 @@ mod sqlite;
 mod tasks;
 mod values;
 mod write;
+
+pub use freshness::{Freshness, LastSyncs, Timestamp};
 
 use std::collections::BTreeMap;
 
@@ -285,6 +288,10 @@ pub trait Storage: Send {
     fn syncs(&self, limit: usize) -> Result<Vec<SyncRecord>>;
     /// Rows per entity type.
     fn counts(&self) -> Result<BTreeMap<String, u64>>;
+    /// How current each entity type's rows are.
+    fn freshness(&self) -> Result<Vec<Freshness>>;
+    /// When the last completed full and incremental syncs started.
+    fn last_syncs(&self) -> Result<LastSyncs>;
     /// Runs a search.
     fn search(&self, query: &SearchQuery) -> Result<SearchPage>;
 }

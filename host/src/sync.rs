@@ -206,9 +206,10 @@ fn choose<S: Storage>(context: &SyncContext<S>, options: &SyncOptions) -> Result
 async fn begin<S: Storage>(context: &SyncContext<S>, options: &SyncOptions) -> Result<SyncId> {
     let state = lock(&context.storage).seed_state(options.full)?;
     let plan = context.pool.get().await?.seed(&state).await?;
-    // A sync is incremental when its plan follows change feeds; otherwise it reloads everything.
-    let incremental =
-        plan.groups.iter().flatten().any(|s| matches!(s.operation, crate::data::Operation::FollowChanges(_)));
+    // A sync is incremental when its plan only follows change feeds; otherwise it reloads everything
+    // (a full plan may follow the feeds too, to take their cursors).
+    let incremental = !options.full
+        && plan.groups.iter().flatten().all(|s| matches!(s.operation, crate::data::Operation::FollowChanges(_)));
     let expansions: Vec<NewTask> = plan
         .groups
         .iter()

@@ -184,6 +184,35 @@ fn a_sync_after_a_completed_one_reads_only_the_change_feed() {
         assert!(rows == &incremental[table], "{table} differs from a fresh full sync's");
     }
 
+    // Freshness: status shows the deleted row and when the syncs ran; search shows when rows were synced.
+    let output = project.max().args(["status", "acme", "-o", "json"]).assert().success().get_output().clone();
+    let status: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let task = status[0]["entities"].as_array().unwrap().iter().find(|e| e["entity"] == "Task").unwrap().clone();
+    assert_eq!((task["deleted"].as_u64(), task["rows"].as_u64()), (Some(1), Some(live as u64)), "{task}");
+    assert_eq!(task["stale"], 0);
+    assert!(status[0]["last_completed"]["full"].is_string() && status[0]["last_completed"]["incremental"].is_string());
+    assert_eq!(status[0]["syncs"][0]["full"], false);
+    let output = project
+        .max()
+        .args([
+            "search",
+            "acme",
+            "Task",
+            "--filter",
+            &format!("id = \"{updated}\""),
+            "--fields",
+            "title,.meta",
+            "-o",
+            "json",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let rows: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(rows["rows"][0]["_sync_id"], status[0]["syncs"][0]["id"], "{rows}");
+    assert!(rows["rows"][0]["_synced_at"].as_str().is_some_and(|t| t.starts_with("20")), "{rows}");
+
     // --full reads everything again.
     let before = fake.request_count();
     project.max().args(["sync", "acme", "--full"]).assert().success();

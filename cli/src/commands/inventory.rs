@@ -107,11 +107,19 @@ impl LsCommand {
     }
 }
 
+fn describe_time(t: &max_host::storage::Timestamp) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
 fn describe_sync(sync: &SyncRecord) -> String {
     format!("{} ({})", sync.started_at.format("%Y-%m-%d %H:%M:%S UTC"), sync.status)
 }
 
-/// Show recent syncs and their outcomes.
+/// Show recent syncs and how current each entity type is.
+///
+/// Per installation: the last syncs (kind, status, rows, requests, failed tasks), when the last
+/// complete full and incremental syncs ran, and per entity type its live and deleted rows, the rows
+/// the last full sync didn't see again (STALE), and when a row was last written.
 #[derive(Debug, Args)]
 pub struct StatusCommand {
     /// Only this installation (`connector` or `connector/name`).
@@ -131,13 +139,18 @@ impl StatusCommand {
         };
         let mut report = Vec::new();
         for installation in &installations {
-            let syncs = open(installation).map(|s| s.syncs(self.last.max(1))).transpose()?.unwrap_or_default();
-            report.push((installation.label(), syncs));
+            let storage = open(installation);
+            let syncs = storage.as_ref().map(|s| s.syncs(self.last.max(1))).transpose()?.unwrap_or_default();
+            let freshness = storage.as_ref().map(|s| s.freshness()).transpose()?.unwrap_or_default();
+            let last = storage.as_ref().map(|s| s.last_syncs()).transpose()?.unwrap_or_default();
+            report.push((installation.label(), syncs, freshness, last));
         }
         if printer.is_json() {
             let json: Vec<_> = report
                 .iter()
-                .map(|(label, syncs)| serde_json::json!({ "installation": label, "syncs": syncs }))
+                .map(|(label, syncs, entities, last)| {
+                    serde_json::json!({ "installation": label, "syncs": syncs, "entities": entities, "last_completed": last })
+                })
                 .collect();
             return printer.json(&json);
         }
@@ -145,7 +158,7 @@ impl StatusCommand {
             return printer.text("No installations. Connect one with `max connect <connector>`.");
         }
         let mut out = Vec::new();
-        for (label, syncs) in report {
+        for (label, syncs, freshness, last) in report {
             out.push(printer.bold(&label));
             if syncs.is_empty() {
                 out.push("  never synced".to_string());
@@ -172,6 +185,36 @@ impl StatusCommand {
             let table = printer
                 .table(&["SYNC", "STARTED (UTC)", "TOOK", "KIND", "STATUS", "ROWS", "REQUESTS", "FAILED TASKS"], &rows);
             out.extend(table.lines().map(|l| format!("  {l}")));
+            let when = |t: Option<&_>| match t {
+                Some(t) => describe_time(t),
+                None => "never".to_string(),
+            };
+            out.push(String::new());
+            out.push(format!(
+                "  Last complete full sync: {} · incremental: {}",
+                when(last.full.as_ref()),
+                when(last.incremental.as_ref())
+            ));
+            let rows: Vec<Vec<String>> = freshness
+                .iter()
+                .map(|f| {
+                    vec![
+                        f.entity.clone(),
+                        thousands(f.rows),
+                        thousands(f.deleted),
+                        thousands(f.stale),
+                        f.last_written.map_or("-".to_string(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
+                    ]
+                })
+                .collect();
+            let table = printer.table(&["ENTITY", "ROWS", "DELETED", "STALE", "LAST WRITTEN (UTC)"], &rows);
+            out.extend(table.lines().map(|l| format!("  {l}")));
+            if freshness.iter().any(|f| f.stale > 0) {
+                out.push(
+                    printer
+                        .dim("  STALE: rows the last full sync didn't see again; `max sync <c> --full` refreshes them"),
+                );
+            }
         }
         printer.text(&out.join("\n"))
     }

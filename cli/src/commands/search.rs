@@ -27,7 +27,8 @@ pub struct SearchCommand {
     /// Which rows (see above).
     #[arg(long, short = 'f')]
     filter: Option<String>,
-    /// Columns to show, comma-separated (dotted paths allowed), or `all`.
+    /// Columns to show, comma-separated (dotted paths allowed), or `all`. `.meta` adds when each row was
+    /// last synced (`_synced_at`) and by which sync (`_sync_id`); both can be filtered and sorted on.
     #[arg(long, value_name = "a,b|all")]
     fields: Option<String>,
     /// Sort keys, comma-separated or repeated: `field`, `field:asc`, `field:desc` (ties by id).

@@ -116,6 +116,14 @@ impl Storage for SqliteStorage {
         super::tasks::retry_failed(&self.conn, sync)
     }
 
+    fn freshness(&self) -> Result<Vec<super::Freshness>> {
+        super::freshness::freshness(self)
+    }
+
+    fn last_syncs(&self) -> Result<super::LastSyncs> {
+        super::freshness::last_syncs(self)
+    }
+
     fn child_specs(&self, task: TaskId) -> Result<Vec<TaskSpec>> {
         super::tasks::child_specs(&self.conn, task)
     }

@@ -1,0 +1,83 @@
+//! How current each entity type's rows are, for `max status`: live and deleted rows, when rows were
+//! last written, and how many live rows the last completed full sync did not see again (deleted
+//! upstream in a way the API doesn't report, or out of the synced scope now).
+
+use chrono::{DateTime, Utc};
+use rusqlite::OptionalExtension;
+use serde::Serialize;
+
+use super::schema::quote;
+use super::sqlite::{SqliteStorage, db_error};
+use crate::Result;
+
+/// A moment, in UTC.
+pub type Timestamp = DateTime<Utc>;
+
+/// One entity type's freshness.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Freshness {
+    /// The entity type.
+    pub entity: String,
+    /// Rows not marked deleted.
+    pub rows: u64,
+    /// Rows marked deleted (the API reported them deleted or archived).
+    pub deleted: u64,
+    /// Live rows the last completed full sync didn't write (0 when there was none).
+    pub stale: u64,
+    /// When a row of this type was last written.
+    pub last_written: Option<DateTime<Utc>>,
+}
+
+/// When the last completed full and incremental syncs started.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LastSyncs {
+    /// The last completed full sync.
+    pub full: Option<DateTime<Utc>>,
+    /// The last completed incremental sync.
+    pub incremental: Option<DateTime<Utc>>,
+}
+
+fn parse(text: Option<String>) -> Option<DateTime<Utc>> {
+    text.and_then(|t| DateTime::parse_from_rfc3339(&t).ok()).map(|t| t.with_timezone(&Utc))
+}
+
+pub(super) fn last_syncs(storage: &SqliteStorage) -> Result<LastSyncs> {
+    let conn = &storage.conn;
+    let started = |full: bool| -> Result<Option<String>> {
+        conn.query_row(
+            "SELECT started_at FROM _max_syncs WHERE status = 'completed' AND full = ?1 ORDER BY id DESC LIMIT 1",
+            [full],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db_error(conn))
+    };
+    Ok(LastSyncs { full: parse(started(true)?), incremental: parse(started(false)?) })
+}
+
+pub(super) fn freshness(storage: &SqliteStorage) -> Result<Vec<Freshness>> {
+    let conn = &storage.conn;
+    let Some(info) = &storage.info else { return Ok(Vec::new()) };
+    let full_started = last_syncs(storage)?.full.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    let mut out = Vec::new();
+    for entity in &info.schema.entities {
+        let sql = format!(
+            "SELECT COUNT(*) FILTER (WHERE _deleted_at IS NULL), COUNT(*) FILTER (WHERE _deleted_at IS NOT NULL),
+                    COUNT(*) FILTER (WHERE _deleted_at IS NULL AND ?1 IS NOT NULL AND (_synced_at IS NULL OR _synced_at < ?1)),
+                    MAX(_synced_at)
+             FROM {}",
+            quote(&entity.name)
+        );
+        let (rows, deleted, stale, last): (i64, i64, i64, Option<String>) = conn
+            .query_row(&sql, [&full_started], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .map_err(db_error(conn))?;
+        out.push(Freshness {
+            entity: entity.name.clone(),
+            rows: rows as u64,
+            deleted: deleted as u64,
+            stale: stale as u64,
+            last_written: parse(last),
+        });
+    }
+    Ok(out)
+}
