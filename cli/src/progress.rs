@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use max_host::format::thousands;
-use max_host::sync::SyncObserver;
+use max_host::storage::SyncId;
+use max_host::sync::{Continuation, SyncObserver};
 
 /// Draws sync progress.
 pub struct SyncProgress {
@@ -62,5 +63,17 @@ impl SyncObserver for SyncProgress {
 
     fn retrying(&self, task: &str, error: &str, delay: Duration) {
         self.bar.println(format!("  retrying {task} in {} ms: {error}", delay.as_millis()));
+    }
+
+    fn started(&self, sync: SyncId, continuation: Continuation) {
+        match continuation {
+            Continuation::New => {}
+            Continuation::Resumed { .. } => {
+                self.bar.println(format!("Resuming sync #{sync} where it stopped (finished work is kept)"));
+            }
+            Continuation::RetriedFailed { tasks } => {
+                self.bar.println(format!("Running the {tasks} failed tasks of sync #{sync} again"));
+            }
+        }
     }
 }

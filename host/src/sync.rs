@@ -79,6 +79,8 @@ pub trait SyncObserver: Send + Sync {
     fn progress(&self, done: u64, total: u64);
     /// A task failed transiently and will run again after `delay`.
     fn retrying(&self, task: &str, error: &str, delay: Duration);
+    /// The run starts work on `sync`: a new one, a resumed one, or its failed tasks again.
+    fn started(&self, sync: SyncId, continuation: Continuation);
 }
 
 /// What a sync did.
@@ -127,6 +129,7 @@ pub async fn run_sync<S: Storage + 'static>(
         Some(chosen) => chosen,
         None => (begin(context, options).await?, Continuation::New),
     };
+    observer.started(sync, continuation);
     let drained = Drain {
         context,
         options,
