@@ -99,17 +99,7 @@ async fn the_change_feed_reports_updates_creates_and_deletes() {
     let fake = Acme::new(AcmeConfig::default());
     let server = fake.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let pool = acme_pool(server.base_url(), DEFAULT_API_KEY).await;
-    let (updated, deleted, created) = fake.with_data(|d| {
-        let tasks = d.list(Kind::Task, None, None, Some(2)).0;
-        let (a, b) = (tasks[0]["id"].as_str().unwrap().to_string(), tasks[1]["id"].as_str().unwrap().to_string());
-        d.update(Kind::Task, &a, serde_json::from_value(serde_json::json!({"title": "Renamed"})).unwrap());
-        d.delete(Kind::Task, &b);
-        let new = d.create(
-            Kind::Task,
-            serde_json::from_value(serde_json::json!({"title": "New", "projectId": "prj_00000001"})).unwrap(),
-        );
-        (a, b, new["id"].as_str().unwrap().to_string())
-    });
+    let (updated, deleted, created) = max_tests::change_three_tasks(&fake, "New");
     let page = pool.get().await.unwrap().changes("changes", None).await.unwrap();
     assert_eq!(page.next_cursor, "3");
     assert!(!page.has_more);

@@ -143,17 +143,7 @@ fn a_sync_after_a_completed_one_reads_only_the_change_feed() {
     project.max().args(["sync", "acme"]).assert().success();
     assert_eq!(fake.request_count() - after_full, 1, "a no-op sync asks the change feed once");
 
-    let (updated, deleted, created) = fake.with_data(|d| {
-        let tasks = d.list(Kind::Task, None, None, Some(2)).0;
-        let (a, b) = (tasks[0]["id"].as_str().unwrap().to_string(), tasks[1]["id"].as_str().unwrap().to_string());
-        d.update(Kind::Task, &a, serde_json::from_value(serde_json::json!({"title": "Renamed"})).unwrap());
-        d.delete(Kind::Task, &b);
-        let new = d.create(
-            Kind::Task,
-            serde_json::from_value(serde_json::json!({"title": "Brand new", "projectId": "prj_00000001"})).unwrap(),
-        );
-        (a, b, new["id"].as_str().unwrap().to_string())
-    });
+    let (updated, deleted, created) = max_tests::change_three_tasks(&fake, "Brand new");
     let before = fake.request_count();
     let output = project.max().args(["sync", "acme", "-o", "json"]).assert().success().get_output().clone();
     assert_eq!(fake.request_count() - before, 1, "three changes fit in one page of the change feed");

@@ -164,3 +164,21 @@ pub fn tables(db: &Path, live_only: bool) -> std::collections::BTreeMap<String, 
     }
     out
 }
+
+/// Changes three tasks of an Acme fake the way a user would between syncs: renames the first,
+/// deletes the second, creates one called `title` in the first project. Returns their ids
+/// (renamed, deleted, created).
+pub fn change_three_tasks(fake: &max_fake_saas::acme::Acme, title: &str) -> (String, String, String) {
+    use max_fake_saas::acme::Kind;
+    fake.with_data(|d| {
+        let tasks = d.list(Kind::Task, None, None, Some(2)).0;
+        let id = |t: &serde_json::Value| t["id"].as_str().expect("tasks have ids").to_string();
+        let (renamed, deleted) = (id(&tasks[0]), id(&tasks[1]));
+        let patch = serde_json::json!({"title": "Renamed"});
+        d.update(Kind::Task, &renamed, serde_json::from_value(patch).expect("an object"));
+        d.delete(Kind::Task, &deleted);
+        let body = serde_json::json!({"title": title, "projectId": "prj_00000001"});
+        let created = d.create(Kind::Task, serde_json::from_value(body).expect("an object"));
+        (renamed, deleted, id(&created))
+    })
+}
