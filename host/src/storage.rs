@@ -292,6 +292,13 @@ pub trait Storage: Send {
     fn freshness(&self) -> Result<Vec<Freshness>>;
     /// When the last completed full and incremental syncs started.
     fn last_syncs(&self) -> Result<LastSyncs>;
+    /// The ids of `entity` whose `fields` were all written at or after `since` (RFC 3339).
+    fn recently_synced(
+        &self,
+        entity: &str,
+        fields: &[String],
+        since: &str,
+    ) -> Result<std::collections::HashSet<String>>;
     /// Runs a search.
     fn search(&self, query: &SearchQuery) -> Result<SearchPage>;
 }

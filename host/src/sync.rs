@@ -45,11 +45,21 @@ pub struct SyncOptions {
     pub start: Start,
     /// Set to stop: no new task starts, tasks in flight finish, and the sync is left resumable.
     pub stop: Arc<AtomicBool>,
+    /// Fields a plan loads per entity (not lists) are loaded again only when older than this, unless
+    /// `full`; zero loads them every time.
+    pub max_age: Duration,
 }
 
 impl Default for SyncOptions {
     fn default() -> Self {
-        SyncOptions { full: false, workers: 4, max_attempts: 8, start: Start::Auto, stop: Arc::default() }
+        SyncOptions {
+            full: false,
+            workers: 4,
+            max_attempts: 8,
+            start: Start::Auto,
+            stop: Arc::default(),
+            max_age: Duration::from_secs(3600),
+        }
     }
 }
 
@@ -125,9 +135,13 @@ pub async fn run_sync<S: Storage + 'static>(
     let roots: Vec<EntityRef> =
         context.info.schema.roots.iter().map(|r| EntityRef { entity: r.entity.clone(), id: r.id.clone() }).collect();
     lock(&context.storage).ensure_rows(&roots)?;
+    let fresh_since = (!options.full && !options.max_age.is_zero()).then(|| {
+        let since = chrono::Utc::now() - chrono::Duration::from_std(options.max_age).unwrap_or_default();
+        since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    });
     let (sync, continuation) = match choose(context, options)? {
         Some(chosen) => chosen,
-        None => (begin(context, options).await?, Continuation::New),
+        None => (begin(context, options, fresh_since.is_some()).await?, Continuation::New),
     };
     observer.started(sync, continuation);
     let drained = Drain {
@@ -135,6 +149,7 @@ pub async fn run_sync<S: Storage + 'static>(
         options,
         observer,
         sync,
+        fresh_since,
         stored: Mutex::new(BTreeMap::new()),
         wake: tokio::sync::Notify::new(),
     };
@@ -205,14 +220,17 @@ fn choose<S: Storage>(context: &SyncContext<S>, options: &SyncOptions) -> Result
     }
 }
 
-/// Asks the connector for a plan and records a new sync with it.
-async fn begin<S: Storage>(context: &SyncContext<S>, options: &SyncOptions) -> Result<SyncId> {
+/// Asks the connector for a plan and records a new sync with it (`aging`: fields loaded per entity
+/// are skipped while young).
+async fn begin<S: Storage>(context: &SyncContext<S>, options: &SyncOptions, aging: bool) -> Result<SyncId> {
     let state = lock(&context.storage).seed_state(options.full)?;
     let plan = context.pool.get().await?.seed(&state).await?;
-    // A sync is incremental when its plan only follows change feeds; otherwise it reloads everything
-    // (a full plan may follow the feeds too, to take their cursors).
+    // A sync is incremental when its plan only follows change feeds, or skips fields that are still
+    // young; otherwise it reloads everything (a full plan may follow the feeds too, to take cursors).
+    let steps = || plan.groups.iter().flatten();
     let incremental = !options.full
-        && plan.groups.iter().flatten().all(|s| matches!(s.operation, crate::data::Operation::FollowChanges(_)));
+        && (steps().all(|s| matches!(s.operation, crate::data::Operation::FollowChanges(_)))
+            || (aging && steps().any(|s| matches!(s.operation, crate::data::Operation::LoadFields(_)))));
     let expansions: Vec<NewTask> = plan
         .groups
         .iter()
@@ -238,6 +256,8 @@ struct Drain<'a, S: Storage> {
     options: &'a SyncOptions,
     observer: &'a dyn SyncObserver,
     sync: i64,
+    /// Fields written since then need not be loaded again.
+    fresh_since: Option<String>,
     stored: Mutex<BTreeMap<String, u64>>,
     wake: tokio::sync::Notify,
 }
@@ -276,7 +296,7 @@ impl<S: Storage + 'static> Drain<'_, S> {
             let result = match &task.spec {
                 TaskSpec::Expand { step } => {
                     let storage = lock(&self.context.storage);
-                    expand::expand(&self.context.info, &*storage, task, step)
+                    expand::expand(&self.context.info, &*storage, task, step, self.fresh_since.as_deref())
                         .map_err(|reason| Error::InvalidPlan { reason })
                 }
                 spec => run::run(&self.context.info, &self.context.pool, task, spec).await,

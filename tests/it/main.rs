@@ -15,3 +15,4 @@ mod search;
 mod storage;
 mod sync;
 mod tidy;
+mod ttl;

@@ -42,6 +42,10 @@ pub struct SyncCommand {
     /// exponential backoff between them; permanent failures are never retried.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=50))]
     max_attempts: u32,
+    /// Fields the connector loads per entity (not lists, not change feeds) are loaded again only when
+    /// older than this: `90s`, `15m`, `1h`, `2d`; `0` loads them every time.
+    #[arg(long, default_value = "1h", value_name = "AGE", value_parser = parse_age)]
+    max_age: std::time::Duration,
     /// How many tasks run at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     workers: u16,
@@ -65,8 +69,14 @@ impl SyncCommand {
             (None, true) => Start::RetryFailed,
             (None, false) => Start::Auto,
         };
-        let options =
-            SyncOptions { full: self.full, workers, start, max_attempts: self.max_attempts, ..SyncOptions::default() };
+        let options = SyncOptions {
+            full: self.full,
+            workers,
+            start,
+            max_attempts: self.max_attempts,
+            max_age: self.max_age,
+            ..SyncOptions::default()
+        };
         stop_on_ctrl_c(options.stop.clone());
         let progress = SyncProgress::new(printer.stderr_is_terminal() && !printer.is_json(), &installation.label());
         let report = run_sync(&context, &options, &progress).await;
@@ -104,6 +114,23 @@ impl SyncCommand {
         )
         .into())
     }
+}
+
+/// `90s`, `15m`, `1h`, `2d` or `0`.
+fn parse_age(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| format!("`{text}`: expected a number with s, m, h or d"))?;
+    let seconds = match unit {
+        "" if number == 0 => 0,
+        "s" => number,
+        "m" => number * 60,
+        "h" => number * 3600,
+        "d" => number * 86_400,
+        _ => return Err(format!("`{text}`: expected a number with s, m, h or d (like 15m)")),
+    };
+    Ok(std::time::Duration::from_secs(seconds))
 }
 
 /// First Ctrl-C: stop after the tasks in flight. Second: quit at once (the sync stays resumable).

@@ -1,6 +1,7 @@
 //! How current each entity type's rows are, for `max status`: live and deleted rows, when rows were
 //! last written, and how many live rows the last completed full sync did not see again (deleted
-//! upstream in a way the API doesn't report, or out of the synced scope now).
+//! upstream in a way the API doesn't report, or out of the synced scope now). And which rows' fields
+//! are young enough that an incremental sync need not load them again.
 
 use chrono::{DateTime, Utc};
 use rusqlite::OptionalExtension;
@@ -80,4 +81,29 @@ pub(super) fn freshness(storage: &SqliteStorage) -> Result<Vec<Freshness>> {
         });
     }
     Ok(out)
+}
+
+pub(super) fn recently_synced(
+    storage: &SqliteStorage,
+    entity: &str,
+    fields: &[String],
+    since: &str,
+) -> Result<std::collections::HashSet<String>> {
+    let conn = &storage.conn;
+    let wanted = serde_json::to_string(fields).expect("field names serialize");
+    // A row is fresh when one field set holding every wanted field was written for it since then.
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT DISTINCT m.id FROM _max_sync_meta m JOIN _max_field_sets s ON s.id = m.field_set
+             WHERE s.entity = ?1 AND m.synced_at >= ?2
+               AND NOT EXISTS (SELECT 1 FROM json_each(?3) w
+                               WHERE w.value NOT IN (SELECT value FROM json_each(s.fields)))",
+        )
+        .map_err(db_error(conn))?;
+    let ids = stmt
+        .query_map(rusqlite::params![entity, since, wanted], |r| r.get::<_, String>(0))
+        .map_err(db_error(conn))?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db_error(conn))?;
+    Ok(ids)
 }

@@ -124,6 +124,15 @@ impl Storage for SqliteStorage {
         super::freshness::last_syncs(self)
     }
 
+    fn recently_synced(
+        &self,
+        entity: &str,
+        fields: &[String],
+        since: &str,
+    ) -> Result<std::collections::HashSet<String>> {
+        super::freshness::recently_synced(self, entity, fields, since)
+    }
+
     fn child_specs(&self, task: TaskId) -> Result<Vec<TaskSpec>> {
         super::tasks::child_specs(&self.conn, task)
     }

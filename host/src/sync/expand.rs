@@ -1,6 +1,7 @@
 //! Expanding a plan step into tasks, when its group may run: the target becomes refs (roots, every
 //! known entity of a type, or one), and the operation becomes load tasks (refs batched to each loader's
-//! max batch), first-page tasks of a collection, or a change-feed task.
+//! max batch, leaving out refs whose fields are younger than the sync's maximum age), first-page tasks
+//! of a collection, or a change-feed task.
 
 use std::collections::BTreeMap;
 
@@ -14,6 +15,7 @@ pub(super) fn expand(
     storage: &dyn Storage,
     task: &Task,
     step: &Step,
+    fresh_since: Option<&str>,
 ) -> Result<TaskOutcome, String> {
     let refs = targets(info, storage, &step.target)?;
     let child = |spec| NewTask { group: task.group, parent: Some(task.id), spec };
@@ -24,7 +26,12 @@ pub(super) fn expand(
             for r in &refs {
                 by_entity.entry(r.entity.as_str()).or_default().push(r.id.as_str());
             }
-            for (entity, ids) in by_entity {
+            for (entity, mut ids) in by_entity {
+                // Fields loaded recently enough are not loaded again (the TTL of an incremental sync).
+                if let Some(since) = fresh_since {
+                    let fresh = storage.recently_synced(entity, fields, since).map_err(|e| e.to_string())?;
+                    ids.retain(|id| !fresh.contains(*id));
+                }
                 for (loader, kind) in loaders_for(info, entity, fields)? {
                     let chunk = match kind {
                         LoaderKind::Single => 1,

@@ -47,6 +47,8 @@ impl Connector for Hostile {
         for attack in ATTACKS {
             info = info.loader(Loader::raw(attack, "Probe"));
         }
+        // A well-behaved loader too, for the sync tests: each probe's result is "probed <id>".
+        info = info.loader(Loader::batched("probe-by-id", "Probe", 10).fills(&["result"]));
         info.onboarding(
             Onboarding::new()
                 .input("base_url", "Base URL", None)
@@ -79,7 +81,7 @@ impl Connector for Hostile {
     }
 
     fn seed(&mut self, _state: &SeedState) -> Result<SyncPlan> {
-        Ok(SyncPlan::new().then(Target::Root, |s| s.fields(&["result"])))
+        Ok(SyncPlan::new().then(Target::one("Probe", "p1"), |s| s.fields(&["result"])))
     }
 
     fn load(&mut self, loader: &str, refs: &[EntityRef]) -> Result<Entities> {
@@ -135,6 +137,13 @@ impl Connector for Hostile {
                 Ok(report(arg, format!("HTTP {}: {}", response.status(), String::from_utf8_lossy(response.body()))))
             }
             "echo" => Ok(report(arg, arg.to_string())),
+            "probe-by-id" => {
+                let mut batch = Batch::new("Probe", &["result"]);
+                for r in refs {
+                    batch.row(&r.id, vec![format!("probed {}", r.id).into()]);
+                }
+                Ok(Entities::from(batch))
+            }
             "steal-secrets" => {
                 // Names each secret that is not a declared credential, then looks through its config.
                 let mut seen = Vec::new();
