@@ -2,6 +2,7 @@
 //! installation's grants (on every redirect hop), gets its secret attached here (never in the guest),
 //! and is bounded in time and response size.
 
+mod addresses;
 mod grants;
 mod oauth;
 mod ratelimit;
@@ -146,6 +147,7 @@ impl Default for HttpLimits {
 /// One installation's HTTP access.
 pub struct HttpCapability {
     client: reqwest::Client,
+    resolver: addresses::CheckedResolver,
     grants: Grants,
     credentials: Vec<CredentialDef>,
     secrets: Arc<dyn SecretSource>,
@@ -170,14 +172,13 @@ impl HttpCapability {
         secrets: Arc<dyn SecretSource>,
         limits: HttpLimits,
     ) -> Self {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .user_agent(concat!("max/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("a reqwest client with rustls and no proxy always builds");
+        // The user's own base URL may point anywhere (a local fake, a self-hosted server); the hosts the
+        // connector declared must be on the public internet.
+        let users_host = base_url.and_then(|u| Url::parse(u).ok()).and_then(|u| u.host_str().map(str::to_string));
+        let resolver = addresses::CheckedResolver::new(users_host, std::collections::HashMap::new());
         HttpCapability {
-            client,
+            client: client(&resolver),
+            resolver,
             grants: Grants::new(&permissions.hosts, base_url),
             credentials: permissions.credentials.clone(),
             secrets,
@@ -187,6 +188,14 @@ impl HttpCapability {
             limiter: ratelimit::RateLimiter::default(),
             oauth: oauth::Refresher::new(&permissions.hosts, base_url),
         }
+    }
+
+    /// Answers these host names from the table instead of DNS (like a hosts file), still checking the
+    /// addresses. For tests, and for users who pin a name.
+    pub fn with_fixed_hosts(mut self, hosts: std::collections::HashMap<String, Vec<std::net::IpAddr>>) -> Self {
+        self.resolver = self.resolver.with_fixed(hosts);
+        self.client = client(&self.resolver);
+        self
     }
 
     /// A capability that denies every request (for `describe` and tests).
@@ -253,7 +262,7 @@ impl HttpCapability {
     }
 
     fn oauth_context(&self) -> oauth::Context<'_> {
-        oauth::Context { client: &self.client, grants: &self.grants, secrets: &*self.secrets }
+        oauth::Context { client: &self.client, grants: &self.grants, resolver: &self.resolver, secrets: &*self.secrets }
     }
 
     async fn exchange_with(
@@ -268,6 +277,10 @@ impl HttpCapability {
         let mut body = request.body.clone();
         for _hop in 0..=self.limits.max_redirects {
             self.grants.check(&url).map_err(HttpError::Denied)?;
+            if let Some(ip) = literal_ip(&url) {
+                let host = url.host_str().unwrap_or_default();
+                self.resolver.check_literal(host, ip).map_err(|e| HttpError::Denied(e.to_string()))?;
+            }
             let mut hop_url = url.clone();
             let mut hop_headers = headers.clone();
             if let Some((def, secret)) = credential {
@@ -400,10 +413,35 @@ fn inject(def: &CredentialDef, secret: &str, url: &mut Url, headers: &mut Header
     Ok(())
 }
 
-/// Describes a transport failure without the URL (which may carry a secret query parameter).
+/// The HTTP client: no redirects followed by itself, no proxy from the environment, every name resolved
+/// through `resolver`.
+fn client(resolver: &addresses::CheckedResolver) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(Arc::new(resolver.clone()))
+        .user_agent(concat!("max/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("a reqwest client with rustls and no proxy always builds")
+}
+
+/// The URL's host when it is an IP address.
+fn literal_ip(url: &Url) -> Option<std::net::IpAddr> {
+    url.host_str()?.trim_start_matches('[').trim_end_matches(']').parse().ok()
+}
+
+/// Describes a transport failure without the URL (which may carry a secret query parameter). An
+/// address the resolver refused is a denial, not a network failure.
 fn transport_error(error: reqwest::Error) -> HttpError {
     if error.is_timeout() {
         return HttpError::Timeout;
+    }
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        if let Some(blocked) = cause.downcast_ref::<addresses::Blocked>() {
+            return HttpError::Denied(blocked.to_string());
+        }
+        source = cause.source();
     }
     let error = error.without_url();
     let mut message = error.to_string();

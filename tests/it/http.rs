@@ -252,3 +252,47 @@ async fn a_guest_can_name_only_its_declared_credentials_and_never_reads_a_secret
     }
     assert_eq!(hits.load(Ordering::Relaxed), 0, "no request left with a secret it may not carry");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_granted_name_that_resolves_into_the_users_network_is_refused() {
+    use max_host::http::{HttpCapability, HttpLimits};
+    use max_host::runtime::InstanceSetup;
+    let runtime = runtime();
+    let loaded = load(&runtime, &guest("hostile"));
+    let info = loaded.describe().await.unwrap();
+    let pool_for = |address: &str, base_url: &str| {
+        let hosts = std::collections::HashMap::from([("allowed.example".to_string(), vec![address.parse().unwrap()])]);
+        let secrets = Arc::new(std::collections::HashMap::from([("token".to_string(), "t0ken".to_string())]));
+        let http = HttpCapability::new(&info.permissions, Some(base_url), secrets, HttpLimits::default())
+            .with_fixed_hosts(hosts);
+        let config = vec![("base_url".to_string(), base_url.to_string())];
+        InstancePool::new(
+            "hostile",
+            loaded.clone(),
+            InstanceSetup { config, http: Arc::new(http), limits: Limits::default() },
+            1,
+        )
+    };
+    // `allowed.example` is a host the connector declared; here it resolves into the user's network.
+    for address in ["127.0.0.1", "169.254.169.254", "10.0.0.1", "::1", "::ffff:127.0.0.1"] {
+        let pool = pool_for(address, "https://api.other.example");
+        let error = result_of(&pool, "http", "https://allowed.example/latest/meta-data").await.unwrap_err();
+        let Error::ConnectorFailed { error: ConnectorError::Forbidden(message), .. } = &error else {
+            panic!("{address}: {error:?}")
+        };
+        assert!(message.contains("may not reach") && message.contains(address), "{address}: {message}");
+        still_alive(&pool).await;
+    }
+    // The same name is reached when the user made it the base URL: the address check was what refused.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let pool = pool_for("127.0.0.1", &format!("https://allowed.example:{port}"));
+    let error = result_of(&pool, "http", &format!("https://allowed.example:{port}/x")).await.unwrap_err();
+    let Error::ConnectorFailed { error: ConnectorError::Transient(message), .. } = &error else { panic!("{error:?}") };
+    assert!(message.contains("connection failed"), "{message}");
+}
+
+async fn still_alive(pool: &InstancePool) {
+    assert_eq!(result_of(pool, "echo", "ok").await.unwrap(), "ok");
+}

@@ -31,6 +31,7 @@ pub struct Refresher {
 pub struct Context<'a> {
     pub client: &'a reqwest::Client,
     pub grants: &'a Grants,
+    pub resolver: &'a super::addresses::CheckedResolver,
     pub secrets: &'a dyn SecretSource,
 }
 
@@ -100,6 +101,9 @@ impl Refresher {
         }
         let url = self.token_url(&oauth.token_url)?;
         context.grants.check(&url)?;
+        if let Some(ip) = super::literal_ip(&url) {
+            context.resolver.check_literal(url.host_str().unwrap_or_default(), ip).map_err(|e| e.to_string())?;
+        }
         let response = context
             .client
             .post(url)
