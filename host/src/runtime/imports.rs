@@ -1,6 +1,6 @@
 //! The host's side of the contract's imports, one module per interface.
 
 mod http;
-mod log;
+pub(crate) mod log;
 
 impl super::bindings::max::connector::types::Host for super::state::StoreState {}

@@ -61,6 +61,8 @@ pub(crate) struct StoreState {
     pub(crate) clock: CallClock,
     /// The limit that interrupted the current call, if one did.
     pub(crate) limit_hit: Option<LimitKind>,
+    /// How much more the guest may log.
+    pub(crate) log_budget: super::imports::log::LogBudget,
 }
 
 impl StoreState {
@@ -87,6 +89,7 @@ impl StoreState {
             stderr,
             clock: CallClock::idle(),
             limit_hit: None,
+            log_budget: Default::default(),
         }
     }
 

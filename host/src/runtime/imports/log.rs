@@ -1,20 +1,66 @@
 //! `max:connector/log`: guest messages become tracing events naming the connector, cut to a bounded
-//! length and stripped of control characters so a connector can't forge terminal output.
+//! length, stripped of control characters so a connector can't forge terminal output, and rate
+//! limited per instance so a flood can't drown the host's own output (what is dropped is counted and
+//! said once the flood ends).
+
+use std::time::Instant;
 
 use crate::runtime::bindings::max::connector::log::{Host, Level};
 use crate::runtime::state::StoreState;
 
 /// Longest message kept, in characters.
 const MAX_MESSAGE_CHARS: usize = 2000;
+/// Messages an instance may log per second, and in one burst.
+const MESSAGES_PER_SECOND: f64 = 50.0;
+const BURST: f64 = 100.0;
+
+/// A token bucket of log messages.
+#[derive(Debug)]
+pub(crate) struct LogBudget {
+    tokens: f64,
+    refilled: Instant,
+    dropped: u64,
+}
+
+impl Default for LogBudget {
+    fn default() -> Self {
+        LogBudget { tokens: BURST, refilled: Instant::now(), dropped: 0 }
+    }
+}
+
+impl LogBudget {
+    /// Whether one more message may be logged now; if so, how many were dropped before it.
+    fn admit(&mut self, now: Instant) -> Option<u64> {
+        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * MESSAGES_PER_SECOND).min(BURST);
+        self.refilled = now;
+        if self.tokens < 1.0 {
+            self.dropped += 1;
+            return None;
+        }
+        self.tokens -= 1.0;
+        Some(std::mem::take(&mut self.dropped))
+    }
+}
+
+/// The message as it may be shown: control characters blanked, at most [`MAX_MESSAGE_CHARS`].
+fn clean(message: &str) -> String {
+    let mut clean: String =
+        message.chars().take(MAX_MESSAGE_CHARS).map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if message.chars().nth(MAX_MESSAGE_CHARS).is_some() {
+        clean.push('…');
+    }
+    clean
+}
 
 impl Host for StoreState {
     async fn log(&mut self, level: Level, message: String) {
-        let mut clean: String =
-            message.chars().take(MAX_MESSAGE_CHARS).map(|c| if c.is_control() { ' ' } else { c }).collect();
-        if message.chars().count() > MAX_MESSAGE_CHARS {
-            clean.push('…');
-        }
         let connector = self.connector.as_str();
+        let Some(dropped) = self.log_budget.admit(Instant::now()) else { return };
+        if dropped > 0 {
+            tracing::warn!(target: "max::connector", connector, "{dropped} log messages dropped (more than 50 a second)");
+        }
+        let clean = clean(&message);
         match level {
             Level::Trace => tracing::trace!(target: "max::connector", connector, "{clean}"),
             Level::Debug => tracing::debug!(target: "max::connector", connector, "{clean}"),
@@ -22,5 +68,33 @@ impl Host for StoreState {
             Level::Warn => tracing::warn!(target: "max::connector", connector, "{clean}"),
             Level::Error => tracing::error!(target: "max::connector", connector, "{clean}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_flood_is_cut_to_the_rate_and_the_dropped_are_counted() {
+        let mut budget = LogBudget::default();
+        let start = Instant::now();
+        let admitted = (0..10_000).filter(|_| budget.admit(start).is_some()).count();
+        assert_eq!(admitted, 100, "one burst");
+        // A second later, fifty more, and the first says how many were dropped.
+        let later = start + Duration::from_secs(1);
+        assert_eq!(budget.admit(later), Some(9_900));
+        assert_eq!((1..60).filter(|_| budget.admit(later).is_some()).count(), 49);
+    }
+
+    #[test]
+    fn escapes_and_length_are_neutralised() {
+        let forged = "\u{1b}[2J\u{1b}[31mSynced acme in 0.1 s\r\nerror: fake";
+        let shown = clean(forged);
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        let long = "x".repeat(10_000);
+        assert_eq!(clean(&long).chars().count(), MAX_MESSAGE_CHARS + 1);
     }
 }
