@@ -98,6 +98,20 @@ async fn a_batch_whose_packed_rows_lie_is_refused_as_invalid_data() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_result_over_the_size_limit_is_refused_before_it_is_decoded() {
+    let limits = Limits { max_result_bytes: 1 << 20, ..Limits::default() };
+    let pool = hostile(limits, "http://127.0.0.1:9").await;
+    let error = result_of(&pool, "flood", "4").await.unwrap_err();
+    assert!(matches!(error, Error::LimitExceeded { limit: LimitKind::ResultSize, .. }), "{error:?}");
+    assert!(error.to_string().contains("1 MiB of entity data per call"), "{error}");
+    still_works(&pool).await;
+    // Under the (default, 64 MiB) limit, the same rows arrive whole.
+    let roomy = hostile(Limits::default(), "http://127.0.0.1:9").await;
+    let batches = roomy.get().await.unwrap().load("flood", &[probe("4")]).await.unwrap();
+    assert_eq!(batches[0].rows.len(), 4 * 1024);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_guest_cannot_read_host_files() {
     let pool = hostile(Limits::default(), "http://127.0.0.1:9").await;
     let secret_file = tempfile::NamedTempFile::new().unwrap();

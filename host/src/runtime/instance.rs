@@ -89,20 +89,26 @@ impl ConnectorInstance {
     pub async fn load(&mut self, loader: &str, refs: &[EntityRef]) -> Result<Vec<EntityBatch>> {
         let refs: Vec<wit::EntityRef> = refs.iter().map(convert::entity_ref_to_wit).collect();
         let result = guest_call!(self, "load", call_load(loader, &refs));
-        convert::entity_batches(self.guest_result("load", result)?)
+        let batches = self.guest_result("load", result)?;
+        self.check_size("load", &batches)?;
+        convert::entity_batches(batches)
     }
 
     /// Calls `load-page` for one page of `parent`'s collection.
     pub async fn load_page(&mut self, loader: &str, parent: &EntityRef, cursor: Option<&str>) -> Result<Page> {
         let parent = convert::entity_ref_to_wit(parent);
         let result = guest_call!(self, "load-page", call_load_page(loader, &parent, cursor));
-        convert::page(self.guest_result("load-page", result)?)
+        let page = self.guest_result("load-page", result)?;
+        self.check_size("load-page", std::iter::once(&page.items).chain(&page.related))?;
+        convert::page(page)
     }
 
     /// Calls `changes` from `cursor`.
     pub async fn changes(&mut self, loader: &str, cursor: Option<&str>) -> Result<ChangePage> {
         let result = guest_call!(self, "changes", call_changes(loader, cursor));
-        convert::change_page(self.guest_result("changes", result)?)
+        let page = self.guest_result("changes", result)?;
+        self.check_size("changes", &page.upserts)?;
+        convert::change_page(page)
     }
 
     fn ensure_usable(&self, call: &str) -> Result<()> {
@@ -157,13 +163,25 @@ impl ConnectorInstance {
         Error::ConnectorCrashed { connector: self.connector.to_string(), call: call.to_string(), reason }
     }
 
+    /// Refuses a result carrying more entity data than the limit (before it is decoded and stored).
+    fn check_size<'a>(&self, call: &str, batches: impl IntoIterator<Item = &'a wit::EntityBatch>) -> Result<()> {
+        let size: usize = batches
+            .into_iter()
+            .map(|b| b.data.len() + b.text.len() + b.columns.iter().map(String::len).sum::<usize>())
+            .sum();
+        if size > self.store.data().call_limits.max_result_bytes {
+            return Err(self.limit_error(call, LimitKind::ResultSize));
+        }
+        Ok(())
+    }
+
     fn limit_error(&self, call: &str, limit: LimitKind) -> Error {
         let limits = &self.store.data().call_limits;
         let detail = match limit {
             LimitKind::Cpu => format!("{} ms of CPU per call", limits.cpu_per_call.as_millis()),
             LimitKind::WallClock => format!("{} ms per call", limits.wall_per_call.as_millis()),
             LimitKind::Memory => format!("{} MiB", limits.memory_bytes >> 20),
-            LimitKind::ResultSize => String::new(),
+            LimitKind::ResultSize => format!("{} MiB of entity data per call", limits.max_result_bytes >> 20),
         };
         Error::LimitExceeded { connector: self.connector.to_string(), call: call.to_string(), limit, detail }
     }

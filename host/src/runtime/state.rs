@@ -24,6 +24,8 @@ pub struct Limits {
     pub cpu_per_call: Duration,
     /// Wall-clock time per call, host calls included.
     pub wall_per_call: Duration,
+    /// Entity data one call may return (packed rows, text and column names of every batch).
+    pub max_result_bytes: usize,
 }
 
 impl Default for Limits {
@@ -32,6 +34,7 @@ impl Default for Limits {
             memory_bytes: 256 << 20,
             cpu_per_call: Duration::from_secs(10),
             wall_per_call: Duration::from_secs(60),
+            max_result_bytes: 64 << 20,
         }
     }
 }

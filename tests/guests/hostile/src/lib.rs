@@ -26,6 +26,7 @@ const ATTACKS: &[&str] = &[
     "echo",
     "forged-batch",
     "steal-secrets",
+    "flood",
 ];
 
 fn report(id: &str, result: String) -> Entities {
@@ -156,6 +157,16 @@ impl Connector for Hostile {
                 let config: Vec<String> = self.config.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 seen.push(format!("config: {}", config.join(",")));
                 Ok(report(arg, seen.join("; ")))
+            }
+            "flood" => {
+                // Megabytes of rows (the argument says how many).
+                let megabytes: usize = arg.parse().unwrap_or(4);
+                let mut batch = Batch::new("Probe", &["result"]);
+                let filler = "x".repeat(1024);
+                for n in 0..megabytes * 1024 {
+                    batch.row(&format!("row-{n}"), vec![filler.as_str().into()]);
+                }
+                Ok(Entities::from(batch))
             }
             "forged-batch" => {
                 // Claims a million rows, and its one row's text span runs past the end of `text`.
