@@ -112,6 +112,43 @@ async fn a_result_over_the_size_limit_is_refused_before_it_is_decoded() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn malformed_data_fails_its_task_and_stores_nothing_of_it() {
+    use max_host::storage::{SqliteStorage, Storage};
+    use max_host::sync::{SyncContext, SyncOptions, run_sync};
+    let runtime = runtime();
+    let loaded = load(&runtime, &guest("hostile"));
+    let info = loaded.describe().await.unwrap();
+    for (probe, expected) in [
+        ("ghost", "`Ghost` is not an entity this connector declared"),
+        ("bad-field", "Probe.nope is not a declared field"),
+        ("bad-type", "result"),
+        ("twice", "repeats an id of the same batch"),
+        ("p1", ""),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = [("base_url", "http://127.0.0.1:9"), ("probe", probe)];
+        let setup = setup(&info.permissions, &config, &[], Limits::default());
+        let http = setup.http.clone();
+        let pool = InstancePool::new("hostile", loaded.clone(), setup, 1);
+        let storage = SqliteStorage::open(&dir.path().join("data.db")).unwrap();
+        let storage = std::sync::Arc::new(std::sync::Mutex::new(storage));
+        let context = SyncContext { info: info.clone(), pool, http, storage: storage.clone() };
+        let report = run_sync(&context, &SyncOptions::default(), &max_tests::Quiet).await.unwrap();
+        let probes = storage.lock().unwrap().counts().unwrap()["Probe"];
+        if expected.is_empty() {
+            // A well-formed answer from the same connector is stored: the host stayed healthy.
+            assert!(report.failures.is_empty(), "{:?}", report.failures);
+            assert_eq!(probes, 1);
+            continue;
+        }
+        assert_eq!(report.failures.len(), 1, "{probe}: {:?}", report.failures);
+        let error = &report.failures[0].error;
+        assert!(error.contains("invalid data") && error.contains(expected), "{probe}: {error}");
+        assert_eq!(probes, 0, "{probe}: nothing of a malformed answer is stored");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_guest_cannot_read_host_files() {
     let pool = hostile(Limits::default(), "http://127.0.0.1:9").await;
     let secret_file = tempfile::NamedTempFile::new().unwrap();

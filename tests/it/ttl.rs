@@ -7,17 +7,8 @@ use std::time::Duration;
 
 use max_host::runtime::{InstancePool, Limits};
 use max_host::storage::SqliteStorage;
-use max_host::sync::{Continuation, SyncContext, SyncObserver, SyncOptions, run_sync};
-use max_tests::{guest, load, runtime, setup};
-
-struct Quiet;
-
-impl SyncObserver for Quiet {
-    fn stored(&self, _entity: &str, _rows: u64) {}
-    fn progress(&self, _done: u64, _total: u64) {}
-    fn retrying(&self, _task: &str, _error: &str, _delay: Duration) {}
-    fn started(&self, _sync: i64, _continuation: Continuation) {}
-}
+use max_host::sync::{SyncContext, SyncOptions, run_sync};
+use max_tests::{Quiet, guest, load, runtime, setup};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fields_younger_than_the_maximum_age_are_not_loaded_again() {

@@ -182,3 +182,13 @@ pub fn change_three_tasks(fake: &max_fake_saas::acme::Acme, title: &str) -> (Str
         (renamed, deleted, id(&created))
     })
 }
+
+/// A sync observer that ignores everything (for syncs run through the library).
+pub struct Quiet;
+
+impl max_host::sync::SyncObserver for Quiet {
+    fn stored(&self, _entity: &str, _rows: u64) {}
+    fn progress(&self, _done: u64, _total: u64) {}
+    fn retrying(&self, _task: &str, _error: &str, _delay: std::time::Duration) {}
+    fn started(&self, _sync: i64, _continuation: max_host::sync::Continuation) {}
+}

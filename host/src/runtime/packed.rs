@@ -27,6 +27,7 @@ pub fn decode_rows(entity: &str, columns: &[String], row_count: u32, data: &[u8]
     }
     let mut reader = Reader { data, text, at: 0, text_at: 0 };
     let mut seen = vec![false; columns.len()];
+    let mut ids = std::collections::HashSet::with_capacity(row_count as usize);
     let mut rows = Vec::with_capacity(row_count as usize);
     for index in 0..row_count {
         let values = reader
@@ -36,6 +37,9 @@ pub fn decode_rows(entity: &str, columns: &[String], row_count: u32, data: &[u8]
             reader.span().map_err(|reason| malformed(entity, "", format!("the id of row {}: {reason}", index + 1)))?;
         if id.is_empty() {
             return Err(malformed(entity, "", format!("row {} has an empty id", index + 1)));
+        }
+        if !ids.insert(id) {
+            return Err(malformed(entity, id, format!("row {} repeats an id of the same batch", index + 1)));
         }
         rows.push(Row { id: id.to_string(), values });
     }
@@ -186,6 +190,7 @@ mod tests {
             (&[0, NULL, 1, NULL, 2], "t1", 1000, "can't fit"),
             (&[0, INTEGER, 1, 2, 3, 4, 5], "t1", 1, "ends mid-number"),
             (&[0, TEXT, 1, 1, NULL, 1], "éx", 1, "character boundary"),
+            (&[0, NULL, 1, NULL, 1, 0, NULL, 1, NULL, 1], "aa", 2, "repeats an id"),
         ];
         for (data, text, count, expected) in cases {
             let error = decode_rows("Task", &columns(), *count, data, text).unwrap_err().to_string();

@@ -81,8 +81,10 @@ impl Connector for Hostile {
         Ok("hostile".to_string())
     }
 
+    /// Loads one probe: `p1`, or the one the `probe` config names (which may ask for malformed data).
     fn seed(&mut self, _state: &SeedState) -> Result<SyncPlan> {
-        Ok(SyncPlan::new().then(Target::one("Probe", "p1"), |s| s.fields(&["result"])))
+        let probe = self.config.iter().find(|(k, _)| k == "probe").map_or("p1", |(_, v)| v.as_str());
+        Ok(SyncPlan::new().then(Target::one("Probe", probe), |s| s.fields(&["result"])))
     }
 
     fn load(&mut self, loader: &str, refs: &[EntityRef]) -> Result<Entities> {
@@ -139,9 +141,20 @@ impl Connector for Hostile {
             }
             "echo" => Ok(report(arg, arg.to_string())),
             "probe-by-id" => {
-                let mut batch = Batch::new("Probe", &["result"]);
+                // Malformed answers on request: an undeclared entity, an undeclared field, a value of
+                // the wrong type, the same id twice.
+                let (entity, column) = match arg {
+                    "ghost" => ("Ghost", "result"),
+                    "bad-field" => ("Probe", "nope"),
+                    _ => ("Probe", "result"),
+                };
+                let mut batch = Batch::new(entity, &[column]);
                 for r in refs {
-                    batch.row(&r.id, vec![format!("probed {}", r.id).into()]);
+                    let value = if r.id == "bad-type" { 42_i64.into() } else { format!("probed {}", r.id).into() };
+                    batch.row(&r.id, vec![value]);
+                    if r.id == "twice" {
+                        batch.row(&r.id, vec!["again".into()]);
+                    }
                 }
                 Ok(Entities::from(batch))
             }
