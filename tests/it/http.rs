@@ -296,3 +296,60 @@ async fn a_granted_name_that_resolves_into_the_users_network_is_refused() {
 async fn still_alive(pool: &InstancePool) {
     assert_eq!(result_of(pool, "echo", "ok").await.unwrap(), "ok");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_drip_and_endless_responses_are_cut_off_by_the_host() {
+    use axum::body::{Body, Bytes};
+    use max_host::http::{HttpCapability, HttpLimits};
+    use max_host::runtime::InstanceSetup;
+    use std::time::{Duration, Instant};
+    // One byte every 200 ms, forever; and megabytes as fast as they go, forever.
+    let drip = futures::stream::unfold((), |()| async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        Some((Ok::<_, std::io::Error>(Bytes::from_static(b"x")), ()))
+    });
+    let flood = futures::stream::repeat_with(|| Ok::<_, std::io::Error>(Bytes::from(vec![b'y'; 64 << 10])));
+    let drip = std::sync::Mutex::new(Some(Body::from_stream(drip)));
+    let flood = std::sync::Mutex::new(Some(Body::from_stream(flood)));
+    let drip = Arc::new(drip);
+    let flood = Arc::new(flood);
+    let router = Router::new()
+        .route(
+            "/drip",
+            get(move || {
+                let body = drip.lock().unwrap().take().unwrap_or_else(Body::empty);
+                async move { body }
+            }),
+        )
+        .route(
+            "/flood",
+            get(move || {
+                let body = flood.lock().unwrap().take().unwrap_or_else(Body::empty);
+                async move { body }
+            }),
+        );
+    let server = max_fake_saas::RunningServer::start(router, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let runtime = runtime();
+    let loaded = load(&runtime, &guest("hostile"));
+    let info = loaded.describe().await.unwrap();
+    let limits =
+        HttpLimits { request_timeout: Duration::from_secs(1), max_response_bytes: 1 << 20, ..HttpLimits::default() };
+    let secrets = Arc::new(std::collections::HashMap::from([("token".to_string(), "t0ken".to_string())]));
+    let http = HttpCapability::new(&info.permissions, Some(server.base_url()), secrets, limits);
+    let config = vec![("base_url".to_string(), server.base_url().to_string())];
+    let setup = InstanceSetup { config, http: Arc::new(http), limits: Limits::default() };
+    let pool = InstancePool::new("hostile", loaded, setup, 1);
+
+    let started = Instant::now();
+    let error = result_of(&pool, "http", &format!("{}/drip", server.base_url())).await.unwrap_err();
+    let Error::ConnectorFailed { error: ConnectorError::Transient(message), .. } = &error else { panic!("{error:?}") };
+    assert!(message.contains("timed out"), "{message}");
+    assert!(started.elapsed() < Duration::from_secs(5), "the drip was cut at the timeout: {:?}", started.elapsed());
+
+    let error = result_of(&pool, "http", &format!("{}/flood", server.base_url())).await.unwrap_err();
+    let Error::ConnectorFailed { error: ConnectorError::InvalidResponse(message), .. } = &error else {
+        panic!("{error:?}")
+    };
+    assert!(message.contains("larger than 1048576 bytes"), "{message}");
+    assert_eq!(result_of(&pool, "echo", "still here").await.unwrap(), "still here");
+}
