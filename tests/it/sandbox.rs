@@ -195,3 +195,26 @@ async fn a_request_to_an_undeclared_host_gets_the_typed_error() {
     assert_eq!(other.request_count(), 0, "nothing reached the undeclared host");
     still_works(&pool).await;
 }
+
+#[test]
+fn a_log_flood_with_terminal_escapes_is_rate_limited_and_defused() {
+    let project = max_tests::TestProject::new();
+    project.max().arg("init").assert().success();
+    project.max().args(["connector", "install", "--yes"]).arg(guest("hostile")).assert().success();
+    project
+        .max()
+        .args(["connect", "hostile", "--set", "base_url=http://127.0.0.1:9", "--set", "token=t"])
+        .args(["--set", "oauth_token=o", "--set", "oauth_refresh=r", "--set", "oauth_client_secret=c"])
+        .args(["--set", "probe=log-flood"])
+        .assert()
+        .success();
+    let output = project.max().args(["sync", "hostile"]).env("MAX_LOG", "warn").assert().success().get_output().clone();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains('\u{1b}'), "no escape sequence reaches the terminal");
+    assert!(!stderr.contains('\r'), "no carriage return to overwrite lines");
+    let forged = stderr.lines().filter(|l| l.contains("sync failed, run")).count();
+    // One burst of 100, plus what the rate (50/s) refills while the flood runs.
+    assert!((1..=150).contains(&forged), "10,000 messages were cut to about one burst: {forged} shown");
+    assert!(stderr.contains("log messages dropped"), "the cut is said: {stderr:.2000}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("Synced hostile/default"));
+}

@@ -136,6 +136,8 @@ impl ConnectorInstance {
         call: &str,
         outcome: std::result::Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
     ) -> Result<T> {
+        let dropped = self.store.data_mut().log_budget.take_dropped();
+        crate::runtime::imports::log::report_dropped(&self.connector, dropped);
         let error = match outcome {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(error)) => self.classify(call, error),

