@@ -131,6 +131,12 @@ pub struct HttpLimits {
     pub max_concurrent: usize,
     /// Most redirects followed.
     pub max_redirects: usize,
+    /// Largest request body a connector may send.
+    pub max_request_bytes: usize,
+    /// Most headers a connector may set on one request.
+    pub max_request_headers: usize,
+    /// Longest header value a connector may set.
+    pub max_header_value_bytes: usize,
 }
 
 impl Default for HttpLimits {
@@ -140,6 +146,9 @@ impl Default for HttpLimits {
             max_response_bytes: 64 << 20,
             max_concurrent: 8,
             max_redirects: 10,
+            max_request_bytes: 16 << 20,
+            max_request_headers: 64,
+            max_header_value_bytes: 8 << 10,
         }
     }
 }
@@ -231,6 +240,7 @@ impl HttpCapability {
     /// Sends `request` with its credential; an OAuth2 token that is about to expire is refreshed first,
     /// and one the API refuses (401) is refreshed and the request sent once more.
     async fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        self.check_size(&request)?;
         let mut credential = match &request.credential {
             Some(name) => Some(self.credential(name)?),
             None => None,
@@ -259,6 +269,34 @@ impl HttpCapability {
             }
         }
         Ok(response)
+    }
+
+    /// Refuses requests over the body and header caps before anything is sent.
+    fn check_size(&self, request: &HttpRequest) -> Result<(), HttpError> {
+        let limits = &self.limits;
+        if let Some(body) = &request.body
+            && body.len() > limits.max_request_bytes
+        {
+            return Err(HttpError::InvalidRequest(format!(
+                "a body of {} bytes; at most {} may be sent",
+                body.len(),
+                limits.max_request_bytes
+            )));
+        }
+        if request.headers.len() > limits.max_request_headers {
+            return Err(HttpError::InvalidRequest(format!(
+                "{} headers; at most {} may be set",
+                request.headers.len(),
+                limits.max_request_headers
+            )));
+        }
+        if let Some((name, _)) = request.headers.iter().find(|(_, v)| v.len() > limits.max_header_value_bytes) {
+            return Err(HttpError::InvalidRequest(format!(
+                "header `{name}` is longer than {} bytes",
+                limits.max_header_value_bytes
+            )));
+        }
+        Ok(())
     }
 
     fn oauth_context(&self) -> oauth::Context<'_> {

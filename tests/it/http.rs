@@ -204,6 +204,31 @@ mod capability {
     }
 
     #[tokio::test(flavor = "multi_thread")]
+    async fn requests_over_the_body_and_header_caps_are_refused_before_sending() {
+        let server = inspector().await;
+        let limits = HttpLimits {
+            max_request_bytes: 1024,
+            max_request_headers: 4,
+            max_header_value_bytes: 100,
+            ..HttpLimits::default()
+        };
+        let http = capability(server.base_url(), CredentialInjection::Bearer, &[], limits);
+        let url = format!("{}/inspect", server.base_url());
+        let mut big = request(url.clone(), None);
+        big.body = Some(vec![b'x'; 2048]);
+        let mut many = request(url.clone(), None);
+        many.headers = (0..5).map(|n| (format!("x-{n}"), "v".to_string())).collect();
+        let mut long = request(url, None);
+        long.headers = vec![("x-long".into(), "v".repeat(101))];
+        for (request, expected) in [(big, "a body of 2048 bytes"), (many, "5 headers"), (long, "`x-long` is longer")] {
+            let error = http.send(request).await.unwrap_err();
+            let HttpError::InvalidRequest(message) = &error else { panic!("{error:?}") };
+            assert!(message.contains(expected), "{message}");
+        }
+        assert_eq!(http.request_count(), 0, "nothing was sent");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
     async fn responses_over_the_cap_are_refused() {
         let server = inspector().await;
         let limits = HttpLimits { max_response_bytes: 1 << 20, ..HttpLimits::default() };
