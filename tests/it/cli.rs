@@ -156,3 +156,30 @@ fn help_teaches_the_commands() {
         assert!(help.contains(word), "{word} missing from --help:\n{help}");
     }
 }
+
+#[test]
+fn a_tampered_installed_component_is_refused_before_it_runs() {
+    let project = initialised();
+    project.max().args(["connector", "install", "--yes"]).arg(connector("acme")).assert().success();
+    let dir = project.path().join(".max/connectors");
+    let installed = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "wasm"))
+        .unwrap();
+    let mut bytes = std::fs::read(&installed).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff; // one flipped byte, the size unchanged
+    std::fs::write(&installed, bytes).unwrap();
+    let output = project
+        .max()
+        .args(["connect", "acme", "--set", "base_url=http://127.0.0.1:9", "--set", "api_key=k"])
+        .assert()
+        .failure()
+        .get_output()
+        .clone();
+    let stderr = stderr_of(&output);
+    assert!(stderr.contains("was modified after install") && stderr.contains("sha256"), "{stderr}");
+    assert!(stderr.contains("reinstall `acme` from a trusted file"), "its own advice, not the API's: {stderr}");
+}

@@ -104,6 +104,15 @@ impl ConnectCommand {
                             if !printer.is_json() {
                                 prompt::say("failed");
                             }
+                            // Only what the API said is about the values given; a problem of the
+                            // installed connector itself (tampered, refused) keeps its own advice.
+                            let from_api = matches!(
+                                error.downcast_ref::<max_host::Error>(),
+                                None | Some(max_host::Error::ConnectorFailed { .. })
+                            );
+                            if !from_api {
+                                return Err(error);
+                            }
                             return Err(Failure::new(
                                 "validation_failed",
                                 format!("could not connect {}: {error}", connector.name),
