@@ -5,6 +5,7 @@ pub mod connector;
 pub mod init;
 pub mod inventory;
 pub mod search;
+pub mod signatures;
 pub mod sync;
 
 use std::path::Path;

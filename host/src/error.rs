@@ -268,6 +268,28 @@ pub enum Error {
         /// Why not.
         reason: String,
     },
+    /// A key file is not a key.
+    #[error("{path}: {reason}")]
+    BadKey {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A component's signature is missing or doesn't hold.
+    #[error("the signature {path} doesn't hold: {reason}")]
+    BadSignature {
+        /// The signature file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A valid signature by a key the user does not trust.
+    #[error("the component is signed by a key you don't trust ({key})")]
+    UntrustedSigner {
+        /// The signer's public key.
+        key: String,
+    },
     /// `--retry-failed` found no failed tasks to run again.
     #[error("{label} has no failed tasks to retry: {reason}")]
     NothingToRetry {
@@ -313,6 +335,9 @@ impl Error {
             Error::Query { .. } => "query",
             Error::Runtime(_) => "runtime",
             Error::SyncBusy { .. } => "sync_busy",
+            Error::BadKey { .. } => "bad_key",
+            Error::BadSignature { .. } => "bad_signature",
+            Error::UntrustedSigner { .. } => "untrusted_signer",
             Error::NotResumable { .. } => "not_resumable",
             Error::NothingToRetry { .. } => "nothing_to_retry",
         }
@@ -376,6 +401,14 @@ impl Error {
                 "`max status` lists the syncs; plain `max sync` resumes an interrupted one".into()
             }
             Error::NothingToRetry { .. } => "run `max sync` for a new sync".into(),
+            Error::BadKey { .. } => "make a key pair with `max connector keygen`".into(),
+            Error::BadSignature { .. } => {
+                "get the component and its .sig from the publisher again; don't install a file whose signature fails"
+                    .into()
+            }
+            Error::UntrustedSigner { .. } => {
+                "if you trust this publisher, pass their public key file with --trust".into()
+            }
             Error::DamagedFile { .. } => "restore it from a backup, or remove it and set the project up again".into(),
             _ => return None,
         })

@@ -12,6 +12,7 @@ pub mod manifest;
 pub mod project;
 pub mod query;
 pub mod runtime;
+pub mod signing;
 pub mod storage;
 pub mod sync;
 

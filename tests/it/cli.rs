@@ -183,3 +183,50 @@ fn a_tampered_installed_component_is_refused_before_it_runs() {
     assert!(stderr.contains("was modified after install") && stderr.contains("sha256"), "{stderr}");
     assert!(stderr.contains("reinstall `acme` from a trusted file"), "its own advice, not the API's: {stderr}");
 }
+
+#[test]
+fn signed_components_install_only_with_a_trusted_key_and_an_intact_file() {
+    let project = initialised();
+    let dir = project.path();
+    let component = dir.join("acme.wasm");
+    std::fs::copy(connector("acme"), &component).unwrap();
+    for who in ["publisher", "stranger"] {
+        project.max().args(["connector", "keygen", "--out"]).arg(dir.join(who)).assert().success();
+    }
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(dir.join("publisher.key")).unwrap().permissions().mode() & 0o777, 0o600);
+    // A second keygen never overwrites a secret key.
+    project.max().args(["connector", "keygen", "--out"]).arg(dir.join("publisher")).assert().failure();
+
+    let install = |extra: &[&str]| {
+        let mut command = project.max();
+        command.args(["connector", "install", "--yes", "--require-signed"]).arg(&component).args(extra);
+        command.assert()
+    };
+    let refused = |extra: &[&str], expected: &str| {
+        let output = install(extra).failure().get_output().clone();
+        let stderr = stderr_of(&output);
+        assert!(stderr.contains(expected), "{extra:?}: {stderr}");
+    };
+    let trust_publisher = ["--trust", "publisher.pub"];
+    refused(&trust_publisher, "the component is not signed");
+
+    project.max().args(["connector", "sign", "acme.wasm", "--key", "publisher.key"]).assert().success();
+    let verified =
+        project.max().args(["connector", "verify", "acme.wasm", "--trust", "publisher.pub"]).assert().success();
+    assert!(String::from_utf8_lossy(&verified.get_output().stdout).contains("signed by"));
+    refused(&["--trust", "stranger.pub"], "signed by a key you don't trust");
+
+    // One flipped byte after signing: refused, even with the right key.
+    let original = std::fs::read(&component).unwrap();
+    let mut tampered = original.clone();
+    tampered[100] ^= 1;
+    std::fs::write(&component, &tampered).unwrap();
+    refused(&trust_publisher, "signs a different file");
+    project.max().args(["connector", "verify", "acme.wasm", "--trust", "publisher.pub"]).assert().failure();
+
+    std::fs::write(&component, &original).unwrap();
+    let output = install(&trust_publisher).success().get_output().clone();
+    assert!(String::from_utf8_lossy(&output.stdout).contains("Installed acme"));
+    project.max().args(["connector", "list"]).assert().success();
+}

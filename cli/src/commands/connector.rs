@@ -1,10 +1,11 @@
-//! `max connector install|list|inspect|remove`.
+//! `max connector install|list|inspect|remove` (and the signing commands, in `signatures.rs`).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use super::signatures;
 use crate::args::GlobalArgs;
 use crate::commands::{project, runtime};
 use crate::failure::Failure;
@@ -26,6 +27,12 @@ pub enum ConnectorCommand {
     Inspect(NameArgs),
     /// Uninstall a connector (refused while it has installations).
     Remove(NameArgs),
+    /// Make a publisher key pair for signing components (ed25519).
+    Keygen(signatures::KeygenArgs),
+    /// Sign a component with your secret key, writing `<file>.sig` beside it.
+    Sign(signatures::SignArgs),
+    /// Check a component's signature against publisher keys you trust.
+    Verify(signatures::VerifyArgs),
 }
 
 /// Arguments of `install`.
@@ -36,6 +43,8 @@ pub struct InstallArgs {
     /// Install without asking for confirmation (for scripts).
     #[arg(short, long)]
     yes: bool,
+    #[command(flatten)]
+    signed: signatures::RequireSigned,
 }
 
 /// A connector name.
@@ -53,17 +62,24 @@ impl ConnectorCommand {
             ConnectorCommand::List => list(global, printer),
             ConnectorCommand::Inspect(args) => inspect(args, global, printer),
             ConnectorCommand::Remove(args) => remove(args, global, printer),
+            ConnectorCommand::Keygen(args) => signatures::keygen(args, printer),
+            ConnectorCommand::Sign(args) => signatures::sign(args, printer),
+            ConnectorCommand::Verify(args) => signatures::verify(args, printer),
         }
     }
 }
 
 async fn install(args: InstallArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
     let project = project(global)?;
+    let signer = args.signed.check(&args.file)?;
     let runtime = runtime()?;
     let pending = project.connectors().prepare(&runtime, &args.file).await?;
     let added = pending.added_permissions();
     if !printer.is_json() || !args.yes {
         prompt::say(&render::summary(printer, &pending.connector));
+        if let Some(signer) = &signer {
+            prompt::say(&format!("  Signed by {signer}, a key you trust."));
+        }
         if let Some(previous) = &pending.previous {
             prompt::say(&format!("\n  Replaces the installed {} {}.", previous.name, previous.version));
             if !added.is_empty() {
