@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::Result;
 use crate::http::{HttpCapability, HttpLimits, SecretSource};
 use crate::manifest::ConnectorInfo;
-use crate::project::{InstalledConnector, Project};
+use crate::project::{InstalledConnector, Narrowing, Project};
 use crate::runtime::{InstancePool, InstanceSetup, Limits, Runtime};
 
 /// A connector ready to call for one installation (or for onboarding, before one exists).
@@ -40,22 +40,37 @@ pub fn limits_for(connector: &InstalledConnector) -> Limits {
 }
 
 /// Loads `connector` (checking its hash) and prepares a pool of `size` instances with `config` and
-/// `secrets`.
+/// `secrets`, granted what it was at install less what the installation `narrowed`.
 pub fn live_connector(
     runtime: &Runtime,
     project: &Project,
     connector: &InstalledConnector,
     config: &BTreeMap<String, String>,
     secrets: Arc<dyn SecretSource>,
+    narrowed: &Narrowing,
     size: usize,
 ) -> Result<LiveConnector> {
     let loaded = project.connectors().load(runtime, connector)?;
     let base_url = connector.granted.base_url_key.as_ref().and_then(|key| config.get(key)).map(String::as_str);
-    let http = Arc::new(HttpCapability::new(&connector.granted, base_url, secrets, HttpLimits::default()));
+    let mut granted = connector.granted.clone();
+    if let Some(hosts) = &narrowed.hosts {
+        granted.hosts.retain(|h| hosts.contains(&h.host));
+    }
+    let http = Arc::new(HttpCapability::new(&granted, base_url, secrets, HttpLimits::default()));
+    let mut limits = limits_for(connector);
+    if let Some(mib) = narrowed.memory_mib {
+        limits.memory_bytes = limits.memory_bytes.min((mib as usize) << 20);
+    }
+    if let Some(seconds) = narrowed.cpu_seconds {
+        limits.cpu_per_call = limits.cpu_per_call.min(std::time::Duration::from_secs(seconds.into()));
+    }
+    if let Some(seconds) = narrowed.call_timeout_seconds {
+        limits.wall_per_call = limits.wall_per_call.min(std::time::Duration::from_secs(seconds.into()));
+    }
     let setup = InstanceSetup {
         config: config.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         http: http.clone(),
-        limits: limits_for(connector),
+        limits,
     };
     let pool = InstancePool::new(&connector.name, loaded, setup, size);
     Ok(LiveConnector { info: connector.info.clone(), pool, http })

@@ -218,3 +218,43 @@ fn a_log_flood_with_terminal_escapes_is_rate_limited_and_defused() {
     assert!(stderr.contains("log messages dropped"), "the cut is said: {stderr:.2000}");
     assert!(String::from_utf8_lossy(&output.stdout).contains("Synced hostile/default"));
 }
+
+#[test]
+fn an_installation_can_be_granted_less_than_its_connector() {
+    let project = max_tests::TestProject::new();
+    project.max().arg("init").assert().success();
+    project.max().args(["connector", "install", "--yes"]).arg(guest("hostile")).assert().success();
+    let connect = |name: &str, probe: &str, extra: &[&str]| {
+        let mut command = project.max();
+        command
+            .args(["connect", "hostile", "--name", name, "--set", "base_url=http://127.0.0.1:9", "--set", "token=t"])
+            .args(["--set", "oauth_token=o", "--set", "oauth_refresh=r", "--set", "oauth_client_secret=c"])
+            .args(["--set", &format!("probe={probe}")])
+            .args(extra);
+        command.assert()
+    };
+    // Only hosts it was granted can be kept.
+    let output = connect("x", "p1", &["--host", "evil.example"]).failure().get_output().clone();
+    assert!(String::from_utf8_lossy(&output.stderr).contains("was not granted `evil.example`"));
+
+    // Narrowed to one of its two hosts, it is refused the other.
+    connect("narrow", "fetch:https://second.example/data", &["--host", "allowed.example"]).success();
+    project.max().args(["sync", "hostile/narrow"]).assert().success();
+    let output = project
+        .max()
+        .args(["search", "hostile/narrow", "Probe", "--fields", "result", "-o", "ndjson"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let result = String::from_utf8_lossy(&output.stdout);
+    assert!(result.contains("the host refused the request") && result.contains("second.example"), "{result}");
+
+    // With less memory than granted, a call that needs 64 MiB fails; with the default it runs.
+    connect("small", "alloc-64", &["--memory-mib", "32"]).success();
+    let output = project.max().args(["sync", "hostile/small"]).assert().failure().get_output().clone();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("memory limit") && stderr.contains("32 MiB"), "{stderr}");
+    connect("roomy", "alloc-64", &[]).success();
+    project.max().args(["sync", "hostile/roomy"]).assert().success();
+}

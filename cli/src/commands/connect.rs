@@ -8,7 +8,7 @@ use std::sync::Arc;
 use clap::Args;
 use max_host::live::live_connector;
 use max_host::manifest::{InputStep, OnboardingStep, SelectOption, SelectStep};
-use max_host::project::{FileSecrets, InstallationFile, InstalledConnector, Project};
+use max_host::project::{FileSecrets, InstallationFile, InstalledConnector, Narrowing, Project};
 
 use crate::args::GlobalArgs;
 use crate::commands::{project, runtime};
@@ -35,10 +35,23 @@ pub struct ConnectCommand {
     /// Reconnect an existing installation with new settings (its synced data is kept).
     #[arg(long)]
     replace: bool,
+    /// Let this installation reach only these of the hosts the connector was granted (repeatable).
+    #[arg(long = "host", value_name = "HOST")]
+    hosts: Vec<String>,
+    /// Memory per instance for this installation, in MiB (at most what was granted).
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u32).range(16..))]
+    memory_mib: Option<u32>,
+    /// CPU time per call for this installation, in seconds (at most the default).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..))]
+    cpu_seconds: Option<u32>,
+    /// Wall-clock time per call for this installation, in seconds (at most what was granted).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..))]
+    call_timeout_seconds: Option<u32>,
 }
 
 /// The answers collected so far.
 struct Answers {
+    narrowed: Narrowing,
     given: BTreeMap<String, String>,
     config: BTreeMap<String, String>,
     secrets: BTreeMap<String, String>,
@@ -59,7 +72,23 @@ impl ConnectCommand {
                 max_host::Error::InstallationExists { label: format!("{}/{}", connector.name, self.name) }.into()
             );
         }
+        let declared: Vec<&str> = connector.granted.hosts.iter().map(|h| h.host.as_str()).collect();
+        if let Some(host) = self.hosts.iter().find(|h| !declared.contains(&h.as_str())) {
+            return Err(Failure::new(
+                "unknown_host",
+                format!("{} was not granted `{host}`, so it can't be kept", connector.name),
+                format!("its hosts: {}", declared.join(", ")),
+            )
+            .into());
+        }
+        let narrowed = Narrowing {
+            hosts: (!self.hosts.is_empty()).then(|| self.hosts.clone()),
+            memory_mib: self.memory_mib,
+            cpu_seconds: self.cpu_seconds,
+            call_timeout_seconds: self.call_timeout_seconds,
+        };
         let mut answers = Answers {
+            narrowed,
             given: parse_sets(&self.set, &connector)?,
             config: BTreeMap::new(),
             secrets: BTreeMap::new(),
@@ -124,7 +153,8 @@ impl ConnectCommand {
                 }
             }
         }
-        let file = InstallationFile::new(&connector.name, &self.name, &connector.version, answers.config);
+        let mut file = InstallationFile::new(&connector.name, &self.name, &connector.version, answers.config);
+        file.narrowed = answers.narrowed;
         let installation = installations.create(file, &answers.secrets, self.replace)?;
         if printer.is_json() {
             return printer.json(&serde_json::json!({
@@ -272,7 +302,7 @@ fn missing(key: &str, label: &str) -> anyhow::Error {
 /// Runs the connector's `validate`; secrets it refreshed on the way (OAuth tokens) replace the answers.
 async fn validate(project: &Project, connector: &InstalledConnector, answers: &mut Answers) -> anyhow::Result<String> {
     let secrets = Arc::new(FileSecrets::from_pairs(answers.secrets.clone()));
-    let live = live_connector(&runtime()?, project, connector, &answers.config, secrets.clone(), 1)?;
+    let live = live_connector(&runtime()?, project, connector, &answers.config, secrets.clone(), &answers.narrowed, 1)?;
     let mut instance = live.pool.get().await?;
     let summary = instance.validate().await;
     answers.secrets = secrets.snapshot();
@@ -286,7 +316,7 @@ async fn dynamic_options(
     step: &SelectStep,
 ) -> anyhow::Result<Vec<SelectOption>> {
     let secrets = Arc::new(FileSecrets::from_pairs(answers.secrets.clone()));
-    let live = live_connector(&runtime()?, project, connector, &answers.config, secrets.clone(), 1)?;
+    let live = live_connector(&runtime()?, project, connector, &answers.config, secrets.clone(), &answers.narrowed, 1)?;
     let mut instance = live.pool.get().await?;
     let options = instance.select_options(&step.key).await;
     answers.secrets = secrets.snapshot();

@@ -60,7 +60,8 @@ impl SyncCommand {
         let workers = usize::from(self.workers);
         let _lock = installation.lock_for_sync()?;
         let secrets = Arc::new(installation.secrets()?);
-        let live = live_connector(&runtime()?, &project, &connector, &installation.file.config, secrets, workers)?;
+        let file = &installation.file;
+        let live = live_connector(&runtime()?, &project, &connector, &file.config, secrets, &file.narrowed, workers)?;
         let storage = SqliteStorage::open(&installation.data_db())?;
         let context =
             SyncContext { info: live.info, pool: live.pool, http: live.http, storage: Arc::new(Mutex::new(storage)) };

@@ -28,6 +28,33 @@ pub struct InstallationFile {
     pub config: BTreeMap<String, String>,
     /// When it was connected.
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Less than the connector was granted at install, for this installation only.
+    #[serde(default, skip_serializing_if = "Narrowing::is_empty")]
+    pub narrowed: Narrowing,
+}
+
+/// What a user takes away from one installation: hosts, and resources (never more than granted).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Narrowing {
+    /// Only these of the declared hosts (the configured base URL stays reachable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<Vec<String>>,
+    /// Linear memory per instance, in MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mib: Option<u32>,
+    /// Guest CPU time per call, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_seconds: Option<u32>,
+    /// Wall-clock time per call, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_timeout_seconds: Option<u32>,
+}
+
+impl Narrowing {
+    /// Whether nothing is taken away.
+    pub fn is_empty(&self) -> bool {
+        *self == Narrowing::default()
+    }
 }
 
 impl InstallationFile {
@@ -39,6 +66,7 @@ impl InstallationFile {
             connector_version: connector_version.to_string(),
             config,
             created_at: chrono::Utc::now(),
+            narrowed: Narrowing::default(),
         }
     }
 }

