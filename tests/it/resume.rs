@@ -46,16 +46,6 @@ fn tables(project: &TestProject) -> BTreeMap<String, Vec<Vec<Sql>>> {
     max_tests::tables(&project.path().join(".max/installations/acme/default/data.db"), false)
 }
 
-/// A small deterministic generator for kill moments (seeded from the clock, printed on failure).
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n
-    }
-}
-
 #[test]
 fn a_sync_killed_at_random_moments_and_resumed_ends_exactly_like_an_uninterrupted_one() {
     // ~6,000 tasks in pages of 25 behind 25 ms of latency: a few seconds of syncing, ~270 requests.
@@ -71,7 +61,7 @@ fn a_sync_killed_at_random_moments_and_resumed_ends_exactly_like_an_uninterrupte
 
     let victim = connected(&server, &["page_size=25"]);
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
-    let mut rng = Lcg(seed);
+    let mut rng = max_fake_saas::Rng::new(seed);
     let before = fake.request_count();
     let mut moments = Vec::new();
     while moments.len() < 10 {

@@ -73,11 +73,7 @@ impl Linear {
         );
         let data = self.query(&query, json!({ "first": self.page_size, "after": after, "filter": filter }))?;
         let connection = &data[kind.list];
-        let mut batch = kind_batch(kind);
-        for node in nodes(connection)? {
-            rows::push(self, kind, &mut batch, node)?;
-        }
-        Ok((batch, next_cursor(connection)))
+        Ok((self.batch_of(kind, connection)?, next_cursor(connection)))
     }
 
     /// The ids of the rest of a nested connection, from the page after `after` on.
@@ -102,6 +98,15 @@ impl Linear {
 }
 
 impl Linear {
+    /// The nodes of a connection of `kind` objects as one batch.
+    fn batch_of(&self, kind: &EntityKind, connection: &Json) -> Result<max_connector_sdk::Batch> {
+        let mut batch = kind_batch(kind);
+        for node in nodes(connection)? {
+            rows::push(self, kind, &mut batch, node)?;
+        }
+        Ok(batch)
+    }
+
     /// One page of an issue's sub-issues (their ids; the issues themselves come with the issue list).
     fn children_page(&self, issue: &str, after: Option<&str>) -> Result<Page> {
         let query = format!(
@@ -110,11 +115,7 @@ impl Linear {
         );
         let data = self.query(&query, json!({ "id": issue, "first": self.page_size, "after": after }))?;
         let connection = &data["issue"]["children"];
-        let mut batch = kind_batch(&model::ISSUE);
-        for node in nodes(connection)? {
-            rows::push(self, &model::ISSUE, &mut batch, node)?;
-        }
-        Ok(Page::new(batch).next(next_cursor(connection)))
+        Ok(Page::new(self.batch_of(&model::ISSUE, connection)?).next(next_cursor(connection)))
     }
 }
 
@@ -350,11 +351,7 @@ impl Connector for Linear {
             kind.selection()
         );
         let data = self.query(&query, json!({ "first": ids.len().max(1), "filter": { "id": { "in": ids } } }))?;
-        let mut batch = kind_batch(kind);
-        for node in nodes(&data[kind.list])? {
-            rows::push(self, kind, &mut batch, node)?;
-        }
-        Ok(Entities::from(batch))
+        Ok(Entities::from(self.batch_of(kind, &data[kind.list])?))
     }
 
     fn load_page(&mut self, loader: &str, parent: &EntityRef, cursor: Option<&str>) -> Result<Page> {
