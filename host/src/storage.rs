@@ -288,10 +288,9 @@ pub trait Storage: Send {
     fn syncs(&self, limit: usize) -> Result<Vec<SyncRecord>>;
     /// Rows per entity type.
     fn counts(&self) -> Result<BTreeMap<String, u64>>;
-    /// How current each entity type's rows are.
-    fn freshness(&self) -> Result<Vec<Freshness>>;
-    /// When the last completed full and incremental syncs started.
-    fn last_syncs(&self) -> Result<LastSyncs>;
+    /// When the last completed full and incremental syncs started, and how current each entity
+    /// type's rows are.
+    fn freshness(&self) -> Result<(LastSyncs, Vec<Freshness>)>;
     /// The ids of `entity` whose `fields` were all written at or after `since` (RFC 3339).
     fn recently_synced(
         &self,

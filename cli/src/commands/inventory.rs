@@ -141,8 +141,7 @@ impl StatusCommand {
         for installation in &installations {
             let storage = open(installation);
             let syncs = storage.as_ref().map(|s| s.syncs(self.last.max(1))).transpose()?.unwrap_or_default();
-            let freshness = storage.as_ref().map(|s| s.freshness()).transpose()?.unwrap_or_default();
-            let last = storage.as_ref().map(|s| s.last_syncs()).transpose()?.unwrap_or_default();
+            let (last, freshness) = storage.as_ref().map(|s| s.freshness()).transpose()?.unwrap_or_default();
             report.push((installation.label(), syncs, freshness, last));
         }
         if printer.is_json() {

@@ -42,7 +42,7 @@ fn parse(text: Option<String>) -> Option<DateTime<Utc>> {
     text.and_then(|t| DateTime::parse_from_rfc3339(&t).ok()).map(|t| t.with_timezone(&Utc))
 }
 
-pub(super) fn last_syncs(storage: &SqliteStorage) -> Result<LastSyncs> {
+fn last_syncs(storage: &SqliteStorage) -> Result<LastSyncs> {
     let conn = &storage.conn;
     let started = |full: bool| -> Result<Option<String>> {
         conn.query_row(
@@ -56,10 +56,11 @@ pub(super) fn last_syncs(storage: &SqliteStorage) -> Result<LastSyncs> {
     Ok(LastSyncs { full: parse(started(true)?), incremental: parse(started(false)?) })
 }
 
-pub(super) fn freshness(storage: &SqliteStorage) -> Result<Vec<Freshness>> {
+pub(super) fn freshness(storage: &SqliteStorage) -> Result<(LastSyncs, Vec<Freshness>)> {
     let conn = &storage.conn;
-    let Some(info) = &storage.info else { return Ok(Vec::new()) };
-    let full_started = last_syncs(storage)?.full.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    let last = last_syncs(storage)?;
+    let Some(info) = &storage.info else { return Ok((last, Vec::new())) };
+    let full_started = last.full.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
     let mut out = Vec::new();
     for entity in &info.schema.entities {
         let sql = format!(
@@ -80,7 +81,7 @@ pub(super) fn freshness(storage: &SqliteStorage) -> Result<Vec<Freshness>> {
             last_written: parse(last),
         });
     }
-    Ok(out)
+    Ok((last, out))
 }
 
 pub(super) fn recently_synced(

@@ -116,12 +116,8 @@ impl Storage for SqliteStorage {
         super::tasks::retry_failed(&self.conn, sync)
     }
 
-    fn freshness(&self) -> Result<Vec<super::Freshness>> {
+    fn freshness(&self) -> Result<(super::LastSyncs, Vec<super::Freshness>)> {
         super::freshness::freshness(self)
-    }
-
-    fn last_syncs(&self) -> Result<super::LastSyncs> {
-        super::freshness::last_syncs(self)
     }
 
     fn recently_synced(
