@@ -31,12 +31,22 @@ pub struct GlobalArgs {
     /// (other commands print JSON for those).
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+    /// Shorthand for `-o json`.
+    #[arg(long, global = true, conflicts_with = "output")]
+    pub json: bool,
     /// Use the project in DIR instead of searching upward from the current directory.
     #[arg(short = 'C', long = "project", global = true, value_name = "DIR")]
     pub project: Option<PathBuf>,
     /// Log more to stderr (-v: info, -vv: debug). `MAX_LOG` takes a full filter.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+}
+
+impl GlobalArgs {
+    /// The output format asked for, `--json` included.
+    pub fn output_format(&self) -> OutputFormat {
+        if self.json { OutputFormat::Json } else { self.output }
+    }
 }
 
 /// An output format.

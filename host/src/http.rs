@@ -6,6 +6,7 @@ mod addresses;
 mod grants;
 mod oauth;
 mod ratelimit;
+mod redact;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -107,6 +108,9 @@ pub trait SecretSource: Send + Sync {
     /// The secret stored under `name`, if any.
     fn secret(&self, name: &str) -> Option<String>;
 
+    /// Every secret value held (refreshed tokens included), for redaction.
+    fn values(&self) -> Vec<String>;
+
     /// Stores new values (refreshed OAuth tokens) so later lookups, and later runs, see them.
     fn store(&self, changes: &[(String, String)]) -> Result<(), String> {
         let _ = changes;
@@ -117,6 +121,10 @@ pub trait SecretSource: Send + Sync {
 impl SecretSource for std::collections::HashMap<String, String> {
     fn secret(&self, name: &str) -> Option<String> {
         self.get(name).cloned()
+    }
+
+    fn values(&self) -> Vec<String> {
+        std::collections::HashMap::values(self).cloned().collect()
     }
 }
 
@@ -222,6 +230,12 @@ impl HttpCapability {
         self.limiter.waited()
     }
 
+    /// `text` (a guest's log or error message, an API's answer) with every secret of the installation
+    /// replaced by `[redacted]`.
+    pub fn redact(&self, text: &str) -> String {
+        redact::redact(text, self.secrets.values())
+    }
+
     /// The number of requests sent so far (redirect hops included).
     pub fn request_count(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
@@ -265,7 +279,9 @@ impl HttpCapability {
         {
             match self.oauth.refresh(&self.oauth_context(), def, &settings, used).await {
                 Ok(fresh) => return self.exchange_with(&request, Some(&(def.clone(), fresh))).await,
-                Err(problem) => tracing::warn!(credential = %def.name, "OAuth2 refresh failed: {problem}"),
+                Err(problem) => {
+                    tracing::warn!(credential = %def.name, "OAuth2 refresh failed: {}", self.redact(&problem))
+                }
             }
         }
         Ok(response)

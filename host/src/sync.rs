@@ -338,8 +338,9 @@ impl<S: Storage + 'static> Drain<'_, S> {
         }
     }
 
+    /// Records `error` as the task's failure (with any secret the message quotes taken out).
     fn fail(&self, task: &crate::storage::Task, error: &Error) -> Result<()> {
-        lock(&self.context.storage).fail_task(task, &error.to_string())
+        lock(&self.context.storage).fail_task(task, &self.context.http.redact(&error.to_string()))
     }
 }
 

@@ -14,17 +14,16 @@ use max_tests::{guest, load, runtime, setup};
 
 use crate::sandbox::result_of;
 
-/// A loopback server that echoes the `Authorization` header it got, and redirects `/away` to `target`.
-async fn echo_server(target: Option<String>) -> (max_fake_saas::RunningServer, Arc<AtomicU64>) {
-    let hits = Arc::new(AtomicU64::new(0));
-    let counter = hits.clone();
-    let router = Router::new()
+/// A router that echoes the `Authorization` header it got (counting hits), and redirects `/away` to
+/// `target`.
+fn echo_router(target: Option<String>, hits: Arc<AtomicU64>) -> Router {
+    Router::new()
         .route(
             "/echo",
             get(move |headers: HeaderMap| {
-                let counter = counter.clone();
+                let hits = hits.clone();
                 async move {
-                    counter.fetch_add(1, Ordering::Relaxed);
+                    hits.fetch_add(1, Ordering::Relaxed);
                     let auth =
                         headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("none").to_string();
                     format!("auth={auth}")
@@ -37,7 +36,13 @@ async fn echo_server(target: Option<String>) -> (max_fake_saas::RunningServer, A
                 let target = target.clone().unwrap_or_default();
                 async move { (StatusCode::FOUND, [(header::LOCATION, target)]).into_response() }
             }),
-        );
+        )
+}
+
+/// [`echo_router`] served on loopback in the test's runtime.
+async fn echo_server(target: Option<String>) -> (max_fake_saas::RunningServer, Arc<AtomicU64>) {
+    let hits = Arc::new(AtomicU64::new(0));
+    let router = echo_router(target, hits.clone());
     let server = max_fake_saas::RunningServer::start(router, "127.0.0.1:0".parse().unwrap()).await.unwrap();
     (server, hits)
 }
@@ -377,4 +382,44 @@ async fn slow_drip_and_endless_responses_are_cut_off_by_the_host() {
     };
     assert!(message.contains("larger than 1048576 bytes"), "{message}");
     assert_eq!(result_of(&pool, "echo", "still here").await.unwrap(), "still here");
+}
+
+/// A server echoes the token the host attached; the guest logs the echo, returns it as an error and
+/// panics with it. The secret shows up nowhere: not on the terminal, not in the recorded failure, not in
+/// any file of the project but the credential store.
+#[test]
+fn a_secret_a_server_echoes_is_redacted_from_logs_errors_and_crash_reports() {
+    const SECRET: &str = "s3cret-token-4f9a";
+    let hits = Arc::new(AtomicU64::new(0));
+    let counter = hits.clone();
+    let server =
+        max_fake_saas::RunningServer::spawn(move || echo_router(None, counter), "127.0.0.1:0".parse().unwrap())
+            .unwrap();
+    let project = max_tests::TestProject::new();
+    project.max().arg("init").assert().success();
+    project.max().args(["connector", "install", "--yes"]).arg(guest("hostile")).assert().success();
+    for (name, how) in [("error", "leak"), ("crash", "leak-panic")] {
+        project
+            .max()
+            .args(["connect", "hostile", "--name", name, "--set", &format!("base_url={}", server.base_url())])
+            .args(["--set", &format!("token={SECRET}"), "--set", "oauth_token=o", "--set", "oauth_refresh=r"])
+            .args(["--set", "oauth_client_secret=c", "--set", &format!("probe={how}:{}/echo", server.base_url())])
+            .assert()
+            .success();
+        let installation = format!("hostile/{name}");
+        let output = project.max().args(["sync", &installation]).env("MAX_LOG", "warn").assert().failure();
+        let output = output.get_output();
+        let shown = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(!shown.contains(SECRET), "{how}: the secret was shown: {shown}");
+        assert!(shown.contains("the server said auth=Bearer [redacted]"), "{how}: {shown}");
+        let json = project.max().args(["sync", &installation, "--retry-failed", "--json"]).assert().failure();
+        let json = String::from_utf8_lossy(&json.get_output().stdout).into_owned();
+        assert!(!json.contains(SECRET) && json.contains("[redacted]"), "{how}: {json}");
+    }
+    assert_eq!(hits.load(Ordering::Relaxed), 4, "every attempt really sent the secret and got it echoed");
+    for file in project.files_under(&project.path().join(".max")) {
+        let text =
+            String::from_utf8_lossy(&std::fs::read(project.path().join(".max").join(&file)).unwrap()).into_owned();
+        assert_eq!(text.contains(SECRET), file.ends_with("credentials.json"), "{file}");
+    }
 }

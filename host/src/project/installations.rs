@@ -192,6 +192,12 @@ impl SecretSource for FileSecrets {
         self.secrets.read().expect("secrets lock").get(name).cloned()
     }
 
+    fn values(&self) -> Vec<String> {
+        let secrets = self.secrets.read().expect("secrets lock");
+        // Expiry times are bookkeeping, not secrets.
+        secrets.iter().filter(|(name, _)| !name.ends_with(":expires_at")).map(|(_, value)| value.clone()).collect()
+    }
+
     fn store(&self, changes: &[(String, String)]) -> std::result::Result<(), String> {
         let mut secrets = self.secrets.write().expect("secrets lock");
         let mut updated = secrets.clone();

@@ -69,7 +69,7 @@ impl ConnectorInstance {
     /// Calls `validate`.
     pub async fn validate(&mut self) -> Result<String> {
         let result = guest_call!(self, "validate", call_validate());
-        self.guest_result("validate", result)
+        self.guest_result("validate", result).map(|account| self.store.data().http.redact(&account))
     }
 
     /// Calls `select-options`.
@@ -123,10 +123,11 @@ impl ConnectorInstance {
     }
 
     fn guest_result<T>(&self, call: &str, result: std::result::Result<T, wit::ConnectorError>) -> Result<T> {
+        let http = &self.store.data().http;
         result.map_err(|error| Error::ConnectorFailed {
             connector: self.connector.to_string(),
             call: call.to_string(),
-            error: convert::connector_error(error),
+            error: convert::connector_error(error, |message| http.redact(message)),
         })
     }
 
@@ -158,9 +159,11 @@ impl ConnectorInstance {
         }
         let reason = match (error.downcast_ref::<wasmtime::Trap>(), state.stderr_tail()) {
             (Some(wasmtime::Trap::StackOverflow), _) => "stack overflow (infinite recursion?)".to_string(),
-            (Some(wasmtime::Trap::UnreachableCodeReached), Some(message)) => format!("panicked: {message}"),
+            (Some(wasmtime::Trap::UnreachableCodeReached), Some(message)) => {
+                format!("panicked: {}", state.http.redact(&message))
+            }
             (Some(trap), _) => format!("trap: {trap}"),
-            (None, _) => chain,
+            (None, _) => state.http.redact(&chain),
         };
         Error::ConnectorCrashed { connector: self.connector.to_string(), call: call.to_string(), reason }
     }

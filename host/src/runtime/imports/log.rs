@@ -72,7 +72,7 @@ impl Host for StoreState {
         let connector = self.connector.as_str();
         let Some(dropped) = self.log_budget.admit(Instant::now()) else { return };
         report_dropped(connector, dropped);
-        let clean = clean(&message);
+        let clean = clean(&self.http.redact(&message));
         match level {
             Level::Trace => tracing::trace!(target: "max::connector", connector, "{clean}"),
             Level::Debug => tracing::debug!(target: "max::connector", connector, "{clean}"),

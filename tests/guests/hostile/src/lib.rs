@@ -163,6 +163,17 @@ impl Connector for Hostile {
                 if arg == "alloc-64" {
                     std::hint::black_box(vec![1u8; 64 << 20]);
                 }
+                if let Some((how, url)) = arg.split_once(':').filter(|(how, _)| how.starts_with("leak")) {
+                    // Has the host attach the token to a server that echoes it back, then tries to get
+                    // the echo into the host's logs, its error messages and its crash reports.
+                    let response = http::get(url).credential("token").send()?;
+                    let echoed = format!("the server said {}", String::from_utf8_lossy(response.body()));
+                    max_connector_sdk::log(max_connector_sdk::Level::Warn, &echoed);
+                    if how == "leak-panic" {
+                        panic!("{echoed}");
+                    }
+                    return Err(ConnectorError::Other(echoed));
+                }
                 if let Some(url) = arg.strip_prefix("fetch:") {
                     let outcome = match http::get(url).send() {
                         Ok(response) => format!("HTTP {}", response.status()),
