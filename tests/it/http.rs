@@ -12,7 +12,7 @@ use max_host::runtime::{InstancePool, Limits};
 use max_host::{ConnectorError, Error};
 use max_tests::{guest, load, runtime, setup};
 
-use crate::sandbox::result_of;
+use crate::sandbox::{Sandbox, result_of};
 
 /// A router that echoes the `Authorization` header it got (counting hits), and redirects `/away` to
 /// `target`.
@@ -47,23 +47,19 @@ async fn echo_server(target: Option<String>) -> (max_fake_saas::RunningServer, A
     (server, hits)
 }
 
-async fn hostile_at(base_url: &str) -> InstancePool {
+async fn hostile_at(base_url: &str) -> Sandbox {
     let runtime = runtime();
     let loaded = load(&runtime, &guest("hostile"));
     let info = loaded.describe().await.unwrap();
-    InstancePool::new(
-        "hostile",
-        loaded,
-        setup(&info.permissions, &[("base_url", base_url)], &[("token", "s3cret-token")], Limits::default()),
-        2,
-    )
+    let setup = setup(&info.permissions, &[("base_url", base_url)], &[("token", "s3cret-token")], Limits::default());
+    Sandbox { pool: InstancePool::new("hostile", loaded, setup, 2), runtime }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_host_attaches_the_secret_the_guest_names() {
     let (server, hits) = echo_server(None).await;
-    let pool = hostile_at(server.base_url()).await;
-    let result = result_of(&pool, "http", &format!("{}/echo", server.base_url())).await.unwrap();
+    let sandbox = hostile_at(server.base_url()).await;
+    let result = result_of(&sandbox.pool, "http", &format!("{}/echo", server.base_url())).await.unwrap();
     assert_eq!(result, "HTTP 200: auth=Bearer s3cret-token");
     assert_eq!(hits.load(Ordering::Relaxed), 1);
 }
@@ -72,18 +68,19 @@ async fn the_host_attaches_the_secret_the_guest_names() {
 async fn redirects_to_an_undeclared_host_are_refused() {
     let (elsewhere, elsewhere_hits) = echo_server(None).await;
     let (server, _) = echo_server(Some(format!("{}/echo", elsewhere.base_url()))).await;
-    let pool = hostile_at(server.base_url()).await;
-    let error = result_of(&pool, "http", &format!("{}/away", server.base_url())).await.unwrap_err();
+    let sandbox = hostile_at(server.base_url()).await;
+    let error = result_of(&sandbox.pool, "http", &format!("{}/away", server.base_url())).await.unwrap_err();
     let Error::ConnectorFailed { error: ConnectorError::Forbidden(message), .. } = &error else { panic!("{error:?}") };
     assert!(message.contains(elsewhere.base_url()), "{message}");
     assert_eq!(elsewhere_hits.load(Ordering::Relaxed), 0, "the redirect was not followed");
+    sandbox.stays_healthy().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn redirects_within_the_grant_are_followed_with_the_secret() {
     let (server, hits) = echo_server(Some("/echo".to_string())).await;
-    let pool = hostile_at(server.base_url()).await;
-    let result = result_of(&pool, "http", &format!("{}/away", server.base_url())).await.unwrap();
+    let sandbox = hostile_at(server.base_url()).await;
+    let result = result_of(&sandbox.pool, "http", &format!("{}/away", server.base_url())).await.unwrap();
     assert_eq!(result, "HTTP 200: auth=Bearer s3cret-token");
     assert_eq!(hits.load(Ordering::Relaxed), 1);
 }
@@ -93,8 +90,8 @@ async fn an_unreachable_server_is_a_transient_error() {
     // Bind and drop a listener to get a port nothing listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let base = format!("http://127.0.0.1:{port}");
-    let pool = hostile_at(&base).await;
-    let error = result_of(&pool, "http", &format!("{base}/echo")).await.unwrap_err();
+    let sandbox = hostile_at(&base).await;
+    let error = result_of(&sandbox.pool, "http", &format!("{base}/echo")).await.unwrap_err();
     assert!(matches!(error, Error::ConnectorFailed { error: ConnectorError::Transient(_), .. }), "{error:?}");
 }
 
@@ -281,6 +278,7 @@ async fn a_guest_can_name_only_its_declared_credentials_and_never_reads_a_secret
         assert!(!report.contains(secret), "the guest saw {secret}: {report}");
     }
     assert_eq!(hits.load(Ordering::Relaxed), 0, "no request left with a secret it may not carry");
+    max_tests::another_installation_syncs(&runtime).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -321,6 +319,7 @@ async fn a_granted_name_that_resolves_into_the_users_network_is_refused() {
     let error = result_of(&pool, "http", &format!("https://allowed.example:{port}/x")).await.unwrap_err();
     let Error::ConnectorFailed { error: ConnectorError::Transient(message), .. } = &error else { panic!("{error:?}") };
     assert!(message.contains("connection failed"), "{message}");
+    max_tests::another_installation_syncs(&runtime).await;
 }
 
 async fn still_alive(pool: &InstancePool) {
@@ -382,6 +381,7 @@ async fn slow_drip_and_endless_responses_are_cut_off_by_the_host() {
     };
     assert!(message.contains("larger than 1048576 bytes"), "{message}");
     assert_eq!(result_of(&pool, "echo", "still here").await.unwrap(), "still here");
+    max_tests::another_installation_syncs(&runtime).await;
 }
 
 /// A server echoes the token the host attached; the guest logs the echo, returns it as an error and

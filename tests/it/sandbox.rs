@@ -1,10 +1,11 @@
 //! The sandbox holds against a hostile guest: loops, allocation bombs, deep recursion, panics, and
-//! attempts to read files, the environment or open sockets. After each, the host runs another call.
+//! attempts to read files, the environment or open sockets. After each, the same connector answers a
+//! fresh call and another installation syncs to the end on the same runtime.
 
 use std::time::Duration;
 
 use max_host::data::{EntityRef, FieldValue};
-use max_host::runtime::{InstancePool, Limits};
+use max_host::runtime::{InstancePool, Limits, Runtime};
 use max_host::{ConnectorError, Error, LimitKind};
 use max_tests::{guest, load, runtime, setup};
 
@@ -12,13 +13,29 @@ fn probe(id: &str) -> EntityRef {
     EntityRef { entity: "Probe".to_string(), id: id.to_string() }
 }
 
-/// A pool of one hostile instance under `limits`, allowed to reach `base_url`.
-async fn hostile(limits: Limits, base_url: &str) -> InstancePool {
+/// A hostile installation: a pool of one instance under `limits`, allowed to reach `base_url`, on a
+/// runtime of its own that other installations can share.
+pub struct Sandbox {
+    pub runtime: Runtime,
+    pub pool: InstancePool,
+}
+
+impl Sandbox {
+    /// The host stayed healthy: the hostile connector answers a fresh call, and another installation
+    /// on the same runtime syncs to the end.
+    pub async fn stays_healthy(&self) {
+        let answer = result_of(&self.pool, "echo", "still alive").await.expect("a call after the attack works");
+        assert_eq!(answer, "still alive");
+        max_tests::another_installation_syncs(&self.runtime).await;
+    }
+}
+
+async fn hostile(limits: Limits, base_url: &str) -> Sandbox {
     let runtime = runtime();
     let loaded = load(&runtime, &guest("hostile"));
     let info = loaded.describe().await.expect("hostile describes itself");
     let setup = setup(&info.permissions, &[("base_url", base_url)], &[("token", "s3cret-token")], limits);
-    InstancePool::new("hostile", loaded, setup, 1)
+    Sandbox { pool: InstancePool::new("hostile", loaded, setup, 1), runtime }
 }
 
 /// Runs a loader that is expected to return, and gives its `result` text.
@@ -30,89 +47,84 @@ pub async fn result_of(pool: &InstancePool, loader: &str, arg: &str) -> Result<S
     }
 }
 
-/// The host still serves calls: a fresh instance answers.
-async fn still_works(pool: &InstancePool) {
-    assert_eq!(result_of(pool, "echo", "still alive").await.expect("a call after the failure works"), "still alive");
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn an_infinite_loop_is_stopped_by_the_cpu_deadline() {
     let limits = Limits { cpu_per_call: Duration::from_millis(300), ..Limits::default() };
-    let pool = hostile(limits, "http://127.0.0.1:9").await;
-    let error = result_of(&pool, "loop", "x").await.unwrap_err();
+    let sandbox = hostile(limits, "http://127.0.0.1:9").await;
+    let error = result_of(&sandbox.pool, "loop", "x").await.unwrap_err();
     assert!(matches!(error, Error::LimitExceeded { limit: LimitKind::Cpu, .. }), "{error:?}");
     let message = error.to_string();
     assert!(
         message.contains("`hostile`") && message.contains("CPU time limit") && message.contains("`load`"),
         "{message}"
     );
-    still_works(&pool).await;
+    sandbox.stays_healthy().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_loop_is_also_bounded_by_the_wall_clock() {
     let limits = Limits { wall_per_call: Duration::from_millis(300), ..Limits::default() };
-    let pool = hostile(limits, "http://127.0.0.1:9").await;
-    let error = result_of(&pool, "loop", "x").await.unwrap_err();
+    let sandbox = hostile(limits, "http://127.0.0.1:9").await;
+    let error = result_of(&sandbox.pool, "loop", "x").await.unwrap_err();
     assert!(matches!(error, Error::LimitExceeded { limit: LimitKind::WallClock, .. }), "{error:?}");
-    still_works(&pool).await;
+    sandbox.stays_healthy().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unbounded_allocation_hits_the_memory_limit() {
     let limits = Limits { memory_bytes: 64 << 20, ..Limits::default() };
-    let pool = hostile(limits, "http://127.0.0.1:9").await;
-    let error = result_of(&pool, "alloc", "x").await.unwrap_err();
+    let sandbox = hostile(limits, "http://127.0.0.1:9").await;
+    let error = result_of(&sandbox.pool, "alloc", "x").await.unwrap_err();
     assert!(matches!(error, Error::LimitExceeded { limit: LimitKind::Memory, .. }), "{error:?}");
     assert!(error.to_string().contains("64 MiB"), "{error}");
-    still_works(&pool).await;
+    sandbox.stays_healthy().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_panic_is_an_error_naming_the_connector_and_its_message() {
-    let pool = hostile(Limits::default(), "http://127.0.0.1:9").await;
-    let error = result_of(&pool, "panic", "boom").await.unwrap_err();
+    let sandbox = hostile(Limits::default(), "http://127.0.0.1:9").await;
+    let error = result_of(&sandbox.pool, "panic", "boom").await.unwrap_err();
     let Error::ConnectorCrashed { connector, call, reason } = &error else { panic!("{error:?}") };
     assert_eq!((connector.as_str(), call.as_str()), ("hostile", "load"));
     assert!(reason.contains("panicked on purpose: boom"), "{reason}");
-    still_works(&pool).await;
+    sandbox.stays_healthy().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deep_recursion_is_a_stack_overflow_not_a_host_crash() {
-    let pool = hostile(Limits::default(), "http://127.0.0.1:9").await;
-    let error = result_of(&pool, "recurse", "x").await.unwrap_err();
+    let sandbox = hostile(Limits::default(), "http://127.0.0.1:9").await;
+    let error = result_of(&sandbox.pool, "recurse", "x").await.unwrap_err();
     let Error::ConnectorCrashed { reason, .. } = &error else { panic!("{error:?}") };
     assert!(reason.contains("stack overflow"), "{reason}");
-    still_works(&pool).await;
+    sandbox.stays_healthy().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_batch_whose_packed_rows_lie_is_refused_as_invalid_data() {
-    let pool = hostile(Limits::default(), "http://127.0.0.1:9").await;
-    let error = result_of(&pool, "forged-batch", "x").await.unwrap_err();
+    let sandbox = hostile(Limits::default(), "http://127.0.0.1:9").await;
+    let error = result_of(&sandbox.pool, "forged-batch", "x").await.unwrap_err();
     let Error::InvalidData { entity, reason, .. } = &error else { panic!("{error:?}") };
     assert_eq!(entity, "Probe");
     assert!(reason.contains("1000000 rows can't fit in 5 bytes"), "{reason}");
-    still_works(&pool).await;
+    sandbox.stays_healthy().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_result_over_the_size_limit_is_refused_before_it_is_decoded() {
     let limits = Limits { max_result_bytes: 1 << 20, ..Limits::default() };
-    let pool = hostile(limits, "http://127.0.0.1:9").await;
-    let error = result_of(&pool, "flood", "4").await.unwrap_err();
+    let sandbox = hostile(limits, "http://127.0.0.1:9").await;
+    let error = result_of(&sandbox.pool, "flood", "4").await.unwrap_err();
     assert!(matches!(error, Error::LimitExceeded { limit: LimitKind::ResultSize, .. }), "{error:?}");
     assert!(error.to_string().contains("1 MiB of entity data per call"), "{error}");
-    still_works(&pool).await;
+    sandbox.stays_healthy().await;
     // Under the (default, 64 MiB) limit, the same rows arrive whole.
     let roomy = hostile(Limits::default(), "http://127.0.0.1:9").await;
-    let batches = roomy.get().await.unwrap().load("flood", &[probe("4")]).await.unwrap();
+    let batches = roomy.pool.get().await.unwrap().load("flood", &[probe("4")]).await.unwrap();
     assert_eq!(batches[0].rows.len(), 4 * 1024);
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn malformed_data_fails_its_task_and_stores_nothing_of_it() {
+async fn malformed_data_and_references_to_undeclared_entities_fail_their_task_and_store_nothing() {
     use max_host::storage::{SqliteStorage, Storage};
     use max_host::sync::{SyncContext, SyncOptions, run_sync};
     let runtime = runtime();
@@ -123,6 +135,8 @@ async fn malformed_data_fails_its_task_and_stores_nothing_of_it() {
         ("bad-field", "Probe.nope is not a declared field"),
         ("bad-type", "result"),
         ("twice", "repeats an id of the same batch"),
+        ("ghost-delete", "the connector reported a deletion of an undeclared entity"),
+        ("ghost-plan", "the plan targets undeclared entity `Ghost`"),
         ("p1", ""),
     ] {
         let dir = tempfile::tempdir().unwrap();
@@ -143,31 +157,34 @@ async fn malformed_data_fails_its_task_and_stores_nothing_of_it() {
         }
         assert_eq!(report.failures.len(), 1, "{probe}: {:?}", report.failures);
         let error = &report.failures[0].error;
-        assert!(error.contains("invalid data") && error.contains(expected), "{probe}: {error}");
+        assert!(error.contains("invalid") && error.contains(expected), "{probe}: {error}");
         assert_eq!(probes, 0, "{probe}: nothing of a malformed answer is stored");
     }
+    max_tests::another_installation_syncs(&runtime).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_guest_cannot_read_host_files() {
-    let pool = hostile(Limits::default(), "http://127.0.0.1:9").await;
+    let sandbox = hostile(Limits::default(), "http://127.0.0.1:9").await;
     let secret_file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(secret_file.path(), "host secret").unwrap();
     for path in ["/etc/passwd", secret_file.path().to_str().unwrap(), env!("CARGO_MANIFEST_DIR")] {
-        let result = result_of(&pool, "read-file", path).await.unwrap();
+        let result = result_of(&sandbox.pool, "read-file", path).await.unwrap();
         assert!(result.starts_with("denied:"), "{path}: {result}");
     }
     for dir in ["/", ".", "/tmp"] {
-        let result = result_of(&pool, "list-dir", dir).await.unwrap();
+        let result = result_of(&sandbox.pool, "list-dir", dir).await.unwrap();
         assert!(result.starts_with("denied:"), "{dir}: {result}");
     }
+    sandbox.stays_healthy().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_guest_sees_no_environment_variables() {
     assert!(std::env::var_os("PATH").is_some(), "the host process has an environment");
-    let pool = hostile(Limits::default(), "http://127.0.0.1:9").await;
-    assert_eq!(result_of(&pool, "read-env", "x").await.unwrap(), "0 variables: ");
+    let sandbox = hostile(Limits::default(), "http://127.0.0.1:9").await;
+    assert_eq!(result_of(&sandbox.pool, "read-env", "x").await.unwrap(), "0 variables: ");
+    sandbox.stays_healthy().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -175,25 +192,26 @@ async fn a_guest_cannot_open_sockets() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let address = listener.local_addr().unwrap().to_string();
-    let pool = hostile(Limits::default(), "http://127.0.0.1:9").await;
-    let result = result_of(&pool, "tcp", &address).await.unwrap();
+    let sandbox = hostile(Limits::default(), "http://127.0.0.1:9").await;
+    let result = result_of(&sandbox.pool, "tcp", &address).await.unwrap();
     assert!(result.starts_with("denied:"), "{result}");
     let accepted = listener.accept();
     assert!(accepted.is_err(), "the guest reached the listener");
+    sandbox.stays_healthy().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_request_to_an_undeclared_host_gets_the_typed_error() {
     let other = max_fake_saas::acme::Acme::new(Default::default());
     let server = other.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let pool = hostile(Limits::default(), "http://127.0.0.1:9").await;
+    let sandbox = hostile(Limits::default(), "http://127.0.0.1:9").await;
     let url = format!("{}/api/workspaces", server.base_url());
-    let error = result_of(&pool, "http", &url).await.unwrap_err();
+    let error = result_of(&sandbox.pool, "http", &url).await.unwrap_err();
     let Error::ConnectorFailed { error: ConnectorError::Forbidden(message), .. } = &error else { panic!("{error:?}") };
     assert!(message.contains("was not granted"), "{message}");
     assert!(message.contains(server.base_url()), "names the refused URL: {message}");
     assert_eq!(other.request_count(), 0, "nothing reached the undeclared host");
-    still_works(&pool).await;
+    sandbox.stays_healthy().await;
 }
 
 #[test]

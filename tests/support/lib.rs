@@ -192,3 +192,36 @@ impl max_host::sync::SyncObserver for Quiet {
     fn retrying(&self, _task: &str, _error: &str, _delay: std::time::Duration) {}
     fn started(&self, _sync: i64, _continuation: max_host::sync::Continuation) {}
 }
+
+/// Shows the host stayed healthy after a hostile connector did its worst: another installation (acme,
+/// on the same `runtime`: the same engine, epoch ticker and compile cache, in this process) syncs an
+/// Acme fake to the end, and its tables hold exactly the fake's objects.
+pub async fn another_installation_syncs(runtime: &Runtime) {
+    use max_fake_saas::acme::{Acme, AcmeConfig, DEFAULT_API_KEY, Size};
+    use max_host::runtime::InstancePool;
+    use max_host::storage::{SqliteStorage, Storage};
+    use max_host::sync::{SyncContext, SyncOptions, run_sync};
+    let size = Size { workspaces: 1, users: 3, projects: 2, tasks_per_project: 40, files_per_project: 2 };
+    let fake = Acme::new(AcmeConfig { size, ..AcmeConfig::default() });
+    let server = fake.start("127.0.0.1:0".parse().expect("an address")).await.expect("the Acme fake starts");
+    let loaded = load(runtime, &connector("acme"));
+    let info = loaded.describe().await.expect("acme describes itself");
+    let setup = setup(
+        &info.permissions,
+        &[("base_url", server.base_url())],
+        &[("api_key", DEFAULT_API_KEY)],
+        Limits::default(),
+    );
+    let http = setup.http.clone();
+    let pool = InstancePool::new("acme", loaded, setup, 2);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let storage = SqliteStorage::open(&dir.path().join("data.db")).expect("a fresh data.db");
+    let storage = Arc::new(std::sync::Mutex::new(storage));
+    let context = SyncContext { info, pool, http, storage: storage.clone() };
+    let report = run_sync(&context, &SyncOptions::default(), &Quiet).await.expect("the other installation syncs");
+    assert!(report.failures.is_empty(), "the other installation's sync failed: {:?}", report.failures);
+    let stored = storage.lock().expect("storage lock").counts().expect("counts");
+    for (entity, count) in fake.counts() {
+        assert_eq!(stored.get(entity).copied(), Some(count as u64), "{entity} of the other installation");
+    }
+}

@@ -4,8 +4,8 @@
 
 use max_connector_sdk::http;
 use max_connector_sdk::{
-    Batch, Config, Connector, ConnectorError, ConnectorInfo, Entities, EntityRef, FieldType, Loader, Onboarding,
-    Permissions, Result, Schema, SeedState, SyncPlan, Target, export_connector,
+    Batch, ChangePage, Config, Connector, ConnectorError, ConnectorInfo, Entities, EntityRef, FieldType, Loader,
+    Onboarding, Permissions, Result, Schema, SeedState, SyncPlan, Target, export_connector,
 };
 
 struct Hostile {
@@ -50,6 +50,8 @@ impl Connector for Hostile {
         }
         // A well-behaved loader too, for the sync tests: each probe's result is "probed <id>".
         info = info.loader(Loader::batched("probe-by-id", "Probe", 10).fills(&["result"]));
+        // A change feed that reports the deletion of an entity it never declared.
+        info = info.loader(Loader::change_feed("ghost-changes", "Probe"));
         info.onboarding(
             Onboarding::new()
                 .input("base_url", "Base URL", None)
@@ -85,9 +87,18 @@ impl Connector for Hostile {
     }
 
     /// Loads one probe: `p1`, or the one the `probe` config names (which may ask for malformed data).
+    /// `ghost-plan` targets an undeclared entity; `ghost-delete` reads a change feed that deletes one.
     fn seed(&mut self, _state: &SeedState) -> Result<SyncPlan> {
         let probe = self.config.iter().find(|(k, _)| k == "probe").map_or("p1", |(_, v)| v.as_str());
-        Ok(SyncPlan::new().then(Target::one("Probe", probe), |s| s.fields(&["result"])))
+        Ok(match probe {
+            "ghost-plan" => SyncPlan::new().then(Target::one("Ghost", "g1"), |s| s.fields(&["result"])),
+            "ghost-delete" => SyncPlan::new().then(Target::Root, |s| s.changes("ghost-changes")),
+            _ => SyncPlan::new().then(Target::one("Probe", probe), |s| s.fields(&["result"])),
+        })
+    }
+
+    fn changes(&mut self, _loader: &str, _cursor: Option<&str>) -> Result<ChangePage> {
+        Ok(ChangePage::new("end".to_string(), false).delete("Ghost", "g1"))
     }
 
     fn load(&mut self, loader: &str, refs: &[EntityRef]) -> Result<Entities> {
