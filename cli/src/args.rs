@@ -8,6 +8,7 @@ use crate::commands::connect::ConnectCommand;
 use crate::commands::connector::ConnectorCommand;
 use crate::commands::init::InitCommand;
 use crate::commands::inventory::{LsCommand, SchemaCommand, StatusCommand};
+use crate::commands::limits::LimitsCommand;
 use crate::commands::search::SearchCommand;
 use crate::commands::sync::SyncCommand;
 
@@ -62,26 +63,19 @@ pub enum OutputFormat {
     Csv,
 }
 
-/// The commands.
+/// The commands; each one's help is the doc comment of its struct in `commands/`.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create a Max project (a `.max/` folder) in the current directory or DIR.
     Init(InitCommand),
-    /// Install, list, inspect and remove connectors.
     #[command(subcommand)]
     Connector(ConnectorCommand),
-    /// Connect an installed connector to an account: run its onboarding and check it works.
     Connect(ConnectCommand),
-    /// Sync an installation into its local SQLite database.
     Sync(SyncCommand),
-    /// Search what was synced, with filters, field selection, ordering and pagination.
     Search(SearchCommand),
-    /// Show a connector's entities, fields, types and relations.
     Schema(SchemaCommand),
-    /// List installations with their row counts and last sync.
     Ls(LsCommand),
-    /// Show recent syncs and how current each entity type is.
     Status(StatusCommand),
+    Limits(LimitsCommand),
 }
 
 #[cfg(test)]

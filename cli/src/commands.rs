@@ -4,6 +4,7 @@ pub mod connect;
 pub mod connector;
 pub mod init;
 pub mod inventory;
+pub mod limits;
 pub mod search;
 pub mod signatures;
 pub mod sync;
@@ -27,6 +28,7 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Schema(command) => command.run(&cli.global, printer),
         Command::Ls(command) => command.run(&cli.global, printer),
         Command::Status(command) => command.run(&cli.global, printer),
+        Command::Limits(command) => command.run(&cli.global, printer),
     }
 }
 

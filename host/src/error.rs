@@ -18,6 +18,18 @@ pub enum LimitKind {
     ResultSize,
 }
 
+impl LimitKind {
+    /// The per-installation setting of this limit (see [`crate::limits::SETTINGS`]).
+    pub fn setting(self) -> &'static str {
+        match self {
+            LimitKind::Cpu => "cpu-seconds",
+            LimitKind::WallClock => "call-timeout-seconds",
+            LimitKind::Memory => "memory-mib",
+            LimitKind::ResultSize => "result-mib",
+        }
+    }
+}
+
 impl std::fmt::Display for LimitKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -98,6 +110,14 @@ pub enum Error {
         limit: LimitKind,
         /// What the limit was.
         detail: String,
+    },
+    /// A per-installation limit was named or set wrongly.
+    #[error("limit `{setting}`: {reason}")]
+    InvalidLimit {
+        /// The setting as given.
+        setting: String,
+        /// What is wrong with it.
+        reason: String,
     },
     /// The connector crashed (panic, trap).
     #[error("connector `{connector}` crashed in `{call}`: {reason}")]
@@ -316,6 +336,7 @@ impl Error {
             Error::UnsupportedImports { .. } => "unsupported_imports",
             Error::InvalidDescription { .. } => "invalid_description",
             Error::LimitExceeded { .. } => "limit_exceeded",
+            Error::InvalidLimit { .. } => "invalid_limit",
             Error::ConnectorCrashed { .. } => "connector_crashed",
             Error::ConnectorFailed { .. } => "connector_failed",
             Error::ProjectNotFound { .. } => "project_not_found",
@@ -366,7 +387,12 @@ impl Error {
                 "connectors may import only max:connector/http, max:connector/log and WASI clocks/random/cli".into()
             }
             Error::InvalidDescription { .. } => "this is a bug in the connector: report it to its author".into(),
-            Error::LimitExceeded { .. } => "the connector misbehaved or needs more resources than granted".into(),
+            Error::LimitExceeded { limit, .. } => format!(
+                "the connector misbehaved, or needs more: an installation can be given more with \
+                 `max limits <connector/name> --set {}=<value>`",
+                limit.setting()
+            ),
+            Error::InvalidLimit { .. } => "`max limits` lists every limit with its unit, default and range".into(),
             Error::ConnectorCrashed { .. } => "this is a bug in the connector: report it to its author".into(),
             Error::ProjectNotFound { .. } => "run `max init` to create a project here".into(),
             Error::ProjectExists { .. } => "use the existing project, or remove its .max/ folder first".into(),

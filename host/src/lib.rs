@@ -7,6 +7,7 @@ pub mod data;
 mod error;
 pub mod format;
 pub mod http;
+pub mod limits;
 pub mod live;
 pub mod manifest;
 pub mod project;

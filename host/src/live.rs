@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::Result;
-use crate::http::{HttpCapability, HttpLimits, SecretSource};
+use crate::http::{HttpCapability, SecretSource};
 use crate::manifest::ConnectorInfo;
-use crate::project::{InstalledConnector, Narrowing, Project};
-use crate::runtime::{InstancePool, InstanceSetup, Limits, Runtime};
+use crate::project::{InstalledConnector, Project, SandboxSettings};
+use crate::runtime::{InstancePool, InstanceSetup, Runtime};
+use crate::{Result, limits};
 
 /// A connector ready to call for one installation (or for onboarding, before one exists).
 pub struct LiveConnector {
@@ -26,51 +26,30 @@ impl std::fmt::Debug for LiveConnector {
     }
 }
 
-/// The per-instance limits an installed connector gets: the defaults, raised where it asked and the
-/// user granted.
-pub fn limits_for(connector: &InstalledConnector) -> Limits {
-    let mut limits = Limits::default();
-    if let Some(mib) = connector.granted.resources.memory_mib {
-        limits.memory_bytes = limits.memory_bytes.max((mib as usize) << 20);
-    }
-    if let Some(ms) = connector.granted.resources.call_timeout_ms {
-        limits.wall_per_call = limits.wall_per_call.max(std::time::Duration::from_millis(ms.into()));
-    }
-    limits
-}
-
 /// Loads `connector` (checking its hash) and prepares a pool of `size` instances with `config` and
-/// `secrets`, granted what it was at install less what the installation `narrowed`.
+/// `secrets`, granted what it was at install with the installation's `sandbox` settings applied: its
+/// hosts kept, its limits set.
 pub fn live_connector(
     runtime: &Runtime,
     project: &Project,
     connector: &InstalledConnector,
     config: &BTreeMap<String, String>,
     secrets: Arc<dyn SecretSource>,
-    narrowed: &Narrowing,
+    sandbox: &SandboxSettings,
     size: usize,
 ) -> Result<LiveConnector> {
-    let loaded = project.connectors().load(runtime, connector)?;
+    let limits = limits::effective(connector, &sandbox.limits)?;
+    let loaded = project.connectors().load(runtime, connector, limits.sandbox.stack_bytes)?;
     let base_url = connector.granted.base_url_key.as_ref().and_then(|key| config.get(key)).map(String::as_str);
     let mut granted = connector.granted.clone();
-    if let Some(hosts) = &narrowed.hosts {
+    if let Some(hosts) = &sandbox.hosts {
         granted.hosts.retain(|h| hosts.contains(&h.host));
     }
-    let http = Arc::new(HttpCapability::new(&granted, base_url, secrets, HttpLimits::default()));
-    let mut limits = limits_for(connector);
-    if let Some(mib) = narrowed.memory_mib {
-        limits.memory_bytes = limits.memory_bytes.min((mib as usize) << 20);
-    }
-    if let Some(seconds) = narrowed.cpu_seconds {
-        limits.cpu_per_call = limits.cpu_per_call.min(std::time::Duration::from_secs(seconds.into()));
-    }
-    if let Some(seconds) = narrowed.call_timeout_seconds {
-        limits.wall_per_call = limits.wall_per_call.min(std::time::Duration::from_secs(seconds.into()));
-    }
+    let http = Arc::new(HttpCapability::new(&granted, base_url, secrets, limits.http));
     let setup = InstanceSetup {
         config: config.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         http: http.clone(),
-        limits,
+        limits: limits.sandbox,
     };
     let pool = InstancePool::new(&connector.name, loaded, setup, size);
     Ok(LiveConnector { info: connector.info.clone(), pool, http })

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 pub use connectors::{ConnectorStore, InstalledConnector, PendingInstall, permission_lines};
 pub use installations::{
-    DEFAULT_NAME, FileSecrets, Installation, InstallationFile, InstallationStore, Narrowing, SyncLock, valid_name,
+    DEFAULT_NAME, FileSecrets, Installation, InstallationFile, InstallationStore, SandboxSettings, SyncLock, valid_name,
 };
 
 use crate::{Error, Result};

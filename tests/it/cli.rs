@@ -152,8 +152,14 @@ fn errors_in_json_mode_are_one_json_object() {
 fn help_teaches_the_commands() {
     let output = TestProject::new().max().arg("--help").assert().success().get_output().stdout.clone();
     let help = String::from_utf8_lossy(&output);
-    for word in ["init", "connector", "--output", "--project"] {
+    for word in ["init", "connector", "limits", "--output", "--json", "--project"] {
         assert!(help.contains(word), "{word} missing from --help:\n{help}");
+    }
+    // Each command's long help is its whole guide, not just its one-line summary.
+    for (command, guide) in [("search", "Filters:"), ("sync", "resumed where it stopped"), ("limits", "Examples:")] {
+        let output = TestProject::new().max().args([command, "--help"]).assert().success().get_output().stdout.clone();
+        let help = String::from_utf8_lossy(&output);
+        assert!(help.contains(guide), "`max {command} --help` lacks {guide:?}:\n{help}");
     }
 }
 

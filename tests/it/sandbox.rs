@@ -269,10 +269,82 @@ fn an_installation_can_be_granted_less_than_its_connector() {
     assert!(result.contains("the host refused the request") && result.contains("second.example"), "{result}");
 
     // With less memory than granted, a call that needs 64 MiB fails; with the default it runs.
-    connect("small", "alloc-64", &["--memory-mib", "32"]).success();
+    connect("small", "alloc-64", &["--limit", "memory-mib=32"]).success();
     let output = project.max().args(["sync", "hostile/small"]).assert().failure().get_output().clone();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("memory limit") && stderr.contains("32 MiB"), "{stderr}");
     connect("roomy", "alloc-64", &[]).success();
     project.max().args(["sync", "hostile/roomy"]).assert().success();
+}
+
+/// `max limits` lists every limit; each can be set for one installation, holds from the next sync, and
+/// can be reset. Shown for the stack, the log rate and an HTTP cap, through real syncs.
+#[test]
+fn every_limit_can_be_set_per_installation_and_holds() {
+    use axum::routing::get;
+    let big = || axum::Router::new().route("/big", get(|| async { vec![b'z'; 2 << 20] }));
+    let server = max_fake_saas::RunningServer::spawn(big, "127.0.0.1:0".parse().unwrap()).unwrap();
+    let project = max_tests::TestProject::new();
+    project.max().arg("init").assert().success();
+    project.max().args(["connector", "install", "--yes"]).arg(guest("hostile")).assert().success();
+    let connect = |name: &str, probe: &str, extra: &[&str]| {
+        let mut command = project.max();
+        command
+            .args(["connect", "hostile", "--name", name, "--set", &format!("base_url={}", server.base_url())])
+            .args(["--set", "token=t", "--set", "oauth_token=o", "--set", "oauth_refresh=r"])
+            .args(["--set", "oauth_client_secret=c", "--set", &format!("probe={probe}")])
+            .args(extra);
+        command.assert()
+    };
+    let stderr = |assert: assert_cmd::assert::Assert| String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    let result = |installation: &str| {
+        let output =
+            project.max().args(["search", installation, "Probe", "--fields", "result", "-o", "ndjson"]).assert();
+        String::from_utf8_lossy(&output.success().get_output().stdout).into_owned()
+    };
+
+    let listed = project.max().args(["limits", "--json"]).assert().success().get_output().stdout.clone();
+    let listed: serde_json::Value = serde_json::from_slice(&listed).unwrap();
+    let keys: Vec<&str> = listed["limits"].as_array().unwrap().iter().map(|l| l["key"].as_str().unwrap()).collect();
+    for key in ["memory-mib", "cpu-seconds", "stack-kib", "instances", "tables", "result-mib", "log-per-second"] {
+        assert!(keys.contains(&key), "{key} missing from {keys:?}");
+    }
+    for key in ["response-mib", "request-body-mib", "request-headers", "concurrent-requests", "redirects"] {
+        assert!(keys.contains(&key), "{key} missing from {keys:?}");
+    }
+
+    // Stack: recursion 30,000 calls deep overflows the default 1 MiB and fits in 4 MiB.
+    connect("deep", "recurse:30000", &[]).success();
+    let overflow = stderr(project.max().args(["sync", "hostile/deep"]).assert().failure());
+    assert!(overflow.contains("stack overflow past 1024 KiB") && overflow.contains("stack-kib"), "{overflow}");
+    let set = project.max().args(["limits", "hostile/deep", "--set", "stack-kib=4096"]).assert().success();
+    assert!(String::from_utf8_lossy(&set.get_output().stdout).contains("Changed hostile/deep: stack-kib=4096"));
+    project.max().args(["sync", "hostile/deep", "--full"]).assert().success();
+    assert!(result("hostile/deep").contains("recursed"));
+    project.max().args(["limits", "hostile/deep", "--reset", "stack-kib"]).assert().success();
+    project.max().args(["sync", "hostile/deep", "--full"]).assert().failure();
+
+    // Logs: at a rate of 0, none of a flood's 10,000 messages is shown, and the drop is said.
+    connect("quiet", "log-flood", &["--limit", "log-per-second=0"]).success();
+    let flood = stderr(project.max().args(["sync", "hostile/quiet"]).env("MAX_LOG", "warn").assert().success());
+    assert!(!flood.contains("sync failed, run"), "{flood:.2000}");
+    assert!(flood.contains("10000 log messages dropped (more than 0 a second)"), "{flood:.2000}");
+
+    // HTTP: a 2 MiB response passes the default cap, and not a cap of 1 MiB.
+    connect("roomy", &format!("fetch:{}/big", server.base_url()), &[]).success();
+    connect("capped", &format!("fetch:{}/big", server.base_url()), &["--limit", "response-mib=1"]).success();
+    for installation in ["hostile/roomy", "hostile/capped"] {
+        project.max().args(["sync", installation]).assert().success();
+    }
+    assert!(result("hostile/roomy").contains("HTTP 200"), "{}", result("hostile/roomy"));
+    assert!(result("hostile/capped").contains("1048576"), "{}", result("hostile/capped"));
+
+    // Bad settings are refused with the way out, and change nothing.
+    let file = project.path().join(".max/installations/hostile/deep/installation.json");
+    let before = std::fs::read(&file).unwrap();
+    let refused = stderr(project.max().args(["limits", "hostile/deep", "--set", "stack-kib=1"]).assert().failure());
+    assert!(refused.contains("from 64 to 8192") && refused.contains("`max limits` lists every limit"), "{refused}");
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+    let refused = stderr(connect("other", "p1", &["--limit", "stack=1"]).failure());
+    assert!(refused.contains("limit `stack`: there is no such limit"), "{refused}");
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use clap::Args;
 use max_host::live::live_connector;
 use max_host::manifest::{InputStep, OnboardingStep, SelectOption, SelectStep};
-use max_host::project::{FileSecrets, InstallationFile, InstalledConnector, Narrowing, Project};
+use max_host::project::{FileSecrets, InstallationFile, InstalledConnector, Project, SandboxSettings};
 
 use crate::args::GlobalArgs;
 use crate::commands::{project, runtime};
@@ -38,20 +38,15 @@ pub struct ConnectCommand {
     /// Let this installation reach only these of the hosts the connector was granted (repeatable).
     #[arg(long = "host", value_name = "HOST")]
     hosts: Vec<String>,
-    /// Memory per instance for this installation, in MiB (at most what was granted).
-    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u32).range(16..))]
-    memory_mib: Option<u32>,
-    /// CPU time per call for this installation, in seconds (at most the default).
-    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..))]
-    cpu_seconds: Option<u32>,
-    /// Wall-clock time per call for this installation, in seconds (at most what was granted).
-    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..))]
-    call_timeout_seconds: Option<u32>,
+    /// Give this installation its own limit (repeatable): `--limit memory-mib=64`. `max limits` lists
+    /// them all; `max limits <connector/name> --set` changes them later.
+    #[arg(long = "limit", value_name = "KEY=VALUE")]
+    limits: Vec<String>,
 }
 
 /// The answers collected so far.
 struct Answers {
-    narrowed: Narrowing,
+    sandbox: SandboxSettings,
     given: BTreeMap<String, String>,
     config: BTreeMap<String, String>,
     secrets: BTreeMap<String, String>,
@@ -81,14 +76,14 @@ impl ConnectCommand {
             )
             .into());
         }
-        let narrowed = Narrowing {
-            hosts: (!self.hosts.is_empty()).then(|| self.hosts.clone()),
-            memory_mib: self.memory_mib,
-            cpu_seconds: self.cpu_seconds,
-            call_timeout_seconds: self.call_timeout_seconds,
-        };
+        let mut sandbox =
+            SandboxSettings { hosts: (!self.hosts.is_empty()).then(|| self.hosts.clone()), ..Default::default() };
+        for assignment in &self.limits {
+            let (setting, value) = max_host::limits::parse_assignment(assignment)?;
+            sandbox.limits.insert(setting.key.to_string(), value);
+        }
         let mut answers = Answers {
-            narrowed,
+            sandbox,
             given: parse_sets(&self.set, &connector)?,
             config: BTreeMap::new(),
             secrets: BTreeMap::new(),
@@ -154,7 +149,7 @@ impl ConnectCommand {
             }
         }
         let mut file = InstallationFile::new(&connector.name, &self.name, &connector.version, answers.config);
-        file.narrowed = answers.narrowed;
+        file.sandbox = answers.sandbox;
         let installation = installations.create(file, &answers.secrets, self.replace)?;
         if printer.is_json() {
             return printer.json(&serde_json::json!({
@@ -302,7 +297,7 @@ fn missing(key: &str, label: &str) -> anyhow::Error {
 /// Runs the connector's `validate`; secrets it refreshed on the way (OAuth tokens) replace the answers.
 async fn validate(project: &Project, connector: &InstalledConnector, answers: &mut Answers) -> anyhow::Result<String> {
     let secrets = Arc::new(FileSecrets::from_pairs(answers.secrets.clone()));
-    let live = live_connector(&runtime()?, project, connector, &answers.config, secrets.clone(), &answers.narrowed, 1)?;
+    let live = live_connector(&runtime()?, project, connector, &answers.config, secrets.clone(), &answers.sandbox, 1)?;
     let mut instance = live.pool.get().await?;
     let summary = instance.validate().await;
     answers.secrets = secrets.snapshot();
@@ -316,7 +311,7 @@ async fn dynamic_options(
     step: &SelectStep,
 ) -> anyhow::Result<Vec<SelectOption>> {
     let secrets = Arc::new(FileSecrets::from_pairs(answers.secrets.clone()));
-    let live = live_connector(&runtime()?, project, connector, &answers.config, secrets.clone(), &answers.narrowed, 1)?;
+    let live = live_connector(&runtime()?, project, connector, &answers.config, secrets.clone(), &answers.sandbox, 1)?;
     let mut instance = live.pool.get().await?;
     let options = instance.select_options(&step.key).await;
     answers.secrets = secrets.snapshot();

@@ -16,9 +16,9 @@ use crate::output::Printer;
 use crate::progress::SyncProgress;
 use max_host::format::thousands;
 
-/// Sync an installation into its SQLite database (`.max/installations/<connector>/<name>/data.db`).
+/// Sync an installation into its local SQLite database.
 ///
-/// After a completed sync, only what changed is loaded (where the connector can tell). A sync that was
+/// The database is `.max/installations/<connector>/<name>/data.db`. After a completed sync, only what changed is loaded (where the connector can tell). A sync that was
 /// interrupted (Ctrl-C, a crash, a killed process) is resumed where it stopped: finished work is kept
 /// and not fetched again. Ctrl-C stops after the tasks in flight; a second Ctrl-C quits at once, and
 /// the sync still resumes next time. One sync runs per installation at a time.
@@ -61,7 +61,7 @@ impl SyncCommand {
         let _lock = installation.lock_for_sync()?;
         let secrets = Arc::new(installation.secrets()?);
         let file = &installation.file;
-        let live = live_connector(&runtime()?, &project, &connector, &file.config, secrets, &file.narrowed, workers)?;
+        let live = live_connector(&runtime()?, &project, &connector, &file.config, secrets, &file.sandbox, workers)?;
         let storage = SqliteStorage::open(&installation.data_db())?;
         let context =
             SyncContext { info: live.info, pool: live.pool, http: live.http, storage: Arc::new(Mutex::new(storage)) };

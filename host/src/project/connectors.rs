@@ -107,11 +107,16 @@ impl ConnectorStore {
         Ok(bytes)
     }
 
-    /// Loads an installed connector after checking its hash.
-    pub fn load(&self, runtime: &Runtime, connector: &InstalledConnector) -> Result<LoadedConnector> {
+    /// Loads an installed connector after checking its hash, for instances with `stack_bytes` of stack.
+    pub fn load(
+        &self,
+        runtime: &Runtime,
+        connector: &InstalledConnector,
+        stack_bytes: usize,
+    ) -> Result<LoadedConnector> {
         let bytes = self.read_verified(connector)?;
         // The hash was just checked against the recorded one: the runtime needn't compute it again.
-        runtime.load_hashed(&connector.name, &bytes, connector.sha256.clone())
+        runtime.load_hashed(&connector.name, &bytes, connector.sha256.clone(), stack_bytes)
     }
 
     /// Checks the component in `path` (a component, a supported contract, a consistent description)

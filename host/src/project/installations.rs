@@ -28,32 +28,27 @@ pub struct InstallationFile {
     pub config: BTreeMap<String, String>,
     /// When it was connected.
     pub created_at: chrono::DateTime<chrono::Utc>,
-    /// Less than the connector was granted at install, for this installation only.
-    #[serde(default, skip_serializing_if = "Narrowing::is_empty")]
-    pub narrowed: Narrowing,
+    /// What this installation may do, where it differs from what its connector was granted.
+    #[serde(default, skip_serializing_if = "SandboxSettings::is_empty")]
+    pub sandbox: SandboxSettings,
 }
 
-/// What a user takes away from one installation: hosts, and resources (never more than granted).
+/// A user's choices for one installation's sandbox: fewer hosts than granted, and limits of its own.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Narrowing {
+#[serde(deny_unknown_fields)]
+pub struct SandboxSettings {
     /// Only these of the declared hosts (the configured base URL stays reachable).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hosts: Option<Vec<String>>,
-    /// Linear memory per instance, in MiB.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub memory_mib: Option<u32>,
-    /// Guest CPU time per call, in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpu_seconds: Option<u32>,
-    /// Wall-clock time per call, in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub call_timeout_seconds: Option<u32>,
+    /// Limits set for this installation, by setting name (see [`crate::limits::SETTINGS`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub limits: BTreeMap<String, u64>,
 }
 
-impl Narrowing {
-    /// Whether nothing is taken away.
+impl SandboxSettings {
+    /// Whether it changes nothing.
     pub fn is_empty(&self) -> bool {
-        *self == Narrowing::default()
+        *self == SandboxSettings::default()
     }
 }
 
@@ -66,7 +61,7 @@ impl InstallationFile {
             connector_version: connector_version.to_string(),
             config,
             created_at: chrono::Utc::now(),
-            narrowed: Narrowing::default(),
+            sandbox: SandboxSettings::default(),
         }
     }
 }
@@ -95,6 +90,11 @@ impl Installation {
     /// Its folder.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Writes its `installation.json` (after a change to [`Installation::file`]).
+    pub fn save(&self) -> Result<()> {
+        files::write_json(&self.dir.join("installation.json"), &self.file)
     }
 
     /// Its database.

@@ -138,7 +138,8 @@ impl ConnectorInstance {
         outcome: std::result::Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
     ) -> Result<T> {
         let dropped = self.store.data_mut().log_budget.take_dropped();
-        crate::runtime::imports::log::report_dropped(&self.connector, dropped);
+        let per_second = self.store.data().call_limits.log_per_second;
+        crate::runtime::imports::log::report_dropped(&self.connector, dropped, per_second);
         let error = match outcome {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(error)) => self.classify(call, error),
@@ -158,7 +159,11 @@ impl ConnectorInstance {
             return self.limit_error(call, LimitKind::Memory);
         }
         let reason = match (error.downcast_ref::<wasmtime::Trap>(), state.stderr_tail()) {
-            (Some(wasmtime::Trap::StackOverflow), _) => "stack overflow (infinite recursion?)".to_string(),
+            (Some(wasmtime::Trap::StackOverflow), _) => format!(
+                "stack overflow past {} KiB (infinite recursion? an installation can be given more with the \
+                 `stack-kib` limit)",
+                state.call_limits.stack_bytes >> 10
+            ),
             (Some(wasmtime::Trap::UnreachableCodeReached), Some(message)) => {
                 format!("panicked: {}", state.http.redact(&message))
             }

@@ -8,7 +8,7 @@ use wasmtime::{Store, UpdateDeadline};
 
 use super::cache::LoadOrigin;
 use super::state::{Limits, StoreState};
-use super::{RuntimeInner, bindings, contract};
+use super::{EngineSet, RuntimeInner, bindings, contract};
 use crate::http::HttpCapability;
 use crate::manifest::{self, ConnectorInfo};
 use crate::{Error, Result};
@@ -27,7 +27,9 @@ pub struct InstanceSetup {
 /// A compiled, version-checked, pre-instantiated connector component.
 #[derive(Clone)]
 pub struct LoadedConnector {
-    runtime: Arc<RuntimeInner>,
+    /// Keeps the runtime (and so its epoch ticker) alive.
+    _runtime: Arc<RuntimeInner>,
+    engine: Arc<EngineSet>,
     pre: bindings::ConnectorPre<StoreState>,
     label: Arc<str>,
     sha256: String,
@@ -42,6 +44,7 @@ impl std::fmt::Debug for LoadedConnector {
             .field("sha256", &self.sha256)
             .field("contract", &self.contract)
             .field("origin", &self.origin)
+            .field("stack_bytes", &self.engine.stack_bytes)
             .finish()
     }
 }
@@ -50,32 +53,38 @@ impl std::fmt::Debug for LoadedConnector {
 const WASM_MAGIC: &[u8] = b"\0asm";
 const CORE_MODULE_VERSION: &[u8] = &[1, 0, 0, 0];
 
-/// Loads `bytes`, whose sha256 (hex) the caller has computed.
-pub(super) fn load(runtime: &Arc<RuntimeInner>, label: &str, bytes: &[u8], sha256: String) -> Result<LoadedConnector> {
+/// Loads `bytes`, whose sha256 (hex) the caller has computed, into `engine`.
+pub(super) fn load(
+    runtime: &Arc<RuntimeInner>,
+    engine: Arc<EngineSet>,
+    label: &str,
+    bytes: &[u8],
+    sha256: String,
+) -> Result<LoadedConnector> {
     if bytes.len() < 8 || &bytes[..4] != WASM_MAGIC {
         return Err(Error::NotWasm { path: label.to_string() });
     }
     if &bytes[4..8] == CORE_MODULE_VERSION {
         return Err(Error::CoreModule { path: label.to_string() });
     }
-    let loaded = runtime
+    let loaded = engine
         .cache
-        .load(&runtime.engine, bytes, &sha256)
+        .load(&engine.engine, bytes, &sha256)
         .map_err(|e| Error::InvalidComponent { path: label.to_string(), reason: first_line(&format!("{e:#}")) })?;
     let origin = loaded.origin;
-    let contract = contract::probe(&runtime.engine, &loaded.component, label)?;
-    let pre = runtime
+    let contract = contract::probe(&engine.engine, &loaded.component, label)?;
+    let pre = engine
         .linker
         .instantiate_pre(&loaded.component)
         .map_err(|e| Error::UnsupportedImports { path: label.to_string(), imports: first_line(&format!("{e:#}")) })?;
     let pre = bindings::ConnectorPre::new(pre)
         .map_err(|e| Error::NotAConnector { path: label.to_string(), exports: format!("{e:#}") })?;
-    runtime.cache.keep(loaded);
+    engine.cache.keep(loaded);
     match origin {
         LoadOrigin::Compiled => runtime.compiled.fetch_add(1, Ordering::Relaxed),
         LoadOrigin::Cache => runtime.from_cache.fetch_add(1, Ordering::Relaxed),
     };
-    Ok(LoadedConnector { runtime: runtime.clone(), pre, label: label.into(), sha256, contract, origin })
+    Ok(LoadedConnector { _runtime: runtime.clone(), engine, pre, label: label.into(), sha256, contract, origin })
 }
 
 impl LoadedConnector {
@@ -94,10 +103,15 @@ impl LoadedConnector {
         self.origin
     }
 
+    /// The stack its WebAssembly code may use ([`Limits::stack_bytes`] of the instances it makes).
+    pub fn stack_bytes(&self) -> usize {
+        self.engine.stack_bytes
+    }
+
     /// Calls `describe` in a fresh sandbox without network and checks the result's consistency.
     pub async fn describe(&self) -> Result<ConnectorInfo> {
-        let setup =
-            InstanceSetup { config: Vec::new(), http: Arc::new(HttpCapability::deny_all()), limits: Limits::default() };
+        let limits = Limits { stack_bytes: self.engine.stack_bytes, ..Limits::default() };
+        let setup = InstanceSetup { config: Vec::new(), http: Arc::new(HttpCapability::deny_all()), limits };
         let mut instance = self.instantiate(&self.label, &setup).await?;
         let info = instance.describe().await?;
         let problems = manifest::check(&info);
@@ -107,10 +121,20 @@ impl LoadedConnector {
         Ok(info)
     }
 
-    /// Creates a fresh instance (not yet initialised) for the connector named `connector`.
+    /// Creates a fresh instance (not yet initialised) for the connector named `connector`. The setup's
+    /// stack size must be the one the component was loaded for.
     pub async fn instantiate(&self, connector: &str, setup: &InstanceSetup) -> Result<super::ConnectorInstance> {
+        if setup.limits.stack_bytes != self.engine.stack_bytes {
+            return Err(Error::Runtime(format!(
+                "{} was loaded for a stack of {} KiB but its instances are to get {} KiB: load it with \
+                 `Runtime::load_with_stack`",
+                self.label,
+                self.engine.stack_bytes >> 10,
+                setup.limits.stack_bytes >> 10
+            )));
+        }
         let state = StoreState::new(connector, setup.http.clone(), setup.limits.clone());
-        let mut store = Store::new(&self.runtime.engine, state);
+        let mut store = Store::new(&self.engine.engine, state);
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut context| {

@@ -26,6 +26,19 @@ pub struct Limits {
     pub wall_per_call: Duration,
     /// Entity data one call may return (packed rows, text and column names of every batch).
     pub max_result_bytes: usize,
+    /// Native stack the WebAssembly code may use (bounds recursion). Set per engine: a component is
+    /// loaded for it ([`crate::runtime::Runtime::load_with_stack`]).
+    pub stack_bytes: usize,
+    /// Core and component instances per store.
+    pub instances: usize,
+    /// Tables per store.
+    pub tables: usize,
+    /// Elements per table.
+    pub table_elements: usize,
+    /// Log messages per second (bursts of twice as many); the rest are counted and dropped.
+    pub log_per_second: u32,
+    /// Longest log message kept, in characters.
+    pub log_message_chars: usize,
 }
 
 impl Default for Limits {
@@ -35,6 +48,12 @@ impl Default for Limits {
             cpu_per_call: Duration::from_secs(10),
             wall_per_call: Duration::from_secs(60),
             max_result_bytes: 64 << 20,
+            stack_bytes: 1 << 20,
+            instances: 64,
+            tables: 64,
+            table_elements: 1 << 20,
+            log_per_second: 50,
+            log_message_chars: 2000,
         }
     }
 }
@@ -76,12 +95,13 @@ impl StoreState {
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
         let limits = StoreLimitsBuilder::new()
             .memory_size(call_limits.memory_bytes)
-            .instances(64)
-            .tables(64)
+            .instances(call_limits.instances)
+            .tables(call_limits.tables)
             .memories(16)
-            .table_elements(1 << 20)
+            .table_elements(call_limits.table_elements)
             .trap_on_grow_failure(true)
             .build();
+        let log_budget = super::imports::log::LogBudget::new(call_limits.log_per_second);
         StoreState {
             wasi,
             table: ResourceTable::new(),
@@ -92,7 +112,7 @@ impl StoreState {
             stderr,
             clock: CallClock::idle(),
             limit_hit: None,
-            log_budget: Default::default(),
+            log_budget,
         }
     }
 

@@ -8,31 +8,26 @@ use std::time::Instant;
 use crate::runtime::bindings::max::connector::log::{Host, Level};
 use crate::runtime::state::StoreState;
 
-/// Longest message kept, in characters.
-const MAX_MESSAGE_CHARS: usize = 2000;
-/// Messages an instance may log per second, and in one burst.
-const MESSAGES_PER_SECOND: f64 = 50.0;
-const BURST: f64 = 100.0;
-
-/// A token bucket of log messages.
+/// A token bucket of log messages: `per_second`, in bursts of twice as many.
 #[derive(Debug)]
 pub(crate) struct LogBudget {
+    per_second: f64,
     tokens: f64,
     refilled: Instant,
     dropped: u64,
 }
 
-impl Default for LogBudget {
-    fn default() -> Self {
-        LogBudget { tokens: BURST, refilled: Instant::now(), dropped: 0 }
-    }
-}
-
 impl LogBudget {
+    /// A full bucket for `per_second` messages a second (0: none at all).
+    pub(crate) fn new(per_second: u32) -> Self {
+        let per_second = f64::from(per_second);
+        LogBudget { per_second, tokens: 2.0 * per_second, refilled: Instant::now(), dropped: 0 }
+    }
+
     /// Whether one more message may be logged now; if so, how many were dropped before it.
     fn admit(&mut self, now: Instant) -> Option<u64> {
         let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * MESSAGES_PER_SECOND).min(BURST);
+        self.tokens = (self.tokens + elapsed * self.per_second).min(2.0 * self.per_second);
         self.refilled = now;
         if self.tokens < 1.0 {
             self.dropped += 1;
@@ -50,18 +45,21 @@ impl LogBudget {
     }
 }
 
-/// Reports messages of `connector` that were dropped.
-pub(crate) fn report_dropped(connector: &str, dropped: u64) {
+/// Reports messages of `connector` that were dropped for going over `per_second`.
+pub(crate) fn report_dropped(connector: &str, dropped: u64, per_second: u32) {
     if dropped > 0 {
-        tracing::warn!(target: "max::connector", connector, "{dropped} log messages dropped (more than 50 a second)");
+        tracing::warn!(
+            target: "max::connector",
+            connector,
+            "{dropped} log messages dropped (more than {per_second} a second)"
+        );
     }
 }
 
-/// The message as it may be shown: control characters blanked, at most [`MAX_MESSAGE_CHARS`].
-fn clean(message: &str) -> String {
-    let mut clean: String =
-        message.chars().take(MAX_MESSAGE_CHARS).map(|c| if c.is_control() { ' ' } else { c }).collect();
-    if message.chars().nth(MAX_MESSAGE_CHARS).is_some() {
+/// The message as it may be shown: control characters blanked, at most `max_chars` characters.
+fn clean(message: &str, max_chars: usize) -> String {
+    let mut clean: String = message.chars().take(max_chars).map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if message.chars().nth(max_chars).is_some() {
         clean.push('…');
     }
     clean
@@ -71,8 +69,8 @@ impl Host for StoreState {
     async fn log(&mut self, level: Level, message: String) {
         let connector = self.connector.as_str();
         let Some(dropped) = self.log_budget.admit(Instant::now()) else { return };
-        report_dropped(connector, dropped);
-        let clean = clean(&self.http.redact(&message));
+        report_dropped(connector, dropped, self.call_limits.log_per_second);
+        let clean = clean(&self.http.redact(&message), self.call_limits.log_message_chars);
         match level {
             Level::Trace => tracing::trace!(target: "max::connector", connector, "{clean}"),
             Level::Debug => tracing::debug!(target: "max::connector", connector, "{clean}"),
@@ -91,7 +89,7 @@ mod tests {
 
     #[test]
     fn a_flood_is_cut_to_the_rate_and_the_dropped_are_counted() {
-        let mut budget = LogBudget::default();
+        let mut budget = LogBudget::new(50);
         let start = Instant::now();
         let admitted = (0..10_000).filter(|_| budget.admit(start).is_some()).count();
         assert_eq!(admitted, 100, "one burst");
@@ -104,9 +102,17 @@ mod tests {
     #[test]
     fn escapes_and_length_are_neutralised() {
         let forged = "\u{1b}[2J\u{1b}[31mSynced acme in 0.1 s\r\nerror: fake";
-        let shown = clean(forged);
+        let shown = clean(forged, 2000);
         assert!(!shown.chars().any(char::is_control), "{shown:?}");
         let long = "x".repeat(10_000);
-        assert_eq!(clean(&long).chars().count(), MAX_MESSAGE_CHARS + 1);
+        assert_eq!(clean(&long, 2000).chars().count(), 2001);
+    }
+
+    #[test]
+    fn a_rate_of_zero_admits_nothing() {
+        let mut budget = LogBudget::new(0);
+        let later = Instant::now() + Duration::from_secs(60);
+        assert_eq!(budget.admit(later), None);
+        assert_eq!(budget.take_dropped(), 1);
     }
 }

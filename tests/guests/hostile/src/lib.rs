@@ -35,10 +35,11 @@ fn report(id: &str, result: String) -> Entities {
     Entities::from(batch)
 }
 
+/// Recurses `limit` calls deep (`u64::MAX`: until the stack runs out).
 #[inline(never)]
-fn recurse(depth: u64, sink: &mut [u64; 64]) -> u64 {
+fn recurse(depth: u64, limit: u64, sink: &mut [u64; 64]) -> u64 {
     sink[(depth % 64) as usize] = depth;
-    if depth == u64::MAX { 0 } else { recurse(depth + 1, sink) + sink[(depth % 7) as usize] }
+    if depth == limit { 0 } else { recurse(depth + 1, limit, sink) + sink[(depth % 7) as usize] }
 }
 
 impl Connector for Hostile {
@@ -120,7 +121,7 @@ impl Connector for Hostile {
             }
             "recurse" => {
                 let mut sink = [0u64; 64];
-                let depth = recurse(0, &mut sink);
+                let depth = recurse(0, u64::MAX, &mut sink);
                 Ok(report(arg, depth.to_string()))
             }
             "panic" => panic!("hostile connector panicked on purpose: {arg}"),
@@ -184,6 +185,11 @@ impl Connector for Hostile {
                         panic!("{echoed}");
                     }
                     return Err(ConnectorError::Other(echoed));
+                }
+                if let Some(depth) = arg.strip_prefix("recurse:") {
+                    let mut sink = [0u64; 64];
+                    let result = recurse(0, depth.parse().unwrap_or(0), &mut sink);
+                    return Ok(report(arg, format!("recursed, {result}")));
                 }
                 if let Some(url) = arg.strip_prefix("fetch:") {
                     let outcome = match http::get(url).send() {

@@ -1,0 +1,162 @@
+//! `max limits`: the limits an installation's connector runs under, and changing them.
+
+use std::collections::BTreeMap;
+
+use clap::Args;
+use max_host::limits::{self, InstallationLimits, SETTINGS, Setting};
+use max_host::project::InstalledConnector;
+
+use crate::args::GlobalArgs;
+use crate::commands::project;
+use crate::output::Printer;
+
+/// Show or change the limits an installation's connector runs under
+///
+/// Every connector runs in a sandbox with limits: memory, CPU and wall-clock time per call, stack
+/// depth, WebAssembly instances and tables, the size of results, log volume, and HTTP (request time,
+/// body and header sizes, requests in flight, redirects). The defaults are safe for any connector; a
+/// connector may ask for more memory or time when it is installed.
+///
+/// Give one installation other limits with `--set KEY=VALUE` (values are whole numbers in the unit the
+/// key names) and go back to the default with `--reset KEY`. They apply from the next sync. Without an
+/// installation, lists every limit with its default and range.
+///
+/// Examples:
+///   max limits                      every limit, its default and range
+///   max limits linear               what linear/default runs under
+///   max limits linear/work --set memory-mib=128 --set concurrent-requests=2
+///   max limits linear --reset memory-mib
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct LimitsCommand {
+    /// The installation: `connector` (its only or default installation) or `connector/name`.
+    target: Option<String>,
+    /// Set a limit for this installation (repeatable): `--set memory-mib=128`.
+    #[arg(long = "set", value_name = "KEY=VALUE", requires = "target")]
+    set: Vec<String>,
+    /// Go back to the default for a limit (repeatable): `--reset memory-mib`.
+    #[arg(long = "reset", value_name = "KEY", requires = "target")]
+    reset: Vec<String>,
+}
+
+/// Where a limit's value comes from.
+fn source(key: &str, set: &BTreeMap<String, u64>, setting: &Setting, granted: &InstallationLimits) -> &'static str {
+    if set.contains_key(key) {
+        "set"
+    } else if setting.value(granted) != setting.value(&InstallationLimits::default()) {
+        "connector"
+    } else {
+        "default"
+    }
+}
+
+fn range(setting: &Setting) -> String {
+    format!("{}–{}", setting.min, setting.max)
+}
+
+impl LimitsCommand {
+    /// Runs it.
+    pub fn run(self, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
+        let Some(target) = &self.target else { return list(printer) };
+        let project = project(global)?;
+        let mut installation = project.installations().find(target)?;
+        let connector = project.connectors().get(&installation.file.connector)?;
+        let mut changes = Vec::new();
+        for assignment in &self.set {
+            let (setting, value) = limits::parse_assignment(assignment)?;
+            changes.push(format!("{}={value}", setting.key));
+            installation.file.sandbox.limits.insert(setting.key.to_string(), value);
+        }
+        for key in &self.reset {
+            let setting = limits::setting(key)?;
+            installation.file.sandbox.limits.remove(setting.key);
+            changes.push(format!("{} back to its default", setting.key));
+        }
+        if !changes.is_empty() {
+            installation.save()?;
+        }
+        let label = installation.label();
+        show(printer, &label, &connector, &installation.file.sandbox, &changes)
+    }
+}
+
+/// Every limit with its default and range.
+fn list(printer: &Printer) -> anyhow::Result<()> {
+    let defaults = InstallationLimits::default();
+    if printer.is_json() {
+        let items: Vec<_> = SETTINGS
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "key": s.key, "default": s.value(&defaults), "min": s.min, "max": s.max, "about": s.about,
+                })
+            })
+            .collect();
+        return printer.json(&serde_json::json!({ "limits": items }));
+    }
+    let rows: Vec<Vec<String>> = SETTINGS
+        .iter()
+        .map(|s| vec![s.key.to_string(), s.value(&defaults).to_string(), range(s), s.about.to_string()])
+        .collect();
+    let table = printer.table(&["LIMIT", "DEFAULT", "RANGE", "WHAT IT BOUNDS"], &rows);
+    printer.text(&format!(
+        "{table}\n\n{}",
+        printer.dim("Set one for an installation: max limits <connector/name> --set KEY=VALUE")
+    ))
+}
+
+/// What `label` runs under, after `changes`.
+fn show(
+    printer: &Printer,
+    label: &str,
+    connector: &InstalledConnector,
+    sandbox: &max_host::project::SandboxSettings,
+    changes: &[String],
+) -> anyhow::Result<()> {
+    let granted = limits::granted(connector);
+    let effective = limits::effective(connector, &sandbox.limits)?;
+    if printer.is_json() {
+        let items: Vec<_> = SETTINGS
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "key": s.key,
+                    "value": s.value(&effective),
+                    "default": s.value(&granted),
+                    "source": source(s.key, &sandbox.limits, s, &granted),
+                    "min": s.min,
+                    "max": s.max,
+                    "about": s.about,
+                })
+            })
+            .collect();
+        return printer.json(&serde_json::json!({
+            "installation": label, "changed": changes, "hosts": sandbox.hosts, "limits": items,
+        }));
+    }
+    let mut out = Vec::new();
+    if !changes.is_empty() {
+        out.push(format!("Changed {label}: {} (applies from the next sync)", changes.join(", ")));
+        out.push(String::new());
+    }
+    let rows: Vec<Vec<String>> = SETTINGS
+        .iter()
+        .map(|s| {
+            let value = s.value(&effective).to_string();
+            let value = if sandbox.limits.contains_key(s.key) { printer.bold(&value) } else { value };
+            vec![
+                s.key.to_string(),
+                value,
+                s.value(&granted).to_string(),
+                source(s.key, &sandbox.limits, s, &granted).to_string(),
+                range(s),
+            ]
+        })
+        .collect();
+    out.push(printer.table(&["LIMIT", "VALUE", "DEFAULT", "FROM", "RANGE"], &rows));
+    if let Some(hosts) = &sandbox.hosts {
+        out.push(String::new());
+        out.push(format!("Hosts: only {} (and the configured base URL)", hosts.join(", ")));
+    }
+    printer.text(&out.join("\n"))
+}

@@ -1,0 +1,285 @@
+//! The limits an installation runs under: safe defaults, raised where its connector asked and the user
+//! granted at install, then whatever the user set for this installation (`max connect --limit`,
+//! `max limits --set`). Each setting is named with its unit and accepted only within its range.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::http::HttpLimits;
+use crate::project::InstalledConnector;
+use crate::runtime::Limits;
+use crate::{Error, Result};
+
+/// Every limit of one installation: its sandbox's and its HTTP capability's.
+#[derive(Debug, Clone, Default)]
+pub struct InstallationLimits {
+    /// Per instance and per call.
+    pub sandbox: Limits,
+    /// Per request and per installation.
+    pub http: HttpLimits,
+}
+
+/// A limit that can be set per installation.
+#[derive(Debug)]
+pub struct Setting {
+    /// Its name, ending in its unit where it has one: `memory-mib`.
+    pub key: &'static str,
+    /// What it bounds.
+    pub about: &'static str,
+    /// The smallest value accepted.
+    pub min: u64,
+    /// The largest value accepted.
+    pub max: u64,
+    get: fn(&InstallationLimits) -> u64,
+    set: fn(&mut InstallationLimits, u64),
+}
+
+impl Setting {
+    /// Its value in `limits`, in its unit.
+    pub fn value(&self, limits: &InstallationLimits) -> u64 {
+        (self.get)(limits)
+    }
+
+    /// Refuses a value outside the range.
+    pub fn check(&self, value: u64) -> Result<()> {
+        if (self.min..=self.max).contains(&value) {
+            return Ok(());
+        }
+        Err(Error::InvalidLimit {
+            setting: self.key.to_string(),
+            reason: format!("{value} is out of range: it must be from {} to {}", self.min, self.max),
+        })
+    }
+}
+
+const MIB: u64 = 1 << 20;
+const KIB: u64 = 1 << 10;
+
+fn seconds(duration: Duration) -> u64 {
+    duration.as_secs()
+}
+
+fn size(value: u64, unit: u64) -> usize {
+    usize::try_from(value * unit).unwrap_or(usize::MAX)
+}
+
+/// Every setting, in the order `max limits` shows them.
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        key: "memory-mib",
+        about: "linear memory per instance",
+        min: 16,
+        max: 4096,
+        get: |l| l.sandbox.memory_bytes as u64 / MIB,
+        set: |l, v| l.sandbox.memory_bytes = size(v, MIB),
+    },
+    Setting {
+        key: "cpu-seconds",
+        about: "guest CPU time per call (time in HTTP and other host calls not counted)",
+        min: 1,
+        max: 3600,
+        get: |l| seconds(l.sandbox.cpu_per_call),
+        set: |l, v| l.sandbox.cpu_per_call = Duration::from_secs(v),
+    },
+    Setting {
+        key: "call-timeout-seconds",
+        about: "wall-clock time per call, host calls included",
+        min: 1,
+        max: 86_400,
+        get: |l| seconds(l.sandbox.wall_per_call),
+        set: |l, v| l.sandbox.wall_per_call = Duration::from_secs(v),
+    },
+    Setting {
+        key: "stack-kib",
+        about: "native stack the connector's code may use (how deep it may recurse)",
+        min: 64,
+        max: 8192,
+        get: |l| l.sandbox.stack_bytes as u64 / KIB,
+        set: |l, v| l.sandbox.stack_bytes = size(v, KIB),
+    },
+    Setting {
+        key: "instances",
+        about: "WebAssembly instances per connector instance (a component is several)",
+        min: 1,
+        max: 1000,
+        get: |l| l.sandbox.instances as u64,
+        set: |l, v| l.sandbox.instances = size(v, 1),
+    },
+    Setting {
+        key: "tables",
+        about: "WebAssembly tables per connector instance",
+        min: 1,
+        max: 1000,
+        get: |l| l.sandbox.tables as u64,
+        set: |l, v| l.sandbox.tables = size(v, 1),
+    },
+    Setting {
+        key: "table-elements",
+        about: "elements per WebAssembly table",
+        min: 1024,
+        max: 10_000_000,
+        get: |l| l.sandbox.table_elements as u64,
+        set: |l, v| l.sandbox.table_elements = size(v, 1),
+    },
+    Setting {
+        key: "result-mib",
+        about: "entity data one call may return",
+        min: 1,
+        max: 1024,
+        get: |l| l.sandbox.max_result_bytes as u64 / MIB,
+        set: |l, v| l.sandbox.max_result_bytes = size(v, MIB),
+    },
+    Setting {
+        key: "log-per-second",
+        about: "log messages per second, in bursts of twice as many (the rest are counted and dropped)",
+        min: 0,
+        max: 10_000,
+        get: |l| u64::from(l.sandbox.log_per_second),
+        set: |l, v| l.sandbox.log_per_second = u32::try_from(v).unwrap_or(u32::MAX),
+    },
+    Setting {
+        key: "log-message-chars",
+        about: "longest log message kept, in characters",
+        min: 80,
+        max: 100_000,
+        get: |l| l.sandbox.log_message_chars as u64,
+        set: |l, v| l.sandbox.log_message_chars = size(v, 1),
+    },
+    Setting {
+        key: "request-timeout-seconds",
+        about: "time for one HTTP request, body included",
+        min: 1,
+        max: 3600,
+        get: |l| seconds(l.http.request_timeout),
+        set: |l, v| l.http.request_timeout = Duration::from_secs(v),
+    },
+    Setting {
+        key: "response-mib",
+        about: "largest HTTP response body",
+        min: 1,
+        max: 4096,
+        get: |l| l.http.max_response_bytes / MIB,
+        set: |l, v| l.http.max_response_bytes = v * MIB,
+    },
+    Setting {
+        key: "request-body-mib",
+        about: "largest HTTP request body the connector may send",
+        min: 1,
+        max: 1024,
+        get: |l| l.http.max_request_bytes as u64 / MIB,
+        set: |l, v| l.http.max_request_bytes = size(v, MIB),
+    },
+    Setting {
+        key: "request-headers",
+        about: "headers the connector may set on one request",
+        min: 1,
+        max: 1000,
+        get: |l| l.http.max_request_headers as u64,
+        set: |l, v| l.http.max_request_headers = size(v, 1),
+    },
+    Setting {
+        key: "header-value-bytes",
+        about: "longest header value the connector may set",
+        min: 256,
+        max: 1 << 20,
+        get: |l| l.http.max_header_value_bytes as u64,
+        set: |l, v| l.http.max_header_value_bytes = size(v, 1),
+    },
+    Setting {
+        key: "concurrent-requests",
+        about: "HTTP requests in flight at once for the whole installation",
+        min: 1,
+        max: 256,
+        get: |l| l.http.max_concurrent as u64,
+        set: |l, v| l.http.max_concurrent = size(v, 1),
+    },
+    Setting {
+        key: "redirects",
+        about: "redirects followed per request (each hop checked against the grants)",
+        min: 0,
+        max: 20,
+        get: |l| l.http.max_redirects as u64,
+        set: |l, v| l.http.max_redirects = size(v, 1),
+    },
+];
+
+/// The setting named `key`.
+pub fn setting(key: &str) -> Result<&'static Setting> {
+    SETTINGS
+        .iter()
+        .find(|s| s.key == key)
+        .ok_or_else(|| Error::InvalidLimit { setting: key.to_string(), reason: "there is no such limit".to_string() })
+}
+
+/// Parses `key=value` (value a whole number in the setting's unit) and checks both.
+pub fn parse_assignment(text: &str) -> Result<(&'static Setting, u64)> {
+    let (key, value) = text.split_once('=').ok_or_else(|| Error::InvalidLimit {
+        setting: text.to_string(),
+        reason: "expected KEY=VALUE, like `memory-mib=512`".to_string(),
+    })?;
+    let setting = setting(key.trim())?;
+    let value: u64 = value.trim().parse().map_err(|_| Error::InvalidLimit {
+        setting: setting.key.to_string(),
+        reason: format!("`{}` is not a whole number", value.trim()),
+    })?;
+    setting.check(value)?;
+    Ok((setting, value))
+}
+
+/// The defaults, raised where `connector` asked for more and was granted it at install.
+pub fn granted(connector: &InstalledConnector) -> InstallationLimits {
+    let mut limits = InstallationLimits::default();
+    let resources = &connector.granted.resources;
+    if let Some(mib) = resources.memory_mib {
+        limits.sandbox.memory_bytes = limits.sandbox.memory_bytes.max(size(mib.into(), MIB));
+    }
+    if let Some(ms) = resources.call_timeout_ms {
+        limits.sandbox.wall_per_call = limits.sandbox.wall_per_call.max(Duration::from_millis(ms.into()));
+    }
+    limits
+}
+
+/// What an installation of `connector` runs under: [`granted`], then the values it `set`.
+pub fn effective(connector: &InstalledConnector, set: &BTreeMap<String, u64>) -> Result<InstallationLimits> {
+    let mut limits = granted(connector);
+    for (key, &value) in set {
+        let setting = setting(key)?;
+        setting.check(value)?;
+        (setting.set)(&mut limits, value);
+    }
+    Ok(limits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_setting_reads_back_what_it_sets_and_its_default_is_in_range() {
+        let defaults = InstallationLimits::default();
+        for setting in SETTINGS {
+            let default = setting.value(&defaults);
+            assert!(setting.check(default).is_ok(), "{}: default {default} out of range", setting.key);
+            for value in [setting.min, setting.max] {
+                let mut limits = InstallationLimits::default();
+                (setting.set)(&mut limits, value);
+                assert_eq!(setting.value(&limits), value, "{}", setting.key);
+            }
+        }
+    }
+
+    #[test]
+    fn assignments_are_checked() {
+        let (setting, value) = parse_assignment("stack-kib=512").unwrap();
+        assert_eq!((setting.key, value), ("stack-kib", 512));
+        for (bad, says) in [
+            ("stack-kib", "expected KEY=VALUE"),
+            ("stack=512", "no such limit"),
+            ("stack-kib=lots", "not a whole number"),
+            ("stack-kib=9000000", "from 64 to 8192"),
+        ] {
+            let error = parse_assignment(bad).unwrap_err().to_string();
+            assert!(error.contains(says), "{bad}: {error}");
+        }
+    }
+}
