@@ -90,20 +90,12 @@ impl Printer {
     /// Writes an error to stderr once: what happened, and on the next line what to do. With
     /// `-o json`, one JSON object `{"error": {code, message, hint}}` instead.
     pub fn error(&self, error: &anyhow::Error) {
-        let (code, hint) = if let Some(e) = error.downcast_ref::<max_host::Error>() {
-            (e.code(), e.hint())
-        } else if let Some(f) = error.downcast_ref::<Failure>() {
-            (f.code, f.hint.clone())
-        } else {
-            ("error", None)
-        };
-        let message = chain(error);
         let mut err = std::io::stderr().lock();
         if self.is_json() {
-            let body = serde_json::json!({ "error": { "code": code, "message": message, "hint": hint } });
-            let _ = writeln!(err, "{body}");
+            let _ = writeln!(err, "{}", error_json(error));
             return;
         }
+        let (_, message, hint) = describe(error);
         let label = if colour_allowed(std::io::stderr().is_terminal()) { "\x1b[1;31merror:\x1b[0m" } else { "error:" };
         let _ = writeln!(err, "{label} {message}");
         if let Some(hint) = hint {
@@ -111,6 +103,24 @@ impl Printer {
             let _ = writeln!(err, "  hint: {}", hint.replace('\n', "\n        "));
         }
     }
+}
+
+/// An error's code, message (its whole chain) and hint.
+fn describe(error: &anyhow::Error) -> (&'static str, String, Option<String>) {
+    let (code, hint) = if let Some(e) = error.downcast_ref::<max_host::Error>() {
+        (e.code(), e.hint())
+    } else if let Some(f) = error.downcast_ref::<Failure>() {
+        (f.code, f.hint.clone())
+    } else {
+        ("error", None)
+    };
+    (code, chain(error), hint)
+}
+
+/// `{"error": {code, message, hint}}`, as `-o json` reports an error.
+pub fn error_json(error: &anyhow::Error) -> serde_json::Value {
+    let (code, message, hint) = describe(error);
+    serde_json::json!({ "error": { "code": code, "message": message, "hint": hint } })
 }
 
 /// Colour on a terminal stream, unless `NO_COLOR` is set.

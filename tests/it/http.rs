@@ -398,6 +398,7 @@ fn a_secret_a_server_echoes_is_redacted_from_logs_errors_and_crash_reports() {
     let project = max_tests::TestProject::new();
     project.max().arg("init").assert().success();
     project.max().args(["connector", "install", "--yes"]).arg(guest("hostile")).assert().success();
+    let (acme, _acme_server) = project.connect_acme();
     for (name, how) in [("error", "leak"), ("crash", "leak-panic")] {
         project
             .max()
@@ -407,11 +408,14 @@ fn a_secret_a_server_echoes_is_redacted_from_logs_errors_and_crash_reports() {
             .assert()
             .success();
         let installation = format!("hostile/{name}");
-        let output = project.max().args(["sync", &installation]).env("MAX_LOG", "warn").assert().failure();
+        // The same process then syncs another installation completely.
+        let output = project.max().args(["sync", &installation, "acme"]).env("MAX_LOG", "warn").assert().failure();
         let output = output.get_output();
         let shown = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
         assert!(!shown.contains(SECRET), "{how}: the secret was shown: {shown}");
         assert!(shown.contains("the server said auth=Bearer [redacted]"), "{how}: {shown}");
+        assert!(shown.contains("Synced acme/default"), "{how}: {shown}");
+        project.assert_acme_synced(&acme);
         let json = project.max().args(["sync", &installation, "--retry-failed", "--json"]).assert().failure();
         let json = String::from_utf8_lossy(&json.get_output().stdout).into_owned();
         assert!(!json.contains(SECRET) && json.contains("[redacted]"), "{how}: {json}");
@@ -420,6 +424,7 @@ fn a_secret_a_server_echoes_is_redacted_from_logs_errors_and_crash_reports() {
     for file in project.files_under(&project.path().join(".max")) {
         let text =
             String::from_utf8_lossy(&std::fs::read(project.path().join(".max").join(&file)).unwrap()).into_owned();
-        assert_eq!(text.contains(SECRET), file.ends_with("credentials.json"), "{file}");
+        let hostiles = file.starts_with("installations/hostile/") && file.ends_with("credentials.json");
+        assert_eq!(text.contains(SECRET), hostiles, "{file}");
     }
 }

@@ -226,7 +226,10 @@ fn a_log_flood_with_terminal_escapes_is_rate_limited_and_defused() {
         .args(["--set", "probe=log-flood"])
         .assert()
         .success();
-    let output = project.max().args(["sync", "hostile"]).env("MAX_LOG", "warn").assert().success().get_output().clone();
+    let (acme, _server) = project.connect_acme();
+    // One process syncs the flooding installation, then another one.
+    let sync = project.max().args(["sync", "hostile", "acme"]).env("MAX_LOG", "warn").assert().success();
+    let output = sync.get_output().clone();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains('\u{1b}'), "no escape sequence reaches the terminal");
     assert!(!stderr.contains('\r'), "no carriage return to overwrite lines");
@@ -234,7 +237,9 @@ fn a_log_flood_with_terminal_escapes_is_rate_limited_and_defused() {
     // One burst of 100, plus what the rate (50/s) refills while the flood runs.
     assert!((1..=150).contains(&forged), "10,000 messages were cut to about one burst: {forged} shown");
     assert!(stderr.contains("log messages dropped"), "the cut is said: {stderr:.2000}");
-    assert!(String::from_utf8_lossy(&output.stdout).contains("Synced hostile/default"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("Synced hostile/default") && stdout.contains("Synced acme/default"), "{stdout}");
+    project.assert_acme_synced(&acme);
 }
 
 #[test]
@@ -270,9 +275,14 @@ fn an_installation_can_be_granted_less_than_its_connector() {
 
     // With less memory than granted, a call that needs 64 MiB fails; with the default it runs.
     connect("small", "alloc-64", &["--limit", "memory-mib=32"]).success();
-    let output = project.max().args(["sync", "hostile/small"]).assert().failure().get_output().clone();
+    let (acme, _server) = project.connect_acme();
+    let output = project.max().args(["sync", "hostile/small", "acme"]).assert().failure().get_output().clone();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("memory limit") && stderr.contains("32 MiB"), "{stderr}");
+    assert!(stderr.contains("1 of 2 installations did not sync completely: hostile/small"), "{stderr}");
+    // The same process went on to sync another installation completely.
+    assert!(String::from_utf8_lossy(&output.stdout).contains("Synced acme/default"));
+    project.assert_acme_synced(&acme);
     connect("roomy", "alloc-64", &[]).success();
     project.max().args(["sync", "hostile/roomy"]).assert().success();
 }
@@ -315,8 +325,10 @@ fn every_limit_can_be_set_per_installation_and_holds() {
 
     // Stack: recursion 30,000 calls deep overflows the default 1 MiB and fits in 4 MiB.
     connect("deep", "recurse:30000", &[]).success();
-    let overflow = stderr(project.max().args(["sync", "hostile/deep"]).assert().failure());
+    let (acme, _acme_server) = project.connect_acme();
+    let overflow = stderr(project.max().args(["sync", "hostile/deep", "acme"]).assert().failure());
     assert!(overflow.contains("stack overflow past 1024 KiB") && overflow.contains("stack-kib"), "{overflow}");
+    project.assert_acme_synced(&acme);
     let set = project.max().args(["limits", "hostile/deep", "--set", "stack-kib=4096"]).assert().success();
     assert!(String::from_utf8_lossy(&set.get_output().stdout).contains("Changed hostile/deep: stack-kib=4096"));
     project.max().args(["sync", "hostile/deep", "--full"]).assert().success();

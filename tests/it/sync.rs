@@ -332,3 +332,57 @@ fn a_dead_api_during_sync_fails_with_the_cause_and_stores_nothing_wrong() {
         db.query_row("SELECT status FROM _max_syncs ORDER BY id DESC LIMIT 1", [], |r| r.get(0)).unwrap();
     assert_eq!(status, "failed");
 }
+
+#[test]
+fn several_installations_sync_in_one_command_and_one_failing_does_not_stop_the_rest() {
+    let size = Size { workspaces: 1, users: 3, projects: 2, tasks_per_project: 30, files_per_project: 2 };
+    let (project, fake, server) = acme_project(size);
+    connect(&project, &server);
+    project
+        .max()
+        .args(["connect", "acme", "--name", "second", "--set"])
+        .arg(format!("base_url={}", server.base_url()))
+        .args(["--set", &format!("api_key={DEFAULT_API_KEY}")])
+        .assert()
+        .success();
+    // A third whose API has gone away since it was connected (it sorts first).
+    project
+        .max()
+        .args(["connect", "acme", "--name", "dead", "--set"])
+        .arg(format!("base_url={}", server.base_url()))
+        .args(["--set", &format!("api_key={DEFAULT_API_KEY}")])
+        .assert()
+        .success();
+    let file = project.path().join(".max/installations/acme/dead/installation.json");
+    let mut json: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    json["config"]["base_url"] = "http://127.0.0.1:9".into();
+    std::fs::write(&file, serde_json::to_vec(&json).unwrap()).unwrap();
+
+    let output = project.max().args(["sync", "--all", "--max-attempts", "1"]).assert().failure().get_output().clone();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("Synced acme/default") && stdout.contains("Synced acme/second"), "{stdout}");
+    let errors = stderr(&output);
+    assert!(errors.contains("1 of 3 installations did not sync completely: acme/dead"), "{errors}");
+    for name in ["default", "second"] {
+        let stored = max_tests::tables(&project.path().join(format!(".max/installations/acme/{name}/data.db")), true);
+        for (entity, count) in fake.counts() {
+            assert_eq!(stored.get(entity).map(Vec::len), Some(count), "{entity} of acme/{name}");
+        }
+    }
+
+    // Named ones, as one JSON document; a name given twice syncs once.
+    let output = project.max().args(["sync", "acme", "acme/second", "acme/default", "-o", "json"]).assert().success();
+    let json: Value = serde_json::from_slice(&output.get_output().stdout).unwrap();
+    let labels: Vec<&str> =
+        json["syncs"].as_array().unwrap().iter().map(|s| s["installation"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["acme/default", "acme/second"]);
+    assert!(json["syncs"].as_array().unwrap().iter().all(|s| s["sync"]["record"]["status"] == "completed"), "{json}");
+
+    // A misspelt name syncs nothing; --resume takes one installation.
+    let before = fake.request_count();
+    let output = project.max().args(["sync", "acme/second", "acme/nope"]).assert().failure().get_output().clone();
+    assert!(stderr(&output).contains("acme/nope"), "{}", stderr(&output));
+    assert_eq!(fake.request_count(), before);
+    let output = project.max().args(["sync", "acme", "acme/second", "--resume", "1"]).assert().failure();
+    assert!(stderr(output.get_output()).contains("--resume names a sync of one installation"));
+}

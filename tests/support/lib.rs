@@ -225,3 +225,29 @@ pub async fn another_installation_syncs(runtime: &Runtime) {
         assert_eq!(stored.get(entity).copied(), Some(count as u64), "{entity} of the other installation");
     }
 }
+
+impl TestProject {
+    /// Installs acme and connects `acme/default` to a small Acme fake, for commands that show another
+    /// installation still syncs (`max sync hostile/x acme`). Keep the fake and its server alive.
+    pub fn connect_acme(&self) -> (max_fake_saas::acme::Acme, max_fake_saas::RunningServer) {
+        use max_fake_saas::acme::{Acme, AcmeConfig, DEFAULT_API_KEY, Size};
+        let size = Size { workspaces: 1, users: 3, projects: 2, tasks_per_project: 40, files_per_project: 2 };
+        let fake = Acme::new(AcmeConfig { size, ..AcmeConfig::default() });
+        let server = fake.spawn("127.0.0.1:0".parse().expect("an address")).expect("the Acme fake starts");
+        self.max().args(["connector", "install", "--yes"]).arg(connector("acme")).assert().success();
+        self.max()
+            .args(["connect", "acme", "--set", &format!("base_url={}", server.base_url())])
+            .args(["--set", &format!("api_key={DEFAULT_API_KEY}")])
+            .assert()
+            .success();
+        (fake, server)
+    }
+
+    /// Asserts `acme/default` holds exactly the fake's objects.
+    pub fn assert_acme_synced(&self, fake: &max_fake_saas::acme::Acme) {
+        let stored = tables(&self.path().join(".max/installations/acme/default/data.db"), true);
+        for (entity, count) in fake.counts() {
+            assert_eq!(stored.get(entity).map(Vec::len), Some(count), "{entity} of acme/default");
+        }
+    }
+}

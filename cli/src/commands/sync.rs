@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use clap::Args;
 use max_host::live::live_connector;
+use max_host::project::Installation;
 use max_host::storage::SqliteStorage;
 use max_host::storage::SyncStatus;
 use max_host::sync::{Continuation, Start, SyncContext, SyncOptions, SyncReport, run_sync};
@@ -16,9 +17,11 @@ use crate::output::Printer;
 use crate::progress::SyncProgress;
 use max_host::format::thousands;
 
-/// Sync an installation into its local SQLite database.
+/// Sync installations into their local SQLite databases.
 ///
-/// The database is `.max/installations/<connector>/<name>/data.db`. After a completed sync, only what changed is loaded (where the connector can tell). A sync that was
+/// Each installation has its own database, `.max/installations/<connector>/<name>/data.db`. Name one
+/// installation or several (they sync one after another; a failure of one doesn't stop the rest), or
+/// pass `--all`. After a completed sync, only what changed is loaded (where the connector can tell). A sync that was
 /// interrupted (Ctrl-C, a crash, a killed process) is resumed where it stopped: finished work is kept
 /// and not fetched again. Ctrl-C stops after the tasks in flight; a second Ctrl-C quits at once, and
 /// the sync still resumes next time. One sync runs per installation at a time.
@@ -27,8 +30,12 @@ use max_host::format::thousands;
 /// listing the failures; `--retry-failed` runs just those again.
 #[derive(Debug, Args)]
 pub struct SyncCommand {
-    /// The installation: `connector` (its only or default installation) or `connector/name`.
-    target: String,
+    /// The installations: `connector` (its only or default installation) or `connector/name`.
+    #[arg(value_name = "TARGET", required_unless_present = "all")]
+    targets: Vec<String>,
+    /// Sync every installation of the project, one after another.
+    #[arg(long, conflicts_with_all = ["targets", "resume"])]
+    all: bool,
     /// Reload everything, and rebuild tables whose field types changed (an interrupted sync is dropped).
     #[arg(long, conflicts_with_all = ["resume", "retry_failed"])]
     full: bool,
@@ -55,13 +62,115 @@ impl SyncCommand {
     /// Runs it.
     pub async fn run(self, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
         let project = project(global)?;
-        let installation = project.installations().find(&self.target)?;
+        let installations = self.installations(&project)?;
+        let runtime = runtime()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        stop_on_ctrl_c(stop.clone());
+        if let [(target, installation)] = installations.as_slice() {
+            let report = self.sync(&project, &runtime, installation, printer, stop).await?;
+            self.print(printer, installation, &report)?;
+            return conclude(target, &installation.label(), &report);
+        }
+        // Several: each is reported as it ends, and one failing doesn't stop the others.
+        let (mut documents, mut failed, mut attempted) = (Vec::new(), Vec::new(), 0);
+        for (target, installation) in &installations {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            attempted += 1;
+            let label = installation.label();
+            let outcome = match self.sync(&project, &runtime, installation, printer, stop.clone()).await {
+                Ok(report) => {
+                    if printer.is_json() {
+                        documents.push(serde_json::json!({ "installation": label, "sync": report }));
+                    } else if report.record.status != SyncStatus::Interrupted {
+                        let gap = if attempted > 1 { "\n" } else { "" };
+                        printer.text(&format!("{gap}{}", summary(printer, &label, &report)))?;
+                    }
+                    conclude(target, &label, &report)
+                }
+                Err(error) => {
+                    if printer.is_json() {
+                        let mut document = crate::output::error_json(&error);
+                        document["installation"] = label.clone().into();
+                        documents.push(document);
+                    }
+                    Err(error)
+                }
+            };
+            if let Err(error) = outcome {
+                if !printer.is_json() {
+                    printer.error(&error);
+                }
+                failed.push(label);
+            }
+        }
+        if printer.is_json() {
+            printer.json(&serde_json::json!({ "syncs": documents }))?;
+        }
+        let skipped = installations.len() - attempted;
+        if failed.is_empty() && skipped == 0 {
+            return Ok(());
+        }
+        let mut message = format!("{} of {} installations did not sync completely", failed.len(), installations.len());
+        if !failed.is_empty() {
+            message.push_str(&format!(": {}", failed.join(", ")));
+        }
+        if skipped > 0 {
+            message.push_str(&format!("; {skipped} not started (stopped)"));
+        }
+        Err(Failure::new("sync_failed", message, "see the errors above; `max sync <connector/name>` syncs one again")
+            .into())
+    }
+
+    /// The installations named (each with the name the user gave it), or every one with `--all`.
+    fn installations(&self, project: &max_host::project::Project) -> anyhow::Result<Vec<(String, Installation)>> {
+        let store = project.installations();
+        let mut found: Vec<(String, Installation)> = Vec::new();
+        if self.all {
+            let all = store.list()?;
+            if all.is_empty() {
+                return Err(Failure::new(
+                    "no_installations",
+                    "this project has no installations to sync",
+                    "connect one first: `max connect <connector>`",
+                )
+                .into());
+            }
+            return Ok(all.into_iter().map(|i| (i.label(), i)).collect());
+        }
+        for target in &self.targets {
+            let installation = store.find(target)?;
+            if !found.iter().any(|(_, seen)| seen.label() == installation.label()) {
+                found.push((target.clone(), installation));
+            }
+        }
+        if self.resume.is_some() && found.len() > 1 {
+            return Err(Failure::new(
+                "ambiguous_resume",
+                "--resume names a sync of one installation, but several were given",
+                "name just the installation whose sync you want to resume",
+            )
+            .into());
+        }
+        Ok(found)
+    }
+
+    /// Syncs one installation (holding its lock) and returns the report.
+    async fn sync(
+        &self,
+        project: &max_host::project::Project,
+        runtime: &max_host::runtime::Runtime,
+        installation: &Installation,
+        printer: &Printer,
+        stop: Arc<AtomicBool>,
+    ) -> anyhow::Result<SyncReport> {
         let connector = project.connectors().get(&installation.file.connector)?;
         let workers = usize::from(self.workers);
         let _lock = installation.lock_for_sync()?;
         let secrets = Arc::new(installation.secrets()?);
         let file = &installation.file;
-        let live = live_connector(&runtime()?, &project, &connector, &file.config, secrets, &file.sandbox, workers)?;
+        let live = live_connector(runtime, project, &connector, &file.config, secrets, &file.sandbox, workers)?;
         let storage = SqliteStorage::open(&installation.data_db())?;
         let context =
             SyncContext { info: live.info, pool: live.pool, http: live.http, storage: Arc::new(Mutex::new(storage)) };
@@ -76,45 +185,51 @@ impl SyncCommand {
             start,
             max_attempts: self.max_attempts,
             max_age: self.max_age,
-            ..SyncOptions::default()
+            stop,
         };
-        stop_on_ctrl_c(options.stop.clone());
         let progress = SyncProgress::new(printer.stderr_is_terminal() && !printer.is_json(), &installation.label());
         let report = run_sync(&context, &options, &progress).await;
         progress.finish();
-        let report = report?;
-        let target = &self.target;
-        if report.record.status == SyncStatus::Interrupted {
-            if printer.is_json() {
-                printer.json(&serde_json::json!({ "installation": installation.label(), "sync": report }))?;
-            }
-            return Err(Failure::new(
-                "interrupted",
-                format!("stopped sync #{} of {}; what it fetched is stored", report.record.id, installation.label()),
-                format!("run `max sync {target}` to continue where it stopped"),
-            )
-            .into());
-        }
-        if printer.is_json() {
-            printer.json(&serde_json::json!({ "installation": installation.label(), "sync": report }))?;
-        } else {
-            printer.text(&summary(printer, &installation.label(), &report))?;
-        }
-        if report.failures.is_empty() {
-            return Ok(());
-        }
-        let first = &report.failures[0].error;
-        Err(Failure::new(
-            "sync_failed",
-            format!(
-                "{} of {} tasks failed (first: {first}); the rest of the data was stored",
-                report.failures.len(),
-                report.record.tasks_total
-            ),
-            format!("fix the cause and run `max sync {}` again", self.target),
-        )
-        .into())
+        Ok(report?)
     }
+
+    /// Prints the report of one installation's sync.
+    fn print(&self, printer: &Printer, installation: &Installation, report: &SyncReport) -> anyhow::Result<()> {
+        if printer.is_json() {
+            printer.json(&serde_json::json!({ "installation": installation.label(), "sync": report }))
+        } else if report.record.status == SyncStatus::Interrupted {
+            Ok(())
+        } else {
+            printer.text(&summary(printer, &installation.label(), report))
+        }
+    }
+}
+
+/// The error a sync of `label` ended with, if it didn't end complete: interrupted, or with failed
+/// tasks. `target` is how the user named the installation.
+fn conclude(target: &str, label: &str, report: &SyncReport) -> anyhow::Result<()> {
+    if report.record.status == SyncStatus::Interrupted {
+        return Err(Failure::new(
+            "interrupted",
+            format!("stopped sync #{} of {label}; what it fetched is stored", report.record.id),
+            format!("run `max sync {target}` to continue where it stopped"),
+        )
+        .into());
+    }
+    if report.failures.is_empty() {
+        return Ok(());
+    }
+    let first = &report.failures[0].error;
+    Err(Failure::new(
+        "sync_failed",
+        format!(
+            "{} of {} tasks failed (first: {first}); the rest of the data was stored",
+            report.failures.len(),
+            report.record.tasks_total
+        ),
+        format!("fix the cause and run `max sync {target}` again"),
+    )
+    .into())
 }
 
 /// `90s`, `15m`, `1h`, `2d` or `0`.
