@@ -236,3 +236,30 @@ fn signed_components_install_only_with_a_trusted_key_and_an_intact_file() {
     assert!(String::from_utf8_lossy(&output.stdout).contains("Installed acme"));
     project.max().args(["connector", "list"]).assert().success();
 }
+
+/// A new version that asks for more than the installed one was granted shows what it adds and asks
+/// again; unanswered, nothing changes. (The older, narrower version is made by taking a host out of the
+/// installed grant.)
+#[test]
+fn an_upgrade_asking_for_more_shows_what_it_adds_and_asks_again() {
+    let project = initialised();
+    project.max().args(["connector", "install", "--yes"]).arg(guest("hostile")).assert().success();
+    let manifest = project.path().join(".max/connectors/manifest.json");
+    let mut json: Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    json["connectors"][0]["granted"]["hosts"].as_array_mut().unwrap().retain(|h| h["host"] != "second.example");
+    std::fs::write(&manifest, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+    let before = std::fs::read(&manifest).unwrap();
+
+    let output = project.max().args(["connector", "install"]).arg(guest("hostile")).write_stdin("").assert().failure();
+    let stderr = stderr_of(output.get_output());
+    assert!(stderr.contains("It asks for more than the installed version was granted:"), "{stderr}");
+    assert!(stderr.contains("+ HTTPS to second.example"), "{stderr}");
+    assert!(!stderr.contains("+ HTTPS to allowed.example"), "only what is new is marked: {stderr}");
+    assert!(stderr.contains("re-run with --yes to confirm"), "{stderr}");
+    assert_eq!(std::fs::read(&manifest).unwrap(), before, "nothing changed without an answer");
+
+    project.max().args(["connector", "install", "--yes"]).arg(guest("hostile")).assert().success();
+    let output = project.max().args(["connector", "inspect", "hostile", "-o", "json"]).assert().success();
+    let inspected: Value = serde_json::from_slice(&output.get_output().stdout).unwrap();
+    assert!(inspected.to_string().contains("second.example"), "the grant now includes it: {inspected}");
+}

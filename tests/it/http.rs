@@ -239,6 +239,40 @@ mod capability {
         assert_eq!(error, HttpError::TooLarge(1 << 20));
     }
 
+    /// At most `max_concurrent` requests of one installation are in flight, however many are sent.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn requests_in_flight_are_capped_per_installation() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (in_flight, peak) = (now.clone(), most.clone());
+        let router = Router::new().route(
+            "/hold",
+            get(move || {
+                let (in_flight, peak) = (in_flight.clone(), peak.clone());
+                async move {
+                    peak.fetch_max(in_flight.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                    "held"
+                }
+            }),
+        );
+        let server = max_fake_saas::RunningServer::start(router, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        for cap in [2, 8] {
+            most.store(0, Ordering::SeqCst);
+            let limits = HttpLimits { max_concurrent: cap, ..HttpLimits::default() };
+            let http = capability(server.base_url(), CredentialInjection::Bearer, &[], limits);
+            let url = format!("{}/hold", server.base_url());
+            let sends = (0..12).map(|_| http.send(request(url.clone(), None)));
+            for response in futures::future::join_all(sends).await {
+                assert_eq!(response.unwrap().status, 200);
+            }
+            let peak = most.load(Ordering::SeqCst);
+            // The cap is what holds them back: under a larger one, more are in flight at once.
+            assert!(if cap == 2 { peak == 2 } else { peak > 2 && peak <= cap }, "cap {cap}: {peak} in flight");
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread")]
     async fn slow_responses_time_out() {
         let server = inspector().await;

@@ -386,3 +386,25 @@ fn several_installations_sync_in_one_command_and_one_failing_does_not_stop_the_r
     let output = project.max().args(["sync", "acme", "acme/second", "--resume", "1"]).assert().failure();
     assert!(stderr(output.get_output()).contains("--resume names a sync of one installation"));
 }
+
+/// Connectors' requests never go through a proxy named in the environment (it could read or redirect
+/// them): the sync works and the proxy sees no connection.
+#[test]
+fn a_proxy_in_the_environment_is_never_used() {
+    let size = Size { workspaces: 1, users: 2, projects: 1, tasks_per_project: 5, files_per_project: 1 };
+    let (project, fake, server) = acme_project(size);
+    connect(&project, &server);
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    proxy.set_nonblocking(true).unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    // Were the proxy used, requests would hang on it: fail fast instead.
+    project.max().args(["limits", "acme", "--set", "request-timeout-seconds=2"]).assert().success();
+    let mut sync = project.max();
+    sync.args(["sync", "acme", "--max-attempts", "1"]).env_remove("NO_PROXY").env_remove("no_proxy");
+    for name in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"] {
+        sync.env(name, &proxy_url);
+    }
+    sync.assert().success();
+    assert!(proxy.accept().is_err(), "a request went to the proxy");
+    assert!(fake.request_count() > 0, "the requests went to the API itself");
+}
