@@ -12,7 +12,7 @@ use max_host::runtime::{InstancePool, Limits};
 use max_host::{ConnectorError, Error};
 use max_tests::{guest, load, runtime, setup};
 
-use crate::sandbox::{Sandbox, result_of};
+use crate::sandbox::{Sandbox, connect_hostile, result_of};
 
 /// A router that echoes the `Authorization` header it got (counting hits), and redirects `/away` to
 /// `target`.
@@ -434,13 +434,8 @@ fn a_secret_a_server_echoes_is_redacted_from_logs_errors_and_crash_reports() {
     project.max().args(["connector", "install", "--yes"]).arg(guest("hostile")).assert().success();
     let (acme, _acme_server) = project.connect_acme();
     for (name, how) in [("error", "leak"), ("crash", "leak-panic")] {
-        project
-            .max()
-            .args(["connect", "hostile", "--name", name, "--set", &format!("base_url={}", server.base_url())])
-            .args(["--set", &format!("token={SECRET}"), "--set", "oauth_token=o", "--set", "oauth_refresh=r"])
-            .args(["--set", "oauth_client_secret=c", "--set", &format!("probe={how}:{}/echo", server.base_url())])
-            .assert()
-            .success();
+        let probe = format!("{how}:{}/echo", server.base_url());
+        connect_hostile(&project, name, server.base_url(), SECRET, &probe, &[]).success();
         let installation = format!("hostile/{name}");
         // The same process then syncs another installation completely.
         let output = project.max().args(["sync", &installation, "acme"]).env("MAX_LOG", "warn").assert().failure();

@@ -214,18 +214,31 @@ async fn a_request_to_an_undeclared_host_gets_the_typed_error() {
     sandbox.stays_healthy().await;
 }
 
+/// `max connect hostile --name NAME` with its base URL, `token`, placeholder OAuth secrets, the probe a
+/// sync loads, and `extra` flags.
+pub fn connect_hostile(
+    project: &max_tests::TestProject,
+    name: &str,
+    base_url: &str,
+    token: &str,
+    probe: &str,
+    extra: &[&str],
+) -> assert_cmd::assert::Assert {
+    project
+        .max()
+        .args(["connect", "hostile", "--name", name, "--set", &format!("base_url={base_url}")])
+        .args(["--set", &format!("token={token}"), "--set", "oauth_token=o", "--set", "oauth_refresh=r"])
+        .args(["--set", "oauth_client_secret=c", "--set", &format!("probe={probe}")])
+        .args(extra)
+        .assert()
+}
+
 #[test]
 fn a_log_flood_with_terminal_escapes_is_rate_limited_and_defused() {
     let project = max_tests::TestProject::new();
     project.max().arg("init").assert().success();
     project.max().args(["connector", "install", "--yes"]).arg(guest("hostile")).assert().success();
-    project
-        .max()
-        .args(["connect", "hostile", "--set", "base_url=http://127.0.0.1:9", "--set", "token=t"])
-        .args(["--set", "oauth_token=o", "--set", "oauth_refresh=r", "--set", "oauth_client_secret=c"])
-        .args(["--set", "probe=log-flood"])
-        .assert()
-        .success();
+    connect_hostile(&project, "default", "http://127.0.0.1:9", "t", "log-flood", &[]).success();
     let (acme, _server) = project.connect_acme();
     // One process syncs the flooding installation, then another one.
     let sync = project.max().args(["sync", "hostile", "acme"]).env("MAX_LOG", "warn").assert().success();
@@ -248,13 +261,7 @@ fn an_installation_can_be_granted_less_than_its_connector() {
     project.max().arg("init").assert().success();
     project.max().args(["connector", "install", "--yes"]).arg(guest("hostile")).assert().success();
     let connect = |name: &str, probe: &str, extra: &[&str]| {
-        let mut command = project.max();
-        command
-            .args(["connect", "hostile", "--name", name, "--set", "base_url=http://127.0.0.1:9", "--set", "token=t"])
-            .args(["--set", "oauth_token=o", "--set", "oauth_refresh=r", "--set", "oauth_client_secret=c"])
-            .args(["--set", &format!("probe={probe}")])
-            .args(extra);
-        command.assert()
+        connect_hostile(&project, name, "http://127.0.0.1:9", "t", probe, extra)
     };
     // Only hosts it was granted can be kept.
     let output = connect("x", "p1", &["--host", "evil.example"]).failure().get_output().clone();
@@ -297,15 +304,8 @@ fn every_limit_can_be_set_per_installation_and_holds() {
     let project = max_tests::TestProject::new();
     project.max().arg("init").assert().success();
     project.max().args(["connector", "install", "--yes"]).arg(guest("hostile")).assert().success();
-    let connect = |name: &str, probe: &str, extra: &[&str]| {
-        let mut command = project.max();
-        command
-            .args(["connect", "hostile", "--name", name, "--set", &format!("base_url={}", server.base_url())])
-            .args(["--set", "token=t", "--set", "oauth_token=o", "--set", "oauth_refresh=r"])
-            .args(["--set", "oauth_client_secret=c", "--set", &format!("probe={probe}")])
-            .args(extra);
-        command.assert()
-    };
+    let connect =
+        |name: &str, probe: &str, extra: &[&str]| connect_hostile(&project, name, server.base_url(), "t", probe, extra);
     let stderr = |assert: assert_cmd::assert::Assert| String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
     let result = |installation: &str| {
         let output =

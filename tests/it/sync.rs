@@ -17,9 +17,14 @@ fn acme_project(size: Size) -> (TestProject, Acme, RunningServer) {
 }
 
 fn connect(project: &TestProject, server: &RunningServer) {
+    connect_named(project, server, "default");
+}
+
+/// Connects the installation `acme/name` to the fake behind `server`.
+fn connect_named(project: &TestProject, server: &RunningServer, name: &str) {
     project
         .max()
-        .args(["connect", "acme", "--set"])
+        .args(["connect", "acme", "--name", name, "--set"])
         .arg(format!("base_url={}", server.base_url()))
         .args(["--set", &format!("api_key={DEFAULT_API_KEY}")])
         .assert()
@@ -214,13 +219,7 @@ fn several_installations_of_one_connector_coexist() {
     let (project, _fake, server) =
         acme_project(Size { workspaces: 1, users: 2, projects: 1, tasks_per_project: 3, files_per_project: 1 });
     connect(&project, &server);
-    project
-        .max()
-        .args(["connect", "acme", "--name", "work", "--set"])
-        .arg(format!("base_url={}", server.base_url()))
-        .args(["--set", &format!("api_key={DEFAULT_API_KEY}")])
-        .assert()
-        .success();
+    connect_named(&project, &server, "work");
     project.max().args(["sync", "acme/work"]).assert().success();
     let output = project.max().args(["sync", "acme"]).assert().success().get_output().clone();
     assert!(String::from_utf8_lossy(&output.stdout).contains("Synced acme/default"));
@@ -338,21 +337,9 @@ fn several_installations_sync_in_one_command_and_one_failing_does_not_stop_the_r
     let size = Size { workspaces: 1, users: 3, projects: 2, tasks_per_project: 30, files_per_project: 2 };
     let (project, fake, server) = acme_project(size);
     connect(&project, &server);
-    project
-        .max()
-        .args(["connect", "acme", "--name", "second", "--set"])
-        .arg(format!("base_url={}", server.base_url()))
-        .args(["--set", &format!("api_key={DEFAULT_API_KEY}")])
-        .assert()
-        .success();
+    connect_named(&project, &server, "second");
     // A third whose API has gone away since it was connected (it sorts first).
-    project
-        .max()
-        .args(["connect", "acme", "--name", "dead", "--set"])
-        .arg(format!("base_url={}", server.base_url()))
-        .args(["--set", &format!("api_key={DEFAULT_API_KEY}")])
-        .assert()
-        .success();
+    connect_named(&project, &server, "dead");
     let file = project.path().join(".max/installations/acme/dead/installation.json");
     let mut json: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     json["config"]["base_url"] = "http://127.0.0.1:9".into();
