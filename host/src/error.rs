@@ -16,6 +16,12 @@ pub enum LimitKind {
     Memory,
     /// The size of a result.
     ResultSize,
+    /// WebAssembly instances in one store.
+    Instances,
+    /// WebAssembly tables in one store.
+    Tables,
+    /// Elements of one table.
+    TableElements,
 }
 
 impl LimitKind {
@@ -26,6 +32,9 @@ impl LimitKind {
             LimitKind::WallClock => "call-timeout-seconds",
             LimitKind::Memory => "memory-mib",
             LimitKind::ResultSize => "result-mib",
+            LimitKind::Instances => "instances",
+            LimitKind::Tables => "tables",
+            LimitKind::TableElements => "table-elements",
         }
     }
 }
@@ -37,6 +46,9 @@ impl std::fmt::Display for LimitKind {
             LimitKind::WallClock => "wall-clock time limit",
             LimitKind::Memory => "memory limit",
             LimitKind::ResultSize => "result size limit",
+            LimitKind::Instances => "instance count limit",
+            LimitKind::Tables => "table count limit",
+            LimitKind::TableElements => "table size limit",
         })
     }
 }

@@ -336,6 +336,16 @@ fn every_limit_can_be_set_per_installation_and_holds() {
     project.max().args(["limits", "hostile/deep", "--reset", "stack-kib"]).assert().success();
     project.max().args(["sync", "hostile/deep", "--full"]).assert().failure();
 
+    // Instances: a component is several WebAssembly instances; allowed one, it can't start.
+    project.max().args(["limits", "hostile/deep", "--set", "instances=1"]).assert().success();
+    let refused = stderr(project.max().args(["sync", "hostile/deep"]).assert().failure());
+    assert!(
+        refused.contains("exceeded its instance count limit in `instantiate` (1 WebAssembly instances)"),
+        "{refused}"
+    );
+    assert!(refused.contains("--set instances=<value>"), "{refused}");
+    project.max().args(["limits", "hostile/deep", "--reset", "instances"]).assert().success();
+
     // Logs: at a rate of 0, none of a flood's 10,000 messages is shown, and the drop is said.
     connect("quiet", "log-flood", &["--limit", "log-per-second=0"]).success();
     let flood = stderr(project.max().args(["sync", "hostile/quiet"]).env("MAX_LOG", "warn").assert().success());

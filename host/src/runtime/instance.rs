@@ -155,8 +155,8 @@ impl ConnectorInstance {
             return self.limit_error(call, limit);
         }
         let chain = format!("{error:#}");
-        if chain.contains("forcing trap when growing memory") {
-            return self.limit_error(call, LimitKind::Memory);
+        if let Some(limit) = super::state::store_limit_hit(&chain) {
+            return self.limit_error(call, limit);
         }
         let reason = match (error.downcast_ref::<wasmtime::Trap>(), state.stderr_tail()) {
             (Some(wasmtime::Trap::StackOverflow), _) => format!(
@@ -186,13 +186,7 @@ impl ConnectorInstance {
     }
 
     fn limit_error(&self, call: &str, limit: LimitKind) -> Error {
-        let limits = &self.store.data().call_limits;
-        let detail = match limit {
-            LimitKind::Cpu => format!("{} ms of CPU per call", limits.cpu_per_call.as_millis()),
-            LimitKind::WallClock => format!("{} ms per call", limits.wall_per_call.as_millis()),
-            LimitKind::Memory => format!("{} MiB", limits.memory_bytes >> 20),
-            LimitKind::ResultSize => format!("{} MiB of entity data per call", limits.max_result_bytes >> 20),
-        };
+        let detail = self.store.data().call_limits.describe(limit);
         Error::LimitExceeded { connector: self.connector.to_string(), call: call.to_string(), limit, detail }
     }
 }

@@ -103,11 +103,6 @@ impl LoadedConnector {
         self.origin
     }
 
-    /// The stack its WebAssembly code may use ([`Limits::stack_bytes`] of the instances it makes).
-    pub fn stack_bytes(&self) -> usize {
-        self.engine.stack_bytes
-    }
-
     /// Calls `describe` in a fresh sandbox without network and checks the result's consistency.
     pub async fn describe(&self) -> Result<ConnectorInfo> {
         let limits = Limits { stack_bytes: self.engine.stack_bytes, ..Limits::default() };
@@ -146,11 +141,21 @@ impl LoadedConnector {
         let connector: Arc<str> = connector.into();
         match self.pre.instantiate_async(&mut store).await {
             Ok(bindings) => Ok(super::ConnectorInstance::new(store, bindings, connector)),
-            Err(error) => Err(Error::ConnectorCrashed {
-                connector: connector.to_string(),
-                call: "instantiate".to_string(),
-                reason: first_line(&format!("{error:#}")),
-            }),
+            Err(error) => {
+                let chain = format!("{error:#}");
+                let call = "instantiate".to_string();
+                Err(match super::state::store_limit_hit(&chain) {
+                    Some(limit) => Error::LimitExceeded {
+                        connector: connector.to_string(),
+                        call,
+                        limit,
+                        detail: setup.limits.describe(limit),
+                    },
+                    None => {
+                        Error::ConnectorCrashed { connector: connector.to_string(), call, reason: first_line(&chain) }
+                    }
+                })
+            }
         }
     }
 }

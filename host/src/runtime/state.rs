@@ -58,6 +58,33 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// What `limit` was, for an error message.
+    pub(crate) fn describe(&self, limit: LimitKind) -> String {
+        match limit {
+            LimitKind::Cpu => format!("{} ms of CPU per call", self.cpu_per_call.as_millis()),
+            LimitKind::WallClock => format!("{} ms per call", self.wall_per_call.as_millis()),
+            LimitKind::Memory => format!("{} MiB", self.memory_bytes >> 20),
+            LimitKind::ResultSize => format!("{} MiB of entity data per call", self.max_result_bytes >> 20),
+            LimitKind::Instances => format!("{} WebAssembly instances", self.instances),
+            LimitKind::Tables => format!("{} tables", self.tables),
+            LimitKind::TableElements => format!("{} elements per table", self.table_elements),
+        }
+    }
+}
+
+/// The store limit a wasmtime error reports hitting (`StoreLimits` refused to grow or instantiate).
+pub(crate) fn store_limit_hit(error_chain: &str) -> Option<LimitKind> {
+    [
+        ("forcing trap when growing memory", LimitKind::Memory),
+        ("forcing trap when growing table", LimitKind::TableElements),
+        ("instance count too high", LimitKind::Instances),
+        ("table count too high", LimitKind::Tables),
+    ]
+    .into_iter()
+    .find_map(|(says, limit)| error_chain.contains(says).then_some(limit))
+}
+
 /// Time accounting of the call in flight.
 #[derive(Debug)]
 pub(crate) struct CallClock {
