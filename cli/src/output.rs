@@ -105,7 +105,18 @@ impl Printer {
     }
 }
 
-/// An error's code, message (its whole chain) and hint.
+/// One line without control characters, so text from a connector or an API (synced data, a failure
+/// message) can't move the cursor, recolour or clear the terminal.
+pub fn printable(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
+/// `text` without control characters other than line breaks.
+fn printable_lines(text: &str) -> String {
+    text.split('\n').map(printable).collect::<Vec<_>>().join("\n")
+}
+
+/// An error's code, message (its whole chain) and hint, without control characters but line breaks.
 fn describe(error: &anyhow::Error) -> (&'static str, String, Option<String>) {
     let (code, hint) = if let Some(e) = error.downcast_ref::<max_host::Error>() {
         (e.code(), e.hint())
@@ -114,7 +125,7 @@ fn describe(error: &anyhow::Error) -> (&'static str, String, Option<String>) {
     } else {
         ("error", None)
     };
-    (code, chain(error), hint)
+    (code, printable_lines(&chain(error)), hint.as_deref().map(printable_lines))
 }
 
 /// `{"error": {code, message, hint}}`, as `-o json` reports an error.

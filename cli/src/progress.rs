@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::output::printable;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use max_host::format::thousands;
 use max_host::storage::SyncId;
@@ -62,7 +63,7 @@ impl SyncObserver for SyncProgress {
     }
 
     fn retrying(&self, task: &str, error: &str, delay: Duration) {
-        self.bar.println(format!("  retrying {task} in {} ms: {error}", delay.as_millis()));
+        self.bar.println(format!("  retrying {} in {} ms: {}", printable(task), delay.as_millis(), printable(error)));
     }
 
     fn started(&self, sync: SyncId, continuation: Continuation) {

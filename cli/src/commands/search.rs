@@ -9,7 +9,7 @@ use max_host::storage::{SqliteStorage, Storage};
 use crate::args::{GlobalArgs, OutputFormat};
 use crate::commands::project;
 use crate::failure::Failure;
-use crate::output::Printer;
+use crate::output::{Printer, printable};
 use crate::prompt;
 
 /// Search synced data.
@@ -157,11 +157,6 @@ fn cell(value: &serde_json::Value) -> String {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     }
-}
-
-/// One line without control characters, so synced data can't move the cursor or recolour the terminal.
-fn printable(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
 fn csv_cell(text: &str) -> String {

@@ -13,7 +13,7 @@ use max_host::sync::{Continuation, Start, SyncContext, SyncOptions, SyncReport, 
 use crate::args::GlobalArgs;
 use crate::commands::{project, runtime};
 use crate::failure::Failure;
-use crate::output::Printer;
+use crate::output::{Printer, printable};
 use crate::progress::SyncProgress;
 use max_host::format::thousands;
 
@@ -307,7 +307,7 @@ fn summary(printer: &Printer, label: &str, report: &SyncReport) -> String {
         out.push(String::new());
         out.push(format!("Failed tasks ({}):", report.failures.len()));
         for failure in report.failures.iter().take(20) {
-            out.push(format!("  - {}: {}", failure.description, failure.error));
+            out.push(format!("  - {}: {}", printable(&failure.description), printable(&failure.error)));
         }
         if report.failures.len() > 20 {
             out.push(format!("  … and {} more (max status -o json lists them all)", report.failures.len() - 20));

