@@ -247,6 +247,12 @@ pub enum Error {
         /// SQLite's message.
         message: String,
     },
+    /// The database may not grow any more: the installation's size limit, or the disk.
+    #[error("the database {path} is full: it reached its installation's size limit, or the disk is full")]
+    DatabaseFull {
+        /// The database file.
+        path: String,
+    },
     /// A field changed type between the stored data and the connector.
     #[error("{entity}.{field} is stored as {stored} but the connector now declares it {declared}")]
     SchemaConflict {
@@ -363,6 +369,7 @@ impl Error {
             Error::InvalidName { .. } => "invalid_name",
             Error::InvalidPlan { .. } => "invalid_plan",
             Error::Storage { .. } => "storage",
+            Error::DatabaseFull { .. } => "database_full",
             Error::SchemaConflict { .. } => "schema_conflict",
             Error::InvalidData { .. } => "invalid_data",
             Error::Query { .. } => "query",
@@ -424,6 +431,11 @@ impl Error {
             Error::InstallationNotFound { available, .. } => format!("installations: {}", available.join(", ")),
             Error::InstallationExists { label } => {
                 format!("pick another --name, or pass --replace to reconnect `{label}` with new settings")
+            }
+            Error::DatabaseFull { .. } => {
+                "what was stored is kept and the sync resumes where it stopped: raise the limit \
+                 with `max limits <connector/name> --set database-mib=<value>` (or free disk space) and sync again"
+                    .into()
             }
             Error::SchemaConflict { .. } => {
                 "re-run with `max sync --full` to rebuild that table from the API (its stored rows are replaced)".into()

@@ -10,13 +10,21 @@ use crate::project::InstalledConnector;
 use crate::runtime::Limits;
 use crate::{Error, Result};
 
-/// Every limit of one installation: its sandbox's and its HTTP capability's.
-#[derive(Debug, Clone, Default)]
+/// Every limit of one installation: its sandbox's, its HTTP capability's and its database's.
+#[derive(Debug, Clone)]
 pub struct InstallationLimits {
     /// Per instance and per call.
     pub sandbox: Limits,
     /// Per request and per installation.
     pub http: HttpLimits,
+    /// Largest size of the installation's `data.db`.
+    pub database_bytes: u64,
+}
+
+impl Default for InstallationLimits {
+    fn default() -> Self {
+        InstallationLimits { sandbox: Limits::default(), http: HttpLimits::default(), database_bytes: 16 << 30 }
+    }
 }
 
 /// A limit that can be set per installation.
@@ -144,6 +152,14 @@ pub const SETTINGS: &[Setting] = &[
         max: 100_000,
         get: |l| l.sandbox.log_message_chars as u64,
         set: |l, v| l.sandbox.log_message_chars = size(v, 1),
+    },
+    Setting {
+        key: "database-mib",
+        about: "size the installation's data.db may grow to (a sync that would pass it stops, resumable)",
+        min: 1,
+        max: 1 << 20,
+        get: |l| l.database_bytes / MIB,
+        set: |l, v| l.database_bytes = v * MIB,
     },
     Setting {
         key: "request-timeout-seconds",

@@ -18,6 +18,8 @@ pub struct LiveConnector {
     pub pool: InstancePool,
     /// The HTTP capability shared by the instances.
     pub http: Arc<HttpCapability>,
+    /// Its limits (the sandbox's and the HTTP capability's are applied; the database's is the caller's).
+    pub limits: limits::InstallationLimits,
 }
 
 impl std::fmt::Debug for LiveConnector {
@@ -45,12 +47,12 @@ pub fn live_connector(
     if let Some(hosts) = &sandbox.hosts {
         granted.hosts.retain(|h| hosts.contains(&h.host));
     }
-    let http = Arc::new(HttpCapability::new(&granted, base_url, secrets, limits.http));
+    let http = Arc::new(HttpCapability::new(&granted, base_url, secrets, limits.http.clone()));
     let setup = InstanceSetup {
         config: config.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         http: http.clone(),
-        limits: limits.sandbox,
+        limits: limits.sandbox.clone(),
     };
     let pool = InstancePool::new(&connector.name, loaded, setup, size);
-    Ok(LiveConnector { info: connector.info.clone(), pool, http })
+    Ok(LiveConnector { info: connector.info.clone(), pool, http, limits })
 }

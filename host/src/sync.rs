@@ -152,10 +152,15 @@ pub async fn run_sync<S: Storage + 'static>(
         fresh_since,
         stored: Mutex::new(BTreeMap::new()),
         wake: tokio::sync::Notify::new(),
+        aborted: std::sync::atomic::AtomicBool::new(false),
     };
     let workers = (0..options.workers.max(1)).map(|_| drained.worker());
-    for outcome in futures::future::join_all(workers).await {
-        outcome?;
+    if let Some(Err(error)) = futures::future::join_all(workers).await.into_iter().find(Result::is_err) {
+        // Storage failed (a full database, a broken disk): what completed is kept, and the sync is
+        // marked stopped so the next one resumes it (if even this write fails, it still reads as
+        // running, which resumes too).
+        let _ = lock(&context.storage).set_sync_status(sync, SyncStatus::Interrupted);
+        return Err(error);
     }
     let stored = drained.stored.into_inner().expect("counts lock");
     let requests = context.http.request_count() - requests_before;
@@ -260,13 +265,26 @@ struct Drain<'a, S: Storage> {
     fresh_since: Option<String>,
     stored: Mutex<BTreeMap<String, u64>>,
     wake: tokio::sync::Notify,
+    /// Set when a worker ended with an error (storage failed): the others stop too, rather than wait
+    /// for the task it left unfinished.
+    aborted: std::sync::atomic::AtomicBool,
 }
 
 impl<S: Storage + 'static> Drain<'_, S> {
-    /// Claims and runs tasks until none are left. Storage failures end the sync; task failures don't.
+    /// Claims and runs tasks until none are left. Storage failures end the sync (every worker stops
+    /// after its task in flight; the sync stays resumable); task failures don't.
     async fn worker(&self) -> Result<()> {
+        let outcome = self.work().await;
+        if outcome.is_err() {
+            self.aborted.store(true, Ordering::Relaxed);
+            self.wake.notify_waiters();
+        }
+        outcome
+    }
+
+    async fn work(&self) -> Result<()> {
         loop {
-            if self.options.stop.load(Ordering::Relaxed) {
+            if self.options.stop.load(Ordering::Relaxed) || self.aborted.load(Ordering::Relaxed) {
                 return Ok(());
             }
             let claim = lock(&self.context.storage).claim_task(self.sync)?;

@@ -306,7 +306,8 @@ fn an_installation_can_be_granted_less_than_its_connector() {
 }
 
 /// `max limits` lists every limit; each can be set for one installation, holds from the next sync, and
-/// can be reset. Shown for the stack, the log rate and an HTTP cap, through real syncs.
+/// can be reset. Shown for the stack, the instance count, the log rate, an HTTP cap and the database
+/// size, through real syncs.
 #[test]
 fn every_limit_can_be_set_per_installation_and_holds() {
     use axum::routing::get;
@@ -371,6 +372,21 @@ fn every_limit_can_be_set_per_installation_and_holds() {
     }
     assert!(result("hostile/roomy").contains("HTTP 200"), "{}", result("hostile/roomy"));
     assert!(result("hostile/capped").contains("1048576"), "{}", result("hostile/capped"));
+
+    // Database: a sync that would grow data.db past its limit stops, resumable; raised, it resumes.
+    connect("bulky", "bulk:8", &["--limit", "database-mib=2"]).success();
+    let full = stderr(project.max().args(["sync", "hostile/bulky"]).assert().failure());
+    assert!(full.contains("is full") && full.contains("--set database-mib="), "{full}");
+    let db = project.path().join(".max/installations/hostile/bulky/data.db");
+    assert!(std::fs::metadata(&db).unwrap().len() <= 2 << 20, "data.db stayed within its limit");
+    let status = project.max().args(["status", "hostile/bulky", "-o", "json"]).assert().success();
+    assert!(String::from_utf8_lossy(&status.get_output().stdout).contains("\"interrupted\""));
+    project.max().args(["limits", "hostile/bulky", "--set", "database-mib=64"]).assert().success();
+    let resumed = project.max().args(["sync", "hostile/bulky"]).assert().success();
+    assert!(String::from_utf8_lossy(&resumed.get_output().stdout).contains("resumed, completed"));
+    let rows: i64 =
+        rusqlite::Connection::open(&db).unwrap().query_row("SELECT COUNT(*) FROM Probe", [], |r| r.get(0)).unwrap();
+    assert_eq!(rows, 8 * 1024 + 1, "every row arrived once");
 
     // Bad settings are refused with the way out, and change nothing.
     let file = project.path().join(".max/installations/hostile/deep/installation.json");

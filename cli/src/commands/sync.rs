@@ -172,6 +172,7 @@ impl SyncCommand {
         let file = &installation.file;
         let live = live_connector(runtime, project, &connector, &file.config, secrets, &file.sandbox, workers)?;
         let storage = SqliteStorage::open(&installation.data_db())?;
+        storage.limit_size(live.limits.database_bytes)?;
         let context =
             SyncContext { info: live.info, pool: live.pool, http: live.http, storage: Arc::new(Mutex::new(storage)) };
         let start = match (self.resume, self.retry_failed) {

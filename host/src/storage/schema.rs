@@ -107,7 +107,7 @@ fn table_exists(conn: &Connection, name: &str) -> Result<bool> {
 
 /// Brings the tables in line with `info`.
 pub(super) fn apply(conn: &mut Connection, info: &ConnectorInfo, rebuild: bool) -> Result<SchemaReport> {
-    let tx = conn.transaction().map_err(|e| Error::Storage { path: String::new(), message: e.to_string() })?;
+    let tx = conn.transaction().map_err(|e| super::sqlite::sqlite_error("", e))?;
     let mut report = SchemaReport::default();
     for entity in &info.schema.entities {
         let mut conflicts = Vec::new();
@@ -208,7 +208,7 @@ pub(super) fn apply(conn: &mut Connection, info: &ConnectorInfo, rebuild: bool) 
     let text = serde_json::to_string(info).expect("connector info serializes");
     tx.execute("INSERT OR REPLACE INTO _max_info (key, value) VALUES ('connector', ?1)", [text])
         .map_err(db_error(&tx))?;
-    tx.commit().map_err(|e| Error::Storage { path: String::new(), message: e.to_string() })?;
+    tx.commit().map_err(|e| super::sqlite::sqlite_error("", e))?;
     Ok(report)
 }
 

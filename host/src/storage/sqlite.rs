@@ -29,7 +29,17 @@ impl std::fmt::Debug for SqliteStorage {
 
 /// Maps a SQLite error to the host's error, naming the database.
 pub(super) fn db_error(conn: &Connection) -> impl Fn(rusqlite::Error) -> Error + '_ {
-    move |error| Error::Storage { path: conn.path().unwrap_or("(memory)").to_string(), message: error.to_string() }
+    move |error| sqlite_error(conn.path().unwrap_or("(memory)"), error)
+}
+
+/// A SQLite failure as a host error: a full database (its size limit or the disk) is one of its own.
+pub(super) fn sqlite_error(path: &str, error: rusqlite::Error) -> Error {
+    match &error {
+        rusqlite::Error::SqliteFailure(failure, _) if failure.code == rusqlite::ErrorCode::DiskFull => {
+            Error::DatabaseFull { path: path.to_string() }
+        }
+        _ => Error::Storage { path: path.to_string(), message: error.to_string() },
+    }
 }
 
 impl SqliteStorage {
@@ -70,6 +80,15 @@ impl SqliteStorage {
         Ok(SqliteStorage { conn, info })
     }
 
+    /// Refuses to let the database grow past `max_bytes` (writes beyond fail as
+    /// [`Error::DatabaseFull`]). A database already larger keeps its size but grows no more.
+    pub fn limit_size(&self, max_bytes: u64) -> Result<()> {
+        let page_size: i64 =
+            self.conn.query_row("PRAGMA page_size", [], |row| row.get(0)).map_err(db_error(&self.conn))?;
+        let pages = (max_bytes / page_size.max(1) as u64).max(1);
+        self.conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(())).map_err(db_error(&self.conn))
+    }
+
     /// The schema stored with the data (none before the first sync).
     pub fn info(&self) -> Option<&ConnectorInfo> {
         self.info.as_ref()
@@ -96,10 +115,10 @@ impl Storage for SqliteStorage {
     }
 
     fn begin_sync(&mut self, full: bool, tasks: &[NewTask]) -> Result<SyncId> {
-        let tx = self.conn.transaction().map_err(|e| Error::Storage { path: String::new(), message: e.to_string() })?;
+        let tx = self.conn.transaction().map_err(|e| sqlite_error("", e))?;
         let sync = super::tasks::begin_sync(&tx, full)?;
         super::tasks::insert_tasks(&tx, sync, tasks)?;
-        tx.commit().map_err(|e| Error::Storage { path: String::new(), message: e.to_string() })?;
+        tx.commit().map_err(|e| sqlite_error("", e))?;
         Ok(sync)
     }
 

@@ -174,14 +174,14 @@ fn release_parent(conn: &Connection, task: TaskId) -> Result<()> {
 }
 
 pub(super) fn fail(conn: &mut Connection, task: &Task, error: &str) -> Result<()> {
-    let tx = conn.transaction().map_err(|e| Error::Storage { path: String::new(), message: e.to_string() })?;
+    let tx = conn.transaction().map_err(|e| super::sqlite::sqlite_error("", e))?;
     tx.execute(
         "UPDATE _max_tasks SET state = 'failed', error = ?1, updated_at = ?2 WHERE id = ?3",
         params![error, now(), task.id],
     )
     .map_err(db_error(&tx))?;
     release_parent(&tx, task.id)?;
-    tx.commit().map_err(|e| Error::Storage { path: String::new(), message: e.to_string() })
+    tx.commit().map_err(|e| super::sqlite::sqlite_error("", e))
 }
 
 pub(super) fn progress(conn: &Connection, sync: SyncId) -> Result<(u64, u64)> {

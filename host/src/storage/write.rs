@@ -64,7 +64,7 @@ pub(super) fn complete_task(
 ) -> Result<BTreeMap<String, u64>> {
     let SqliteStorage { conn, info } = storage;
     let info = info.as_ref().ok_or_else(|| Error::Runtime("the storage has no schema yet".into()))?;
-    let tx = conn.transaction().map_err(|e| Error::Storage { path: String::new(), message: e.to_string() })?;
+    let tx = conn.transaction().map_err(|e| super::sqlite::sqlite_error("", e))?;
     let synced_at = now();
     let mut stored = BTreeMap::new();
     for batch in &outcome.batches {
@@ -100,7 +100,7 @@ pub(super) fn complete_task(
     }
     tasks::insert_tasks(&tx, sync, &outcome.spawn)?;
     tasks::finish(&tx, task.id)?;
-    tx.commit().map_err(|e| Error::Storage { path: String::new(), message: e.to_string() })?;
+    tx.commit().map_err(|e| super::sqlite::sqlite_error("", e))?;
     Ok(stored)
 }
 

