@@ -1,5 +1,5 @@
-//! The compile cache: a second load of a component deserializes it instead of compiling, and a
-//! damaged cache entry is replaced rather than trusted.
+//! The compile cache: a second load of a component deserializes it instead of compiling; a damaged
+//! entry, or one other users could have written, is replaced rather than trusted.
 
 use max_host::runtime::{LoadOrigin, LoadStats, Runtime, RuntimeConfig};
 use max_tests::connector;
@@ -54,4 +54,30 @@ async fn a_damaged_cache_entry_is_recompiled_not_trusted() {
     assert_eq!(loaded.origin(), LoadOrigin::Compiled);
     assert_eq!(loaded.describe().await.unwrap().name, "acme");
     assert_eq!(std::fs::read(&artifact).unwrap().len(), bytes.len(), "the entry was rewritten");
+}
+
+/// A cache entry, or a cache folder, that other users can write to is never loaded (it could be their
+/// native code): the component is compiled afresh, and a folder others can write to gets nothing.
+#[test]
+fn a_cache_entry_others_could_have_written_is_compiled_afresh_not_trusted() {
+    use std::os::unix::fs::PermissionsExt;
+    let cache = tempfile::tempdir().unwrap();
+    runtime_with_cache(cache.path()).load_file(&connector("acme")).unwrap();
+    let artifact = cached_artifacts(cache.path()).pop().unwrap();
+    assert_eq!(std::fs::metadata(&artifact).unwrap().permissions().mode() & 0o777, 0o600, "written private");
+
+    std::fs::set_permissions(&artifact, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let loaded = runtime_with_cache(cache.path()).load_file(&connector("acme")).unwrap();
+    assert_eq!(loaded.origin(), LoadOrigin::Compiled, "a world-writable entry is not loaded");
+    assert_eq!(std::fs::metadata(&artifact).unwrap().permissions().mode() & 0o777, 0o600, "and is replaced");
+    assert_eq!(runtime_with_cache(cache.path()).load_file(&connector("acme")).unwrap().origin(), LoadOrigin::Cache);
+
+    let folder = artifact.parent().unwrap();
+    std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::remove_file(&artifact).unwrap();
+    for _ in 0..2 {
+        let loaded = runtime_with_cache(cache.path()).load_file(&connector("acme")).unwrap();
+        assert_eq!(loaded.origin(), LoadOrigin::Compiled, "a world-writable folder is not used");
+    }
+    assert!(cached_artifacts(cache.path()).is_empty(), "nothing was written into it");
 }

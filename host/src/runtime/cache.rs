@@ -55,11 +55,28 @@ impl CompileCache {
     /// not stored yet: the caller checks the component first and then calls [`CompileCache::keep`], so a
     /// component that is refused leaves nothing behind.
     pub(crate) fn load(&self, engine: &Engine, bytes: &[u8], sha256: &str) -> wasmtime::Result<Loaded> {
-        let artifact = self.dir.as_ref().map(|dir| dir.join(format!("{sha256}.cwasm")));
-        if let Some(artifact) = artifact.as_ref().filter(|a| a.is_file()) {
+        // A folder others can write to is not used at all: what is read from it, and what would be
+        // written to it, could be swapped for native code of theirs.
+        let dir = self.dir.as_ref().filter(|dir| !dir.exists() || written_only_by_us(dir));
+        if let Some(dir) = self.dir.as_ref().filter(|_| dir.is_none()) {
+            tracing::warn!(path = %dir.display(), "not using a compile-cache folder that others can write to");
+        }
+        let artifact = dir.map(|dir| dir.join(format!("{sha256}.cwasm")));
+        let trusted = |artifact: &PathBuf| {
+            if !artifact.is_file() {
+                return false;
+            }
+            let ours = written_only_by_us(artifact);
+            if !ours {
+                tracing::warn!(path = %artifact.display(), "ignoring a compile-cache entry that others could have written");
+            }
+            ours
+        };
+        if let Some(artifact) = artifact.as_ref().filter(|a| trusted(a)) {
             // SAFETY: the artifact was written by `keep` from the bytes whose sha256 names it, by an
-            // engine with the same compatibility hash (part of the directory name). A damaged file is
-            // rejected by wasmtime's header checks and then recompiled.
+            // engine with the same compatibility hash (part of the directory name); only this user
+            // can have written it or its folder. A damaged file is rejected by wasmtime's header
+            // checks and then recompiled.
             match unsafe { Component::deserialize_file(engine, artifact) } {
                 Ok(component) => return Ok(Loaded { component, origin: LoadOrigin::Cache, unsaved: None }),
                 Err(error) => {
@@ -92,17 +109,32 @@ pub(crate) struct Loaded {
     unsaved: Option<(PathBuf, Vec<u8>)>,
 }
 
-/// Writes atomically: a temporary file in the same directory, then a rename.
+/// Writes atomically: a temporary file in the same directory, then a rename. Folders are made
+/// readable by this user only, and so are the files.
 fn store(artifact: &Path, serialized: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let dir = artifact.parent().expect("artifacts live in the cache directory");
-    std::fs::create_dir_all(dir)?;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
     let temp = dir.join(format!(
         ".{}.{}.tmp",
         artifact.file_name().and_then(|n| n.to_str()).unwrap_or("artifact"),
         std::process::id()
     ));
-    std::fs::write(&temp, serialized)?;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&temp)?;
+    file.write_all(serialized)?;
     std::fs::rename(&temp, artifact)
+}
+
+/// Whether only this user can have written `path` (a cache entry or its folder): not a link, owned by
+/// this user, not writable by group or others. An entry someone else could have planted is native
+/// code this process would run.
+fn written_only_by_us(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else { return false };
+    // SAFETY: geteuid has no preconditions and never fails.
+    let me = unsafe { libc::geteuid() };
+    !meta.file_type().is_symlink() && meta.uid() == me && meta.mode() & 0o022 == 0
 }
 
 fn wasmtime_version() -> &'static str {
