@@ -365,6 +365,11 @@ fn several_installations_sync_in_one_command_and_one_failing_does_not_stop_the_r
     assert_eq!(labels, ["acme/default", "acme/second"]);
     assert!(json["syncs"].as_array().unwrap().iter().all(|s| s["sync"]["record"]["status"] == "completed"), "{json}");
 
+    // Retrying failed tasks over several: those with none have nothing to do, which is no failure.
+    let output = project.max().args(["sync", "acme", "acme/second", "--retry-failed"]).assert().success();
+    let said = String::from_utf8_lossy(&output.get_output().stdout).into_owned();
+    assert!(said.contains("acme/default: nothing to retry") && said.contains("acme/second: nothing to retry"));
+
     // A misspelt name syncs nothing; --resume takes one installation.
     let before = fake.request_count();
     let output = project.max().args(["sync", "acme/second", "acme/nope"]).assert().failure().get_output().clone();

@@ -21,9 +21,11 @@ use max_host::format::thousands;
 ///
 /// Each installation has its own database, `.max/installations/<connector>/<name>/data.db`. Name one
 /// installation or several (they sync one after another; a failure of one doesn't stop the rest), or
-/// pass `--all`. After a completed sync, only what changed is loaded (where the connector can tell). A sync that was
-/// interrupted (Ctrl-C, a crash, a killed process) is resumed where it stopped: finished work is kept
-/// and not fetched again. Ctrl-C stops after the tasks in flight; a second Ctrl-C quits at once, and
+/// pass `--all`.
+///
+/// After a completed sync, only what changed is loaded (where the connector can tell). A sync that
+/// was interrupted (Ctrl-C, a crash, a killed process) is resumed where it stopped: finished work is
+/// kept and not fetched again. Ctrl-C stops after the tasks in flight; a second Ctrl-C quits at once, and
 /// the sync still resumes next time. One sync runs per installation at a time.
 ///
 /// Shows live progress on a terminal and a summary at the end. Exits non-zero when any task failed,
@@ -68,7 +70,7 @@ impl SyncCommand {
         stop_on_ctrl_c(stop.clone());
         if let [(target, installation)] = installations.as_slice() {
             let report = self.sync(&project, &runtime, installation, printer, stop).await?;
-            self.print(printer, installation, &report)?;
+            print(printer, installation, &report)?;
             return conclude(target, &installation.label(), &report);
         }
         // Several: each is reported as it ends, and one failing doesn't stop the others.
@@ -98,11 +100,20 @@ impl SyncCommand {
                     Err(error)
                 }
             };
-            if let Err(error) = outcome {
-                if !printer.is_json() {
-                    printer.error(&error);
+            match outcome {
+                // `--retry-failed` over several: one whose last sync didn't fail has nothing to do.
+                Err(error) if matches!(error.downcast_ref(), Some(max_host::Error::NothingToRetry { .. })) => {
+                    if !printer.is_json() {
+                        printer.text(&printer.dim(&format!("{label}: nothing to retry")))?;
+                    }
                 }
-                failed.push(label);
+                Err(error) => {
+                    if !printer.is_json() {
+                        printer.error(&error);
+                    }
+                    failed.push(label);
+                }
+                Ok(()) => {}
             }
         }
         if printer.is_json() {
@@ -193,16 +204,16 @@ impl SyncCommand {
         progress.finish();
         Ok(report?)
     }
+}
 
-    /// Prints the report of one installation's sync.
-    fn print(&self, printer: &Printer, installation: &Installation, report: &SyncReport) -> anyhow::Result<()> {
-        if printer.is_json() {
-            printer.json(&serde_json::json!({ "installation": installation.label(), "sync": report }))
-        } else if report.record.status == SyncStatus::Interrupted {
-            Ok(())
-        } else {
-            printer.text(&summary(printer, &installation.label(), report))
-        }
+/// Prints the report of one installation's sync.
+fn print(printer: &Printer, installation: &Installation, report: &SyncReport) -> anyhow::Result<()> {
+    if printer.is_json() {
+        printer.json(&serde_json::json!({ "installation": installation.label(), "sync": report }))
+    } else if report.record.status == SyncStatus::Interrupted {
+        Ok(())
+    } else {
+        printer.text(&summary(printer, &installation.label(), report))
     }
 }
 
