@@ -123,6 +123,28 @@ impl TestProject {
         out.sort();
         out
     }
+
+    /// Installs acme and connects `acme/default` to a small Acme fake, for commands that show another
+    /// installation still syncs (`max sync hostile/x acme`). Keep the fake and its server alive.
+    pub fn connect_acme(&self) -> (max_fake_saas::acme::Acme, max_fake_saas::RunningServer) {
+        let fake = small_acme();
+        let server = fake.spawn("127.0.0.1:0".parse().expect("an address")).expect("the Acme fake starts");
+        self.max().args(["connector", "install", "--yes"]).arg(connector("acme")).assert().success();
+        self.max()
+            .args(["connect", "acme", "--set", &format!("base_url={}", server.base_url())])
+            .args(["--set", &format!("api_key={}", max_fake_saas::acme::DEFAULT_API_KEY)])
+            .assert()
+            .success();
+        (fake, server)
+    }
+
+    /// Asserts `acme/default` holds exactly the fake's objects.
+    pub fn assert_acme_synced(&self, fake: &max_fake_saas::acme::Acme) {
+        let stored = tables(&self.path().join(".max/installations/acme/default/data.db"), true);
+        for (entity, count) in fake.counts() {
+            assert_eq!(stored.get(entity).map(Vec::len), Some(count), "{entity} of acme/default");
+        }
+    }
 }
 
 /// Every data table of an installation's `data.db` (entities and collection links) as sorted rows,
@@ -197,19 +219,17 @@ impl max_host::sync::SyncObserver for Quiet {
 /// on the same `runtime`: the same engine, epoch ticker and compile cache, in this process) syncs an
 /// Acme fake to the end, and its tables hold exactly the fake's objects.
 pub async fn another_installation_syncs(runtime: &Runtime) {
-    use max_fake_saas::acme::{Acme, AcmeConfig, DEFAULT_API_KEY, Size};
     use max_host::runtime::InstancePool;
     use max_host::storage::{SqliteStorage, Storage};
     use max_host::sync::{SyncContext, SyncOptions, run_sync};
-    let size = Size { workspaces: 1, users: 3, projects: 2, tasks_per_project: 40, files_per_project: 2 };
-    let fake = Acme::new(AcmeConfig { size, ..AcmeConfig::default() });
+    let fake = small_acme();
     let server = fake.start("127.0.0.1:0".parse().expect("an address")).await.expect("the Acme fake starts");
     let loaded = load(runtime, &connector("acme"));
     let info = loaded.describe().await.expect("acme describes itself");
     let setup = setup(
         &info.permissions,
         &[("base_url", server.base_url())],
-        &[("api_key", DEFAULT_API_KEY)],
+        &[("api_key", max_fake_saas::acme::DEFAULT_API_KEY)],
         Limits::default(),
     );
     let http = setup.http.clone();
@@ -226,28 +246,9 @@ pub async fn another_installation_syncs(runtime: &Runtime) {
     }
 }
 
-impl TestProject {
-    /// Installs acme and connects `acme/default` to a small Acme fake, for commands that show another
-    /// installation still syncs (`max sync hostile/x acme`). Keep the fake and its server alive.
-    pub fn connect_acme(&self) -> (max_fake_saas::acme::Acme, max_fake_saas::RunningServer) {
-        use max_fake_saas::acme::{Acme, AcmeConfig, DEFAULT_API_KEY, Size};
-        let size = Size { workspaces: 1, users: 3, projects: 2, tasks_per_project: 40, files_per_project: 2 };
-        let fake = Acme::new(AcmeConfig { size, ..AcmeConfig::default() });
-        let server = fake.spawn("127.0.0.1:0".parse().expect("an address")).expect("the Acme fake starts");
-        self.max().args(["connector", "install", "--yes"]).arg(connector("acme")).assert().success();
-        self.max()
-            .args(["connect", "acme", "--set", &format!("base_url={}", server.base_url())])
-            .args(["--set", &format!("api_key={DEFAULT_API_KEY}")])
-            .assert()
-            .success();
-        (fake, server)
-    }
-
-    /// Asserts `acme/default` holds exactly the fake's objects.
-    pub fn assert_acme_synced(&self, fake: &max_fake_saas::acme::Acme) {
-        let stored = tables(&self.path().join(".max/installations/acme/default/data.db"), true);
-        for (entity, count) in fake.counts() {
-            assert_eq!(stored.get(entity).map(Vec::len), Some(count), "{entity} of acme/default");
-        }
-    }
+/// A small Acme fake: a workspace, a few users, two projects of 40 tasks.
+fn small_acme() -> max_fake_saas::acme::Acme {
+    use max_fake_saas::acme::{Acme, AcmeConfig, Size};
+    let size = Size { workspaces: 1, users: 3, projects: 2, tasks_per_project: 40, files_per_project: 2 };
+    Acme::new(AcmeConfig { size, ..AcmeConfig::default() })
 }

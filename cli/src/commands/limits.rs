@@ -39,9 +39,9 @@ pub struct LimitsCommand {
     reset: Vec<String>,
 }
 
-/// Where a limit's value comes from.
-fn source(key: &str, set: &BTreeMap<String, u64>, setting: &Setting, granted: &InstallationLimits) -> &'static str {
-    if set.contains_key(key) {
+/// Where a limit's value comes from: set for the installation, asked for by the connector, or the default.
+fn source(setting: &Setting, set: &BTreeMap<String, u64>, granted: &InstallationLimits) -> &'static str {
+    if set.contains_key(setting.key) {
         "set"
     } else if setting.value(granted) != setting.value(&InstallationLimits::default()) {
         "connector"
@@ -123,7 +123,7 @@ fn show(
                     "key": s.key,
                     "value": s.value(&effective),
                     "default": s.value(&granted),
-                    "source": source(s.key, &sandbox.limits, s, &granted),
+                    "source": source(s, &sandbox.limits, &granted),
                     "min": s.min,
                     "max": s.max,
                     "about": s.about,
@@ -148,7 +148,7 @@ fn show(
                 s.key.to_string(),
                 value,
                 s.value(&granted).to_string(),
-                source(s.key, &sandbox.limits, s, &granted).to_string(),
+                source(s, &sandbox.limits, &granted).to_string(),
                 range(s),
             ]
         })
