@@ -387,6 +387,12 @@ fn every_limit_can_be_set_per_installation_and_holds() {
     let rows: i64 =
         rusqlite::Connection::open(&db).unwrap().query_row("SELECT COUNT(*) FROM Probe", [], |r| r.get(0)).unwrap();
     assert_eq!(rows, 8 * 1024 + 1, "every row arrived once");
+    // Reconnecting keeps the installation's limits.
+    connect("bulky", "p1", &["--replace"]).success();
+    let shown = project.max().args(["limits", "hostile/bulky", "--json"]).assert().success();
+    let shown: serde_json::Value = serde_json::from_slice(&shown.get_output().stdout).unwrap();
+    let database = shown["limits"].as_array().unwrap().iter().find(|l| l["key"] == "database-mib").unwrap().clone();
+    assert_eq!((database["value"].as_u64(), database["source"].as_str()), (Some(64), Some("set")));
 
     // Bad settings are refused with the way out, and change nothing.
     let file = project.path().join(".max/installations/hostile/deep/installation.json");

@@ -76,8 +76,15 @@ impl ConnectCommand {
             )
             .into());
         }
-        let mut sandbox =
-            SandboxSettings { hosts: (!self.hosts.is_empty()).then(|| self.hosts.clone()), ..Default::default() };
+        // Reconnecting keeps the installation's hosts and limits unless new ones are given.
+        let label = format!("{}/{}", connector.name, self.name);
+        let mut sandbox = match installations.exists(&connector.name, &self.name) {
+            true => installations.find(&label)?.file.sandbox,
+            false => SandboxSettings::default(),
+        };
+        if !self.hosts.is_empty() {
+            sandbox.hosts = Some(self.hosts.clone());
+        }
         for assignment in &self.limits {
             let (setting, value) = max_host::limits::parse_assignment(assignment)?;
             sandbox.limits.insert(setting.key.to_string(), value);
