@@ -9,25 +9,28 @@ use max_fake_saas::linear::{DEFAULT_API_KEY, Linear, LinearConfig, Size};
 use max_tests::{TestProject, connector};
 use serde_json::Value;
 
-/// A project with linear installed and connected to a fresh fake with `config`, `--set`ting `extra`.
+/// A project with linear installed and connected to a fresh fake with `config` by API key,
+/// `--set`ting `extra` too.
 fn linear_project(config: LinearConfig, extra: &[&str]) -> (TestProject, Linear, RunningServer) {
     let fake = Linear::new(config);
     let server = fake.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let key = format!("api_key={DEFAULT_API_KEY}");
+    let sets: Vec<&str> = ["auth=api_key", key.as_str()].into_iter().chain(extra.iter().copied()).collect();
+    (connected(&server, &sets), fake, server)
+}
+
+/// A new project with linear installed and connected to `server`, `--set`ting each of `sets`.
+fn connected(server: &RunningServer, sets: &[&str]) -> TestProject {
     let project = TestProject::new();
     project.max().arg("init").assert().success();
     project.max().args(["connector", "install", "--yes"]).arg(connector("linear")).assert().success();
     let mut connect = project.max();
-    connect.args(["connect", "linear", "--set"]).arg(format!("base_url={}", server.base_url())).args([
-        "--set",
-        "auth=api_key",
-        "--set",
-        &format!("api_key={DEFAULT_API_KEY}"),
-    ]);
-    for setting in extra {
+    connect.args(["connect", "linear", "--set"]).arg(format!("base_url={}", server.base_url()));
+    for setting in sets {
         connect.args(["--set", setting]);
     }
     connect.assert().success();
-    (project, fake, server)
+    project
 }
 
 fn data_db(project: &TestProject) -> rusqlite::Connection {
@@ -235,18 +238,17 @@ fn an_oauth_token_expiring_mid_sync_is_refreshed_once_and_the_rotated_tokens_are
     let faults = Faults { latency: Duration::from_millis(40), ..Faults::default() };
     let fake = Linear::new(LinearConfig { oauth, faults, ..LinearConfig::default() });
     let server = fake.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
-    let project = TestProject::new();
-    project.max().arg("init").assert().success();
-    project.max().args(["connector", "install", "--yes"]).arg(connector("linear")).assert().success();
-    project
-        .max()
-        .args(["connect", "linear", "--set"])
-        .arg(format!("base_url={}", server.base_url()))
-        .args(["--set", "auth=oauth", "--set", "oauth_access_token=lin_oauth_initial"])
-        .args(["--set", "oauth_refresh_token=lin_refresh_initial", "--set", "oauth_client_id=fake-client"])
-        .args(["--set", "oauth_client_secret=fake-secret", "--set", "page_size=5"])
-        .assert()
-        .success();
+    let project = connected(
+        &server,
+        &[
+            "auth=oauth",
+            "oauth_access_token=lin_oauth_initial",
+            "oauth_refresh_token=lin_refresh_initial",
+            "oauth_client_id=fake-client",
+            "oauth_client_secret=fake-secret",
+            "page_size=5",
+        ],
+    );
     let output =
         project.max().args(["sync", "linear", "--workers", "4", "-o", "json"]).assert().success().get_output().clone();
     let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -345,16 +347,7 @@ fn after_a_full_sync_only_changes_are_read_and_the_tables_equal_a_fresh_full_syn
         .unwrap();
     assert_eq!(child, created["id"].as_str().unwrap(), "the new sub-issue joined its parent's children");
 
-    let fresh = TestProject::new();
-    fresh.max().arg("init").assert().success();
-    fresh.max().args(["connector", "install", "--yes"]).arg(connector("linear")).assert().success();
-    fresh
-        .max()
-        .args(["connect", "linear", "--set"])
-        .arg(format!("base_url={}", server.base_url()))
-        .args(["--set", "auth=api_key", "--set", &format!("api_key={DEFAULT_API_KEY}")])
-        .assert()
-        .success();
+    let fresh = connected(&server, &["auth=api_key", &format!("api_key={DEFAULT_API_KEY}")]);
     fresh.max().args(["sync", "linear"]).assert().success();
     let db_of = |p: &TestProject| p.path().join(".max/installations/linear/default/data.db");
     let (incremental, full) = (max_tests::tables(&db_of(&project), true), max_tests::tables(&db_of(&fresh), true));

@@ -13,6 +13,14 @@ use max_tests::{TestProject, connector};
 use rusqlite::types::Value as Sql;
 use serde_json::Value;
 
+/// An Acme fake of `size` answering every request after `latency`, on a thread of its own.
+fn slow_acme(size: Size, latency: Duration) -> (Acme, RunningServer) {
+    let faults = Faults { latency, ..Faults::default() };
+    let fake = Acme::new(AcmeConfig { size, faults, ..AcmeConfig::default() });
+    let server = fake.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    (fake, server)
+}
+
 fn connected(server: &RunningServer, extra: &[&str]) -> TestProject {
     let project = TestProject::new();
     project.max().arg("init").assert().success();
@@ -50,9 +58,7 @@ fn tables(project: &TestProject) -> BTreeMap<String, Vec<Vec<Sql>>> {
 fn a_sync_killed_at_random_moments_and_resumed_ends_exactly_like_an_uninterrupted_one() {
     // ~6,000 tasks in pages of 25 behind 25 ms of latency: a few seconds of syncing, ~270 requests.
     let size = Size { workspaces: 2, users: 12, projects: 6, tasks_per_project: 1000, files_per_project: 20 };
-    let faults = Faults { latency: Duration::from_millis(25), ..Faults::default() };
-    let fake = Acme::new(AcmeConfig { size, faults, ..AcmeConfig::default() });
-    let server = fake.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let (fake, server) = slow_acme(size, Duration::from_millis(25));
 
     let reference = connected(&server, &["page_size=25"]);
     let before = fake.request_count();
@@ -96,9 +102,7 @@ fn a_sync_killed_at_random_moments_and_resumed_ends_exactly_like_an_uninterrupte
 #[test]
 fn a_second_sync_of_a_busy_installation_is_refused_naming_the_holder() {
     let size = Size { workspaces: 1, users: 4, projects: 2, tasks_per_project: 400, files_per_project: 2 };
-    let faults = Faults { latency: Duration::from_millis(30), ..Faults::default() };
-    let fake = Acme::new(AcmeConfig { size, faults, ..AcmeConfig::default() });
-    let server = fake.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let (_fake, server) = slow_acme(size, Duration::from_millis(30));
     let project = connected(&server, &["page_size=10"]);
     let mut first = spawn_sync(&project);
     // Wait until the first sync holds the lock (it writes its pid into the lock file).
@@ -204,9 +208,7 @@ fn failed_tasks_fail_the_sync_and_retry_failed_runs_only_them() {
 #[test]
 fn ctrl_c_stops_after_the_tasks_in_flight_and_the_next_sync_continues() {
     let size = Size { workspaces: 2, users: 12, projects: 6, tasks_per_project: 800, files_per_project: 10 };
-    let faults = Faults { latency: Duration::from_millis(40), ..Faults::default() };
-    let fake = Acme::new(AcmeConfig { size, faults, ..AcmeConfig::default() });
-    let server = fake.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let (_fake, server) = slow_acme(size, Duration::from_millis(40));
     let reference = connected(&server, &["page_size=25"]);
     reference.max().args(["sync", "acme"]).assert().success();
 
@@ -242,12 +244,7 @@ fn ctrl_c_stops_after_the_tasks_in_flight_and_the_next_sync_continues() {
     assert_eq!((status.as_str(), running), ("interrupted", 0), "tasks in flight finished before it stopped");
 
     // Twice: it quits at once, without waiting for the (slow) requests in flight, and stays resumable.
-    let slow = Acme::new(AcmeConfig {
-        size: small(),
-        faults: Faults { latency: Duration::from_millis(1500), ..Faults::default() },
-        ..AcmeConfig::default()
-    });
-    let slow_server = slow.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let (_slow, slow_server) = slow_acme(small(), Duration::from_millis(1500));
     let impatient = connected(&slow_server, &["page_size=40"]);
     let mut child = spawn_sync(&impatient);
     std::thread::sleep(Duration::from_millis(800));
