@@ -3,7 +3,8 @@
 //! - `build`: adds the wasm32-wasip2 target if missing, builds the connectors and test guests as
 //!   components (`<target>/connectors/<name>.wasm`, `<target>/guests/<name>.wasm`), and builds `max`
 //!   and `fake-saas`.
-//! - `test`: `build`, then every test of the workspace.
+//! - `test`: `build` together with every test target (one build of the host), then every test of the
+//!   workspace.
 //! - `demo`: `build`, then starts the Acme fake API and shows Max connecting, syncing and searching it.
 //! - `bench [--quick] [-o json] [--against URL]`: release builds, then `max-bench` (see BENCHMARKS.md).
 //!
@@ -23,9 +24,9 @@ const WASM_TARGET: &str = "wasm32-wasip2";
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("build") => build(),
+        Some("build") => build(Targets::Bins),
         Some("test") => test(&args[1..]),
-        Some("demo") => build().and_then(|()| demo::run(&target_dir())),
+        Some("demo") => build(Targets::Bins).and_then(|()| demo::run(&target_dir())),
         Some("bench") => bench(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             println!("usage: cargo xtask <build|test|demo>\n");
@@ -86,7 +87,18 @@ fn ensure_wasm_target() -> Result<(), String> {
     }
 }
 
-fn build() -> Result<(), String> {
+/// Which of the workspace's targets `build` compiles besides the guests.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Targets {
+    /// `max` and `fake-saas`.
+    Bins,
+    /// The binaries and every test target, in one cargo invocation. Test targets bring the
+    /// dev-dependencies' features (tokio's `test-util`), so binaries built without them would be a
+    /// second build of the host and everything below it; built together, `cargo test` reuses both.
+    BinsAndTests,
+}
+
+fn build(targets: Targets) -> Result<(), String> {
     ensure_wasm_target()?;
     let root = workspace_root();
     let target = target_dir();
@@ -101,7 +113,12 @@ fn build() -> Result<(), String> {
         )?;
         copy_components(&root.join(workspace), &target, out)?;
     }
-    exec(cargo().current_dir(&root).args(["build", "--workspace", "--bins"]))
+    let mut host = cargo();
+    host.current_dir(&root).args(["build", "--workspace", "--bins"]);
+    if targets == Targets::BinsAndTests {
+        host.arg("--tests");
+    }
+    exec(&mut host)
 }
 
 /// Copies the cdylib of every member of a guest workspace to `<target>/<out>/<name>.wasm`.
@@ -124,7 +141,7 @@ fn copy_components(workspace: &Path, target: &Path, out: &str) -> Result<(), Str
 }
 
 fn bench(extra: &[String]) -> Result<(), String> {
-    build()?;
+    build(Targets::Bins)?;
     exec(cargo().current_dir(workspace_root()).args([
         "build",
         "--release",
@@ -139,7 +156,7 @@ fn bench(extra: &[String]) -> Result<(), String> {
 }
 
 fn test(extra: &[String]) -> Result<(), String> {
-    build()?;
+    build(Targets::BinsAndTests)?;
     exec(
         cargo()
             .current_dir(workspace_root())
