@@ -37,15 +37,20 @@ fn connected(server: &RunningServer, extra: &[&str]) -> TestProject {
     project
 }
 
-/// `max sync acme` as a child process (to kill).
+/// `max sync acme` as a child process (to kill), its output dropped.
 fn spawn_sync(project: &TestProject) -> Child {
+    spawn_sync_with_stderr(project, Stdio::null())
+}
+
+/// `max sync acme` as a child process (to kill), its standard error sent to `stderr`.
+fn spawn_sync_with_stderr(project: &TestProject, stderr: Stdio) -> Child {
     Command::new(assert_cmd::cargo::cargo_bin("max"))
         .args(["sync", "acme"])
         .current_dir(project.path())
         .env("MAX_HOME", project.home())
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap()
 }
@@ -217,15 +222,7 @@ fn ctrl_c_stops_after_the_tasks_in_flight_and_the_next_sync_continues() {
         let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
         assert!(status.success());
     };
-    let child = Command::new(assert_cmd::cargo::cargo_bin("max"))
-        .args(["sync", "acme"])
-        .current_dir(project.path())
-        .env("MAX_HOME", project.home())
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_sync_with_stderr(&project, Stdio::piped());
     std::thread::sleep(Duration::from_millis(700));
     interrupt(&child);
     let output = child.wait_with_output().unwrap();
