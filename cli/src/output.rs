@@ -76,7 +76,7 @@ impl Printer {
             cells
                 .into_iter()
                 .enumerate()
-                .map(|(i, cell)| if i == last { cell } else { format!("{cell:<width$}", width = widths[i]) })
+                .map(|(i, cell)| if i == last { cell } else { padded(cell, widths[i]) })
                 .collect::<Vec<_>>()
                 .join("  ")
                 .trim_end()
@@ -103,6 +103,14 @@ impl Printer {
             let _ = writeln!(err, "  hint: {}", hint.replace('\n', "\n        "));
         }
     }
+}
+
+/// `cell` padded with spaces to `width` characters. (Not `format!`'s width, which panics past 65,535:
+/// a synced value can be longer.)
+fn padded(mut cell: String, width: usize) -> String {
+    let short = width.saturating_sub(cell.chars().count());
+    cell.extend(std::iter::repeat_n(' ', short));
+    cell
 }
 
 /// One line without control characters, so text from a connector or an API (synced data, a failure

@@ -22,6 +22,22 @@ pub enum LimitKind {
     Tables,
     /// Elements of one table.
     TableElements,
+    /// The length of an entity id.
+    IdSize,
+    /// The size of one text or JSON value.
+    ValueSize,
+    /// The nesting of a JSON value.
+    JsonDepth,
+    /// The length of a cursor.
+    CursorSize,
+    /// Pages of one collection in one sync.
+    CollectionPages,
+    /// Pages of one change feed in one sync.
+    FeedPages,
+    /// Pages in a row that add nothing new.
+    IdlePages,
+    /// Time one sync may spend waiting to retry.
+    WaitBudget,
 }
 
 impl LimitKind {
@@ -35,6 +51,14 @@ impl LimitKind {
             LimitKind::Instances => "instances",
             LimitKind::Tables => "tables",
             LimitKind::TableElements => "table-elements",
+            LimitKind::IdSize => "id-bytes",
+            LimitKind::ValueSize => "value-mib",
+            LimitKind::JsonDepth => "json-depth",
+            LimitKind::CursorSize => "cursor-kib",
+            LimitKind::CollectionPages => "collection-pages",
+            LimitKind::FeedPages => "feed-pages",
+            LimitKind::IdlePages => "idle-pages",
+            LimitKind::WaitBudget => "wait-budget-seconds",
         }
     }
 }
@@ -49,6 +73,14 @@ impl std::fmt::Display for LimitKind {
             LimitKind::Instances => "instance count limit",
             LimitKind::Tables => "table count limit",
             LimitKind::TableElements => "table size limit",
+            LimitKind::IdSize => "id size limit",
+            LimitKind::ValueSize => "value size limit",
+            LimitKind::JsonDepth => "JSON depth limit",
+            LimitKind::CursorSize => "cursor size limit",
+            LimitKind::CollectionPages => "page limit per collection",
+            LimitKind::FeedPages => "page limit per change feed",
+            LimitKind::IdlePages => "limit of pages that add nothing",
+            LimitKind::WaitBudget => "wait budget",
         })
     }
 }
@@ -112,7 +144,7 @@ pub enum Error {
         problems: Vec<String>,
     },
     /// A connector call hit a resource limit and was stopped.
-    #[error("connector `{connector}` exceeded its {limit} in `{call}`{}", detail_suffix(detail))]
+    #[error("connector `{connector}` exceeded its {limit} (`{}`) in `{call}`{}", limit.setting(), detail_suffix(detail))]
     LimitExceeded {
         /// The connector.
         connector: String,
@@ -150,6 +182,19 @@ pub enum Error {
         call: String,
         /// The connector's error.
         error: crate::ConnectorError,
+    },
+    /// A connector's description asks for more than the install limits allow (entity types, fields,
+    /// loaders, the size of the description).
+    #[error("connector `{connector}` {what}, more than the {limit} allowed (install limit `{setting}`)")]
+    DescriptionTooLarge {
+        /// The connector.
+        connector: String,
+        /// What it declares (`declares 50000 entity types`).
+        what: String,
+        /// The limit's value.
+        limit: u64,
+        /// The install limit's setting.
+        setting: String,
     },
     /// No `.max/` project was found.
     #[error("no Max project in {} or any parent folder", start.display())]
@@ -210,6 +255,22 @@ pub enum Error {
         /// The parse error.
         #[source]
         source: serde_json::Error,
+    },
+    /// A project file would not read back as what was meant to be written; the old file is kept.
+    #[error("could not write {}: {reason}", path.display())]
+    UnwritableFile {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// One installed connector's record can't be read; the others still work.
+    #[error("the installed connector `{name}` is damaged: {reason}")]
+    DamagedConnector {
+        /// The connector's name (as far as it could be read).
+        name: String,
+        /// What is wrong with its record.
+        reason: String,
     },
     /// No installation matches.
     #[error("{}", if *ambiguous { format!("`{spec}` has several installations; say which one") } else { format!("no installation `{spec}`") })]
@@ -353,6 +414,9 @@ impl Error {
             Error::IncompatibleContract { .. } => "incompatible_contract",
             Error::UnsupportedImports { .. } => "unsupported_imports",
             Error::InvalidDescription { .. } => "invalid_description",
+            Error::DescriptionTooLarge { .. } => "description_too_large",
+            Error::UnwritableFile { .. } => "unwritable_file",
+            Error::DamagedConnector { .. } => "damaged_connector",
             Error::LimitExceeded { .. } => "limit_exceeded",
             Error::InvalidLimit { .. } => "invalid_limit",
             Error::ConnectorCrashed { .. } => "connector_crashed",
@@ -406,6 +470,17 @@ impl Error {
                 "connectors may import only max:connector/http, max:connector/log and WASI clocks/random/cli".into()
             }
             Error::InvalidDescription { .. } => "this is a bug in the connector: report it to its author".into(),
+            Error::DescriptionTooLarge { setting, .. } => format!(
+                "a connector that needs this much is rare: if you trust it, install it with \
+                 `max connector install <file.wasm> --limit {setting}=<value>`"
+            ),
+            Error::UnwritableFile { .. } => {
+                "nothing was changed; this is a bug in max: please report it with the connector that caused it".into()
+            }
+            Error::DamagedConnector { name, .. } => format!(
+                "other connectors and installations are not affected: remove it with `max connector remove {name}` \
+                 and install it again"
+            ),
             Error::LimitExceeded { limit, .. } => format!(
                 "the connector misbehaved, or needs more: an installation can be given more with \
                  `max limits <connector/name> --set {}=<value>`",

@@ -18,6 +18,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use crate::manifest::{CredentialDef, CredentialInjection, Permissions};
 
 pub use grants::Grants;
+pub use redact::Redactor;
 
 /// The HTTP method of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,6 +237,11 @@ impl HttpCapability {
         redact::redact(text, self.secrets.values())
     }
 
+    /// A redactor for every secret of the installation as it is now (for synced data).
+    pub fn redactor(&self) -> Redactor {
+        Redactor::new(self.secrets.values())
+    }
+
     /// The number of requests sent so far (redirect hops included).
     pub fn request_count(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
@@ -324,6 +330,8 @@ impl HttpCapability {
         request: &HttpRequest,
         credential: Option<&(CredentialDef, String)>,
     ) -> Result<HttpResponse, HttpError> {
+        let redactor = self.redactor();
+        refuse_carried_secrets(request, &redactor)?;
         let mut url = Url::parse(&request.url)
             .map_err(|e| HttpError::InvalidRequest(format!("bad URL `{}`: {e}", request.url)))?;
         let mut headers = build_headers(&request.headers, credential.is_some())?;
@@ -367,7 +375,7 @@ impl HttpCapability {
                     }
                     url = next;
                 }
-                _ => return self.read(response).await,
+                _ => return self.read(response, &redactor).await,
             }
         }
         Err(HttpError::Connection(format!("more than {} redirects", self.limits.max_redirects)))
@@ -391,7 +399,9 @@ impl HttpCapability {
         }
     }
 
-    async fn read(&self, mut response: reqwest::Response) -> Result<HttpResponse, HttpError> {
+    /// Reads the response, with every secret of the installation taken out of its headers and body
+    /// (an API that echoes the request would otherwise hand the guest its own credential).
+    async fn read(&self, mut response: reqwest::Response, redactor: &Redactor) -> Result<HttpResponse, HttpError> {
         let cap = self.limits.max_response_bytes;
         if response.content_length().is_some_and(|len| len > cap) {
             return Err(HttpError::TooLarge(cap));
@@ -400,7 +410,11 @@ impl HttpCapability {
         let headers = response
             .headers()
             .iter()
-            .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+            .map(|(name, value)| {
+                let mut value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                redactor.redact_in_place(&mut value);
+                (name.as_str().to_string(), value)
+            })
             .collect();
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
@@ -408,6 +422,9 @@ impl HttpCapability {
                 return Err(HttpError::TooLarge(cap));
             }
             body.extend_from_slice(&chunk);
+        }
+        if let Some(redacted) = redactor.redact_bytes(&body) {
+            body = redacted;
         }
         Ok(HttpResponse { status, headers, body })
     }
@@ -425,11 +442,72 @@ fn rate_limit_headers(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Refuses a request whose URL, headers or body carry a secret of the installation: secrets are
+/// attached by the host, to the hosts they may go to; one a connector got hold of (an API reflected
+/// it) must not leave in a request it built.
+fn refuse_carried_secrets(request: &HttpRequest, redactor: &Redactor) -> Result<(), HttpError> {
+    let carried = if redactor.finds(request.url.as_bytes()) {
+        "its URL"
+    } else if request
+        .headers
+        .iter()
+        .any(|(name, value)| redactor.finds(name.as_bytes()) || redactor.finds(value.as_bytes()))
+    {
+        "a header"
+    } else if request.body.as_deref().is_some_and(|body| redactor.finds(body)) {
+        "its body"
+    } else {
+        return Ok(());
+    };
+    Err(HttpError::Denied(format!(
+        "the request carries a secret of this installation in {carried}; secrets are attached by the host \
+         (name the credential instead)"
+    )))
+}
+
+/// Headers a connector may not set, as a browser's fetch refuses them to scripts: they steer the
+/// connection, the framing or the virtual host (`Host` could pick another site on a shared front end),
+/// or belong to the client.
+fn forbidden_header(name: &HeaderName, value: &str) -> bool {
+    const FORBIDDEN: &[&str] = &[
+        "accept-charset",
+        "accept-encoding",
+        "access-control-request-headers",
+        "access-control-request-method",
+        "connection",
+        "content-length",
+        "cookie",
+        "cookie2",
+        "date",
+        "dnt",
+        "expect",
+        "host",
+        "keep-alive",
+        "origin",
+        "referer",
+        "set-cookie",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "via",
+    ];
+    let name = name.as_str();
+    let overrides_method = matches!(name, "x-http-method" | "x-http-method-override" | "x-method-override")
+        && value.split(',').any(|m| matches!(m.trim().to_ascii_uppercase().as_str(), "CONNECT" | "TRACE" | "TRACK"));
+    FORBIDDEN.contains(&name) || name.starts_with("proxy-") || name.starts_with("sec-") || overrides_method
+}
+
 fn build_headers(pairs: &[(String, String)], credential_attached: bool) -> Result<HeaderMap, HttpError> {
     let mut headers = HeaderMap::new();
     for (name, value) in pairs {
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| HttpError::InvalidRequest(format!("bad header name `{name}`")))?;
+        if forbidden_header(&name, value) {
+            return Err(HttpError::InvalidRequest(format!(
+                "`{name}` is set by the host; a connector may not set it (as a browser's fetch refuses it to scripts)"
+            )));
+        }
         if credential_attached && name == reqwest::header::AUTHORIZATION {
             return Err(HttpError::InvalidRequest("set `Authorization` or name a credential, not both".to_string()));
         }

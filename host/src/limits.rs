@@ -1,6 +1,8 @@
 //! The limits an installation runs under: safe defaults, raised where its connector asked and the user
 //! granted at install, then whatever the user set for this installation (`max connect --limit`,
-//! `max limits --set`). Each setting is named with its unit and accepted only within its range.
+//! `max limits --set`); and the limits a connector's description is checked against when it is
+//! installed (`max connector install --limit`). Each setting is named with its unit and accepted only
+//! within its range.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -8,28 +10,56 @@ use std::time::Duration;
 use crate::http::HttpLimits;
 use crate::project::InstalledConnector;
 use crate::runtime::Limits;
+use crate::sync::SyncLimits;
 use crate::{Error, Result};
 
-/// Every limit of one installation: its sandbox's, its HTTP capability's and its database's.
+/// Every limit of one installation: its sandbox's, its HTTP capability's, its syncs' and its database's.
 #[derive(Debug, Clone)]
 pub struct InstallationLimits {
     /// Per instance and per call.
     pub sandbox: Limits,
     /// Per request and per installation.
     pub http: HttpLimits,
+    /// Per sync: waits, pages.
+    pub sync: SyncLimits,
     /// Largest size of the installation's `data.db`.
     pub database_bytes: u64,
 }
 
 impl Default for InstallationLimits {
     fn default() -> Self {
-        InstallationLimits { sandbox: Limits::default(), http: HttpLimits::default(), database_bytes: 16 << 30 }
+        InstallationLimits {
+            sandbox: Limits::default(),
+            http: HttpLimits::default(),
+            sync: SyncLimits::default(),
+            database_bytes: 16 << 30,
+        }
     }
 }
 
-/// A limit that can be set per installation.
+/// What a connector's description may declare, checked when it is installed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallLimits {
+    /// Entity types (each becomes a table).
+    pub entities: u64,
+    /// Fields of one entity type (each becomes a column, and SQLite allows 2,000).
+    pub fields: u64,
+    /// Loaders.
+    pub loaders: u64,
+    /// The whole description, serialized, in bytes (it is read by every command that uses it).
+    pub describe_bytes: u64,
+}
+
+impl Default for InstallLimits {
+    fn default() -> Self {
+        InstallLimits { entities: 1000, fields: 1000, loaders: 1000, describe_bytes: 1 << 20 }
+    }
+}
+
+/// A limit that can be set: per installation (`L` = [`InstallationLimits`]) or at install
+/// (`L` = [`InstallLimits`]).
 #[derive(Debug)]
-pub struct Setting {
+pub struct Setting<L: 'static = InstallationLimits> {
     /// Its name, ending in its unit where it has one: `memory-mib`.
     pub key: &'static str,
     /// What it bounds.
@@ -38,14 +68,19 @@ pub struct Setting {
     pub min: u64,
     /// The largest value accepted.
     pub max: u64,
-    get: fn(&InstallationLimits) -> u64,
-    set: fn(&mut InstallationLimits, u64),
+    get: fn(&L) -> u64,
+    set: fn(&mut L, u64),
 }
 
-impl Setting {
+impl<L> Setting<L> {
     /// Its value in `limits`, in its unit.
-    pub fn value(&self, limits: &InstallationLimits) -> u64 {
+    pub fn value(&self, limits: &L) -> u64 {
         (self.get)(limits)
+    }
+
+    /// Sets it in `limits` (the value is not checked: see [`Setting::check`]).
+    pub fn apply(&self, limits: &mut L, value: u64) {
+        (self.set)(limits, value);
     }
 
     /// Refuses a value outside the range.
@@ -154,6 +189,78 @@ pub const SETTINGS: &[Setting] = &[
         set: |l, v| l.sandbox.log_message_chars = size(v, 1),
     },
     Setting {
+        key: "id-bytes",
+        about: "longest entity id a connector may return, in bytes",
+        min: 16,
+        max: 65_536,
+        get: |l| l.sandbox.max_id_bytes as u64,
+        set: |l, v| l.sandbox.max_id_bytes = size(v, 1),
+    },
+    Setting {
+        key: "value-mib",
+        about: "largest single text or JSON value a connector may return",
+        min: 1,
+        max: 512,
+        get: |l| l.sandbox.max_value_bytes as u64 / MIB,
+        set: |l, v| l.sandbox.max_value_bytes = size(v, MIB),
+    },
+    Setting {
+        key: "json-depth",
+        about: "deepest nesting of arrays and objects in a JSON value",
+        min: 1,
+        max: 128,
+        get: |l| l.sandbox.max_json_depth as u64,
+        set: |l, v| l.sandbox.max_json_depth = size(v, 1),
+    },
+    Setting {
+        key: "cursor-kib",
+        about: "longest page or change-feed cursor a connector may return (cursors are stored)",
+        min: 1,
+        max: 16_384,
+        get: |l| l.sandbox.max_cursor_bytes as u64 / KIB,
+        set: |l, v| l.sandbox.max_cursor_bytes = size(v, KIB),
+    },
+    Setting {
+        key: "retry-wait-seconds",
+        about: "longest wait before a retry a connector may ask for (a longer rate-limit hint is cut to this)",
+        min: 1,
+        max: 3600,
+        get: |l| seconds(l.sync.retry_wait),
+        set: |l, v| l.sync.retry_wait = Duration::from_secs(v),
+    },
+    Setting {
+        key: "wait-budget-seconds",
+        about: "time one sync may spend in all waiting to retry (then tasks that would wait fail)",
+        min: 0,
+        max: 604_800,
+        get: |l| seconds(l.sync.wait_budget),
+        set: |l, v| l.sync.wait_budget = Duration::from_secs(v),
+    },
+    Setting {
+        key: "collection-pages",
+        about: "pages of one collection in one sync",
+        min: 1,
+        max: 10_000_000,
+        get: |l| l.sync.collection_pages,
+        set: |l, v| l.sync.collection_pages = v,
+    },
+    Setting {
+        key: "feed-pages",
+        about: "pages of one change feed in one sync",
+        min: 1,
+        max: 10_000_000,
+        get: |l| l.sync.feed_pages,
+        set: |l, v| l.sync.feed_pages = v,
+    },
+    Setting {
+        key: "idle-pages",
+        about: "pages in a row that add nothing new before a collection or change feed is stopped",
+        min: 1,
+        max: 10_000,
+        get: |l| l.sync.idle_pages,
+        set: |l, v| l.sync.idle_pages = v,
+    },
+    Setting {
         key: "database-mib",
         about: "size the installation's data.db may grow to (a sync that would pass it stops, resumable)",
         min: 1,
@@ -219,21 +326,81 @@ pub const SETTINGS: &[Setting] = &[
     },
 ];
 
+/// The limits checked when a connector is installed, in the order `max limits` shows them.
+pub const INSTALL_SETTINGS: &[Setting<InstallLimits>] = &[
+    Setting {
+        key: "entities",
+        about: "entity types a connector may declare",
+        min: 1,
+        max: 20_000,
+        get: |l| l.entities,
+        set: |l, v| l.entities = v,
+    },
+    Setting {
+        key: "fields",
+        about: "fields one entity type may declare",
+        min: 1,
+        max: 1990,
+        get: |l| l.fields,
+        set: |l, v| l.fields = v,
+    },
+    Setting {
+        key: "loaders",
+        about: "loaders a connector may declare",
+        min: 1,
+        max: 20_000,
+        get: |l| l.loaders,
+        set: |l, v| l.loaders = v,
+    },
+    Setting {
+        key: "describe-kib",
+        about: "size of a connector's whole description (schema, loaders, onboarding, texts)",
+        min: 16,
+        max: 65_536,
+        get: |l| l.describe_bytes / KIB,
+        set: |l, v| l.describe_bytes = v * KIB,
+    },
+];
+
 /// The setting named `key`.
 pub fn setting(key: &str) -> Result<&'static Setting> {
-    SETTINGS
-        .iter()
-        .find(|s| s.key == key)
-        .ok_or_else(|| Error::InvalidLimit { setting: key.to_string(), reason: "there is no such limit".to_string() })
+    find(SETTINGS, key)
+}
+
+fn find<L>(table: &'static [Setting<L>], key: &str) -> Result<&'static Setting<L>> {
+    table.iter().find(|s| s.key == key).ok_or_else(|| {
+        let elsewhere = if SETTINGS.iter().any(|s| s.key == key) {
+            ": it is a limit of installations (`max limits <installation> --set`)"
+        } else if INSTALL_SETTINGS.iter().any(|s| s.key == key) {
+            ": it is checked when a connector is installed (`max connector install --limit`)"
+        } else {
+            ""
+        };
+        Error::InvalidLimit { setting: key.to_string(), reason: format!("there is no such limit{elsewhere}") }
+    })
+}
+
+/// Parses the install limits given as `key=value` over the defaults.
+pub fn install_limits(assignments: &[String]) -> Result<InstallLimits> {
+    let mut limits = InstallLimits::default();
+    for text in assignments {
+        let (setting, value) = parse_in(INSTALL_SETTINGS, text)?;
+        setting.apply(&mut limits, value);
+    }
+    Ok(limits)
 }
 
 /// Parses `key=value` (value a whole number in the setting's unit) and checks both.
 pub fn parse_assignment(text: &str) -> Result<(&'static Setting, u64)> {
+    parse_in(SETTINGS, text)
+}
+
+fn parse_in<L>(table: &'static [Setting<L>], text: &str) -> Result<(&'static Setting<L>, u64)> {
     let (key, value) = text.split_once('=').ok_or_else(|| Error::InvalidLimit {
         setting: text.to_string(),
         reason: "expected KEY=VALUE, like `memory-mib=512`".to_string(),
     })?;
-    let setting = setting(key.trim())?;
+    let setting = find(table, key.trim())?;
     let value: u64 = value.trim().parse().map_err(|_| Error::InvalidLimit {
         setting: setting.key.to_string(),
         reason: format!("`{}` is not a whole number", value.trim()),
@@ -282,6 +449,18 @@ mod tests {
                 assert_eq!(setting.value(&limits), value, "{}", setting.key);
             }
         }
+        let defaults = InstallLimits::default();
+        for setting in INSTALL_SETTINGS {
+            assert!(setting.check(setting.value(&defaults)).is_ok(), "{}", setting.key);
+            for value in [setting.min, setting.max] {
+                let mut limits = InstallLimits::default();
+                setting.apply(&mut limits, value);
+                assert_eq!(setting.value(&limits), value, "{}", setting.key);
+            }
+        }
+        let keys = || SETTINGS.iter().map(|s| s.key).chain(INSTALL_SETTINGS.iter().map(|s| s.key));
+        let unique: std::collections::HashSet<&str> = keys().collect();
+        assert_eq!(unique.len(), keys().count(), "every key names one setting");
     }
 
     #[test]
@@ -293,9 +472,13 @@ mod tests {
             ("stack=512", "no such limit"),
             ("stack-kib=lots", "not a whole number"),
             ("stack-kib=9000000", "from 64 to 8192"),
+            ("entities=5", "checked when a connector is installed"),
         ] {
             let error = parse_assignment(bad).unwrap_err().to_string();
             assert!(error.contains(says), "{bad}: {error}");
         }
+        assert_eq!(install_limits(&["entities=5000".to_string()]).unwrap().entities, 5000);
+        let error = install_limits(&["memory-mib=5".to_string()]).unwrap_err().to_string();
+        assert!(error.contains("a limit of installations"), "{error}");
     }
 }

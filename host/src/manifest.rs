@@ -5,7 +5,7 @@ mod check;
 
 use serde::{Deserialize, Serialize};
 
-pub use check::check;
+pub use check::{check, check_size};
 
 /// Everything `describe` returns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -303,14 +303,16 @@ pub enum CredentialInjection {
     Bearer,
     /// `Authorization: <secret>`.
     Authorization,
-    /// A named header.
+    /// A named header. (Stored as `header`: the credential's own `name` sits beside it.)
     Header {
         /// The header name.
+        #[serde(rename = "header")]
         name: String,
     },
-    /// A query parameter.
+    /// A query parameter. (Stored as `parameter`, beside the credential's own `name`.)
     Query {
         /// The parameter name.
+        #[serde(rename = "parameter")]
         name: String,
     },
     /// A refreshed OAuth2 access token as a bearer token.

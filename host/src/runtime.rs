@@ -13,6 +13,7 @@ mod imports;
 mod instance;
 mod packed;
 mod pool;
+mod result_size;
 mod state;
 
 pub use contract::{CONTRACT_VERSION, supported_contract};

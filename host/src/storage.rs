@@ -62,6 +62,12 @@ pub enum TaskSpec {
         cursor: Option<String>,
         /// Position of the page's first item in the collection.
         position: u64,
+        /// Pages of this collection read before this one in this sync.
+        #[serde(default)]
+        pages: u64,
+        /// Pages in a row before this one that added nothing new to the collection.
+        #[serde(default)]
+        idle: u64,
     },
     /// Reads one page of a change feed.
     Changes {
@@ -69,6 +75,12 @@ pub enum TaskSpec {
         loader: String,
         /// Where to continue.
         cursor: Option<String>,
+        /// Pages of this feed read before this one in this sync.
+        #[serde(default)]
+        pages: u64,
+        /// Pages in a row before this one that reported no change.
+        #[serde(default)]
+        idle: u64,
     },
 }
 
@@ -84,14 +96,23 @@ impl std::fmt::Display for TaskSpec {
             TaskSpec::Page { loader, parent, cursor, .. } => {
                 write!(f, "{loader} of {} {}", parent.entity, parent.id)?;
                 match cursor {
-                    Some(cursor) => write!(f, " from cursor {cursor}"),
+                    Some(cursor) => write!(f, " from cursor {}", shortened(cursor)),
                     None => write!(f, " (first page)"),
                 }
             }
-            TaskSpec::Changes { loader, cursor } => {
-                write!(f, "{loader} since {}", cursor.as_deref().unwrap_or("the start"))
+            TaskSpec::Changes { loader, cursor, .. } => {
+                write!(f, "{loader} since {}", cursor.as_deref().map_or("the start".into(), shortened))
             }
         }
+    }
+}
+
+/// A cursor as shown in a task's description: cursors can be long.
+fn shortened(cursor: &str) -> String {
+    if cursor.chars().count() <= 80 {
+        cursor.to_string()
+    } else {
+        format!("{}…", cursor.chars().take(79).collect::<String>())
     }
 }
 
@@ -255,6 +276,8 @@ pub trait Storage: Send {
     fn ensure_rows(&mut self, refs: &[EntityRef]) -> Result<()>;
     /// The ids of every (not deleted) entity of a type.
     fn ids_of(&self, entity: &str) -> Result<Vec<String>>;
+    /// How many of `ids` the collection `field` of `parent` already holds.
+    fn collection_holds(&self, parent: &EntityRef, field: &str, ids: &[String]) -> Result<u64>;
     /// What the seeder needs: the last completed sync and the stored cursors.
     fn seed_state(&self, full: bool) -> Result<SeedState>;
     /// Starts a sync record with its first tasks, in one transaction (a sync is never without its plan).

@@ -5,6 +5,7 @@
 
 mod expand;
 mod run;
+mod secrets;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,6 +33,33 @@ pub enum Start {
     RetryFailed,
 }
 
+/// What one sync of an installation may cost: waits a connector can cause, pages it can return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncLimits {
+    /// The longest wait before a retry a connector may ask for (a longer rate-limit hint is cut to it).
+    pub retry_wait: Duration,
+    /// The time one sync may spend in all waiting to retry; a task that would wait past it fails.
+    pub wait_budget: Duration,
+    /// Pages of one collection in one sync.
+    pub collection_pages: u64,
+    /// Pages of one change feed in one sync.
+    pub feed_pages: u64,
+    /// Pages in a row that add nothing new before a collection or change feed is stopped.
+    pub idle_pages: u64,
+}
+
+impl Default for SyncLimits {
+    fn default() -> Self {
+        SyncLimits {
+            retry_wait: Duration::from_secs(300),
+            wait_budget: Duration::from_secs(3600),
+            collection_pages: 100_000,
+            feed_pages: 100_000,
+            idle_pages: 20,
+        }
+    }
+}
+
 /// How a sync runs.
 #[derive(Debug, Clone)]
 pub struct SyncOptions {
@@ -48,6 +76,8 @@ pub struct SyncOptions {
     /// Fields a plan loads per entity (not lists) are loaded again only when older than this, unless
     /// `full`; zero loads them every time.
     pub max_age: Duration,
+    /// The installation's sync limits.
+    pub limits: SyncLimits,
 }
 
 impl Default for SyncOptions {
@@ -59,6 +89,7 @@ impl Default for SyncOptions {
             start: Start::Auto,
             stop: Arc::default(),
             max_age: Duration::from_secs(3600),
+            limits: SyncLimits::default(),
         }
     }
 }
@@ -151,6 +182,7 @@ pub async fn run_sync<S: Storage + 'static>(
         sync,
         fresh_since,
         stored: Mutex::new(BTreeMap::new()),
+        waited: Mutex::new(Duration::ZERO),
         wake: tokio::sync::Notify::new(),
         aborted: std::sync::atomic::AtomicBool::new(false),
     };
@@ -264,6 +296,8 @@ struct Drain<'a, S: Storage> {
     /// Fields written since then need not be loaded again.
     fresh_since: Option<String>,
     stored: Mutex<BTreeMap<String, u64>>,
+    /// Time spent (or about to be) waiting to retry, against `limits.wait_budget`.
+    waited: Mutex<Duration>,
     wake: tokio::sync::Notify,
     /// Set when a worker ended with an error (storage failed): the others stop too, rather than wait
     /// for the task it left unfinished.
@@ -317,10 +351,18 @@ impl<S: Storage + 'static> Drain<'_, S> {
                     expand::expand(&self.context.info, &*storage, task, step, self.fresh_since.as_deref())
                         .map_err(|reason| Error::InvalidPlan { reason })
                 }
-                spec => run::run(&self.context.info, &self.context.pool, task, spec).await,
+                spec => {
+                    let storage = &self.context.storage;
+                    let holds = |parent: &EntityRef, field: &str, ids: &[String]| {
+                        lock(storage).collection_holds(parent, field, ids)
+                    };
+                    let limits = &self.options.limits;
+                    run::run(&self.context.info, &self.context.pool, task, spec, limits, &holds).await
+                }
             };
             match result {
-                Ok(outcome) => {
+                Ok(mut outcome) => {
+                    secrets::redact(&mut outcome, &self.context.http.redactor());
                     let stored = lock(&self.context.storage).complete_task(self.sync, task, outcome);
                     match stored {
                         Ok(stored) => {
@@ -336,15 +378,19 @@ impl<S: Storage + 'static> Drain<'_, S> {
                 }
                 Err(error) => {
                     attempt += 1;
+                    let longest = self.options.limits.retry_wait;
                     if let Error::ConnectorFailed { error: ConnectorError::RateLimited(wait), .. } = &error {
-                        // Every worker of the installation waits, not just this one.
-                        self.context.http.pause_for(Duration::from_millis(wait.unwrap_or(1000)));
+                        // Every worker of the installation waits, not just this one (never past the cap).
+                        let wait = wait.map_or(Duration::from_secs(1), Duration::from_millis);
+                        self.context.http.pause_for(wait.min(longest));
                     }
-                    match retry_delay(&error, attempt) {
+                    match retry_delay(&error, attempt, longest) {
                         Some(delay) if attempt < self.options.max_attempts => {
+                            if let Err(over) = self.spend_wait(delay) {
+                                return self.fail(task, &over);
+                            }
                             self.observer.retrying(&task.spec.to_string(), &error.to_string(), delay);
-                            tokio::time::sleep(delay).await;
-                            if self.options.stop.load(Ordering::Relaxed) {
+                            if !self.sleep_unless_stopped(delay).await {
                                 // Left `running`: resuming the sync starts it again.
                                 return Ok(());
                             }
@@ -356,24 +402,57 @@ impl<S: Storage + 'static> Drain<'_, S> {
         }
     }
 
+    /// Counts `delay` against the sync's wait budget, or says the budget is spent.
+    fn spend_wait(&self, delay: Duration) -> Result<()> {
+        let budget = self.options.limits.wait_budget;
+        let mut waited = self.waited.lock().expect("wait lock");
+        if *waited + delay > budget {
+            return Err(Error::LimitExceeded {
+                connector: self.context.info.name.clone(),
+                call: "retry".to_string(),
+                limit: crate::LimitKind::WaitBudget,
+                detail: format!(
+                    "{:.1} s of waiting to retry this sync already, {:.1} s more asked for; at most {} s in all",
+                    waited.as_secs_f64(),
+                    delay.as_secs_f64(),
+                    budget.as_secs()
+                ),
+            });
+        }
+        *waited += delay;
+        Ok(())
+    }
+
+    /// Sleeps `delay`, waking early when the sync is stopped; false if it was.
+    async fn sleep_unless_stopped(&self, delay: Duration) -> bool {
+        let until = tokio::time::Instant::now() + delay;
+        while tokio::time::Instant::now() < until {
+            if self.options.stop.load(Ordering::Relaxed) {
+                return false;
+            }
+            tokio::time::sleep_until(until.min(tokio::time::Instant::now() + Duration::from_millis(100))).await;
+        }
+        !self.options.stop.load(Ordering::Relaxed)
+    }
+
     /// Records `error` as the task's failure (with any secret the message quotes taken out).
     fn fail(&self, task: &crate::storage::Task, error: &Error) -> Result<()> {
         lock(&self.context.storage).fail_task(task, &self.context.http.redact(&error.to_string()))
     }
 }
 
-/// How long to wait before retrying after `error`, or `None` when retrying can't help.
-fn retry_delay(error: &Error, attempt: u32) -> Option<Duration> {
+/// How long to wait before retrying after `error` (never longer than `longest`, whatever the connector
+/// asked for), or `None` when retrying can't help.
+fn retry_delay(error: &Error, attempt: u32, longest: Duration) -> Option<Duration> {
     let Error::ConnectorFailed { error, .. } = error else { return None };
     let backoff = Duration::from_millis(200 * 2u64.pow(attempt.min(6)));
     // Jitter spreads retries of concurrent workers apart.
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     let jitter = Duration::from_millis(u64::from(nanos % 100));
-    match error {
-        ConnectorError::RateLimited(Some(ms)) => {
-            Some(Duration::from_millis(*ms).max(Duration::from_millis(50)) + jitter)
-        }
-        ConnectorError::RateLimited(None) | ConnectorError::Transient(_) => Some(backoff + jitter),
-        _ => None,
-    }
+    let delay = match error {
+        ConnectorError::RateLimited(Some(ms)) => Duration::from_millis(*ms).max(Duration::from_millis(50)) + jitter,
+        ConnectorError::RateLimited(None) | ConnectorError::Transient(_) => backoff + jitter,
+        _ => return None,
+    };
+    Some(delay.min(longest))
 }

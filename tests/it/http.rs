@@ -1,8 +1,7 @@
 //! The HTTP capability as a guest sees it: secrets attached by the host, redirects checked on every
 //! hop, and failures returned as typed errors.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -14,18 +13,21 @@ use max_tests::{guest, load, runtime, setup};
 
 use crate::sandbox::{Sandbox, connect_hostile, result_of};
 
-/// A router that echoes the `Authorization` header it got (counting hits), and redirects `/away` to
-/// `target`.
-fn echo_router(target: Option<String>, hits: Arc<AtomicU64>) -> Router {
+/// The `Authorization` header of every request an echo server got, in order.
+type Received = Arc<Mutex<Vec<String>>>;
+
+/// A router that echoes the `Authorization` header it got (recording it: the host redacts the echo
+/// before the guest sees it), and redirects `/away` to `target`.
+fn echo_router(target: Option<String>, received: Received) -> Router {
     Router::new()
         .route(
             "/echo",
             get(move |headers: HeaderMap| {
-                let hits = hits.clone();
+                let received = received.clone();
                 async move {
-                    hits.fetch_add(1, Ordering::Relaxed);
                     let auth =
                         headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("none").to_string();
+                    received.lock().unwrap().push(auth.clone());
                     format!("auth={auth}")
                 }
             }),
@@ -40,11 +42,11 @@ fn echo_router(target: Option<String>, hits: Arc<AtomicU64>) -> Router {
 }
 
 /// [`echo_router`] served on loopback in the test's runtime.
-async fn echo_server(target: Option<String>) -> (max_fake_saas::RunningServer, Arc<AtomicU64>) {
-    let hits = Arc::new(AtomicU64::new(0));
-    let router = echo_router(target, hits.clone());
+async fn echo_server(target: Option<String>) -> (max_fake_saas::RunningServer, Received) {
+    let received = Received::default();
+    let router = echo_router(target, received.clone());
     let server = max_fake_saas::RunningServer::start(router, "127.0.0.1:0".parse().unwrap()).await.unwrap();
-    (server, hits)
+    (server, received)
 }
 
 async fn hostile_at(base_url: &str) -> Sandbox {
@@ -57,32 +59,33 @@ async fn hostile_at(base_url: &str) -> Sandbox {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_host_attaches_the_secret_the_guest_names() {
-    let (server, hits) = echo_server(None).await;
+    let (server, received) = echo_server(None).await;
     let sandbox = hostile_at(server.base_url()).await;
     let result = result_of(&sandbox.pool, "http", &format!("{}/echo", server.base_url())).await.unwrap();
-    assert_eq!(result, "HTTP 200: auth=Bearer s3cret-token");
-    assert_eq!(hits.load(Ordering::Relaxed), 1);
+    // The server got the secret; what it echoed reached the guest without it.
+    assert_eq!(*received.lock().unwrap(), ["Bearer s3cret-token"]);
+    assert_eq!(result, "HTTP 200: auth=Bearer [redacted]");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn redirects_to_an_undeclared_host_are_refused() {
-    let (elsewhere, elsewhere_hits) = echo_server(None).await;
+    let (elsewhere, elsewhere_received) = echo_server(None).await;
     let (server, _) = echo_server(Some(format!("{}/echo", elsewhere.base_url()))).await;
     let sandbox = hostile_at(server.base_url()).await;
     let error = result_of(&sandbox.pool, "http", &format!("{}/away", server.base_url())).await.unwrap_err();
     let Error::ConnectorFailed { error: ConnectorError::Forbidden(message), .. } = &error else { panic!("{error:?}") };
     assert!(message.contains(elsewhere.base_url()), "{message}");
-    assert_eq!(elsewhere_hits.load(Ordering::Relaxed), 0, "the redirect was not followed");
+    assert!(elsewhere_received.lock().unwrap().is_empty(), "the redirect was not followed");
     sandbox.stays_healthy().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn redirects_within_the_grant_are_followed_with_the_secret() {
-    let (server, hits) = echo_server(Some("/echo".to_string())).await;
+    let (server, received) = echo_server(Some("/echo".to_string())).await;
     let sandbox = hostile_at(server.base_url()).await;
     let result = result_of(&sandbox.pool, "http", &format!("{}/away", server.base_url())).await.unwrap();
-    assert_eq!(result, "HTTP 200: auth=Bearer s3cret-token");
-    assert_eq!(hits.load(Ordering::Relaxed), 1);
+    assert_eq!(*received.lock().unwrap(), ["Bearer s3cret-token"]);
+    assert_eq!(result, "HTTP 200: auth=Bearer [redacted]");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -109,18 +112,25 @@ mod capability {
     use max_host::manifest::{CredentialDef, CredentialInjection, Permissions};
 
     async fn inspector() -> max_fake_saas::RunningServer {
+        recording_inspector(super::Received::default()).await
+    }
+
+    /// Answers `/inspect` with what it got (authorization, x-api-key, the query), recording it too.
+    async fn recording_inspector(received: super::Received) -> max_fake_saas::RunningServer {
         let router = Router::new()
             .route(
                 "/inspect",
-                get(|headers: HeaderMap, RawQuery(query): RawQuery| async move {
+                get(move |headers: HeaderMap, RawQuery(query): RawQuery| async move {
                     let header =
                         |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
-                    format!(
+                    let seen = format!(
                         "auth={} x-api-key={} query={}",
                         header("authorization"),
                         header("x-api-key"),
                         query.unwrap_or_default()
-                    )
+                    );
+                    received.lock().unwrap().push(seen.clone());
+                    seen
                 }),
             )
             .route("/big", get(|| async { vec![b'x'; 2 << 20] }))
@@ -164,12 +174,44 @@ mod capability {
         }
     }
 
+    /// What the server got; what it answered reaches the caller with the secret redacted.
     async fn inspect(injection: CredentialInjection) -> String {
-        let server = inspector().await;
+        let received = super::Received::default();
+        let server = recording_inspector(received.clone()).await;
         let http = capability(server.base_url(), injection, &[], HttpLimits::default());
         let response = http.send(request(format!("{}/inspect?page=2", server.base_url()), Some("key"))).await.unwrap();
         assert_eq!(response.status, 200);
-        String::from_utf8(response.body).unwrap()
+        let seen = received.lock().unwrap().pop().expect("the request arrived");
+        assert_eq!(String::from_utf8(response.body).unwrap(), seen.replace("s3cret", "[redacted]"));
+        seen
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn headers_that_steer_the_connection_or_the_virtual_host_are_refused() {
+        let received = super::Received::default();
+        let server = recording_inspector(received.clone()).await;
+        let http = capability(server.base_url(), CredentialInjection::Bearer, &[], HttpLimits::default());
+        for (name, value) in [
+            ("Host", "victim.example"),
+            ("connection", "close"),
+            ("Content-Length", "0"),
+            ("Transfer-Encoding", "chunked"),
+            ("Upgrade", "websocket"),
+            ("Proxy-Authorization", "Basic eA=="),
+            ("Sec-Fetch-Site", "none"),
+            ("Cookie", "a=b"),
+            ("X-HTTP-Method-Override", "TRACE"),
+        ] {
+            let mut forged = request(format!("{}/inspect", server.base_url()), None);
+            forged.headers.push((name.into(), value.into()));
+            let error = http.send(forged).await.unwrap_err();
+            let HttpError::InvalidRequest(message) = &error else { panic!("{name}: {error:?}") };
+            assert!(message.contains("is set by the host"), "{message}");
+        }
+        assert!(received.lock().unwrap().is_empty(), "nothing was sent");
+        let mut fine = request(format!("{}/inspect", server.base_url()), None);
+        fine.headers.push(("X-HTTP-Method-Override".into(), "PATCH".into()));
+        assert_eq!(http.send(fine).await.unwrap().status, 200);
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -285,7 +327,7 @@ mod capability {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_guest_can_name_only_its_declared_credentials_and_never_reads_a_secret() {
-    let (server, hits) = echo_server(None).await;
+    let (server, received) = echo_server(None).await;
     let runtime = runtime();
     let loaded = load(&runtime, &guest("hostile"));
     let info = loaded.describe().await.unwrap();
@@ -311,7 +353,7 @@ async fn a_guest_can_name_only_its_declared_credentials_and_never_reads_a_secret
     for (_, secret) in secrets {
         assert!(!report.contains(secret), "the guest saw {secret}: {report}");
     }
-    assert_eq!(hits.load(Ordering::Relaxed), 0, "no request left with a secret it may not carry");
+    assert!(received.lock().unwrap().is_empty(), "no request left with a secret it may not carry");
     max_tests::another_installation_syncs(&runtime).await;
 }
 
@@ -424,11 +466,10 @@ async fn slow_drip_and_endless_responses_are_cut_off_by_the_host() {
 #[test]
 fn a_secret_a_server_echoes_is_redacted_from_logs_errors_and_crash_reports() {
     const SECRET: &str = "s3cret-token-4f9a";
-    let hits = Arc::new(AtomicU64::new(0));
-    let counter = hits.clone();
+    let received = Received::default();
+    let record = received.clone();
     let server =
-        max_fake_saas::RunningServer::spawn(move || echo_router(None, counter), "127.0.0.1:0".parse().unwrap())
-            .unwrap();
+        max_fake_saas::RunningServer::spawn(move || echo_router(None, record), "127.0.0.1:0".parse().unwrap()).unwrap();
     let project = max_tests::TestProject::new();
     project.max().arg("init").assert().success();
     project.max().args(["connector", "install", "--yes"]).arg(guest("hostile")).assert().success();
@@ -449,7 +490,8 @@ fn a_secret_a_server_echoes_is_redacted_from_logs_errors_and_crash_reports() {
         let json = String::from_utf8_lossy(&json.get_output().stdout).into_owned();
         assert!(!json.contains(SECRET) && json.contains("[redacted]"), "{how}: {json}");
     }
-    assert_eq!(hits.load(Ordering::Relaxed), 4, "every attempt really sent the secret and got it echoed");
+    let sent = format!("Bearer {SECRET}");
+    assert_eq!(*received.lock().unwrap(), [sent.as_str(); 4], "every attempt really sent the secret");
     for file in project.files_under(&project.path().join(".max")) {
         let text =
             String::from_utf8_lossy(&std::fs::read(project.path().join(".max").join(&file)).unwrap()).into_owned();

@@ -10,6 +10,7 @@ mod linear;
 mod linear_fake;
 mod packed;
 mod resume;
+mod rogue;
 mod sandbox;
 mod search;
 mod storage;

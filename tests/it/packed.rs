@@ -3,10 +3,10 @@
 
 use max_connector_sdk::{Batch, Value};
 use max_host::data::FieldValue;
-use max_host::runtime::decode_rows;
+use max_host::runtime::{Limits, decode_rows};
 
 fn decode(batch: &Batch) -> Vec<max_host::data::Row> {
-    decode_rows(&batch.entity, &batch.columns, batch.row_count, &batch.data, &batch.text).unwrap()
+    decode_rows(&batch.entity, &batch.columns, batch.row_count, &batch.data, &batch.text, &Limits::default()).unwrap()
 }
 
 #[test]

@@ -115,7 +115,7 @@ async fn a_result_over_the_size_limit_is_refused_before_it_is_decoded() {
     let sandbox = hostile(limits, "http://127.0.0.1:9").await;
     let error = result_of(&sandbox.pool, "flood", "4").await.unwrap_err();
     assert!(matches!(error, Error::LimitExceeded { limit: LimitKind::ResultSize, .. }), "{error:?}");
-    assert!(error.to_string().contains("1 MiB of entity data per call"), "{error}");
+    assert!(error.to_string().contains("1 MiB per call, counted as held in memory"), "{error}");
     sandbox.stays_healthy().await;
     // Under the (default, 64 MiB) limit, the same rows arrive whole.
     let roomy = hostile(Limits::default(), "http://127.0.0.1:9").await;
@@ -352,7 +352,7 @@ fn every_limit_can_be_set_per_installation_and_holds() {
     project.max().args(["limits", "hostile/deep", "--set", "instances=1"]).assert().success();
     let refused = stderr(project.max().args(["sync", "hostile/deep"]).assert().failure());
     assert!(
-        refused.contains("exceeded its instance count limit in `instantiate` (1 WebAssembly instances)"),
+        refused.contains("exceeded its instance count limit (`instances`) in `instantiate` (1 WebAssembly instances)"),
         "{refused}"
     );
     assert!(refused.contains("--set instances=<value>"), "{refused}");

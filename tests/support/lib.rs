@@ -34,6 +34,25 @@ pub fn guest(name: &str) -> PathBuf {
     artifact("guests", name)
 }
 
+/// The `rogue` guest with `describe` returning the description `variant` names (see its source): a
+/// copy of the built component, its 64-byte marker patched, in a folder that lives as long as the
+/// returned guard.
+pub fn rogue_as(variant: &str) -> (tempfile::TempDir, PathBuf) {
+    const MARKER: &[u8] = b"MAX-ROGUE-DESCRIBE:";
+    let mut bytes = std::fs::read(guest("rogue")).expect("read the rogue guest");
+    let at: Vec<usize> =
+        bytes.windows(MARKER.len()).enumerate().filter(|(_, w)| *w == MARKER).map(|(i, _)| i).collect();
+    assert_eq!(at.len(), 1, "the marker appears once in the component");
+    let slot = &mut bytes[at[0] + MARKER.len()..at[0] + 64];
+    assert!(variant.len() <= slot.len(), "variant name too long");
+    slot.fill(b' ');
+    slot[..variant.len()].copy_from_slice(variant.as_bytes());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(format!("rogue-{variant}.wasm"));
+    std::fs::write(&path, bytes).expect("write the patched component");
+    (dir, path)
+}
+
 /// A compile cache shared by the tests of this process (so each component compiles once).
 pub fn shared_cache_dir() -> PathBuf {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();

@@ -42,9 +42,10 @@ impl Pages for Native {
             .map_err(|e| anyhow::anyhow!("native acme: {e}"))?;
         // The host decodes the packed rows into its own types, as it does for the component.
         let items = &page.items;
-        let rows = decode_rows(&items.entity, &items.columns, items.row_count, &items.data, &items.text)?;
+        let limits = Limits::default();
+        let rows = decode_rows(&items.entity, &items.columns, items.row_count, &items.data, &items.text, &limits)?;
         for related in &page.related {
-            decode_rows(&related.entity, &related.columns, related.row_count, &related.data, &related.text)?;
+            decode_rows(&related.entity, &related.columns, related.row_count, &related.data, &related.text, &limits)?;
         }
         Ok((rows.into_iter().map(|r| r.id).collect(), page.next_cursor))
     }

@@ -9,7 +9,7 @@ use super::signatures;
 use crate::args::GlobalArgs;
 use crate::commands::{project, runtime};
 use crate::failure::Failure;
-use crate::output::Printer;
+use crate::output::{Printer, printable};
 use crate::prompt;
 use crate::render;
 
@@ -19,7 +19,8 @@ pub enum ConnectorCommand {
     /// Install a connector from a WebAssembly component (.wasm), after showing what it asks for.
     ///
     /// The file is checked (a component built against a supported max:connector version, with a
-    /// consistent description), its sha256 recorded, and a copy kept under `.max/connectors/`.
+    /// consistent description within the install limits), its sha256 recorded, and a copy kept under
+    /// `.max/connectors/`. `max limits` lists the install limits; `--limit` raises one for this install.
     Install(InstallArgs),
     /// List the installed connectors.
     List,
@@ -43,6 +44,9 @@ pub struct InstallArgs {
     /// Install without asking for confirmation (for scripts).
     #[arg(short, long)]
     yes: bool,
+    /// Check the description against another install limit (repeatable): `--limit entities=5000`.
+    #[arg(long = "limit", value_name = "KEY=VALUE")]
+    limits: Vec<String>,
     #[command(flatten)]
     signed: signatures::RequireSigned,
 }
@@ -71,9 +75,10 @@ impl ConnectorCommand {
 
 async fn install(args: InstallArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
     let project = project(global)?;
+    let limits = max_host::limits::install_limits(&args.limits)?;
     let signer = args.signed.check(&args.file)?;
     let runtime = runtime()?;
-    let pending = project.connectors().prepare(&runtime, &args.file).await?;
+    let pending = project.connectors().prepare(&runtime, &args.file, &limits).await?;
     let added = pending.added_permissions();
     if !printer.is_json() || !args.yes {
         prompt::say(&render::summary(printer, &pending.connector));
@@ -125,7 +130,17 @@ fn confirm(question: &str) -> anyhow::Result<()> {
 }
 
 fn list(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
-    let connectors = project(global)?.connectors().list()?;
+    let store = project(global)?.connectors();
+    let connectors = store.list()?;
+    let damaged = store.damaged()?;
+    for entry in &damaged {
+        prompt::say(&format!(
+            "warning: the installed connector `{}` is damaged ({}); remove it with `max connector remove {}`",
+            printable(&entry.name),
+            printable(&entry.reason),
+            printable(&entry.name)
+        ));
+    }
     if printer.is_json() {
         let rows: Vec<_> = connectors
             .iter()
@@ -139,7 +154,7 @@ fn list(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
             .collect();
         return printer.json(&rows);
     }
-    if connectors.is_empty() {
+    if connectors.is_empty() && damaged.is_empty() {
         return printer.text("No connectors installed. Add one with `max connector install <file.wasm>`.");
     }
     let rows: Vec<Vec<String>> = connectors
@@ -168,7 +183,11 @@ fn inspect(args: NameArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::Re
 fn remove(args: NameArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
     let removed = project(global)?.connectors().remove(&args.name)?;
     if printer.is_json() {
-        return printer.json(&serde_json::json!({ "removed": removed.name, "version": removed.version }));
+        return printer.json(&serde_json::json!({
+            "removed": removed.name, "version": removed.version, "damaged": removed.damaged,
+        }));
     }
-    printer.text(&format!("Removed {} {}", removed.name, removed.version))
+    let version = removed.version.as_deref().map(|v| format!(" {}", printable(v))).unwrap_or_default();
+    let damaged = if removed.damaged { " (its record was damaged)" } else { "" };
+    printer.text(&format!("Removed {}{version}{damaged}", removed.name))
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use clap::Args;
-use max_host::limits::{self, InstallationLimits, SETTINGS, Setting};
+use max_host::limits::{self, INSTALL_SETTINGS, InstallLimits, InstallationLimits, SETTINGS, Setting};
 use max_host::project::InstalledConnector;
 
 use crate::args::GlobalArgs;
@@ -50,7 +50,7 @@ fn source(setting: &Setting, set: &BTreeMap<String, u64>, granted: &Installation
     }
 }
 
-fn range(setting: &Setting) -> String {
+fn range<L>(setting: &Setting<L>) -> String {
     format!("{}–{}", setting.min, setting.max)
 }
 
@@ -80,28 +80,38 @@ impl LimitsCommand {
     }
 }
 
-/// Every limit with its default and range.
+/// Every limit with its default and range: an installation's, then those checked at install.
 fn list(printer: &Printer) -> anyhow::Result<()> {
-    let defaults = InstallationLimits::default();
-    if printer.is_json() {
-        let items: Vec<_> = SETTINGS
+    fn items<L>(table: &[Setting<L>], defaults: &L) -> Vec<serde_json::Value> {
+        table
             .iter()
             .map(|s| {
                 serde_json::json!({
-                    "key": s.key, "default": s.value(&defaults), "min": s.min, "max": s.max, "about": s.about,
+                    "key": s.key, "default": s.value(defaults), "min": s.min, "max": s.max, "about": s.about,
                 })
             })
-            .collect();
-        return printer.json(&serde_json::json!({ "limits": items }));
+            .collect()
     }
-    let rows: Vec<Vec<String>> = SETTINGS
-        .iter()
-        .map(|s| vec![s.key.to_string(), s.value(&defaults).to_string(), range(s), s.about.to_string()])
-        .collect();
-    let table = printer.table(&["LIMIT", "DEFAULT", "RANGE", "WHAT IT BOUNDS"], &rows);
+    fn rows<L>(table: &[Setting<L>], defaults: &L) -> Vec<Vec<String>> {
+        table
+            .iter()
+            .map(|s| vec![s.key.to_string(), s.value(defaults).to_string(), range(s), s.about.to_string()])
+            .collect()
+    }
+    let (defaults, install_defaults) = (InstallationLimits::default(), InstallLimits::default());
+    if printer.is_json() {
+        return printer.json(&serde_json::json!({
+            "limits": items(SETTINGS, &defaults), "install_limits": items(INSTALL_SETTINGS, &install_defaults),
+        }));
+    }
+    let headers = ["LIMIT", "DEFAULT", "RANGE", "WHAT IT BOUNDS"];
     printer.text(&format!(
-        "{table}\n\n{}",
-        printer.dim("Set one for an installation: max limits <connector/name> --set KEY=VALUE")
+        "{}\n\n{}\n\n{}\n{}\n\n{}",
+        printer.table(&headers, &rows(SETTINGS, &defaults)),
+        printer.dim("Set one for an installation: max limits <connector/name> --set KEY=VALUE"),
+        printer.bold("Checked when a connector is installed"),
+        printer.table(&headers, &rows(INSTALL_SETTINGS, &install_defaults)),
+        printer.dim("Raise one for an install: max connector install <file.wasm> --limit KEY=VALUE")
     ))
 }
 

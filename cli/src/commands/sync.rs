@@ -198,6 +198,7 @@ impl SyncCommand {
             max_attempts: self.max_attempts,
             max_age: self.max_age,
             stop,
+            limits: live.limits.sync.clone(),
         };
         let progress = SyncProgress::new(printer.stderr_is_terminal() && !printer.is_json(), &installation.label());
         let report = run_sync(&context, &options, &progress).await;

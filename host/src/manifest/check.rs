@@ -1,8 +1,65 @@
-//! Consistency checks of a connector's description: every name it uses refers to something it declared.
+//! Checks of a connector's description: within the install limits (checked first, so a huge one is
+//! refused before anything costly), storable (names SQLite keeps apart), and consistent (every name it
+//! uses refers to something it declared).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use super::{ConnectorInfo, CredentialInjection, FieldType, LoaderKind, OnboardingStep};
+use super::{ConnectorInfo, CredentialInjection, EntityDef, FieldType, LoaderKind, OnboardingStep};
+use crate::Error;
+use crate::limits::InstallLimits;
+
+/// Refuses a description that declares more than `limits` allow, naming the limit.
+pub fn check_size(info: &ConnectorInfo, limits: &InstallLimits) -> Result<(), Error> {
+    let too_large = |what: String, limit: u64, setting: &str| {
+        Err(Error::DescriptionTooLarge {
+            connector: info.name.chars().take(64).collect(),
+            what,
+            limit,
+            setting: setting.to_string(),
+        })
+    };
+    let entities = info.schema.entities.len() as u64;
+    if entities > limits.entities {
+        return too_large(format!("declares {entities} entity types"), limits.entities, "entities");
+    }
+    if let Some(entity) = info.schema.entities.iter().find(|e| e.fields.len() as u64 > limits.fields) {
+        let name: String = entity.name.chars().take(64).collect();
+        let what = format!("declares {} fields on {name}", entity.fields.len());
+        return too_large(what, limits.fields, "fields");
+    }
+    let loaders = info.loaders.len() as u64;
+    if loaders > limits.loaders {
+        return too_large(format!("declares {loaders} loaders"), limits.loaders, "loaders");
+    }
+    let bytes = serialized_size(info);
+    if bytes > limits.describe_bytes {
+        return too_large(
+            format!("describes itself in {} KiB", bytes.div_ceil(1024)),
+            limits.describe_bytes >> 10,
+            "describe-kib",
+        );
+    }
+    Ok(())
+}
+
+/// The size of `info` as JSON, without building the text.
+fn serialized_size(info: &ConnectorInfo) -> u64 {
+    struct Counter(u64);
+    impl std::io::Write for Counter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len() as u64;
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    match serde_json::to_writer(&mut counter, info) {
+        Ok(()) => counter.0,
+        Err(_) => u64::MAX,
+    }
+}
 
 /// Returns every problem found in `info`, or an empty list when it is consistent.
 pub fn check(info: &ConnectorInfo) -> Vec<String> {
@@ -68,53 +125,89 @@ fn check_identity(info: &ConnectorInfo, problems: &mut Vec<String>) {
     }
 }
 
+/// Names SQLite would confuse: it compares identifiers without regard to ASCII case.
+fn folded(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
 fn check_schema(info: &ConnectorInfo, problems: &mut Vec<String>) {
-    let mut entities = HashSet::new();
+    let mut entities: HashMap<String, &str> = HashMap::new();
     for entity in &info.schema.entities {
         if !is_identifier(&entity.name) || entity.name.starts_with('_') {
             problems.push(format!("entity name `{}` must be an identifier not starting with `_`", entity.name));
+        } else if folded(&entity.name).starts_with("sqlite_") {
+            problems
+                .push(format!("entity name `{}` is reserved by SQLite (names starting with `sqlite_`)", entity.name));
         }
-        if !entities.insert(entity.name.as_str()) {
-            problems.push(format!("entity `{}` is declared twice", entity.name));
+        match entities.get(&folded(&entity.name)) {
+            Some(&earlier) if earlier == entity.name => {
+                problems.push(format!("entity `{}` is declared twice", entity.name));
+            }
+            Some(&earlier) => problems.push(format!(
+                "entities `{earlier}` and `{}` differ only in case, which SQLite (and filters) can't tell apart",
+                entity.name
+            )),
+            None => {
+                entities.insert(folded(&entity.name), &entity.name);
+            }
         }
-        let mut fields = HashSet::new();
+        let mut fields: HashMap<String, &str> = HashMap::new();
         for field in &entity.fields {
-            if field.name == "id" {
-                problems.push(format!("{}.id is implicit and must not be declared", entity.name));
+            if folded(&field.name) == "id" {
+                problems.push(format!(
+                    "{}.{} is the implicit `id` (names are compared without case) and must not be declared",
+                    entity.name, field.name
+                ));
             } else if !is_identifier(&field.name) || field.name.starts_with('_') {
                 problems.push(format!(
                     "field name `{}.{}` must be an identifier not starting with `_`",
                     entity.name, field.name
                 ));
             }
-            if !fields.insert(field.name.as_str()) {
-                problems.push(format!("field `{}.{}` is declared twice", entity.name, field.name));
+            match fields.get(&folded(&field.name)) {
+                Some(&earlier) if earlier == field.name => {
+                    problems.push(format!("field `{}.{}` is declared twice", entity.name, field.name));
+                }
+                Some(&earlier) => problems.push(format!(
+                    "fields `{}.{earlier}` and `{}.{}` differ only in case, which SQLite can't tell apart",
+                    entity.name, entity.name, field.name
+                )),
+                None => {
+                    fields.insert(folded(&field.name), &field.name);
+                }
             }
         }
     }
+    let declared: HashSet<&str> = info.schema.entities.iter().map(|e| e.name.as_str()).collect();
     for entity in &info.schema.entities {
         for field in &entity.fields {
             if let FieldType::Ref(target) | FieldType::Collection(target) = &field.field_type
-                && !entities.contains(target.as_str())
+                && !declared.contains(target.as_str())
             {
                 problems.push(format!("{}.{} refers to undeclared entity `{target}`", entity.name, field.name));
             }
         }
     }
     for root in &info.schema.roots {
-        if !entities.contains(root.entity.as_str()) {
+        if !declared.contains(root.entity.as_str()) {
             problems.push(format!("root `{}` is not a declared entity", root.entity));
         }
     }
 }
 
+/// The entity types by name, for lookups that stay fast on large schemas.
+fn entity_map(info: &ConnectorInfo) -> HashMap<&str, &EntityDef> {
+    info.schema.entities.iter().map(|e| (e.name.as_str(), e)).collect()
+}
+
 fn check_loaders(info: &ConnectorInfo, problems: &mut Vec<String>) {
+    let entities = entity_map(info);
     let mut names = HashSet::new();
     for loader in &info.loaders {
         if !names.insert(loader.name.as_str()) {
             problems.push(format!("loader `{}` is declared twice", loader.name));
         }
-        if info.entity(&loader.entity).is_none() {
+        if !entities.contains_key(loader.entity.as_str()) {
             problems.push(format!("loader `{}` returns undeclared entity `{}`", loader.name, loader.entity));
         }
         match &loader.kind {
@@ -126,7 +219,7 @@ fn check_loaders(info: &ConnectorInfo, problems: &mut Vec<String>) {
                     problems.push(format!("collection loader `{}` has a page size of 0", loader.name));
                 }
                 if let Some(parent_field) = parent_field {
-                    let item_field = info.entity(&loader.entity).and_then(|e| e.field(parent_field));
+                    let item_field = entities.get(loader.entity.as_str()).and_then(|e| e.field(parent_field));
                     if item_field.is_none_or(|f| f.field_type != FieldType::Ref(parent.clone())) {
                         problems.push(format!(
                             "collection loader `{}` names {}.{parent_field} as the parent field, which is not a ref({parent})",
@@ -134,7 +227,7 @@ fn check_loaders(info: &ConnectorInfo, problems: &mut Vec<String>) {
                         ));
                     }
                 }
-                match info.entity(parent).and_then(|p| p.field(field)) {
+                match entities.get(parent.as_str()).and_then(|p| p.field(field)) {
                     Some(def) if def.field_type == FieldType::Collection(loader.entity.clone()) => {}
                     Some(def) => problems.push(format!(
                         "collection loader `{}` fills {parent}.{field}, which is {} rather than collection({})",
@@ -150,12 +243,14 @@ fn check_loaders(info: &ConnectorInfo, problems: &mut Vec<String>) {
 }
 
 fn check_resolvers(info: &ConnectorInfo, problems: &mut Vec<String>) {
+    let entities = entity_map(info);
+    let loaders: HashSet<&str> = info.loaders.iter().map(|l| l.name.as_str()).collect();
     let mut covered = HashSet::new();
     for resolver in &info.resolvers {
-        if info.loader(&resolver.loader).is_none() {
+        if !loaders.contains(resolver.loader.as_str()) {
             problems.push(format!("resolver of {} names undeclared loader `{}`", resolver.entity, resolver.loader));
         }
-        let Some(entity) = info.entity(&resolver.entity) else {
+        let Some(entity) = entities.get(resolver.entity.as_str()) else {
             problems.push(format!("resolver names undeclared entity `{}`", resolver.entity));
             continue;
         };

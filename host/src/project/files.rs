@@ -1,4 +1,5 @@
-//! Reading and atomically writing the project's JSON files.
+//! Reading and atomically writing the project's JSON files. A file is only ever replaced by one that
+//! has been read back: what a connector declares can't leave a project file that fails to load.
 
 use std::path::Path;
 
@@ -13,20 +14,41 @@ pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
     serde_json::from_slice(&bytes).map_err(|source| Error::DamagedFile { path: path.to_path_buf(), source })
 }
 
-/// Writes `value` as pretty JSON through a temporary file and a rename, so a crash never leaves a
-/// half-written file.
-pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let mut text = serde_json::to_vec_pretty(value).expect("project files always serialize");
+/// `value` as the pretty JSON [`write_json`] writes, after checking that it reads back as itself.
+pub(crate) fn to_checked_json<T: Serialize + DeserializeOwned>(path: &Path, value: &T) -> Result<Vec<u8>> {
+    let unwritable = |reason: String| Error::UnwritableFile { path: path.to_path_buf(), reason };
+    let mut text = serde_json::to_vec_pretty(value).map_err(|e| unwritable(e.to_string()))?;
+    // What would be read back must be what was meant: the same value, serialized the same way.
+    let read_back: T = serde_json::from_slice(&text).map_err(|e| unwritable(format!("it would not read back: {e}")))?;
+    let again = serde_json::to_vec_pretty(&read_back).map_err(|e| unwritable(e.to_string()))?;
+    if again != text {
+        return Err(unwritable("it would read back as something else".to_string()));
+    }
     text.push(b'\n');
-    write_atomic(path, &text)
+    Ok(text)
+}
+
+/// Writes `value` as pretty JSON through a temporary file and a rename, so a crash never leaves a
+/// half-written file, and only after checking that it reads back as itself (the old file stays
+/// otherwise).
+pub(crate) fn write_json<T: Serialize + DeserializeOwned>(path: &Path, value: &T) -> Result<()> {
+    write_atomic(path, &to_checked_json(path, value)?)
 }
 
 /// Writes bytes through a temporary file in the same folder and a rename.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
     let dir = path.parent().expect("project files live in a folder");
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&temp, bytes).map_err(Error::io("write", &temp))?;
+    let written = std::fs::File::create(&temp).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()
+    });
+    if let Err(source) = written {
+        let _ = std::fs::remove_file(&temp);
+        return Err(Error::Io { action: "write", path: temp, source });
+    }
     std::fs::rename(&temp, path).map_err(|source| {
         let _ = std::fs::remove_file(&temp);
         Error::Io { action: "write", path: path.to_path_buf(), source }

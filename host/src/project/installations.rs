@@ -229,19 +229,34 @@ impl InstallationStore {
         InstallationStore { dir }
     }
 
-    /// Every installation, by connector then name.
+    /// Every installation whose `installation.json` can be read, by connector then name (one that
+    /// can't is left out here, and reported by [`InstallationStore::find`] when asked for by name).
     pub fn list(&self) -> Result<Vec<Installation>> {
+        Ok(self.read_all().0)
+    }
+
+    /// The installations that can be read, and the errors of those that can't (by their folder's label).
+    fn read_all(&self) -> (Vec<Installation>, Vec<(String, Error)>) {
         let mut found = Vec::new();
+        let mut damaged = Vec::new();
         for connector in read_dirs(&self.dir) {
             for name in read_dirs(&connector) {
                 let path = name.join("installation.json");
-                if path.is_file() {
-                    found.push(Installation { file: files::read_json(&path)?, dir: name });
+                if !path.is_file() {
+                    continue;
+                }
+                match files::read_json(&path) {
+                    Ok(file) => found.push(Installation { file, dir: name }),
+                    Err(error) => {
+                        let label =
+                            |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                        damaged.push((format!("{}/{}", label(&connector), label(&name)), error));
+                    }
                 }
             }
         }
         found.sort_by_key(Installation::label);
-        Ok(found)
+        (found, damaged)
     }
 
     /// Finds `connector` (its only or `default` installation) or `connector/name`.
@@ -250,7 +265,13 @@ impl InstallationStore {
             Some((connector, name)) => (connector, Some(name)),
             None => (spec, None),
         };
-        let all = self.list()?;
+        let (all, damaged) = self.read_all();
+        let asked_for = |label: &str| label == spec || label.split_once('/').is_some_and(|(c, _)| c == spec);
+        if let Some((_, error)) = damaged.into_iter().find(|(label, _)| asked_for(label))
+            && !all.iter().any(|i| asked_for(&i.label()))
+        {
+            return Err(error);
+        }
         let of_connector: Vec<&Installation> = all.iter().filter(|i| i.file.connector == connector).collect();
         let found = match name {
             Some(name) => of_connector.iter().find(|i| i.file.name == name),

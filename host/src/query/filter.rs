@@ -166,7 +166,7 @@ fn tokenize(text: &str) -> Result<Vec<(Token, usize)>, SyntaxError> {
 /// Parses a filter.
 pub fn parse(text: &str) -> Result<RawExpr, SyntaxError> {
     let tokens = tokenize(text)?;
-    let mut parser = Parser { tokens, position: 0 };
+    let mut parser = Parser { tokens, position: 0, depth: 0 };
     if parser.peek().0 == Token::End {
         return Err(SyntaxError { column: 1, message: "the filter is empty".into() });
     }
@@ -180,9 +180,15 @@ pub fn parse(text: &str) -> Result<RawExpr, SyntaxError> {
     }
 }
 
+/// The deepest nesting of parentheses accepted: the parser recurses once per level, and no filter a
+/// person writes needs more.
+const MAX_NESTING: usize = 64;
+
 struct Parser {
     tokens: Vec<(Token, usize)>,
     position: usize,
+    /// Parentheses open around the current position.
+    depth: usize,
 }
 
 impl Parser {
@@ -219,7 +225,13 @@ impl Parser {
     fn primary(&mut self) -> Result<RawExpr, SyntaxError> {
         match self.next() {
             (Token::LParen, column) => {
+                if self.depth == MAX_NESTING {
+                    let message = format!("parentheses nested more than {MAX_NESTING} deep");
+                    return Err(SyntaxError { column, message });
+                }
+                self.depth += 1;
                 let inner = self.or()?;
+                self.depth -= 1;
                 match self.next() {
                     (Token::RParen, _) => Ok(inner),
                     (token, at) => Err(SyntaxError {
@@ -269,6 +281,14 @@ mod tests {
 
     fn cmp(field: &str, column: usize, op: Op, value: &str) -> RawExpr {
         RawExpr::Compare { field: field.into(), column, op, value: RawValue::Bare(value.into()) }
+    }
+
+    #[test]
+    fn nesting_is_bounded_not_a_stack_overflow() {
+        let nested = |depth: usize| format!("{}a = 1{}", "(".repeat(depth), ")".repeat(depth));
+        assert!(parse(&nested(MAX_NESTING)).is_ok());
+        let error = parse(&nested(100_000)).unwrap_err();
+        assert_eq!((error.column, error.message.as_str()), (MAX_NESTING + 1, "parentheses nested more than 64 deep"));
     }
 
     #[test]

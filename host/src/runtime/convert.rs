@@ -174,26 +174,43 @@ pub(crate) fn sync_plan(plan: wit::SyncPlan) -> data::SyncPlan {
     data::SyncPlan { groups: plan.groups.into_iter().map(|g| g.into_iter().map(step).collect()).collect() }
 }
 
-pub(crate) fn entity_batch(batch: wit::EntityBatch) -> crate::Result<data::EntityBatch> {
-    let rows = super::packed::decode_rows(&batch.entity, &batch.columns, batch.row_count, &batch.data, &batch.text)?;
+pub(crate) fn entity_batch(batch: wit::EntityBatch, limits: &super::Limits) -> crate::Result<data::EntityBatch> {
+    let rows =
+        super::packed::decode_rows(&batch.entity, &batch.columns, batch.row_count, &batch.data, &batch.text, limits)?;
     Ok(data::EntityBatch { entity: batch.entity, columns: batch.columns, rows })
 }
 
-pub(crate) fn entity_batches(batches: Vec<wit::EntityBatch>) -> crate::Result<Vec<data::EntityBatch>> {
-    batches.into_iter().map(entity_batch).collect()
+pub(crate) fn entity_batches(
+    batches: Vec<wit::EntityBatch>,
+    limits: &super::Limits,
+) -> crate::Result<Vec<data::EntityBatch>> {
+    batches.into_iter().map(|batch| entity_batch(batch, limits)).collect()
 }
 
-pub(crate) fn page(page: wit::Page) -> crate::Result<data::Page> {
+pub(crate) fn page(page: wit::Page, limits: &super::Limits) -> crate::Result<data::Page> {
     Ok(data::Page {
-        items: entity_batch(page.items)?,
-        related: entity_batches(page.related)?,
+        items: entity_batch(page.items, limits)?,
+        related: entity_batches(page.related, limits)?,
         next_cursor: page.next_cursor,
     })
 }
 
-pub(crate) fn change_page(page: wit::ChangePage) -> crate::Result<data::ChangePage> {
+pub(crate) fn change_page(page: wit::ChangePage, limits: &super::Limits) -> crate::Result<data::ChangePage> {
+    if let Some(deleted) = page.deletions.iter().find(|d| d.id.len() > limits.max_id_bytes) {
+        return Err(crate::Error::LimitExceeded {
+            connector: String::new(),
+            call: String::new(),
+            limit: crate::LimitKind::IdSize,
+            detail: format!(
+                "a deletion of {} with an id of {} bytes; ids of at most {} bytes are stored",
+                deleted.entity,
+                deleted.id.len(),
+                limits.max_id_bytes
+            ),
+        });
+    }
     Ok(data::ChangePage {
-        upserts: entity_batches(page.upserts)?,
+        upserts: entity_batches(page.upserts, limits)?,
         deletions: page.deletions.into_iter().map(entity_ref).collect(),
         next_cursor: page.next_cursor,
         has_more: page.has_more,

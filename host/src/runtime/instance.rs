@@ -7,8 +7,8 @@ use std::sync::Arc;
 use wasmtime::Store;
 
 use super::bindings::{self, max::connector::types as wit};
-use super::convert;
 use super::state::StoreState;
+use super::{convert, result_size};
 use crate::data::{ChangePage, EntityBatch, EntityRef, Page, SeedState, SyncPlan};
 use crate::manifest::{ConnectorInfo, SelectOption};
 use crate::{Error, LimitKind, Result};
@@ -69,13 +69,16 @@ impl ConnectorInstance {
     /// Calls `validate`.
     pub async fn validate(&mut self) -> Result<String> {
         let result = guest_call!(self, "validate", call_validate());
-        self.guest_result("validate", result).map(|account| self.store.data().clean_text(&account))
+        let account = self.guest_result("validate", result)?;
+        self.check_size("validate", account.len())?;
+        Ok(self.store.data().clean_text(&account))
     }
 
     /// Calls `select-options`.
     pub async fn select_options(&mut self, key: &str) -> Result<Vec<SelectOption>> {
         let result = guest_call!(self, "select-options", call_select_options(key));
         let options = self.guest_result("select-options", result)?;
+        self.check_size("select-options", options.iter().map(|o| o.value.len() + o.label.len() + 64).sum())?;
         let state = self.store.data();
         Ok(options
             .into_iter()
@@ -88,7 +91,9 @@ impl ConnectorInstance {
     pub async fn seed(&mut self, state: &SeedState) -> Result<SyncPlan> {
         let state = convert::seed_state_to_wit(state);
         let result = guest_call!(self, "seed", call_seed(&state));
-        self.guest_result("seed", result).map(convert::sync_plan)
+        let plan = self.guest_result("seed", result)?;
+        self.check_size("seed", result_size::plan(&plan))?;
+        Ok(convert::sync_plan(plan))
     }
 
     /// Calls `load` with a batch of refs.
@@ -96,8 +101,9 @@ impl ConnectorInstance {
         let refs: Vec<wit::EntityRef> = refs.iter().map(convert::entity_ref_to_wit).collect();
         let result = guest_call!(self, "load", call_load(loader, &refs));
         let batches = self.guest_result("load", result)?;
-        self.check_size("load", &batches)?;
-        convert::entity_batches(batches)
+        self.check_size("load", batches.iter().map(result_size::batch).sum())?;
+        let limits = &self.store.data().call_limits;
+        convert::entity_batches(batches, limits).map_err(|e| self.named("load", e))
     }
 
     /// Calls `load-page` for one page of `parent`'s collection.
@@ -105,16 +111,20 @@ impl ConnectorInstance {
         let parent = convert::entity_ref_to_wit(parent);
         let result = guest_call!(self, "load-page", call_load_page(loader, &parent, cursor));
         let page = self.guest_result("load-page", result)?;
-        self.check_size("load-page", std::iter::once(&page.items).chain(&page.related))?;
-        convert::page(page)
+        self.check_size("load-page", result_size::page(&page))?;
+        self.check_cursor("load-page", page.next_cursor.as_deref())?;
+        let limits = &self.store.data().call_limits;
+        convert::page(page, limits).map_err(|e| self.named("load-page", e))
     }
 
     /// Calls `changes` from `cursor`.
     pub async fn changes(&mut self, loader: &str, cursor: Option<&str>) -> Result<ChangePage> {
         let result = guest_call!(self, "changes", call_changes(loader, cursor));
         let page = self.guest_result("changes", result)?;
-        self.check_size("changes", &page.upserts)?;
-        convert::change_page(page)
+        self.check_size("changes", result_size::change_page(&page))?;
+        self.check_cursor("changes", Some(&page.next_cursor))?;
+        let limits = &self.store.data().call_limits;
+        convert::change_page(page, limits).map_err(|e| self.named("changes", e))
     }
 
     fn ensure_usable(&self, call: &str) -> Result<()> {
@@ -164,6 +174,11 @@ impl ConnectorInstance {
         if let Some(limit) = super::state::store_limit_hit(&chain) {
             return self.limit_error(call, limit);
         }
+        if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+            let reason =
+                format!("the connector exited with code {} (connectors return errors instead of exiting)", exit.0);
+            return Error::ConnectorCrashed { connector: self.connector.to_string(), call: call.to_string(), reason };
+        }
         let reason = match (error.downcast_ref::<wasmtime::Trap>(), state.stderr_tail()) {
             (Some(wasmtime::Trap::StackOverflow), _) => format!(
                 "stack overflow past {} KiB (infinite recursion? an installation can be given more with the \
@@ -179,16 +194,37 @@ impl ConnectorInstance {
         Error::ConnectorCrashed { connector: self.connector.to_string(), call: call.to_string(), reason }
     }
 
-    /// Refuses a result carrying more entity data than the limit (before it is decoded and stored).
-    fn check_size<'a>(&self, call: &str, batches: impl IntoIterator<Item = &'a wit::EntityBatch>) -> Result<()> {
-        let size: usize = batches
-            .into_iter()
-            .map(|b| b.data.len() + b.text.len() + b.columns.iter().map(String::len).sum::<usize>())
-            .sum();
+    /// Refuses a result larger than the limit (`size` counts everything it holds, entity data as it
+    /// will be held in memory), before it is decoded and stored.
+    fn check_size(&self, call: &str, size: usize) -> Result<()> {
         if size > self.store.data().call_limits.max_result_bytes {
             return Err(self.limit_error(call, LimitKind::ResultSize));
         }
         Ok(())
+    }
+
+    /// Refuses a cursor longer than the limit (cursors are stored and handed back to every later call).
+    fn check_cursor(&self, call: &str, cursor: Option<&str>) -> Result<()> {
+        let limit = self.store.data().call_limits.max_cursor_bytes;
+        match cursor {
+            Some(cursor) if cursor.len() > limit => Err(Error::LimitExceeded {
+                connector: self.connector.to_string(),
+                call: call.to_string(),
+                limit: LimitKind::CursorSize,
+                detail: format!("a cursor of {} bytes; at most {} KiB", cursor.len(), limit >> 10),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// A decoding error with this connector and `call` named (the decoder knows neither).
+    fn named(&self, call: &str, error: Error) -> Error {
+        match error {
+            Error::LimitExceeded { limit, detail, .. } => {
+                Error::LimitExceeded { connector: self.connector.to_string(), call: call.to_string(), limit, detail }
+            }
+            other => other,
+        }
     }
 
     fn limit_error(&self, call: &str, limit: LimitKind) -> Error {

@@ -103,12 +103,20 @@ impl LoadedConnector {
         self.origin
     }
 
-    /// Calls `describe` in a fresh sandbox without network and checks the result's consistency.
+    /// Calls `describe` in a fresh sandbox without network and checks the result against the default
+    /// install limits and for consistency.
     pub async fn describe(&self) -> Result<ConnectorInfo> {
-        let limits = Limits { stack_bytes: self.engine.stack_bytes, ..Limits::default() };
-        let setup = InstanceSetup { config: Vec::new(), http: Arc::new(HttpCapability::deny_all()), limits };
+        self.describe_within(&crate::limits::InstallLimits::default()).await
+    }
+
+    /// Calls `describe` in a fresh sandbox without network and checks the result: within `limits`
+    /// (before anything else), storable and consistent.
+    pub async fn describe_within(&self, limits: &crate::limits::InstallLimits) -> Result<ConnectorInfo> {
+        let sandbox = Limits { stack_bytes: self.engine.stack_bytes, ..Limits::default() };
+        let setup = InstanceSetup { config: Vec::new(), http: Arc::new(HttpCapability::deny_all()), limits: sandbox };
         let mut instance = self.instantiate(&self.label, &setup).await?;
         let info = instance.describe().await?;
+        manifest::check_size(&info, limits)?;
         let problems = manifest::check(&info);
         if !problems.is_empty() {
             return Err(Error::InvalidDescription { connector: info.name, problems });

@@ -1,9 +1,25 @@
 //! Decoding the packed rows of an `entity-batch` (the format is specified in `wit/types.wit`). The
 //! bytes come from an untrusted guest: every read is bounds-checked and every rule of the format is
-//! enforced, and a broken batch is refused with the row it broke in.
+//! enforced, and a broken batch is refused with the row it broke in. What it may hold is bounded so
+//! that whatever is stored can be read back by every output: ids, values and JSON nesting within the
+//! installation's limits, and only finite numbers.
 
+use super::Limits;
 use crate::data::{FieldValue, Row};
-use crate::{Error, Result};
+use crate::{Error, LimitKind, Result};
+
+/// What one decoded row costs the host beyond its text: the row itself, its id's allocation and its
+/// entry in the duplicate check. With [`VALUE_BYTES`] a value, this is how a batch's size in memory is
+/// estimated before it is decoded (`result-mib` bounds memory, not only bytes on the wire).
+pub(crate) const ROW_BYTES: usize = std::mem::size_of::<Row>() + 48;
+/// What one decoded value costs the host beyond its text.
+pub(crate) const VALUE_BYTES: usize = std::mem::size_of::<FieldValue>();
+
+/// The most rows a batch of `columns` columns can hold in `data_len` bytes (each value takes at least
+/// two bytes and each id one).
+pub(crate) fn plausible_rows(row_count: u32, columns: usize, data_len: usize) -> usize {
+    (row_count as usize).min(data_len / (columns * 2 + 1))
+}
 
 const NULL: u8 = 0;
 const TEXT: u8 = 1;
@@ -18,23 +34,31 @@ const COLLECTION: u8 = 9;
 
 /// Decodes `row_count` rows of `columns` values each from `data` and `text` (an `entity-batch` of
 /// `entity`, which names it in errors).
-pub fn decode_rows(entity: &str, columns: &[String], row_count: u32, data: &[u8], text: &str) -> Result<Vec<Row>> {
+pub fn decode_rows(
+    entity: &str,
+    columns: &[String],
+    row_count: u32,
+    data: &[u8],
+    text: &str,
+    limits: &Limits,
+) -> Result<Vec<Row>> {
     // Every row takes at least one byte per value and one for its id, so a count larger than that is a
     // lie: refuse it before reserving memory for it.
     let minimum_row_bytes = columns.len() * 2 + 1;
     if (row_count as usize).saturating_mul(minimum_row_bytes) > data.len() {
         return Err(malformed(entity, "", format!("{row_count} rows can't fit in {} bytes", data.len())));
     }
-    let mut reader = Reader { data, text, at: 0, text_at: 0 };
+    let mut reader = Reader { data, text, at: 0, text_at: 0, limits };
     let mut seen = vec![false; columns.len()];
     let mut ids = std::collections::HashSet::with_capacity(row_count as usize);
     let mut rows = Vec::with_capacity(row_count as usize);
     for index in 0..row_count {
-        let values = reader
-            .values(columns, &mut seen)
-            .map_err(|reason| malformed(entity, "", format!("row {} of {row_count}: {reason}", index + 1)))?;
-        let id =
-            reader.span().map_err(|reason| malformed(entity, "", format!("the id of row {}: {reason}", index + 1)))?;
+        let values = reader.values(columns, &mut seen).map_err(|refusal| {
+            refusal.into_error(entity, |reason| format!("row {} of {row_count}: {reason}", index + 1))
+        })?;
+        let id = reader
+            .id()
+            .map_err(|refusal| refusal.into_error(entity, |reason| format!("the id of row {}: {reason}", index + 1)))?;
         if id.is_empty() {
             return Err(malformed(entity, "", format!("row {} has an empty id", index + 1)));
         }
@@ -60,15 +84,50 @@ fn malformed(entity: &str, id: &str, reason: String) -> Error {
     Error::InvalidData { entity: entity.to_string(), id: id.to_string(), field: String::new(), reason }
 }
 
+/// Why a read failed: the batch breaks the format, or holds more than a limit allows.
+enum Refusal {
+    Malformed(String),
+    Limit(LimitKind, String),
+}
+
+impl From<String> for Refusal {
+    fn from(reason: String) -> Self {
+        Refusal::Malformed(reason)
+    }
+}
+
+impl From<&str> for Refusal {
+    fn from(reason: &str) -> Self {
+        Refusal::Malformed(reason.to_string())
+    }
+}
+
+impl Refusal {
+    /// The error, its reason placed by `place` (which row, which field). A limit's error names no
+    /// connector or call yet: the instance that decoded it fills them in.
+    fn into_error(self, entity: &str, place: impl Fn(&str) -> String) -> Error {
+        match self {
+            Refusal::Malformed(reason) => malformed(entity, "", place(&reason)),
+            Refusal::Limit(limit, detail) => Error::LimitExceeded {
+                connector: String::new(),
+                call: String::new(),
+                limit,
+                detail: format!("{entity} {}", place(&detail)),
+            },
+        }
+    }
+}
+
 /// A cursor over both buffers.
 struct Reader<'a> {
     data: &'a [u8],
     text: &'a str,
     at: usize,
     text_at: usize,
+    limits: &'a Limits,
 }
 
-type Read<T> = std::result::Result<T, String>;
+type Read<T> = std::result::Result<T, Refusal>;
 
 impl<'a> Reader<'a> {
     /// One row's values, placed in column order.
@@ -80,11 +139,14 @@ impl<'a> Reader<'a> {
             let slot = usize::try_from(column)
                 .ok()
                 .filter(|&c| c < columns.len())
-                .ok_or_else(|| format!("column {column} of {}", columns.len()))?;
+                .ok_or_else(|| Refusal::from(format!("column {column} of {}", columns.len())))?;
             if std::mem::replace(&mut seen[slot], true) {
-                return Err(format!("`{}` given twice", columns[slot]));
+                return Err(format!("`{}` given twice", columns[slot]).into());
             }
-            values[slot] = self.value().map_err(|reason| format!("`{}`: {reason}", columns[slot]))?;
+            values[slot] = self.value().map_err(|refusal| match refusal {
+                Refusal::Malformed(reason) => Refusal::Malformed(format!("`{}`: {reason}", columns[slot])),
+                Refusal::Limit(limit, detail) => Refusal::Limit(limit, format!("`{}`: {detail}", columns[slot])),
+            })?;
         }
         Ok(values)
     }
@@ -93,28 +155,68 @@ impl<'a> Reader<'a> {
         let tag = self.byte()?;
         Ok(match tag {
             NULL => FieldValue::Null,
-            TEXT => FieldValue::Text(self.span()?.to_string()),
+            TEXT => FieldValue::Text(self.value_text()?.to_string()),
             INTEGER => FieldValue::Integer(i64::from_le_bytes(self.eight()?)),
-            FLOAT => FieldValue::Float(f64::from_le_bytes(self.eight()?)),
+            FLOAT => {
+                let number = f64::from_le_bytes(self.eight()?);
+                if !number.is_finite() {
+                    return Err(format!("{number} is not a finite number (NaN and infinities can't be stored)").into());
+                }
+                FieldValue::Float(number)
+            }
             FALSE => FieldValue::Boolean(false),
             TRUE => FieldValue::Boolean(true),
-            DATETIME => FieldValue::Datetime(self.span()?.to_string()),
-            JSON => FieldValue::Json(self.span()?.to_string()),
-            REFERENCE => FieldValue::Reference(self.span()?.to_string()),
+            DATETIME => FieldValue::Datetime(self.value_text()?.to_string()),
+            JSON => {
+                let json = self.value_text()?;
+                let depth = json_depth(json);
+                if depth > self.limits.max_json_depth {
+                    let detail =
+                        format!("JSON nested {depth} deep; at most {} levels are stored", self.limits.max_json_depth);
+                    return Err(Refusal::Limit(LimitKind::JsonDepth, detail));
+                }
+                FieldValue::Json(json.to_string())
+            }
+            REFERENCE => FieldValue::Reference(self.id()?.to_string()),
             COLLECTION => {
                 let count = self.varint()?;
                 // Each item takes at least a byte of `data`: a larger count is a lie.
                 if count > (self.data.len() - self.at) as u64 {
-                    return Err(format!("a collection of {count} items in {} bytes", self.data.len() - self.at));
+                    return Err(format!("a collection of {count} items in {} bytes", self.data.len() - self.at).into());
                 }
                 let mut ids = Vec::with_capacity(count as usize);
                 for _ in 0..count {
-                    ids.push(self.span()?.to_string());
+                    ids.push(self.id()?.to_string());
                 }
                 FieldValue::Collection(ids)
             }
-            other => return Err(format!("unknown value tag {other}")),
+            other => return Err(format!("unknown value tag {other}").into()),
         })
+    }
+
+    /// The next piece of `text` as an id (of a row, a reference or a collection item).
+    fn id(&mut self) -> Read<&'a str> {
+        let id = self.span()?;
+        if id.len() > self.limits.max_id_bytes {
+            let detail =
+                format!("an id of {} bytes; ids of at most {} bytes are stored", id.len(), self.limits.max_id_bytes);
+            return Err(Refusal::Limit(LimitKind::IdSize, detail));
+        }
+        Ok(id)
+    }
+
+    /// The next piece of `text` as a value (text, datetime, JSON).
+    fn value_text(&mut self) -> Read<&'a str> {
+        let value = self.span()?;
+        if value.len() > self.limits.max_value_bytes {
+            let detail = format!(
+                "a value of {} bytes; values of at most {} MiB are stored",
+                value.len(),
+                self.limits.max_value_bytes >> 20
+            );
+            return Err(Refusal::Limit(LimitKind::ValueSize, detail));
+        }
+        Ok(value)
     }
 
     /// The next piece of `text`.
@@ -122,11 +224,11 @@ impl<'a> Reader<'a> {
         let length = self.varint()?;
         let end = usize::try_from(length).ok().and_then(|l| self.text_at.checked_add(l));
         let piece = end.and_then(|end| self.text.get(self.text_at..end)).ok_or_else(|| {
-            format!(
+            Refusal::from(format!(
                 "a text of {length} bytes at byte {} of {} (past the end, or not on a character boundary)",
                 self.text_at,
                 self.text.len()
-            )
+            ))
         })?;
         self.text_at += piece.len();
         Ok(piece)
@@ -154,8 +256,35 @@ impl<'a> Reader<'a> {
                 return Ok(value);
             }
         }
-        Err("a varint longer than 64 bits".to_string())
+        Err("a varint longer than 64 bits".into())
     }
+}
+
+/// How deeply arrays and objects nest in `json` (read as JSON text: brackets inside strings don't
+/// count). Linear and without recursion, so no input can exhaust the stack.
+pub(crate) fn json_depth(json: &str) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for byte in json.bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 #[cfg(test)]
@@ -170,7 +299,7 @@ mod tests {
     fn decodes_values_given_in_any_column_order() {
         // Row 1: done=true, title="Ship"; id "t1". Row 2: title=null, done=false; id "t2".
         let data = [1, TRUE, 0, TEXT, 4, 2, 0, NULL, 1, FALSE, 2];
-        let rows = decode_rows("Task", &columns(), 2, &data, "Shipt1t2").unwrap();
+        let rows = decode_rows("Task", &columns(), 2, &data, "Shipt1t2", &Limits::default()).unwrap();
         assert_eq!(rows[0].id, "t1");
         assert_eq!(rows[0].values, vec![FieldValue::Text("Ship".into()), FieldValue::Boolean(true)]);
         assert_eq!(rows[1].id, "t2");
@@ -193,7 +322,8 @@ mod tests {
             (&[0, NULL, 1, NULL, 1, 0, NULL, 1, NULL, 1], "aa", 2, "repeats an id"),
         ];
         for (data, text, count, expected) in cases {
-            let error = decode_rows("Task", &columns(), *count, data, text).unwrap_err().to_string();
+            let error =
+                decode_rows("Task", &columns(), *count, data, text, &Limits::default()).unwrap_err().to_string();
             assert!(error.contains(expected), "{data:?}: expected `{expected}` in: {error}");
             assert!(error.contains("Task"), "{error}");
         }

@@ -39,6 +39,14 @@ pub struct Limits {
     pub log_per_second: u32,
     /// Longest log message kept, in characters.
     pub log_message_chars: usize,
+    /// Longest entity id (rows, references, collection items, deletions) a call may return, in bytes.
+    pub max_id_bytes: usize,
+    /// Largest single text, datetime or JSON value a call may return, in bytes.
+    pub max_value_bytes: usize,
+    /// Deepest nesting of arrays and objects in a returned JSON value.
+    pub max_json_depth: usize,
+    /// Longest page or change-feed cursor a call may return, in bytes.
+    pub max_cursor_bytes: usize,
 }
 
 impl Default for Limits {
@@ -54,6 +62,10 @@ impl Default for Limits {
             table_elements: 1 << 20,
             log_per_second: 50,
             log_message_chars: 2000,
+            max_id_bytes: 2048,
+            max_value_bytes: 16 << 20,
+            max_json_depth: 64,
+            max_cursor_bytes: 64 << 10,
         }
     }
 }
@@ -65,10 +77,18 @@ impl Limits {
             LimitKind::Cpu => format!("{} ms of CPU per call", self.cpu_per_call.as_millis()),
             LimitKind::WallClock => format!("{} ms per call", self.wall_per_call.as_millis()),
             LimitKind::Memory => format!("{} MiB", self.memory_bytes >> 20),
-            LimitKind::ResultSize => format!("{} MiB of entity data per call", self.max_result_bytes >> 20),
+            LimitKind::ResultSize => format!("{} MiB per call, counted as held in memory", self.max_result_bytes >> 20),
             LimitKind::Instances => format!("{} WebAssembly instances", self.instances),
             LimitKind::Tables => format!("{} tables", self.tables),
             LimitKind::TableElements => format!("{} elements per table", self.table_elements),
+            LimitKind::IdSize => format!("ids of {} bytes", self.max_id_bytes),
+            LimitKind::ValueSize => format!("values of {} MiB", self.max_value_bytes >> 20),
+            LimitKind::JsonDepth => format!("JSON nested {} deep", self.max_json_depth),
+            LimitKind::CursorSize => format!("cursors of {} KiB", self.max_cursor_bytes >> 10),
+            // Limits of a sync, not of a call: whoever reports them says what they were.
+            LimitKind::CollectionPages | LimitKind::FeedPages | LimitKind::IdlePages | LimitKind::WaitBudget => {
+                String::new()
+            }
         }
     }
 }

@@ -110,6 +110,10 @@ impl Storage for SqliteStorage {
         super::write::ids_of(self, entity)
     }
 
+    fn collection_holds(&self, parent: &EntityRef, field: &str, ids: &[String]) -> Result<u64> {
+        super::write::collection_holds(self, parent, field, ids)
+    }
+
     fn seed_state(&self, full: bool) -> Result<SeedState> {
         super::tasks::seed_state(&self.conn, full)
     }

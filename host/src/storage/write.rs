@@ -44,6 +44,25 @@ pub(super) fn ids_of(storage: &SqliteStorage, entity: &str) -> Result<Vec<String
     ids.map_err(db_error(conn))
 }
 
+pub(super) fn collection_holds(
+    storage: &SqliteStorage,
+    parent: &EntityRef,
+    field: &str,
+    ids: &[String],
+) -> Result<u64> {
+    let conn = &storage.conn;
+    let sql =
+        format!("SELECT 1 FROM {} WHERE child_id = ?1 AND parent_id = ?2 LIMIT 1", link_table(&parent.entity, field));
+    let mut stmt = conn.prepare_cached(&sql).map_err(db_error(conn))?;
+    let mut held = 0;
+    for id in ids {
+        if stmt.exists(params![id, parent.id]).map_err(db_error(conn))? {
+            held += 1;
+        }
+    }
+    Ok(held)
+}
+
 pub(super) fn counts(storage: &SqliteStorage) -> Result<BTreeMap<String, u64>> {
     let conn = &storage.conn;
     let Some(info) = &storage.info else { return Ok(BTreeMap::new()) };

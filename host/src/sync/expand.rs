@@ -66,6 +66,8 @@ pub(super) fn expand(
                     field: field.clone(),
                     cursor: None,
                     position: 0,
+                    pages: 0,
+                    idle: 0,
                 }));
             }
         }
@@ -76,7 +78,8 @@ pub(super) fn expand(
             }
             let cursor =
                 storage.seed_state(false).map_err(|e| e.to_string())?.cursors.into_iter().find(|(l, _)| l == loader);
-            spawn.push(child(TaskSpec::Changes { loader: loader.clone(), cursor: cursor.map(|(_, c)| c) }));
+            let cursor = cursor.map(|(_, c)| c);
+            spawn.push(child(TaskSpec::Changes { loader: loader.clone(), cursor, pages: 0, idle: 0 }));
         }
     }
     // Expanded before (a sync whose failed tasks run again): only what is new.

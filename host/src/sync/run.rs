@@ -1,17 +1,44 @@
 //! Running a load, page or change-feed task in a connector instance and turning its result into what
 //! storage writes (and the next page's task).
 
+use super::SyncLimits;
 use crate::data::EntityRef;
 use crate::manifest::ConnectorInfo;
 use crate::runtime::InstancePool;
 use crate::storage::{Links, NewTask, Task, TaskOutcome, TaskSpec};
-use crate::{Error, Result};
+use crate::{Error, LimitKind, Result};
+
+/// How many of these ids a collection already holds (to tell pages that add nothing new).
+pub(super) type CollectionHolds<'a> = &'a (dyn Fn(&EntityRef, &str, &[String]) -> Result<u64> + Sync);
+
+/// Refuses to follow a collection or change feed further: `pages` read so far (the limit `pages_limit`
+/// of `pages_kind`), `idle` of them in a row adding nothing new.
+fn check_pages(
+    info: &ConnectorInfo,
+    call: &str,
+    what: &str,
+    (pages, pages_limit, pages_kind): (u64, u64, LimitKind),
+    (idle, idle_limit): (u64, u64),
+) -> Result<()> {
+    let exceeded = |limit, detail| {
+        Err(Error::LimitExceeded { connector: info.name.clone(), call: call.to_string(), limit, detail })
+    };
+    if pages >= pages_limit {
+        return exceeded(pages_kind, format!("{what} has more than {pages_limit} pages"));
+    }
+    if idle >= idle_limit {
+        return exceeded(LimitKind::IdlePages, format!("{idle} pages of {what} in a row added nothing new"));
+    }
+    Ok(())
+}
 
 pub(super) async fn run(
     info: &ConnectorInfo,
     pool: &InstancePool,
     task: &Task,
     spec: &TaskSpec,
+    limits: &SyncLimits,
+    holds: CollectionHolds<'_>,
 ) -> Result<TaskOutcome> {
     let mut instance = pool.get().await?;
     match spec {
@@ -22,7 +49,7 @@ pub(super) async fn run(
             let batches = instance.load(loader, &refs).await?;
             Ok(TaskOutcome { batches, ..TaskOutcome::default() })
         }
-        TaskSpec::Page { loader, parent, field, cursor, position } => {
+        TaskSpec::Page { loader, parent, field, cursor, position, pages, idle } => {
             let page = instance.load_page(loader, parent, cursor.as_deref()).await?;
             let expected = info.loader(loader).map(|l| l.entity.as_str()).unwrap_or_default();
             if page.items.entity != expected {
@@ -42,6 +69,14 @@ pub(super) async fn run(
                 });
             }
             let child_ids: Vec<String> = page.items.rows.iter().map(|r| r.id.clone()).collect();
+            // The first page replaces the collection; a later one adds what it doesn't hold yet.
+            let held = if cursor.is_none() { 0 } else { holds(parent, field, &child_ids)? };
+            let idle = if held == child_ids.len() as u64 { idle + 1 } else { 0 };
+            if page.next_cursor.is_some() {
+                let what = format!("collection {}.{field} of {}", parent.entity, parent.id);
+                let pages = (pages + 1, limits.collection_pages, LimitKind::CollectionPages);
+                check_pages(info, "load-page", &what, pages, (idle, limits.idle_pages))?;
+            }
             let next = page.next_cursor.map(|next| NewTask {
                 group: task.group,
                 parent: task.parent,
@@ -51,6 +86,8 @@ pub(super) async fn run(
                     field: field.clone(),
                     cursor: Some(next),
                     position: position + child_ids.len() as u64,
+                    pages: pages + 1,
+                    idle,
                 },
             });
             let links = Links {
@@ -64,12 +101,25 @@ pub(super) async fn run(
             batches.extend(page.related);
             Ok(TaskOutcome { batches, links: Some(links), spawn: next.into_iter().collect(), ..TaskOutcome::default() })
         }
-        TaskSpec::Changes { loader, cursor } => {
+        TaskSpec::Changes { loader, cursor, pages, idle } => {
             let page = instance.changes(loader, cursor.as_deref()).await?;
-            let next = (page.has_more && Some(&page.next_cursor) != cursor.as_ref()).then(|| NewTask {
+            let changed = page.deletions.len() + page.upserts.iter().map(|b| b.rows.len()).sum::<usize>();
+            let idle = if changed == 0 { idle + 1 } else { 0 };
+            let more = page.has_more && Some(&page.next_cursor) != cursor.as_ref();
+            if more {
+                let what = format!("change feed `{loader}`");
+                let pages = (pages + 1, limits.feed_pages, LimitKind::FeedPages);
+                check_pages(info, "changes", &what, pages, (idle, limits.idle_pages))?;
+            }
+            let next = more.then(|| NewTask {
                 group: task.group,
                 parent: task.parent,
-                spec: TaskSpec::Changes { loader: loader.clone(), cursor: Some(page.next_cursor.clone()) },
+                spec: TaskSpec::Changes {
+                    loader: loader.clone(),
+                    cursor: Some(page.next_cursor.clone()),
+                    pages: pages + 1,
+                    idle,
+                },
             });
             Ok(TaskOutcome {
                 batches: page.upserts,
