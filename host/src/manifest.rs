@@ -1,6 +1,8 @@
 //! What a connector says about itself (`describe`), as plain host data: serializable, checked for
 //! consistency, and free of wasmtime types so the CLI and storage can use it.
 
+#[cfg(test)]
+pub(crate) mod arbitrary;
 mod check;
 
 use serde::{Deserialize, Serialize};

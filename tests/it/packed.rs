@@ -99,3 +99,46 @@ fn wide_batches_and_large_column_indexes_round_trip() {
     assert_eq!(rows[2].values[299], FieldValue::Integer(2299));
     assert_eq!(rows[1].values[128], FieldValue::Integer(1128));
 }
+
+fn sdk_value() -> impl proptest::strategy::Strategy<Value = (Value, FieldValue)> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just((Value::Null, FieldValue::Null)),
+        any::<String>().prop_map(|s| (Value::Text(s.clone()), FieldValue::Text(s))),
+        any::<i64>().prop_map(|i| (Value::Integer(i), FieldValue::Integer(i))),
+        proptest::num::f64::NORMAL.prop_map(|f| (Value::Float(f), FieldValue::Float(f))),
+        any::<bool>().prop_map(|b| (Value::Boolean(b), FieldValue::Boolean(b))),
+        any::<String>().prop_map(|s| (Value::Datetime(s.clone()), FieldValue::Datetime(s))),
+        "[\\[\\]{}0-9,\"a-z:]{0,12}".prop_map(|s| (Value::Json(s.clone()), FieldValue::Json(s))),
+        "[^\u{0}]{1,8}".prop_map(|s| (Value::Reference(s.clone()), FieldValue::Reference(s))),
+        proptest::collection::vec("[^\u{0}]{0,6}", 0..4)
+            .prop_map(|ids| (Value::Collection(ids.clone()), FieldValue::Collection(ids))),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// Whatever rows the SDK packs, the host decodes them exactly (within generous limits).
+    #[test]
+    fn any_rows_the_sdk_packs_decode_exactly(
+        width in 0usize..5,
+        rows in proptest::collection::vec(proptest::collection::vec(sdk_value(), 5), 0..8),
+    ) {
+        let columns: Vec<String> = (0..width).map(|n| format!("c{n}")).collect();
+        let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+        let mut batch = Batch::new("Thing", &names);
+        for (index, values) in rows.iter().enumerate() {
+            batch.row(&format!("id-{index}"), values.iter().take(width).map(|(v, _)| v.clone()).collect());
+        }
+        let limits = Limits { max_json_depth: 128, ..Limits::default() };
+        let decoded = decode_rows(&batch.entity, &batch.columns, batch.row_count, &batch.data, &batch.text, &limits)
+            .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+        proptest::prop_assert_eq!(decoded.len(), rows.len());
+        for (index, (row, values)) in decoded.iter().zip(&rows).enumerate() {
+            proptest::prop_assert_eq!(&row.id, &format!("id-{index}"));
+            let expected: Vec<FieldValue> = values.iter().take(width).map(|(_, f)| f.clone()).collect();
+            proptest::prop_assert_eq!(&row.values, &expected);
+        }
+    }
+}

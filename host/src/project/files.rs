@@ -54,3 +54,61 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         Error::Io { action: "write", path: path.to_path_buf(), source }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::manifest::arbitrary;
+
+    /// The shape of the bug that bricked projects: a flattened tag whose variant has a field named like
+    /// one of its parent's.
+    #[derive(Debug, Serialize, serde::Deserialize)]
+    struct Colliding {
+        name: String,
+        #[serde(flatten)]
+        inner: Inner,
+    }
+
+    #[derive(Debug, Serialize, serde::Deserialize)]
+    #[serde(tag = "kind")]
+    enum Inner {
+        Named { name: String },
+    }
+
+    #[test]
+    fn a_value_that_would_not_read_back_is_refused_and_the_old_file_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manifest.json");
+        std::fs::write(&path, "old").unwrap();
+        let value = Colliding { name: "a".into(), inner: Inner::Named { name: "b".into() } };
+        let error = write_json(&path, &value).unwrap_err();
+        assert!(matches!(error, Error::UnwritableFile { .. }), "{error}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file is left");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Whatever a connector declares, the files holding it read back as exactly what was written.
+        #[test]
+        fn every_description_round_trips_through_its_file(info in arbitrary::connector_info()) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("connector.json");
+            write_json(&path, &info).unwrap();
+            let read: crate::manifest::ConnectorInfo = read_json(&path).unwrap();
+            prop_assert_eq!(read, info);
+        }
+
+        #[test]
+        fn every_grant_round_trips_through_its_file(granted in arbitrary::permissions()) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("granted.json");
+            write_json(&path, &granted).unwrap();
+            let read: crate::manifest::Permissions = read_json(&path).unwrap();
+            prop_assert_eq!(read, granted);
+        }
+    }
+}

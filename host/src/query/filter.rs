@@ -343,4 +343,79 @@ mod tests {
         assert_eq!(parse("a = \"open").unwrap_err().message, "this string is never closed");
         assert_eq!(parse("").unwrap_err().message, "the filter is empty");
     }
+
+    /// An expression written back as filter text (fully parenthesised).
+    fn write(expr: &RawExpr) -> String {
+        match expr {
+            RawExpr::Or(terms) => format!("({})", terms.iter().map(write).collect::<Vec<_>>().join(" OR ")),
+            RawExpr::And(terms) => format!("({})", terms.iter().map(write).collect::<Vec<_>>().join(" and ")),
+            RawExpr::Compare { field, op, value, .. } => match value {
+                RawValue::Quoted(text) => {
+                    format!("{field} {op} \"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+                }
+                RawValue::Bare(word) => format!("{field} {op} {word}"),
+            },
+        }
+    }
+
+    /// The expression without columns, and with single-term groups unwrapped, as parsing yields them.
+    fn shape(expr: &RawExpr) -> RawExpr {
+        match expr {
+            RawExpr::Or(terms) | RawExpr::And(terms) if terms.len() == 1 => shape(&terms[0]),
+            RawExpr::Or(terms) => RawExpr::Or(terms.iter().map(shape).collect()),
+            RawExpr::And(terms) => RawExpr::And(terms.iter().map(shape).collect()),
+            RawExpr::Compare { field, op, value, .. } => {
+                RawExpr::Compare { field: field.clone(), column: 0, op: *op, value: value.clone() }
+            }
+        }
+    }
+
+    fn expression() -> impl proptest::strategy::Strategy<Value = RawExpr> {
+        use proptest::prelude::*;
+        let op = prop_oneof![
+            Just(Op::Eq),
+            Just(Op::Ne),
+            Just(Op::Gt),
+            Just(Op::Ge),
+            Just(Op::Lt),
+            Just(Op::Le),
+            Just(Op::Contains)
+        ];
+        let value = prop_oneof![
+            "[^\"\\\\]{0,8}".prop_map(RawValue::Quoted),
+            "[a-z0-9][a-z0-9.:-]{0,6}"
+                .prop_filter("not a keyword", |w| !matches!(w.as_str(), "and" | "or"))
+                .prop_map(RawValue::Bare),
+        ];
+        let field = "[a-z][a-zA-Z0-9_]{0,5}(\\.[a-z][a-zA-Z0-9_]{0,5})?"
+            .prop_filter("not a keyword", |f| !matches!(f.as_str(), "and" | "or"));
+        let compare =
+            (field, op, value).prop_map(|(field, op, value)| RawExpr::Compare { field, column: 0, op, value });
+        compare.prop_recursive(4, 24, 3, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 2..4).prop_map(RawExpr::Or),
+                proptest::collection::vec(inner, 2..4).prop_map(RawExpr::And),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+
+        /// Any text parses or gets an error pointing inside it (or just past its end): never a panic.
+        #[test]
+        fn any_text_parses_or_gets_an_error_with_a_column(text in ".{0,40}") {
+            if let Err(error) = parse(&text) {
+                proptest::prop_assert!(error.column >= 1 && error.column <= text.chars().count() + 1);
+            }
+        }
+
+        /// A filter written from an expression parses back to that expression.
+        #[test]
+        fn written_filters_parse_back_to_what_they_say(expr in expression()) {
+            let text = write(&expr);
+            let parsed = parse(&text).map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{text}: {e:?}")))?;
+            proptest::prop_assert_eq!(shape(&parsed), shape(&expr), "{}", text);
+        }
+    }
 }

@@ -328,4 +328,34 @@ mod tests {
             assert!(error.contains("Task"), "{error}");
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Whatever bytes a guest sends, decoding returns rows or an error: never a panic, never more
+        /// rows than it claims.
+        #[test]
+        fn any_bytes_decode_or_are_refused_without_panicking(
+            columns in proptest::collection::vec("[a-z]{1,3}", 0..4),
+            row_count in 0u32..6,
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            text in ".{0,24}",
+        ) {
+            let limits = Limits { max_id_bytes: 8, max_value_bytes: 16, max_json_depth: 2, ..Limits::default() };
+            if let Ok(rows) = decode_rows("Task", &columns, row_count, &data, &text, &limits) {
+                proptest::prop_assert_eq!(rows.len(), row_count as usize);
+                for row in rows {
+                    proptest::prop_assert!(!row.id.is_empty() && row.id.len() <= 8);
+                    proptest::prop_assert_eq!(row.values.len(), columns.len());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn json_depth_counts_brackets_outside_strings() {
+        assert_eq!(json_depth(r#"{"a": [1, {"b": "[[[\"]]]"}]}"#), 3);
+        assert_eq!(json_depth("42"), 0);
+        assert_eq!(json_depth(&"[".repeat(100_000)), 100_000);
+    }
 }
