@@ -13,9 +13,12 @@ use crate::output::Printer;
 /// Show or change the limits an installation's connector runs under
 ///
 /// Every connector runs in a sandbox with limits: memory, CPU and wall-clock time per call, stack
-/// depth, WebAssembly instances and tables, the size of results, log volume, and HTTP (request time,
-/// body and header sizes, requests in flight, redirects). The defaults are safe for any connector; a
-/// connector may ask for more memory or time when it is installed.
+/// depth, WebAssembly instances and tables, the size of results (as held in memory), of ids, values,
+/// JSON nesting and cursors, log volume, HTTP (request time, body and header sizes, requests in flight,
+/// redirects), and per sync the waits it may ask for and the pages of a collection or change feed. The
+/// defaults are safe for any connector; a connector may ask for more memory or time when it is
+/// installed. Install limits (entity types, fields, loaders, the size of the description) are checked
+/// when a connector is installed and raised with `max connector install --limit KEY=VALUE`.
 ///
 /// Give one installation other limits with `--set KEY=VALUE` (values are whole numbers in the unit the
 /// key names) and go back to the default with `--reset KEY`. They apply from the next sync. Without an
