@@ -18,11 +18,7 @@ pub fn summary(printer: &Printer, connector: &InstalledConnector) -> String {
         format!("  {}", info.description),
         format!("  sha256 {}  {} KiB", connector.sha256, connector.size_bytes.div_ceil(1024)),
         String::new(),
-        format!(
-            "  Entities ({}): {}",
-            info.schema.entities.len(),
-            info.schema.entities.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", ")
-        ),
+        format!("  Entities ({}): {}", info.schema.entities.len(), entity_names(info)),
         "  Permissions it asks for:".to_string(),
     ];
     let lines = permission_lines(&connector.granted);
@@ -31,6 +27,14 @@ pub fn summary(printer: &Printer, connector: &InstalledConnector) -> String {
     }
     out.extend(lines.into_iter().map(|l| format!("    - {l}")));
     out.join("\n")
+}
+
+/// The first entity names, and how many more there are: a connector may declare thousands.
+fn entity_names(info: &ConnectorInfo) -> String {
+    const SHOWN: usize = 12;
+    let names: Vec<&str> = info.schema.entities.iter().take(SHOWN).map(|e| e.name.as_str()).collect();
+    let more = info.schema.entities.len().saturating_sub(SHOWN);
+    if more == 0 { names.join(", ") } else { format!("{}, … and {more} more", names.join(", ")) }
 }
 
 /// The full description: summary, entities with fields, loaders and onboarding.

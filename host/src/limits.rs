@@ -330,9 +330,9 @@ pub const SETTINGS: &[Setting] = &[
 pub const INSTALL_SETTINGS: &[Setting<InstallLimits>] = &[
     Setting {
         key: "entities",
-        about: "entity types a connector may declare",
+        about: "entity types a connector may declare (each a table: SQLite creates many slowly)",
         min: 1,
-        max: 20_000,
+        max: 5000,
         get: |l| l.entities,
         set: |l, v| l.entities = v,
     },

@@ -219,7 +219,15 @@ fn descriptions_sqlite_would_refuse_are_refused_at_install() {
     let (_dir, path) = rogue_as("wide");
     let refused = project.max().args(["connector", "install", "--yes", "--limit", "fields=20000"]).arg(&path).assert();
     assert!(String::from_utf8_lossy(&refused.failure().get_output().stderr).contains("from 1 to 1990"));
-    assert!(project.max().args(["sync", "acme"]).assert().success().get_output().status.success());
+    // Raised to its most, entity types install (listed in short) and sync.
+    let (_dir, path) = rogue_as("entities-4998");
+    let installed =
+        project.max().args(["connector", "install", "--yes", "--limit", "entities=5000"]).arg(&path).assert();
+    let summary = String::from_utf8_lossy(&installed.success().get_output().stderr).into_owned();
+    assert!(summary.contains("Entities (5000): Root, Item, E0,") && summary.contains("… and 4988 more"), "{summary}");
+    arena.connect("wide-schema", "none", NOWHERE, &[]);
+    assert!(arena.sync_then_acme("wide-schema", &[]).0);
+    assert_eq!(arena.count("wide-schema", "SELECT COUNT(*) FROM sqlite_master WHERE name GLOB 'E[0-9]*'"), 4998);
 }
 
 /// Class 6: `Host` and the other headers a browser's fetch refuses to scripts never leave.

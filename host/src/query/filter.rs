@@ -387,12 +387,10 @@ mod tests {
         ];
         let value = prop_oneof![
             "[^\"\\\\]{0,8}".prop_map(RawValue::Quoted),
-            "[a-z0-9][a-z0-9.:-]{0,6}"
-                .prop_filter("not a keyword", |w| !is_keyword(w))
-                .prop_map(RawValue::Bare),
+            "[a-z0-9][a-z0-9.:-]{0,6}".prop_filter("not a keyword", |w| !is_keyword(w)).prop_map(RawValue::Bare),
         ];
-        let field = "[a-z][a-zA-Z0-9_]{0,5}(\\.[a-z][a-zA-Z0-9_]{0,5})?"
-            .prop_filter("not a keyword", |f| !is_keyword(f));
+        let field =
+            "[a-z][a-zA-Z0-9_]{0,5}(\\.[a-z][a-zA-Z0-9_]{0,5})?".prop_filter("not a keyword", |f| !is_keyword(f));
         let compare =
             (field, op, value).prop_map(|(field, op, value)| RawExpr::Compare { field, column: 0, op, value });
         compare.prop_recursive(4, 24, 3, |inner| {

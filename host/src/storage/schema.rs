@@ -98,17 +98,19 @@ fn stored_type(conn: &Connection, entity: &str, field: &str) -> Result<Option<St
     .map_err(db_error(conn))
 }
 
-fn table_exists(conn: &Connection, name: &str) -> Result<bool> {
-    conn.query_row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", [name], |_| Ok(()))
-        .optional()
-        .map(|found| found.is_some())
-        .map_err(db_error(conn))
+/// The names of every table, read once: looking each one up in `sqlite_master` (which has no index on
+/// names) would make a schema of many entity types quadratic.
+fn table_names(conn: &Connection) -> Result<std::collections::HashSet<String>> {
+    let mut stmt = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").map_err(db_error(conn))?;
+    let names = stmt.query_map([], |r| r.get(0)).map_err(db_error(conn))?.collect::<rusqlite::Result<_>>();
+    names.map_err(db_error(conn))
 }
 
 /// Brings the tables in line with `info`.
 pub(super) fn apply(conn: &mut Connection, info: &ConnectorInfo, rebuild: bool) -> Result<SchemaReport> {
     let tx = conn.transaction().map_err(|e| super::sqlite::sqlite_error("", e))?;
     let mut report = SchemaReport::default();
+    let tables = table_names(&tx)?;
     for entity in &info.schema.entities {
         let mut conflicts = Vec::new();
         for field in &entity.fields {
@@ -130,7 +132,7 @@ pub(super) fn apply(conn: &mut Connection, info: &ConnectorInfo, rebuild: bool) 
             drop_entity(&tx, &entity.name)?;
             report.rebuilt.push(entity.name.clone());
         }
-        if !table_exists(&tx, &entity.name)? {
+        if report.rebuilt.contains(&entity.name) || !tables.contains(&entity.name) {
             let columns: Vec<String> = entity
                 .fields
                 .iter()

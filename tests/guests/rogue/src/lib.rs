@@ -3,7 +3,7 @@
 //!
 //! - `describe` returns the description named by [`DESCRIBE_AS`], 64 bytes the tests patch in a copy
 //!   of the built component (`normal`, or an install-time attack: `case-entities`, `case-fields`,
-//!   `id-field`, `sqlite-entity`, `wide`, `many-entities`, `huge-description`);
+//!   `id-field`, `sqlite-entity`, `wide`, `many-entities`, `entities-N`, `huge-description`);
 //! - every other call does what the installation's `attack` config says (see [`Rogue::attack`]).
 
 use std::cell::RefCell;
@@ -132,7 +132,11 @@ fn described(variant: &str) -> ConnectorInfo {
         "wide" => entities[1].fields.extend((0..10_000).map(|n| field(&format!("f{n}"), FieldType::String))),
         "many-entities" => entities.extend((0..50_000).map(|n| entity(&format!("E{n}"), Vec::new()))),
         "huge-description" => info.description = "x".repeat(64 << 20),
-        _ => {}
+        other => {
+            // `entities-N`: N more entity types without fields.
+            let extra: usize = other.strip_prefix("entities-").and_then(|n| n.parse().ok()).unwrap_or(0);
+            entities.extend((0..extra).map(|n| entity(&format!("E{n}"), Vec::new())));
+        }
     }
     info
 }
