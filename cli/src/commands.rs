@@ -45,3 +45,14 @@ pub fn project(global: &GlobalArgs) -> anyhow::Result<Project> {
 pub fn runtime() -> anyhow::Result<Runtime> {
     Ok(Runtime::new(RuntimeConfig { cache_dir: Some(max_host::project::cache_dir()) })?)
 }
+
+/// Says on stderr which installations can't be read (the others are listed as usual).
+pub fn warn_damaged(store: &max_host::project::InstallationStore) {
+    for (label, error) in store.damaged() {
+        crate::prompt::say(&format!(
+            "warning: installation {} is left out: {}",
+            crate::output::printable(&label),
+            crate::output::printable(&error.to_string())
+        ));
+    }
+}

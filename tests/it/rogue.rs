@@ -137,7 +137,10 @@ fn no_declaration_can_brick_the_project() {
     // A damaged installation file stops only that installation.
     let file = project.path().join(".max/installations/rogue/fine/installation.json");
     std::fs::write(&file, "[").unwrap();
-    project.max().args(["ls"]).assert().success();
+    let ls = project.max().args(["ls"]).assert().success();
+    let warned = String::from_utf8_lossy(&ls.get_output().stderr).into_owned();
+    assert!(warned.contains("installation rogue/fine is left out") && warned.contains("is damaged"), "{warned}");
+    assert!(String::from_utf8_lossy(&ls.get_output().stdout).contains("acme/default"));
     project.max().args(["sync", "acme"]).assert().success();
     let refused = project.max().args(["sync", "rogue/fine"]).assert().failure();
     assert!(String::from_utf8_lossy(&refused.get_output().stderr).contains("installation.json is damaged"));

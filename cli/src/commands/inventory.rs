@@ -69,7 +69,9 @@ fn open(installation: &Installation) -> Option<SqliteStorage> {
 impl LsCommand {
     /// Runs it.
     pub fn run(self, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
-        let installations = project(global)?.installations().list()?;
+        let store = project(global)?.installations();
+        let installations = store.list()?;
+        super::warn_damaged(&store);
         let mut items = Vec::new();
         for installation in &installations {
             let storage = open(installation);
@@ -135,7 +137,10 @@ impl StatusCommand {
         let store = project(global)?.installations();
         let installations = match &self.target {
             Some(target) => vec![store.find(target)?],
-            None => store.list()?,
+            None => {
+                super::warn_damaged(&store);
+                store.list()?
+            }
         };
         let mut report = Vec::new();
         for installation in &installations {

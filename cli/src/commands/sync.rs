@@ -139,6 +139,7 @@ impl SyncCommand {
         let store = project.installations();
         let mut found: Vec<(String, Installation)> = Vec::new();
         if self.all {
+            super::warn_damaged(&store);
             let all = store.list()?;
             if all.is_empty() {
                 return Err(Failure::new(

@@ -235,6 +235,11 @@ impl InstallationStore {
         Ok(self.read_all().0)
     }
 
+    /// The installations whose `installation.json` can't be read: each folder's label, and why.
+    pub fn damaged(&self) -> Vec<(String, Error)> {
+        self.read_all().1
+    }
+
     /// The installations that can be read, and the errors of those that can't (by their folder's label).
     fn read_all(&self) -> (Vec<Installation>, Vec<(String, Error)>) {
         let mut found = Vec::new();
