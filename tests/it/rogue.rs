@@ -112,10 +112,7 @@ fn no_declaration_can_brick_the_project() {
     arena.connect("fine", "none", NOWHERE, &[]);
     let (succeeded, stdout, _) = arena.sync_then_acme("fine", &[]);
     assert!(succeeded && stdout.contains("Synced rogue/fine"), "{stdout}");
-    // The index holds no descriptions: each has a file of its own, read only by the commands using it.
     let connectors = project.path().join(".max/connectors");
-    let index = std::fs::read_to_string(connectors.join("manifest.json")).unwrap();
-    assert!(!index.contains("\"schema\"") && index.len() < 8 << 10, "{index}");
 
     // A damaged description: everything else goes on; the damage is named with the way out.
     let info = project
@@ -209,7 +206,6 @@ fn descriptions_sqlite_would_refuse_are_refused_at_install() {
         ("sqlite-entity", "`sqlite_stat1` is reserved by SQLite"),
         ("wide", "declares 10004 fields on Item, more than the 1000 allowed (install limit `fields`)"),
         ("many-entities", "declares 50002 entity types, more than the 1000 allowed (install limit `entities`)"),
-        ("huge-description", "KiB, more than the 1024 allowed (install limit `describe-kib`)"),
     ] {
         let (_dir, path) = rogue_as(variant);
         let refused = project.max().args(["connector", "install", "--yes"]).arg(&path).assert().failure();
@@ -231,6 +227,27 @@ fn descriptions_sqlite_would_refuse_are_refused_at_install() {
     arena.connect("wide-schema", "none", NOWHERE, &[]);
     assert!(arena.sync_then_acme("wide-schema", &[]).0);
     assert_eq!(arena.count("wide-schema", "SELECT COUNT(*) FROM sqlite_master WHERE name GLOB 'E[0-9]*'"), 4998);
+}
+
+/// Class 5: a connector's description is bounded (`describe-kib`), and kept in a file of its own that
+/// only the commands using that connector read: the index every command reads stays small.
+#[test]
+fn one_connectors_metadata_never_weighs_on_the_others() {
+    let arena = Arena::new();
+    let project = &arena.project;
+    let connectors = project.path().join(".max/connectors");
+    let before = project.files_under(&connectors);
+    let (_dir, path) = rogue_as("huge-description");
+    let refused = project.max().args(["connector", "install", "--yes"]).arg(&path).assert().failure();
+    let stderr = String::from_utf8_lossy(&refused.get_output().stderr).into_owned();
+    assert!(stderr.contains("KiB, more than the 1024 allowed (install limit `describe-kib`)"), "{stderr}");
+    assert!(stderr.contains("--limit describe-kib=<value>"), "{stderr}");
+    assert_eq!(project.files_under(&connectors), before, "nothing was left behind");
+    let index = std::fs::read_to_string(connectors.join("manifest.json")).unwrap();
+    assert!(index.contains("\"rogue\"") && index.contains("\"acme\""), "{index}");
+    assert!(!index.contains("\"schema\"") && index.len() < 8 << 10, "the index holds no description: {index}");
+    arena.connect("fine", "none", NOWHERE, &[]);
+    assert!(arena.sync_then_acme("fine", &[]).0);
 }
 
 /// Class 6: `Host` and the other headers a browser's fetch refuses to scripts never leave.
