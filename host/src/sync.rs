@@ -55,7 +55,7 @@ impl Default for SyncLimits {
             wait_budget: Duration::from_secs(3600),
             collection_pages: 100_000,
             feed_pages: 100_000,
-            idle_pages: 20,
+            idle_pages: 50,
         }
     }
 }

@@ -351,7 +351,7 @@ fn endless_pagination_and_change_feeds_are_bounded() {
     arena.refused("endless", &["collection Root.items of root has more than 20 pages", "collection-pages"]);
     assert!(arena.count("endless", "SELECT COUNT(*) FROM Item") <= 200);
     arena.connect("repeating", "pages-same", NOWHERE, &[]);
-    arena.refused("repeating", &["20 pages of collection Root.items of root in a row added nothing new", "idle-pages"]);
+    arena.refused("repeating", &["50 pages of collection Root.items of root in a row added nothing new", "idle-pages"]);
     arena.connect("feed", "feed", NOWHERE, &["--limit", "idle-pages=5"]);
     arena.refused("feed", &["5 pages of change feed `item-feed` in a row added nothing new"]);
     arena.connect("long-feed", "feed", NOWHERE, &["--limit", "feed-pages=3"]);
