@@ -4,16 +4,10 @@
 build:
     cargo xtask build
 
-# Everything the tests need, then every test.
+# Formatting and lints, everything the tests need, then every test.
 test:
     cargo xtask test
 
 # Start the Acme fake API and show Max working against it.
 demo:
     cargo xtask demo
-
-# Formatting and lints, as a reviewer would run them.
-check:
-    cargo fmt --all --check
-    cargo clippy --workspace --all-targets -- -D warnings
-    cargo xtask test
