@@ -24,11 +24,22 @@ fn main() -> ExitCode {
         .and_then(|runtime| runtime.block_on(commands::run(cli, &printer)));
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`max search … | head -1`): what it wanted was written.
+        Err(error) if closed_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             printer.error(&error);
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether `error` is a write into a pipe whose reader has gone.
+fn closed_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            || cause.downcast_ref::<serde_json::Error>().and_then(|e| e.io_error_kind())
+                == Some(std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Logs go to stderr: warnings by default, more with `-v`/`-vv`, or as `MAX_LOG` says.

@@ -263,3 +263,26 @@ fn an_upgrade_asking_for_more_shows_what_it_adds_and_asks_again() {
     let inspected: Value = serde_json::from_slice(&output.get_output().stdout).unwrap();
     assert!(inspected.to_string().contains("second.example"), "the grant now includes it: {inspected}");
 }
+
+/// `max … | head -1`: a reader that goes away early is not an error (exit 0, nothing on stderr), the
+/// way every Unix tool behaves.
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let project = initialised();
+    project.max().args(["connector", "install", "--yes"]).arg(connector("acme")).assert().success();
+    for args in [&["limits"][..], &["limits", "--json"], &["connector", "inspect", "acme"]] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("max"))
+            .args(args)
+            .current_dir(project.path())
+            .env("MAX_HOME", project.home())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the reading end before max writes (it starts in milliseconds; this runs at once).
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{args:?}: {:?} {}", output.status, stderr_of(&output));
+        assert_eq!(stderr_of(&output), "", "{args:?}");
+    }
+}
