@@ -287,8 +287,22 @@ pub fn build(info: &ConnectorInfo, request: &SearchRequest) -> Result<SearchQuer
 fn syntax_error(text: &str, error: filter::SyntaxError) -> Error {
     Error::Query {
         message: format!("invalid filter at column {}: {}", error.column, error.message),
-        hint: Some(format!("{text}\n{}^", " ".repeat(error.column.saturating_sub(1)))),
+        hint: Some(caret(text, error.column)),
     }
+}
+
+/// The filter with a caret under `column` (1-based): a window of it around the column when it is long.
+fn caret(text: &str, column: usize) -> String {
+    const BEFORE: usize = 40;
+    const WIDTH: usize = 80;
+    let chars: Vec<char> = text.chars().collect();
+    let at = column.saturating_sub(1);
+    let start = at.saturating_sub(BEFORE);
+    let end = (start + WIDTH).min(chars.len());
+    let (lead, trail) = (if start > 0 { "…" } else { "" }, if end < chars.len() { "…" } else { "" });
+    let shown: String = chars[start.min(chars.len())..end].iter().collect();
+    let offset = at - start + lead.chars().count();
+    format!("{lead}{shown}{trail}\n{}^", " ".repeat(offset))
 }
 
 fn resolve_expr(info: &ConnectorInfo, entity: &str, text: &str, raw: filter::RawExpr) -> Result<Expr> {
@@ -303,7 +317,7 @@ fn resolve_expr(info: &ConnectorInfo, entity: &str, text: &str, raw: filter::Raw
             let path = resolve_path(info, entity, &field)?;
             let (value, as_text) = coerce(&path, op, value).map_err(|message| Error::Query {
                 message: format!("invalid filter at column {column}: {message}"),
-                hint: Some(format!("{text}\n{}^", " ".repeat(column.saturating_sub(1)))),
+                hint: Some(caret(text, column)),
             })?;
             Expr::Compare { field: path, op, value, as_text }
         }

@@ -286,3 +286,36 @@ fn output_into_a_closed_pipe_ends_quietly() {
         assert_eq!(stderr_of(&output), "", "{args:?}");
     }
 }
+
+/// Filters too long, too deep or with too many terms, and page sizes out of range, get a normal error:
+/// `invalid filter` with a short excerpt (exit 1) or a usage error (exit 2). Never a panic, a stack
+/// overflow, or generated SQL.
+#[test]
+fn oversized_filters_and_limits_are_plain_errors() {
+    let project = initialised();
+    let (_fake, _server) = project.connect_acme();
+    project.max().args(["sync", "acme"]).assert().success();
+    let deep = format!("{}title = x{}", "(".repeat(5000), ")".repeat(5000));
+    let nested = format!("{}title = x{}", "(".repeat(100), ")".repeat(100));
+    let many = (0..300).map(|n| format!("title = t{n}")).collect::<Vec<_>>().join(" OR ");
+    let thousand = (0..1000).map(|n| format!("title = t{n}")).collect::<Vec<_>>().join(" OR ");
+    let long = format!("title = \"{}\"", "x".repeat(100_000));
+    for (filter, says) in [
+        (deep.as_str(), "longer than 10000 characters"),
+        (nested.as_str(), "parentheses nested more than 64 deep"),
+        (many.as_str(), "more than 200 comparisons"),
+        (thousand.as_str(), "longer than 10000 characters"),
+        (long.as_str(), "longer than 10000 characters"),
+    ] {
+        let output = project.max().args(["search", "acme", "Task", "--filter", filter]).assert().code(1);
+        let stderr = stderr_of(output.get_output());
+        assert!(stderr.contains("invalid filter") && stderr.contains(says), "{says}: {stderr:.300}");
+        assert!(stderr.len() < 1000, "a short excerpt, not the whole filter: {} bytes", stderr.len());
+        assert!(!stderr.contains("SELECT") && !stderr.contains("panicked"), "{stderr:.300}");
+    }
+    for limit in ["18446744073709551615", "0", "-1"] {
+        let output = project.max().args(["search", "acme", "Task", &format!("--limit={limit}")]).assert().code(2);
+        assert!(stderr_of(output.get_output()).contains("--limit"), "{limit}");
+    }
+    project.max().args(["search", "acme", "Task", "--limit", "1000000"]).assert().success();
+}

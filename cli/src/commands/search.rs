@@ -34,9 +34,9 @@ pub struct SearchCommand {
     /// Sort keys, comma-separated or repeated: `field`, `field:asc`, `field:desc` (ties by id).
     #[arg(long = "order-by", value_name = "FIELD[:asc|desc]")]
     order_by: Vec<String>,
-    /// Rows per page.
-    #[arg(long, default_value_t = 50)]
-    limit: usize,
+    /// Rows per page (1 to 1,000,000).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    limit: u64,
     /// Continue after the page that printed this cursor.
     #[arg(long, value_name = "CURSOR")]
     after: Option<String>,
@@ -78,7 +78,7 @@ impl SearchCommand {
             filter: self.filter.clone(),
             fields,
             order_by,
-            limit: if self.all { None } else { Some(self.limit.max(1)) },
+            limit: if self.all { None } else { usize::try_from(self.limit).ok() },
             after: self.after.clone(),
         };
         let query = build(&info, &request)?;

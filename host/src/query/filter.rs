@@ -163,9 +163,25 @@ fn tokenize(text: &str) -> Result<Vec<(Token, usize)>, SyntaxError> {
     Ok(tokens)
 }
 
+/// The longest filter accepted, in characters.
+const MAX_CHARS: usize = 10_000;
+/// The most comparisons a filter may hold (each becomes a term of the query, and SQLite bounds how
+/// deep an expression may go).
+const MAX_COMPARISONS: usize = 200;
+
 /// Parses a filter.
 pub fn parse(text: &str) -> Result<RawExpr, SyntaxError> {
+    let length = text.chars().count();
+    if length > MAX_CHARS {
+        return Err(SyntaxError {
+            column: MAX_CHARS + 1,
+            message: format!("the filter is longer than {MAX_CHARS} characters"),
+        });
+    }
     let tokens = tokenize(text)?;
+    if let Some(&(_, column)) = tokens.iter().filter(|(t, _)| matches!(t, Token::Op(_))).nth(MAX_COMPARISONS) {
+        return Err(SyntaxError { column, message: format!("more than {MAX_COMPARISONS} comparisons") });
+    }
     let mut parser = Parser { tokens, position: 0, depth: 0 };
     if parser.peek().0 == Token::End {
         return Err(SyntaxError { column: 1, message: "the filter is empty".into() });
@@ -287,8 +303,17 @@ mod tests {
     fn nesting_is_bounded_not_a_stack_overflow() {
         let nested = |depth: usize| format!("{}a = 1{}", "(".repeat(depth), ")".repeat(depth));
         assert!(parse(&nested(MAX_NESTING)).is_ok());
-        let error = parse(&nested(100_000)).unwrap_err();
+        let error = parse(&nested(1000)).unwrap_err();
         assert_eq!((error.column, error.message.as_str()), (MAX_NESTING + 1, "parentheses nested more than 64 deep"));
+        let error = parse(&nested(100_000)).unwrap_err();
+        assert_eq!(error.message, "the filter is longer than 10000 characters");
+    }
+
+    #[test]
+    fn comparisons_are_bounded() {
+        let terms = |n: usize| (0..n).map(|i| format!("a = {i}")).collect::<Vec<_>>().join(" or ");
+        assert!(parse(&terms(MAX_COMPARISONS)).is_ok());
+        assert_eq!(parse(&terms(MAX_COMPARISONS + 1)).unwrap_err().message, "more than 200 comparisons");
     }
 
     #[test]

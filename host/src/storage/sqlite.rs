@@ -38,7 +38,19 @@ pub(super) fn sqlite_error(path: &str, error: rusqlite::Error) -> Error {
         rusqlite::Error::SqliteFailure(failure, _) if failure.code == rusqlite::ErrorCode::DiskFull => {
             Error::DatabaseFull { path: path.to_string() }
         }
-        _ => Error::Storage { path: path.to_string(), message: error.to_string() },
+        _ => {
+            tracing::debug!(%error, "SQLite failed");
+            Error::Storage { path: path.to_string(), message: plain_message(&error) }
+        }
+    }
+}
+
+/// What SQLite said, without the statement it said it about: generated SQL is no business of a user's.
+fn plain_message(error: &rusqlite::Error) -> String {
+    match error {
+        rusqlite::Error::SqlInputError { msg, .. } => msg.clone(),
+        rusqlite::Error::SqliteFailure(failure, Some(msg)) => format!("{msg} ({failure})"),
+        other => other.to_string(),
     }
 }
 
