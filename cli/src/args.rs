@@ -29,14 +29,14 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Output format: text for people, json for scripts; `max search` also writes ndjson and csv
-    /// (other commands print JSON for those).
+    /// (other commands refuse them).
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
     /// Shorthand for `-o json`.
     #[arg(long, global = true, conflicts_with = "output")]
     pub json: bool,
     /// Use the project in DIR instead of searching upward from the current directory.
-    #[arg(short = 'C', long = "project", global = true, value_name = "DIR")]
+    #[arg(short = 'C', long = "project", global = true, value_name = "DIR", value_parser = existing_dir)]
     pub project: Option<PathBuf>,
     /// Log more to stderr (-v: info, -vv: debug). `MAX_LOG` takes a full filter.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -47,6 +47,41 @@ impl GlobalArgs {
     /// The output format asked for, `--json` included.
     pub fn output_format(&self) -> OutputFormat {
         if self.json { OutputFormat::Json } else { self.output }
+    }
+}
+
+/// `-C DIR`: a directory that exists.
+fn existing_dir(text: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(text);
+    match std::fs::metadata(&path) {
+        Ok(meta) if meta.is_dir() => Ok(path),
+        Ok(_) => Err(format!("{text} is not a directory")),
+        Err(_) => Err(format!("the directory {text} does not exist")),
+    }
+}
+
+/// A list option's value: not empty.
+pub fn non_empty(text: &str) -> Result<String, String> {
+    if text.split(',').all(|part| part.trim().is_empty()) {
+        return Err("it is empty: name at least one".to_string());
+    }
+    Ok(text.to_string())
+}
+
+impl Cli {
+    /// Refuses what clap can't see: a format only `max search` writes, asked of another command. Exits
+    /// with a usage error (2), as clap does.
+    pub fn check(&self) {
+        use clap::CommandFactory;
+        let tabular = matches!(self.global.output_format(), OutputFormat::Ndjson | OutputFormat::Csv);
+        if tabular && !matches!(self.command, Command::Search(_)) {
+            Cli::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    "`-o ndjson` and `-o csv` are written by `max search` only; use `-o json`",
+                )
+                .exit();
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
+    cli.check();
     init_tracing(cli.global.verbose);
     let printer = output::Printer::new(cli.global.output_format());
     let result = tokio::runtime::Builder::new_multi_thread()

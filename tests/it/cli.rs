@@ -319,3 +319,26 @@ fn oversized_filters_and_limits_are_plain_errors() {
     }
     project.max().args(["search", "acme", "Task", "--limit", "1000000"]).assert().success();
 }
+
+/// Usage errors (exit 2) for what can't be right: a `-C` directory that doesn't exist, an empty
+/// `--fields` or `--order-by`, and `-o ndjson|csv` asked of a command that only writes text or JSON.
+#[test]
+fn impossible_options_are_usage_errors() {
+    let project = initialised();
+    let missing = project.path().join("missing");
+    let output = project.max().arg("-C").arg(&missing).arg("ls").assert().code(2);
+    assert!(stderr_of(output.get_output()).contains("does not exist"), "{}", stderr_of(output.get_output()));
+    for args in [
+        &["search", "acme", "Task", "--fields", ""][..],
+        &["search", "acme", "Task", "--order-by", " , "],
+        &["ls", "-o", "csv"],
+        &["status", "-o", "ndjson"],
+        &["connector", "list", "-o", "csv"],
+    ] {
+        let output = project.max().args(args).assert().code(2);
+        let stderr = stderr_of(output.get_output());
+        assert!(stderr.contains("error:") && !stderr.contains('{'), "{args:?}: {stderr}");
+        assert!(output.get_output().stdout.is_empty(), "{args:?}");
+    }
+    project.max().args(["ls", "-o", "json"]).assert().success();
+}

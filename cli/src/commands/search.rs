@@ -29,10 +29,10 @@ pub struct SearchCommand {
     filter: Option<String>,
     /// Columns to show, comma-separated (dotted paths allowed), or `all`. `.meta` adds when each row was
     /// last synced (`_synced_at`) and by which sync (`_sync_id`); both can be filtered and sorted on.
-    #[arg(long, value_name = "a,b|all")]
+    #[arg(long, value_name = "a,b|all", value_parser = crate::args::non_empty)]
     fields: Option<String>,
     /// Sort keys, comma-separated or repeated: `field`, `field:asc`, `field:desc` (ties by id).
-    #[arg(long = "order-by", value_name = "FIELD[:asc|desc]")]
+    #[arg(long = "order-by", value_name = "FIELD[:asc|desc]", value_parser = crate::args::non_empty)]
     order_by: Vec<String>,
     /// Rows per page (1 to 1,000,000).
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
