@@ -13,6 +13,8 @@ use crate::{Error, Result};
 
 /// Prefixed to the sha256 that is signed.
 const CONTEXT: &str = "max connector signature v1\n";
+/// What a secret key file starts with, so a public key (bare hex) is never taken for one.
+const SECRET_KEY_PREFIX: &str = "max-secret-key-v1:";
 
 /// A `.sig` file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -38,16 +40,39 @@ pub fn generate() -> Result<(String, String)> {
     let mut seed = [0u8; 32];
     getrandom::getrandom(&mut seed).map_err(|e| Error::Runtime(format!("no randomness for a key: {e}")))?;
     let key = SigningKey::from_bytes(&seed);
-    Ok((format!("{}\n", hex(&seed)), format!("{}\n", hex(key.verifying_key().as_bytes()))))
+    Ok((format!("{SECRET_KEY_PREFIX}{}\n", hex(&seed)), format!("{}\n", hex(key.verifying_key().as_bytes()))))
+}
+
+/// The seed in a secret key file's text: `max-secret-key-v1:<hex>`, or the bare hex of keys made
+/// before the prefix (unless the file is named like a public key).
+fn secret_seed(key_text: &str, key_path: &Path) -> Result<[u8; 32]> {
+    let text = key_text.trim();
+    let bad = |reason: &str| Error::BadKey { path: key_path.to_path_buf(), reason: reason.to_string() };
+    let hex_digits = match text.strip_prefix(SECRET_KEY_PREFIX) {
+        Some(digits) => digits,
+        None if key_path.extension().is_some_and(|e| e == "pub") => {
+            return Err(bad("this is a public key: sign with the `.key` file of the pair"));
+        }
+        None => text,
+    };
+    unhex(hex_digits)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| bad("not a secret key made by `max connector keygen`"))
+}
+
+/// The public key (hex) of the secret key in `key_text`.
+pub fn public_key_of(key_text: &str, key_path: &Path) -> Result<String> {
+    Ok(hex(SigningKey::from_bytes(&secret_seed(key_text, key_path)?).verifying_key().as_bytes()))
+}
+
+/// The public key (hex) a `.sig` file's text names, if it is one.
+pub fn signer_of(signature_text: &str) -> Option<String> {
+    serde_json::from_str::<SignatureFile>(signature_text).ok().map(|f| f.public_key.to_ascii_lowercase())
 }
 
 /// Signs a component with the secret key in `key_text`; returns the `.sig` file's text.
 pub fn sign(component: &[u8], key_text: &str, key_path: &Path) -> Result<String> {
-    let seed: [u8; 32] = unhex(key_text.trim()).and_then(|b| b.try_into().ok()).ok_or_else(|| Error::BadKey {
-        path: key_path.to_path_buf(),
-        reason: "not a secret key made by `max connector keygen` (64 hex digits)".to_string(),
-    })?;
-    let key = SigningKey::from_bytes(&seed);
+    let key = SigningKey::from_bytes(&secret_seed(key_text, key_path)?);
     let sha256 = crate::format::sha256_hex(component);
     let signature = key.sign(format!("{CONTEXT}{sha256}").as_bytes());
     let file = SignatureFile {

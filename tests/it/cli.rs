@@ -217,7 +217,19 @@ fn signed_components_install_only_with_a_trusted_key_and_an_intact_file() {
     let trust_publisher = ["--trust", "publisher.pub"];
     refused(&trust_publisher, "the component is not signed");
 
+    // A public key is not a secret key: refused, and nothing is written.
+    let wrong = project.max().args(["connector", "sign", "acme.wasm", "--key", "publisher.pub"]).assert().failure();
+    assert!(stderr_of(wrong.get_output()).contains("this is a public key"), "{}", stderr_of(wrong.get_output()));
+    assert!(!dir.join("acme.wasm.sig").exists());
     project.max().args(["connector", "sign", "acme.wasm", "--key", "publisher.key"]).assert().success();
+    // Signing again with the same key is fine; another key's signature is kept unless --force.
+    project.max().args(["connector", "sign", "acme.wasm", "--key", "publisher.key"]).assert().success();
+    let signed = std::fs::read(dir.join("acme.wasm.sig")).unwrap();
+    let kept = project.max().args(["connector", "sign", "acme.wasm", "--key", "stranger.key"]).assert().failure();
+    assert!(stderr_of(kept.get_output()).contains("--force"), "{}", stderr_of(kept.get_output()));
+    assert_eq!(std::fs::read(dir.join("acme.wasm.sig")).unwrap(), signed);
+    project.max().args(["connector", "sign", "acme.wasm", "--key", "stranger.key", "--force"]).assert().success();
+    project.max().args(["connector", "sign", "acme.wasm", "--key", "publisher.key", "--force"]).assert().success();
     let verified =
         project.max().args(["connector", "verify", "acme.wasm", "--trust", "publisher.pub"]).assert().success();
     assert!(String::from_utf8_lossy(&verified.get_output().stdout).contains("signed by"));

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use max_host::signing;
 
+use crate::failure::Failure;
 use crate::output::Printer;
 
 /// Arguments of `keygen`.
@@ -24,6 +25,9 @@ pub struct SignArgs {
     /// Your secret key (`.key` from `max connector keygen`).
     #[arg(long)]
     key: PathBuf,
+    /// Replace an existing signature made with another key.
+    #[arg(long)]
+    force: bool,
 }
 
 /// Arguments of `verify`.
@@ -88,6 +92,19 @@ pub fn sign(args: SignArgs, printer: &Printer) -> anyhow::Result<()> {
     let key = std::fs::read_to_string(&args.key).map_err(|e| anyhow::anyhow!("{}: {e}", args.key.display()))?;
     let signature = signing::sign(&component, &key, &args.key)?;
     let path = signing::signature_path(&args.file);
+    if let Ok(existing) = std::fs::read_to_string(&path)
+        && !args.force
+    {
+        let ours = signing::public_key_of(&key, &args.key)?;
+        if signing::signer_of(&existing).is_none_or(|signer| signer != ours) {
+            return Err(Failure::new(
+                "signature_exists",
+                format!("{} holds a signature by another key (or something else)", path.display()),
+                "nothing was changed: pass --force to replace it",
+            )
+            .into());
+        }
+    }
     std::fs::write(&path, signature)?;
     if printer.is_json() {
         return printer.json(&serde_json::json!({ "signature": path }));
