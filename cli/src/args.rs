@@ -18,6 +18,8 @@ use crate::commands::sync::SyncCommand;
 /// with `max connect <connector>`, then `max sync <connector>` and `max search <connector> <Entity>`.
 #[derive(Debug, Parser)]
 #[command(name = "max", version, propagate_version = true, max_term_width = 100)]
+#[command(after_help = "Exit status: 0 success · 1 failure · 2 usage error · 3 finished, but part of the work \
+                        failed (tasks of a sync, some of several installations) · 130 stopped by Ctrl-C")]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

@@ -19,7 +19,30 @@ impl std::fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
+/// `max`'s exit statuses (also listed in `max --help`).
+pub mod exit {
+    /// The command failed.
+    pub const FAILURE: u8 = 1;
+    /// The command line was wrong (clap's own status for usage errors).
+    pub const USAGE: u8 = 2;
+    /// The command ran to its end but part of its work failed: tasks of a sync, or some of several
+    /// installations.
+    pub const PARTIAL: u8 = 3;
+    /// Stopped by Ctrl-C (128 + SIGINT, as shells report it).
+    pub const INTERRUPTED: u8 = 130;
+}
+
 impl Failure {
+    /// The exit status this failure ends `max` with.
+    pub fn exit_status(&self) -> u8 {
+        match self.code {
+            "interrupted" => exit::INTERRUPTED,
+            "sync_failed" => exit::PARTIAL,
+            "usage" => exit::USAGE,
+            _ => exit::FAILURE,
+        }
+    }
+
     /// A failure with a hint.
     pub fn new(code: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Self {
         Failure { message: message.into(), hint: Some(hint.into()), code }

@@ -29,7 +29,8 @@ fn main() -> ExitCode {
         Err(error) if closed_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             printer.error(&error);
-            ExitCode::FAILURE
+            let status = error.downcast_ref::<failure::Failure>().map_or(failure::exit::FAILURE, |f| f.exit_status());
+            ExitCode::from(status)
         }
     }
 }

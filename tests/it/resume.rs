@@ -227,7 +227,7 @@ fn ctrl_c_stops_after_the_tasks_in_flight_and_the_next_sync_continues() {
     interrupt(&child);
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(output.status.code(), Some(130), "stopped by Ctrl-C: {stderr}");
     assert!(stderr.contains("Stopping after the tasks in flight"), "{stderr}");
     assert!(stderr.contains("stopped sync #1") && stderr.contains("run `max sync acme` to continue"), "{stderr}");
     let db = rusqlite::Connection::open(project.path().join(".max/installations/acme/default/data.db")).unwrap();

@@ -50,6 +50,12 @@ impl Arena {
     /// `max sync rogue/NAME acme` (bounded in time: a sync that hangs fails the test), then checks that
     /// acme synced completely. Returns stdout and stderr.
     fn sync_then_acme(&self, name: &str, extra: &[&str]) -> (bool, String, String) {
+        let (status, stdout, stderr) = self.sync_both(name, extra);
+        (status == Some(0), stdout, stderr)
+    }
+
+    /// [`Arena::sync_then_acme`], with the exit status.
+    fn sync_both(&self, name: &str, extra: &[&str]) -> (Option<i32>, String, String) {
         let output = self
             .project
             .max()
@@ -63,13 +69,13 @@ impl Arena {
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         assert!(stdout.contains("Synced acme/default"), "acme was synced after rogue/{name}: {stdout}\n{stderr}");
         self.project.assert_acme_synced(&self.acme);
-        (output.status.success(), stdout, stderr)
+        (output.status.code(), stdout, stderr)
     }
 
     /// `max sync rogue/NAME acme` that must fail for rogue with a message containing each of `says`.
     fn refused(&self, name: &str, says: &[&str]) -> String {
-        let (succeeded, stdout, stderr) = self.sync_then_acme(name, &[]);
-        assert!(!succeeded, "rogue/{name} should not sync completely: {stdout}");
+        let (status, stdout, stderr) = self.sync_both(name, &[]);
+        assert_eq!(status, Some(3), "rogue/{name} should not sync completely (exit 3): {stdout}");
         for expected in says {
             assert!(stderr.contains(expected), "rogue/{name}: `{expected}` missing from: {stderr}");
         }

@@ -28,8 +28,9 @@ use max_host::format::thousands;
 /// kept and not fetched again. Ctrl-C stops after the tasks in flight; a second Ctrl-C quits at once, and
 /// the sync still resumes next time. One sync runs per installation at a time.
 ///
-/// Shows live progress on a terminal and a summary at the end. Exits non-zero when any task failed,
-/// listing the failures; `--retry-failed` runs just those again.
+/// Shows live progress on a terminal and a summary at the end. Exits with 3 when it finished but tasks
+/// (or some of several installations) failed, listing the failures; `--retry-failed` runs just those
+/// again. Exits with 130 when stopped by Ctrl-C.
 #[derive(Debug, Args)]
 pub struct SyncCommand {
     /// The installations: `connector` (its only or default installation) or `connector/name`.
@@ -130,8 +131,8 @@ impl SyncCommand {
         if skipped > 0 {
             message.push_str(&format!("; {skipped} not started (stopped)"));
         }
-        Err(Failure::new("sync_failed", message, "see the errors above; `max sync <connector/name>` syncs one again")
-            .into())
+        let code = if stop.load(Ordering::Relaxed) { "interrupted" } else { "sync_failed" };
+        Err(Failure::new(code, message, "see the errors above; `max sync <connector/name>` syncs one again").into())
     }
 
     /// The installations named (each with the name the user gave it), or every one with `--all`.
