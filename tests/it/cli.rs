@@ -354,3 +354,19 @@ fn impossible_options_are_usage_errors() {
     }
     project.max().args(["ls", "-o", "json"]).assert().success();
 }
+
+/// A credential store others can read is said at every sync, with the fix.
+#[test]
+fn a_sync_warns_when_others_can_read_the_credentials() {
+    use std::os::unix::fs::PermissionsExt;
+    let project = initialised();
+    let (_fake, _server) = project.connect_acme();
+    let credentials = project.path().join(".max/installations/acme/default/credentials.json");
+    assert_eq!(std::fs::metadata(&credentials).unwrap().permissions().mode() & 0o777, 0o600);
+    let quiet = project.max().args(["sync", "acme"]).assert().success();
+    assert!(!stderr_of(quiet.get_output()).contains("warning"), "{}", stderr_of(quiet.get_output()));
+    std::fs::set_permissions(&credentials, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let warned = project.max().args(["sync", "acme"]).assert().success();
+    let stderr = stderr_of(warned.get_output());
+    assert!(stderr.contains("can be read by other users (mode 644)") && stderr.contains("chmod 600"), "{stderr}");
+}

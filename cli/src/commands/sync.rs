@@ -181,6 +181,12 @@ impl SyncCommand {
         let connector = project.connectors().get(&installation.file.connector)?;
         let workers = usize::from(self.workers);
         let _lock = installation.lock_for_sync()?;
+        if let Some((path, mode)) = installation.exposed_credentials() {
+            crate::prompt::say(&format!(
+                "warning: {} can be read by other users (mode {mode:o}); `chmod 600` it",
+                path.display()
+            ));
+        }
         let secrets = Arc::new(installation.secrets()?);
         let file = &installation.file;
         let live = live_connector(runtime, project, &connector, &file.config, secrets, &file.sandbox, workers)?;

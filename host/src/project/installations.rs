@@ -149,6 +149,14 @@ impl Installation {
     pub fn secrets(&self) -> Result<FileSecrets> {
         FileSecrets::load(&self.dir.join("credentials.json"))
     }
+
+    /// The credential store, when users other than its owner may read or write it (its mode bits).
+    pub fn exposed_credentials(&self) -> Option<(PathBuf, u32)> {
+        use std::os::unix::fs::MetadataExt;
+        let path = self.dir.join("credentials.json");
+        let mode = std::fs::metadata(&path).ok()?.mode() & 0o777;
+        (mode & 0o077 != 0).then_some((path, mode))
+    }
 }
 
 /// Held while a sync runs; dropping it (or the process dying) releases the installation.
