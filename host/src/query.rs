@@ -89,6 +89,16 @@ pub struct Cursor {
     pub values: Vec<serde_json::Value>,
     /// Its id.
     pub id: String,
+    /// The order it was made under ([`order_key`]), so it is refused under another.
+    #[serde(default)]
+    pub order: String,
+}
+
+/// The sort keys of a search as one text (`title:asc,priority:desc`), which a cursor carries.
+pub fn order_key(order: &[Order]) -> String {
+    let key =
+        |o: &Order| format!("{}:{}", o.field.text.to_ascii_lowercase(), if o.descending { "desc" } else { "asc" });
+    order.iter().map(key).collect::<Vec<_>>().join(",")
 }
 
 impl Cursor {
@@ -274,7 +284,7 @@ pub fn build(info: &ConnectorInfo, request: &SearchRequest) -> Result<SearchQuer
     }
     let after = request.after.as_deref().map(Cursor::decode).transpose()?;
     if let Some(cursor) = &after
-        && cursor.values.len() != order.len()
+        && (cursor.values.len() != order.len() || cursor.order != order_key(&order))
     {
         return Err(Error::Query {
             message: "this cursor belongs to a search with a different --order-by".into(),
@@ -366,7 +376,11 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
-        let cursor = Cursor { values: vec![serde_json::json!(3), serde_json::json!(null)], id: "tsk_1".into() };
+        let cursor = Cursor {
+            values: vec![serde_json::json!(3), serde_json::json!(null)],
+            id: "tsk_1".into(),
+            order: "points:desc,due:asc".into(),
+        };
         assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor);
         assert!(Cursor::decode("zz").is_err());
         assert!(Cursor::decode("abc").is_err());

@@ -330,6 +330,16 @@ fn oversized_filters_and_limits_are_plain_errors() {
         assert!(stderr_of(output.get_output()).contains("--limit"), "{limit}");
     }
     project.max().args(["search", "acme", "Task", "--limit", "1000000"]).assert().success();
+    // A cursor continues only the order it was made under.
+    let first = project.max().args(["search", "acme", "Task", "--limit", "1", "--order-by", "title"]).assert();
+    let stderr = stderr_of(first.get_output());
+    let cursor = stderr.split("--after ").nth(1).expect("a next page").trim().to_string();
+    let next = ["search", "acme", "Task", "--limit", "1", "--after", &cursor];
+    project.max().args(next).args(["--order-by", "title"]).assert().success();
+    for other in ["priority", "title:desc"] {
+        let refused = project.max().args(next).args(["--order-by", other]).assert().code(1);
+        assert!(stderr_of(refused.get_output()).contains("different --order-by"), "{other}");
+    }
 }
 
 /// Usage errors (exit 2) for what can't be right: a `-C` directory that doesn't exist, an empty

@@ -9,9 +9,9 @@ use rusqlite::types::Value;
 
 use super::schema::quote;
 use super::sqlite::{SqliteStorage, db_error};
+use crate::Result;
 use crate::manifest::FieldType;
 use crate::query::{Cursor, Expr, FieldPath, Literal, Op, SearchPage, SearchQuery};
-use crate::{Error, Result};
 
 /// Builds the SQL of one query: joins for each reference prefix, and the parameters in order.
 struct Sql {
@@ -173,12 +173,13 @@ pub(super) fn run(storage: &SqliteStorage, query: &SearchQuery) -> Result<Search
     if let Some(limit) = query.limit {
         text.push_str(&format!(" LIMIT {}", limit + 1));
     }
-    let mut stmt = conn.prepare(&text).map_err(|e| Error::Storage {
-        path: conn.path().unwrap_or_default().to_string(),
-        message: format!("{e} (in {text})"),
+    let mut stmt = conn.prepare(&text).map_err(|error| {
+        tracing::debug!(%error, sql = %text, "the search's SQL was refused");
+        super::sqlite::sqlite_error(conn.path().unwrap_or_default(), error)
     })?;
     let width = select.len();
     let key_count = keys.len();
+    let order_key = crate::query::order_key(&query.order);
     let mut rows: Vec<(Vec<serde_json::Value>, Cursor)> = stmt
         .query_map(params_from_iter(sql.params.iter()), |row| {
             let mut values = Vec::with_capacity(width);
@@ -190,7 +191,7 @@ pub(super) fn run(storage: &SqliteStorage, query: &SearchQuery) -> Result<Search
             for i in 0..key_count {
                 sort.push(sql_to_cursor_value(row.get::<_, Value>(width + 1 + i)?));
             }
-            Ok((values, Cursor { values: sort, id }))
+            Ok((values, Cursor { values: sort, id, order: order_key.clone() }))
         })
         .map_err(db_error(conn))?
         .collect::<rusqlite::Result<_>>()
