@@ -89,26 +89,26 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file is left");
     }
 
+    /// `value` written to a file and read back.
+    fn through_a_file<T: Serialize + DeserializeOwned>(value: &T) -> T {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("file.json");
+        write_json(&path, value).unwrap();
+        read_json(&path).unwrap()
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(300))]
 
         /// Whatever a connector declares, the files holding it read back as exactly what was written.
         #[test]
         fn every_description_round_trips_through_its_file(info in arbitrary::connector_info()) {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("connector.json");
-            write_json(&path, &info).unwrap();
-            let read: crate::manifest::ConnectorInfo = read_json(&path).unwrap();
-            prop_assert_eq!(read, info);
+            prop_assert_eq!(through_a_file(&info), info);
         }
 
         #[test]
         fn every_grant_round_trips_through_its_file(granted in arbitrary::permissions()) {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("granted.json");
-            write_json(&path, &granted).unwrap();
-            let read: crate::manifest::Permissions = read_json(&path).unwrap();
-            prop_assert_eq!(read, granted);
+            prop_assert_eq!(through_a_file(&granted), granted);
         }
     }
 }
