@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use connectors::{ConnectorStore, DamagedEntry, InstalledConnector, PendingInstall, Removed, permission_lines};
+pub use connectors::{
+    ConnectorStore, DamagedEntry, InstalledConnector, PendingInstall, Removed, inspect_file, permission_lines,
+};
 pub use installations::{
     DEFAULT_NAME, FileSecrets, Installation, InstallationFile, InstallationStore, SandboxSettings, SyncLock, valid_name,
 };

@@ -380,3 +380,20 @@ fn a_sync_warns_when_others_can_read_the_credentials() {
     let stderr = stderr_of(warned.get_output());
     assert!(stderr.contains("can be read by other users (mode 644)") && stderr.contains("chmod 600"), "{stderr}");
 }
+
+/// `max connector inspect ./file.wasm` shows a component before it is installed, checked as an install
+/// checks it, outside any project, writing nothing.
+#[test]
+fn a_component_file_can_be_inspected_before_installing() {
+    let outside = TestProject::new();
+    let shown = outside.max().args(["connector", "inspect"]).arg(connector("acme")).assert().success();
+    let text = String::from_utf8_lossy(&shown.get_output().stdout).into_owned();
+    assert!(text.contains("acme 0.1.0") && text.contains("Entities") && text.contains("Loaders"), "{text}");
+    let json = outside.max().args(["connector", "inspect", "--json"]).arg(connector("acme")).assert().success();
+    let json: Value = serde_json::from_slice(&json.get_output().stdout).unwrap();
+    assert_eq!(json["name"], "acme");
+    assert!(!outside.path().join(".max").exists(), "no project was made or written");
+    let (_dir, wide) = max_tests::rogue_as("wide");
+    let refused = outside.max().args(["connector", "inspect"]).arg(&wide).assert().failure();
+    assert!(stderr_of(refused.get_output()).contains("install limit `fields`"));
+}

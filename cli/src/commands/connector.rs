@@ -24,8 +24,11 @@ pub enum ConnectorCommand {
     Install(InstallArgs),
     /// List the installed connectors.
     List,
-    /// Show an installed connector: entities and fields, loaders, onboarding and permissions.
-    Inspect(NameArgs),
+    /// Show a connector: entities and fields, loaders, onboarding and permissions.
+    ///
+    /// Names an installed connector, or a component file (`./linear.wasm`) to look at before installing
+    /// it: the file is checked as an install would check it, and nothing is written.
+    Inspect(InspectArgs),
     /// Uninstall a connector (refused while it has installations).
     Remove(NameArgs),
     /// Make a publisher key pair for signing components (ed25519).
@@ -51,6 +54,16 @@ pub struct InstallArgs {
     signed: signatures::RequireSigned,
 }
 
+/// Arguments of `inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// An installed connector's name, or the path of a component file (`./linear.wasm`).
+    target: String,
+    /// Check a file against another install limit (repeatable): `--limit entities=5000`.
+    #[arg(long = "limit", value_name = "KEY=VALUE")]
+    limits: Vec<String>,
+}
+
 /// A connector name.
 #[derive(Debug, Args)]
 pub struct NameArgs {
@@ -64,7 +77,7 @@ impl ConnectorCommand {
         match self {
             ConnectorCommand::Install(args) => install(args, global, printer).await,
             ConnectorCommand::List => list(global, printer),
-            ConnectorCommand::Inspect(args) => inspect(args, global, printer),
+            ConnectorCommand::Inspect(args) => inspect(args, global, printer).await,
             ConnectorCommand::Remove(args) => remove(args, global, printer),
             ConnectorCommand::Keygen(args) => signatures::keygen(args, printer),
             ConnectorCommand::Sign(args) => signatures::sign(args, printer),
@@ -172,8 +185,15 @@ fn list(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
     printer.text(&printer.table(&["NAME", "VERSION", "ENTITIES", "INSTALLED", "DESCRIPTION"], &rows))
 }
 
-fn inspect(args: NameArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
-    let connector = project(global)?.connectors().get(&args.name)?;
+async fn inspect(args: InspectArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
+    let path = std::path::Path::new(&args.target);
+    let is_file = args.target.contains('/') || args.target.ends_with(".wasm") || path.is_file();
+    let connector = if is_file {
+        let limits = max_host::limits::install_limits(&args.limits)?;
+        max_host::project::inspect_file(&runtime()?, path, &limits).await?
+    } else {
+        project(global)?.connectors().get(&args.target)?
+    };
     if printer.is_json() {
         return printer.json(&connector);
     }

@@ -221,24 +221,9 @@ impl ConnectorStore {
     /// Checks the component in `path` (a component, a supported contract, a consistent description)
     /// without changing the project; [`PendingInstall::commit`] then installs it.
     pub async fn prepare(&self, runtime: &Runtime, path: &Path, limits: &InstallLimits) -> Result<PendingInstall> {
-        let bytes = std::fs::read(path).map_err(Error::io("read", path))?;
-        let loaded = runtime.load(&path.display().to_string(), &bytes)?;
-        let info = loaded.describe_within(limits).await?;
+        let (connector, bytes) = checked_file(runtime, path, limits).await?;
         // A damaged record of the same name is replaced like an older version.
-        let previous = self.get(&info.name).ok();
-        let sha256 = loaded.sha256().to_string();
-        let connector = InstalledConnector {
-            name: info.name.clone(),
-            version: info.version.clone(),
-            description: info.description.clone(),
-            file: format!("{}-{}-{}.wasm", info.name, info.version, &sha256[..12]),
-            sha256,
-            contract: loaded.contract().to_string(),
-            size_bytes: bytes.len() as u64,
-            installed_at: chrono::Utc::now(),
-            granted: info.permissions.clone(),
-            info,
-        };
+        let previous = self.get(&connector.name).ok();
         Ok(PendingInstall { store: self.clone(), connector, previous, bytes })
     }
 
@@ -292,6 +277,34 @@ pub struct Removed {
     pub version: Option<String>,
     /// Whether its record was damaged.
     pub damaged: bool,
+}
+
+/// Checks the component in `path` as an install would (a component, a supported contract, a
+/// description within `limits` and consistent) and returns what installing it would record, without a
+/// project: for looking at a connector before installing it.
+pub async fn inspect_file(runtime: &Runtime, path: &Path, limits: &InstallLimits) -> Result<InstalledConnector> {
+    Ok(checked_file(runtime, path, limits).await?.0)
+}
+
+/// The record installing `path` would write, and the component's bytes.
+async fn checked_file(runtime: &Runtime, path: &Path, limits: &InstallLimits) -> Result<(InstalledConnector, Vec<u8>)> {
+    let bytes = std::fs::read(path).map_err(Error::io("read", path))?;
+    let loaded = runtime.load(&path.display().to_string(), &bytes)?;
+    let info = loaded.describe_within(limits).await?;
+    let sha256 = loaded.sha256().to_string();
+    let connector = InstalledConnector {
+        name: info.name.clone(),
+        version: info.version.clone(),
+        description: info.description.clone(),
+        file: format!("{}-{}-{}.wasm", info.name, info.version, &sha256[..12]),
+        sha256,
+        contract: loaded.contract().to_string(),
+        size_bytes: bytes.len() as u64,
+        installed_at: chrono::Utc::now(),
+        granted: info.permissions.clone(),
+        info,
+    };
+    Ok((connector, bytes))
 }
 
 /// A checked component waiting for the user's confirmation.
