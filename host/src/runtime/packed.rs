@@ -15,10 +15,15 @@ pub(crate) const ROW_BYTES: usize = std::mem::size_of::<Row>() + 48;
 /// What one decoded value costs the host beyond its text.
 pub(crate) const VALUE_BYTES: usize = std::mem::size_of::<FieldValue>();
 
-/// The most rows a batch of `columns` columns can hold in `data_len` bytes (each value takes at least
-/// two bytes and each id one).
+/// The fewest bytes of `data` a row of `columns` columns takes: two a value (column and tag) and one
+/// for its id's length.
+fn minimum_row_bytes(columns: usize) -> usize {
+    columns * 2 + 1
+}
+
+/// The most rows a batch of `columns` columns can hold in `data_len` bytes.
 pub(crate) fn plausible_rows(row_count: u32, columns: usize, data_len: usize) -> usize {
-    (row_count as usize).min(data_len / (columns * 2 + 1))
+    (row_count as usize).min(data_len / minimum_row_bytes(columns))
 }
 
 const NULL: u8 = 0;
@@ -42,10 +47,8 @@ pub fn decode_rows(
     text: &str,
     limits: &Limits,
 ) -> Result<Vec<Row>> {
-    // Every row takes at least one byte per value and one for its id, so a count larger than that is a
-    // lie: refuse it before reserving memory for it.
-    let minimum_row_bytes = columns.len() * 2 + 1;
-    if (row_count as usize).saturating_mul(minimum_row_bytes) > data.len() {
+    // A count larger than the rows the data can hold is a lie: refuse it before reserving memory for it.
+    if plausible_rows(row_count, columns.len(), data.len()) < row_count as usize {
         return Err(malformed(entity, "", format!("{row_count} rows can't fit in {} bytes", data.len())));
     }
     let mut reader = Reader { data, text, at: 0, text_at: 0, limits };
@@ -103,16 +106,24 @@ impl From<&str> for Refusal {
 }
 
 impl Refusal {
+    /// The same refusal, its reason placed by `place`.
+    fn within(self, place: impl Fn(&str) -> String) -> Refusal {
+        match self {
+            Refusal::Malformed(reason) => Refusal::Malformed(place(&reason)),
+            Refusal::Limit(limit, detail) => Refusal::Limit(limit, place(&detail)),
+        }
+    }
+
     /// The error, its reason placed by `place` (which row, which field). A limit's error names no
     /// connector or call yet: the instance that decoded it fills them in.
     fn into_error(self, entity: &str, place: impl Fn(&str) -> String) -> Error {
-        match self {
-            Refusal::Malformed(reason) => malformed(entity, "", place(&reason)),
+        match self.within(place) {
+            Refusal::Malformed(reason) => malformed(entity, "", reason),
             Refusal::Limit(limit, detail) => Error::LimitExceeded {
                 connector: String::new(),
                 call: String::new(),
                 limit,
-                detail: format!("{entity} {}", place(&detail)),
+                detail: format!("{entity} {detail}"),
             },
         }
     }
@@ -143,10 +154,8 @@ impl<'a> Reader<'a> {
             if std::mem::replace(&mut seen[slot], true) {
                 return Err(format!("`{}` given twice", columns[slot]).into());
             }
-            values[slot] = self.value().map_err(|refusal| match refusal {
-                Refusal::Malformed(reason) => Refusal::Malformed(format!("`{}`: {reason}", columns[slot])),
-                Refusal::Limit(limit, detail) => Refusal::Limit(limit, format!("`{}`: {detail}", columns[slot])),
-            })?;
+            values[slot] =
+                self.value().map_err(|refusal| refusal.within(|reason| format!("`{}`: {reason}", columns[slot])))?;
         }
         Ok(values)
     }
