@@ -13,17 +13,11 @@ pub const REDACTED: &str = "[redacted]";
 pub const MIN_REDACTED_CHARS: usize = 6;
 
 /// `text` with every occurrence of each secret (as is, and percent-encoded as a query parameter would
-/// carry it) replaced by [`REDACTED`]. Longer secrets go first, so one that contains another is
-/// replaced whole.
+/// carry it) replaced by [`REDACTED`]. Where secrets overlap the longest match wins, so one that
+/// contains another is replaced whole.
 pub fn redact(text: &str, secrets: impl IntoIterator<Item = String>) -> String {
-    let mut forms = forms(secrets);
-    forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
     let mut text = text.to_string();
-    for form in forms {
-        if text.contains(&form) {
-            text = text.replace(&form, REDACTED);
-        }
-    }
+    Redactor::new(secrets).redact_in_place(&mut text);
     text
 }
 
