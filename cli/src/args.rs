@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::commands::connect::ConnectCommand;
+use crate::commands::connect::{ConnectCommand, DisconnectCommand};
 use crate::commands::connector::ConnectorCommand;
 use crate::commands::init::InitCommand;
 use crate::commands::inventory::{LsCommand, SchemaCommand, StatusCommand};
@@ -107,6 +107,7 @@ pub enum Command {
     #[command(subcommand)]
     Connector(ConnectorCommand),
     Connect(ConnectCommand),
+    Disconnect(DisconnectCommand),
     Sync(SyncCommand),
     Search(SearchCommand),
     Schema(SchemaCommand),

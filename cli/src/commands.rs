@@ -11,8 +11,7 @@ pub mod sync;
 
 use std::path::Path;
 
-use max_host::project::Project;
-use max_host::runtime::{Runtime, RuntimeConfig};
+use max_host::Host;
 
 use crate::args::{Cli, Command, GlobalArgs};
 use crate::output::Printer;
@@ -23,6 +22,7 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Init(command) => command.run(&cli.global, printer),
         Command::Connector(command) => command.run(&cli.global, printer).await,
         Command::Connect(command) => command.run(&cli.global, printer).await,
+        Command::Disconnect(command) => command.run(&cli.global, printer),
         Command::Sync(command) => command.run(&cli.global, printer).await,
         Command::Search(command) => command.run(&cli.global, printer),
         Command::Schema(command) => command.run(&cli.global, printer),
@@ -32,18 +32,14 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     }
 }
 
-/// The project the command works on: `-C DIR`, or the nearest one above the current directory.
-pub fn project(global: &GlobalArgs) -> anyhow::Result<Project> {
+/// The host of the project the command works on: `-C DIR`, or the nearest project above the current
+/// directory.
+pub fn host(global: &GlobalArgs) -> anyhow::Result<Host> {
     let start = match &global.project {
         Some(dir) => dir.clone(),
         None => std::env::current_dir()?,
     };
-    Ok(Project::find(Path::new(&start))?)
-}
-
-/// The WebAssembly runtime, with the compile cache in Max's home.
-pub fn runtime() -> anyhow::Result<Runtime> {
-    Ok(Runtime::new(RuntimeConfig { cache_dir: Some(max_host::project::cache_dir()) })?)
+    Ok(Host::open(Path::new(&start))?)
 }
 
 /// Says on stderr which installations can't be read (the others are listed as usual).
@@ -54,5 +50,25 @@ pub fn warn_damaged(store: &max_host::project::InstallationStore) {
             crate::output::printable(&label),
             crate::output::printable(&error.to_string())
         ));
+    }
+}
+
+/// Asks `question` on the terminal and goes on only on yes; without a terminal, refuses and says to pass
+/// `--yes`. `refusal` starts the message (`not installing`).
+pub fn confirm(question: &str, refusal: &str) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return Err(crate::failure::Failure::new(
+            "confirmation_required",
+            format!("{refusal}: confirmation is needed and stdin is not a terminal"),
+            "review the above and re-run with --yes to confirm",
+        )
+        .into());
+    }
+    let answer = crate::prompt::ask(&format!("\n{question} [y/N] "))?;
+    if matches!(answer.to_ascii_lowercase().as_str(), "y" | "yes") {
+        Ok(())
+    } else {
+        Err(crate::failure::Failure::new("declined", format!("{refusal}: you declined"), "nothing was changed").into())
     }
 }

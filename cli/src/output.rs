@@ -127,7 +127,7 @@ fn printable_lines(text: &str) -> String {
 /// An error's code, message (its whole chain) and hint, without control characters but line breaks.
 fn describe(error: &anyhow::Error) -> (&'static str, String, Option<String>) {
     let (code, hint) = if let Some(e) = error.downcast_ref::<max_host::Error>() {
-        (e.code(), e.hint())
+        (e.code(), crate::hints::hint(e))
     } else if let Some(f) = error.downcast_ref::<Failure>() {
         (f.code, f.hint.clone())
     } else {
@@ -140,6 +140,15 @@ fn describe(error: &anyhow::Error) -> (&'static str, String, Option<String>) {
 pub fn error_json(error: &anyhow::Error) -> serde_json::Value {
     let (code, message, hint) = describe(error);
     serde_json::json!({ "error": { "code": code, "message": message, "hint": hint } })
+}
+
+/// `{code, message, hint}` of a host error, as a JSON listing reports an entry it couldn't read.
+pub fn host_error_json(error: &max_host::Error) -> serde_json::Value {
+    serde_json::json!({
+        "code": error.code(),
+        "message": printable_lines(&error.to_string()),
+        "hint": crate::hints::hint(error).as_deref().map(printable_lines),
+    })
 }
 
 /// Colour on a terminal stream, unless `NO_COLOR` is set.

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use crate::output::printable;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use max_host::format::thousands;
-use max_host::storage::SyncId;
 use max_host::sync::{Continuation, SyncObserver};
+use max_host::task::SyncId;
 
 /// Draws sync progress.
 pub struct SyncProgress {
@@ -64,6 +64,13 @@ impl SyncObserver for SyncProgress {
 
     fn retrying(&self, task: &str, error: &str, delay: Duration) {
         self.bar.println(format!("  retrying {} in {} ms: {}", printable(task), delay.as_millis(), printable(error)));
+    }
+
+    fn credentials_exposed(&self, path: &std::path::Path, mode: u32) {
+        let path = printable(&path.display().to_string());
+        self.bar.suspend(|| {
+            crate::prompt::say(&format!("warning: {path} can be read by other users (mode {mode:o}); `chmod 600` it"))
+        });
     }
 
     fn started(&self, sync: SyncId, continuation: Continuation) {

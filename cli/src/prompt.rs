@@ -18,7 +18,10 @@ pub fn say_inline(text: &str) {
 pub fn ask(question: &str) -> std::io::Result<String> {
     say_inline(question);
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
+    if std::io::stdin().lock().read_line(&mut line)? == 0 {
+        say("");
+        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "no answer: the input ended (Ctrl-D)"));
+    }
     Ok(line.trim().to_string())
 }
 

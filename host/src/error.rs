@@ -308,6 +308,58 @@ pub enum Error {
         /// SQLite's message.
         message: String,
     },
+    /// An installation's database can't be read as one: damaged, truncated, or not Max's.
+    #[error("the database {path} is corrupt: {reason}")]
+    CorruptDatabase {
+        /// The database file.
+        path: String,
+        /// What SQLite (or the check) said.
+        reason: String,
+    },
+    /// An installation was to keep a host its connector was not granted.
+    #[error("{connector} was not granted `{host}`, so it can't be kept")]
+    UngrantedHost {
+        /// The connector.
+        connector: String,
+        /// The host asked for.
+        host: String,
+        /// The hosts it was granted.
+        granted: Vec<String>,
+    },
+    /// A required onboarding step got no answer.
+    #[error("`{key}`: a value is required")]
+    AnswerMissing {
+        /// The step's key.
+        key: String,
+    },
+    /// An onboarding answer was refused; the step is asked again.
+    #[error("`{key}`: {reason}")]
+    AnswerRefused {
+        /// The step's key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// Onboarding's check against the API (or the connector's check of the answers) failed; nothing
+    /// was saved.
+    #[error("could not connect {connector}: {cause}")]
+    ValidationFailed {
+        /// The connector.
+        connector: String,
+        /// Whose fault it is: the answers', or the API's (never the connector's: those errors are
+        /// returned as they are).
+        fault: crate::onboarding::Fault,
+        /// The step whose answer is at fault, when the error names one.
+        step: Option<String>,
+        /// What failed.
+        cause: Box<Error>,
+    },
+    /// An installation was searched before its first sync.
+    #[error("{label} has not been synced yet")]
+    NotSynced {
+        /// `connector/name`.
+        label: String,
+    },
     /// The database may not grow any more: the installation's size limit, or the disk.
     #[error("the database {path} is full: it reached its installation's size limit, or the disk is full")]
     DatabaseFull {
@@ -434,6 +486,12 @@ impl Error {
             Error::InvalidPlan { .. } => "invalid_plan",
             Error::Storage { .. } => "storage",
             Error::DatabaseFull { .. } => "database_full",
+            Error::CorruptDatabase { .. } => "corrupt_database",
+            Error::NotSynced { .. } => "not_synced",
+            Error::UngrantedHost { .. } => "unknown_host",
+            Error::AnswerRefused { .. } => "answer_refused",
+            Error::AnswerMissing { .. } => "missing_value",
+            Error::ValidationFailed { .. } => "validation_failed",
             Error::SchemaConflict { .. } => "schema_conflict",
             Error::InvalidData { .. } => "invalid_data",
             Error::Query { .. } => "query",
@@ -447,96 +505,13 @@ impl Error {
         }
     }
 
-    /// What the user can do about it, when there is something to say.
-    pub fn hint(&self) -> Option<String> {
-        Some(match self {
-            Error::NotWasm { .. } | Error::CoreModule { .. } => {
-                "connectors are WebAssembly components: build with `cargo build --release --target wasm32-wasip2`"
-                    .into()
-            }
-            Error::InvalidComponent { .. } => {
-                "the file may be truncated or corrupt: rebuild or download it again".into()
-            }
-            Error::NotAConnector { .. } => "build it with max-connector-sdk (or against wit/ of max:connector)".into(),
-            Error::IncompatibleContract { found, .. } => {
-                let side = if *found > crate::CONTRACT_VERSION {
-                    "upgrade max"
-                } else {
-                    "rebuild the connector with a current max-connector-sdk"
-                };
-                format!("{side} so both use the same max:connector version")
-            }
-            Error::UnsupportedImports { .. } => {
-                "connectors may import only max:connector/http, max:connector/log and WASI clocks/random/cli".into()
-            }
-            Error::InvalidDescription { .. } => "this is a bug in the connector: report it to its author".into(),
-            Error::DescriptionTooLarge { setting, .. } => format!(
-                "a connector that needs this much is rare: if you trust it, install it with \
-                 `max connector install <file.wasm> --limit {setting}=<value>`"
-            ),
-            Error::UnwritableFile { .. } => {
-                "nothing was changed; this is a bug in max: please report it with the connector that caused it".into()
-            }
-            Error::DamagedConnector { name, .. } => format!(
-                "other connectors and installations are not affected: remove it with `max connector remove {name}` \
-                 and install it again"
-            ),
-            Error::LimitExceeded { limit, .. } => format!(
-                "the connector misbehaved, or needs more: an installation can be given more with \
-                 `max limits <connector/name> --set {}=<value>`",
-                limit.setting()
-            ),
-            Error::InvalidLimit { .. } => "`max limits` lists every limit with its unit, default and range".into(),
-            Error::ConnectorCrashed { .. } => "this is a bug in the connector: report it to its author".into(),
-            Error::ProjectNotFound { .. } => "run `max init` to create a project here".into(),
-            Error::ProjectExists { .. } => "use the existing project, or remove its .max/ folder first".into(),
-            Error::ConnectorNotInstalled { installed, .. } if installed.is_empty() => {
-                "no connectors are installed yet: `max connector install <file.wasm>`".into()
-            }
-            Error::ConnectorNotInstalled { installed, .. } => format!("installed: {}", installed.join(", ")),
-            Error::Tampered { name, .. } => {
-                format!("reinstall `{name}` from a trusted file with `max connector install <file.wasm>`")
-            }
-            Error::ConnectorInUse { name, .. } => {
-                format!("remove its installations from .max/installations/{name}/ first")
-            }
-            Error::InstallationNotFound { available, .. } if available.is_empty() => {
-                "connect one first: `max connect <connector>`".into()
-            }
-            Error::InstallationNotFound { available, .. } => format!("installations: {}", available.join(", ")),
-            Error::InstallationExists { label } => {
-                format!("pick another --name, or pass --replace to reconnect `{label}` with new settings")
-            }
-            Error::DatabaseFull { .. } => {
-                "what was stored is kept and the sync resumes where it stopped: raise the limit \
-                 with `max limits <connector/name> --set database-mib=<value>` (or free disk space) and sync again"
-                    .into()
-            }
-            Error::SchemaConflict { .. } => {
-                "re-run with `max sync --full` to rebuild that table from the API (its stored rows are replaced)".into()
-            }
-            Error::InvalidPlan { .. } | Error::InvalidData { .. } => {
-                "this is a bug in the connector: report it to its author".into()
-            }
-            Error::Query { hint, .. } => return hint.clone(),
-            Error::SyncBusy { pid, .. } => {
-                format!("wait for it to finish (`max status` shows its progress), or stop it with `kill {pid}`")
-            }
-            Error::NotResumable { .. } => {
-                "`max status` lists the syncs; plain `max sync` resumes an interrupted one".into()
-            }
-            Error::NothingToRetry { .. } => "run `max sync` for a new sync".into(),
-            Error::BadKey { .. } => "make a key pair with `max connector keygen`".into(),
-            Error::BadSignature { .. } => {
-                "get the component and its .sig from the publisher again; don't install a file whose signature fails"
-                    .into()
-            }
-            Error::UntrustedSigner { .. } => {
-                "if you trust this publisher, pass their public key file with --trust".into()
-            }
-            Error::DamagedFile { .. } => "restore it from a backup, or remove it and set the project up again".into(),
-            _ => return None,
-        })
+    /// What a query error points at (the filter with a caret, the valid fields); front ends add their
+    /// own advice for the other errors.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            Error::Query { hint, .. } => hint.as_deref(),
+            _ => None,
+        }
     }
 
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {

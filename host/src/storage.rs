@@ -1,5 +1,8 @@
-//! Storage of synced data and of sync execution state, behind the [`Storage`] trait (no SQLite types in
-//! its signatures, so another database can implement it).
+//! Storage of one installation, behind two traits along its two jobs: the [`TaskStore`] keeps the
+//! execution state of syncs (syncs, tasks, cursors), the [`DataStore`] keeps what they synced (schema,
+//! rows, links, freshness, search). [`Storage`] is both, plus the one operation that needs both in one
+//! transaction: completing a task with everything it stores. No SQLite type appears in any signature, so
+//! another database implements these traits rather than rewriting their callers.
 //!
 //! The SQLite implementation keeps one `data.db` per installation: a typed table per entity, a link table
 //! per collection field, and the execution tables `_max_syncs`, `_max_tasks`, `_max_sync_meta`,
@@ -16,243 +19,17 @@ mod write;
 
 pub use freshness::{Freshness, LastSyncs, Timestamp};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
 pub use sqlite::SqliteStorage;
 
 use crate::Result;
-use crate::data::{EntityBatch, EntityRef, SeedState, Step};
+use crate::data::{EntityRef, SeedState};
 use crate::manifest::ConnectorInfo;
 use crate::query::{SearchPage, SearchQuery};
-
-/// A sync's id (`_max_syncs.id`).
-pub type SyncId = i64;
-/// A task's id (`_max_tasks.id`).
-pub type TaskId = i64;
-
-/// What a task does.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum TaskSpec {
-    /// Expands a plan step into load, page and change-feed tasks once its group may run.
-    Expand {
-        /// The plan step.
-        step: Step,
-    },
-    /// Runs a single, batched or raw loader on these ids of `entity`.
-    Load {
-        /// Loader name.
-        loader: String,
-        /// Entity of the ids.
-        entity: String,
-        /// The ids (empty for a raw loader).
-        ids: Vec<String>,
-    },
-    /// Loads one page of a collection.
-    Page {
-        /// Collection loader.
-        loader: String,
-        /// The collection's owner.
-        parent: EntityRef,
-        /// The collection field.
-        field: String,
-        /// The page's cursor (none: the first page).
-        cursor: Option<String>,
-        /// Position of the page's first item in the collection.
-        position: u64,
-        /// Pages of this collection read before this one in this sync.
-        #[serde(default)]
-        pages: u64,
-        /// Pages in a row before this one that added nothing new to the collection.
-        #[serde(default)]
-        idle: u64,
-    },
-    /// Reads one page of a change feed.
-    Changes {
-        /// Change-feed loader.
-        loader: String,
-        /// Where to continue.
-        cursor: Option<String>,
-        /// Pages of this feed read before this one in this sync.
-        #[serde(default)]
-        pages: u64,
-        /// Pages in a row before this one that reported no change.
-        #[serde(default)]
-        idle: u64,
-    },
-}
-
-impl std::fmt::Display for TaskSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TaskSpec::Expand { step } => write!(f, "plan step {:?} {:?}", step.target, step.operation),
-            TaskSpec::Load { loader, entity, ids } => match ids.as_slice() {
-                [] => write!(f, "{loader}"),
-                [one] => write!(f, "{loader} for {entity} {one}"),
-                [first, ..] => write!(f, "{loader} for {} {entity} ids from {first}", ids.len()),
-            },
-            TaskSpec::Page { loader, parent, cursor, .. } => {
-                write!(f, "{loader} of {} {}", parent.entity, parent.id)?;
-                match cursor {
-                    Some(cursor) => write!(f, " from cursor {}", shortened(cursor)),
-                    None => write!(f, " (first page)"),
-                }
-            }
-            TaskSpec::Changes { loader, cursor, .. } => {
-                write!(f, "{loader} since {}", cursor.as_deref().map_or("the start".into(), shortened))
-            }
-        }
-    }
-}
-
-/// A cursor as shown in a task's description: cursors can be long.
-fn shortened(cursor: &str) -> String {
-    if cursor.chars().count() <= 80 {
-        cursor.to_string()
-    } else {
-        format!("{}…", cursor.chars().take(79).collect::<String>())
-    }
-}
-
-/// A task as claimed from the store.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Task {
-    /// Id.
-    pub id: TaskId,
-    /// The plan group it belongs to; groups run in order.
-    pub group: u32,
-    /// The task waiting for this one.
-    pub parent: Option<TaskId>,
-    /// What to do.
-    pub spec: TaskSpec,
-    /// How many times it was claimed before.
-    pub attempts: u32,
-}
-
-/// A task to add.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewTask {
-    /// The plan group.
-    pub group: u32,
-    /// The task that waits for it.
-    pub parent: Option<TaskId>,
-    /// What to do.
-    pub spec: TaskSpec,
-}
-
-/// Items placed in a collection.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Links {
-    /// The owner.
-    pub parent: EntityRef,
-    /// The collection field.
-    pub field: String,
-    /// Position of the first id.
-    pub position: u64,
-    /// Child ids in order.
-    pub child_ids: Vec<String>,
-    /// Whether the stored collection is cleared first (the first page of a full load).
-    pub replace: bool,
-}
-
-/// Everything a finished task stores, in one transaction with its completion.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TaskOutcome {
-    /// Entities to merge-upsert.
-    pub batches: Vec<EntityBatch>,
-    /// Collection links to write.
-    pub links: Option<Links>,
-    /// Entities the API reported deleted.
-    pub deletions: Vec<EntityRef>,
-    /// A change-feed cursor to store: (loader, cursor).
-    pub cursor: Option<(String, String)>,
-    /// Whether the batches and deletions come from a change feed, so they update collections too.
-    pub from_change_feed: bool,
-    /// Tasks to add (the next page, expanded work).
-    pub spawn: Vec<NewTask>,
-}
-
-/// What the executor should do next.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Claim {
-    /// Run this task.
-    Task(Task),
-    /// Nothing runnable now; tasks in flight may add or unblock some.
-    Wait,
-    /// Every task has finished.
-    Done,
-}
-
-/// How a sync ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SyncStatus {
-    /// Still running, or its process died: the next `max sync` resumes it.
-    Running,
-    /// Stopped by the user (Ctrl-C) with work left: the next `max sync` resumes it.
-    Interrupted,
-    /// Every task succeeded.
-    Completed,
-    /// Some tasks failed (`max sync --retry-failed` runs them again).
-    Failed,
-    /// Left unfinished for a new full sync.
-    Abandoned,
-}
-
-impl SyncStatus {
-    /// Whether the sync stopped before its end and can be resumed.
-    pub fn resumable(self) -> bool {
-        matches!(self, SyncStatus::Running | SyncStatus::Interrupted)
-    }
-}
-
-impl std::fmt::Display for SyncStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            SyncStatus::Running => "running",
-            SyncStatus::Interrupted => "interrupted",
-            SyncStatus::Completed => "completed",
-            SyncStatus::Failed => "failed",
-            SyncStatus::Abandoned => "abandoned",
-        })
-    }
-}
-
-/// One row of `_max_syncs`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SyncRecord {
-    /// Id.
-    pub id: SyncId,
-    /// Start (UTC).
-    pub started_at: chrono::DateTime<chrono::Utc>,
-    /// End, once finished.
-    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// Outcome.
-    pub status: SyncStatus,
-    /// Whether it was a full sync.
-    pub full: bool,
-    /// Tasks run.
-    pub tasks_total: u64,
-    /// Tasks that failed.
-    pub tasks_failed: u64,
-    /// Entities stored, per type.
-    pub entities: BTreeMap<String, u64>,
-    /// HTTP requests made.
-    pub requests: u64,
-}
-
-/// A task that failed, for the report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TaskFailure {
-    /// The task.
-    pub task: TaskId,
-    /// What it was doing.
-    pub description: String,
-    /// Why it failed.
-    pub error: String,
-}
+use crate::task::{Claim, NewTask, SyncId, SyncRecord, SyncStatus, Task, TaskFailure, TaskId, TaskOutcome, TaskSpec};
 
 /// What applying a connector's schema changed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -267,17 +44,8 @@ pub struct SchemaReport {
     pub rebuilt: Vec<String>,
 }
 
-/// Storage of one installation's data and sync state.
-pub trait Storage: Send {
-    /// Creates or evolves tables for `info`'s schema. A field whose type changed is refused unless
-    /// `rebuild`, which drops and recreates that entity's table.
-    fn apply_schema(&mut self, info: &ConnectorInfo, rebuild: bool) -> Result<SchemaReport>;
-    /// Makes sure these rows exist (roots), without touching their fields.
-    fn ensure_rows(&mut self, refs: &[EntityRef]) -> Result<()>;
-    /// The ids of every (not deleted) entity of a type.
-    fn ids_of(&self, entity: &str) -> Result<Vec<String>>;
-    /// How many of `ids` the collection `field` of `parent` already holds.
-    fn collection_holds(&self, parent: &EntityRef, field: &str, ids: &[String]) -> Result<u64>;
+/// The execution state of an installation's syncs: sync records, their tasks, change-feed cursors.
+pub trait TaskStore: Send {
     /// What the seeder needs: the last completed sync and the stored cursors.
     fn seed_state(&self, full: bool) -> Result<SeedState>;
     /// Starts a sync record with its first tasks, in one transaction (a sync is never without its plan).
@@ -297,8 +65,6 @@ pub trait Storage: Send {
     fn sync_record(&self, sync: SyncId) -> Result<Option<SyncRecord>>;
     /// Atomically claims the next runnable task (lowest unfinished group first).
     fn claim_task(&mut self, sync: SyncId) -> Result<Claim>;
-    /// Stores a task's outcome and completes it in one transaction; returns the rows stored per entity.
-    fn complete_task(&mut self, sync: SyncId, task: &Task, outcome: TaskOutcome) -> Result<BTreeMap<String, u64>>;
     /// Records a task's permanent failure.
     fn fail_task(&mut self, task: &Task, error: &str) -> Result<()>;
     /// Finished and total tasks of a sync.
@@ -309,18 +75,34 @@ pub trait Storage: Send {
     fn failures(&self, sync: SyncId) -> Result<Vec<TaskFailure>>;
     /// The most recent syncs, newest first.
     fn syncs(&self, limit: usize) -> Result<Vec<SyncRecord>>;
+}
+
+/// What an installation's syncs stored: the tables of its schema, their rows and links, how current
+/// they are, and searches over them.
+pub trait DataStore: Send {
+    /// Creates or evolves tables for `info`'s schema. A field whose type changed is refused unless
+    /// `rebuild`, which drops and recreates that entity's table.
+    fn apply_schema(&mut self, info: &ConnectorInfo, rebuild: bool) -> Result<SchemaReport>;
+    /// Makes sure these rows exist (roots), without touching their fields.
+    fn ensure_rows(&mut self, refs: &[EntityRef]) -> Result<()>;
+    /// The ids of every (not deleted) entity of a type.
+    fn ids_of(&self, entity: &str) -> Result<Vec<String>>;
+    /// How many of `ids` the collection `field` of `parent` already holds.
+    fn collection_holds(&self, parent: &EntityRef, field: &str, ids: &[String]) -> Result<u64>;
     /// Rows per entity type.
     fn counts(&self) -> Result<BTreeMap<String, u64>>;
     /// When the last completed full and incremental syncs started, and how current each entity
     /// type's rows are.
     fn freshness(&self) -> Result<(LastSyncs, Vec<Freshness>)>;
     /// The ids of `entity` whose `fields` were all written at or after `since` (RFC 3339).
-    fn recently_synced(
-        &self,
-        entity: &str,
-        fields: &[String],
-        since: &str,
-    ) -> Result<std::collections::HashSet<String>>;
+    fn recently_synced(&self, entity: &str, fields: &[String], since: &str) -> Result<HashSet<String>>;
     /// Runs a search.
     fn search(&self, query: &SearchQuery) -> Result<SearchPage>;
+}
+
+/// Both stores of one installation, and what needs both at once.
+pub trait Storage: TaskStore + DataStore {
+    /// Stores a task's outcome (rows, links, deletions, cursor, spawned tasks) and completes the task,
+    /// in one transaction; returns the rows stored per entity.
+    fn complete_task(&mut self, sync: SyncId, task: &Task, outcome: TaskOutcome) -> Result<BTreeMap<String, u64>>;
 }

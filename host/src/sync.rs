@@ -18,7 +18,8 @@ use crate::data::EntityRef;
 use crate::http::HttpCapability;
 use crate::manifest::ConnectorInfo;
 use crate::runtime::InstancePool;
-use crate::storage::{Claim, NewTask, SchemaReport, Storage, SyncId, SyncRecord, SyncStatus, TaskFailure, TaskSpec};
+use crate::storage::{SchemaReport, Storage};
+use crate::task::{Claim, NewTask, SyncId, SyncRecord, SyncStatus, Task, TaskFailure, TaskSpec};
 use crate::{ConnectorError, Error, Result};
 
 /// Which sync to run.
@@ -112,7 +113,7 @@ pub enum Continuation {
     },
 }
 
-/// Receives progress; the CLI draws it, tests may count it.
+/// Receives a sync's events: the CLI draws them, a daemon may forward them, tests count them.
 pub trait SyncObserver: Send + Sync {
     /// Rows stored for an entity type by one task.
     fn stored(&self, entity: &str, rows: u64);
@@ -122,6 +123,11 @@ pub trait SyncObserver: Send + Sync {
     fn retrying(&self, task: &str, error: &str, delay: Duration);
     /// The run starts work on `sync`: a new one, a resumed one, or its failed tasks again.
     fn started(&self, sync: SyncId, continuation: Continuation);
+    /// The installation's credential store at `path` can be read by other users (its `mode`); the sync
+    /// goes on.
+    fn credentials_exposed(&self, path: &std::path::Path, mode: u32) {
+        let _ = (path, mode);
+    }
 }
 
 /// What a sync did.
@@ -342,7 +348,7 @@ impl<S: Storage + 'static> Drain<'_, S> {
     }
 
     /// Runs one task, retrying transient failures, and records its outcome.
-    async fn execute(&self, task: &crate::storage::Task) -> Result<()> {
+    async fn execute(&self, task: &Task) -> Result<()> {
         let mut attempt = task.attempts;
         loop {
             let result = match &task.spec {
@@ -436,7 +442,7 @@ impl<S: Storage + 'static> Drain<'_, S> {
     }
 
     /// Records `error` as the task's failure (with any secret the message quotes taken out).
-    fn fail(&self, task: &crate::storage::Task, error: &Error) -> Result<()> {
+    fn fail(&self, task: &Task, error: &Error) -> Result<()> {
         lock(&self.context.storage).fail_task(task, &self.context.http.redact(&error.to_string()))
     }
 }

@@ -180,7 +180,7 @@ fn a_tampered_installed_component_is_refused_before_it_runs() {
     std::fs::write(&installed, bytes).unwrap();
     let output = project
         .max()
-        .args(["connect", "acme", "--set", "base_url=http://127.0.0.1:9", "--set", "api_key=k"])
+        .args(["connect", "acme", "--set", &format!("base_url={}", max_tests::listening_url()), "--set", "api_key=k"])
         .assert()
         .failure()
         .get_output()

@@ -5,6 +5,7 @@ mod acme;
 mod cache;
 mod cli;
 mod contract;
+mod front_door;
 mod http;
 mod linear;
 mod linear_fake;

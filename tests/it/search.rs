@@ -3,7 +3,8 @@
 
 use max_host::data::FieldValue;
 use max_host::query::{SearchRequest, build};
-use max_host::storage::{SqliteStorage, Storage, TaskOutcome};
+use max_host::storage::{DataStore, SqliteStorage};
+use max_host::task::TaskOutcome;
 
 use crate::storage::{batch, people_schema, store};
 
@@ -122,9 +123,9 @@ fn unknown_fields_list_the_valid_ones() {
     let s = people();
     let e = error(&s, "agee = 1");
     assert_eq!(e.to_string(), "`Person` has no field `agee` (in `agee`)");
-    assert_eq!(e.hint().unwrap(), "fields of Person: id, name, age, score, active, born, meta, team, manager");
+    assert_eq!(e.detail().unwrap(), "fields of Person: id, name, age, score, active, born, meta, team, manager");
     let e = error(&s, "team.nam = x");
-    assert_eq!(e.hint().unwrap(), "fields of Team: id, name");
+    assert_eq!(e.detail().unwrap(), "fields of Team: id, name");
 }
 
 #[test]
@@ -132,7 +133,7 @@ fn syntax_errors_point_at_the_column() {
     let s = people();
     let e = error(&s, "age = 1 AND");
     assert_eq!(e.to_string(), "invalid filter at column 12: expected a field name, found the end of the filter");
-    assert_eq!(e.hint().unwrap(), "age = 1 AND\n           ^");
+    assert_eq!(e.detail().unwrap(), "age = 1 AND\n           ^");
     assert!(error(&s, "age == 1").to_string().starts_with("invalid filter at column 6"));
 }
 

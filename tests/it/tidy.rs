@@ -70,6 +70,23 @@ fn only_the_storage_module_uses_sqlite() {
 }
 
 #[test]
+fn the_cli_goes_through_the_hosts_front_door() {
+    let engine = [
+        "SqliteStorage",
+        "max_host::storage",
+        "max_host::runtime",
+        "max_host::live",
+        "max_host::http",
+        "run_sync",
+        "SyncContext",
+        "live_connector",
+        "lock_for_sync",
+    ];
+    let offenders = files_using(&["cli/src"], None, &engine);
+    assert!(offenders.is_empty(), "the CLI assembles what `max_host::Host` owns: {offenders:?}");
+}
+
+#[test]
 fn the_host_library_prints_nothing_and_parses_no_command_line() {
     let offenders =
         files_using(&["host/src"], None, &["println!", "eprintln!", "print!(", "eprint!(", "dbg!(", "clap::"]);

@@ -224,6 +224,22 @@ pub fn change_three_tasks(fake: &max_fake_saas::acme::Acme, title: &str) -> (Str
     })
 }
 
+/// `http://127.0.0.1:PORT` of a loopback server that accepts every connection and closes it at once:
+/// a base URL that onboarding's reachability check accepts, for guests that never call their API.
+pub fn listening_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let url = format!("http://{}", listener.local_addr().expect("its address"));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                drop(stream);
+            }
+        });
+        url
+    })
+}
+
 /// A sync observer that ignores everything (for syncs run through the library).
 pub struct Quiet;
 
@@ -239,7 +255,7 @@ impl max_host::sync::SyncObserver for Quiet {
 /// Acme fake to the end, and its tables hold exactly the fake's objects.
 pub async fn another_installation_syncs(runtime: &Runtime) {
     use max_host::runtime::InstancePool;
-    use max_host::storage::{SqliteStorage, Storage};
+    use max_host::storage::{DataStore, SqliteStorage};
     use max_host::sync::{SyncContext, SyncOptions, run_sync};
     let fake = small_acme();
     let server = fake.start("127.0.0.1:0".parse().expect("an address")).await.expect("the Acme fake starts");

@@ -8,7 +8,8 @@ use std::time::Instant;
 use max_fake_saas::acme::{Dataset, Kind, Size};
 use max_host::data::{EntityBatch, FieldValue, Row as DataRow};
 use max_host::runtime::{Runtime, RuntimeConfig};
-use max_host::storage::{Claim, NewTask, SqliteStorage, Storage, TaskOutcome, TaskSpec};
+use max_host::storage::{DataStore, SqliteStorage, Storage, TaskStore};
+use max_host::task::{Claim, NewTask, TaskOutcome, TaskSpec};
 use serde_json::Value;
 
 use super::Env;

@@ -1,28 +1,38 @@
-//! `max connect`: runs a connector's onboarding (prompts on a terminal, `--set key=value` for scripts),
-//! validates against the real API through the host, and only then writes the installation.
+//! `max connect`: runs a connector's onboarding (prompts on a terminal, `--set key=value` for scripts)
+//! through the host's onboarding, which checks each answer and validates against the real API; only
+//! then is the installation written. `max disconnect` removes one.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::sync::Arc;
 
 use clap::Args;
-use max_host::live::live_connector;
-use max_host::manifest::{InputStep, OnboardingStep, SelectOption, SelectStep};
-use max_host::project::{FileSecrets, InstallationFile, InstalledConnector, Project, SandboxSettings};
+use max_host::manifest::{InputStep, SelectOption, SelectStep};
+use max_host::onboarding::{Ask, ConnectRequest, Onboarding};
 
 use crate::args::GlobalArgs;
-use crate::commands::{project, runtime};
+use crate::commands::host;
 use crate::failure::Failure;
-use crate::output::Printer;
+use crate::output::{Printer, printable};
 use crate::prompt;
 
 /// Connect an installed connector to an account.
 ///
-/// Runs the connector's onboarding steps in order: on a terminal it prompts (secrets are not echoed);
-/// in scripts pass every answer with `--set key=value`. The validate step calls the API through Max;
-/// nothing is saved unless it succeeds. Config goes to `installation.json`, secrets to
+/// Runs the connector's onboarding steps in order: on a terminal it prompts (secrets are not echoed),
+/// checks each answer as it is given (a base URL must be reachable before any secret is asked), and
+/// asks again when the API refuses them; in scripts pass every answer with `--set key=value`. Nothing
+/// is saved unless every check passes. Config goes to `installation.json`, secrets to
 /// `credentials.json` (readable by you only) in `.max/installations/<connector>/<name>/`.
+///
+/// `--replace` reconnects an existing installation: what you don't give again (its secrets too) is
+/// kept, and so is its synced data.
+///
+/// Examples:
+///   max connect acme
+///   max connect acme --set base_url=http://localhost:4000 --set api_key=$ACME_KEY
+///   max connect acme --replace --set page_size=50
+///   max connect linear --name work --host api.linear.app
 #[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
 pub struct ConnectCommand {
     /// The installed connector (see `max connector list`).
     connector: String,
@@ -32,7 +42,8 @@ pub struct ConnectCommand {
     /// Answer an onboarding step without a prompt (repeatable; secrets too): `--set api_key=...`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
-    /// Reconnect an existing installation with new settings (its synced data is kept).
+    /// Reconnect an existing installation, keeping the answers and secrets not given again (and its
+    /// synced data).
     #[arg(long)]
     replace: bool,
     /// Let this installation reach only these of the hosts the connector was granted (repeatable).
@@ -44,146 +55,244 @@ pub struct ConnectCommand {
     limits: Vec<String>,
 }
 
-/// The answers collected so far.
-struct Answers {
-    sandbox: SandboxSettings,
-    given: BTreeMap<String, String>,
-    config: BTreeMap<String, String>,
-    secrets: BTreeMap<String, String>,
-    interactive: bool,
-}
-
 impl ConnectCommand {
     /// Runs it.
     pub async fn run(self, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
-        let project = project(global)?;
-        let connector = project.connectors().get(&self.connector)?;
-        let installations = project.installations();
-        if !max_host::project::valid_name(&self.name) {
-            return Err(max_host::Error::InvalidName { name: self.name }.into());
-        }
-        if installations.exists(&connector.name, &self.name) && !self.replace {
-            return Err(
-                max_host::Error::InstallationExists { label: format!("{}/{}", connector.name, self.name) }.into()
-            );
-        }
-        let declared: Vec<&str> = connector.granted.hosts.iter().map(|h| h.host.as_str()).collect();
-        if let Some(host) = self.hosts.iter().find(|h| !declared.contains(&h.as_str())) {
-            return Err(Failure::new(
-                "unknown_host",
-                format!("{} was not granted `{host}`, so it can't be kept", connector.name),
-                format!("its hosts: {}", declared.join(", ")),
-            )
-            .into());
-        }
-        // Reconnecting keeps the installation's hosts and limits unless new ones are given.
-        let label = format!("{}/{}", connector.name, self.name);
-        let mut sandbox = match installations.exists(&connector.name, &self.name) {
-            true => installations.find(&label)?.file.sandbox,
-            false => SandboxSettings::default(),
+        let host = host(global)?;
+        let request = ConnectRequest {
+            connector: self.connector.clone(),
+            name: self.name.clone(),
+            replace: self.replace,
+            hosts: self.hosts.clone(),
+            limits: self.limits.clone(),
         };
-        if !self.hosts.is_empty() {
-            sandbox.hosts = Some(self.hosts.clone());
-        }
-        for assignment in &self.limits {
-            let (setting, value) = max_host::limits::parse_assignment(assignment)?;
-            sandbox.limits.insert(setting.key.to_string(), value);
-        }
-        let mut answers = Answers {
-            sandbox,
-            given: parse_sets(&self.set, &connector)?,
-            config: BTreeMap::new(),
-            secrets: BTreeMap::new(),
+        let mut onboarding = host.onboard(&request)?;
+        let mut session = Session {
+            given: parse_sets(&self.set, &onboarding)?,
             interactive: std::io::stdin().is_terminal(),
+            chatty: !printer.is_json(),
         };
-        let mut validated = Vec::new();
-        for step in &connector.info.onboarding {
-            match step {
-                OnboardingStep::Input(input) | OnboardingStep::Secret(input) if !answers.shown(input) => {
-                    answers.given.remove(&input.key);
+        let connected = loop {
+            match onboarding.next().await? {
+                Ask::Input { step, current } => session.text(&mut onboarding, &step, current.as_deref(), false).await?,
+                Ask::Secret { step, has_current } => {
+                    session.text(&mut onboarding, &step, has_current.then_some("unchanged"), true).await?
                 }
-                OnboardingStep::Input(input) => {
-                    let value = answers.text(input, false)?;
-                    answers.config.insert(input.key.clone(), value);
+                Ask::Select { step, options, current } => {
+                    session.choice(&mut onboarding, &step, &options, current.as_deref()).await?
                 }
-                OnboardingStep::Secret(input) => {
-                    let value = answers.text(input, true)?;
-                    answers.secrets.insert(input.key.clone(), value);
-                }
-                OnboardingStep::Select(select) => {
-                    let options = if select.dynamic {
-                        dynamic_options(&project, &connector, &mut answers, select).await?
-                    } else {
-                        select.options.clone()
-                    };
-                    let value = answers.choice(select, &options)?;
-                    answers.config.insert(select.key.clone(), value);
-                }
-                OnboardingStep::Validate { label } => {
-                    if !printer.is_json() {
-                        prompt::say_inline(&format!("{label}… "));
-                    }
-                    let result = validate(&project, &connector, &mut answers).await;
-                    match result {
-                        Ok(summary) => {
-                            if !printer.is_json() {
-                                prompt::say(&format!("ok: {summary}"));
-                            }
-                            validated.push(summary);
-                        }
+                Ask::Validate { label } => {
+                    session.note_inline(&format!("{label}… "));
+                    match onboarding.validate().await {
+                        Ok(summary) => session.note(&format!("ok: {}", printable(&summary))),
                         Err(error) => {
-                            if !printer.is_json() {
-                                prompt::say("failed");
-                            }
-                            // Only what the API said is about the values given; a problem of the
-                            // installed connector itself (tampered, refused) keeps its own advice.
-                            let from_api = matches!(
-                                error.downcast_ref::<max_host::Error>(),
-                                None | Some(max_host::Error::ConnectorFailed { .. })
-                            );
-                            if !from_api {
-                                return Err(error);
-                            }
-                            return Err(Failure::new(
-                                "validation_failed",
-                                format!("could not connect {}: {error}", connector.name),
-                                "check the values you gave (base URL, API key) and try again; nothing was saved",
-                            )
-                            .into());
+                            session.note("failed");
+                            session.again_or(&mut onboarding, error)?;
                         }
                     }
                 }
+                Ask::Done => match onboarding.finish().await {
+                    Ok(connected) => break connected,
+                    Err(error) => session.again_or(&mut onboarding, error)?,
+                },
             }
-        }
-        let mut file = InstallationFile::new(&connector.name, &self.name, &connector.version, answers.config);
-        file.sandbox = answers.sandbox;
-        let installation = installations.create(file, &answers.secrets, self.replace)?;
+        };
+        let installation = &connected.installation;
         if printer.is_json() {
             return printer.json(&serde_json::json!({
                 "installation": installation.label(),
                 "dir": installation.dir(),
-                "validated": validated,
+                "validated": connected.validated,
             }));
         }
-        printer.text(&format!("Connected {} ({})", installation.label(), installation.dir().display()))?;
-        let target =
-            if self.name == max_host::project::DEFAULT_NAME { connector.name.clone() } else { installation.label() };
+        let verb = if self.replace { "Reconnected" } else { "Connected" };
+        printer.text(&format!("{verb} {} ({})", installation.label(), installation.dir().display()))?;
+        let target = if self.name == max_host::project::DEFAULT_NAME {
+            onboarding.connector().name.clone()
+        } else {
+            installation.label()
+        };
         printer.text(&printer.dim(&format!("Next: max sync {target}")))
     }
 }
 
+/// Remove an installation: its settings, its secrets and the data it synced.
+///
+/// Asks for confirmation on a terminal; in scripts pass `--yes`. The installed connector stays (remove
+/// it with `max connector remove`). Refused while the installation syncs.
+///
+/// Examples:
+///   max disconnect acme
+///   max disconnect linear/work --yes
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct DisconnectCommand {
+    /// The installation: `connector` or `connector/name`.
+    target: String,
+    /// Don't ask for confirmation.
+    #[arg(short, long)]
+    yes: bool,
+}
+
+impl DisconnectCommand {
+    /// Runs it.
+    pub fn run(self, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
+        let host = host(global)?;
+        let installation = host.installation(&self.target)?;
+        let label = installation.label();
+        if !self.yes {
+            crate::commands::confirm(
+                &format!("Remove {label} and the data it synced ({})?", installation.dir().display()),
+                "not disconnecting",
+            )?;
+        }
+        host.disconnect(&installation)?;
+        if printer.is_json() {
+            return printer.json(&serde_json::json!({ "removed": label }));
+        }
+        printer.text(&format!("Removed {label} and its data"))
+    }
+}
+
+/// The answers given on the command line, and how to ask for the rest.
+struct Session {
+    given: BTreeMap<String, String>,
+    interactive: bool,
+    chatty: bool,
+}
+
+impl Session {
+    fn note(&self, text: &str) {
+        if self.chatty {
+            prompt::say(text);
+        }
+    }
+
+    fn note_inline(&self, text: &str) {
+        if self.chatty {
+            prompt::say_inline(text);
+        }
+    }
+
+    /// After a failed check: on a terminal, when asking again can help and the user wants to, the
+    /// questions start again (answers kept as defaults); otherwise the error ends the command.
+    fn again_or(&mut self, onboarding: &mut Onboarding<'_>, error: max_host::Error) -> anyhow::Result<()> {
+        let retryable = matches!(&error, max_host::Error::ValidationFailed { fault, .. } if fault.retryable());
+        if !(retryable && self.interactive) {
+            return Err(error.into());
+        }
+        prompt::say(&format!("  {}", printable(&error.to_string())));
+        if let Some(hint) = crate::hints::hint(&error) {
+            prompt::say(&format!("  {}", printable(&hint)));
+        }
+        let answer = prompt::ask("Try again? [Y/n] ")?;
+        if matches!(answer.to_ascii_lowercase().as_str(), "n" | "no") {
+            return Err(error.into());
+        }
+        onboarding.retry();
+        Ok(())
+    }
+
+    /// Answers a text or secret step: from `--set`, from the prompt (asked again while refused), or
+    /// with what it keeps (`current`) when there is no terminal to ask.
+    async fn text(
+        &mut self,
+        onboarding: &mut Onboarding<'_>,
+        step: &InputStep,
+        current: Option<&str>,
+        secret: bool,
+    ) -> anyhow::Result<()> {
+        if let Some(value) = self.given.remove(&step.key) {
+            return Ok(onboarding.answer(Some(&value)).await?);
+        }
+        if !self.interactive {
+            return onboarding.answer(None).await.map_err(|error| missing(error, &step.key, &step.label));
+        }
+        if let Some(help) = &step.help {
+            prompt::say(&format!("  {}", printable(help)));
+        }
+        let label = printable(&step.label);
+        let question = match current {
+            Some(current) => format!("{label} [{}]: ", printable(current)),
+            None => format!("{label}: "),
+        };
+        loop {
+            let answer = if secret { prompt::ask_secret(&question)? } else { prompt::ask(&question)? };
+            match onboarding.answer(Some(&answer)).await {
+                Ok(()) => return Ok(()),
+                Err(error @ (max_host::Error::AnswerRefused { .. } | max_host::Error::AnswerMissing { .. })) => {
+                    prompt::say(&format!("  {}", printable(&error.to_string())))
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
+    /// Answers a select step: values from `--set`, option numbers at the prompt.
+    async fn choice(
+        &mut self,
+        onboarding: &mut Onboarding<'_>,
+        step: &SelectStep,
+        options: &[SelectOption],
+        current: Option<&str>,
+    ) -> anyhow::Result<()> {
+        if let Some(value) = self.given.remove(&step.key) {
+            return Ok(onboarding.answer(Some(&value)).await?);
+        }
+        if !self.interactive || options.is_empty() {
+            return onboarding.answer(None).await.map_err(|error| missing(error, &step.key, &step.label));
+        }
+        prompt::say(&format!("{}:", printable(&step.label)));
+        for (i, option) in options.iter().enumerate() {
+            prompt::say(&format!("  {}. {}", i + 1, printable(&option.label)));
+        }
+        let keeps = match current {
+            Some(current) => format!("empty keeps {}", printable(current)),
+            None if step.multiple => "empty for all".to_string(),
+            None => "empty for the first".to_string(),
+        };
+        let hint = if step.multiple { "numbers separated by commas" } else { "a number" };
+        loop {
+            let line = prompt::ask(&format!("Choose ({hint}; {keeps}): "))?;
+            let picks: Option<Vec<&str>> = line
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| p.parse::<usize>().ok().and_then(|n| options.get(n.wrapping_sub(1))).map(|o| o.value.as_str()))
+                .collect();
+            let answer = match picks {
+                Some(picks) if picks.is_empty() => None,
+                Some(picks) if step.multiple || picks.len() == 1 => Some(picks.join(",")),
+                _ => {
+                    prompt::say(&format!("  please enter {hint}"));
+                    continue;
+                }
+            };
+            match onboarding.answer(answer.as_deref()).await {
+                Ok(()) => return Ok(()),
+                Err(max_host::Error::AnswerRefused { reason, .. }) => prompt::say(&format!("  {}", printable(&reason))),
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+}
+
+/// A step left without an answer where nothing can be asked: which `--set` it needs.
+fn missing(error: max_host::Error, key: &str, label: &str) -> anyhow::Error {
+    match error {
+        max_host::Error::AnswerMissing { .. } => Failure::new(
+            "missing_value",
+            format!("no value for `{key}` ({label}) and stdin is not a terminal to ask"),
+            format!("pass it with --set {key}=VALUE"),
+        )
+        .into(),
+        other => other.into(),
+    }
+}
+
 /// `--set k=v` pairs, checked against the keys onboarding asks for.
-fn parse_sets(sets: &[String], connector: &InstalledConnector) -> anyhow::Result<BTreeMap<String, String>> {
-    let keys: Vec<&str> = connector
-        .info
-        .onboarding
-        .iter()
-        .filter_map(|s| match s {
-            OnboardingStep::Input(i) | OnboardingStep::Secret(i) => Some(i.key.as_str()),
-            OnboardingStep::Select(s) => Some(s.key.as_str()),
-            OnboardingStep::Validate { .. } => None,
-        })
-        .collect();
+fn parse_sets(sets: &[String], onboarding: &Onboarding<'_>) -> anyhow::Result<BTreeMap<String, String>> {
+    let keys = onboarding.keys();
     let mut given = BTreeMap::new();
     for set in sets {
         let Some((key, value)) = set.split_once('=') else {
@@ -197,7 +306,7 @@ fn parse_sets(sets: &[String], connector: &InstalledConnector) -> anyhow::Result
         if !keys.contains(&key) {
             return Err(Failure::new(
                 "unknown_key",
-                format!("{} does not ask for `{key}`", connector.name),
+                format!("{} does not ask for `{key}`", onboarding.connector().name),
                 format!("it asks for: {}", keys.join(", ")),
             )
             .into());
@@ -205,122 +314,4 @@ fn parse_sets(sets: &[String], connector: &InstalledConnector) -> anyhow::Result
         given.insert(key.to_string(), value.to_string());
     }
     Ok(given)
-}
-
-impl Answers {
-    /// Whether `step` is asked: it has no condition, or the step it depends on got that answer.
-    fn shown(&self, step: &InputStep) -> bool {
-        step.shown_when.as_ref().is_none_or(|(key, value)| self.config.get(key) == Some(value))
-    }
-
-    fn text(&mut self, step: &InputStep, secret: bool) -> anyhow::Result<String> {
-        if let Some(value) = self.given.remove(&step.key) {
-            return Ok(value);
-        }
-        if !self.interactive {
-            if let Some(default) = &step.default_value {
-                return Ok(default.clone());
-            }
-            if !step.required {
-                return Ok(String::new());
-            }
-            return Err(missing(&step.key, &step.label));
-        }
-        loop {
-            if let Some(help) = &step.help {
-                prompt::say(&format!("  {help}"));
-            }
-            let question = match &step.default_value {
-                Some(default) => format!("{} [{default}]: ", step.label),
-                None => format!("{}: ", step.label),
-            };
-            let answer = if secret { prompt::ask_secret(&question)? } else { prompt::ask(&question)? };
-            let answer = if answer.is_empty() { step.default_value.clone().unwrap_or_default() } else { answer };
-            if !answer.is_empty() || !step.required {
-                return Ok(answer);
-            }
-            prompt::say("  a value is required");
-        }
-    }
-
-    fn choice(&mut self, step: &SelectStep, options: &[SelectOption]) -> anyhow::Result<String> {
-        if let Some(value) = self.given.remove(&step.key) {
-            let chosen: Vec<&str> =
-                if step.multiple { value.split(',').map(str::trim).collect() } else { vec![value.as_str()] };
-            for choice in chosen.iter().filter(|c| !c.is_empty()) {
-                if !options.is_empty() && !options.iter().any(|o| o.value == *choice) {
-                    let valid: Vec<&str> = options.iter().map(|o| o.value.as_str()).collect();
-                    return Err(Failure::new(
-                        "invalid_choice",
-                        format!("`{choice}` is not an option of `{}`", step.key),
-                        format!("options: {}", valid.join(", ")),
-                    )
-                    .into());
-                }
-            }
-            return Ok(value);
-        }
-        if !self.interactive || options.is_empty() {
-            // Without a terminal: every option for a multiple choice (empty = all), the first otherwise.
-            return Ok(if step.multiple {
-                String::new()
-            } else {
-                options.first().map(|o| o.value.clone()).unwrap_or_default()
-            });
-        }
-        prompt::say(&format!("{}:", step.label));
-        for (i, option) in options.iter().enumerate() {
-            prompt::say(&format!("  {}. {}", i + 1, option.label));
-        }
-        let hint = if step.multiple { "numbers separated by commas, empty for all" } else { "a number" };
-        loop {
-            let line = prompt::ask(&format!("Choose ({hint}): "))?;
-            let picks: Option<Vec<&SelectOption>> = line
-                .split(',')
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .map(|p| p.parse::<usize>().ok().and_then(|n| options.get(n.wrapping_sub(1))))
-                .collect();
-            match picks {
-                Some(picks) if picks.is_empty() && step.multiple => return Ok(String::new()),
-                Some(picks) if !picks.is_empty() && (step.multiple || picks.len() == 1) => {
-                    return Ok(picks.iter().map(|o| o.value.as_str()).collect::<Vec<_>>().join(","));
-                }
-                _ => prompt::say(&format!("  please enter {hint}")),
-            }
-        }
-    }
-}
-
-fn missing(key: &str, label: &str) -> anyhow::Error {
-    Failure::new(
-        "missing_value",
-        format!("no value for `{key}` ({label}) and stdin is not a terminal to ask"),
-        format!("pass it with --set {key}=VALUE"),
-    )
-    .into()
-}
-
-/// Runs the connector's `validate`; secrets it refreshed on the way (OAuth tokens) replace the answers.
-async fn validate(project: &Project, connector: &InstalledConnector, answers: &mut Answers) -> anyhow::Result<String> {
-    let secrets = Arc::new(FileSecrets::from_pairs(answers.secrets.clone()));
-    let live = live_connector(&runtime()?, project, connector, &answers.config, secrets.clone(), &answers.sandbox, 1)?;
-    let mut instance = live.pool.get().await?;
-    let summary = instance.validate().await;
-    answers.secrets = secrets.snapshot();
-    Ok(summary?)
-}
-
-async fn dynamic_options(
-    project: &Project,
-    connector: &InstalledConnector,
-    answers: &mut Answers,
-    step: &SelectStep,
-) -> anyhow::Result<Vec<SelectOption>> {
-    let secrets = Arc::new(FileSecrets::from_pairs(answers.secrets.clone()));
-    let live = live_connector(&runtime()?, project, connector, &answers.config, secrets.clone(), &answers.sandbox, 1)?;
-    let mut instance = live.pool.get().await?;
-    let options = instance.select_options(&step.key).await;
-    answers.secrets = secrets.snapshot();
-    Ok(options?)
 }

@@ -1,14 +1,12 @@
 //! `max connector install|list|inspect|remove` (and the signing commands, in `signatures.rs`).
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
 use super::signatures;
 use crate::args::GlobalArgs;
-use crate::commands::{project, runtime};
-use crate::failure::Failure;
+use crate::commands::host;
 use crate::output::{Printer, printable};
 use crate::prompt;
 use crate::render;
@@ -87,11 +85,10 @@ impl ConnectorCommand {
 }
 
 async fn install(args: InstallArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
-    let project = project(global)?;
+    let host = host(global)?;
     let limits = max_host::limits::install_limits(&args.limits)?;
     let signer = args.signed.check(&args.file)?;
-    let runtime = runtime()?;
-    let pending = project.connectors().prepare(&runtime, &args.file, &limits).await?;
+    let pending = host.prepare_install(&args.file, &limits).await?;
     let added = pending.added_permissions();
     if !printer.is_json() || !args.yes {
         prompt::say(&render::summary(printer, &pending.connector));
@@ -109,7 +106,10 @@ async fn install(args: InstallArgs, global: &GlobalArgs, printer: &Printer) -> a
         }
     }
     if !args.yes {
-        confirm(&format!("Install {} {} with these permissions?", pending.connector.name, pending.connector.version))?;
+        crate::commands::confirm(
+            &format!("Install {} {} with these permissions?", pending.connector.name, pending.connector.version),
+            "not installing",
+        )?;
     }
     let installed = pending.commit()?;
     if printer.is_json() {
@@ -119,31 +119,14 @@ async fn install(args: InstallArgs, global: &GlobalArgs, printer: &Printer) -> a
         "Installed {} {} into {}",
         installed.name,
         installed.version,
-        project.connectors_dir().display()
+        host.project().connectors_dir().display()
     ))?;
     printer.text(&printer.dim(&format!("Next: max connector inspect {}", installed.name)))
 }
 
 /// Asks on the terminal; without one, refuses and says to pass `--yes`.
-fn confirm(question: &str) -> anyhow::Result<()> {
-    if !std::io::stdin().is_terminal() {
-        return Err(Failure::new(
-            "confirmation_required",
-            "not installing: confirmation is needed and stdin is not a terminal",
-            "review the permissions above and re-run with --yes to confirm",
-        )
-        .into());
-    }
-    let answer = prompt::ask(&format!("\n{question} [y/N] "))?;
-    if matches!(answer.to_ascii_lowercase().as_str(), "y" | "yes") {
-        Ok(())
-    } else {
-        Err(Failure::new("declined", "not installing: you declined", "nothing was changed").into())
-    }
-}
-
 fn list(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
-    let store = project(global)?.connectors();
+    let store = host(global)?.project().connectors();
     let connectors = store.list()?;
     let damaged = store.damaged()?;
     for entry in &damaged {
@@ -190,9 +173,9 @@ async fn inspect(args: InspectArgs, global: &GlobalArgs, printer: &Printer) -> a
     let is_file = args.target.contains('/') || args.target.ends_with(".wasm") || path.is_file();
     let connector = if is_file {
         let limits = max_host::limits::install_limits(&args.limits)?;
-        max_host::project::inspect_file(&runtime()?, path, &limits).await?
+        max_host::inspect_component(path, &limits).await?
     } else {
-        project(global)?.connectors().get(&args.target)?
+        host(global)?.project().connectors().get(&args.target)?
     };
     if printer.is_json() {
         return printer.json(&connector);
@@ -201,7 +184,7 @@ async fn inspect(args: InspectArgs, global: &GlobalArgs, printer: &Printer) -> a
 }
 
 fn remove(args: NameArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
-    let removed = project(global)?.connectors().remove(&args.name)?;
+    let removed = host(global)?.project().connectors().remove(&args.name)?;
     if printer.is_json() {
         return printer.json(&serde_json::json!({
             "removed": removed.name, "version": removed.version, "damaged": removed.damaged,

@@ -2,14 +2,16 @@
 //! their syncs went.
 
 use clap::Args;
+use max_host::format::thousands;
 use max_host::manifest::FieldType;
 use max_host::project::Installation;
-use max_host::storage::{SqliteStorage, Storage, SyncRecord};
+use max_host::task::SyncRecord;
+use max_host::{Host, Progress};
 
 use crate::args::GlobalArgs;
-use crate::commands::project;
-use crate::output::Printer;
-use max_host::format::thousands;
+use crate::commands::host;
+use crate::failure::Failure;
+use crate::output::{Printer, printable};
 
 /// Show a connector's entities, fields, types and relations.
 #[derive(Debug, Args)]
@@ -21,7 +23,7 @@ pub struct SchemaCommand {
 impl SchemaCommand {
     /// Runs it.
     pub fn run(self, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
-        let connector = project(global)?.connectors().get(&self.connector)?;
+        let connector = host(global)?.project().connectors().get(&self.connector)?;
         let schema = &connector.info.schema;
         if printer.is_json() {
             return printer.json(
@@ -61,55 +63,102 @@ impl SchemaCommand {
 #[derive(Debug, Args)]
 pub struct LsCommand {}
 
-fn open(installation: &Installation) -> Option<SqliteStorage> {
-    let path = installation.data_db();
-    path.is_file().then(|| SqliteStorage::open_read_only(&path).ok()).flatten()
-}
-
 impl LsCommand {
     /// Runs it.
     pub fn run(self, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
-        let store = project(global)?.installations();
-        let installations = store.list()?;
-        super::warn_damaged(&store);
-        let mut items = Vec::new();
-        for installation in &installations {
-            let storage = open(installation);
-            let counts = storage.as_ref().map(|s| s.counts()).transpose()?.unwrap_or_default();
-            let last = storage.as_ref().map(|s| s.syncs(1)).transpose()?.and_then(|mut s| s.pop());
-            items.push((installation, counts, last));
-        }
+        let host = host(global)?;
+        let installations = listed(&host, None)?;
+        let items: Vec<_> = installations.iter().map(|i| (i, host.overview(i))).collect();
+        let unreadable = unreadable(items.iter().map(|(i, overview)| (*i, overview.as_ref().err())));
         if printer.is_json() {
             let json: Vec<_> = items
                 .iter()
-                .map(|(i, counts, last)| {
-                    serde_json::json!({
+                .map(|(i, overview)| {
+                    let mut entry = serde_json::json!({
                         "installation": i.label(), "connector": i.file.connector, "name": i.file.name,
-                        "data": i.data_db(), "rows": counts, "last_sync": last,
-                    })
+                        "data": i.data_db(),
+                    });
+                    match overview {
+                        Ok(o) => {
+                            entry["rows"] = serde_json::json!(o.rows);
+                            entry["last_sync"] = serde_json::json!(o.last_sync);
+                        }
+                        Err(error) => entry["error"] = crate::output::host_error_json(error),
+                    }
+                    entry
                 })
                 .collect();
-            return printer.json(&json);
+            printer.json(&json)?;
+            return unreadable;
         }
         if items.is_empty() {
             return printer.text("No installations. Connect one with `max connect <connector>`.");
         }
         let rows: Vec<Vec<String>> = items
             .iter()
-            .map(|(i, counts, last)| {
-                vec![
-                    i.label(),
-                    thousands(counts.values().sum()),
-                    last.as_ref().map_or("never".to_string(), describe_sync),
-                    i.data_db().display().to_string(),
-                ]
+            .map(|(i, overview)| {
+                let (rows, last) = match overview {
+                    Ok(o) => {
+                        (thousands(o.rows.values().sum()), o.last_sync.as_ref().map_or("never".into(), describe_sync))
+                    }
+                    Err(error) => ("-".to_string(), problem(error)),
+                };
+                vec![i.label(), rows, last, i.data_db().display().to_string()]
             })
             .collect();
-        printer.text(&printer.table(&["INSTALLATION", "ROWS", "LAST SYNC", "DATA"], &rows))
+        printer.text(&printer.table(&["INSTALLATION", "ROWS", "LAST SYNC", "DATA"], &rows))?;
+        unreadable
     }
 }
 
-fn describe_time(t: &max_host::storage::Timestamp) -> String {
+/// The installations a listing covers: the one `target` names, or all (saying which can't be read).
+fn listed(host: &Host, target: Option<&str>) -> anyhow::Result<Vec<Installation>> {
+    if let Some(target) = target {
+        return Ok(vec![host.installation(target)?]);
+    }
+    let store = host.project().installations();
+    super::warn_damaged(&store);
+    Ok(store.list()?)
+}
+
+/// One word for what keeps an installation's data from being read.
+fn problem(error: &max_host::Error) -> String {
+    match error {
+        max_host::Error::CorruptDatabase { .. } => "corrupt".to_string(),
+        other => format!("unreadable ({})", other.code()),
+    }
+}
+
+/// Says on stderr, for each installation whose data can't be read, what happened and how to recover;
+/// the listing fails when there was one (the others were listed as usual).
+fn unreadable<'a>(items: impl Iterator<Item = (&'a Installation, Option<&'a max_host::Error>)>) -> anyhow::Result<()> {
+    let failed: Vec<(String, &max_host::Error)> =
+        items.filter_map(|(i, error)| error.map(|e| (i.label(), e))).collect();
+    for (label, error) in &failed {
+        let hint = crate::hints::hint(error).map(|h| format!("\n  hint: {}", printable(&h))).unwrap_or_default();
+        crate::prompt::say(&format!("error: {label}: {}{hint}", printable(&error.to_string())));
+    }
+    match failed.as_slice() {
+        [] => Ok(()),
+        [(label, max_host::Error::CorruptDatabase { .. })] => Err(Failure::new(
+            "corrupt_database",
+            format!("the data of {label} can't be read"),
+            "see the error above; the other installations are fine",
+        )
+        .into()),
+        _ => Err(Failure::new(
+            "unreadable_data",
+            format!(
+                "the data of {} can't be read",
+                failed.iter().map(|(l, _)| l.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+            "see the errors above; the other installations are fine",
+        )
+        .into()),
+    }
+}
+
+fn describe_time(t: &max_host::Timestamp) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
@@ -117,11 +166,22 @@ fn describe_sync(sync: &SyncRecord) -> String {
     format!("{} ({})", sync.started_at.format("%Y-%m-%d %H:%M:%S UTC"), sync.status)
 }
 
+/// What an unfinished sync is doing, in a line.
+fn describe_unfinished(progress: &Progress, label: &str) -> String {
+    let tasks = format!("{}/{} tasks done", thousands(progress.done), thousands(progress.total));
+    if progress.running {
+        format!("Sync #{} is running: {tasks} so far", progress.sync)
+    } else {
+        format!("Sync #{} stopped before its end ({tasks}); `max sync {label}` resumes it", progress.sync)
+    }
+}
+
 /// Show recent syncs and how current each entity type is.
 ///
-/// Per installation: the last syncs (kind, status, rows, requests, failed tasks), when the last
-/// complete full and incremental syncs ran, and per entity type its live and deleted rows, the rows
-/// the last full sync didn't see again (STALE), and when a row was last written.
+/// Per installation: the last syncs (kind, status, rows, requests, failed tasks), the progress of a
+/// sync that is running or was interrupted, when the last complete full and incremental syncs ran,
+/// and per entity type its live and deleted rows, the rows the last full sync didn't see again
+/// (STALE), and when a row was last written.
 #[derive(Debug, Args)]
 pub struct StatusCommand {
     /// Only this installation (`connector` or `connector/name`).
@@ -134,41 +194,46 @@ pub struct StatusCommand {
 impl StatusCommand {
     /// Runs it.
     pub fn run(self, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
-        let store = project(global)?.installations();
-        let installations = match &self.target {
-            Some(target) => vec![store.find(target)?],
-            None => {
-                super::warn_damaged(&store);
-                store.list()?
-            }
-        };
-        let mut report = Vec::new();
-        for installation in &installations {
-            let storage = open(installation);
-            let syncs = storage.as_ref().map(|s| s.syncs(self.last.max(1))).transpose()?.unwrap_or_default();
-            let (last, freshness) = storage.as_ref().map(|s| s.freshness()).transpose()?.unwrap_or_default();
-            report.push((installation.label(), syncs, freshness, last));
-        }
+        let host = host(global)?;
+        let installations = listed(&host, self.target.as_deref())?;
+        let report: Vec<_> = installations.iter().map(|i| (i, host.status(i, self.last))).collect();
+        let unreadable = unreadable(report.iter().map(|(i, status)| (*i, status.as_ref().err())));
         if printer.is_json() {
             let json: Vec<_> = report
                 .iter()
-                .map(|(label, syncs, entities, last)| {
-                    serde_json::json!({ "installation": label, "syncs": syncs, "entities": entities, "last_completed": last })
+                .map(|(i, status)| match status {
+                    Ok(status) => serde_json::json!({
+                        "installation": i.label(), "syncs": status.syncs, "unfinished": status.unfinished,
+                        "entities": status.entities, "last_completed": status.last_completed,
+                    }),
+                    Err(error) => {
+                        serde_json::json!({ "installation": i.label(), "error": crate::output::host_error_json(error) })
+                    }
                 })
                 .collect();
-            return printer.json(&json);
+            printer.json(&json)?;
+            return unreadable;
         }
         if report.is_empty() {
             return printer.text("No installations. Connect one with `max connect <connector>`.");
         }
         let mut out = Vec::new();
-        for (label, syncs, freshness, last) in report {
+        for (installation, status) in report {
+            let label = installation.label();
             out.push(printer.bold(&label));
-            if syncs.is_empty() {
+            let status = match status {
+                Ok(status) => status,
+                Err(error) => {
+                    out.push(format!("  {}: see the error below", problem(&error)));
+                    continue;
+                }
+            };
+            if status.syncs.is_empty() {
                 out.push("  never synced".to_string());
                 continue;
             }
-            let rows: Vec<Vec<String>> = syncs
+            let rows: Vec<Vec<String>> = status
+                .syncs
                 .iter()
                 .map(|s| {
                     let duration = s.finished_at.map_or("-".to_string(), |end| {
@@ -189,6 +254,9 @@ impl StatusCommand {
             let table = printer
                 .table(&["SYNC", "STARTED (UTC)", "TOOK", "KIND", "STATUS", "ROWS", "REQUESTS", "FAILED TASKS"], &rows);
             out.extend(table.lines().map(|l| format!("  {l}")));
+            if let Some(progress) = &status.unfinished {
+                out.push(format!("  {}", describe_unfinished(progress, &label)));
+            }
             let when = |t: Option<&_>| match t {
                 Some(t) => describe_time(t),
                 None => "never".to_string(),
@@ -196,10 +264,11 @@ impl StatusCommand {
             out.push(String::new());
             out.push(format!(
                 "  Last complete full sync: {} · incremental: {}",
-                when(last.full.as_ref()),
-                when(last.incremental.as_ref())
+                when(status.last_completed.full.as_ref()),
+                when(status.last_completed.incremental.as_ref())
             ));
-            let rows: Vec<Vec<String>> = freshness
+            let rows: Vec<Vec<String>> = status
+                .entities
                 .iter()
                 .map(|f| {
                     vec![
@@ -213,13 +282,14 @@ impl StatusCommand {
                 .collect();
             let table = printer.table(&["ENTITY", "ROWS", "DELETED", "STALE", "LAST WRITTEN (UTC)"], &rows);
             out.extend(table.lines().map(|l| format!("  {l}")));
-            if freshness.iter().any(|f| f.stale > 0) {
-                out.push(
-                    printer
-                        .dim("  STALE: rows the last full sync didn't see again; `max sync <c> --full` refreshes them"),
-                );
+            if status.entities.iter().any(|f| f.stale > 0) {
+                out.push(printer.dim(&format!(
+                    "  STALE: rows the last full sync didn't see again (deleted upstream, or out of scope); \
+                     `max sync {label} --full` refreshes them"
+                )));
             }
         }
-        printer.text(&out.join("\n"))
+        printer.text(&out.join("\n"))?;
+        unreadable
     }
 }

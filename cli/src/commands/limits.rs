@@ -7,7 +7,7 @@ use max_host::limits::{self, INSTALL_SETTINGS, InstallLimits, InstallationLimits
 use max_host::project::InstalledConnector;
 
 use crate::args::GlobalArgs;
-use crate::commands::project;
+use crate::commands::host;
 use crate::output::Printer;
 
 /// Show or change the limits an installation's connector runs under
@@ -61,9 +61,9 @@ impl LimitsCommand {
     /// Runs it.
     pub fn run(self, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
         let Some(target) = &self.target else { return list(printer) };
-        let project = project(global)?;
-        let mut installation = project.installations().find(target)?;
-        let connector = project.connectors().get(&installation.file.connector)?;
+        let host = host(global)?;
+        let mut installation = host.installation(target)?;
+        let connector = host.connector_of(&installation)?;
         let mut changes = Vec::new();
         for assignment in &self.set {
             let (setting, value) = limits::parse_assignment(assignment)?;

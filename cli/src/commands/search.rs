@@ -3,12 +3,10 @@
 use std::io::IsTerminal;
 
 use clap::Args;
-use max_host::query::{SearchPage, SearchRequest, build};
-use max_host::storage::{SqliteStorage, Storage};
+use max_host::query::{SearchPage, SearchRequest};
 
 use crate::args::{GlobalArgs, OutputFormat};
-use crate::commands::project;
-use crate::failure::Failure;
+use crate::commands::host;
 use crate::output::{Printer, printable};
 use crate::prompt;
 
@@ -48,20 +46,8 @@ pub struct SearchCommand {
 impl SearchCommand {
     /// Runs it.
     pub fn run(self, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
-        let project = project(global)?;
-        let installation = project.installations().find(&self.target)?;
-        let path = installation.data_db();
-        if !path.is_file() {
-            return Err(not_synced(&installation.label(), &self.target));
-        }
-        let storage = SqliteStorage::open_read_only(&path)?;
-        let Some(info) = storage.info().cloned() else { return Err(not_synced(&installation.label(), &self.target)) };
-        let entity = info
-            .schema
-            .entities
-            .iter()
-            .find(|e| e.name.eq_ignore_ascii_case(&self.entity))
-            .map_or(self.entity.clone(), |e| e.name.clone());
+        let host = host(global)?;
+        let installation = host.installation(&self.target)?;
         let fields = match self.fields.as_deref().map(str::trim) {
             None | Some("all") => None,
             Some(list) => Some(list.split(',').map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect()),
@@ -74,22 +60,16 @@ impl SearchCommand {
             .filter(|o| !o.is_empty())
             .collect();
         let request = SearchRequest {
-            entity,
+            entity: self.entity.clone(),
             filter: self.filter.clone(),
             fields,
             order_by,
             limit: if self.all { None } else { usize::try_from(self.limit).ok() },
             after: self.after.clone(),
         };
-        let query = build(&info, &request)?;
-        let page = storage.search(&query)?;
-        render(printer, &query.entity, &page)
+        let result = host.search(&installation, &request)?;
+        render(printer, &result.entity, &result.page)
     }
-}
-
-fn not_synced(label: &str, target: &str) -> anyhow::Error {
-    Failure::new("not_synced", format!("{label} has not been synced yet"), format!("run `max sync {target}` first"))
-        .into()
 }
 
 fn render(printer: &Printer, entity: &str, page: &SearchPage) -> anyhow::Result<()> {

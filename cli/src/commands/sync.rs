@@ -1,17 +1,16 @@
 //! `max sync`: syncs an installation and reports what it stored.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 use clap::Args;
-use max_host::live::live_connector;
 use max_host::project::Installation;
-use max_host::storage::SqliteStorage;
-use max_host::storage::SyncStatus;
-use max_host::sync::{Continuation, Start, SyncContext, SyncOptions, SyncReport, run_sync};
+use max_host::sync::{Continuation, Start, SyncReport};
+use max_host::task::SyncStatus;
+use max_host::{Host, SyncRequest};
 
 use crate::args::GlobalArgs;
-use crate::commands::{project, runtime};
+use crate::commands::host;
 use crate::failure::Failure;
 use crate::output::{Printer, printable};
 use crate::progress::SyncProgress;
@@ -64,13 +63,12 @@ pub struct SyncCommand {
 impl SyncCommand {
     /// Runs it.
     pub async fn run(self, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
-        let project = project(global)?;
-        let installations = self.installations(&project)?;
-        let runtime = runtime()?;
+        let host = host(global)?;
+        let installations = self.installations(host.project())?;
         let stop = Arc::new(AtomicBool::new(false));
         stop_on_ctrl_c(stop.clone());
         if let [(target, installation)] = installations.as_slice() {
-            let report = self.sync(&project, &runtime, installation, printer, stop).await?;
+            let report = self.sync(&host, installation, printer, stop).await?;
             print(printer, installation, &report)?;
             return conclude(target, &installation.label(), &report);
         }
@@ -82,7 +80,7 @@ impl SyncCommand {
             }
             attempted += 1;
             let label = installation.label();
-            let outcome = match self.sync(&project, &runtime, installation, printer, stop.clone()).await {
+            let outcome = match self.sync(&host, installation, printer, stop.clone()).await {
                 Ok(report) => {
                     if printer.is_json() {
                         documents.push(serde_json::json!({ "installation": label, "sync": report }));
@@ -169,47 +167,29 @@ impl SyncCommand {
         Ok(found)
     }
 
-    /// Syncs one installation (holding its lock) and returns the report.
+    /// Syncs one installation through the host, drawing its progress, and returns the report.
     async fn sync(
         &self,
-        project: &max_host::project::Project,
-        runtime: &max_host::runtime::Runtime,
+        host: &Host,
         installation: &Installation,
         printer: &Printer,
         stop: Arc<AtomicBool>,
     ) -> anyhow::Result<SyncReport> {
-        let connector = project.connectors().get(&installation.file.connector)?;
-        let workers = usize::from(self.workers);
-        let _lock = installation.lock_for_sync()?;
-        if let Some((path, mode)) = installation.exposed_credentials() {
-            crate::prompt::say(&format!(
-                "warning: {} can be read by other users (mode {mode:o}); `chmod 600` it",
-                path.display()
-            ));
-        }
-        let secrets = Arc::new(installation.secrets()?);
-        let file = &installation.file;
-        let live = live_connector(runtime, project, &connector, &file.config, secrets, &file.sandbox, workers)?;
-        let storage = SqliteStorage::open(&installation.data_db())?;
-        storage.limit_size(live.limits.database_bytes)?;
-        let context =
-            SyncContext { info: live.info, pool: live.pool, http: live.http, storage: Arc::new(Mutex::new(storage)) };
         let start = match (self.resume, self.retry_failed) {
             (Some(id), _) => Start::Resume(id),
             (None, true) => Start::RetryFailed,
             (None, false) => Start::Auto,
         };
-        let options = SyncOptions {
+        let request = SyncRequest {
             full: self.full,
-            workers,
+            workers: usize::from(self.workers),
             start,
             max_attempts: self.max_attempts,
             max_age: self.max_age,
             stop,
-            limits: live.limits.sync.clone(),
         };
         let progress = SyncProgress::new(printer.stderr_is_terminal() && !printer.is_json(), &installation.label());
-        let report = run_sync(&context, &options, &progress).await;
+        let report = host.sync(installation, &request, &progress).await;
         progress.finish();
         Ok(report?)
     }

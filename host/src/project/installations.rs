@@ -120,7 +120,13 @@ impl Installation {
             .truncate(false)
             .open(&path)
             .map_err(Error::io("open", &path))?;
-        match file.try_lock() {
+        // `sync_running` probes the lock for an instant: a sync starting then tries once more.
+        let mut attempt = file.try_lock();
+        if matches!(attempt, Err(std::fs::TryLockError::WouldBlock)) {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            attempt = file.try_lock();
+        }
+        match attempt {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
                 let mut text = String::new();
@@ -143,6 +149,15 @@ impl Installation {
             .and_then(|_| file.write_all(holder.to_string().as_bytes()))
             .map_err(Error::io("write", &path))?;
         Ok(SyncLock { _file: file })
+    }
+
+    /// Whether a process holds the installation's sync lock now (a sync is running).
+    pub fn sync_running(&self) -> bool {
+        let Ok(file) = std::fs::File::open(self.dir.join("sync.lock")) else { return false };
+        match file.try_lock_shared() {
+            Ok(()) => false,
+            Err(error) => matches!(error, std::fs::TryLockError::WouldBlock),
+        }
     }
 
     /// Its secrets, read from the credential store.

@@ -23,7 +23,7 @@ pub struct Freshness {
     pub rows: u64,
     /// Rows marked deleted (the API reported them deleted or archived).
     pub deleted: u64,
-    /// Live rows the last completed full sync didn't write (0 when there was none).
+    /// Live rows the last completed full sync didn't write (0 when there was none); declared roots never count.
     pub stale: u64,
     /// When a row of this type was last written.
     pub last_written: Option<DateTime<Utc>>,
@@ -65,13 +65,20 @@ pub(super) fn freshness(storage: &SqliteStorage) -> Result<(LastSyncs, Vec<Fresh
     for entity in &info.schema.entities {
         let sql = format!(
             "SELECT COUNT(*) FILTER (WHERE _deleted_at IS NULL), COUNT(*) FILTER (WHERE _deleted_at IS NOT NULL),
-                    COUNT(*) FILTER (WHERE _deleted_at IS NULL AND ?1 IS NOT NULL AND (_synced_at IS NULL OR _synced_at < ?1)),
+                    COUNT(*) FILTER (WHERE _deleted_at IS NULL AND ?1 IS NOT NULL AND (_synced_at IS NULL OR _synced_at < ?1)
+                                     AND id NOT IN (SELECT value FROM json_each(?2))),
                     MAX(_synced_at)
              FROM {}",
             quote(&entity.name)
         );
+        // A declared root exists because the schema says so, whether or not a sync writes it: never stale.
+        let roots: Vec<&str> =
+            info.schema.roots.iter().filter(|r| r.entity == entity.name).map(|r| r.id.as_str()).collect();
+        let roots = serde_json::to_string(&roots).expect("ids serialize");
         let (rows, deleted, stale, last): (i64, i64, i64, Option<String>) = conn
-            .query_row(&sql, [&full_started], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .query_row(&sql, rusqlite::params![full_started, roots], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
             .map_err(db_error(conn))?;
         out.push(Freshness {
             entity: entity.name.clone(),

@@ -68,6 +68,15 @@ pub(crate) fn column_type(ty: &FieldType) -> Option<&'static str> {
 }
 
 /// The connector description stored with the data (so readers know the field types).
+/// Whether the database has the sync tables every Max database gets when it is created.
+pub(super) fn has_internal_tables(conn: &Connection) -> Result<bool> {
+    let found = conn
+        .query_row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_max_syncs'", [], |_| Ok(true))
+        .optional()
+        .map_err(db_error(conn))?;
+    Ok(found.unwrap_or(false))
+}
+
 pub(super) fn stored_info(conn: &Connection) -> Result<Option<ConnectorInfo>> {
     let exists: bool = conn
         .query_row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_max_info'", [], |_| Ok(true))

@@ -5,13 +5,11 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{
-    Claim, NewTask, SchemaReport, Storage, SyncId, SyncRecord, SyncStatus, Task, TaskFailure, TaskId, TaskOutcome,
-    TaskSpec,
-};
+use super::{DataStore, SchemaReport, Storage, TaskStore};
 use crate::data::{EntityRef, SeedState};
 use crate::manifest::ConnectorInfo;
 use crate::query::{SearchPage, SearchQuery};
+use crate::task::{Claim, NewTask, SyncId, SyncRecord, SyncStatus, Task, TaskFailure, TaskId, TaskOutcome, TaskSpec};
 use crate::{Error, Result};
 
 /// One installation's `data.db`.
@@ -38,6 +36,11 @@ pub(super) fn sqlite_error(path: &str, error: rusqlite::Error) -> Error {
         rusqlite::Error::SqliteFailure(failure, _) if failure.code == rusqlite::ErrorCode::DiskFull => {
             Error::DatabaseFull { path: path.to_string() }
         }
+        rusqlite::Error::SqliteFailure(failure, _)
+            if matches!(failure.code, rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) =>
+        {
+            Error::CorruptDatabase { path: path.into(), reason: plain_message(&error) }
+        }
         _ => {
             tracing::debug!(%error, "SQLite failed");
             Error::Storage { path: path.to_string(), message: plain_message(&error) }
@@ -57,16 +60,21 @@ fn plain_message(error: &rusqlite::Error) -> String {
 impl SqliteStorage {
     /// Opens (creating if needed) the database at `path` for syncing.
     pub fn open(path: &Path) -> Result<Self> {
-        let conn = Connection::open(path)
-            .map_err(|e| Error::Storage { path: path.display().to_string(), message: e.to_string() })?;
+        let conn = Connection::open(path).map_err(|e| sqlite_error(&path.display().to_string(), e))?;
         Self::configure(conn, true)
     }
 
-    /// Opens an existing database for reading only (searches never block a running sync).
-    pub fn open_read_only(path: &Path) -> Result<Self> {
+    /// Opens an existing database for reading only (searches never block a running sync). One that
+    /// SQLite can't read, or that holds none of Max's tables (an empty file, another program's
+    /// database), is [`Error::CorruptDatabase`]; it is never written to.
+    pub fn open_existing(path: &Path) -> Result<Self> {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
-        let conn = Connection::open_with_flags(path, flags)
-            .map_err(|e| Error::Storage { path: path.display().to_string(), message: e.to_string() })?;
+        let conn =
+            Connection::open_with_flags(path, flags).map_err(|e| sqlite_error(&path.display().to_string(), e))?;
+        if !super::schema::has_internal_tables(&conn)? {
+            let reason = "it holds none of Max's tables (empty, or not written by max)".to_string();
+            return Err(Error::CorruptDatabase { path: path.display().to_string(), reason });
+        }
         Self::configure(conn, false)
     }
 
@@ -107,25 +115,7 @@ impl SqliteStorage {
     }
 }
 
-impl Storage for SqliteStorage {
-    fn apply_schema(&mut self, info: &ConnectorInfo, rebuild: bool) -> Result<SchemaReport> {
-        let report = super::schema::apply(&mut self.conn, info, rebuild)?;
-        self.info = Some(info.clone());
-        Ok(report)
-    }
-
-    fn ensure_rows(&mut self, refs: &[EntityRef]) -> Result<()> {
-        super::write::ensure_rows(self, refs)
-    }
-
-    fn ids_of(&self, entity: &str) -> Result<Vec<String>> {
-        super::write::ids_of(self, entity)
-    }
-
-    fn collection_holds(&self, parent: &EntityRef, field: &str, ids: &[String]) -> Result<u64> {
-        super::write::collection_holds(self, parent, field, ids)
-    }
-
+impl TaskStore for SqliteStorage {
     fn seed_state(&self, full: bool) -> Result<SeedState> {
         super::tasks::seed_state(&self.conn, full)
     }
@@ -151,19 +141,6 @@ impl Storage for SqliteStorage {
         super::tasks::retry_failed(&self.conn, sync)
     }
 
-    fn freshness(&self) -> Result<(super::LastSyncs, Vec<super::Freshness>)> {
-        super::freshness::freshness(self)
-    }
-
-    fn recently_synced(
-        &self,
-        entity: &str,
-        fields: &[String],
-        since: &str,
-    ) -> Result<std::collections::HashSet<String>> {
-        super::freshness::recently_synced(self, entity, fields, since)
-    }
-
     fn child_specs(&self, task: TaskId) -> Result<Vec<TaskSpec>> {
         super::tasks::child_specs(&self.conn, task)
     }
@@ -178,10 +155,6 @@ impl Storage for SqliteStorage {
 
     fn claim_task(&mut self, sync: SyncId) -> Result<Claim> {
         super::tasks::claim(&self.conn, sync)
-    }
-
-    fn complete_task(&mut self, sync: SyncId, task: &Task, outcome: TaskOutcome) -> Result<BTreeMap<String, u64>> {
-        super::write::complete_task(self, sync, task, outcome)
     }
 
     fn fail_task(&mut self, task: &Task, error: &str) -> Result<()> {
@@ -203,6 +176,39 @@ impl Storage for SqliteStorage {
     fn syncs(&self, limit: usize) -> Result<Vec<SyncRecord>> {
         super::tasks::syncs(&self.conn, limit)
     }
+}
+
+impl DataStore for SqliteStorage {
+    fn apply_schema(&mut self, info: &ConnectorInfo, rebuild: bool) -> Result<SchemaReport> {
+        let report = super::schema::apply(&mut self.conn, info, rebuild)?;
+        self.info = Some(info.clone());
+        Ok(report)
+    }
+
+    fn ensure_rows(&mut self, refs: &[EntityRef]) -> Result<()> {
+        super::write::ensure_rows(self, refs)
+    }
+
+    fn ids_of(&self, entity: &str) -> Result<Vec<String>> {
+        super::write::ids_of(self, entity)
+    }
+
+    fn collection_holds(&self, parent: &EntityRef, field: &str, ids: &[String]) -> Result<u64> {
+        super::write::collection_holds(self, parent, field, ids)
+    }
+
+    fn freshness(&self) -> Result<(super::LastSyncs, Vec<super::Freshness>)> {
+        super::freshness::freshness(self)
+    }
+
+    fn recently_synced(
+        &self,
+        entity: &str,
+        fields: &[String],
+        since: &str,
+    ) -> Result<std::collections::HashSet<String>> {
+        super::freshness::recently_synced(self, entity, fields, since)
+    }
 
     fn counts(&self) -> Result<BTreeMap<String, u64>> {
         super::write::counts(self)
@@ -210,5 +216,11 @@ impl Storage for SqliteStorage {
 
     fn search(&self, query: &SearchQuery) -> Result<SearchPage> {
         super::search::run(self, query)
+    }
+}
+
+impl Storage for SqliteStorage {
+    fn complete_task(&mut self, sync: SyncId, task: &Task, outcome: TaskOutcome) -> Result<BTreeMap<String, u64>> {
+        super::write::complete_task(self, sync, task, outcome)
     }
 }

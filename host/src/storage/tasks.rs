@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::sqlite::db_error;
-use super::{Claim, NewTask, SyncId, SyncRecord, SyncStatus, Task, TaskFailure, TaskId, TaskSpec};
 use crate::data::SeedState;
+use crate::task::{Claim, NewTask, SyncId, SyncRecord, SyncStatus, Task, TaskFailure, TaskId, TaskSpec};
 use crate::{Error, Result};
 
 fn now() -> String {

@@ -9,9 +9,10 @@ use rusqlite::{Transaction, params, params_from_iter};
 
 use super::schema::{link_table, quote};
 use super::sqlite::{SqliteStorage, db_error};
-use super::{Links, SyncId, Task, TaskOutcome, membership, tasks, values};
+use super::{membership, tasks, values};
 use crate::data::{EntityBatch, EntityRef, FieldValue};
 use crate::manifest::{ConnectorInfo, FieldType};
+use crate::task::{Links, SyncId, Task, TaskOutcome};
 use crate::{Error, Result};
 
 fn now() -> String {

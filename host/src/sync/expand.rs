@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use crate::data::{EntityRef, Operation, Step, Target};
 use crate::manifest::{ConnectorInfo, LoaderKind};
-use crate::storage::{NewTask, Storage, Task, TaskOutcome, TaskSpec};
+use crate::storage::Storage;
+use crate::task::{NewTask, Task, TaskOutcome, TaskSpec};
 
 /// The tasks of `step`, as the outcome of the expanding task (they become its children).
 pub(super) fn expand(

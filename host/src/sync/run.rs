@@ -5,7 +5,7 @@ use super::SyncLimits;
 use crate::data::EntityRef;
 use crate::manifest::ConnectorInfo;
 use crate::runtime::InstancePool;
-use crate::storage::{Links, NewTask, Task, TaskOutcome, TaskSpec};
+use crate::task::{Links, NewTask, Task, TaskOutcome, TaskSpec};
 use crate::{Error, LimitKind, Result};
 
 /// How many of these ids a collection already holds (to tell pages that add nothing new).

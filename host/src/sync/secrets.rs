@@ -5,7 +5,7 @@
 
 use crate::data::FieldValue;
 use crate::http::Redactor;
-use crate::storage::{TaskOutcome, TaskSpec};
+use crate::task::{TaskOutcome, TaskSpec};
 
 /// Redacts every secret in `outcome`.
 pub(super) fn redact(outcome: &mut TaskOutcome, redactor: &Redactor) {

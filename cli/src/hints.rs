@@ -1,0 +1,111 @@
+//! What the user can do about a host error, in the CLI's words: the commands and flags to run. The
+//! host says what happened; this says what to do about it at a shell.
+
+use max_host::Error as HostError;
+use max_host::onboarding::Fault;
+
+/// Advice for `error`, when there is some.
+pub fn hint(error: &HostError) -> Option<String> {
+    Some(match error {
+        HostError::NotWasm { .. } | HostError::CoreModule { .. } => {
+            "connectors are WebAssembly components: build with `cargo build --release --target wasm32-wasip2`".into()
+        }
+        HostError::InvalidComponent { .. } => {
+            "the file may be truncated or corrupt: rebuild or download it again".into()
+        }
+        HostError::NotAConnector { .. } => "build it with max-connector-sdk (or against wit/ of max:connector)".into(),
+        HostError::IncompatibleContract { found, .. } => {
+            let side = if *found > max_host::CONTRACT_VERSION {
+                "upgrade max"
+            } else {
+                "rebuild the connector with a current max-connector-sdk"
+            };
+            format!("{side} so both use the same max:connector version")
+        }
+        HostError::UnsupportedImports { .. } => {
+            "connectors may import only max:connector/http, max:connector/log and WASI clocks/random/cli".into()
+        }
+        HostError::InvalidDescription { .. } => "this is a bug in the connector: report it to its author".into(),
+        HostError::DescriptionTooLarge { setting, .. } => format!(
+            "a connector that needs this much is rare: if you trust it, install it with \
+             `max connector install <file.wasm> --limit {setting}=<value>`"
+        ),
+        HostError::UnwritableFile { .. } => {
+            "nothing was changed; this is a bug in max: please report it with the connector that caused it".into()
+        }
+        HostError::DamagedConnector { name, .. } => format!(
+            "other connectors and installations are not affected: remove it with `max connector remove {name}` \
+             and install it again"
+        ),
+        HostError::LimitExceeded { limit, .. } => format!(
+            "the connector misbehaved, or needs more: an installation can be given more with \
+             `max limits <connector/name> --set {}=<value>`",
+            limit.setting()
+        ),
+        HostError::InvalidLimit { .. } => "`max limits` lists every limit with its unit, default and range".into(),
+        HostError::ConnectorCrashed { .. } => "this is a bug in the connector: report it to its author".into(),
+        HostError::ProjectNotFound { .. } => "run `max init` to create a project here".into(),
+        HostError::ProjectExists { .. } => "use the existing project, or remove its .max/ folder first".into(),
+        HostError::ConnectorNotInstalled { installed, .. } if installed.is_empty() => {
+            "no connectors are installed yet: `max connector install <file.wasm>`".into()
+        }
+        HostError::ConnectorNotInstalled { installed, .. } => format!("installed: {}", installed.join(", ")),
+        HostError::Tampered { name, .. } => {
+            format!("reinstall `{name}` from a trusted file with `max connector install <file.wasm>`")
+        }
+        HostError::ConnectorInUse { name, .. } => {
+            format!("remove its installations from .max/installations/{name}/ first")
+        }
+        HostError::InstallationNotFound { available, .. } if available.is_empty() => {
+            "connect one first: `max connect <connector>`".into()
+        }
+        HostError::InstallationNotFound { available, .. } => format!("installations: {}", available.join(", ")),
+        HostError::InstallationExists { label } => {
+            format!("pick another --name, or pass --replace to reconnect `{label}` with new settings")
+        }
+        HostError::DatabaseFull { .. } => {
+            "what was stored is kept and the sync resumes where it stopped: raise the limit \
+             with `max limits <connector/name> --set database-mib=<value>` (or free disk space) and sync again"
+                .into()
+        }
+        HostError::CorruptDatabase { path, .. } => format!(
+            "the file is left as it is, and other installations are not affected: move it aside \
+             (`mv {path} {path}.corrupt`) and sync again to load everything afresh"
+        ),
+        HostError::NotSynced { label } => format!("run `max sync {label}` first"),
+        HostError::SchemaConflict { .. } => {
+            "re-run with `max sync --full` to rebuild that table from the API (its stored rows are replaced)".into()
+        }
+        HostError::InvalidPlan { .. } | HostError::InvalidData { .. } => {
+            "this is a bug in the connector: report it to its author".into()
+        }
+        HostError::Query { hint, .. } => return hint.clone(),
+        HostError::SyncBusy { pid, .. } => {
+            format!("wait for it to finish (`max status` shows its progress), or stop it with `kill {pid}`")
+        }
+        HostError::NotResumable { .. } => {
+            "`max status` lists the syncs; plain `max sync` resumes an interrupted one".into()
+        }
+        HostError::NothingToRetry { .. } => "run `max sync` for a new sync".into(),
+        HostError::BadKey { .. } => "make a key pair with `max connector keygen`".into(),
+        HostError::BadSignature { .. } => {
+            "get the component and its .sig from the publisher again; don't install a file whose signature fails".into()
+        }
+        HostError::UntrustedSigner { .. } => {
+            "if you trust this publisher, pass their public key file with --trust".into()
+        }
+        HostError::UngrantedHost { granted, .. } => format!("its hosts: {}", granted.join(", ")),
+        HostError::AnswerRefused { key, .. } => format!("give another value with --set {key}=VALUE"),
+        HostError::ValidationFailed { fault: Fault::Service, .. } => {
+            "the API could not be reached or failed: check the base URL, or try again later; nothing was saved".into()
+        }
+        HostError::ValidationFailed { step: Some(step), .. } => {
+            format!("check the value of `{step}` and try again; nothing was saved")
+        }
+        HostError::ValidationFailed { .. } => {
+            "check the values you gave (base URL, API key) and try again; nothing was saved".into()
+        }
+        HostError::DamagedFile { .. } => "restore it from a backup, or remove it and set the project up again".into(),
+        _ => return None,
+    })
+}

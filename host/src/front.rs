@@ -1,0 +1,261 @@
+//! The host's front door: [`Host`], what every front end (the CLI, a daemon, an agent interface, a
+//! worker) calls to sync, search, inspect and onboard installations of a project. It owns what a sync
+//! needs beyond the executor: the installation's lock, the live connector built with the installation's
+//! limits, the storage opened with its size limit; and it picks the storage backend.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::limits::InstallLimits;
+use crate::live::live_connector;
+use crate::project::{Installation, InstalledConnector, PendingInstall, Project};
+use crate::query::{SearchPage, SearchRequest};
+use crate::runtime::{Runtime, RuntimeConfig};
+use crate::storage::{DataStore, Freshness, LastSyncs, SqliteStorage, TaskStore};
+use crate::sync::{Start, SyncContext, SyncObserver, SyncOptions, SyncReport, run_sync};
+use crate::task::{SyncRecord, SyncStatus};
+use crate::{Error, Result};
+
+/// How a front end asks for a sync; the installation's own limits are added by the host.
+#[derive(Debug, Clone)]
+pub struct SyncRequest {
+    /// Reload everything, and rebuild tables whose field types changed.
+    pub full: bool,
+    /// Tasks run at once (one connector instance each).
+    pub workers: usize,
+    /// Attempts of a task that fails transiently (rate limits, 5xx, timeouts, dropped connections).
+    pub max_attempts: u32,
+    /// New, resumed, or failed tasks retried.
+    pub start: Start,
+    /// Fields a plan loads per entity (not lists) are loaded again only when older than this, unless
+    /// `full`; zero loads them every time.
+    pub max_age: Duration,
+    /// Set to stop: no new task starts, tasks in flight finish, and the sync is left resumable.
+    pub stop: Arc<AtomicBool>,
+}
+
+impl Default for SyncRequest {
+    fn default() -> Self {
+        let defaults = SyncOptions::default();
+        SyncRequest {
+            full: defaults.full,
+            workers: defaults.workers,
+            max_attempts: defaults.max_attempts,
+            start: defaults.start,
+            max_age: defaults.max_age,
+            stop: defaults.stop,
+        }
+    }
+}
+
+/// A search's answer: the entity as the schema spells it, and the page.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchResult {
+    /// The entity searched (its name in the schema, whatever case the request used).
+    pub entity: String,
+    /// The rows.
+    pub page: SearchPage,
+}
+
+/// Rows and last sync of an installation, for a listing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Overview {
+    /// Rows per entity type.
+    pub rows: std::collections::BTreeMap<String, u64>,
+    /// The newest sync, if any.
+    pub last_sync: Option<SyncRecord>,
+}
+
+/// How an installation's syncs went and how current its data is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Status {
+    /// The most recent syncs, newest first.
+    pub syncs: Vec<SyncRecord>,
+    /// The newest sync's tasks (finished, known) when it has not ended: running, or stopped.
+    pub unfinished: Option<Progress>,
+    /// When the last completed full and incremental syncs started.
+    pub last_completed: LastSyncs,
+    /// Per entity type: live, deleted and stale rows, when last written.
+    pub entities: Vec<Freshness>,
+}
+
+/// The tasks of a sync that has not ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    /// The sync.
+    pub sync: i64,
+    /// Whether a process is running it now (else it was interrupted and resumes on the next sync).
+    pub running: bool,
+    /// Tasks finished.
+    pub done: u64,
+    /// Tasks known so far (more are added as pages and plan steps unfold).
+    pub total: u64,
+}
+
+/// One project, opened: the front door to everything the host does.
+pub struct Host {
+    project: Project,
+    cache_dir: Option<std::path::PathBuf>,
+    runtime: OnceLock<Runtime>,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host").field("project", &self.project.root()).finish_non_exhaustive()
+    }
+}
+
+impl Host {
+    /// Opens the project at `start` or its nearest ancestor, with the compile cache in Max's home.
+    pub fn open(start: &Path) -> Result<Host> {
+        Ok(Host::new(Project::find(start)?))
+    }
+
+    /// The front door to `project`, with the compile cache in Max's home.
+    pub fn new(project: Project) -> Host {
+        Host { project, cache_dir: Some(crate::project::cache_dir()), runtime: OnceLock::new() }
+    }
+
+    /// The same host with its compile cache in `dir` (none: compile every component afresh).
+    pub fn with_cache_dir(mut self, dir: Option<std::path::PathBuf>) -> Host {
+        self.cache_dir = dir;
+        self.runtime = OnceLock::new();
+        self
+    }
+
+    /// The project.
+    pub fn project(&self) -> &Project {
+        &self.project
+    }
+
+    /// The WebAssembly runtime, made on first use and shared by everything this host runs.
+    pub(crate) fn runtime(&self) -> Result<&Runtime> {
+        if let Some(runtime) = self.runtime.get() {
+            return Ok(runtime);
+        }
+        let runtime = Runtime::new(RuntimeConfig { cache_dir: self.cache_dir.clone() })?;
+        Ok(self.runtime.get_or_init(|| runtime))
+    }
+
+    /// Checks the component at `path` as an install checks it (within `limits`) and returns what
+    /// installing it would do, to be confirmed ([`PendingInstall::commit`]) or dropped.
+    pub async fn prepare_install(&self, path: &Path, limits: &InstallLimits) -> Result<PendingInstall> {
+        self.project.connectors().prepare(self.runtime()?, path, limits).await
+    }
+
+    /// The installation `target` names: `connector` (its only or default installation) or
+    /// `connector/name`.
+    pub fn installation(&self, target: &str) -> Result<Installation> {
+        self.project.installations().find(target)
+    }
+
+    /// The installed connector of `installation`.
+    pub fn connector_of(&self, installation: &Installation) -> Result<InstalledConnector> {
+        self.project.connectors().get(&installation.file.connector)
+    }
+
+    /// Syncs `installation` to its end (or until `request.stop`), reporting progress to `observer`.
+    /// Holds the installation's sync lock throughout ([`Error::SyncBusy`] when another sync holds it);
+    /// runs the connector under the installation's limits; stores into a database that may not grow
+    /// past its `database-mib`.
+    pub async fn sync(
+        &self,
+        installation: &Installation,
+        request: &SyncRequest,
+        observer: &dyn SyncObserver,
+    ) -> Result<SyncReport> {
+        let connector = self.connector_of(installation)?;
+        let _lock = installation.lock_for_sync()?;
+        if let Some((path, mode)) = installation.exposed_credentials() {
+            observer.credentials_exposed(&path, mode);
+        }
+        let workers = request.workers.max(1);
+        let secrets = Arc::new(installation.secrets()?);
+        let file = &installation.file;
+        let live =
+            live_connector(self.runtime()?, &self.project, &connector, &file.config, secrets, &file.sandbox, workers)?;
+        let storage = SqliteStorage::open(&installation.data_db())?;
+        storage.limit_size(live.limits.database_bytes)?;
+        let context =
+            SyncContext { info: live.info, pool: live.pool, http: live.http, storage: Arc::new(Mutex::new(storage)) };
+        let options = SyncOptions {
+            full: request.full,
+            workers,
+            start: request.start,
+            max_attempts: request.max_attempts,
+            max_age: request.max_age,
+            stop: request.stop.clone(),
+            limits: live.limits.sync.clone(),
+        };
+        run_sync(&context, &options, observer).await
+    }
+
+    /// Removes `installation`: its settings, secrets and synced data. Refused while it syncs.
+    pub fn disconnect(&self, installation: &Installation) -> Result<()> {
+        let _lock = installation.lock_for_sync()?;
+        std::fs::remove_dir_all(installation.dir()).map_err(Error::io("remove", installation.dir()))
+    }
+
+    /// Searches what `installation` synced ([`Error::NotSynced`] before its first sync). Never writes:
+    /// it reads while a sync writes.
+    pub fn search(&self, installation: &Installation, request: &SearchRequest) -> Result<SearchResult> {
+        let storage = read(installation)?.ok_or_else(|| not_synced(installation))?;
+        let info = storage.info().cloned().ok_or_else(|| not_synced(installation))?;
+        let mut request = request.clone();
+        if let Some(entity) = info.schema.entities.iter().find(|e| e.name.eq_ignore_ascii_case(&request.entity)) {
+            request.entity = entity.name.clone();
+        }
+        let query = crate::query::build(&info, &request)?;
+        let page = storage.search(&query)?;
+        Ok(SearchResult { entity: query.entity, page })
+    }
+
+    /// Rows per entity type and the last sync (empty before the first sync;
+    /// [`Error::CorruptDatabase`] when `data.db` is not a readable Max database).
+    pub fn overview(&self, installation: &Installation) -> Result<Overview> {
+        let Some(storage) = read(installation)? else { return Ok(Overview::default()) };
+        Ok(Overview { rows: storage.counts()?, last_sync: storage.syncs(1)?.pop() })
+    }
+
+    /// The `last` most recent syncs, the progress of one that has not ended, and how current each
+    /// entity type is (empty before the first sync; [`Error::CorruptDatabase`] as for
+    /// [`Host::overview`]).
+    pub fn status(&self, installation: &Installation, last: usize) -> Result<Status> {
+        let Some(storage) = read(installation)? else { return Ok(Status::default()) };
+        let syncs = storage.syncs(last.max(1))?;
+        let unfinished = match syncs.first() {
+            Some(newest) if newest.status.resumable() => {
+                let (done, total) = storage.task_progress(newest.id)?;
+                let running = newest.status == SyncStatus::Running && installation.sync_running();
+                Some(Progress { sync: newest.id, running, done, total })
+            }
+            _ => None,
+        };
+        let (last_completed, entities) = storage.freshness()?;
+        Ok(Status { syncs, unfinished, last_completed, entities })
+    }
+}
+
+/// Checks the component at `path` as an install would (within `limits`), outside any project, writing
+/// nothing but the compile cache; returns the record installing it would write.
+pub async fn inspect_component(path: &Path, limits: &InstallLimits) -> Result<InstalledConnector> {
+    let runtime = Runtime::new(RuntimeConfig { cache_dir: Some(crate::project::cache_dir()) })?;
+    crate::project::inspect_file(&runtime, path, limits).await
+}
+
+/// The installation's database opened for reading, or none before its first sync.
+fn read(installation: &Installation) -> Result<Option<SqliteStorage>> {
+    let path = installation.data_db();
+    if !path.exists() {
+        return Ok(None);
+    }
+    SqliteStorage::open_existing(&path).map(Some)
+}
+
+fn not_synced(installation: &Installation) -> Error {
+    Error::NotSynced { label: installation.label() }
+}
