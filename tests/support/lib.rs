@@ -240,6 +240,86 @@ pub fn listening_url() -> &'static str {
     })
 }
 
+/// `max` run on a pseudo-terminal (through util-linux `script`), for the prompts a person answers:
+/// [`Terminal::expect`] waits for text on the screen, [`Terminal::send`] types a line.
+pub struct Terminal {
+    child: std::process::Child,
+    input: std::process::ChildStdin,
+    screen: Arc<std::sync::Mutex<String>>,
+    seen: usize,
+}
+
+impl Terminal {
+    /// Starts `max ARGS` in `project` on a terminal of its own.
+    pub fn max(project: &TestProject, args: &[&str]) -> Terminal {
+        use std::io::Read;
+        let binary = assert_cmd::cargo::cargo_bin("max");
+        let quoted: Vec<String> = std::iter::once(binary.display().to_string())
+            .chain(args.iter().map(|a| a.to_string()))
+            .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+            .collect();
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &quoted.join(" "), "/dev/null"])
+            .current_dir(project.path())
+            .env("MAX_HOME", project.home())
+            .env("NO_COLOR", "1")
+            .env_remove("MAX_LOG")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("util-linux `script` runs");
+        let input = child.stdin.take().expect("its stdin");
+        let mut output = child.stdout.take().expect("its stdout");
+        let screen = Arc::new(std::sync::Mutex::new(String::new()));
+        let filling = screen.clone();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(n @ 1..) = output.read(&mut buffer) {
+                filling.lock().expect("screen").push_str(&String::from_utf8_lossy(&buffer[..n]));
+            }
+        });
+        Terminal { child, input, screen, seen: 0 }
+    }
+
+    /// Waits (30 s at most) until `text` appears after what earlier calls matched.
+    pub fn expect(&mut self, text: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let screen = self.screen.lock().expect("screen").clone();
+            if let Some(at) = screen[self.seen..].find(text) {
+                self.seen += at + text.len();
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "waited for {text:?}; the terminal shows:\n{screen}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Types `line` and Enter.
+    pub fn send(&mut self, line: &str) {
+        use std::io::Write;
+        self.input.write_all(format!("{line}\r").as_bytes()).expect("the terminal takes input");
+        self.input.flush().expect("flushed");
+    }
+
+    /// Waits (30 s at most) for `max` to exit; returns its exit code and everything it showed.
+    pub fn finish(mut self) -> (i32, String) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waitable") {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                return (status.code().unwrap_or(-1), self.screen.lock().expect("screen").clone());
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("max did not exit; the terminal shows:\n{}", self.screen.lock().expect("screen"));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
 /// A sync observer that ignores everything (for syncs run through the library).
 pub struct Quiet;
 
