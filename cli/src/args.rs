@@ -41,8 +41,11 @@ pub struct GlobalArgs {
     #[arg(short = 'C', long = "project", global = true, value_name = "DIR", value_parser = existing_dir)]
     pub project: Option<PathBuf>,
     /// Log more to stderr (-v: info, -vv: debug). `MAX_LOG` takes a full filter.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
+    /// Print only results and errors (and warnings): no progress, notes or hints of what to run next.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
 }
 
 impl GlobalArgs {

@@ -45,8 +45,8 @@ pub fn host(global: &GlobalArgs) -> anyhow::Result<Host> {
 /// Says on stderr which installations can't be read (the others are listed as usual).
 pub fn warn_damaged(store: &max_host::project::InstallationStore) {
     for (label, error) in store.damaged() {
-        crate::prompt::say(&format!(
-            "warning: installation {} is left out: {}",
+        crate::prompt::warn(&format!(
+            "installation {} is left out: {}",
             crate::output::printable(&label),
             crate::output::printable(&error.to_string())
         ));

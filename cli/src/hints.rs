@@ -105,6 +105,13 @@ pub fn hint(error: &HostError) -> Option<String> {
         HostError::ValidationFailed { .. } => {
             "check the values you gave (base URL, API key) and try again; nothing was saved".into()
         }
+        HostError::Unreachable { label, key, url, .. } => {
+            let (connector, name) = label.split_once('/').unwrap_or((label, "default"));
+            format!(
+                "is the server at {url} running? If it moved: \
+                 `max connect {connector} --name {name} --replace --set {key}=<its URL>`; nothing was changed"
+            )
+        }
         HostError::DamagedFile { .. } => "restore it from a backup, or remove it and set the project up again".into(),
         _ => return None,
     })

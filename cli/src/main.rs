@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod failure;
 mod hints;
+mod layout;
 mod output;
 mod progress;
 mod prompt;
@@ -18,6 +19,7 @@ fn main() -> ExitCode {
     let cli = args::Cli::parse();
     cli.check();
     init_tracing(cli.global.verbose);
+    prompt::set_quiet(cli.global.quiet);
     let printer = output::Printer::new(cli.global.output_format());
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -54,5 +56,12 @@ fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("MAX_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour)
+        .with_target(false)
+        .init();
 }

@@ -59,16 +59,21 @@ impl Printer {
         self.styled("2", text)
     }
 
+    /// A printer styling for stderr: colour only when stderr is a colour terminal.
+    pub fn on_stderr(&self) -> Printer {
+        Printer { format: self.format, color: colour_allowed(std::io::stderr().is_terminal()) }
+    }
+
     fn styled(&self, code: &str, text: &str) -> String {
         if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
     }
 
     /// Renders rows as columns aligned under `headers`.
     pub fn table(&self, headers: &[&str], rows: &[Vec<String>]) -> String {
-        let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+        let mut widths: Vec<usize> = headers.iter().map(|h| crate::layout::width(h)).collect();
         for row in rows {
             for (width, cell) in widths.iter_mut().zip(row) {
-                *width = (*width).max(cell.chars().count());
+                *width = (*width).max(crate::layout::width(cell));
             }
         }
         let line = |cells: Vec<String>| {
@@ -105,10 +110,10 @@ impl Printer {
     }
 }
 
-/// `cell` padded with spaces to `width` characters. (Not `format!`'s width, which panics past 65,535:
-/// a synced value can be longer.)
+/// `cell` padded with spaces to `width` display columns. (Not `format!`'s width, which counts
+/// characters and panics past 65,535: a synced value can be longer.)
 fn padded(mut cell: String, width: usize) -> String {
-    let short = width.saturating_sub(cell.chars().count());
+    let short = width.saturating_sub(crate::layout::width(&cell));
     cell.extend(std::iter::repeat_n(' ', short));
     cell
 }

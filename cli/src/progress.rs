@@ -69,7 +69,7 @@ impl SyncObserver for SyncProgress {
     fn credentials_exposed(&self, path: &std::path::Path, mode: u32) {
         let path = printable(&path.display().to_string());
         self.bar.suspend(|| {
-            crate::prompt::say(&format!("warning: {path} can be read by other users (mode {mode:o}); `chmod 600` it"))
+            crate::prompt::warn(&format!("{path} can be read by other users (mode {mode:o}); `chmod 600` it"))
         });
     }
 

@@ -1,6 +1,32 @@
 //! Talking to the person at the terminal on stderr: notes, questions and hidden secret input.
 
 use std::io::{BufRead, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// `--quiet`: notes are left out.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Leaves notes out from now on (`--quiet`).
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+/// Whether notes are left out.
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
+/// A note on stderr (what to run next, how many rows, a page's cursor), left out with `--quiet`.
+pub fn note(text: &str) {
+    if !quiet() {
+        say(text);
+    }
+}
+
+/// A warning on stderr, shown even with `--quiet`.
+pub fn warn(text: &str) {
+    say(&format!("warning: {text}"));
+}
 
 /// Writes a line to stderr.
 pub fn say(text: &str) {

@@ -354,6 +354,18 @@ pub enum Error {
         /// What failed.
         cause: Box<Error>,
     },
+    /// Nothing answers at an installation's base URL: the sync did not start.
+    #[error("{reason}, so the sync did not start")]
+    Unreachable {
+        /// `connector/name`.
+        label: String,
+        /// The config key holding the base URL.
+        key: String,
+        /// The base URL.
+        url: String,
+        /// What happened.
+        reason: String,
+    },
     /// An installation was searched before its first sync.
     #[error("{label} has not been synced yet")]
     NotSynced {
@@ -488,6 +500,7 @@ impl Error {
             Error::DatabaseFull { .. } => "database_full",
             Error::CorruptDatabase { .. } => "corrupt_database",
             Error::NotSynced { .. } => "not_synced",
+            Error::Unreachable { .. } => "unreachable",
             Error::UngrantedHost { .. } => "unknown_host",
             Error::AnswerRefused { .. } => "answer_refused",
             Error::AnswerMissing { .. } => "missing_value",

@@ -173,6 +173,17 @@ impl Host {
         if let Some((path, mode)) = installation.exposed_credentials() {
             observer.credentials_exposed(&path, mode);
         }
+        // A dead or mistyped server is said in seconds, not after every task's retries.
+        let base_url =
+            connector.granted.base_url_key.as_ref().and_then(|key| Some((key, installation.file.config.get(key)?)));
+        if let Some((key, url)) = base_url.filter(|(_, url)| !url.is_empty()) {
+            crate::reach::check(url).await.map_err(|reason| Error::Unreachable {
+                label: installation.label(),
+                key: key.clone(),
+                url: url.clone(),
+                reason,
+            })?;
+        }
         let workers = request.workers.max(1);
         let secrets = Arc::new(installation.secrets()?);
         let file = &installation.file;

@@ -14,6 +14,7 @@ pub mod manifest;
 pub mod onboarding;
 pub mod project;
 pub mod query;
+mod reach;
 pub mod runtime;
 pub mod signing;
 pub mod storage;

@@ -4,19 +4,14 @@
 //! ([`Onboarding::finish`]). A front end only asks the questions: the CLI prompts, a daemon could ask
 //! over its API. Every call of one onboarding shares the host's one runtime.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
-
 use crate::data::ConnectorError;
 use crate::front::Host;
 use crate::live::{LiveConnector, live_connector};
 use crate::manifest::{InputStep, OnboardingStep, SelectOption, SelectStep};
 use crate::project::{FileSecrets, Installation, InstallationFile, InstalledConnector, SandboxSettings};
 use crate::{Error, Result};
-
-/// How long checking that a base URL's server answers may take.
-const REACH_TIMEOUT: Duration = Duration::from_secs(5);
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// What an onboarding asks for, and what it was told before.
 #[derive(Debug, Clone)]
@@ -271,7 +266,7 @@ impl Onboarding<'_> {
                     return Err(Error::AnswerMissing { key: input.key });
                 }
                 if self.connector.granted.base_url_key.as_deref() == Some(input.key.as_str()) && !answer.is_empty() {
-                    check_base_url(&input.key, &answer).await?;
+                    crate::reach::check(&answer).await.map_err(|reason| refused(&input.key, reason))?;
                 }
                 self.answers.config.insert(input.key, answer);
             }
@@ -427,24 +422,5 @@ fn check_choice(step: &SelectStep, options: &[SelectOption], answer: &str) -> Re
             Err(refused(&step.key, format!("`{choice}` is not one of the options: {}", valid.join(", "))))
         }
         None => Ok(()),
-    }
-}
-
-/// A base URL is `http(s)://host[:port][/path]`, and something answers on that host and port.
-async fn check_base_url(key: &str, text: &str) -> Result<()> {
-    let url = reqwest::Url::parse(text).map_err(|e| refused(key, format!("`{text}` is not a URL ({e})")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(refused(key, format!("`{text}` must start with https:// (or http://)")));
-    }
-    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
-        return Err(refused(key, format!("`{text}` names no host")));
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
-    match tokio::time::timeout(REACH_TIMEOUT, tokio::net::TcpStream::connect((host.as_str(), port))).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(error)) => Err(refused(key, format!("can't reach {host}:{port}: {error}"))),
-        Err(_) => {
-            Err(refused(key, format!("can't reach {host}:{port}: no answer within {} s", REACH_TIMEOUT.as_secs())))
-        }
     }
 }

@@ -397,3 +397,67 @@ fn a_component_file_can_be_inspected_before_installing() {
     let refused = outside.max().args(["connector", "inspect"]).arg(&wide).assert().failure();
     assert!(stderr_of(refused.get_output()).contains("install limit `fields`"));
 }
+
+/// The default search table fits an 80-column terminal: the id and a few columns that fit, ids whole,
+/// a note of what was left out; picked columns are cut to fit rather than wrap.
+#[test]
+fn the_default_search_table_fits_eighty_columns_and_never_cuts_ids() {
+    let project = initialised();
+    let (_fake, _server) = project.connect_acme();
+    project.max().args(["sync", "acme"]).assert().success();
+    let json = project.max().args(["search", "acme", "Task", "--limit", "20", "-o", "json"]).assert().success();
+    let all: Value = serde_json::from_slice(&json.get_output().stdout).unwrap();
+    let ids: Vec<&str> = all["rows"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    for fields in [None, Some("all")] {
+        let mut command = project.max();
+        command.args(["search", "acme", "Task", "--limit", "20"]).env("COLUMNS", "80");
+        if let Some(fields) = fields {
+            command.args(["--fields", fields]);
+        }
+        let output = command.assert().success().get_output().clone();
+        let table = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(table.lines().all(|l| l.chars().count() <= 80), "{fields:?}:\n{table}");
+        assert!(table.starts_with("id "), "{table}");
+        for (line, id) in table.lines().skip(1).zip(&ids) {
+            assert!(line.starts_with(&format!("{id} ")), "the id is whole: {line}");
+        }
+        if fields.is_none() {
+            let columns = table.lines().next().unwrap().split_whitespace().count();
+            assert!((3..all["columns"].as_array().unwrap().len()).contains(&columns), "{table}");
+            assert!(stderr_of(&output).contains("left out to fit: --fields all"), "{}", stderr_of(&output));
+        }
+    }
+}
+
+/// `--quiet` leaves notes out; stderr carries no colour codes when redirected, even without
+/// `NO_COLOR`; among several installations each error names its installation.
+#[test]
+fn quiet_means_results_only_and_redirected_stderr_is_plain() {
+    let project = initialised();
+    let (_fake, _server) = project.connect_acme();
+    let synced = project.max().args(["-q", "sync", "acme"]).assert().success();
+    assert_eq!(stderr_of(synced.get_output()), "");
+    let searched = project.max().args(["search", "acme", "Task", "-q", "--limit", "3"]).assert().success();
+    assert_eq!(stderr_of(searched.get_output()), "", "no row count, no cursor note");
+    assert_eq!(String::from_utf8_lossy(&searched.get_output().stdout).lines().count(), 4);
+    let logged = project.max().env_remove("NO_COLOR").args(["-vv", "sync", "acme"]).assert().success();
+    let stderr = stderr_of(logged.get_output());
+    assert!(stderr.contains("DEBUG") && !stderr.contains('\x1b'), "{stderr:?}");
+    let failed =
+        project.max().env_remove("NO_COLOR").args(["search", "acme", "Task", "--filter", "nope = 1"]).assert().code(1);
+    let stderr = stderr_of(failed.get_output());
+    assert!(stderr.contains("error:") && !stderr.contains('\x1b'), "{stderr:?}");
+    // A second installation whose server went away: `--all` says whose error it is.
+    let config = project.path().join(".max/installations/acme/default/installation.json");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let mut file: Value = serde_json::from_str(&text).unwrap();
+    file["name"] = "gone".into();
+    file["config"]["base_url"] = "http://127.0.0.1:9".into();
+    let gone = project.path().join(".max/installations/acme/gone");
+    std::fs::create_dir_all(&gone).unwrap();
+    std::fs::write(gone.join("installation.json"), file.to_string()).unwrap();
+    let all = project.max().args(["sync", "--all"]).assert().code(3);
+    let stderr = stderr_of(all.get_output());
+    assert!(stderr.contains("error: acme/gone: can't reach 127.0.0.1:9"), "{stderr}");
+    assert!(stderr.contains("1 of 2 installations did not sync completely: acme/gone"), "{stderr}");
+}

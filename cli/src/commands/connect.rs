@@ -112,7 +112,8 @@ impl ConnectCommand {
         } else {
             installation.label()
         };
-        printer.text(&printer.dim(&format!("Next: max sync {target}")))
+        prompt::note(&printer.on_stderr().dim(&format!("Next: max sync {target}")));
+        Ok(())
     }
 }
 
@@ -164,12 +165,12 @@ struct Session {
 impl Session {
     fn note(&self, text: &str) {
         if self.chatty {
-            prompt::say(text);
+            prompt::note(text);
         }
     }
 
     fn note_inline(&self, text: &str) {
-        if self.chatty {
+        if self.chatty && !prompt::quiet() {
             prompt::say_inline(text);
         }
     }

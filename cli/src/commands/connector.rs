@@ -90,8 +90,8 @@ async fn install(args: InstallArgs, global: &GlobalArgs, printer: &Printer) -> a
     let signer = args.signed.check(&args.file)?;
     let pending = host.prepare_install(&args.file, &limits).await?;
     let added = pending.added_permissions();
-    if !printer.is_json() || !args.yes {
-        prompt::say(&render::summary(printer, &pending.connector));
+    if (!printer.is_json() && !prompt::quiet()) || !args.yes {
+        prompt::say(&render::summary(&printer.on_stderr(), &pending.connector));
         if let Some(signer) = &signer {
             prompt::say(&format!("  Signed by {signer}, a key you trust."));
         }
@@ -121,17 +121,17 @@ async fn install(args: InstallArgs, global: &GlobalArgs, printer: &Printer) -> a
         installed.version,
         host.project().connectors_dir().display()
     ))?;
-    printer.text(&printer.dim(&format!("Next: max connector inspect {}", installed.name)))
+    prompt::note(&printer.on_stderr().dim(&format!("Next: max connector inspect {}", installed.name)));
+    Ok(())
 }
 
-/// Asks on the terminal; without one, refuses and says to pass `--yes`.
 fn list(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
     let store = host(global)?.project().connectors();
     let connectors = store.list()?;
     let damaged = store.damaged()?;
     for entry in &damaged {
-        prompt::say(&format!(
-            "warning: the installed connector `{}` is damaged ({}); remove it with `max connector remove {}`",
+        prompt::warn(&format!(
+            "the installed connector `{}` is damaged ({}); remove it with `max connector remove {}`",
             printable(&entry.name),
             printable(&entry.reason),
             printable(&entry.name)

@@ -28,6 +28,7 @@ impl InitCommand {
             return printer.json(&serde_json::json!({ "root": project.root(), "max_dir": project.max_dir() }));
         }
         printer.text(&format!("Created a Max project in {}", project.max_dir().display()))?;
-        printer.text(&printer.dim("Next: max connector install <connector.wasm>"))
+        crate::prompt::note(&printer.on_stderr().dim("Next: max connector install <connector.wasm>"));
+        Ok(())
     }
 }

@@ -68,11 +68,11 @@ impl SearchCommand {
             after: self.after.clone(),
         };
         let result = host.search(&installation, &request)?;
-        render(printer, &result.entity, &result.page)
+        render(printer, &result.entity, &result.page, self.fields.is_some())
     }
 }
 
-fn render(printer: &Printer, entity: &str, page: &SearchPage) -> anyhow::Result<()> {
+fn render(printer: &Printer, entity: &str, page: &SearchPage, picked: bool) -> anyhow::Result<()> {
     let objects = || {
         page.rows.iter().map(|row| {
             serde_json::Value::Object(
@@ -106,28 +106,42 @@ fn render(printer: &Printer, entity: &str, page: &SearchPage) -> anyhow::Result<
                 printer.text(&format!("No {entity} matches."))?;
                 return Ok(());
             }
-            let width = std::io::stdout()
-                .is_terminal()
-                .then(|| terminal_size::terminal_size().map(|(w, _)| w.0 as usize))
-                .flatten();
             let rows: Vec<Vec<String>> =
                 page.rows.iter().map(|row| row.iter().map(|v| printable(&cell(v))).collect()).collect();
-            let headers: Vec<&str> = page.columns.iter().map(String::as_str).collect();
-            let rows = fit(&headers, rows, width);
-            printer.text(&printer.table(&headers, &rows))?;
-            let shown = format!("{} {entity} row{}", page.rows.len(), if page.rows.len() == 1 { "" } else { "s" });
+            let fitted = crate::layout::fit(&page.columns, rows, terminal_width(), picked);
+            let headers: Vec<&str> = fitted.headers.iter().map(String::as_str).collect();
+            printer.text(&printer.table(&headers, &fitted.rows))?;
+            let mut shown = format!("{} {entity} row{}", page.rows.len(), if page.rows.len() == 1 { "" } else { "s" });
+            if fitted.hidden > 0 {
+                shown.push_str(&format!(
+                    " ({} more column{} left out to fit: --fields all, or name them with --fields a,b)",
+                    fitted.hidden,
+                    if fitted.hidden == 1 { "" } else { "s" }
+                ));
+            }
             match &page.next {
-                Some(cursor) => prompt::say(&printer.dim(&format!("{shown}; next page: --after {cursor}"))),
-                None => prompt::say(&printer.dim(&shown)),
+                Some(cursor) => {
+                    prompt::note(&printer.on_stderr().dim(&format!("{shown}; next page: --after {cursor}")))
+                }
+                None => prompt::note(&printer.on_stderr().dim(&shown)),
             }
             Ok(())
         }
     }
 }
 
+/// The width tables are fitted to: the terminal's, or `COLUMNS` when stdout is not a terminal (none
+/// without either: a file gets whole rows).
+fn terminal_width() -> Option<usize> {
+    if std::io::stdout().is_terminal() {
+        return terminal_size::terminal_size().map(|(w, _)| usize::from(w.0));
+    }
+    std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse().ok()).filter(|&c: &usize| c > 0)
+}
+
 fn next_hint(page: &SearchPage) {
     if let Some(cursor) = &page.next {
-        prompt::say(&format!("next page: --after {cursor}"));
+        prompt::note(&format!("next page: --after {cursor}"));
     }
 }
 
@@ -141,31 +155,4 @@ fn cell(value: &serde_json::Value) -> String {
 
 fn csv_cell(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
-}
-
-/// Shortens the widest cells (with `…`) until the table fits `width` columns; no limit without one.
-fn fit(headers: &[&str], mut rows: Vec<Vec<String>>, width: Option<usize>) -> Vec<Vec<String>> {
-    let Some(width) = width else { return rows };
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let gaps = 2 * widths.len().saturating_sub(1);
-    while widths.iter().sum::<usize>() + gaps > width {
-        let (widest, w) = widths.iter().copied().enumerate().max_by_key(|(_, w)| *w).expect("at least one column");
-        if w <= 8 {
-            break;
-        }
-        widths[widest] = w - 1;
-    }
-    for row in &mut rows {
-        for (cell, w) in row.iter_mut().zip(&widths) {
-            if cell.chars().count() > *w {
-                *cell = cell.chars().take(w.saturating_sub(1)).chain(std::iter::once('…')).collect();
-            }
-        }
-    }
-    rows
 }

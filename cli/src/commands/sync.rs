@@ -87,10 +87,15 @@ impl SyncCommand {
                     } else if report.record.status != SyncStatus::Interrupted {
                         let gap = if attempted > 1 { "\n" } else { "" };
                         printer.text(&format!("{gap}{}", summary(printer, &label, &report)))?;
+                        if !report.failures.is_empty() {
+                            crate::prompt::say(&failure_list(&report));
+                        }
                     }
                     conclude(target, &label, &report)
                 }
                 Err(error) => {
+                    // Among several, each error says whose it is.
+                    let error = error.context(label.clone());
                     if printer.is_json() {
                         let mut document = crate::output::error_json(&error);
                         document["installation"] = label.clone().into();
@@ -188,7 +193,8 @@ impl SyncCommand {
             max_age: self.max_age,
             stop,
         };
-        let progress = SyncProgress::new(printer.stderr_is_terminal() && !printer.is_json(), &installation.label());
+        let visible = printer.stderr_is_terminal() && !printer.is_json() && !crate::prompt::quiet();
+        let progress = SyncProgress::new(visible, &installation.label());
         let report = host.sync(installation, &request, &progress).await;
         progress.finish();
         Ok(report?)
@@ -202,7 +208,11 @@ fn print(printer: &Printer, installation: &Installation, report: &SyncReport) ->
     } else if report.record.status == SyncStatus::Interrupted {
         Ok(())
     } else {
-        printer.text(&summary(printer, &installation.label(), report))
+        printer.text(&summary(printer, &installation.label(), report))?;
+        if !report.failures.is_empty() {
+            crate::prompt::say(&failure_list(report));
+        }
+        Ok(())
     }
 }
 
@@ -217,18 +227,21 @@ fn conclude(target: &str, label: &str, report: &SyncReport) -> anyhow::Result<()
         )
         .into());
     }
-    if report.failures.is_empty() {
-        return Ok(());
-    }
-    let first = &report.failures[0].error;
+    let groups = grouped(&report.failures);
+    let Some((most, tasks)) = groups.first() else { return Ok(()) };
+    let cause = match groups.len() {
+        1 => format!("{}: {most}", if tasks.len() == 1 { "it" } else { "all" }),
+        2 => format!("{} of them: {most}; 1 other cause", tasks.len()),
+        n => format!("{} of them: {most}; {} other causes", tasks.len(), n - 1),
+    };
     Err(Failure::new(
         "sync_failed",
         format!(
-            "{} of {} tasks failed (first: {first}); the rest of the data was stored",
+            "{label}: {} of {} tasks failed ({cause}); the rest of the data was stored",
             report.failures.len(),
             report.record.tasks_total
         ),
-        format!("fix the cause and run `max sync {target}` again"),
+        format!("fix the cause, then `max sync {target} --retry-failed` runs just the failed tasks again"),
     )
     .into())
 }
@@ -304,15 +317,40 @@ fn summary(printer: &Printer, label: &str, report: &SyncReport) -> String {
             report.rate_limit_wait_ms as f64 / 1000.0
         ));
     }
-    if !report.failures.is_empty() {
-        out.push(String::new());
-        out.push(format!("Failed tasks ({}):", report.failures.len()));
-        for failure in report.failures.iter().take(20) {
-            out.push(format!("  - {}: {}", printable(&failure.description), printable(&failure.error)));
+    out.join("\n")
+}
+
+/// The failed tasks grouped by what went wrong, most frequent first, a few of each named: for stderr.
+fn failure_list(report: &SyncReport) -> String {
+    let groups = grouped(&report.failures);
+    let mut out = vec![format!("Failed tasks ({}):", thousands(report.failures.len() as u64))];
+    for (error, tasks) in &groups {
+        let count =
+            if tasks.len() == 1 { "1 task".to_string() } else { format!("{} tasks", thousands(tasks.len() as u64)) };
+        out.push(format!("  {count}: {}", printable(error)));
+        for task in tasks.iter().take(EXAMPLES) {
+            out.push(format!("    - {}", printable(task)));
         }
-        if report.failures.len() > 20 {
-            out.push(format!("  … and {} more (max status -o json lists them all)", report.failures.len() - 20));
+        if tasks.len() > EXAMPLES {
+            out.push(format!("    … and {} more like it", thousands((tasks.len() - EXAMPLES) as u64)));
         }
     }
+    out.push("`-o json` lists every failed task.".to_string());
     out.join("\n")
+}
+
+/// Failed tasks named per group.
+const EXAMPLES: usize = 3;
+
+/// Failures by error message (what the task was doing, per message), most frequent first.
+fn grouped(failures: &[max_host::task::TaskFailure]) -> Vec<(String, Vec<String>)> {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for failure in failures {
+        match groups.iter_mut().find(|(error, _)| *error == failure.error) {
+            Some((_, tasks)) => tasks.push(failure.description.clone()),
+            None => groups.push((failure.error.clone(), vec![failure.description.clone()])),
+        }
+    }
+    groups.sort_by_key(|(_, tasks)| std::cmp::Reverse(tasks.len()));
+    groups
 }
