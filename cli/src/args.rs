@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::commands::completions::CompletionsCommand;
 use crate::commands::connect::{ConnectCommand, DisconnectCommand};
 use crate::commands::connector::ConnectorCommand;
 use crate::commands::init::InitCommand;
@@ -27,24 +28,28 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The heading the options every command takes are listed under, after the command's own.
+const GLOBAL: &str = "Global options";
+
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Output format: text for people, json for scripts; `max search` also writes ndjson and csv
-    /// (other commands refuse them).
+    /// Output format (ndjson and csv: `max search` only).
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    #[arg(help_heading = GLOBAL, hide_possible_values = true, hide_default_value = true, value_name = "text|json|ndjson|csv")]
     pub output: OutputFormat,
     /// Shorthand for `-o json`.
-    #[arg(long, global = true, conflicts_with = "output")]
+    #[arg(long, global = true, conflicts_with = "output", help_heading = GLOBAL)]
     pub json: bool,
-    /// Use the project in DIR instead of searching upward from the current directory.
+    /// Use the project in DIR, not the nearest one upward.
     #[arg(short = 'C', long = "project", global = true, value_name = "DIR", value_parser = existing_dir)]
+    #[arg(help_heading = GLOBAL)]
     pub project: Option<PathBuf>,
-    /// Log more to stderr (-v: info, -vv: debug). `MAX_LOG` takes a full filter.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    /// Log more to stderr (-v info, -vv debug; `MAX_LOG` takes a filter).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet", help_heading = GLOBAL)]
     pub verbose: u8,
-    /// Print only results and errors (and warnings): no progress, notes or hints of what to run next.
-    #[arg(short, long, global = true)]
+    /// Results and errors only: no progress, notes or next steps.
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
 }
 
@@ -117,6 +122,7 @@ pub enum Command {
     Ls(LsCommand),
     Status(StatusCommand),
     Limits(LimitsCommand),
+    Completions(CompletionsCommand),
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Runs the parsed command. Each command is a struct in `commands/` with a `run` method.
 
+pub mod completions;
 pub mod connect;
 pub mod connector;
 pub mod init;
@@ -29,6 +30,7 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Ls(command) => command.run(&cli.global, printer),
         Command::Status(command) => command.run(&cli.global, printer),
         Command::Limits(command) => command.run(&cli.global, printer),
+        Command::Completions(command) => command.run(),
     }
 }
 

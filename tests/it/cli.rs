@@ -461,3 +461,50 @@ fn quiet_means_results_only_and_redirected_stderr_is_plain() {
     assert!(stderr.contains("error: acme/gone: can't reach 127.0.0.1:9"), "{stderr}");
     assert!(stderr.contains("1 of 2 installations did not sync completely: acme/gone"), "{stderr}");
 }
+
+/// Every command's help ends with examples; shell completions come from the same command line.
+#[test]
+fn every_command_has_examples_and_shells_get_completions() {
+    let project = TestProject::new();
+    let commands = [
+        "init",
+        "connector install",
+        "connector list",
+        "connector inspect",
+        "connector remove",
+        "connector keygen",
+        "connector sign",
+        "connector verify",
+        "connect",
+        "disconnect",
+        "sync",
+        "search",
+        "schema",
+        "ls",
+        "status",
+        "limits",
+        "completions",
+    ];
+    for command in commands {
+        let mut args: Vec<&str> = command.split_whitespace().collect();
+        args.push("--help");
+        let help = project.max().args(&args).assert().success().get_output().stdout.clone();
+        let help = String::from_utf8_lossy(&help);
+        let examples = help.split("Examples:\n").nth(1).unwrap_or_else(|| panic!("`max {command} --help`:\n{help}"));
+        assert!(
+            examples
+                .lines()
+                .any(|l| l.trim_start().starts_with(&format!("max {}", command.split(' ').next().unwrap()))),
+            "{help}"
+        );
+        assert_eq!(help.matches("Global options:").count(), 1, "{help}");
+    }
+    for (shell, marker) in [("bash", "complete -F _max"), ("zsh", "#compdef max"), ("fish", "complete -c max")] {
+        let script = project.max().args(["completions", shell]).assert().success().get_output().stdout.clone();
+        let script = String::from_utf8_lossy(&script);
+        assert!(
+            script.contains(marker) && script.contains("disconnect") && script.contains("retry-failed"),
+            "{shell}"
+        );
+    }
+}

@@ -16,6 +16,7 @@ mod resume;
 mod rogue;
 mod sandbox;
 mod search;
+mod snapshots;
 mod storage;
 mod sync;
 mod tidy;

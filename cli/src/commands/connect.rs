@@ -25,14 +25,10 @@ use crate::prompt;
 ///
 /// `--replace` reconnects an existing installation: what you don't give again (its secrets too) is
 /// kept, and so is its synced data.
-///
-/// Examples:
-///   max connect acme
-///   max connect acme --set base_url=http://localhost:4000 --set api_key=$ACME_KEY
-///   max connect acme --replace --set page_size=50
-///   max connect linear --name work --host api.linear.app
 #[derive(Debug, Args)]
-#[command(verbatim_doc_comment)]
+#[command(
+    after_help = "Examples:\n  max connect acme\n  max connect acme --set base_url=http://localhost:4000 --set api_key=$ACME_KEY\n  max connect acme --replace --set page_size=50     # keeps the stored secrets\n  max connect linear --name work --host api.linear.app"
+)]
 pub struct ConnectCommand {
     /// The installed connector (see `max connector list`).
     connector: String,
@@ -121,12 +117,8 @@ impl ConnectCommand {
 ///
 /// Asks for confirmation on a terminal; in scripts pass `--yes`. The installed connector stays (remove
 /// it with `max connector remove`). Refused while the installation syncs.
-///
-/// Examples:
-///   max disconnect acme
-///   max disconnect linear/work --yes
 #[derive(Debug, Args)]
-#[command(verbatim_doc_comment)]
+#[command(after_help = "Examples:\n  max disconnect acme\n  max disconnect linear/work --yes")]
 pub struct DisconnectCommand {
     /// The installation: `connector` or `connector/name`.
     target: String,

@@ -19,21 +19,30 @@ pub enum ConnectorCommand {
     /// The file is checked (a component built against a supported max:connector version, with a
     /// consistent description within the install limits), its sha256 recorded, and a copy kept under
     /// `.max/connectors/`. `max limits` lists the install limits; `--limit` raises one for this install.
+    #[command(
+        after_help = "Examples:\n  max connector install ./linear.wasm\n  max connector install ./linear.wasm --yes --require-signed --trust publisher.pub\n  max connector install ./big.wasm --limit entities=2000"
+    )]
     Install(InstallArgs),
     /// List the installed connectors.
+    #[command(after_help = "Examples:\n  max connector list\n  max connector list -o json")]
     List,
     /// Show a connector: entities and fields, loaders, onboarding and permissions.
     ///
     /// Names an installed connector, or a component file (`./linear.wasm`) to look at before installing
     /// it: the file is checked as an install would check it, and nothing is written.
+    #[command(after_help = "Examples:\n  max connector inspect linear\n  max connector inspect ./linear.wasm")]
     Inspect(InspectArgs),
     /// Uninstall a connector (refused while it has installations).
+    #[command(after_help = "Examples:\n  max connector remove linear")]
     Remove(NameArgs),
     /// Make a publisher key pair for signing components (ed25519).
+    #[command(after_help = "Examples:\n  max connector keygen --out publisher")]
     Keygen(signatures::KeygenArgs),
     /// Sign a component with your secret key, writing `<file>.sig` beside it.
+    #[command(after_help = "Examples:\n  max connector sign ./linear.wasm --key publisher.key")]
     Sign(signatures::SignArgs),
     /// Check a component's signature against publisher keys you trust.
+    #[command(after_help = "Examples:\n  max connector verify ./linear.wasm --trust publisher.pub")]
     Verify(signatures::VerifyArgs),
 }
 

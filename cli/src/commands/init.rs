@@ -10,6 +10,7 @@ use crate::output::Printer;
 
 /// Create a Max project: a `.max/` folder for connectors, installations and their data.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  max init\n  max -C ~/work-data init")]
 pub struct InitCommand {
     /// The folder to create the project in (default: `-C DIR`, or the current directory).
     dir: Option<PathBuf>,

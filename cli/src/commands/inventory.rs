@@ -15,6 +15,7 @@ use crate::output::{Printer, printable};
 
 /// Show a connector's entities, fields, types and relations.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  max schema linear\n  max schema linear -o json")]
 pub struct SchemaCommand {
     /// The installed connector.
     connector: String,
@@ -61,6 +62,7 @@ impl SchemaCommand {
 
 /// List installations with their row counts and last sync.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  max ls\n  max ls -o json")]
 pub struct LsCommand {}
 
 impl LsCommand {
@@ -183,6 +185,7 @@ fn describe_unfinished(progress: &Progress, label: &str) -> String {
 /// and per entity type its live and deleted rows, the rows the last full sync didn't see again
 /// (STALE), and when a row was last written.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  max status\n  max status linear/work --last 20\n  max status -o json")]
 pub struct StatusCommand {
     /// Only this installation (`connector` or `connector/name`).
     target: Option<String>,

@@ -23,14 +23,10 @@ use crate::output::Printer;
 /// Give one installation other limits with `--set KEY=VALUE` (values are whole numbers in the unit the
 /// key names) and go back to the default with `--reset KEY`. They apply from the next sync. Without an
 /// installation, lists every limit with its default and range.
-///
-/// Examples:
-///   max limits                      every limit, its default and range
-///   max limits linear               what linear/default runs under
-///   max limits linear/work --set memory-mib=128 --set concurrent-requests=2
-///   max limits linear --reset memory-mib
 #[derive(Debug, Args)]
-#[command(verbatim_doc_comment)]
+#[command(
+    after_help = "Examples:\n  max limits                        every limit, its default and range\n  max limits linear                 what linear/default runs under\n  max limits linear/work --set memory-mib=128 --set concurrent-requests=2\n  max limits linear --reset memory-mib"
+)]
 pub struct LimitsCommand {
     /// The installation: `connector` (its only or default installation) or `connector/name`.
     target: Option<String>,

@@ -17,6 +17,9 @@ use crate::prompt;
 /// read as the field's type; `null` matches empty fields. Follow references with dots:
 /// `--filter 'assignee.email = "ada@acme.com" AND (status = todo OR priority = high)'`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  max search linear Issue --filter 'state.name = \"Todo\"'\n  max search linear Issue --filter 'priority <= 2 AND assignee.email ~= \"@acme.com\"' --order-by updatedAt:desc\n  max search linear Issue --fields id,title,assignee.name --limit 20\n  max search linear Issue --all -o csv > issues.csv\n  max search linear Issue --after <cursor printed by the previous page>"
+)]
 pub struct SearchCommand {
     /// The installation: `connector` or `connector/name`.
     target: String,

@@ -31,6 +31,9 @@ use max_host::format::thousands;
 /// (or some of several installations) failed, listing the failures; `--retry-failed` runs just those
 /// again. Exits with 130 when stopped by Ctrl-C.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  max sync linear\n  max sync linear/work acme\n  max sync --all\n  max sync linear --full\n  max sync linear --retry-failed\n  max sync linear --workers 8 --max-age 0"
+)]
 pub struct SyncCommand {
     /// The installations: `connector` (its only or default installation) or `connector/name`.
     #[arg(value_name = "TARGET", required_unless_present = "all")]
