@@ -118,16 +118,11 @@ fn padded(mut cell: String, width: usize) -> String {
     cell
 }
 
-/// One line without control characters, so text from a connector or an API (synced data, a failure
-/// message) can't move the cursor, recolour or clear the terminal.
-pub fn printable(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
-}
-
-/// `text` without control characters other than line breaks.
-fn printable_lines(text: &str) -> String {
-    text.split('\n').map(printable).collect::<Vec<_>>().join("\n")
-}
+/// The same, with line breaks kept.
+use max_host::text::lines as printable_lines;
+/// Text from a connector or an API (synced data, a failure message) as one line that can't move the
+/// cursor, recolour, clear or reorder the terminal: the host's one rule for it.
+pub use max_host::text::one_line as printable;
 
 /// An error's code, message (its whole chain) and hint, without control characters but line breaks.
 fn describe(error: &anyhow::Error) -> (&'static str, String, Option<String>) {

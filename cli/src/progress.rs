@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use crate::output::printable;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use max_host::format::thousands;
-use max_host::sync::{Continuation, SyncObserver};
 use max_host::task::SyncId;
+use max_host::{Continuation, SyncObserver};
 
 /// Draws sync progress.
 pub struct SyncProgress {

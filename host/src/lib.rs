@@ -1,28 +1,47 @@
-//! The Max engine as a library: runs sandboxed connector components ([`runtime`]) with HTTP through the
-//! host ([`http`]); keeps projects, installed connectors and installations ([`project`]); syncs them
-//! ([`sync`]) into storage ([`storage`]) and searches what was synced ([`query`]). It prints nothing and
-//! parses no command lines: the `max` CLI does that.
+//! The Max engine as a library. Front ends (the `max` CLI, a daemon, an agent interface, workers) go
+//! through one front door, [`Host`]: install and onboard connectors ([`onboarding`]), sync, search and
+//! report on installations. The data they exchange is public: projects and installations
+//! ([`project`]), what connectors declare ([`manifest`]) and return ([`data`]), limits ([`limits`]),
+//! sync records ([`task`]), searches ([`query`]), signatures ([`signing`]), and the one rule for showing
+//! connector text ([`text`]). The engine behind the door (the wasmtime runtime, the HTTP capability,
+//! storage and the executor) is crate-private, public only with the `internals` feature for the
+//! integration tests and benchmarks. It prints nothing and parses no command lines.
+
+// Without `internals`, engine items used only by the tests and benchmarks look unused.
+#![cfg_attr(
+    not(feature = "internals"),
+    allow(dead_code, unused_imports, private_interfaces, private_bounds, unreachable_pub)
+)]
+
+/// Declares the engine's modules: public with the `internals` feature, crate-private without.
+macro_rules! engine_modules {
+    ($($name:ident),* $(,)?) => {$(
+        #[cfg(feature = "internals")]
+        pub mod $name;
+        #[cfg(not(feature = "internals"))]
+        mod $name;
+    )*};
+}
+
+engine_modules!(http, live, runtime, storage, sync);
 
 pub mod data;
 mod error;
 pub mod format;
 mod front;
-pub mod http;
 pub mod limits;
-pub mod live;
 pub mod manifest;
 pub mod onboarding;
 pub mod project;
 pub mod query;
 mod reach;
-pub mod runtime;
 pub mod signing;
-pub mod storage;
-pub mod sync;
 pub mod task;
+pub mod text;
 
 pub use data::ConnectorError;
 pub use error::{Error, LimitKind, Result};
 pub use front::{Host, Overview, Progress, SearchResult, Status, SyncRequest, inspect_component};
 pub use runtime::CONTRACT_VERSION;
 pub use storage::{Freshness, LastSyncs, Timestamp};
+pub use sync::{Continuation, Start, SyncObserver, SyncReport};

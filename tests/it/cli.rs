@@ -502,9 +502,6 @@ fn every_command_has_examples_and_shells_get_completions() {
     for (shell, marker) in [("bash", "complete -F _max"), ("zsh", "#compdef max"), ("fish", "complete -c max")] {
         let script = project.max().args(["completions", shell]).assert().success().get_output().stdout.clone();
         let script = String::from_utf8_lossy(&script);
-        assert!(
-            script.contains(marker) && script.contains("disconnect") && script.contains("retry-failed"),
-            "{shell}"
-        );
+        assert!(script.contains(marker) && script.contains("disconnect") && script.contains("retry-failed"), "{shell}");
     }
 }

@@ -84,6 +84,8 @@ fn the_cli_goes_through_the_hosts_front_door() {
     ];
     let offenders = files_using(&["cli/src"], None, &engine);
     assert!(offenders.is_empty(), "the CLI assembles what `max_host::Host` owns: {offenders:?}");
+    let manifest = std::fs::read_to_string(root().join("cli/Cargo.toml")).unwrap();
+    assert!(!manifest.contains("internals"), "the CLI must not open the engine's modules (feature `internals`)");
 }
 
 #[test]

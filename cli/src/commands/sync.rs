@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Args;
 use max_host::project::Installation;
-use max_host::sync::{Continuation, Start, SyncReport};
 use max_host::task::SyncStatus;
+use max_host::{Continuation, Start, SyncReport};
 use max_host::{Host, SyncRequest};
 
 use crate::args::GlobalArgs;

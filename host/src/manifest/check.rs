@@ -78,9 +78,8 @@ pub fn check(info: &ConnectorInfo) -> Vec<String> {
 /// a line) is refused. Line breaks and tabs are fine.
 fn check_text(info: &ConnectorInfo, problems: &mut Vec<String>) {
     fn walk(value: &serde_json::Value, path: &str, problems: &mut Vec<String>) {
-        let forged = |text: &str| text.chars().any(|c| c.is_control() && c != '\n' && c != '\t');
         match value {
-            serde_json::Value::String(text) if forged(text) => {
+            serde_json::Value::String(text) if crate::text::is_forged(text) => {
                 problems.push(format!("{path} contains control characters (terminal escapes?)"));
             }
             serde_json::Value::Array(items) => {

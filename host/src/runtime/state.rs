@@ -194,14 +194,14 @@ impl StoreState {
     /// Text from the guest (an error message, an account summary, an option label) as the host may show
     /// and store it: secrets redacted, control characters blanked so it can't forge terminal output.
     pub(crate) fn clean_text(&self, text: &str) -> String {
-        self.http.redact(text).chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+        crate::text::one_line(&self.http.redact(text))
     }
 
     /// The last panic message (or other stderr output) of the guest, cleaned for display.
     pub(crate) fn stderr_tail(&self) -> Option<String> {
         let bytes = self.stderr.contents();
         let text = String::from_utf8_lossy(&bytes);
-        let cleaned: String = text.chars().map(|c| if c.is_control() && c != '\n' { ' ' } else { c }).collect();
+        let cleaned = crate::text::lines(&text);
         let cleaned = cleaned.trim();
         if cleaned.is_empty() {
             return None;

@@ -58,7 +58,8 @@ pub(crate) fn report_dropped(connector: &str, dropped: u64, per_second: u32) {
 
 /// The message as it may be shown: control characters blanked, at most `max_chars` characters.
 fn clean(message: &str, max_chars: usize) -> String {
-    let mut clean: String = message.chars().take(max_chars).map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let kept: String = message.chars().take(max_chars).collect();
+    let mut clean = crate::text::one_line(&kept);
     if message.chars().nth(max_chars).is_some() {
         clean.push('…');
     }
