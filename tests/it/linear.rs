@@ -178,8 +178,12 @@ fn the_schema_documents_every_entity_and_field() {
 #[test]
 fn a_team_selection_narrows_issues_states_cycles_and_comments() {
     let fake_probe = Linear::new(LinearConfig::default());
-    let team = fake_probe.with_data(|d| d.all("Team")[1]["id"].as_str().unwrap().to_string());
-    let (project, fake, _server) = linear_project(LinearConfig::default(), &[&format!("teams={team}")]);
+    let (team, key) = fake_probe.with_data(|d| {
+        let team = &d.all("Team")[1];
+        (team["id"].as_str().unwrap().to_string(), team["key"].as_str().unwrap().to_string())
+    });
+    // Chosen by its key, as onboarding offers teams (`ENG — Engineering`).
+    let (project, fake, _server) = linear_project(LinearConfig::default(), &[&format!("teams={key}")]);
     project.max().args(["sync", "linear"]).assert().success();
     let db = data_db(&project);
     let count = |sql: &str| db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap() as usize;

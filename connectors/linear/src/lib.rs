@@ -49,7 +49,8 @@ impl Linear {
         if self.teams.is_empty() {
             return Json::Null;
         }
-        let teams = json!({ "id": { "in": self.teams } });
+        // A team is chosen by its key (`ENG`, what onboarding offers) or, in older installations, its id.
+        let teams = json!({ "or": [{ "key": { "in": self.teams } }, { "id": { "in": self.teams } }] });
         match kind.scope {
             TeamScope::None => Json::Null,
             TeamScope::Own => teams,
@@ -287,7 +288,7 @@ impl Connector for Linear {
             for team in nodes(&data["teams"])? {
                 let text = |k: &str| team[k].as_str().unwrap_or_default().to_string();
                 options
-                    .push(SelectOption { value: text("id"), label: format!("{} — {}", text("key"), text("name")) });
+                    .push(SelectOption { value: text("key"), label: format!("{} — {}", text("key"), text("name")) });
             }
             match next_cursor(&data["teams"]) {
                 Some(next) if Some(&next) != after.as_ref() => after = Some(next),

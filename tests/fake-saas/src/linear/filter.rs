@@ -1,4 +1,4 @@
-//! Evaluating Linear's `filter` arguments: `id` (`IDComparator`), `createdAt`/`updatedAt`
+//! Evaluating Linear's `filter` arguments: `id` (`IDComparator`), a team's `key` (`StringComparator`), `createdAt`/`updatedAt`
 //! (`DateComparator` over ISO-8601 date-times or negative ISO durations such as `-P2W1D`), `team`
 //! and `issue` (the referenced object's filter), and nested `and`/`or` lists.
 
@@ -15,7 +15,8 @@ pub fn matches(object: &Map<String, Json>, filter: &Json, data: &Dataset, target
             continue;
         }
         let passed = match key.as_str() {
-            "id" => id_matches(object.get("id"), condition)?,
+            "id" => string_matches(object.get("id"), condition)?,
+            "key" if target == "Team" => string_matches(object.get("key"), condition)?,
             "createdAt" | "updatedAt" => date_matches(object.get(key), condition)?,
             "team" => match object.get("teamId").and_then(Json::as_str).and_then(|id| data.get(id)) {
                 Some(team) => matches(team, condition, data, "Team")?,
@@ -48,7 +49,7 @@ pub fn matches(object: &Map<String, Json>, filter: &Json, data: &Dataset, target
     Ok(true)
 }
 
-fn id_matches(id: Option<&Json>, comparator: &Json) -> Result<bool, String> {
+fn string_matches(id: Option<&Json>, comparator: &Json) -> Result<bool, String> {
     let id = id.and_then(Json::as_str).unwrap_or_default();
     let list = |v: &Json| v.as_array().map(|a| a.iter().any(|x| x.as_str() == Some(id))).unwrap_or(false);
     for (op, operand) in comparator.as_object().into_iter().flatten() {

@@ -449,6 +449,9 @@ fn filter_type(target: &str) -> InputObject {
     if target == "Comment" {
         filter = filter.field(InputValue::new("issue", TypeRef::named("IssueFilter")));
     }
+    if target == "Team" {
+        filter = filter.field(InputValue::new("key", TypeRef::named("StringComparator")));
+    }
     filter
 }
 
@@ -507,6 +510,11 @@ pub fn build(context: Context) -> Result<Schema, async_graphql::dynamic::SchemaE
         .fold(InputObject::new("IDComparator"), |o, f| o.field(InputValue::new(f, TypeRef::named(TypeRef::ID))))
         .field(InputValue::new("in", TypeRef::named_nn_list(TypeRef::ID)))
         .field(InputValue::new("nin", TypeRef::named_nn_list(TypeRef::ID)));
+    let string_comparator = ["eq", "neq"]
+        .into_iter()
+        .fold(InputObject::new("StringComparator"), |o, f| o.field(InputValue::new(f, TypeRef::named(TypeRef::STRING))))
+        .field(InputValue::new("in", TypeRef::named_nn_list(TypeRef::STRING)))
+        .field(InputValue::new("nin", TypeRef::named_nn_list(TypeRef::STRING)));
     let date_comparator =
         ["eq", "neq", "gt", "gte", "lt", "lte"].into_iter().fold(InputObject::new("DateComparator"), |o, f| {
             o.field(InputValue::new(f, TypeRef::named("DateTimeOrDuration")))
@@ -516,6 +524,7 @@ pub fn build(context: Context) -> Result<Schema, async_graphql::dynamic::SchemaE
         .register(organization)
         .register(page_info_type())
         .register(id_comparator)
+        .register(string_comparator)
         .register(date_comparator)
         .register(Enum::new("PaginationOrderBy").item("createdAt").item("updatedAt"))
         .register(Scalar::new("DateTime"))
