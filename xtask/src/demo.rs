@@ -85,7 +85,7 @@ fn demo(max: &Path, target: &Path, base_url: &str) -> Result<(), String> {
             "acme",
             "Task",
             "--filter",
-            "priority = urgent AND (status = in_progress OR status = in_review)",
+            "priority = urgent AND assignee != null AND (status = in_progress OR status = in_review)",
             "--fields",
             "title,status,assignee.displayName,project.name",
             "--limit",
