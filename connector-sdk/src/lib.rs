@@ -85,6 +85,7 @@ pub mod http;
 pub mod native;
 mod packed;
 mod plan;
+pub mod table;
 mod transport;
 
 pub use data::{Batch, ChangePage, Entities, Page, RowWriter, Value};

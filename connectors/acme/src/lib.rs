@@ -8,6 +8,7 @@ mod model;
 mod object;
 
 use max_connector_sdk::http::{self, Response};
+use max_connector_sdk::table::EntityTable;
 use max_connector_sdk::{
     Batch, ChangePage, Config, Connector, ConnectorError, ConnectorInfo, Entities, EntityRef, Loader, Onboarding, Page,
     Permissions, Result, Schema, SeedState, SyncPlan, Target, export_connector,
@@ -104,23 +105,11 @@ impl Connector for Acme {
             .entity(ROOT, |e| {
                 e.describe("The Acme account the API key belongs to").collection("workspaces", "Workspace")
             })
-            .entity("Workspace", |e| {
-                WORKSPACE
-                    .declare(e)
-                    .describe("A workspace")
-                    .collection("users", "User")
-                    .collection("projects", "Project")
-            })
-            .entity("User", |e| USER.declare(e).describe("A member of a workspace"))
-            .entity("Project", |e| {
-                PROJECT
-                    .declare(e)
-                    .describe("A project in a workspace")
-                    .collection("tasks", "Task")
-                    .collection("files", "File")
-            })
-            .entity("Task", |e| TASK.declare(e).describe("A task in a project"))
-            .entity("File", |e| FILE.declare(e).describe("A file attached to a project"))
+            .entity("Workspace", |e| WORKSPACE.declare(e).collection("users", "User").collection("projects", "Project"))
+            .entity("User", |e| USER.declare(e))
+            .entity("Project", |e| PROJECT.declare(e).collection("tasks", "Task").collection("files", "File"))
+            .entity("Task", |e| TASK.declare(e))
+            .entity("File", |e| FILE.declare(e))
             .root(ROOT, ROOT_ID);
         let mut info = ConnectorInfo::new(
             "acme",
@@ -138,8 +127,7 @@ impl Connector for Acme {
         }
         for kind in KINDS {
             info = info.loader(
-                Loader::batched(&by_id_loader(kind), kind.entity, BY_ID_BATCH)
-                    .fills(&kind.fields())
+                kind.by_id_loader(&by_id_loader(kind), BY_ID_BATCH)
                     .describe(&format!("GET /api/{}/<id>, concurrently", kind.path)),
             );
         }

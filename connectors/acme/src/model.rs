@@ -1,41 +1,46 @@
-//! The Acme data model as one table: each entity's API path, its columns and the JSON keys they come
-//! from. The schema, the loaders and the JSON-to-row conversion are all derived from it.
+//! The Acme data model as one table: each entity's API path and its columns (the field in Max, the
+//! JSON key it comes from, its kind). The schema, the loaders and the JSON-to-row conversion are all
+//! derived from it, through the SDK's [`EntityTable`].
 
-use max_connector_sdk::{Batch, EntityBuilder, FieldType, Result};
+use max_connector_sdk::table::{Column, EntityTable, Kind};
+use max_connector_sdk::{Batch, Result};
 
-/// How a JSON value becomes a field value.
-#[derive(Clone, Copy)]
-pub enum Kind {
-    Text,
-    Integer,
-    Boolean,
-    Datetime,
-    Json,
-    /// A reference to an entity of this type (the JSON holds its id).
-    Ref(&'static str),
-}
-
-/// One column: the field name in Max and the key in the API's JSON.
-pub struct Column {
-    pub field: &'static str,
-    pub key: &'static str,
-    pub kind: Kind,
-}
-
+/// A column read from the JSON key `key`.
 const fn col(field: &'static str, key: &'static str, kind: Kind) -> Column {
-    Column { field, key, kind }
+    Column::new(field, kind).from(key)
 }
 
 /// One Acme entity type.
 pub struct EntityKind {
+    /// Its name in Max.
     pub entity: &'static str,
+    /// What it is.
+    pub description: &'static str,
     /// `/api/<path>` lists it; `/api/<path>/<id>` reads one.
     pub path: &'static str,
+    /// Its columns.
     pub columns: &'static [Column],
+}
+
+impl EntityTable for EntityKind {
+    type Extra = ();
+
+    fn entity(&self) -> &str {
+        self.entity
+    }
+
+    fn description(&self) -> &str {
+        self.description
+    }
+
+    fn columns(&self) -> &[Column] {
+        self.columns
+    }
 }
 
 pub const WORKSPACE: EntityKind = EntityKind {
     entity: "Workspace",
+    description: "A workspace",
     path: "workspaces",
     columns: &[
         col("name", "name", Kind::Text),
@@ -46,6 +51,7 @@ pub const WORKSPACE: EntityKind = EntityKind {
 
 pub const USER: EntityKind = EntityKind {
     entity: "User",
+    description: "A member of a workspace",
     path: "users",
     columns: &[
         col("workspace", "workspaceId", Kind::Ref("Workspace")),
@@ -60,6 +66,7 @@ pub const USER: EntityKind = EntityKind {
 
 pub const PROJECT: EntityKind = EntityKind {
     entity: "Project",
+    description: "A project in a workspace",
     path: "projects",
     columns: &[
         col("workspace", "workspaceId", Kind::Ref("Workspace")),
@@ -74,6 +81,7 @@ pub const PROJECT: EntityKind = EntityKind {
 
 pub const TASK: EntityKind = EntityKind {
     entity: "Task",
+    description: "A task in a project",
     path: "tasks",
     columns: &[
         col("project", "projectId", Kind::Ref("Project")),
@@ -94,6 +102,7 @@ pub const TASK: EntityKind = EntityKind {
 
 pub const FILE: EntityKind = EntityKind {
     entity: "File",
+    description: "A file attached to a project",
     path: "files",
     columns: &[
         col("project", "projectId", Kind::Ref("Project")),
@@ -119,33 +128,7 @@ pub fn kind_named(name: &str) -> Option<&'static EntityKind> {
 }
 
 impl EntityKind {
-    /// The field names of its columns.
-    pub fn fields(&self) -> Vec<&'static str> {
-        self.columns.iter().map(|c| c.field).collect()
-    }
-
-    /// Adds its columns to a schema entity.
-    pub fn declare(&self, mut builder: EntityBuilder) -> EntityBuilder {
-        for column in self.columns {
-            let ty = match column.kind {
-                Kind::Text => FieldType::String,
-                Kind::Integer => FieldType::Integer,
-                Kind::Boolean => FieldType::Boolean,
-                Kind::Datetime => FieldType::Datetime,
-                Kind::Json => FieldType::Json,
-                Kind::Ref(target) => FieldType::Ref(target.to_string()),
-            };
-            builder = builder.field(column.field, ty);
-        }
-        builder
-    }
-
-    /// An empty batch with its columns.
-    pub fn batch(&self) -> Batch {
-        Batch::new(self.entity, &self.fields())
-    }
-
-    /// Appends one API object (JSON text) to `batch` (made by [`EntityKind::batch`]).
+    /// Appends one API object (JSON text) to `batch` (made by [`EntityTable::batch`]).
     pub fn push(&self, batch: &mut Batch, json: &[u8]) -> Result<()> {
         crate::object::push_one(self, batch, json)
     }

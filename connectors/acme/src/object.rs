@@ -9,7 +9,9 @@ use max_connector_sdk::{Batch, ConnectorError, Result, RowWriter};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::model::{EntityKind, Kind};
+use max_connector_sdk::table::Kind;
+
+use crate::model::EntityKind;
 
 /// A string value, or the text of any other scalar (`12` → `"12"`).
 pub fn text(raw: &RawValue) -> String {
@@ -84,7 +86,7 @@ impl<'de> Visitor<'de> for RowSeed<'_, '_> {
             let key = key.0.as_ref();
             if key == "id" {
                 id = Some(map.next_value::<Text<'de>>()?.0);
-            } else if let Some(column) = columns.iter().position(|c| c.key == key) {
+            } else if let Some(column) = columns.iter().position(|c| c.source == key) {
                 match columns[column].kind {
                     Kind::Json => {
                         let raw: &'de RawValue = map.next_value()?;
