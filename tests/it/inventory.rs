@@ -3,26 +3,15 @@
 //! progress, and the root row that a full sync never writes not shown as stale.
 
 use max_fake_saas::RunningServer;
-use max_fake_saas::acme::{Acme, AcmeConfig, DEFAULT_API_KEY, Size};
-use max_tests::{TestProject, connector};
+use max_fake_saas::acme::Size;
+use max_tests::TestProject;
 
 fn acme_project(size: Size) -> (TestProject, RunningServer) {
-    let fake = Acme::new(AcmeConfig { size, ..AcmeConfig::default() });
-    let server = fake.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
-    let project = TestProject::new();
-    project.max().arg("init").assert().success();
-    project.max().args(["connector", "install", "--yes"]).arg(connector("acme")).assert().success();
-    (project, server)
+    max_tests::acme_installed(size)
 }
 
 fn connect(project: &TestProject, server: &RunningServer, name: &str, extra: &[&str]) {
-    project
-        .max()
-        .args(["connect", "acme", "--name", name, "--set", &format!("base_url={}", server.base_url())])
-        .args(["--set", &format!("api_key={DEFAULT_API_KEY}")])
-        .args(extra)
-        .assert()
-        .success();
+    max_tests::connect_acme_to(project, server, name, extra);
 }
 
 fn small() -> Size {

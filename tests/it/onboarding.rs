@@ -3,17 +3,11 @@
 //! an installation with its data.
 
 use max_fake_saas::RunningServer;
-use max_fake_saas::acme::{Acme, AcmeConfig, DEFAULT_API_KEY, Size};
-use max_tests::{Terminal, TestProject, connector};
+use max_fake_saas::acme::{DEFAULT_API_KEY, Size};
+use max_tests::{Terminal, TestProject};
 
 fn acme_project() -> (TestProject, RunningServer) {
-    let size = Size { workspaces: 1, users: 2, projects: 1, tasks_per_project: 5, files_per_project: 1 };
-    let fake = Acme::new(AcmeConfig { size, ..AcmeConfig::default() });
-    let server = fake.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
-    let project = TestProject::new();
-    project.max().arg("init").assert().success();
-    project.max().args(["connector", "install", "--yes"]).arg(connector("acme")).assert().success();
-    (project, server)
+    max_tests::acme_installed(Size { workspaces: 1, users: 2, projects: 1, tasks_per_project: 5, files_per_project: 1 })
 }
 
 fn stderr(output: &std::process::Output) -> String {
@@ -93,12 +87,7 @@ fn an_answer_the_connector_refuses_fails_at_connect_not_at_the_next_sync() {
 #[test]
 fn replace_changes_one_answer_and_keeps_the_stored_secrets() {
     let (project, server) = acme_project();
-    project
-        .max()
-        .args(["connect", "acme", "--set", &format!("base_url={}", server.base_url())])
-        .args(["--set", &format!("api_key={DEFAULT_API_KEY}")])
-        .assert()
-        .success();
+    max_tests::connect_acme_to(&project, &server, "default", &[]);
     let output = project.max().args(["connect", "acme", "--replace", "--set", "page_size=50"]).assert().success();
     assert!(String::from_utf8_lossy(&output.get_output().stdout).contains("Reconnected acme/default"));
     let dir = project.path().join(".max/installations/acme/default");
@@ -114,12 +103,7 @@ fn replace_changes_one_answer_and_keeps_the_stored_secrets() {
 #[test]
 fn disconnect_removes_the_installation_and_its_data_after_confirmation() {
     let (project, server) = acme_project();
-    project
-        .max()
-        .args(["connect", "acme", "--set", &format!("base_url={}", server.base_url())])
-        .args(["--set", &format!("api_key={DEFAULT_API_KEY}")])
-        .assert()
-        .success();
+    max_tests::connect_acme_to(&project, &server, "default", &[]);
     project.max().args(["sync", "acme"]).assert().success();
     let dir = project.path().join(".max/installations/acme/default");
     let refused = project.max().args(["disconnect", "acme"]).write_stdin("").assert().failure().get_output().clone();

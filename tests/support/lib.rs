@@ -224,6 +224,28 @@ pub fn change_three_tasks(fake: &max_fake_saas::acme::Acme, title: &str) -> (Str
     })
 }
 
+/// A project with acme installed and an Acme fake of `size` running, not connected yet.
+pub fn acme_installed(size: max_fake_saas::acme::Size) -> (TestProject, max_fake_saas::RunningServer) {
+    use max_fake_saas::acme::{Acme, AcmeConfig};
+    let fake = Acme::new(AcmeConfig { size, ..AcmeConfig::default() });
+    let server = fake.spawn("127.0.0.1:0".parse().expect("an address")).expect("the Acme fake starts");
+    let project = TestProject::new();
+    project.max().arg("init").assert().success();
+    project.max().args(["connector", "install", "--yes"]).arg(connector("acme")).assert().success();
+    (project, server)
+}
+
+/// `max connect acme --name NAME` to the fake behind `server`, with its API key and `extra` flags.
+pub fn connect_acme_to(project: &TestProject, server: &max_fake_saas::RunningServer, name: &str, extra: &[&str]) {
+    project
+        .max()
+        .args(["connect", "acme", "--name", name, "--set", &format!("base_url={}", server.base_url())])
+        .args(["--set", &format!("api_key={}", max_fake_saas::acme::DEFAULT_API_KEY)])
+        .args(extra)
+        .assert()
+        .success();
+}
+
 /// `http://127.0.0.1:PORT` of a loopback server that accepts every connection and closes it at once:
 /// a base URL that onboarding's reachability check accepts, for guests that never call their API.
 pub fn listening_url() -> &'static str {
