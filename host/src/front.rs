@@ -174,13 +174,11 @@ impl Host {
             observer.credentials_exposed(&path, mode);
         }
         // A dead or mistyped server is said in seconds, not after every task's retries.
-        let base_url =
-            connector.granted.base_url_key.as_ref().and_then(|key| Some((key, installation.file.config.get(key)?)));
-        if let Some((key, url)) = base_url.filter(|(_, url)| !url.is_empty()) {
+        if let Some((key, url)) = connector.base_url(&installation.file.config).filter(|(_, url)| !url.is_empty()) {
             crate::reach::check(url).await.map_err(|reason| Error::Unreachable {
                 label: installation.label(),
-                key: key.clone(),
-                url: url.clone(),
+                key: key.to_string(),
+                url: url.to_string(),
                 reason,
             })?;
         }

@@ -42,7 +42,7 @@ pub fn live_connector(
 ) -> Result<LiveConnector> {
     let limits = limits::effective(connector, &sandbox.limits)?;
     let loaded = project.connectors().load(runtime, connector, limits.sandbox.stack_bytes)?;
-    let base_url = connector.granted.base_url_key.as_ref().and_then(|key| config.get(key)).map(String::as_str);
+    let base_url = connector.base_url(config).map(|(_, url)| url);
     let mut granted = connector.granted.clone();
     if let Some(hosts) = &sandbox.hosts {
         granted.hosts.retain(|h| hosts.contains(&h.host));

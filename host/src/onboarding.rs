@@ -225,10 +225,7 @@ impl Onboarding<'_> {
                     self.position += 1;
                     continue;
                 }
-                OnboardingStep::Input(input) => {
-                    let current = self.previous.config.get(&input.key).cloned().or(input.default_value.clone());
-                    Ask::Input { step: input, current }
-                }
+                OnboardingStep::Input(input) => Ask::Input { current: self.current_input(&input), step: input },
                 OnboardingStep::Secret(input) => {
                     Ask::Secret { has_current: self.previous.secrets.contains_key(&input.key), step: input }
                 }
@@ -260,8 +257,7 @@ impl Onboarding<'_> {
         let step = self.connector.info.onboarding.get(self.position).cloned();
         match step {
             Some(OnboardingStep::Input(input)) => {
-                let current = self.previous.config.get(&input.key).or(input.default_value.as_ref());
-                let answer = value.map(str::to_string).or(current.cloned()).unwrap_or_default();
+                let answer = value.map(str::to_string).or(self.current_input(&input)).unwrap_or_default();
                 if answer.is_empty() && input.required {
                     return Err(Error::AnswerMissing { key: input.key });
                 }
@@ -355,6 +351,11 @@ impl Onboarding<'_> {
         file.sandbox = self.sandbox.clone();
         let installation = self.host.project().installations().create(file, &self.answers.secrets, self.replace)?;
         Ok(Connected { installation, validated: self.validated.clone() })
+    }
+
+    /// What an empty answer to `step` keeps: the answer given before, or the step's default.
+    fn current_input(&self, step: &InputStep) -> Option<String> {
+        self.previous.config.get(&step.key).or(step.default_value.as_ref()).cloned()
     }
 
     /// Whether `step` is asked: it has no condition, or the step it depends on got that answer.

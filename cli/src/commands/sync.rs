@@ -88,11 +88,7 @@ impl SyncCommand {
                     if printer.is_json() {
                         documents.push(serde_json::json!({ "installation": label, "sync": report }));
                     } else if report.record.status != SyncStatus::Interrupted {
-                        let gap = if attempted > 1 { "\n" } else { "" };
-                        printer.text(&format!("{gap}{}", summary(printer, &label, &report)))?;
-                        if !report.failures.is_empty() {
-                            crate::prompt::say(&failure_list(&report));
-                        }
+                        print_text(printer, &label, &report, if attempted > 1 { "\n" } else { "" })?;
                     }
                     conclude(target, &label, &report)
                 }
@@ -211,11 +207,7 @@ fn print(printer: &Printer, installation: &Installation, report: &SyncReport) ->
     } else if report.record.status == SyncStatus::Interrupted {
         Ok(())
     } else {
-        printer.text(&summary(printer, &installation.label(), report))?;
-        if !report.failures.is_empty() {
-            crate::prompt::say(&failure_list(report));
-        }
-        Ok(())
+        print_text(printer, &installation.label(), report, "")
     }
 }
 
@@ -283,6 +275,15 @@ fn stop_on_ctrl_c(stop: Arc<AtomicBool>) {
             std::process::exit(130);
         }
     });
+}
+
+/// One sync's summary on stdout (after `gap`), its failed tasks on stderr.
+fn print_text(printer: &Printer, label: &str, report: &SyncReport, gap: &str) -> anyhow::Result<()> {
+    printer.text(&format!("{gap}{}", summary(printer, label, report)))?;
+    if !report.failures.is_empty() {
+        crate::prompt::say(&failure_list(report));
+    }
+    Ok(())
 }
 
 fn summary(printer: &Printer, label: &str, report: &SyncReport) -> String {

@@ -66,6 +66,13 @@ pub struct InstalledConnector {
 }
 
 impl InstalledConnector {
+    /// The key and value of the base URL in an installation's `config`, when the connector has one
+    /// and the config holds it.
+    pub fn base_url<'c>(&self, config: &'c std::collections::BTreeMap<String, String>) -> Option<(&str, &'c str)> {
+        let key = self.granted.base_url_key.as_deref()?;
+        config.get(key).map(|url| (key, url.as_str()))
+    }
+
     fn entry(&self) -> IndexEntry {
         IndexEntry {
             name: self.name.clone(),
