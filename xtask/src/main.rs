@@ -3,9 +3,9 @@
 //! - `build`: adds the wasm32-wasip2 target if missing, builds the connectors and test guests as
 //!   components (`<target>/connectors/<name>.wasm`, `<target>/guests/<name>.wasm`), and builds `max`
 //!   and `fake-saas`.
-//! - `test`: the checks a reviewer runs first (`cargo fmt --check` of every workspace, then `cargo
-//!   clippy --workspace --all-targets -D warnings`), `build` together with every test target (one build
-//!   of the host), then every test of the workspace.
+//! - `test`: the checks a reviewer runs first (`cargo fmt --check` of every workspace, then clippy with
+//!   warnings as errors on the host workspace and, for wasm32-wasip2, on the connectors and guests),
+//!   `build` together with every test target (one build of the host), then every test of the workspace.
 //! - `demo`: `build`, then starts the Acme fake API and shows Max connecting, syncing and searching it.
 //! - `bench [--quick] [-o json] [--against URL]`: release builds, then `max-bench` (see BENCHMARKS.md).
 //!
@@ -156,7 +156,7 @@ fn bench(extra: &[String]) -> Result<(), String> {
     exec(Command::new(target_dir().join("release").join("max-bench")).env("MAX_BENCH_TARGET", target_dir()).args(extra))
 }
 
-/// Formatting of every workspace (the host's and the guests'), then clippy on the host workspace with
+/// Formatting of every workspace (the host's and the guests'), then clippy on each of them with
 /// warnings as errors: what a reviewer checks before reading.
 fn lint() -> Result<(), String> {
     let root = workspace_root();
@@ -165,7 +165,19 @@ fn lint() -> Result<(), String> {
         exec(cargo().args(["fmt", "--all", "--check", "--manifest-path"]).arg(&manifest))
             .map_err(|e| format!("{e}: run `cargo fmt --all` in {workspace}"))?;
     }
-    exec(cargo().current_dir(&root).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))
+    exec(cargo().current_dir(&root).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    ensure_wasm_target()?;
+    for (workspace, _) in GUEST_WORKSPACES {
+        exec(
+            cargo()
+                .args(["clippy", "--release", "--target", WASM_TARGET, "--manifest-path"])
+                .arg(root.join(workspace).join("Cargo.toml"))
+                .arg("--target-dir")
+                .arg(target_dir())
+                .args(["--", "-D", "warnings"]),
+        )?;
+    }
+    Ok(())
 }
 
 fn test(extra: &[String]) -> Result<(), String> {

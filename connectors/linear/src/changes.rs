@@ -3,6 +3,7 @@
 //! keeps its row, marked). The cursor is JSON: `since`, the `after` of the next page while a pass is
 //! under way, and the newest `updatedAt` seen, which becomes the next pass's `since`.
 
+use max_connector_sdk::table::EntityTable;
 use max_connector_sdk::{ChangePage, ConnectorError, Result};
 use serde_json::{Value as Json, json};
 
@@ -56,7 +57,7 @@ pub fn page(linear: &Linear, kind: &EntityKind, cursor: Option<&str>) -> Result<
     let data = linear.query(&query, json!({ "first": linear.page_size, "after": cursor.after, "filter": filter }))?;
     let connection = &data[kind.list];
     let mut newest = cursor.newest.clone().unwrap_or_else(|| cursor.since.clone());
-    let mut batch = crate::kind_batch(kind);
+    let mut batch = kind.batch();
     let mut deleted = Vec::new();
     for node in crate::nodes(connection)? {
         if let Some(updated) = node["updatedAt"].as_str().filter(|u| *u > newest.as_str()) {

@@ -11,6 +11,7 @@ mod model;
 mod rows;
 
 use max_connector_sdk::http;
+use max_connector_sdk::table::EntityTable;
 use max_connector_sdk::{
     Config, Connector, ConnectorError, ConnectorInfo, Entities, EntityRef, Loader, Onboarding, Page, Permissions,
     Result, Schema, SeedState, SelectOption, SyncPlan, Target, export_connector,
@@ -101,7 +102,7 @@ impl Linear {
 impl Linear {
     /// The nodes of a connection of `kind` objects as one batch.
     fn batch_of(&self, kind: &EntityKind, connection: &Json) -> Result<max_connector_sdk::Batch> {
-        let mut batch = kind_batch(kind);
+        let mut batch = kind.batch();
         for node in nodes(connection)? {
             rows::push(self, kind, &mut batch, node)?;
         }
@@ -118,10 +119,6 @@ impl Linear {
         let connection = &data["issue"]["children"];
         Ok(Page::new(self.batch_of(&model::ISSUE, connection)?).next(next_cursor(connection)))
     }
-}
-
-fn kind_batch(kind: &EntityKind) -> max_connector_sdk::Batch {
-    max_connector_sdk::Batch::new(kind.entity, &kind.fields())
 }
 
 fn nodes(connection: &Json) -> Result<&Vec<Json>> {
@@ -165,7 +162,7 @@ impl Connector for Linear {
                         .describe(&format!("query {{ {}(first, after, filter) }}, page by page", kind.list)),
                 )
                 .loader(
-                    Loader::batched(&kind.by_id_loader(), kind.entity, BY_ID_BATCH)
+                    kind.by_id_loader(&kind.by_id_loader_name(), BY_ID_BATCH)
                         // Sub-issues have a loader of their own (below); the by-id query still brings them.
                         .fills(
                             &kind
@@ -342,7 +339,7 @@ impl Connector for Linear {
         }
         let kind = KINDS
             .into_iter()
-            .find(|k| k.by_id_loader() == loader)
+            .find(|k| k.by_id_loader_name() == loader)
             .ok_or_else(|| ConnectorError::unknown_loader(loader))?;
         let ids: Vec<&str> = refs.iter().map(|r| r.id.as_str()).collect();
         let query = format!(

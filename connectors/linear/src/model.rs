@@ -2,38 +2,22 @@
 //! schema and its kind. The schema, the GraphQL selections and the JSON-to-row conversion are all
 //! derived from it.
 
-use max_connector_sdk::{EntityBuilder, FieldType};
+use max_connector_sdk::table::{self, EntityTable, Kind};
 
-/// How a column is read from a GraphQL node.
-#[derive(Debug, Clone, Copy)]
-pub enum Kind {
-    /// `String`.
-    Text,
-    /// `Float`.
-    Float,
-    /// `Int`.
-    Integer,
-    /// `Boolean`.
-    Boolean,
-    /// `DateTime` or `TimelessDate`.
-    Datetime,
-    /// An object of this entity type, selected as `field { id }`.
-    Ref(&'static str),
-    /// A list of ids of this entity type held in a scalar field (`labelIds`).
-    IdList(&'static str),
-    /// A connection of this entity type, selected as `field(first: N) { nodes { id } pageInfo }`; pages
-    /// beyond the first are fetched on the spot.
-    Connection(&'static str),
+/// How a column is selected in a GraphQL node, beyond its kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Select {
+    /// A scalar (`title`), or a reference selected as `field { id }`.
+    Plain,
+    /// A list of ids held in a scalar field (`labelIds`).
+    IdList,
+    /// A connection selected as `field(first: N) { nodes { id } pageInfo }`; pages beyond the first are
+    /// fetched on the spot.
+    Connection,
 }
 
-/// One column: the field in Max, the field in Linear's API, its kind and what it means.
-#[derive(Debug)]
-pub struct Column {
-    pub field: &'static str,
-    pub api: &'static str,
-    pub kind: Kind,
-    pub doc: &'static str,
-}
+/// One column: the field in Max, the field in Linear's API, its kind, what it means, how it is selected.
+pub type Column = table::Column<Select>;
 
 /// How a list query is narrowed to the teams the user chose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,18 +35,28 @@ pub enum TeamScope {
 /// One entity type.
 #[derive(Debug)]
 pub struct EntityKind {
+    /// Its name in Max.
     pub entity: &'static str,
+    /// What it is.
     pub description: &'static str,
     /// The root list query (`issues`), also the name of its collection on the organization.
     pub list: &'static str,
     /// The single-object query (`issue(id:)`).
     pub single: &'static str,
+    /// How its list query is narrowed to the chosen teams.
     pub scope: TeamScope,
+    /// Its columns, in the order rows carry them.
     pub columns: &'static [Column],
 }
 
+/// A column read from the node's field of the same name.
 const fn col(field: &'static str, kind: Kind, doc: &'static str) -> Column {
-    Column { field, api: field, kind, doc }
+    table::Column::new(field, kind).doc(doc).with(Select::Plain)
+}
+
+/// A collection read from the connection of the same name.
+const fn connection(field: &'static str, target: &'static str, doc: &'static str) -> Column {
+    table::Column::new(field, Kind::Collection(target)).doc(doc).with(Select::Connection)
 }
 
 /// Nodes fetched per nested connection in a list query (more are fetched on demand).
@@ -90,7 +84,7 @@ pub const TEAM: EntityKind = EntityKind {
         col("timezone", T, "The team's timezone"),
         col("private", B, "Whether the team is private"),
         col("cyclesEnabled", B, "Whether the team uses cycles"),
-        col("members", Kind::Connection("User"), "The team's members"),
+        connection("members", "User", "The team's members"),
         CREATED,
         UPDATED,
         ARCHIVED,
@@ -184,7 +178,7 @@ pub const PROJECT: EntityKind = EntityKind {
         col("state", T, "The project's state (deprecated by Linear in favour of its status)"),
         col("lead", Kind::Ref("User"), "The project lead"),
         col("creator", Kind::Ref("User"), "Who created it"),
-        col("teams", Kind::Connection("Team"), "The teams working on it"),
+        connection("teams", "Team", "The teams working on it"),
         CREATED,
         UPDATED,
         ARCHIVED,
@@ -242,8 +236,11 @@ pub const ISSUE: EntityKind = EntityKind {
         col("project", Kind::Ref("Project"), "The project it is part of"),
         col("cycle", Kind::Ref("Cycle"), "The cycle it is planned in"),
         col("parent", Kind::Ref("Issue"), "The issue it is a sub-issue of"),
-        Column { field: "labels", api: "labelIds", kind: Kind::IdList("IssueLabel"), doc: "Its labels" },
-        col("children", Kind::Connection("Issue"), "Its sub-issues"),
+        table::Column::new("labels", Kind::Collection("IssueLabel"))
+            .from("labelIds")
+            .doc("Its labels")
+            .with(Select::IdList),
+        connection("children", "Issue", "Its sub-issues"),
         CREATED,
         UPDATED,
         ARCHIVED,
@@ -273,49 +270,42 @@ pub const COMMENT: EntityKind = EntityKind {
 /// Every entity type, in the order a full sync lists them.
 pub const KINDS: [&EntityKind; 8] = [&TEAM, &USER, &WORKFLOW_STATE, &ISSUE_LABEL, &PROJECT, &CYCLE, &ISSUE, &COMMENT];
 
+impl EntityTable for EntityKind {
+    type Extra = Select;
+
+    fn entity(&self) -> &str {
+        self.entity
+    }
+
+    fn description(&self) -> &str {
+        self.description
+    }
+
+    fn columns(&self) -> &[Column] {
+        self.columns
+    }
+}
+
 impl EntityKind {
-    /// Max field names, in column order.
-    pub fn fields(&self) -> Vec<&'static str> {
-        self.columns.iter().map(|c| c.field).collect()
-    }
-
-    /// Declares the fields on the schema builder.
-    pub fn declare(&self, mut builder: EntityBuilder) -> EntityBuilder {
-        builder = builder.describe(self.description);
-        for column in self.columns {
-            let ty = match column.kind {
-                Kind::Text => FieldType::String,
-                Kind::Float => FieldType::Float,
-                Kind::Integer => FieldType::Integer,
-                Kind::Boolean => FieldType::Boolean,
-                Kind::Datetime => FieldType::Datetime,
-                Kind::Ref(target) => FieldType::Ref(target.to_string()),
-                Kind::IdList(target) | Kind::Connection(target) => FieldType::Collection(target.to_string()),
-            };
-            builder = builder.field_doc(column.field, ty, column.doc);
-        }
-        builder
-    }
-
     /// The GraphQL selection of one node: `id` and every column.
     pub fn selection(&self) -> String {
         let mut selection = String::from("id");
         for column in self.columns {
             selection.push(' ');
-            match column.kind {
-                Kind::Ref(_) => selection.push_str(&format!("{} {{ id }}", column.api)),
-                Kind::Connection(_) => selection.push_str(&format!(
+            match (column.kind, column.extra) {
+                (_, Select::Connection) => selection.push_str(&format!(
                     "{}(first: {NESTED_FIRST}) {{ nodes {{ id }} pageInfo {{ hasNextPage endCursor }} }}",
-                    column.api
+                    column.source
                 )),
-                _ => selection.push_str(column.api),
+                (Kind::Ref(_), _) => selection.push_str(&format!("{} {{ id }}", column.source)),
+                _ => selection.push_str(column.source),
             }
         }
         selection
     }
 
     /// The name of its by-id loader.
-    pub fn by_id_loader(&self) -> String {
+    pub fn by_id_loader_name(&self) -> String {
         format!("{}-by-id", self.list)
     }
 

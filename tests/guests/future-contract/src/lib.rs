@@ -1,6 +1,11 @@
 //! Exports `max:connector/source@1.0.0`, which this host does not run.
 
-wit_bindgen::generate!({ world: "connector", path: "wit" });
+/// The bindings of the future contract.
+mod bindings {
+    #![allow(missing_docs, reason = "generated code; the WIT file documents every item")]
+    wit_bindgen::generate!({ world: "connector", path: "wit" });
+}
+use bindings::{export, exports};
 
 struct Future;
 
@@ -10,4 +15,4 @@ impl exports::max::connector::source::Guest for Future {
     }
 }
 
-export!(Future);
+export!(Future with_types_in bindings);

