@@ -54,7 +54,11 @@ async fn run_all(env: &Env, against: Option<&fake::Api>, rows: &mut Vec<report::
     if against.is_some() {
         return Ok(());
     }
-    rows.extend(scenarios::limit::run(env, fake::Size::MILLION.tasks as usize, e2e.largest_rate).await?);
+    for (label, size, rate) in [("50k", fake::Size::DEMO, e2e.demo_rate), ("1M", fake::Size::MILLION, e2e.largest_rate)]
+    {
+        let projects = (size.workspaces * size.projects) as usize;
+        rows.extend(scenarios::limit::run(env, label, projects, size.tasks as usize, rate).await?);
+    }
     rows.extend(scenarios::boundary::run(env).await?);
     rows.extend(scenarios::startup::run(env)?);
     if let Some(project) = &e2e.largest {
@@ -79,7 +83,12 @@ async fn main() -> anyhow::Result<()> {
     let against = args.against.as_deref().map(|url| fake::Api::external(url, &args.api_key));
     let mut rows = Vec::new();
     match args.only.as_deref() {
-        Some("limit") => rows.extend(scenarios::limit::run(&env, fake::Size::MILLION.tasks as usize, None).await?),
+        Some("limit") => {
+            for (label, size) in [("50k", fake::Size::DEMO), ("1M", fake::Size::MILLION)] {
+                let projects = (size.workspaces * size.projects) as usize;
+                rows.extend(scenarios::limit::run(&env, label, projects, size.tasks as usize, None).await?);
+            }
+        }
         Some("startup") => rows.extend(scenarios::startup::run(&env)?),
         Some("boundary") => rows.extend(scenarios::boundary::run(&env).await?),
         Some(other) => anyhow::bail!("--only takes limit, startup or boundary, not `{other}`"),

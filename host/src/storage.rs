@@ -8,6 +8,7 @@
 //! per collection field, and the execution tables `_max_syncs`, `_max_tasks`, `_max_sync_meta`,
 //! `_max_cursors` in the same file, so that data, task state and metadata change in one transaction.
 
+mod bulk;
 mod freshness;
 mod membership;
 mod schema;
@@ -65,6 +66,9 @@ pub trait TaskStore: Send {
     fn sync_record(&self, sync: SyncId) -> Result<Option<SyncRecord>>;
     /// Atomically claims the next runnable task (lowest unfinished group first).
     fn claim_task(&mut self, sync: SyncId) -> Result<Claim>;
+    /// Makes what was stored so far durable (completions are committed in groups; see the
+    /// implementation). Cheap when nothing is pending.
+    fn flush(&mut self) -> Result<()>;
     /// Records a task's permanent failure.
     fn fail_task(&mut self, task: &Task, error: &str) -> Result<()>;
     /// Finished and total tasks of a sync.
@@ -83,6 +87,12 @@ pub trait DataStore: Send {
     /// Creates or evolves tables for `info`'s schema. A field whose type changed is refused unless
     /// `rebuild`, which drops and recreates that entity's table.
     fn apply_schema(&mut self, info: &ConnectorInfo, rebuild: bool) -> Result<SchemaReport>;
+    /// Starts a bulk load (a full sync): rows written until [`DataStore::finish_bulk_load`] don't
+    /// maintain secondary indexes one by one. Reads stay correct meanwhile, searches on references
+    /// slower. Persistent: a sync resumed after a crash goes on loading in bulk.
+    fn start_bulk_load(&mut self) -> Result<()>;
+    /// Ends a bulk load, if one is in progress: builds what it deferred, so every index exists again.
+    fn finish_bulk_load(&mut self) -> Result<()>;
     /// Makes sure these rows exist (roots), without touching their fields.
     fn ensure_rows(&mut self, refs: &[EntityRef]) -> Result<()>;
     /// The ids of every (not deleted) entity of a type.

@@ -197,7 +197,9 @@ pub async fn run_sync<S: Storage + 'static>(
         // Storage failed (a full database, a broken disk): what completed is kept, and the sync is
         // marked stopped so the next one resumes it (if even this write fails, it still reads as
         // running, which resumes too).
-        let _ = lock(&context.storage).set_sync_status(sync, SyncStatus::Interrupted);
+        let mut storage = lock(&context.storage);
+        let _ = storage.set_sync_status(sync, SyncStatus::Interrupted);
+        let _ = storage.flush();
         return Err(error);
     }
     let stored = drained.stored.into_inner().expect("counts lock");
@@ -208,8 +210,11 @@ pub async fn run_sync<S: Storage + 'static>(
         storage.set_sync_status(sync, SyncStatus::Interrupted)?;
         storage.sync_record(sync)?.expect("the sync being run exists")
     } else {
+        // Before the sync reads as finished: a crash in between resumes the load, never loses an index.
+        storage.finish_bulk_load()?;
         storage.finish_sync(sync, &stored, requests)?
     };
+    storage.flush()?;
     let failures = storage.failures(sync)?;
     let rate_limit_wait_ms = context.http.rate_limit_wait().saturating_sub(waited_before).as_millis() as u64;
     Ok(SyncReport {
@@ -286,7 +291,13 @@ async fn begin<S: Storage>(context: &SyncContext<S>, options: &SyncOptions, agin
             })
         })
         .collect();
-    lock(&context.storage).begin_sync(!incremental, &expansions)
+    let mut storage = lock(&context.storage);
+    let sync = storage.begin_sync(!incremental, &expansions)?;
+    if !incremental {
+        // A full sync rewrites every row: it loads in bulk and builds the indexes when it ends.
+        storage.start_bulk_load()?;
+    }
+    Ok(sync)
 }
 
 fn lock<S>(storage: &Mutex<S>) -> std::sync::MutexGuard<'_, S> {
@@ -330,10 +341,13 @@ impl<S: Storage + 'static> Drain<'_, S> {
             let claim = lock(&self.context.storage).claim_task(self.sync)?;
             match claim {
                 Claim::Done => {
+                    lock(&self.context.storage).flush()?;
                     self.wake.notify_waiters();
                     return Ok(());
                 }
                 Claim::Wait => {
+                    // Nothing to do until tasks in flight finish: a good moment to commit.
+                    lock(&self.context.storage).flush()?;
                     // Tasks in flight will add work or finish their group; poll as a fallback.
                     let _ = tokio::time::timeout(Duration::from_millis(50), self.wake.notified()).await;
                 }

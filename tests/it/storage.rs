@@ -43,7 +43,9 @@ pub fn store(storage: &mut SqliteStorage, outcome: TaskOutcome) -> Result<(), Er
     let spec = TaskSpec::Load { loader: "test".into(), entity: "Person".into(), ids: vec![] };
     let sync = storage.begin_sync(true, &[NewTask { group: 0, parent: None, spec }])?;
     let Claim::Task(task) = storage.claim_task(sync)? else { panic!("a task was added") };
-    storage.complete_task(sync, &task, outcome).map(|_| ())
+    storage.complete_task(sync, &task, outcome)?;
+    // Completions are committed in groups; another connection reads only what is committed.
+    storage.flush()
 }
 
 pub fn batch(entity: &str, columns: &[&str], rows: Vec<(&str, Vec<FieldValue>)>) -> EntityBatch {

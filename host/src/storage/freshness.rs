@@ -102,7 +102,9 @@ pub(super) fn recently_synced(
     // A row is fresh when one field set holding every wanted field was written for it since then.
     let mut stmt = conn
         .prepare_cached(
-            "SELECT DISTINCT m.id FROM _max_sync_meta m JOIN _max_field_sets s ON s.id = m.field_set
+            "SELECT DISTINCT m.id
+             FROM (SELECT * FROM _max_sync_meta UNION ALL SELECT * FROM _max_sync_meta_staged) m
+             JOIN _max_field_sets s ON s.id = m.field_set
              WHERE s.entity = ?1 AND m.synced_at >= ?2
                AND NOT EXISTS (SELECT 1 FROM json_each(?3) w
                                WHERE w.value NOT IN (SELECT value FROM json_each(s.fields)))",

@@ -4,7 +4,7 @@
 //! that root; a deleted item leaves every collection that lists its type, and its own collections
 //! are emptied. All within the transaction that stores the changes.
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 
 use super::schema::link_table;
 use super::sqlite::db_error;
@@ -14,7 +14,7 @@ use crate::manifest::{ConnectorInfo, FieldType, LoaderKind};
 
 /// Applies what `batches` and `deletions` (from a change feed) mean for the collections.
 pub(super) fn follow(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     info: &ConnectorInfo,
     batches: &[EntityBatch],
     deletions: &[EntityRef],

@@ -11,8 +11,9 @@ use crate::{Error, Result};
 
 /// The execution tables, created with every database. `_max_sync_meta` keeps one row per entity row and
 /// field set (the columns one batch carried, with its entity, in `_max_field_sets`; keyed by the set's
-/// integer id so the key stays short); the view `_max_field_sync` reads it per field:
-/// (entity, id, field, synced_at, sync_id).
+/// integer id so the key stays short); during a bulk load its rows are appended to
+/// `_max_sync_meta_staged` instead and merged when the load ends. The view `_max_field_sync` reads both
+/// per field: (entity, id, field, synced_at, sync_id).
 const INTERNAL_TABLES: &str = "
 CREATE TABLE IF NOT EXISTS _max_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS _max_schema (
@@ -33,9 +34,13 @@ CREATE TABLE IF NOT EXISTS _max_field_sets (
 CREATE TABLE IF NOT EXISTS _max_sync_meta (
     field_set INTEGER NOT NULL, id TEXT NOT NULL, synced_at TEXT NOT NULL, sync_id INTEGER NOT NULL,
     PRIMARY KEY (field_set, id)) WITHOUT ROWID;
-CREATE VIEW IF NOT EXISTS _max_field_sync AS
+CREATE TABLE IF NOT EXISTS _max_sync_meta_staged (
+    field_set INTEGER NOT NULL, id TEXT NOT NULL, synced_at TEXT NOT NULL, sync_id INTEGER NOT NULL);
+DROP VIEW IF EXISTS _max_field_sync;
+CREATE VIEW _max_field_sync AS
     SELECT s.entity AS entity, m.id AS id, f.value AS field, m.synced_at AS synced_at, m.sync_id AS sync_id
-    FROM _max_sync_meta m JOIN _max_field_sets s ON s.id = m.field_set, json_each(s.fields) f;
+    FROM (SELECT * FROM _max_sync_meta UNION ALL SELECT * FROM _max_sync_meta_staged) m
+    JOIN _max_field_sets s ON s.id = m.field_set, json_each(s.fields) f;
 CREATE TABLE IF NOT EXISTS _max_cursors (
     loader TEXT PRIMARY KEY, cursor TEXT NOT NULL, updated_at TEXT NOT NULL, sync_id INTEGER NOT NULL);
 ";
@@ -117,7 +122,7 @@ fn table_names(conn: &Connection) -> Result<std::collections::HashSet<String>> {
 
 /// Brings the tables in line with `info`.
 pub(super) fn apply(conn: &mut Connection, info: &ConnectorInfo, rebuild: bool) -> Result<SchemaReport> {
-    let tx = conn.transaction().map_err(|e| super::sqlite::sqlite_error("", e))?;
+    let tx = conn.savepoint().map_err(|e| super::sqlite::sqlite_error("", e))?;
     let mut report = SchemaReport::default();
     let tables = table_names(&tx)?;
     for entity in &info.schema.entities {
@@ -169,27 +174,13 @@ pub(super) fn apply(conn: &mut Connection, info: &ConnectorInfo, rebuild: bool) 
             }
         }
         for field in &entity.fields {
-            match &field.field_type {
-                FieldType::Ref(_) => {
-                    let index = quote(&format!("idx:{}.{}", entity.name, field.name));
-                    let sql = format!(
-                        "CREATE INDEX IF NOT EXISTS {index} ON {} ({})",
-                        quote(&entity.name),
-                        quote(&field.name)
-                    );
-                    tx.execute_batch(&sql).map_err(db_error(&tx))?;
-                }
-                FieldType::Collection(_) => {
-                    let table = link_table(&entity.name, &field.name);
-                    let index = quote(&format!("idx:{}.{}.child", entity.name, field.name));
-                    let sql = format!(
-                        "CREATE TABLE IF NOT EXISTS {table} (parent_id TEXT NOT NULL, position INTEGER NOT NULL, \
-                         child_id TEXT NOT NULL, PRIMARY KEY (parent_id, position)) WITHOUT ROWID;
-                         CREATE INDEX IF NOT EXISTS {index} ON {table} (child_id);"
-                    );
-                    tx.execute_batch(&sql).map_err(db_error(&tx))?;
-                }
-                _ => {}
+            if let FieldType::Collection(_) = &field.field_type {
+                let table = link_table(&entity.name, &field.name);
+                let sql = format!(
+                    "CREATE TABLE IF NOT EXISTS {table} (parent_id TEXT NOT NULL, position INTEGER NOT NULL, \
+                     child_id TEXT NOT NULL, PRIMARY KEY (parent_id, position)) WITHOUT ROWID"
+                );
+                tx.execute_batch(&sql).map_err(db_error(&tx))?;
             }
             tx.execute(
                 "INSERT INTO _max_schema (entity, field, type, retired) VALUES (?1, ?2, ?3, 0)
@@ -216,11 +207,64 @@ pub(super) fn apply(conn: &mut Connection, info: &ConnectorInfo, rebuild: bool) 
             report.retired.push(format!("{}.{field}", entity.name));
         }
     }
+    // A bulk load in progress builds them when it ends.
+    if !super::bulk::active(&tx)? {
+        create_indexes(&tx, info)?;
+    }
     let text = serde_json::to_string(info).expect("connector info serializes");
     tx.execute("INSERT OR REPLACE INTO _max_info (key, value) VALUES ('connector', ?1)", [text])
         .map_err(db_error(&tx))?;
     tx.commit().map_err(|e| super::sqlite::sqlite_error("", e))?;
     Ok(report)
+}
+
+/// The secondary indexes of `info`'s tables: one per reference column, one on the children of each
+/// link table (`idx:…`, a prefix nothing else uses), as `CREATE INDEX IF NOT EXISTS` statements.
+fn secondary_indexes(info: &ConnectorInfo) -> Vec<String> {
+    let mut statements = Vec::new();
+    for entity in &info.schema.entities {
+        for field in &entity.fields {
+            match &field.field_type {
+                FieldType::Ref(_) => {
+                    let index = quote(&format!("idx:{}.{}", entity.name, field.name));
+                    let (table, column) = (quote(&entity.name), quote(&field.name));
+                    statements.push(format!("CREATE INDEX IF NOT EXISTS {index} ON {table} ({column})"));
+                }
+                FieldType::Collection(_) => {
+                    let index = quote(&format!("idx:{}.{}.child", entity.name, field.name));
+                    let table = link_table(&entity.name, &field.name);
+                    statements.push(format!("CREATE INDEX IF NOT EXISTS {index} ON {table} (child_id)"));
+                }
+                _ => {}
+            }
+        }
+    }
+    statements
+}
+
+/// Creates every secondary index of `info`'s tables that is missing.
+pub(super) fn create_indexes(conn: &Connection, info: &ConnectorInfo) -> Result<()> {
+    for sql in secondary_indexes(info) {
+        conn.execute_batch(&sql).map_err(db_error(conn))?;
+    }
+    Ok(())
+}
+
+/// Drops every secondary index of the entity and link tables (whatever schema created them).
+pub(super) fn drop_indexes(conn: &Connection) -> Result<()> {
+    let mut stmt = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx:%'")
+        .map_err(db_error(conn))?;
+    let names: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .map_err(db_error(conn))?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db_error(conn))?;
+    drop(stmt);
+    for name in names {
+        conn.execute_batch(&format!("DROP INDEX IF EXISTS {}", quote(&name))).map_err(db_error(conn))?;
+    }
+    Ok(())
 }
 
 fn drop_entity(conn: &Connection, entity: &str) -> Result<()> {
@@ -237,10 +281,12 @@ fn drop_entity(conn: &Connection, entity: &str) -> Result<()> {
     }
     conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote(entity))).map_err(db_error(conn))?;
     conn.execute("DELETE FROM _max_schema WHERE entity = ?1", [entity]).map_err(db_error(conn))?;
-    conn.execute(
-        "DELETE FROM _max_sync_meta WHERE field_set IN (SELECT id FROM _max_field_sets WHERE entity = ?1)",
-        [entity],
-    )
-    .map_err(db_error(conn))?;
+    for meta in ["_max_sync_meta", "_max_sync_meta_staged"] {
+        conn.execute(
+            &format!("DELETE FROM {meta} WHERE field_set IN (SELECT id FROM _max_field_sets WHERE entity = ?1)"),
+            [entity],
+        )
+        .map_err(db_error(conn))?;
+    }
     Ok(())
 }

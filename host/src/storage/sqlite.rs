@@ -17,7 +17,29 @@ pub struct SqliteStorage {
     pub(super) conn: Connection,
     /// The schema the tables were last brought in line with (needed to convert values).
     pub(super) info: Option<ConnectorInfo>,
+    /// Whether a bulk load is in progress (see `bulk.rs`).
+    pub(super) bulk: bool,
+    /// The open group commit, if any.
+    group: Option<Group>,
 }
+
+/// Group commit: a sync's claims, completed and failed tasks accumulate in one open transaction (every
+/// other write commits it first, then commits itself), each task in
+/// a savepoint of its own (so one that fails to store leaves the others), committed every
+/// [`GROUP_ROWS`] rows or [`GROUP_AGE`], when the executor waits, and when the storage is dropped. One
+/// commit per page would write the index pages a page of random ids touches (about one per row) to the
+/// WAL again for every page; grouped, they are written once per group. A crash loses at most the open
+/// group: its tasks read as unfinished, and resuming runs them again.
+#[derive(Debug)]
+struct Group {
+    started: std::time::Instant,
+    rows: u64,
+}
+
+/// Rows stored before an open group is committed.
+const GROUP_ROWS: u64 = 50_000;
+/// How long a group stays open at most (when tasks keep completing).
+const GROUP_AGE: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl std::fmt::Debug for SqliteStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -97,7 +119,8 @@ impl SqliteStorage {
         }
         conn.set_prepared_statement_cache_capacity(256);
         let info = super::schema::stored_info(&conn)?;
-        Ok(SqliteStorage { conn, info })
+        let bulk = info.is_some() && super::bulk::active(&conn)?;
+        Ok(SqliteStorage { conn, info, bulk, group: None })
     }
 
     /// Refuses to let the database grow past `max_bytes` (writes beyond fail as
@@ -109,9 +132,44 @@ impl SqliteStorage {
         self.conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(())).map_err(db_error(&self.conn))
     }
 
+    /// Opens a group commit unless one is open (or another transaction is).
+    fn join_group(&mut self) -> Result<()> {
+        if self.group.is_none() && self.conn.is_autocommit() {
+            self.conn.execute_batch("BEGIN").map_err(db_error(&self.conn))?;
+            self.group = Some(Group { started: std::time::Instant::now(), rows: 0 });
+        }
+        Ok(())
+    }
+
+    /// Counts `rows` stored in the open group, committing it when it is big or old enough.
+    fn grew(&mut self, rows: u64) -> Result<()> {
+        let Some(group) = &mut self.group else { return Ok(()) };
+        group.rows += rows;
+        if group.rows >= GROUP_ROWS || group.started.elapsed() >= GROUP_AGE {
+            self.commit_group()?;
+        }
+        Ok(())
+    }
+
+    fn commit_group(&mut self) -> Result<()> {
+        if self.group.take().is_some() && !self.conn.is_autocommit() {
+            self.conn.execute_batch("COMMIT").map_err(db_error(&self.conn))?;
+        }
+        Ok(())
+    }
+
     /// The schema stored with the data (none before the first sync).
     pub fn info(&self) -> Option<&ConnectorInfo> {
         self.info.as_ref()
+    }
+}
+
+impl Drop for SqliteStorage {
+    /// Commits the open group: every task in it was stored whole (its savepoint released).
+    fn drop(&mut self) {
+        if let Err(error) = self.commit_group() {
+            tracing::warn!(%error, "the last group of completed tasks could not be committed; they will run again");
+        }
     }
 }
 
@@ -121,7 +179,8 @@ impl TaskStore for SqliteStorage {
     }
 
     fn begin_sync(&mut self, full: bool, tasks: &[NewTask]) -> Result<SyncId> {
-        let tx = self.conn.transaction().map_err(|e| sqlite_error("", e))?;
+        self.commit_group()?;
+        let tx = self.conn.savepoint().map_err(|e| sqlite_error("", e))?;
         let sync = super::tasks::begin_sync(&tx, full)?;
         super::tasks::insert_tasks(&tx, sync, tasks)?;
         tx.commit().map_err(|e| sqlite_error("", e))?;
@@ -134,10 +193,12 @@ impl TaskStore for SqliteStorage {
     }
 
     fn resume_sync(&mut self, sync: SyncId) -> Result<u64> {
+        self.commit_group()?;
         super::tasks::resume(&self.conn, sync)
     }
 
     fn retry_failed(&mut self, sync: SyncId) -> Result<u64> {
+        self.commit_group()?;
         super::tasks::retry_failed(&self.conn, sync)
     }
 
@@ -146,6 +207,7 @@ impl TaskStore for SqliteStorage {
     }
 
     fn set_sync_status(&mut self, sync: SyncId, status: SyncStatus) -> Result<()> {
+        self.commit_group()?;
         super::tasks::set_status(&self.conn, sync, status)
     }
 
@@ -154,6 +216,7 @@ impl TaskStore for SqliteStorage {
     }
 
     fn claim_task(&mut self, sync: SyncId) -> Result<Claim> {
+        self.join_group()?;
         super::tasks::claim(&self.conn, sync)
     }
 
@@ -161,11 +224,16 @@ impl TaskStore for SqliteStorage {
         super::tasks::fail(&mut self.conn, task, error)
     }
 
+    fn flush(&mut self) -> Result<()> {
+        self.commit_group()
+    }
+
     fn task_progress(&self, sync: SyncId) -> Result<(u64, u64)> {
         super::tasks::progress(&self.conn, sync)
     }
 
     fn finish_sync(&mut self, sync: SyncId, entities: &BTreeMap<String, u64>, requests: u64) -> Result<SyncRecord> {
+        self.commit_group()?;
         super::tasks::finish_sync(&self.conn, sync, entities, requests)
     }
 
@@ -180,12 +248,30 @@ impl TaskStore for SqliteStorage {
 
 impl DataStore for SqliteStorage {
     fn apply_schema(&mut self, info: &ConnectorInfo, rebuild: bool) -> Result<SchemaReport> {
+        self.commit_group()?;
         let report = super::schema::apply(&mut self.conn, info, rebuild)?;
         self.info = Some(info.clone());
         Ok(report)
     }
 
+    fn start_bulk_load(&mut self) -> Result<()> {
+        self.commit_group()?;
+        super::bulk::start(&mut self.conn)?;
+        self.bulk = true;
+        Ok(())
+    }
+
+    fn finish_bulk_load(&mut self) -> Result<()> {
+        self.commit_group()?;
+        if let Some(info) = &self.info {
+            super::bulk::finish(&mut self.conn, info)?;
+            self.bulk = false;
+        }
+        Ok(())
+    }
+
     fn ensure_rows(&mut self, refs: &[EntityRef]) -> Result<()> {
+        self.commit_group()?;
         super::write::ensure_rows(self, refs)
     }
 
@@ -221,6 +307,9 @@ impl DataStore for SqliteStorage {
 
 impl Storage for SqliteStorage {
     fn complete_task(&mut self, sync: SyncId, task: &Task, outcome: TaskOutcome) -> Result<BTreeMap<String, u64>> {
-        super::write::complete_task(self, sync, task, outcome)
+        self.join_group()?;
+        let stored = super::write::complete_task(self, sync, task, outcome)?;
+        self.grew(stored.values().sum())?;
+        Ok(stored)
     }
 }

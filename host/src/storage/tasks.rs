@@ -174,7 +174,7 @@ fn release_parent(conn: &Connection, task: TaskId) -> Result<()> {
 }
 
 pub(super) fn fail(conn: &mut Connection, task: &Task, error: &str) -> Result<()> {
-    let tx = conn.transaction().map_err(|e| super::sqlite::sqlite_error("", e))?;
+    let tx = conn.savepoint().map_err(|e| super::sqlite::sqlite_error("", e))?;
     tx.execute(
         "UPDATE _max_tasks SET state = 'failed', error = ?1, updated_at = ?2 WHERE id = ?3",
         params![error, now(), task.id],

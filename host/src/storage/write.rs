@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use rusqlite::types::Value;
-use rusqlite::{Transaction, params, params_from_iter};
+use rusqlite::{Connection, params, params_from_iter};
 
 use super::schema::{link_table, quote};
 use super::sqlite::{SqliteStorage, db_error};
@@ -52,16 +52,16 @@ pub(super) fn collection_holds(
     ids: &[String],
 ) -> Result<u64> {
     let conn = &storage.conn;
-    let sql =
-        format!("SELECT 1 FROM {} WHERE child_id = ?1 AND parent_id = ?2 LIMIT 1", link_table(&parent.entity, field));
+    // One pass over the parent's links (its primary-key range, read once as the IN list), whatever
+    // the indexes; each of `ids` counts, repeats too.
+    let sql = format!(
+        "SELECT COUNT(*) FROM json_each(?2) WHERE value IN (SELECT child_id FROM {} WHERE parent_id = ?1)",
+        link_table(&parent.entity, field)
+    );
+    let ids = serde_json::to_string(ids).expect("ids serialize");
     let mut stmt = conn.prepare_cached(&sql).map_err(db_error(conn))?;
-    let mut held = 0;
-    for id in ids {
-        if stmt.exists(params![id, parent.id]).map_err(db_error(conn))? {
-            held += 1;
-        }
-    }
-    Ok(held)
+    let held: i64 = stmt.query_row(params![parent.id, ids], |r| r.get(0)).map_err(db_error(conn))?;
+    Ok(held as u64)
 }
 
 pub(super) fn counts(storage: &SqliteStorage) -> Result<BTreeMap<String, u64>> {
@@ -82,13 +82,13 @@ pub(super) fn complete_task(
     task: &Task,
     outcome: TaskOutcome,
 ) -> Result<BTreeMap<String, u64>> {
-    let SqliteStorage { conn, info } = storage;
+    let SqliteStorage { conn, info, bulk, .. } = storage;
     let info = info.as_ref().ok_or_else(|| Error::Runtime("the storage has no schema yet".into()))?;
-    let tx = conn.transaction().map_err(|e| super::sqlite::sqlite_error("", e))?;
+    let tx = conn.savepoint().map_err(|e| super::sqlite::sqlite_error("", e))?;
     let synced_at = now();
     let mut stored = BTreeMap::new();
     for batch in &outcome.batches {
-        let n = write_batch(&tx, info, batch, &synced_at, sync)?;
+        let n = write_batch(&tx, info, batch, &synced_at, sync, *bulk)?;
         *stored.entry(batch.entity.clone()).or_insert(0) += n;
     }
     if let Some(links) = &outcome.links {
@@ -124,13 +124,14 @@ pub(super) fn complete_task(
     Ok(stored)
 }
 
-/// Merge-upserts one batch; returns the rows written.
+/// Merge-upserts one batch (its sync metadata staged during a bulk load); returns the rows written.
 fn write_batch(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     info: &ConnectorInfo,
     batch: &EntityBatch,
     synced_at: &str,
     sync: SyncId,
+    bulk: bool,
 ) -> Result<u64> {
     let entity = info.entity(&batch.entity).ok_or_else(|| {
         invalid(&batch.entity, "", "", format!("`{}` is not an entity this connector declared", batch.entity))
@@ -164,10 +165,12 @@ fn write_batch(
     let field_set = field_set_id(tx, &entity.name, &batch.columns)?;
     let mut upsert = tx.prepare_cached(&sql).map_err(db_error(tx))?;
     let mut meta = tx
-        .prepare_cached(
+        .prepare_cached(if bulk {
+            "INSERT INTO _max_sync_meta_staged (field_set, id, synced_at, sync_id) VALUES (?1, ?2, ?3, ?4)"
+        } else {
             "INSERT INTO _max_sync_meta (field_set, id, synced_at, sync_id) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (field_set, id) DO UPDATE SET synced_at = excluded.synced_at, sync_id = excluded.sync_id",
-        )
+             ON CONFLICT (field_set, id) DO UPDATE SET synced_at = excluded.synced_at, sync_id = excluded.sync_id"
+        })
         .map_err(db_error(tx))?;
     let mut values: Vec<Value> = Vec::with_capacity(names.len() + 3);
     for row in &batch.rows {
@@ -226,7 +229,7 @@ fn write_batch(
 }
 
 /// The id of the set of fields a batch carries (one `_max_sync_meta` row per entity and field set).
-fn field_set_id(tx: &Transaction<'_>, entity: &str, columns: &[String]) -> Result<i64> {
+fn field_set_id(tx: &Connection, entity: &str, columns: &[String]) -> Result<i64> {
     let mut sorted = columns.to_vec();
     sorted.sort();
     let key = (entity.to_string(), serde_json::to_string(&sorted).expect("field names serialize"));
@@ -243,7 +246,7 @@ fn field_set_id(tx: &Transaction<'_>, entity: &str, columns: &[String]) -> Resul
     Ok(id)
 }
 
-fn write_links(tx: &Transaction<'_>, links: &Links) -> Result<()> {
+fn write_links(tx: &Connection, links: &Links) -> Result<()> {
     let table = link_table(&links.parent.entity, &links.field);
     if links.replace {
         tx.execute(&format!("DELETE FROM {table} WHERE parent_id = ?1"), [&links.parent.id]).map_err(db_error(tx))?;
