@@ -248,3 +248,57 @@ fn resuming_restarts_what_a_crash_left_running_and_what_failed_but_never_what_co
     assert!(again.iter().all(|t| !t.contains("`a`")), "{again:?}");
     assert!(matches!(storage.claim_task(sync).unwrap(), Claim::Done));
 }
+
+/// The secondary indexes (`idx:…`) of the database at `path`.
+fn secondary_indexes(path: &std::path::Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx:%' ORDER BY name")
+        .unwrap();
+    stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+}
+
+#[test]
+fn a_bulk_load_cut_off_and_resumed_ends_with_every_index_and_its_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.db");
+    let mut storage = file_storage(&dir);
+    storage.apply_schema(&people_schema(serde_json::json!([])), false).unwrap();
+    let built = secondary_indexes(&path);
+    assert_eq!(built, ["idx:Person.manager", "idx:Person.team", "idx:Team.members.child"]);
+
+    storage.start_bulk_load().unwrap();
+    assert!(secondary_indexes(&path).is_empty(), "a bulk load maintains no secondary index");
+    store(
+        &mut storage,
+        TaskOutcome {
+            batches: vec![batch("Person", &["name"], vec![("p1", vec![text("Ada")])])],
+            ..TaskOutcome::default()
+        },
+    )
+    .unwrap();
+    // The process dies here; the next one opens the same file and goes on with the sync.
+    drop(storage);
+    let mut storage = file_storage(&dir);
+    storage.apply_schema(&people_schema(serde_json::json!([])), false).unwrap();
+    assert!(secondary_indexes(&path).is_empty(), "the resumed load still defers its indexes");
+    store(
+        &mut storage,
+        TaskOutcome {
+            batches: vec![batch("Person", &["name"], vec![("p1", vec![text("Ada L")])])],
+            ..TaskOutcome::default()
+        },
+    )
+    .unwrap();
+    let young = storage.recently_synced("Person", &["name".to_string()], "2000-01-01T00:00:00Z").unwrap();
+    assert!(young.contains("p1"), "staged metadata counts while the load runs");
+    storage.finish_bulk_load().unwrap();
+    drop(storage);
+
+    assert_eq!(secondary_indexes(&path), built);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let staged: i64 = conn.query_row("SELECT COUNT(*) FROM _max_sync_meta_staged", [], |r| r.get(0)).unwrap();
+    let merged: i64 = conn.query_row("SELECT COUNT(*) FROM _max_sync_meta WHERE id = 'p1'", [], |r| r.get(0)).unwrap();
+    assert_eq!((staged, merged), (0, 1), "the two writes of p1 merged into one metadata row");
+    assert_eq!(person_row(&dir, "p1").0.as_deref(), Some("Ada L"));
+}
