@@ -36,20 +36,32 @@ CREATE TABLE IF NOT EXISTS _max_sync_meta (
     PRIMARY KEY (field_set, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS _max_sync_meta_staged (
     field_set INTEGER NOT NULL, id TEXT NOT NULL, synced_at TEXT NOT NULL, sync_id INTEGER NOT NULL);
-DROP VIEW IF EXISTS _max_field_sync;
-CREATE VIEW _max_field_sync AS
-    SELECT s.entity AS entity, m.id AS id, f.value AS field, m.synced_at AS synced_at, m.sync_id AS sync_id
-    FROM (SELECT * FROM _max_sync_meta UNION ALL SELECT * FROM _max_sync_meta_staged) m
-    JOIN _max_field_sets s ON s.id = m.field_set, json_each(s.fields) f;
 CREATE TABLE IF NOT EXISTS _max_cursors (
     loader TEXT PRIMARY KEY, cursor TEXT NOT NULL, updated_at TEXT NOT NULL, sync_id INTEGER NOT NULL);
 ";
+
+/// The per-field view of the sync metadata, staged rows included.
+const FIELD_SYNC_VIEW: &str = "CREATE VIEW _max_field_sync AS
+    SELECT s.entity AS entity, m.id AS id, f.value AS field, m.synced_at AS synced_at, m.sync_id AS sync_id
+    FROM (SELECT * FROM _max_sync_meta UNION ALL SELECT * FROM _max_sync_meta_staged) m
+    JOIN _max_field_sets s ON s.id = m.field_set, json_each(s.fields) f";
 
 /// Columns every entity table has besides its fields.
 pub(super) const BOOKKEEPING_COLUMNS: &str = "_synced_at TEXT, _sync_id INTEGER, _deleted_at TEXT";
 
 pub(super) fn create_internal_tables(conn: &Connection) -> Result<()> {
-    conn.execute_batch(INTERNAL_TABLES).map_err(db_error(conn))
+    conn.execute_batch(INTERNAL_TABLES).map_err(db_error(conn))?;
+    // Created, or replaced when an older Max wrote another definition; left alone otherwise (changing
+    // the schema on every open would make every reader prepare its statements again).
+    let view: Option<String> = conn
+        .query_row("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = '_max_field_sync'", [], |r| r.get(0))
+        .optional()
+        .map_err(db_error(conn))?;
+    if view.as_deref() != Some(FIELD_SYNC_VIEW) {
+        let sql = format!("DROP VIEW IF EXISTS _max_field_sync; {FIELD_SYNC_VIEW};");
+        conn.execute_batch(&sql).map_err(db_error(conn))?;
+    }
+    Ok(())
 }
 
 /// `"name"`, with embedded quotes doubled.

@@ -17,8 +17,6 @@ pub struct SqliteStorage {
     pub(super) conn: Connection,
     /// The schema the tables were last brought in line with (needed to convert values).
     pub(super) info: Option<ConnectorInfo>,
-    /// Whether a bulk load is in progress (see `bulk.rs`).
-    pub(super) bulk: bool,
     /// The open group commit, if any.
     group: Option<Group>,
 }
@@ -119,8 +117,7 @@ impl SqliteStorage {
         }
         conn.set_prepared_statement_cache_capacity(256);
         let info = super::schema::stored_info(&conn)?;
-        let bulk = info.is_some() && super::bulk::active(&conn)?;
-        Ok(SqliteStorage { conn, info, bulk, group: None })
+        Ok(SqliteStorage { conn, info, group: None })
     }
 
     /// Refuses to let the database grow past `max_bytes` (writes beyond fail as
@@ -256,18 +253,15 @@ impl DataStore for SqliteStorage {
 
     fn start_bulk_load(&mut self) -> Result<()> {
         self.commit_group()?;
-        super::bulk::start(&mut self.conn)?;
-        self.bulk = true;
-        Ok(())
+        super::bulk::start(&mut self.conn)
     }
 
     fn finish_bulk_load(&mut self) -> Result<()> {
         self.commit_group()?;
-        if let Some(info) = &self.info {
-            super::bulk::finish(&mut self.conn, info)?;
-            self.bulk = false;
+        match &self.info {
+            Some(info) => super::bulk::finish(&mut self.conn, info),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     fn ensure_rows(&mut self, refs: &[EntityRef]) -> Result<()> {

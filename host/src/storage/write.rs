@@ -82,13 +82,14 @@ pub(super) fn complete_task(
     task: &Task,
     outcome: TaskOutcome,
 ) -> Result<BTreeMap<String, u64>> {
-    let SqliteStorage { conn, info, bulk, .. } = storage;
+    let SqliteStorage { conn, info, .. } = storage;
     let info = info.as_ref().ok_or_else(|| Error::Runtime("the storage has no schema yet".into()))?;
     let tx = conn.savepoint().map_err(|e| super::sqlite::sqlite_error("", e))?;
     let synced_at = now();
+    let bulk = super::bulk::active(&tx)?;
     let mut stored = BTreeMap::new();
     for batch in &outcome.batches {
-        let n = write_batch(&tx, info, batch, &synced_at, sync, *bulk)?;
+        let n = write_batch(&tx, info, batch, &synced_at, sync, bulk)?;
         *stored.entry(batch.entity.clone()).or_insert(0) += n;
     }
     if let Some(links) = &outcome.links {
