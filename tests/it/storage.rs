@@ -258,6 +258,12 @@ fn secondary_indexes(path: &std::path::Path) -> Vec<String> {
     stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
 }
 
+/// Stores one person's name as a task of its own.
+fn store_name(storage: &mut SqliteStorage, id: &str, name: &str) {
+    let batches = vec![batch("Person", &["name"], vec![(id, vec![text(name)])])];
+    store(storage, TaskOutcome { batches, ..TaskOutcome::default() }).unwrap();
+}
+
 #[test]
 fn a_bulk_load_cut_off_and_resumed_ends_with_every_index_and_its_metadata() {
     let dir = tempfile::tempdir().unwrap();
@@ -269,27 +275,13 @@ fn a_bulk_load_cut_off_and_resumed_ends_with_every_index_and_its_metadata() {
 
     storage.start_bulk_load().unwrap();
     assert!(secondary_indexes(&path).is_empty(), "a bulk load maintains no secondary index");
-    store(
-        &mut storage,
-        TaskOutcome {
-            batches: vec![batch("Person", &["name"], vec![("p1", vec![text("Ada")])])],
-            ..TaskOutcome::default()
-        },
-    )
-    .unwrap();
+    store_name(&mut storage, "p1", "Ada");
     // The process dies here; the next one opens the same file and goes on with the sync.
     drop(storage);
     let mut storage = file_storage(&dir);
     storage.apply_schema(&people_schema(serde_json::json!([])), false).unwrap();
     assert!(secondary_indexes(&path).is_empty(), "the resumed load still defers its indexes");
-    store(
-        &mut storage,
-        TaskOutcome {
-            batches: vec![batch("Person", &["name"], vec![("p1", vec![text("Ada L")])])],
-            ..TaskOutcome::default()
-        },
-    )
-    .unwrap();
+    store_name(&mut storage, "p1", "Ada L");
     let young = storage.recently_synced("Person", &["name".to_string()], "2000-01-01T00:00:00Z").unwrap();
     assert!(young.contains("p1"), "staged metadata counts while the load runs");
     storage.finish_bulk_load().unwrap();

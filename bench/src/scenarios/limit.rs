@@ -58,13 +58,9 @@ struct TaskPage {
 /// The tasks as the connector's pages bring them: per project, `PAGE` at a time.
 fn pages(tasks: &[Value]) -> Vec<TaskPage> {
     let mut pages: Vec<TaskPage> = Vec::new();
-    let mut by_project: Vec<(&str, Vec<&Value>)> = Vec::new();
+    let mut by_project: std::collections::BTreeMap<&str, Vec<&Value>> = std::collections::BTreeMap::new();
     for task in tasks {
-        let project = task["projectId"].as_str().unwrap_or_default();
-        match by_project.iter_mut().find(|(p, _)| *p == project) {
-            Some((_, list)) => list.push(task),
-            None => by_project.push((project, vec![task])),
-        }
+        by_project.entry(task["projectId"].as_str().unwrap_or_default()).or_default().push(task);
     }
     for (project, list) in by_project {
         for (n, chunk) in list.chunks(PAGE).enumerate() {
@@ -185,12 +181,14 @@ fn fastest_way(path: &std::path::Path, info: &ConnectorInfo, pages: &[TaskPage])
                 values.push(row.id.clone().into());
                 for value in &row.values {
                     values.push(match value {
-                        FieldValue::Null => rusqlite::types::Value::Null,
                         FieldValue::Text(t)
                         | FieldValue::Reference(t)
                         | FieldValue::Datetime(t)
                         | FieldValue::Json(t) => t.clone().into(),
-                        _ => rusqlite::types::Value::Null,
+                        FieldValue::Integer(n) => (*n).into(),
+                        FieldValue::Float(x) => (*x).into(),
+                        FieldValue::Boolean(b) => i64::from(*b).into(),
+                        FieldValue::Null | FieldValue::Collection(_) => rusqlite::types::Value::Null,
                     });
                 }
                 values.push(synced_at.to_string().into());
@@ -204,7 +202,13 @@ fn fastest_way(path: &std::path::Path, info: &ConnectorInfo, pages: &[TaskPage])
     meta.sort_unstable();
     let tx = conn.transaction()?;
     {
-        tx.execute("INSERT INTO _max_field_sets (entity, fields) VALUES ('Task', '[]')", [])?;
+        // The field set the storage layer records for these columns (their names, sorted, as JSON).
+        let mut fields: Vec<&str> = COLUMNS.iter().map(|(f, _, _)| *f).collect();
+        fields.sort_unstable();
+        tx.execute(
+            "INSERT INTO _max_field_sets (entity, fields) VALUES ('Task', ?1)",
+            [serde_json::to_string(&fields)?],
+        )?;
         let set = tx.last_insert_rowid();
         let mut stmt =
             tx.prepare("INSERT INTO _max_sync_meta (field_set, id, synced_at, sync_id) VALUES (?1, ?2, ?3, 1)")?;
