@@ -64,7 +64,10 @@ pub trait TaskStore: Send {
     fn set_sync_status(&mut self, sync: SyncId, status: SyncStatus) -> Result<()>;
     /// One sync's record.
     fn sync_record(&self, sync: SyncId) -> Result<Option<SyncRecord>>;
-    /// Atomically claims the next runnable task (lowest unfinished group first).
+    /// The plan-step expansions of a sync that have not run yet, in group order.
+    fn pending_expansions(&self, sync: SyncId) -> Result<Vec<Task>>;
+    /// Atomically claims the next runnable task: an expansion of the lowest unfinished group, or any
+    /// task spawned from stored data (lowest group first).
     fn claim_task(&mut self, sync: SyncId) -> Result<Claim>;
     /// Makes what was stored so far durable (completions are committed in groups; see the
     /// implementation). Cheap when nothing is pending.

@@ -1,8 +1,10 @@
 //! Sync execution: seed → plan → task graph in `_max_tasks` → N workers draining it over the instance
 //! pool. Each worker claims a task atomically, runs its loader in the component, and stores the results
 //! together with the task's completion in one transaction. Plan groups run in order; a step is expanded
-//! into tasks only when its group may run, so `all of <entity>` sees every entity found before it.
+//! into tasks only when its group may run, so `all of <entity>` sees every entity found before it; a
+//! collection of each entity already stored starts early (see `early`).
 
+mod early;
 mod expand;
 mod run;
 mod secrets;
@@ -21,6 +23,9 @@ use crate::runtime::InstancePool;
 use crate::storage::{SchemaReport, Storage};
 use crate::task::{Claim, NewTask, SyncId, SyncRecord, SyncStatus, Task, TaskFailure, TaskSpec};
 use crate::{ConnectorError, Error, Result};
+
+/// How often a running sync reports its progress.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
 /// Which sync to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -181,15 +186,18 @@ pub async fn run_sync<S: Storage + 'static>(
         None => (begin(context, options, fresh_since.is_some()).await?, Continuation::New),
     };
     observer.started(sync, continuation);
+    let early = early::EarlyStarts::load(&context.info, &*lock(&context.storage), sync)?;
     let drained = Drain {
         context,
         options,
         observer,
         sync,
+        early,
         fresh_since,
         stored: Mutex::new(BTreeMap::new()),
         waited: Mutex::new(Duration::ZERO),
         wake: tokio::sync::Notify::new(),
+        progress_at: Mutex::new(None),
         aborted: std::sync::atomic::AtomicBool::new(false),
     };
     let workers = (0..options.workers.max(1)).map(|_| drained.worker());
@@ -202,6 +210,7 @@ pub async fn run_sync<S: Storage + 'static>(
         let _ = storage.flush();
         return Err(error);
     }
+    drained.report_progress(true)?;
     let stored = drained.stored.into_inner().expect("counts lock");
     let requests = context.http.request_count() - requests_before;
     let mut storage = lock(&context.storage);
@@ -310,12 +319,16 @@ struct Drain<'a, S: Storage> {
     options: &'a SyncOptions,
     observer: &'a dyn SyncObserver,
     sync: i64,
+    /// Collections that start before their group.
+    early: early::EarlyStarts,
     /// Fields written since then need not be loaded again.
     fresh_since: Option<String>,
     stored: Mutex<BTreeMap<String, u64>>,
     /// Time spent (or about to be) waiting to retry, against `limits.wait_budget`.
     waited: Mutex<Duration>,
     wake: tokio::sync::Notify,
+    /// When progress was last reported.
+    progress_at: Mutex<Option<Instant>>,
     /// Set when a worker ended with an error (storage failed): the others stop too, rather than wait
     /// for the task it left unfinished.
     aborted: std::sync::atomic::AtomicBool,
@@ -338,7 +351,18 @@ impl<S: Storage + 'static> Drain<'_, S> {
             if self.options.stop.load(Ordering::Relaxed) || self.aborted.load(Ordering::Relaxed) {
                 return Ok(());
             }
-            let claim = lock(&self.context.storage).claim_task(self.sync)?;
+            // Listening before claiming: a task finishing in between still wakes this worker.
+            let woken = self.wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            let claim = {
+                let mut storage = lock(&self.context.storage);
+                let claim = storage.claim_task(self.sync)?;
+                if let Claim::Task(task) = &claim {
+                    self.early.claimed(task);
+                }
+                claim
+            };
             match claim {
                 Claim::Done => {
                     lock(&self.context.storage).flush()?;
@@ -349,16 +373,30 @@ impl<S: Storage + 'static> Drain<'_, S> {
                     // Nothing to do until tasks in flight finish: a good moment to commit.
                     lock(&self.context.storage).flush()?;
                     // Tasks in flight will add work or finish their group; poll as a fallback.
-                    let _ = tokio::time::timeout(Duration::from_millis(50), self.wake.notified()).await;
+                    let _ = tokio::time::timeout(Duration::from_millis(50), woken).await;
                 }
                 Claim::Task(task) => {
                     self.execute(&task).await?;
                     self.wake.notify_waiters();
-                    let (done, total) = lock(&self.context.storage).task_progress(self.sync)?;
-                    self.observer.progress(done, total);
+                    self.report_progress(false)?;
                 }
             }
         }
+    }
+
+    /// Tells the observer how many tasks are done, at most every [`PROGRESS_EVERY`] unless `now`
+    /// (counting is a query over the sync's tasks: once per task would cost O(tasks²)).
+    fn report_progress(&self, now: bool) -> Result<()> {
+        {
+            let mut last = self.progress_at.lock().expect("progress lock");
+            if !now && last.is_some_and(|at| at.elapsed() < PROGRESS_EVERY) {
+                return Ok(());
+            }
+            *last = Some(Instant::now());
+        }
+        let (done, total) = lock(&self.context.storage).task_progress(self.sync)?;
+        self.observer.progress(done, total);
+        Ok(())
     }
 
     /// Runs one task, retrying transient failures, and records its outcome.
@@ -383,7 +421,11 @@ impl<S: Storage + 'static> Drain<'_, S> {
             match result {
                 Ok(mut outcome) => {
                     secrets::redact(&mut outcome, &self.context.http.redactor());
-                    let stored = lock(&self.context.storage).complete_task(self.sync, task, outcome);
+                    let stored = {
+                        let mut storage = lock(&self.context.storage);
+                        self.early.spawn_into(task, &mut outcome);
+                        storage.complete_task(self.sync, task, outcome)
+                    };
                     match stored {
                         Ok(stored) => {
                             for (entity, rows) in stored {

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeSet;
 
+use axum::response::IntoResponse;
+
 use max_fake_saas::acme::{Acme, AcmeConfig, DEFAULT_API_KEY, Kind, Size};
 use max_host::data::{EntityBatch, EntityRef, FieldValue, Operation, SeedState, Target};
 use max_host::runtime::{InstancePool, Limits};
@@ -10,7 +12,7 @@ use max_host::{ConnectorError, Error};
 use max_tests::{connector, load, runtime, setup};
 
 fn small() -> Size {
-    Size { workspaces: 2, users: 4, projects: 2, tasks_per_project: 2100, files_per_project: 2 }
+    Size { workspaces: 2, users: 4, projects: 2, tasks_per_project: 2100, files_per_project: 2, history: false }
 }
 
 async fn acme_pool(base_url: &str, key: &str) -> InstancePool {
@@ -100,7 +102,10 @@ async fn the_change_feed_reports_updates_creates_and_deletes() {
     let server = fake.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let pool = acme_pool(server.base_url(), DEFAULT_API_KEY).await;
     let (updated, deleted, created) = max_tests::change_three_tasks(&fake, "New");
-    let page = pool.get().await.unwrap().changes("changes", None).await.unwrap();
+    let position = pool.get().await.unwrap().changes("changes", None).await.unwrap();
+    assert_eq!((position.next_cursor.as_str(), position.has_more), ("3", false), "no cursor: where the log is now");
+    assert!(position.upserts.is_empty() && position.deletions.is_empty(), "the log's past is not replayed");
+    let page = pool.get().await.unwrap().changes("changes", Some("0")).await.unwrap();
     assert_eq!(page.next_cursor, "3");
     assert!(!page.has_more);
     assert_eq!(page.deletions, vec![EntityRef { entity: "Task".into(), id: deleted }]);
@@ -108,6 +113,26 @@ async fn the_change_feed_reports_updates_creates_and_deletes() {
     assert_eq!(upserted, BTreeSet::from([updated, created]));
     let again = pool.get().await.unwrap().changes("changes", Some("3")).await.unwrap();
     assert!(again.upserts.is_empty() && again.deletions.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_without_the_position_endpoint_has_its_log_read_from_the_start() {
+    let fake = Acme::new(AcmeConfig::default());
+    let older = fake.router().layer(axum::middleware::from_fn(
+        |request: axum::extract::Request, next: axum::middleware::Next| async move {
+            if request.uri().path() == "/api/changes/cursor" {
+                return axum::http::StatusCode::NOT_FOUND.into_response();
+            }
+            next.run(request).await
+        },
+    ));
+    let server = max_fake_saas::RunningServer::start(older, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let pool = acme_pool(server.base_url(), DEFAULT_API_KEY).await;
+    let (updated, _, created) = max_tests::change_three_tasks(&fake, "New");
+    let page = pool.get().await.unwrap().changes("changes", None).await.unwrap();
+    assert_eq!(page.next_cursor, "3");
+    let upserted: BTreeSet<String> = page.upserts.iter().flat_map(ids).collect();
+    assert_eq!(upserted, BTreeSet::from([updated, created]));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -54,7 +54,8 @@ async fn onboard(host: &Host, request: &ConnectRequest, answers: &[(&str, &str)]
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_daemon_installs_connects_syncs_searches_and_reports_through_the_front_door() {
-    let size = Size { workspaces: 1, users: 20, projects: 4, tasks_per_project: 1500, files_per_project: 2 };
+    let size =
+        Size { workspaces: 1, users: 20, projects: 4, tasks_per_project: 1500, files_per_project: 2, history: false };
     let fake = Acme::new(AcmeConfig { size, ..AcmeConfig::default() });
     let server = fake.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -15,7 +15,7 @@ fn connect(project: &TestProject, server: &RunningServer, name: &str, extra: &[&
 }
 
 fn small() -> Size {
-    Size { workspaces: 1, users: 2, projects: 1, tasks_per_project: 5, files_per_project: 1 }
+    Size { workspaces: 1, users: 2, projects: 1, tasks_per_project: 5, files_per_project: 1, history: false }
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -53,7 +53,8 @@ fn a_corrupt_or_empty_database_is_reported_for_its_installation_only_and_left_as
 
 #[test]
 fn status_shows_a_stopped_syncs_real_progress_and_how_to_resume_it() {
-    let size = Size { workspaces: 1, users: 20, projects: 4, tasks_per_project: 1500, files_per_project: 2 };
+    let size =
+        Size { workspaces: 1, users: 20, projects: 4, tasks_per_project: 1500, files_per_project: 2, history: false };
     let (project, server) = acme_project(size);
     connect(&project, &server, "default", &["--limit", "database-mib=1"]);
     let full = project.max().args(["sync", "acme"]).assert().code(1).get_output().clone();

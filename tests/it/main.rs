@@ -12,6 +12,7 @@ mod linear;
 mod linear_fake;
 mod onboarding;
 mod packed;
+mod pipeline;
 mod resume;
 mod rogue;
 mod sandbox;

@@ -7,7 +7,14 @@ use max_fake_saas::acme::{DEFAULT_API_KEY, Size};
 use max_tests::{Terminal, TestProject};
 
 fn acme_project() -> (TestProject, RunningServer) {
-    max_tests::acme_installed(Size { workspaces: 1, users: 2, projects: 1, tasks_per_project: 5, files_per_project: 1 })
+    max_tests::acme_installed(Size {
+        workspaces: 1,
+        users: 2,
+        projects: 1,
+        tasks_per_project: 5,
+        files_per_project: 1,
+        history: false,
+    })
 }
 
 fn stderr(output: &std::process::Output) -> String {

@@ -62,7 +62,8 @@ fn tables(project: &TestProject) -> BTreeMap<String, Vec<Vec<Sql>>> {
 #[test]
 fn a_sync_killed_at_random_moments_and_resumed_ends_exactly_like_an_uninterrupted_one() {
     // ~6,000 tasks in pages of 25 behind 25 ms of latency: a few seconds of syncing, ~270 requests.
-    let size = Size { workspaces: 2, users: 12, projects: 6, tasks_per_project: 1000, files_per_project: 20 };
+    let size =
+        Size { workspaces: 2, users: 12, projects: 6, tasks_per_project: 1000, files_per_project: 20, history: false };
     let (fake, server) = slow_acme(size, Duration::from_millis(25));
 
     let reference = connected(&server, &["page_size=25"]);
@@ -106,7 +107,8 @@ fn a_sync_killed_at_random_moments_and_resumed_ends_exactly_like_an_uninterrupte
 
 #[test]
 fn a_second_sync_of_a_busy_installation_is_refused_naming_the_holder() {
-    let size = Size { workspaces: 1, users: 4, projects: 2, tasks_per_project: 400, files_per_project: 2 };
+    let size =
+        Size { workspaces: 1, users: 4, projects: 2, tasks_per_project: 400, files_per_project: 2, history: false };
     let (_fake, server) = slow_acme(size, Duration::from_millis(30));
     let project = connected(&server, &["page_size=10"]);
     let mut first = spawn_sync(&project);
@@ -135,7 +137,7 @@ fn a_second_sync_of_a_busy_installation_is_refused_naming_the_holder() {
 
 /// A small data set in pages of 40: about fifty requests.
 fn small() -> Size {
-    Size { workspaces: 2, users: 8, projects: 4, tasks_per_project: 400, files_per_project: 10 }
+    Size { workspaces: 2, users: 8, projects: 4, tasks_per_project: 400, files_per_project: 10, history: false }
 }
 
 #[test]
@@ -212,7 +214,8 @@ fn failed_tasks_fail_the_sync_and_retry_failed_runs_only_them() {
 
 #[test]
 fn ctrl_c_stops_after_the_tasks_in_flight_and_the_next_sync_continues() {
-    let size = Size { workspaces: 2, users: 12, projects: 6, tasks_per_project: 800, files_per_project: 10 };
+    let size =
+        Size { workspaces: 2, users: 12, projects: 6, tasks_per_project: 800, files_per_project: 10, history: false };
     let (_fake, server) = slow_acme(size, Duration::from_millis(40));
     let reference = connected(&server, &["page_size=25"]);
     reference.max().args(["sync", "acme"]).assert().success();

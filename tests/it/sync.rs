@@ -42,7 +42,8 @@ fn data_db(project: &TestProject) -> rusqlite::Connection {
 #[test]
 fn a_synced_installation_matches_the_api_exactly() {
     // 2,100 tasks per project: three pages each at the connector's 1,000 per page.
-    let size = Size { workspaces: 2, users: 6, projects: 2, tasks_per_project: 2100, files_per_project: 3 };
+    let size =
+        Size { workspaces: 2, users: 6, projects: 2, tasks_per_project: 2100, files_per_project: 3, history: false };
     let (project, fake, server) = acme_project(size);
     connect(&project, &server);
     let credentials = project.path().join(".max/installations/acme/default/credentials.json");
@@ -138,7 +139,8 @@ fn a_synced_installation_matches_the_api_exactly() {
 
 #[test]
 fn a_sync_after_a_completed_one_reads_only_the_change_feed() {
-    let size = Size { workspaces: 1, users: 3, projects: 2, tasks_per_project: 1500, files_per_project: 2 };
+    let size =
+        Size { workspaces: 1, users: 3, projects: 2, tasks_per_project: 1500, files_per_project: 2, history: false };
     let (project, fake, server) = acme_project(size);
     connect(&project, &server);
     project.max().args(["sync", "acme"]).assert().success();
@@ -216,8 +218,14 @@ fn a_sync_after_a_completed_one_reads_only_the_change_feed() {
 
 #[test]
 fn several_installations_of_one_connector_coexist() {
-    let (project, _fake, server) =
-        acme_project(Size { workspaces: 1, users: 2, projects: 1, tasks_per_project: 3, files_per_project: 1 });
+    let (project, _fake, server) = acme_project(Size {
+        workspaces: 1,
+        users: 2,
+        projects: 1,
+        tasks_per_project: 3,
+        files_per_project: 1,
+        history: false,
+    });
     connect(&project, &server);
     connect_named(&project, &server, "work");
     project.max().args(["sync", "acme/work"]).assert().success();
@@ -365,7 +373,8 @@ fn failed_tasks_are_grouped_by_cause_on_stderr_with_the_command_that_retries_the
 
 #[test]
 fn several_installations_sync_in_one_command_and_one_failing_does_not_stop_the_rest() {
-    let size = Size { workspaces: 1, users: 3, projects: 2, tasks_per_project: 30, files_per_project: 2 };
+    let size =
+        Size { workspaces: 1, users: 3, projects: 2, tasks_per_project: 30, files_per_project: 2, history: false };
     let (project, fake, server) = acme_project(size);
     connect(&project, &server);
     connect_named(&project, &server, "second");
@@ -414,7 +423,8 @@ fn several_installations_sync_in_one_command_and_one_failing_does_not_stop_the_r
 /// them): the sync works and the proxy sees no connection.
 #[test]
 fn a_proxy_in_the_environment_is_never_used() {
-    let size = Size { workspaces: 1, users: 2, projects: 1, tasks_per_project: 5, files_per_project: 1 };
+    let size =
+        Size { workspaces: 1, users: 2, projects: 1, tasks_per_project: 5, files_per_project: 1, history: false };
     let (project, fake, server) = acme_project(size);
     connect(&project, &server);
     let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -386,6 +386,7 @@ pub async fn another_installation_syncs(runtime: &Runtime) {
 /// A small Acme fake: a workspace, a few users, two projects of 40 tasks.
 fn small_acme() -> max_fake_saas::acme::Acme {
     use max_fake_saas::acme::{Acme, AcmeConfig, Size};
-    let size = Size { workspaces: 1, users: 3, projects: 2, tasks_per_project: 40, files_per_project: 2 };
+    let size =
+        Size { workspaces: 1, users: 3, projects: 2, tasks_per_project: 40, files_per_project: 2, history: false };
     Acme::new(AcmeConfig { size, ..AcmeConfig::default() })
 }

@@ -93,7 +93,7 @@ pub async fn run(
     tasks_per_project: usize,
     end_to_end_rate: Option<f64>,
 ) -> anyhow::Result<Vec<Row>> {
-    let size = Size { workspaces: 1, users: 50, projects, tasks_per_project, files_per_project: 0 };
+    let size = Size { workspaces: 1, users: 50, projects, tasks_per_project, files_per_project: 0, history: false };
     let tasks = Dataset::generate(1, &size).list(Kind::Task, None, None, None).0;
     let n = tasks.len() as u64;
     let runtime = Runtime::new(RuntimeConfig::default())?;

@@ -2,7 +2,8 @@
 //! REST API of Max's reference demo server) into Max.
 //!
 //! Pagination: list endpoints take `limit` and `cursor` and return the next cursor in `X-Next-Cursor`.
-//! Incremental sync: `/api/changes?since=<sequence>` is a change feed of creates, updates and deletes.
+//! Incremental sync: `/api/changes?since=<sequence>` is a change feed of creates, updates and deletes;
+//! `/api/changes/cursor` is its newest sequence, where a full sync starts following it.
 
 mod model;
 mod object;
@@ -175,8 +176,10 @@ impl Connector for Acme {
     }
 
     /// After a completed sync, only the change feed from its stored cursor. Otherwise everything, after
-    /// first draining the change feed: its cursor is then stored before any data is read, so a change
-    /// made while the full sync runs is replayed by the next sync rather than missed.
+    /// first following the change feed: from its current position when no cursor is stored (the log's
+    /// past is not replayed), else from the cursor (a `--full` sync learns the deletions since). Its
+    /// cursor is stored before any data is read, so a change made while the full sync runs is replayed
+    /// by the next sync rather than missed.
     fn seed(&mut self, state: &SeedState) -> Result<SyncPlan> {
         let incremental = !state.full && state.last_completed_sync.is_some() && state.cursor("changes").is_some();
         let changes = SyncPlan::new().then(Target::Root, |s| s.changes("changes"));
@@ -231,7 +234,7 @@ impl Connector for Acme {
         if loader != "changes" {
             return Err(ConnectorError::unknown_loader(loader));
         }
-        let since = cursor.unwrap_or("0");
+        let Some(since) = cursor else { return self.change_position() };
         let response = self.get(&format!("/api/changes?since={}&limit={CHANGES_PAGE}", encode(since)))?;
         let body: ChangeLog<'_> = serde_json::from_slice(response.body())
             .map_err(|e| ConnectorError::invalid_response(format!("a change log expected: {e}")))?;
@@ -264,6 +267,29 @@ impl Connector for Acme {
         }
         Ok(page)
     }
+}
+
+impl Acme {
+    /// The change feed's current position, as an empty page: `GET /api/changes/cursor`. A server without
+    /// that endpoint (an older demo server) answers 404; the feed is then read from its start.
+    fn change_position(&mut self) -> Result<ChangePage> {
+        match self.get("/api/changes/cursor") {
+            Ok(response) => {
+                let body: Position<'_> = serde_json::from_slice(response.body())
+                    .map_err(|e| ConnectorError::invalid_response(format!("a change cursor expected: {e}")))?;
+                Ok(ChangePage::new(object::text(body.cursor), false))
+            }
+            Err(ConnectorError::NotFound(_)) => self.changes("changes", Some("0")),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+/// `GET /api/changes/cursor`: `{cursor}` (a sequence, as a string or a number).
+#[derive(Deserialize)]
+struct Position<'a> {
+    #[serde(borrow)]
+    cursor: &'a RawValue,
 }
 
 /// `GET /api/changes`: `{events: [...], nextCursor}`.

@@ -212,6 +212,10 @@ impl TaskStore for SqliteStorage {
         super::tasks::sync_record(&self.conn, sync)
     }
 
+    fn pending_expansions(&self, sync: SyncId) -> Result<Vec<Task>> {
+        super::tasks::pending_expansions(&self.conn, sync)
+    }
+
     fn claim_task(&mut self, sync: SyncId) -> Result<Claim> {
         self.join_group()?;
         super::tasks::claim(&self.conn, sync)

@@ -1,6 +1,8 @@
-//! Sync execution state: `_max_syncs` (one row per sync) and `_max_tasks` (the task graph). Tasks run in
-//! plan-group order; a task that spawned others waits in `awaiting_children` until they have finished.
-//! Task state changes only here.
+//! Sync execution state: `_max_syncs` (one row per sync) and `_max_tasks` (the task graph). A sync's
+//! first tasks expand its plan steps (they alone have no parent) and run in plan-group order; every
+//! other task was spawned from stored data and runs as soon as a worker is free, whatever its group. A
+//! task that spawned others waits in `awaiting_children` until they have finished. Task state changes
+//! only here.
 
 use std::collections::BTreeMap;
 
@@ -86,6 +88,27 @@ pub(super) fn child_specs(conn: &Connection, task: TaskId) -> Result<Vec<TaskSpe
     Ok(specs.iter().filter_map(|s| serde_json::from_str(s).ok()).collect())
 }
 
+pub(super) fn pending_expansions(conn: &Connection, sync: SyncId) -> Result<Vec<Task>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, grp, spec, attempts FROM _max_tasks
+             WHERE sync_id = ?1 AND parent_id IS NULL AND state = 'pending' ORDER BY grp, id",
+        )
+        .map_err(db_error(conn))?;
+    let rows = stmt
+        .query_map([sync], |r| Ok((r.get::<_, TaskId>(0)?, r.get::<_, u32>(1)?, r.get::<_, String>(2)?, r.get(3)?)))
+        .map_err(db_error(conn))?
+        .collect::<rusqlite::Result<Vec<(TaskId, u32, String, u32)>>>()
+        .map_err(db_error(conn))?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, group, spec, attempts)| {
+            let spec = serde_json::from_str(&spec).ok()?;
+            Some(Task { id, group, parent: None, spec, attempts })
+        })
+        .collect())
+}
+
 pub(super) fn set_status(conn: &Connection, sync: SyncId, status: SyncStatus) -> Result<()> {
     conn.execute("UPDATE _max_syncs SET status = ?1 WHERE id = ?2", params![status.to_string(), sync])
         .map_err(db_error(conn))?;
@@ -119,10 +142,12 @@ pub(super) fn claim(conn: &Connection, sync: SyncId) -> Result<Claim> {
         )
         .map_err(db_error(conn))?;
     let Some(group) = group else { return Ok(Claim::Done) };
+    // Expansions (no parent) wait for their group; tasks spawned from stored data don't.
     let claimed = conn
         .prepare_cached(
             "UPDATE _max_tasks SET state = 'running', attempts = attempts + 1, updated_at = ?3
-             WHERE id = (SELECT id FROM _max_tasks WHERE sync_id = ?1 AND grp = ?2 AND state = 'pending' ORDER BY id LIMIT 1)
+             WHERE id = (SELECT id FROM _max_tasks WHERE sync_id = ?1 AND state = 'pending'
+                           AND (grp = ?2 OR parent_id IS NOT NULL) ORDER BY grp, id LIMIT 1)
              RETURNING id, grp, parent_id, spec, attempts",
         )
         .map_err(db_error(conn))?

@@ -6,6 +6,8 @@
 //!   `cursor`) are given; then one page, with the next cursor in `X-Next-Cursor` (absent on the last).
 //! - `GET|PATCH|DELETE /api/<kind>/<id>`, `POST /api/<kind>`: mutations append to the change log.
 //! - `GET /api/changes?since=<sequence>&limit=` → `{events: [...], nextCursor}`.
+//! - `GET /api/changes/cursor` → `{"cursor": "<sequence>"}`: the newest event's sequence, where a reader
+//!   that wants only what happens from now on starts (`since=` it returns nothing old).
 //! - `GET /_fake/stats` → `{"counts": {"Task": n, ...}, "requests": n}` (not counted as a request).
 
 mod data;
@@ -54,6 +56,8 @@ struct AcmeState {
     api_key: String,
     dice: Arc<FaultDice>,
     requests: AtomicU64,
+    /// Path and query of every API request, in the order they arrived.
+    log: std::sync::Mutex<Vec<String>>,
 }
 
 /// A handle on the fake's state, shared with its router.
@@ -78,6 +82,7 @@ impl Acme {
                 api_key: config.api_key,
                 dice: Arc::new(FaultDice::new(config.faults, config.seed)),
                 requests: AtomicU64::new(0),
+                log: std::sync::Mutex::default(),
             }),
         }
     }
@@ -97,10 +102,12 @@ impl Acme {
     pub fn router(&self) -> Router {
         Router::new()
             .route("/api/changes", get(changes))
+            .route("/api/changes/cursor", get(change_cursor))
             .route("/api/{kind}", get(list).post(create))
             .route("/api/{kind}/{id}", get(read).patch(update).delete(delete))
             .route("/_fake/stats", get(stats))
             .layer(axum::middleware::from_fn_with_state(self.state.dice.clone(), crate::faults::damage_bodies))
+            .layer(axum::middleware::from_fn_with_state(self.state.clone(), record))
             .with_state(self.state.clone())
     }
 
@@ -114,6 +121,11 @@ impl Acme {
         self.state.requests.load(Ordering::Relaxed)
     }
 
+    /// Path and query of every API request answered so far (`/_fake/*` excluded), in arrival order.
+    pub fn request_log(&self) -> Vec<String> {
+        self.state.log.lock().expect("log lock").clone()
+    }
+
     /// Runs `f` on the data set (to read it, or to change it between syncs).
     pub fn with_data<T>(&self, f: impl FnOnce(&mut Dataset) -> T) -> T {
         f(&mut self.state.data.write().expect("data lock"))
@@ -121,6 +133,16 @@ impl Acme {
 }
 
 type Shared = State<Arc<AcmeState>>;
+
+/// Adds an API request to the log as it arrives.
+async fn record(State(state): Shared, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let uri = request.uri();
+    if !uri.path().starts_with("/_fake/") {
+        let line = uri.path_and_query().map_or_else(|| uri.path().to_string(), |p| p.as_str().to_string());
+        state.log.lock().expect("log lock").push(line);
+    }
+    next.run(request).await
+}
 
 /// Handlers answer failures with a ready response (`?` on the helpers below).
 type Answer = Result<Response, Response>;
@@ -256,6 +278,12 @@ async fn changes(State(state): Shared, Query(query): Query<ChangesQuery>, header
     let (events, next) =
         state.data.read().expect("data lock").changes(query.since.unwrap_or(0), query.limit.unwrap_or(1000).max(1));
     Ok(Json(json!({ "events": events, "nextCursor": next.map(|n| n.to_string()) })).into_response())
+}
+
+async fn change_cursor(State(state): Shared, headers: HeaderMap) -> Answer {
+    gate(&state, &headers).await?;
+    let latest = state.data.read().expect("data lock").latest_sequence();
+    Ok(Json(json!({ "cursor": latest.to_string() })).into_response())
 }
 
 async fn stats(State(state): Shared) -> Response {

@@ -75,6 +75,10 @@ struct AcmeArgs {
     /// Files per project.
     #[arg(long, default_value_t = 3)]
     files_per_project: usize,
+    /// Start the change log with a `create` event for every generated object, as a real API's audit
+    /// log would.
+    #[arg(long)]
+    history: bool,
 }
 
 #[derive(Debug, Args)]
@@ -164,6 +168,7 @@ async fn main() -> std::io::Result<()> {
                     projects: args.projects,
                     tasks_per_project: args.tasks_per_project,
                     files_per_project: args.files_per_project,
+                    history: args.history,
                 },
                 api_key: args.api_key,
                 faults: args.common.faults(),

@@ -97,11 +97,14 @@ pub struct Size {
     pub tasks_per_project: usize,
     /// Files per project.
     pub files_per_project: usize,
+    /// Whether the change log starts with a `create` event for every generated object, as a real API's
+    /// audit log would (otherwise it starts empty).
+    pub history: bool,
 }
 
 impl Default for Size {
     fn default() -> Self {
-        Size { workspaces: 2, users: 10, projects: 5, tasks_per_project: 40, files_per_project: 3 }
+        Size { workspaces: 2, users: 10, projects: 5, tasks_per_project: 40, files_per_project: 3, history: false }
     }
 }
 
@@ -138,6 +141,8 @@ struct Table {
 pub struct Dataset {
     tables: HashMap<Kind, Table>,
     log: Vec<Event>,
+    /// Generated objects are logged too.
+    history: bool,
 }
 
 const WORDS: &[&str] = &[
@@ -198,8 +203,11 @@ impl Dataset {
     /// Generates the data set for `seed` and `size`.
     pub fn generate(seed: u64, size: &Size) -> Self {
         let mut rng = Rng::new(seed);
-        let mut data =
-            Dataset { tables: Kind::ALL.into_iter().map(|k| (k, Table::default())).collect(), log: Vec::new() };
+        let mut data = Dataset {
+            tables: Kind::ALL.into_iter().map(|k| (k, Table::default())).collect(),
+            log: Vec::new(),
+            history: size.history,
+        };
         for w in 0..size.workspaces {
             let created = timestamp(&mut rng);
             let ws = data.insert_generated(Kind::Workspace, |id| {
@@ -250,6 +258,10 @@ impl Dataset {
     fn insert_generated(&mut self, kind: Kind, make: impl FnOnce(&str) -> Json) -> String {
         let id = self.next_id(kind);
         let object = make(&id);
+        if self.history {
+            let at = object["createdAt"].as_str().unwrap_or_default().to_string();
+            self.append(kind, &id, "create", object.clone(), at);
+        }
         self.put(kind, object);
         id
     }
@@ -366,6 +378,12 @@ impl Dataset {
         self.log.push(Event { sequence, kind, id: id.to_string(), action, payload, timestamp });
     }
 
+    /// The sequence of the newest event (0 when the log is empty): where a reader that wants only what
+    /// happens from now on starts.
+    pub fn latest_sequence(&self) -> u64 {
+        self.log.len() as u64
+    }
+
     /// Events after `since`, at most `limit`, and the next cursor when more remain.
     pub fn changes(&self, since: u64, limit: usize) -> (Vec<Json>, Option<u64>) {
         let start = (since as usize).min(self.log.len());
@@ -470,5 +488,18 @@ mod tests {
         assert_eq!(events[0]["payload"]["title"], "renamed");
         assert_eq!(events[1]["action"], "delete");
         assert_eq!(data.changes(0, 1).1, Some(1));
+        assert_eq!(data.latest_sequence(), 2);
+        assert_eq!(data.changes(data.latest_sequence(), 10), (Vec::new(), None));
+    }
+
+    #[test]
+    fn a_history_logs_every_generated_object_once() {
+        let size = Size { history: true, ..Size::default() };
+        let data = Dataset::generate(1, &size);
+        let objects: usize = data.counts().values().sum();
+        let (events, next) = data.changes(0, objects + 1);
+        assert_eq!((events.len(), next), (objects, None));
+        assert!(events.iter().all(|e| e["action"] == "create" && e["payload"]["id"] == e["entityId"]));
+        assert_eq!(Dataset::generate(1, &Size::default()).latest_sequence(), 0);
     }
 }
