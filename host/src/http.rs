@@ -5,6 +5,7 @@
 mod addresses;
 mod grants;
 mod oauth;
+mod pressure;
 mod ratelimit;
 mod redact;
 
@@ -18,6 +19,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use crate::manifest::{CredentialDef, CredentialInjection, Permissions};
 
 pub use grants::Grants;
+pub use pressure::Pressure;
 pub use redact::Redactor;
 
 /// The HTTP method of a request.
@@ -153,7 +155,7 @@ impl Default for HttpLimits {
         HttpLimits {
             request_timeout: Duration::from_secs(30),
             max_response_bytes: 64 << 20,
-            max_concurrent: 8,
+            max_concurrent: 32,
             max_redirects: 10,
             max_request_bytes: 16 << 20,
             max_request_headers: 64,
@@ -172,6 +174,7 @@ pub struct HttpCapability {
     limits: HttpLimits,
     in_flight: tokio::sync::Semaphore,
     requests: AtomicU64,
+    pressure: pressure::PressureGauge,
     limiter: ratelimit::RateLimiter,
     oauth: oauth::Refresher,
 }
@@ -203,6 +206,7 @@ impl HttpCapability {
             in_flight: tokio::sync::Semaphore::new(limits.max_concurrent.max(1)),
             limits,
             requests: AtomicU64::new(0),
+            pressure: pressure::PressureGauge::default(),
             limiter: ratelimit::RateLimiter::default(),
             oauth: oauth::Refresher::new(&permissions.hosts, base_url),
         }
@@ -247,13 +251,21 @@ impl HttpCapability {
         self.requests.load(Ordering::Relaxed)
     }
 
+    /// How the API has been answering so far: latencies, 429s and failures.
+    pub fn pressure(&self) -> Pressure {
+        self.pressure.read()
+    }
+
     /// Sends a request, following redirects within the grants.
     pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
         let _permit = self.in_flight.acquire().await.expect("the semaphore is never closed");
         let timeout = request.timeout.map_or(self.limits.request_timeout, |t| t.min(self.limits.request_timeout));
         match tokio::time::timeout(timeout, self.exchange(request)).await {
             Ok(result) => result,
-            Err(_) => Err(HttpError::Timeout),
+            Err(_) => {
+                self.pressure.unanswered();
+                Err(HttpError::Timeout)
+            }
         }
     }
 
@@ -355,8 +367,16 @@ impl HttpCapability {
             }
             let _admission = self.limiter.admit().await;
             self.requests.fetch_add(1, Ordering::Relaxed);
-            let response = builder.send().await.map_err(transport_error)?;
+            let sent = std::time::Instant::now();
+            let response = builder.send().await.map_err(|error| {
+                let error = transport_error(error);
+                if !matches!(error, HttpError::Denied(_)) {
+                    self.pressure.unanswered();
+                }
+                error
+            })?;
             let status = response.status().as_u16();
+            self.pressure.answered(status, sent.elapsed());
             self.limiter.observe(status, &rate_limit_headers(response.headers()));
             let location = response.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok());
             match (status, location) {

@@ -6,8 +6,11 @@
 
 mod early;
 mod expand;
+mod pace;
 mod run;
 mod secrets;
+
+pub use pace::PaceReport;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +26,9 @@ use crate::runtime::InstancePool;
 use crate::storage::{SchemaReport, Storage};
 use crate::task::{Claim, NewTask, SyncId, SyncRecord, SyncStatus, Task, TaskFailure, TaskSpec};
 use crate::{ConnectorError, Error, Result};
+
+/// Tasks a sync runs at once when it starts (fewer if `workers` says so).
+pub const START_WORKERS: usize = 4;
 
 /// How often a running sync reports its progress.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
@@ -71,7 +77,8 @@ impl Default for SyncLimits {
 pub struct SyncOptions {
     /// Reload everything, and rebuild tables whose field types changed.
     pub full: bool,
-    /// Tasks run at once (one connector instance each).
+    /// The most tasks run at once (one connector instance each): a sync starts with [`START_WORKERS`]
+    /// and adapts to how the API answers (see `pace`).
     pub workers: usize,
     /// Attempts of a task that fails transiently (rate limits, 5xx, timeouts, dropped connections).
     pub max_attempts: u32,
@@ -90,7 +97,7 @@ impl Default for SyncOptions {
     fn default() -> Self {
         SyncOptions {
             full: false,
-            workers: 4,
+            workers: 32,
             max_attempts: 8,
             start: Start::Auto,
             stop: Arc::default(),
@@ -150,6 +157,8 @@ pub struct SyncReport {
     pub rate_limit_wait_ms: u64,
     /// Whether this run started, resumed or retried the sync.
     pub continuation: Continuation,
+    /// How many tasks ran at once, as it adapted to the API.
+    pub concurrency: PaceReport,
 }
 
 /// Everything a sync works with.
@@ -187,12 +196,15 @@ pub async fn run_sync<S: Storage + 'static>(
     };
     observer.started(sync, continuation);
     let early = early::EarlyStarts::load(&context.info, &*lock(&context.storage), sync)?;
+    let workers = options.workers.max(1);
+    let pace = pace::Pace::new(START_WORKERS, workers, context.http.pressure(), context.http.rate_limit_wait());
     let drained = Drain {
         context,
         options,
         observer,
         sync,
         early,
+        pace,
         fresh_since,
         stored: Mutex::new(BTreeMap::new()),
         waited: Mutex::new(Duration::ZERO),
@@ -200,7 +212,7 @@ pub async fn run_sync<S: Storage + 'static>(
         progress_at: Mutex::new(None),
         aborted: std::sync::atomic::AtomicBool::new(false),
     };
-    let workers = (0..options.workers.max(1)).map(|_| drained.worker());
+    let workers = (0..workers).map(|_| drained.worker());
     if let Some(Err(error)) = futures::future::join_all(workers).await.into_iter().find(Result::is_err) {
         // Storage failed (a full database, a broken disk): what completed is kept, and the sync is
         // marked stopped so the next one resumes it (if even this write fails, it still reads as
@@ -211,6 +223,7 @@ pub async fn run_sync<S: Storage + 'static>(
         return Err(error);
     }
     drained.report_progress(true)?;
+    let concurrency = drained.pace.report();
     let stored = drained.stored.into_inner().expect("counts lock");
     let requests = context.http.request_count() - requests_before;
     let mut storage = lock(&context.storage);
@@ -233,6 +246,7 @@ pub async fn run_sync<S: Storage + 'static>(
         duration_ms: started.elapsed().as_millis() as u64,
         rate_limit_wait_ms,
         continuation,
+        concurrency,
     })
 }
 
@@ -321,6 +335,8 @@ struct Drain<'a, S: Storage> {
     sync: i64,
     /// Collections that start before their group.
     early: early::EarlyStarts,
+    /// How many tasks may run at once.
+    pace: pace::Pace,
     /// Fields written since then need not be loaded again.
     fresh_since: Option<String>,
     stored: Mutex<BTreeMap<String, u64>>,
@@ -351,6 +367,10 @@ impl<S: Storage + 'static> Drain<'_, S> {
             if self.options.stop.load(Ordering::Relaxed) || self.aborted.load(Ordering::Relaxed) {
                 return Ok(());
             }
+            let slot = self.pace.slot().await;
+            if self.options.stop.load(Ordering::Relaxed) || self.aborted.load(Ordering::Relaxed) {
+                return Ok(());
+            }
             // Listening before claiming: a task finishing in between still wakes this worker.
             let woken = self.wake.notified();
             tokio::pin!(woken);
@@ -365,18 +385,23 @@ impl<S: Storage + 'static> Drain<'_, S> {
             };
             match claim {
                 Claim::Done => {
+                    drop(slot);
                     lock(&self.context.storage).flush()?;
                     self.wake.notify_waiters();
                     return Ok(());
                 }
                 Claim::Wait => {
+                    drop(slot);
                     // Nothing to do until tasks in flight finish: a good moment to commit.
                     lock(&self.context.storage).flush()?;
                     // Tasks in flight will add work or finish their group; poll as a fallback.
                     let _ = tokio::time::timeout(Duration::from_millis(50), woken).await;
                 }
                 Claim::Task(task) => {
-                    self.execute(&task).await?;
+                    let executed = self.execute(&task).await;
+                    drop(slot);
+                    self.pace.finished(self.context.http.pressure(), self.context.http.rate_limit_wait());
+                    executed?;
                     self.wake.notify_waiters();
                     self.report_progress(false)?;
                 }

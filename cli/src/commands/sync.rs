@@ -58,8 +58,9 @@ pub struct SyncCommand {
     /// older than this: `90s`, `15m`, `1h`, `2d`; `0` loads them every time.
     #[arg(long, default_value = "1h", value_name = "AGE", value_parser = parse_age)]
     max_age: std::time::Duration,
-    /// How many tasks run at once.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    /// The most tasks that run at once. A sync starts with 4 and adapts: one more per round while the
+    /// API answers as fast, half after 429s or errors, fewer when its latency grows.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=64))]
     workers: u16,
 }
 
@@ -310,11 +311,18 @@ fn summary(printer: &Printer, label: &str, report: &SyncReport) -> String {
     }
     let total: u64 = record.entities.values().sum();
     out.push(format!(
-        "{} rows · {} HTTP requests · {} rows/s",
+        "{} rows · {} HTTP requests · {} rows/s · up to {} tasks at once",
         thousands(total),
         thousands(record.requests),
-        thousands((total as f64 / seconds.max(0.001)) as u64)
+        thousands((total as f64 / seconds.max(0.001)) as u64),
+        report.concurrency.peak
     ));
+    if report.concurrency.backoffs > 0 {
+        out.push(format!(
+            "Tasks at once halved {} times after the API answered 429 or failed",
+            report.concurrency.backoffs
+        ));
+    }
     if report.rate_limit_wait_ms > 0 {
         out.push(format!(
             "Requests waited {:.1} s in all for the API's rate limits (they resume on their own)",
