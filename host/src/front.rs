@@ -212,15 +212,25 @@ impl Host {
     /// Searches what `installation` synced ([`Error::NotSynced`] before its first sync). Never writes:
     /// it reads while a sync writes.
     pub fn search(&self, installation: &Installation, request: &SearchRequest) -> Result<SearchResult> {
-        let storage = read(installation)?.ok_or_else(|| not_synced(installation))?;
-        let info = storage.info().cloned().ok_or_else(|| not_synced(installation))?;
-        let mut request = request.clone();
-        if let Some(entity) = info.schema.entities.iter().find(|e| e.name.eq_ignore_ascii_case(&request.entity)) {
-            request.entity = entity.name.clone();
-        }
-        let query = crate::query::build(&info, &request)?;
+        let (storage, query) = search_query(installation, request)?;
         let page = storage.search(&query)?;
         Ok(SearchResult { entity: query.entity, page })
+    }
+
+    /// Searches as [`Host::search`] does, streaming: `start` gets the entity's name and the columns,
+    /// then `visit` each row as it is read, until it breaks (memory stays flat however many rows
+    /// match). Returns the next page's cursor when there is one.
+    pub fn search_each(
+        &self,
+        installation: &Installation,
+        request: &SearchRequest,
+        start: &mut dyn FnMut(&str, &[String]),
+        visit: &mut dyn FnMut(Vec<serde_json::Value>) -> std::ops::ControlFlow<()>,
+    ) -> Result<Option<String>> {
+        let (storage, query) = search_query(installation, request)?;
+        let columns: Vec<String> = query.fields.iter().map(|f| f.text.clone()).collect();
+        start(&query.entity, &columns);
+        storage.search_rows(&query, visit)
     }
 
     /// Rows per entity type and the last sync (empty before the first sync;
@@ -247,6 +257,22 @@ impl Host {
         let (last_completed, entities) = storage.freshness()?;
         Ok(Status { syncs, unfinished, last_completed, entities })
     }
+}
+
+/// The installation's storage (read-only) and `request` checked against its schema (the entity named
+/// in any case).
+fn search_query(
+    installation: &Installation,
+    request: &SearchRequest,
+) -> Result<(SqliteStorage, crate::query::SearchQuery)> {
+    let storage = read(installation)?.ok_or_else(|| not_synced(installation))?;
+    let info = storage.info().cloned().ok_or_else(|| not_synced(installation))?;
+    let mut request = request.clone();
+    if let Some(entity) = info.schema.entities.iter().find(|e| e.name.eq_ignore_ascii_case(&request.entity)) {
+        request.entity = entity.name.clone();
+    }
+    let query = crate::query::build(&info, &request)?;
+    Ok((storage, query))
 }
 
 /// Checks the component at `path` as an install would (within `limits`), outside any project, writing

@@ -109,8 +109,23 @@ pub trait DataStore: Send {
     fn freshness(&self) -> Result<(LastSyncs, Vec<Freshness>)>;
     /// The ids of `entity` whose `fields` were all written at or after `since` (RFC 3339).
     fn recently_synced(&self, entity: &str, fields: &[String], since: &str) -> Result<HashSet<String>>;
-    /// Runs a search.
-    fn search(&self, query: &SearchQuery) -> Result<SearchPage>;
+    /// Runs a search, handing each matching row's values (in `query.fields` order) to `visit` as they
+    /// are read, until it breaks; returns the next page's cursor when there is one.
+    fn search_rows(
+        &self,
+        query: &SearchQuery,
+        visit: &mut dyn FnMut(Vec<serde_json::Value>) -> std::ops::ControlFlow<()>,
+    ) -> Result<Option<String>>;
+
+    /// Runs a search and collects its page.
+    fn search(&self, query: &SearchQuery) -> Result<SearchPage> {
+        let mut rows = Vec::new();
+        let next = self.search_rows(query, &mut |row| {
+            rows.push(row);
+            std::ops::ControlFlow::Continue(())
+        })?;
+        Ok(SearchPage { columns: query.fields.iter().map(|f| f.text.clone()).collect(), rows, next })
+    }
 }
 
 /// Both stores of one installation, and what needs both at once.

@@ -1,5 +1,6 @@
 //! Queries on the largest synced installation through the real `max search`: an indexed filter, a
-//! contains filter, and a filter through a reference.
+//! contains filter, a filter through a reference, and every row exported as NDJSON with all columns
+//! and with five (streamed: memory stays flat, and a wide row costs no more per byte than a narrow one).
 
 use std::path::Path;
 
@@ -28,5 +29,45 @@ pub fn run(env: &Env, project: &Path, rows: u64) -> anyhow::Result<Vec<Row>> {
         let note = target.map(|t| verdict("target < 50 ms", seconds < t)).unwrap_or_default();
         out.push(Row { size: Some(rows), ..Row::timed("query", &format!("max search {name}"), seconds, note) });
     }
+    out.extend(export(env, project, rows)?);
     Ok(out)
+}
+
+/// `max search acme Task --all -o ndjson`, with all columns and with five: bytes per second of each, and
+/// their ratio (the limit: the narrow export's speed per byte, measured in the same run).
+fn export(env: &Env, project: &Path, rows: u64) -> anyhow::Result<Vec<Row>> {
+    let mut measured = Vec::new();
+    for (name, fields) in [("all columns", "all"), ("five columns", "id,title,status,priority,dueDate")] {
+        let run = measure::run(&mut measure::max(
+            &env.bin,
+            project,
+            &["search", "acme", "Task", "--all", "-o", "ndjson", "--fields", fields],
+        ))?;
+        let lines = run.stdout.iter().filter(|&&b| b == b'\n').count() as u64;
+        anyhow::ensure!(lines == rows, "the export wrote {lines} rows, not {rows}");
+        measured.push((name, run.wall.as_secs_f64(), run.stdout.len() as f64, run.peak_rss));
+    }
+    let per_byte = |(_, seconds, bytes, _): &(&str, f64, f64, u64)| bytes / seconds;
+    let ratio = per_byte(&measured[0]) / per_byte(&measured[1]);
+    Ok(measured
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let note = if i == 0 {
+                format!(
+                    "{:.1} MB/s; × {ratio:.2} the five-column MB/s ({}; target ≥ 1.0)",
+                    per_byte(m) / 1e6,
+                    if ratio >= 1.0 { "holds" } else { "misses" }
+                )
+            } else {
+                format!("{:.1} MB/s", per_byte(m) / 1e6)
+            };
+            Row {
+                size: Some(rows),
+                per_second: Some(rows as f64 / m.1),
+                peak_rss_mib: Some(m.3 as f64 / (1 << 20) as f64),
+                ..Row::timed("query", &format!("export --all -o ndjson, {}", m.0), m.1, note)
+            }
+        })
+        .collect())
 }

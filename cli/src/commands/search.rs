@@ -1,12 +1,15 @@
 //! `max search`: filtered, ordered, paginated reads of synced data, as a table, JSON, NDJSON or CSV.
 
+use std::cell::RefCell;
 use std::io::IsTerminal;
+use std::ops::ControlFlow;
 
 use clap::Args;
 use max_host::query::{SearchPage, SearchRequest};
 
 use crate::args::{GlobalArgs, OutputFormat};
 use crate::commands::host;
+use crate::export::{RowWriter, cell};
 use crate::output::{Printer, printable};
 use crate::prompt;
 
@@ -70,67 +73,80 @@ impl SearchCommand {
             limit: if self.all { None } else { usize::try_from(self.limit).ok() },
             after: self.after.clone(),
         };
-        let result = host.search(&installation, &request)?;
-        render(printer, &result.entity, &result.page, self.fields.is_some())
+        if printer.format() == OutputFormat::Text {
+            let result = host.search(&installation, &request)?;
+            return render_table(printer, &result.entity, &result.page, self.fields.is_some());
+        }
+        stream(&host, &installation, &request, printer.format())
     }
 }
 
-fn render(printer: &Printer, entity: &str, page: &SearchPage, picked: bool) -> anyhow::Result<()> {
-    let objects = || {
-        page.rows.iter().map(|row| {
-            serde_json::Value::Object(
-                page.columns.iter().cloned().zip(row.iter().cloned()).collect::<serde_json::Map<_, _>>(),
-            )
-        })
+/// Writes the rows as JSON, NDJSON or CSV while they are read.
+fn stream(
+    host: &max_host::Host,
+    installation: &max_host::project::Installation,
+    request: &SearchRequest,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
+    let writer =
+        RefCell::new(RowWriter::new(format, std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock())));
+    let failed: RefCell<Option<std::io::Error>> = RefCell::new(None);
+    let keep = |written: std::io::Result<()>| match written {
+        Ok(()) => ControlFlow::Continue(()),
+        Err(error) => {
+            failed.borrow_mut().get_or_insert(error);
+            ControlFlow::Break(())
+        }
     };
-    match printer.format() {
-        OutputFormat::Json => printer.json(&serde_json::json!({
-            "entity": entity, "columns": page.columns, "rows": objects().collect::<Vec<_>>(), "next": page.next,
-        })),
-        OutputFormat::Ndjson => {
-            let lines: Vec<String> = objects().map(|o| o.to_string()).collect();
-            if !lines.is_empty() {
-                printer.text(&lines.join("\n"))?;
+    let next = host.search_each(
+        installation,
+        request,
+        &mut |entity, columns| {
+            let _ = keep(writer.borrow_mut().start(entity, columns));
+        },
+        &mut |row| {
+            if failed.borrow().is_some() {
+                return ControlFlow::Break(());
             }
-            next_hint(page);
-            Ok(())
-        }
-        OutputFormat::Csv => {
-            let mut lines = vec![page.columns.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(",")];
-            lines.extend(
-                page.rows.iter().map(|row| row.iter().map(|v| csv_cell(&cell(v))).collect::<Vec<_>>().join(",")),
-            );
-            printer.text(&lines.join("\n"))?;
-            next_hint(page);
-            Ok(())
-        }
-        OutputFormat::Text => {
-            if page.rows.is_empty() {
-                printer.text(&format!("No {entity} matches."))?;
-                return Ok(());
-            }
-            let rows: Vec<Vec<String>> =
-                page.rows.iter().map(|row| row.iter().map(|v| printable(&cell(v))).collect()).collect();
-            let fitted = crate::layout::fit(&page.columns, rows, terminal_width(), picked);
-            let headers: Vec<&str> = fitted.headers.iter().map(String::as_str).collect();
-            printer.text(&printer.table(&headers, &fitted.rows))?;
-            let mut shown = format!("{} {entity} row{}", page.rows.len(), if page.rows.len() == 1 { "" } else { "s" });
-            if fitted.hidden > 0 {
-                shown.push_str(&format!(
-                    " ({} more column{} left out to fit: --fields all, or name them with --fields a,b)",
-                    fitted.hidden,
-                    if fitted.hidden == 1 { "" } else { "s" }
-                ));
-            }
-            match &page.next {
-                Some(cursor) => {
-                    prompt::note(&printer.on_stderr().dim(&format!("{shown}; next page: --after {cursor}")))
-                }
-                None => prompt::note(&printer.on_stderr().dim(&shown)),
-            }
-            Ok(())
-        }
+            keep(writer.borrow_mut().row(&row))
+        },
+    )?;
+    if let Some(error) = failed.into_inner() {
+        return Err(error.into());
     }
+    writer.into_inner().finish(next.as_deref())?;
+    if format != OutputFormat::Json
+        && let Some(cursor) = &next
+    {
+        prompt::note(&format!("next page: --after {cursor}"));
+    }
+    Ok(())
+}
+
+/// A page of rows as a table fitted to the terminal, with what was left out and the next page on stderr.
+fn render_table(printer: &Printer, entity: &str, page: &SearchPage, picked: bool) -> anyhow::Result<()> {
+    if page.rows.is_empty() {
+        printer.text(&format!("No {entity} matches."))?;
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> =
+        page.rows.iter().map(|row| row.iter().map(|v| printable(&cell(v))).collect()).collect();
+    let fitted = crate::layout::fit(&page.columns, rows, terminal_width(), picked);
+    let headers: Vec<&str> = fitted.headers.iter().map(String::as_str).collect();
+    printer.text(&printer.table(&headers, &fitted.rows))?;
+    let mut shown = format!("{} {entity} row{}", page.rows.len(), if page.rows.len() == 1 { "" } else { "s" });
+    if fitted.hidden > 0 {
+        shown.push_str(&format!(
+            " ({} more column{} left out to fit: --fields all, or name them with --fields a,b)",
+            fitted.hidden,
+            if fitted.hidden == 1 { "" } else { "s" }
+        ));
+    }
+    match &page.next {
+        Some(cursor) => prompt::note(&printer.on_stderr().dim(&format!("{shown}; next page: --after {cursor}"))),
+        None => prompt::note(&printer.on_stderr().dim(&shown)),
+    }
+    Ok(())
 }
 
 /// The width tables are fitted to: the terminal's, or `COLUMNS` when stdout is not a terminal (none
@@ -140,22 +156,4 @@ fn terminal_width() -> Option<usize> {
         return terminal_size::terminal_size().map(|(w, _)| usize::from(w.0));
     }
     std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse().ok()).filter(|&c: &usize| c > 0)
-}
-
-fn next_hint(page: &SearchPage) {
-    if let Some(cursor) = &page.next {
-        prompt::note(&format!("next page: --after {cursor}"));
-    }
-}
-
-fn cell(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::Null => String::new(),
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-fn csv_cell(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
 }

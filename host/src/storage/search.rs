@@ -3,6 +3,7 @@
 //! pages never skip or repeat a row under any order.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 
 use rusqlite::params_from_iter;
 use rusqlite::types::Value;
@@ -11,7 +12,7 @@ use super::schema::quote;
 use super::sqlite::{SqliteStorage, db_error};
 use crate::Result;
 use crate::manifest::FieldType;
-use crate::query::{Cursor, Expr, FieldPath, Literal, Op, SearchPage, SearchQuery};
+use crate::query::{Cursor, Expr, FieldPath, Literal, Op, SearchQuery};
 
 /// Builds the SQL of one query: joins for each reference prefix, and the parameters in order.
 struct Sql {
@@ -147,7 +148,14 @@ fn sql_to_cursor_value(value: Value) -> serde_json::Value {
     }
 }
 
-pub(super) fn run(storage: &SqliteStorage, query: &SearchQuery) -> Result<SearchPage> {
+/// Runs `query`, handing each row's values to `visit` as SQLite produces them (nothing is collected, so
+/// memory stays flat however many rows match) until `visit` breaks; returns the next page's cursor
+/// when the query has a limit and more rows match.
+pub(super) fn stream(
+    storage: &SqliteStorage,
+    query: &SearchQuery,
+    visit: &mut dyn FnMut(Vec<serde_json::Value>) -> ControlFlow<()>,
+) -> Result<Option<String>> {
     let conn = &storage.conn;
     let mut sql = Sql { joins: Vec::new(), aliases: HashMap::new(), params: Vec::new() };
     let select: Vec<String> = query.fields.iter().map(|f| sql.column(f)).collect();
@@ -180,32 +188,29 @@ pub(super) fn run(storage: &SqliteStorage, query: &SearchQuery) -> Result<Search
     let width = select.len();
     let key_count = keys.len();
     let order_key = crate::query::order_key(&query.order);
-    let mut rows: Vec<(Vec<serde_json::Value>, Cursor)> = stmt
-        .query_map(params_from_iter(sql.params.iter()), |row| {
-            let mut values = Vec::with_capacity(width);
-            for (i, field) in query.fields.iter().enumerate() {
-                values.push(sql_to_json(row.get::<_, Value>(i)?, field.value_type()));
-            }
-            let id: String = row.get(width)?;
-            let mut sort = Vec::with_capacity(key_count);
-            for i in 0..key_count {
-                sort.push(sql_to_cursor_value(row.get::<_, Value>(width + 1 + i)?));
-            }
-            Ok((values, Cursor { values: sort, id, order: order_key.clone() }))
-        })
-        .map_err(db_error(conn))?
-        .collect::<rusqlite::Result<_>>()
-        .map_err(db_error(conn))?;
-    let mut next = None;
-    if let Some(limit) = query.limit
-        && rows.len() > limit
-    {
-        rows.truncate(limit);
-        next = rows.last().map(|(_, cursor)| cursor.encode());
+    let mut rows = stmt.query(params_from_iter(sql.params.iter())).map_err(db_error(conn))?;
+    let mut seen = 0usize;
+    // The sort values and id of the last row handed over: the cursor, should another row follow.
+    let mut last: Option<(Vec<serde_json::Value>, String)> = None;
+    while let Some(row) = rows.next().map_err(db_error(conn))? {
+        if query.limit.is_some_and(|limit| seen == limit) {
+            let (values, id) = last.expect("a limit is at least one row");
+            return Ok(Some(Cursor { values, id, order: order_key }.encode()));
+        }
+        let read = |i| row.get::<_, Value>(i).map_err(db_error(conn));
+        let mut values = Vec::with_capacity(width);
+        for (i, field) in query.fields.iter().enumerate() {
+            values.push(sql_to_json(read(i)?, field.value_type()));
+        }
+        if query.limit.is_some() {
+            let id: String = row.get(width).map_err(db_error(conn))?;
+            let sort = (0..key_count).map(|i| read(width + 1 + i).map(sql_to_cursor_value)).collect::<Result<_>>()?;
+            last = Some((sort, id));
+        }
+        seen += 1;
+        if visit(values).is_break() {
+            break;
+        }
     }
-    Ok(SearchPage {
-        columns: query.fields.iter().map(|f| f.text.clone()).collect(),
-        rows: rows.into_iter().map(|(values, _)| values).collect(),
-        next,
-    })
+    Ok(None)
 }

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OpenFlags};
 use super::{DataStore, SchemaReport, Storage, TaskStore};
 use crate::data::{EntityRef, SeedState};
 use crate::manifest::ConnectorInfo;
-use crate::query::{SearchPage, SearchQuery};
+use crate::query::SearchQuery;
 use crate::task::{Claim, NewTask, SyncId, SyncRecord, SyncStatus, Task, TaskFailure, TaskId, TaskOutcome, TaskSpec};
 use crate::{Error, Result};
 
@@ -298,8 +298,12 @@ impl DataStore for SqliteStorage {
         super::write::counts(self)
     }
 
-    fn search(&self, query: &SearchQuery) -> Result<SearchPage> {
-        super::search::run(self, query)
+    fn search_rows(
+        &self,
+        query: &SearchQuery,
+        visit: &mut dyn FnMut(Vec<serde_json::Value>) -> std::ops::ControlFlow<()>,
+    ) -> Result<Option<String>> {
+        super::search::stream(self, query, visit)
     }
 }
 
