@@ -25,6 +25,8 @@ pub struct Size {
 impl Size {
     /// 50 projects × 1,000 tasks, as in the reference implementation's measurement.
     pub const DEMO: Size = Size { workspaces: 5, users: 20, projects: 10, tasks: 1000, files: 5 };
+    /// 20 projects × 1,000 tasks in one workspace: a sync whose time is the API's latency.
+    pub const LATENCY: Size = Size { workspaces: 1, users: 10, projects: 20, tasks: 1000, files: 5 };
     /// Over a million entities.
     pub const MILLION: Size = Size { workspaces: 10, users: 50, projects: 25, tasks: 4000, files: 10 };
 
@@ -57,11 +59,17 @@ impl Drop for Api {
 impl Api {
     /// Starts `fake-saas acme` with `size` and waits until it serves.
     pub fn start(bin: &Path, size: Size) -> anyhow::Result<Api> {
+        Self::start_with(bin, size, &[])
+    }
+
+    /// Starts `fake-saas acme` with `size` and more of its flags (`--latency-ms 100`, `--history`).
+    pub fn start_with(bin: &Path, size: Size, flags: &[&str]) -> anyhow::Result<Api> {
         let mut child = Command::new(bin.join("fake-saas"))
             .args(["acme", "--listen", "127.0.0.1:0"])
             .args(["--workspaces", &size.workspaces.to_string(), "--users", &size.users.to_string()])
             .args(["--projects", &size.projects.to_string(), "--tasks-per-project", &size.tasks.to_string()])
             .args(["--files-per-project", &size.files.to_string()])
+            .args(flags)
             .stdout(Stdio::piped())
             .spawn()
             .context("starting fake-saas")?;

@@ -155,7 +155,7 @@ impl Default for HttpLimits {
         HttpLimits {
             request_timeout: Duration::from_secs(30),
             max_response_bytes: 64 << 20,
-            max_concurrent: 32,
+            max_concurrent: 64,
             max_redirects: 10,
             max_request_bytes: 16 << 20,
             max_request_headers: 64,

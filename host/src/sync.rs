@@ -97,7 +97,7 @@ impl Default for SyncOptions {
     fn default() -> Self {
         SyncOptions {
             full: false,
-            workers: 32,
+            workers: 64,
             max_attempts: 8,
             start: Start::Auto,
             stop: Arc::default(),
@@ -398,9 +398,15 @@ impl<S: Storage + 'static> Drain<'_, S> {
                     let _ = tokio::time::timeout(Duration::from_millis(50), woken).await;
                 }
                 Claim::Task(task) => {
+                    let began = Instant::now();
                     let executed = self.execute(&task).await;
+                    let took = began.elapsed();
                     drop(slot);
-                    self.pace.finished(self.context.http.pressure(), self.context.http.rate_limit_wait());
+                    if !matches!(task.spec, TaskSpec::Expand { .. }) {
+                        // Expansions send no request: they say nothing about the API.
+                        let http = &self.context.http;
+                        self.pace.finished(took, http.pressure(), http.rate_limit_wait());
+                    }
                     executed?;
                     self.wake.notify_waiters();
                     self.report_progress(false)?;

@@ -105,16 +105,16 @@ fn concurrency_grows_while_the_api_keeps_up_and_halves_after_429s() {
         Size { workspaces: 1, users: 2, projects: 24, tasks_per_project: 3, files_per_project: 1, history: false };
     let steady = Faults { latency: std::time::Duration::from_millis(20), ..Faults::default() };
     let (project, fake, _server) = connected(size.clone(), steady.clone(), &["page_size=2"]);
-    let report = synced(&project, &["--workers", "16"]);
+    let report = synced(&project, &["--workers", "48"]);
     let pace = &report["concurrency"];
-    assert_eq!((pace["start"].as_u64(), pace["max"].as_u64(), pace["backoffs"].as_u64()), (Some(4), Some(16), Some(0)));
-    assert!(pace["peak"].as_u64().unwrap() > 4, "steady latency, no 429: it grew ({pace})");
+    assert_eq!((pace["start"].as_u64(), pace["max"].as_u64(), pace["backoffs"].as_u64()), (Some(4), Some(48), Some(0)));
+    assert!(pace["peak"].as_u64().unwrap() > 4, "steady latency, no 429, tasks waiting: it grew ({pace})");
     assert_eq!(count(&project, "Task"), fake.with_data(|d| d.counts()["Task"]) as i64);
 
     // Each 429 says `Retry-After: 1`, which every worker waits out: a smaller data set keeps it short.
     let throttling = Faults { throttle_rate: 0.08, ..steady };
     let (project, fake, _server) = connected(Size { projects: 8, ..size }, throttling, &["page_size=2"]);
-    let report = synced(&project, &["--workers", "16"]);
+    let report = synced(&project, &["--workers", "48"]);
     let pace = &report["concurrency"];
     assert!(pace["backoffs"].as_u64().unwrap() >= 1, "429s halved it ({pace})");
     assert_eq!(count(&project, "Task"), fake.with_data(|d| d.counts()["Task"]) as i64, "and nothing was lost");

@@ -58,9 +58,9 @@ pub struct SyncCommand {
     /// older than this: `90s`, `15m`, `1h`, `2d`; `0` loads them every time.
     #[arg(long, default_value = "1h", value_name = "AGE", value_parser = parse_age)]
     max_age: std::time::Duration,
-    /// The most tasks that run at once. A sync starts with 4 and adapts: one more per round while the
-    /// API answers as fast, half after 429s or errors, fewer when its latency grows.
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=64))]
+    /// The most tasks that run at once. A sync starts with 4 and adapts: more while the API and this
+    /// machine keep up, half after 429s or errors, fewer when requests or tasks slow down.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=256))]
     workers: u16,
 }
 
