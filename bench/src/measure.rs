@@ -20,24 +20,34 @@ pub struct Run {
 
 /// Runs `command` to its end, measuring it; fails on a non-zero exit.
 pub fn run(command: &mut Command) -> anyhow::Result<Run> {
+    run_into(command, None)
+}
+
+/// Runs `command` with its stdout written to `file` (not held in this process: a child forked from a
+/// process holding a large buffer would report that buffer in its peak RSS); `Run::stdout` is empty.
+pub fn run_to_file(command: &mut Command, file: &Path) -> anyhow::Result<Run> {
+    run_into(command, Some(std::fs::File::create(file).with_context(|| format!("creating {}", file.display()))?))
+}
+
+fn run_into(command: &mut Command, file: Option<std::fs::File>) -> anyhow::Result<Run> {
     let started = Instant::now();
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("starting {command:?}"))?;
+    let to_file = file.is_some();
+    let stdout_to = file.map_or_else(Stdio::piped, Stdio::from);
+    let mut child =
+        command.stdout(stdout_to).stderr(Stdio::piped()).spawn().with_context(|| format!("starting {command:?}"))?;
     let mut stdout = Vec::new();
     let mut stderr = Vec::new();
     {
         use std::io::Read;
-        let mut out = child.stdout.take().context("stdout")?;
         let mut err = child.stderr.take().context("stderr")?;
         let reader = std::thread::spawn(move || {
             let mut buffer = Vec::new();
             let _ = err.read_to_end(&mut buffer);
             buffer
         });
-        out.read_to_end(&mut stdout)?;
+        if !to_file {
+            child.stdout.take().context("stdout")?.read_to_end(&mut stdout)?;
+        }
         stderr.extend(reader.join().unwrap_or_default());
     }
     let mut status: libc::c_int = 0;

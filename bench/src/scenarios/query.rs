@@ -38,13 +38,12 @@ pub fn run(env: &Env, project: &Path, rows: u64) -> anyhow::Result<Vec<Row>> {
 fn export(env: &Env, project: &Path) -> anyhow::Result<Vec<Row>> {
     let mut measured = Vec::new();
     for (name, fields) in [("all columns", "all"), ("five columns", "id,title,status,priority,dueDate")] {
-        let run = measure::run(&mut measure::max(
-            &env.bin,
-            project,
-            &["search", "acme", "Task", "--all", "-o", "ndjson", "--fields", fields],
-        ))?;
-        let lines = run.stdout.iter().filter(|&&b| b == b'\n').count() as u64;
-        measured.push((name, run.wall.as_secs_f64(), run.stdout.len() as f64, run.peak_rss, lines));
+        let file = env.work.join("export.ndjson");
+        let args = ["search", "acme", "Task", "--all", "-o", "ndjson", "--fields", fields];
+        let run = measure::run_to_file(&mut measure::max(&env.bin, project, &args), &file)?;
+        let (bytes, lines) = count_lines(&file)?;
+        std::fs::remove_file(&file)?;
+        measured.push((name, run.wall.as_secs_f64(), bytes as f64, run.peak_rss, lines));
     }
     let rows = measured[0].4;
     anyhow::ensure!(rows > 0 && measured[1].4 == rows, "the two exports wrote {rows} and {} rows", measured[1].4);
@@ -71,4 +70,20 @@ fn export(env: &Env, project: &Path) -> anyhow::Result<Vec<Row>> {
             }
         })
         .collect())
+}
+
+/// The size of `file` and its lines, read in chunks.
+fn count_lines(file: &Path) -> anyhow::Result<(u64, u64)> {
+    use std::io::Read;
+    let mut reader = std::fs::File::open(file)?;
+    let mut buffer = vec![0u8; 1 << 16];
+    let (mut bytes, mut lines) = (0u64, 0u64);
+    loop {
+        let n = reader.read(&mut buffer)?;
+        if n == 0 {
+            return Ok((bytes, lines));
+        }
+        bytes += n as u64;
+        lines += buffer[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+    }
 }
