@@ -59,6 +59,41 @@ fn tables(project: &TestProject) -> BTreeMap<String, Vec<Vec<Sql>>> {
     max_tests::tables(&project.path().join(".max/installations/acme/default/data.db"), false)
 }
 
+fn data_db(project: &TestProject) -> rusqlite::Connection {
+    rusqlite::Connection::open(project.path().join(".max/installations/acme/default/data.db")).unwrap()
+}
+
+/// Whether a bulk load is under way (begun by a full sync, not yet finished).
+fn bulk_loading(project: &TestProject) -> bool {
+    data_db(project)
+        .query_row("SELECT COUNT(*) FROM _max_info WHERE key = 'bulk_load'", [], |r| r.get::<_, i64>(0))
+        .unwrap()
+        > 0
+}
+
+/// The secondary indexes of the data tables, as `table: index` (a bulk load builds them at its end).
+fn indexes(project: &TestProject) -> Vec<String> {
+    let db = data_db(project);
+    let mut stmt = db
+        .prepare(
+            "SELECT tbl_name || ': ' || name FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx:%' ORDER BY 1",
+        )
+        .unwrap();
+    stmt.query_map([], |r| r.get(0)).unwrap().collect::<rusqlite::Result<_>>().unwrap()
+}
+
+/// The sync metadata's rows per field set, staged ones included.
+fn sync_meta(project: &TestProject) -> Vec<(String, i64, i64)> {
+    let db = data_db(project);
+    let mut stmt = db
+        .prepare(
+            "SELECT s.entity || ' ' || s.fields, COUNT(*), (SELECT COUNT(*) FROM _max_sync_meta_staged)
+             FROM _max_sync_meta m JOIN _max_field_sets s ON s.id = m.field_set GROUP BY 1 ORDER BY 1",
+        )
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().collect::<rusqlite::Result<_>>().unwrap()
+}
+
 #[test]
 fn a_sync_killed_at_random_moments_and_resumed_ends_exactly_like_an_uninterrupted_one() {
     // ~6,000 tasks in pages of 25 behind 25 ms of latency: a few seconds of syncing, ~270 requests.
@@ -87,11 +122,16 @@ fn a_sync_killed_at_random_moments_and_resumed_ends_exactly_like_an_uninterrupte
         child.wait().unwrap();
         moments.push(moment.as_millis());
     }
+    assert!(bulk_loading(&victim), "the kills cut off a bulk load (its indexes not built yet)");
     let output = victim.max().args(["sync", "acme", "-o", "json"]).assert().success().get_output().clone();
     let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(summary["sync"]["record"]["status"], "completed", "{summary}");
     assert_eq!(summary["sync"]["continuation"]["kind"], "resumed", "{summary}");
     let interrupted = fake.request_count() - before;
+    assert!(!bulk_loading(&victim), "the resumed sync finished the bulk load");
+    assert_eq!(indexes(&victim), indexes(&reference), "every index exists after the resumed bulk load");
+    assert!(!indexes(&victim).is_empty());
+    assert_eq!(sync_meta(&victim), sync_meta(&reference), "one metadata row per entity and field set");
 
     let (want, got) = (tables(&reference), tables(&victim));
     assert_eq!(want.keys().collect::<Vec<_>>(), got.keys().collect::<Vec<_>>());
