@@ -5,6 +5,7 @@ pub mod end_to_end;
 pub mod latency;
 pub mod limit;
 pub mod query;
+pub mod rate;
 pub mod startup;
 
 use std::path::PathBuf;
@@ -16,6 +17,8 @@ pub struct Env {
     pub bin: PathBuf,
     /// The acme component.
     pub acme: PathBuf,
+    /// The linear component.
+    pub linear: PathBuf,
     /// A scratch folder for projects and databases.
     pub work: PathBuf,
     /// Fewer repetitions.
