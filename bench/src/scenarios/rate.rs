@@ -1,5 +1,6 @@
 //! Rate-bound: `fake-saas linear` allowing 10 requests a second (a bucket of 10 that refills
-//! continuously, as Linear's budgets do), the Linear connector in pages of 10. The bound is the
+//! continuously, as Linear's budgets do), the Linear connector in pages of 4 (~95 requests: long enough that the process's start is a
+//! small part). The bound is the
 //! budget-limited minimum: with N requests, a full bucket of R and R more every P, the last request
 //! can't start before (N − R) ÷ R × P. Wall ÷ that (target ≤ 1.2×; the wall includes the process's
 //! start and the last response's storing), and the 429s the fake answered (target 0).
@@ -33,7 +34,7 @@ pub fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
     max(&["connector", "install", "--yes", env.linear.to_str().unwrap_or_default()])?;
     let base_url = format!("base_url={}", server.base_url());
     let key = format!("api_key={}", max_fake_saas::linear::DEFAULT_API_KEY);
-    max(&["connect", "linear", "--set", &base_url, "--set", "auth=api_key", "--set", &key, "--set", "page_size=10"])?;
+    max(&["connect", "linear", "--set", &base_url, "--set", "auth=api_key", "--set", &key, "--set", "page_size=4"])?;
     let before = fake.request_count();
     let run = max(&["sync", "linear", "-o", "json"])?;
     let requests = fake.request_count() - before;
