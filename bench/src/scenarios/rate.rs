@@ -1,9 +1,9 @@
 //! Rate-bound: `fake-saas linear` allowing 10 requests a second (a bucket of 10 that refills
-//! continuously, as Linear's budgets do), the Linear connector in pages of 4 (~95 requests: long enough that the process's start is a
-//! small part). The bound is the
-//! budget-limited minimum: with N requests, a full bucket of R and R more every P, the last request
-//! can't start before (N − R) ÷ R × P. Wall ÷ that (target ≤ 1.2×; the wall includes the process's
-//! start and the last response's storing), and the 429s the fake answered (target 0).
+//! continuously, as Linear's budgets do), the Linear connector in pages of 4 (~95 requests: long enough
+//! that the process's start is a small part). The bound is the budget-limited minimum: with N
+//! requests, a full bucket of R and R more every P, the last request can't start before (N − R) ÷ R × P.
+//! Wall ÷ that (target ≤ 1.2×; the wall includes the process's start and the last response's storing),
+//! and the 429s the fake answered (target 0).
 
 use std::time::Duration;
 
