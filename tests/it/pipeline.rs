@@ -103,7 +103,9 @@ fn synced(project: &TestProject, args: &[&str]) -> serde_json::Value {
 fn concurrency_grows_while_the_api_keeps_up_and_halves_after_429s() {
     let size =
         Size { workspaces: 1, users: 2, projects: 24, tasks_per_project: 3, files_per_project: 1, history: false };
-    let steady = Faults { latency: std::time::Duration::from_millis(20), ..Faults::default() };
+    // Pages of two behind 40 ms: tasks spend most of their time waiting for the API, even in a debug
+    // build on a busy machine, which is when more at once helps.
+    let steady = Faults { latency: std::time::Duration::from_millis(40), ..Faults::default() };
     let (project, fake, _server) = connected(size.clone(), steady.clone(), &["page_size=2"]);
     let report = synced(&project, &["--workers", "48"]);
     let pace = &report["concurrency"];
