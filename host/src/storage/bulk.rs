@@ -37,19 +37,6 @@ pub(super) fn start(conn: &mut Connection) -> Result<()> {
 /// Ends a bulk load: merges the staged metadata (a later write of the same row and field set wins) and
 /// builds the indexes of `info`'s tables, in one transaction; nothing to do when none is in progress.
 pub(super) fn finish(conn: &mut Connection, info: &ConnectorInfo) -> Result<()> {
-    // Sorting a million keys for the merge and each index takes as much memory as the page cache
-    // allows before it spills to temporary files: a small cache for this keeps a sync's peak memory
-    // flat, and the sorts stay sequential.
-    conn.execute_batch(&format!("PRAGMA cache_size = -{BUILD_CACHE_KIB}")).map_err(db_error(conn))?;
-    let finished = merge_and_index(conn, info);
-    conn.execute_batch(&format!("PRAGMA cache_size = -{}", super::sqlite::CACHE_KIB)).map_err(db_error(conn))?;
-    finished
-}
-
-/// The page cache while indexes are built, in KiB.
-const BUILD_CACHE_KIB: u32 = 8 << 10;
-
-fn merge_and_index(conn: &mut Connection, info: &ConnectorInfo) -> Result<()> {
     let tx = conn.savepoint().map_err(|e| super::sqlite::sqlite_error("", e))?;
     if active(&tx)? {
         tx.execute_batch(

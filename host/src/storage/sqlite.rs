@@ -36,8 +36,6 @@ struct Group {
 
 /// Rows stored before an open group is committed.
 const GROUP_ROWS: u64 = 50_000;
-/// The page cache of a writable connection, in KiB.
-pub(super) const CACHE_KIB: u32 = 32 << 10;
 /// How long a group stays open at most (when tasks keep completing).
 const GROUP_AGE: std::time::Duration = std::time::Duration::from_millis(100);
 
@@ -111,9 +109,9 @@ impl SqliteStorage {
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db_error(&conn))?;
         if writable {
             // A 32 MiB page cache keeps the upper levels of the indexes in memory on large syncs.
-            conn.execute_batch(&format!(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; PRAGMA cache_size = -{CACHE_KIB};"
-            ))
+            conn.execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; PRAGMA cache_size = -32768;",
+            )
             .map_err(db_error(&conn))?;
             super::schema::create_internal_tables(&conn)?;
         }

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use crate::data::{EntityRef, Operation, Target};
 use crate::manifest::{ConnectorInfo, LoaderKind};
 use crate::storage::Storage;
-use crate::task::{NewTask, Task, TaskId, TaskOutcome, TaskSpec};
+use crate::task::{NewTask, SyncId, Task, TaskId, TaskOutcome, TaskSpec};
 use crate::Result;
 
 /// A pending expansion that may start early.
@@ -34,7 +34,7 @@ pub(super) struct EarlyStarts {
 
 impl EarlyStarts {
     /// The sync's pending `all(E)` collection expansions, with the parents already started.
-    pub(super) fn load<S: Storage>(info: &ConnectorInfo, storage: &S, sync: i64) -> Result<Self> {
+    pub(super) fn load<S: Storage>(info: &ConnectorInfo, storage: &S, sync: SyncId) -> Result<Self> {
         let mut steps = Vec::new();
         for task in storage.pending_expansions(sync)? {
             let TaskSpec::Expand { step } = &task.spec else { continue };
