@@ -8,7 +8,9 @@
 //! - `GET /api/changes?since=<sequence>&limit=` → `{events: [...], nextCursor}`.
 //! - `GET /api/changes/cursor` → `{"cursor": "<sequence>"}`: the newest event's sequence, where a reader
 //!   that wants only what happens from now on starts (`since=` it returns nothing old).
-//! - `GET /_fake/stats` → `{"counts": {"Task": n, ...}, "requests": n}` (not counted as a request).
+//! - `GET /_fake/stats` → `{"counts": {"Task": n, ...}, "requests": n, "rate_limited": n}` (not counted as
+//!   a request).
+//! - With a rolling window (`Faults::window`), HubSpot's rate-limit headers and 429s (see `window`).
 
 mod data;
 
@@ -27,6 +29,7 @@ use serde_json::{Map, Value, json};
 pub use data::{Dataset, Kind, Size, format_ms};
 
 use crate::faults::{Fault, FaultDice};
+use crate::window::RollingWindow;
 use crate::{Faults, RunningServer};
 
 /// The API key the fake accepts unless told otherwise.
@@ -56,6 +59,8 @@ struct AcmeState {
     api_key: String,
     dice: Arc<FaultDice>,
     requests: AtomicU64,
+    /// The rolling-window limit, if the fake has one.
+    window: Option<Arc<RollingWindow>>,
     /// Path and query of every API request, in the order they arrived.
     log: std::sync::Mutex<Vec<String>>,
 }
@@ -76,12 +81,14 @@ impl Acme {
     /// Generates the data set.
     pub fn new(config: AcmeConfig) -> Self {
         let data = Dataset::generate(config.seed, &config.size);
+        let window = config.faults.window.map(|limit| Arc::new(RollingWindow::new(limit)));
         Acme {
             state: Arc::new(AcmeState {
                 data: RwLock::new(data),
                 api_key: config.api_key,
                 dice: Arc::new(FaultDice::new(config.faults, config.seed)),
                 requests: AtomicU64::new(0),
+                window,
                 log: std::sync::Mutex::default(),
             }),
         }
@@ -100,7 +107,7 @@ impl Acme {
 
     /// The routes.
     pub fn router(&self) -> Router {
-        Router::new()
+        let router = Router::new()
             .route("/api/changes", get(changes))
             .route("/api/changes/cursor", get(change_cursor))
             .route("/api/{kind}", get(list).post(create))
@@ -108,7 +115,11 @@ impl Acme {
             .route("/_fake/stats", get(stats))
             .layer(axum::middleware::from_fn_with_state(self.state.dice.clone(), crate::faults::damage_bodies))
             .layer(axum::middleware::from_fn_with_state(self.state.clone(), record))
-            .with_state(self.state.clone())
+            .with_state(self.state.clone());
+        match &self.state.window {
+            Some(window) => router.layer(axum::middleware::from_fn_with_state(window.clone(), crate::window::enforce)),
+            None => router,
+        }
     }
 
     /// Objects per entity type.
@@ -119,6 +130,11 @@ impl Acme {
     /// API requests answered so far (`/_fake/*` excluded).
     pub fn request_count(&self) -> u64 {
         self.state.requests.load(Ordering::Relaxed)
+    }
+
+    /// Requests the rolling window answered 429 so far (0 without one).
+    pub fn rate_limited(&self) -> u64 {
+        self.state.window.as_ref().map_or(0, |w| w.refused())
     }
 
     /// Path and query of every API request answered so far (`/_fake/*` excluded), in arrival order.
@@ -216,8 +232,9 @@ async fn list(
     if query.limit == Some(0) {
         return Err(error(StatusCode::BAD_REQUEST, "limit must be positive"));
     }
-    let (items, next) = state.data.read().expect("data lock").list(kind, parent, query.cursor.as_deref(), query.limit);
-    let mut response = Json(items).into_response();
+    let (items, next) =
+        state.data.read().expect("data lock").list_json(kind, parent, query.cursor.as_deref(), query.limit);
+    let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], items).into_response();
     if let Some(next) = next.and_then(|n| HeaderValue::from_str(&n).ok()) {
         response.headers_mut().insert("x-next-cursor", next);
     }
@@ -288,5 +305,7 @@ async fn change_cursor(State(state): Shared, headers: HeaderMap) -> Answer {
 
 async fn stats(State(state): Shared) -> Response {
     let counts = state.data.read().expect("data lock").counts();
-    Json(json!({ "counts": counts, "requests": state.requests.load(Ordering::Relaxed) })).into_response()
+    let rate_limited = state.window.as_ref().map_or(0, |w| w.refused());
+    Json(json!({ "counts": counts, "requests": state.requests.load(Ordering::Relaxed), "rate_limited": rate_limited }))
+        .into_response()
 }

@@ -20,6 +20,8 @@ pub struct Faults {
     pub drop_rate: f64,
     /// Share of responses cut off halfway through the body (the full length announced).
     pub truncate_rate: f64,
+    /// A rolling-window request limit, HubSpot's way (see `window`), where the fake supports one.
+    pub window: Option<crate::window::WindowLimit>,
 }
 
 /// The fault chosen for one request.

@@ -7,6 +7,7 @@ mod faults;
 pub mod linear;
 mod rng;
 mod server;
+pub mod window;
 
 pub use faults::Faults;
 pub use rng::Rng;

@@ -51,6 +51,13 @@ struct Common {
     /// Share of responses cut off halfway through the body (0.0–1.0).
     #[arg(long, default_value_t = 0.0)]
     truncate_rate: f64,
+    /// At most this many requests in any `--window-ms` (HubSpot's rolling limit, with its
+    /// `X-HubSpot-RateLimit-*` headers and 429 body); acme only.
+    #[arg(long, requires = "window_ms")]
+    window_max: Option<u64>,
+    /// The rolling window's length in milliseconds (HubSpot's is 10000).
+    #[arg(long, requires = "window_max")]
+    window_ms: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -152,6 +159,10 @@ impl Common {
             error_rate: self.error_rate,
             drop_rate: self.drop_rate,
             truncate_rate: self.truncate_rate,
+            window: self
+                .window_max
+                .zip(self.window_ms)
+                .map(|(max, ms)| max_fake_saas::window::WindowLimit { max, interval: Duration::from_millis(ms) }),
         }
     }
 }

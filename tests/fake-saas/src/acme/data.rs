@@ -294,6 +294,29 @@ impl Dataset {
         cursor: Option<&str>,
         limit: Option<usize>,
     ) -> (Vec<Json>, Option<String>) {
+        let (items, next) = self.page(kind, parent, cursor, limit);
+        (items.into_iter().cloned().collect(), next)
+    }
+
+    /// [`Dataset::list`] as the JSON array the API answers, written straight from the stored objects.
+    pub fn list_json(
+        &self,
+        kind: Kind,
+        parent: Option<&str>,
+        cursor: Option<&str>,
+        limit: Option<usize>,
+    ) -> (Vec<u8>, Option<String>) {
+        let (items, next) = self.page(kind, parent, cursor, limit);
+        (serde_json::to_vec(&items).expect("JSON values serialize"), next)
+    }
+
+    fn page(
+        &self,
+        kind: Kind,
+        parent: Option<&str>,
+        cursor: Option<&str>,
+        limit: Option<usize>,
+    ) -> (Vec<&Json>, Option<String>) {
         let table = &self.tables[&kind];
         let lower = match cursor {
             Some(c) => std::ops::Bound::Excluded(c.to_string()),
@@ -314,7 +337,7 @@ impl Dataset {
                 more = true;
                 break;
             }
-            items.push(table.rows[id].clone());
+            items.push(&table.rows[id]);
         }
         let next = if more { items.last().and_then(|o| o["id"].as_str()).map(str::to_string) } else { None };
         (items, next)
