@@ -365,7 +365,7 @@ impl HttpCapability {
             if let Some(body) = &body {
                 builder = builder.body(body.clone());
             }
-            let _admission = self.limiter.admit().await;
+            let admission = self.limiter.admit().await;
             self.requests.fetch_add(1, Ordering::Relaxed);
             let sent = std::time::Instant::now();
             let response = builder.send().await.map_err(|error| {
@@ -377,7 +377,7 @@ impl HttpCapability {
             })?;
             let status = response.status().as_u16();
             self.pressure.answered(status, sent.elapsed());
-            self.limiter.observe(status, &rate_limit_headers(response.headers()));
+            self.limiter.observe(admission.sent(), status, &rate_limit_headers(response.headers()));
             let location = response.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok());
             match (status, location) {
                 (301 | 302 | 303 | 307 | 308, Some(location)) => {
@@ -456,7 +456,11 @@ fn rate_limit_headers(headers: &HeaderMap) -> Vec<(String, String)> {
         .iter()
         .filter(|(name, _)| {
             let name = name.as_str();
-            name.ends_with("remaining") || name.ends_with("reset") || name == "retry-after"
+            name.ends_with("remaining")
+                || name.ends_with("reset")
+                || name.ends_with("max")
+                || name.ends_with("interval-milliseconds")
+                || name == "retry-after"
         })
         .filter_map(|(name, value)| Some((name.as_str().to_string(), value.to_str().ok()?.to_string())))
         .collect()

@@ -121,3 +121,20 @@ fn concurrency_grows_while_the_api_keeps_up_and_halves_after_429s() {
     assert!(pace["backoffs"].as_u64().unwrap() >= 1, "429s halved it ({pace})");
     assert_eq!(count(&project, "Task"), fake.with_data(|d| d.counts()["Task"]) as i64, "and nothing was lost");
 }
+
+#[test]
+fn a_rolling_window_announced_only_by_its_headers_is_kept_without_a_429() {
+    // HubSpot's way: `X-HubSpot-RateLimit-Max` requests per `-Interval-Milliseconds`, no reset header.
+    // Eleven requests (the position, workspaces, users, projects, then each project's tasks and files)
+    // and the connect's check, against six per second: a client that only reads `remaining` sends the
+    // seventh into a full window.
+    let size =
+        Size { workspaces: 1, users: 2, projects: 3, tasks_per_project: 4, files_per_project: 1, history: false };
+    let window = max_fake_saas::window::WindowLimit { max: 6, interval: std::time::Duration::from_secs(1) };
+    let (project, fake, _server) = connected(size, Faults { window: Some(window), ..Faults::default() }, &[]);
+    let report = synced(&project, &[]);
+    assert_eq!(fake.rate_limited(), 0, "no request went over the window ({report})");
+    assert!(report["rate_limit_wait_ms"].as_u64().unwrap() > 0, "requests were held back ({report})");
+    assert_eq!(count(&project, "Task"), 12);
+    assert_eq!(count(&project, "File"), 3);
+}

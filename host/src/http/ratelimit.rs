@@ -8,6 +8,12 @@
 //! responses), until its reset; a `Retry-After` on an error response, or a rate-limited error a
 //! connector reports, pauses every request until then. Requests in flight are counted against a
 //! budget before the server has seen them, so concurrent workers don't overspend it.
+//!
+//! A budget announced as a rolling window rather than with a reset (`<prefix>max` requests per
+//! `<prefix>interval-milliseconds`, as HubSpot's `X-HubSpot-RateLimit-*` headers say) is kept by counting:
+//! each request counts from when it is sent until one interval after its response was read (the
+//! server saw it in between, so it has left the server's window by then), and a request goes out only
+//! while fewer than `max` count.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -27,11 +33,33 @@ pub struct RateLimiter {
     in_flight: AtomicUsize,
 }
 
+/// How many finished requests a limiter remembers for rolling windows (the largest window it keeps).
+const REMEMBERED: usize = 10_000;
+
+/// How long a request waits for one in flight to finish when a rolling window is full of them.
+const IN_FLIGHT_POLL: Duration = Duration::from_millis(10);
+
 #[derive(Debug, Default)]
 struct State {
     paused_until: Option<Instant>,
     budgets: HashMap<String, Budget>,
+    /// Rolling windows by header prefix.
+    windows: HashMap<String, Window>,
+    /// When recent requests were sent and when they finished, in the order they finished (for rolling
+    /// windows).
+    finished: std::collections::VecDeque<(Instant, Instant)>,
     waited: Duration,
+}
+
+/// At most `max` requests in any `interval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Window {
+    max: u64,
+    interval: Duration,
+    /// Requests in the server's window that aren't ours (another client of the same app, or ours
+    /// from before this limiter), as the last response counted them; they have left it by `until`.
+    others: u64,
+    until: Instant,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -45,11 +73,28 @@ struct Budget {
 
 /// A request admitted by the limiter; dropping it marks the request finished.
 #[derive(Debug)]
-pub struct Admission<'a>(&'a RateLimiter);
+pub struct Admission<'a> {
+    limiter: &'a RateLimiter,
+    sent: Instant,
+}
+
+impl Admission<'_> {
+    /// When the request was let go.
+    pub fn sent(&self) -> Instant {
+        self.sent
+    }
+}
 
 impl Drop for Admission<'_> {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        let mut state = self.limiter.state.lock().expect("rate limiter lock");
+        if !state.windows.is_empty() {
+            if state.finished.len() >= REMEMBERED {
+                state.finished.pop_front();
+            }
+            state.finished.push_back((self.sent, Instant::now()));
+        }
+        self.limiter.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -71,6 +116,7 @@ impl RateLimiter {
                         until = until.max(budget.reset);
                     }
                 }
+                until = until.max(self.window_room(&mut state, now));
                 match until {
                     Some(until) => until.min(now + LONGEST_WAIT),
                     None => {
@@ -78,7 +124,7 @@ impl RateLimiter {
                             budget.remaining = budget.remaining.saturating_sub(budget.cost);
                         }
                         self.in_flight.fetch_add(1, Ordering::Relaxed);
-                        return Admission(self);
+                        return Admission { limiter: self, sent: now };
                     }
                 }
             };
@@ -98,8 +144,41 @@ impl RateLimiter {
         }
     }
 
-    /// Learns from a response: its budget headers, and `Retry-After` on an error status.
-    pub fn observe(&self, status: u16, headers: &[(String, String)]) {
+    /// When every rolling window has room for one more request (`None`: now), forgetting requests that
+    /// left them all.
+    fn window_room(&self, state: &mut State, now: Instant) -> Option<Instant> {
+        let longest = state.windows.values().map(|w| w.interval).max()?;
+        while state.finished.front().is_some_and(|(_, at)| *at + longest <= now) {
+            state.finished.pop_front();
+        }
+        let in_flight = self.in_flight.load(Ordering::Relaxed) as u64;
+        let mut until = None;
+        for window in state.windows.values() {
+            // Finished requests still in this window, newest last.
+            let counted: Vec<Instant> =
+                state.finished.iter().map(|(_, at)| *at).filter(|at| *at + window.interval > now).collect();
+            let others = if now < window.until { window.others } else { 0 };
+            let used = in_flight + counted.len() as u64 + others;
+            if used < window.max {
+                continue;
+            }
+            // Room comes when enough of the oldest leave (others' leave together), or, if requests in
+            // flight fill it, when one ends.
+            let leaving = (used + 1 - window.max) as usize;
+            let room = match counted.get(leaving - 1) {
+                Some(at) if others == 0 => *at + window.interval,
+                Some(at) => (*at + window.interval).min(window.until),
+                None if others > 0 => window.until,
+                None => now + IN_FLIGHT_POLL,
+            };
+            until = until.max(Some(room));
+        }
+        until
+    }
+
+    /// Learns from the response to a request let go at `sent`: its budget headers, and `Retry-After` on
+    /// an error status.
+    pub fn observe(&self, sent: Instant, status: u16, headers: &[(String, String)]) {
         let now = Instant::now();
         let header = |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim());
         let others_in_flight = self.in_flight.load(Ordering::Relaxed).saturating_sub(1) as u64;
@@ -121,6 +200,31 @@ impl RateLimiter {
             budget.last_reported = reported;
             budget.remaining = reported.saturating_sub(budget.cost * others_in_flight);
             budget.reset = reset;
+        }
+        for (name, value) in headers {
+            let name = name.to_ascii_lowercase();
+            let Some(prefix) = name.strip_suffix("interval-milliseconds") else { continue };
+            let interval = value.trim().parse::<u64>().ok().filter(|ms| *ms > 0).map(Duration::from_millis);
+            let max = header(&format!("{prefix}max")).and_then(|v| v.parse::<u64>().ok()).filter(|m| *m > 0);
+            let remaining = header(&format!("{prefix}remaining")).and_then(|v| v.parse::<u64>().ok());
+            if let (Some(interval), Some(max)) = (interval, max) {
+                let interval = interval.min(LONGEST_WAIT);
+                // The server counted this request and what arrived before it: of ours, this one and the
+                // finished ones sent before it that are still in the window (any in flight it saw are
+                // counted as others, which errs on the safe side; one sent after it is no part of its
+                // count).
+                let ours = 1 + state
+                    .finished
+                    .iter()
+                    .filter(|(then, at)| *then < sent && *at + interval > now)
+                    .count() as u64;
+                let others = remaining.map_or(0, |left| max.saturating_sub(left).saturating_sub(ours));
+                // Responses arrive out of order: an older one's count can't undo a newer, larger one.
+                let kept = state.windows.get(prefix).filter(|w| w.until > now && w.others > others);
+                let (others, until) = kept.map_or((others, now + interval), |w| (w.others, w.until));
+                let window = Window { max: max.min(REMEMBERED as u64), interval, others, until };
+                state.windows.insert(prefix.to_string(), window);
+            }
         }
         if status >= 400
             && let Some(wait) = header("retry-after").and_then(retry_after)
@@ -184,6 +288,7 @@ mod tests {
         assert!(reset_ms > 100_000_000_000, "read as epoch milliseconds");
         drop(limiter.admit().await);
         limiter.observe(
+            Instant::now(),
             200,
             &headers(&[
                 ("X-RateLimit-Requests-Remaining", "0".into()),
@@ -200,7 +305,7 @@ mod tests {
     async fn requests_in_flight_count_against_the_budget() {
         let limiter = RateLimiter::default();
         let first = limiter.admit().await;
-        limiter.observe(200, &headers(&[("ratelimit-remaining", "2".into()), ("ratelimit-reset", "5".into())]));
+        limiter.observe(Instant::now(), 200, &headers(&[("ratelimit-remaining", "2".into()), ("ratelimit-reset", "5".into())]));
         // Two more fit; the third waits for the reset five seconds out.
         let (_a, _b) = (limiter.admit().await, limiter.admit().await);
         drop(first);
@@ -210,13 +315,46 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_rolling_window_lets_max_requests_through_per_interval_counted_from_their_responses() {
+        let limiter = RateLimiter::default();
+        let window = |remaining: u64| {
+            headers(&[
+                ("X-HubSpot-RateLimit-Max", "3".into()),
+                ("X-HubSpot-RateLimit-Remaining", remaining.to_string()),
+                ("X-HubSpot-RateLimit-Interval-Milliseconds", "10000".into()),
+            ])
+        };
+        let first = limiter.admit().await;
+        limiter.observe(first.sent(), 200, &window(2));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        drop(first);
+        let started = Instant::now();
+        let (second, third) = (limiter.admit().await, limiter.admit().await);
+        assert!(started.elapsed().is_zero(), "three fit in the window");
+        drop((second, third));
+        // The fourth waits until the first has been out of the server's window: 10 s after its response.
+        let fourth = limiter.admit().await;
+        assert_eq!(started.elapsed(), Duration::from_secs(10), "{:?}", started.elapsed());
+        // Three in flight fill the window: another waits for one to finish, then for its interval.
+        let (fifth, sixth) = (limiter.admit().await, limiter.admit().await);
+        let waiting = limiter.admit();
+        tokio::pin!(waiting);
+        assert!(futures::poll!(waiting.as_mut()).is_pending(), "a full window of requests in flight holds it");
+        drop((fourth, fifth, sixth));
+        let started = Instant::now();
+        drop(waiting.await);
+        assert!(started.elapsed() >= Duration::from_secs(9), "{:?}", started.elapsed());
+        assert!(limiter.waited() >= Duration::from_secs(19), "waiting is counted: {:?}", limiter.waited());
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn retry_after_on_an_error_and_a_reported_limit_pause_everyone() {
         let limiter = RateLimiter::default();
-        limiter.observe(400, &headers(&[("Retry-After", "3".into())]));
+        limiter.observe(Instant::now(), 400, &headers(&[("Retry-After", "3".into())]));
         let started = Instant::now();
         drop(limiter.admit().await);
         assert!(started.elapsed() >= Duration::from_secs(3));
-        limiter.observe(200, &headers(&[("Retry-After", "30".into())]));
+        limiter.observe(Instant::now(), 200, &headers(&[("Retry-After", "30".into())]));
         let started = Instant::now();
         drop(limiter.admit().await);
         assert!(started.elapsed() < Duration::from_secs(1), "Retry-After on a success is not a pause");
