@@ -163,20 +163,40 @@ pub enum ConnectorError {
 
 /// `2024-05-02T12:11:12.345+02:00` → `2024-05-02T10:11:12.345Z`; a plain date stays a date.
 pub fn normalize_datetime(text: &str) -> Result<String, String> {
+    normalized_datetime(text).map(std::borrow::Cow::into_owned)
+}
+
+/// [`normalize_datetime`], borrowing `text` when it is already in that form (as most APIs send it).
+pub fn normalized_datetime(text: &str) -> Result<std::borrow::Cow<'_, str>, String> {
     let text = text.trim();
-    if is_normalized(text) {
-        return Ok(text.to_string());
+    if is_normalized(text) || is_date(text) {
+        return Ok(std::borrow::Cow::Borrowed(text));
     }
     if let Ok(instant) = chrono::DateTime::parse_from_rfc3339(text) {
-        return Ok(instant.with_timezone(&chrono::Utc).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+        return Ok(instant.with_timezone(&chrono::Utc).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string().into());
     }
     if let Ok(naive) = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f") {
-        return Ok(naive.and_utc().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+        return Ok(naive.and_utc().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string().into());
     }
     if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(date.format("%Y-%m-%d").to_string());
+        return Ok(date.format("%Y-%m-%d").to_string().into());
     }
     Err(format!("`{text}` is not an ISO-8601 date or datetime"))
+}
+
+/// Whether `text` is a valid `YYYY-MM-DD` date (kept as it is).
+fn is_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let number = |from: usize, to: usize| -> Option<u32> {
+        b[from..to].iter().try_fold(0u32, |n, c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
+    };
+    match (number(0, 4), number(5, 7), number(8, 10)) {
+        (Some(year), Some(month), Some(day)) => chrono::NaiveDate::from_ymd_opt(year as i32, month, day).is_some(),
+        _ => false,
+    }
 }
 
 /// Whether `text` is already `YYYY-MM-DDTHH:MM:SS.mmmZ` with a valid date and time: most APIs send

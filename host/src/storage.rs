@@ -9,6 +9,7 @@
 //! `_max_cursors` in the same file, so that data, task state and metadata change in one transaction.
 
 mod bulk;
+mod checkpoint;
 mod freshness;
 mod membership;
 mod schema;

@@ -2,7 +2,9 @@
 //! pool. Each worker claims a task atomically, runs its loader in the component, and stores the results
 //! together with the task's completion in one transaction. Plan groups run in order; a step is expanded
 //! into tasks only when its group may run, so `all of <entity>` sees every entity found before it; a
-//! collection of each entity already stored starts early (see `early`).
+//! collection of each entity already stored starts early (see `early`). The workers are futures of
+//! the thread that drives the sync; guest calls run as tasks of their own (`run`) and storage calls on
+//! blocking threads, so they use every core instead of taking turns on that thread.
 
 mod early;
 mod expand;
@@ -24,11 +26,14 @@ use crate::http::HttpCapability;
 use crate::manifest::ConnectorInfo;
 use crate::runtime::InstancePool;
 use crate::storage::{SchemaReport, Storage};
-use crate::task::{Claim, NewTask, SyncId, SyncRecord, SyncStatus, Task, TaskFailure, TaskSpec};
+use crate::task::{Claim, NewTask, SyncId, SyncRecord, SyncStatus, Task, TaskFailure, TaskOutcome, TaskSpec};
 use crate::{ConnectorError, Error, Result};
 
 /// Tasks a sync runs at once when it starts (fewer if `workers` says so).
 pub const START_WORKERS: usize = 4;
+
+/// How long a worker with nothing to claim waits before it looks again (and commits what is stored).
+const IDLE: Duration = Duration::from_millis(50);
 
 /// How often a running sync reports its progress.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
@@ -174,7 +179,7 @@ pub struct SyncContext<S: Storage> {
 }
 
 /// Runs one sync to its end.
-pub async fn run_sync<S: Storage + 'static>(
+pub async fn run_sync<S: Storage + Send + 'static>(
     context: &SyncContext<S>,
     options: &SyncOptions,
     observer: &dyn SyncObserver,
@@ -195,7 +200,7 @@ pub async fn run_sync<S: Storage + 'static>(
         None => (begin(context, options, fresh_since.is_some()).await?, Continuation::New),
     };
     observer.started(sync, continuation);
-    let early = early::EarlyStarts::load(&context.info, &*lock(&context.storage), sync)?;
+    let early = Arc::new(early::EarlyStarts::load(&context.info, &*lock(&context.storage), sync)?);
     let workers = options.workers.max(1);
     let pace = pace::Pace::new(START_WORKERS, workers, context.http.pressure(), context.http.rate_limit_wait());
     let drained = Drain {
@@ -222,7 +227,7 @@ pub async fn run_sync<S: Storage + 'static>(
         let _ = storage.flush();
         return Err(error);
     }
-    drained.report_progress(true)?;
+    drained.report_progress(true).await?;
     let concurrency = drained.pace.report();
     let stored = drained.stored.into_inner().expect("counts lock");
     let requests = context.http.request_count() - requests_before;
@@ -334,7 +339,7 @@ struct Drain<'a, S: Storage> {
     observer: &'a dyn SyncObserver,
     sync: i64,
     /// Collections that start before their group.
-    early: early::EarlyStarts,
+    early: Arc<early::EarlyStarts>,
     /// How many tasks may run at once.
     pace: pace::Pace,
     /// Fields written since then need not be loaded again.
@@ -350,7 +355,7 @@ struct Drain<'a, S: Storage> {
     aborted: std::sync::atomic::AtomicBool,
 }
 
-impl<S: Storage + 'static> Drain<'_, S> {
+impl<S: Storage + Send + 'static> Drain<'_, S> {
     /// Claims and runs tasks until none are left. Storage failures end the sync (every worker stops
     /// after its task in flight; the sync stays resumable); task failures don't.
     async fn worker(&self) -> Result<()> {
@@ -375,27 +380,31 @@ impl<S: Storage + 'static> Drain<'_, S> {
             let woken = self.wake.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            let claim = {
-                let mut storage = lock(&self.context.storage);
-                let claim = storage.claim_task(self.sync)?;
-                if let Claim::Task(task) = &claim {
-                    self.early.claimed(task);
-                }
-                claim
-            };
+            let (early, sync) = (self.early.clone(), self.sync);
+            let claim = self
+                .storage_call(move |storage| {
+                    let claim = storage.claim_task(sync)?;
+                    if let Claim::Task(task) = &claim {
+                        early.claimed(task);
+                    }
+                    Ok(claim)
+                })
+                .await?;
             match claim {
                 Claim::Done => {
                     drop(slot);
-                    lock(&self.context.storage).flush()?;
+                    self.storage_call(|storage| storage.flush()).await?;
                     self.wake.notify_waiters();
                     return Ok(());
                 }
                 Claim::Wait => {
                     drop(slot);
-                    // Nothing to do until tasks in flight finish: a good moment to commit.
-                    lock(&self.context.storage).flush()?;
-                    // Tasks in flight will add work or finish their group; poll as a fallback.
-                    let _ = tokio::time::timeout(Duration::from_millis(50), woken).await;
+                    // Tasks in flight will add work or finish their group; poll as a fallback. Nothing
+                    // finished for that long: a good moment to commit (not at every wake-up: each
+                    // commit writes the pages the open group touched).
+                    if tokio::time::timeout(IDLE, woken).await.is_err() {
+                        self.storage_call(|storage| storage.flush()).await?;
+                    }
                 }
                 Claim::Task(task) => {
                     let began = Instant::now();
@@ -409,7 +418,7 @@ impl<S: Storage + 'static> Drain<'_, S> {
                     }
                     executed?;
                     self.wake.notify_waiters();
-                    self.report_progress(false)?;
+                    self.report_progress(false).await?;
                 }
             }
         }
@@ -417,7 +426,7 @@ impl<S: Storage + 'static> Drain<'_, S> {
 
     /// Tells the observer how many tasks are done, at most every [`PROGRESS_EVERY`] unless `now`
     /// (counting is a query over the sync's tasks: once per task would cost O(tasks²)).
-    fn report_progress(&self, now: bool) -> Result<()> {
+    async fn report_progress(&self, now: bool) -> Result<()> {
         {
             let mut last = self.progress_at.lock().expect("progress lock");
             if !now && last.is_some_and(|at| at.elapsed() < PROGRESS_EVERY) {
@@ -425,9 +434,22 @@ impl<S: Storage + 'static> Drain<'_, S> {
             }
             *last = Some(Instant::now());
         }
-        let (done, total) = lock(&self.context.storage).task_progress(self.sync)?;
+        let sync = self.sync;
+        let (done, total) = self.storage_call(move |storage| storage.task_progress(sync)).await?;
         self.observer.progress(done, total);
         Ok(())
+    }
+
+    /// Runs `call` on the storage on a thread where waiting for it blocks nothing else: while one
+    /// task's rows are written, the thread driving the sync goes on starting and finishing others.
+    async fn storage_call<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&mut S) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let storage = self.context.storage.clone();
+        tokio::task::spawn_blocking(move || call(&mut lock(&storage)))
+            .await
+            .map_err(|e| Error::Runtime(format!("a storage call stopped: {e}")))?
     }
 
     /// Runs one task, retrying transient failures, and records its outcome.
@@ -450,14 +472,8 @@ impl<S: Storage + 'static> Drain<'_, S> {
                 }
             };
             match result {
-                Ok(mut outcome) => {
-                    secrets::redact(&mut outcome, &self.context.http.redactor());
-                    let stored = {
-                        let mut storage = lock(&self.context.storage);
-                        self.early.spawn_into(task, &mut outcome);
-                        storage.complete_task(self.sync, task, outcome)
-                    };
-                    match stored {
+                Ok(outcome) => {
+                    match self.store(task, outcome).await {
                         Ok(stored) => {
                             for (entity, rows) in stored {
                                 self.observer.stored(&entity, rows);
@@ -493,6 +509,28 @@ impl<S: Storage + 'static> Drain<'_, S> {
                 }
             }
         }
+    }
+
+    /// Stores what `task` brought (secrets taken out first) with its completion, on a thread of its own:
+    /// that is SQLite's work and the redaction's, which shouldn't hold up the guest calls and requests
+    /// of the other tasks.
+    async fn store(&self, task: &Task, mut outcome: TaskOutcome) -> Result<BTreeMap<String, u64>> {
+        let early = self.early.clone();
+        let redactor = self.context.http.redactor();
+        let (sync, task) = (self.sync, task.clone());
+        // Redacted before the lock is taken: other tasks' rows can be written meanwhile.
+        let outcome = tokio::task::spawn_blocking(move || {
+            secrets::redact(&mut outcome, &redactor);
+            outcome
+        })
+        .await
+        .map_err(|e| Error::Runtime(format!("redacting a task's outcome stopped: {e}")))?;
+        self.storage_call(move |storage| {
+            let mut outcome = outcome;
+            early.spawn_into(&task, &mut outcome);
+            storage.complete_task(sync, &task, outcome)
+        })
+        .await
     }
 
     /// Counts `delay` against the sync's wait budget, or says the budget is spent.

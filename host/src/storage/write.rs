@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::types::Value;
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, params, params_from_iter};
 
 use super::schema::{link_table, quote};
@@ -173,7 +173,7 @@ fn write_batch(
              ON CONFLICT (field_set, id) DO UPDATE SET synced_at = excluded.synced_at, sync_id = excluded.sync_id"
         })
         .map_err(db_error(tx))?;
-    let mut values: Vec<Value> = Vec::with_capacity(names.len() + 3);
+    let mut values: Vec<ToSqlOutput<'_>> = Vec::with_capacity(names.len() + 3);
     for row in &batch.rows {
         if row.id.is_empty() {
             return Err(invalid(&entity.name, "", "id", "a row without an id"));
@@ -187,14 +187,14 @@ fn write_batch(
             ));
         }
         values.clear();
-        values.push(Value::Text(row.id.clone()));
+        values.push(ToSqlOutput::Borrowed(ValueRef::Text(row.id.as_bytes())));
         for (index, field, ty) in &scalars {
             let value = values::to_sql(&row.values[*index], ty)
                 .map_err(|reason| invalid(&entity.name, &row.id, &field.name, reason))?;
             values.push(value);
         }
-        values.push(Value::Text(synced_at.to_string()));
-        values.push(Value::Integer(sync));
+        values.push(ToSqlOutput::Borrowed(ValueRef::Text(synced_at.as_bytes())));
+        values.push(ToSqlOutput::Owned(Value::Integer(sync)));
         upsert.execute(params_from_iter(values.iter())).map_err(db_error(tx))?;
         meta.execute(params![field_set, row.id, synced_at, sync]).map_err(db_error(tx))?;
         for (index, field) in &collections {

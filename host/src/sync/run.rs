@@ -32,6 +32,15 @@ fn check_pages(
     Ok(())
 }
 
+/// Runs a guest call (the component's work, its requests, decoding what it returns) as a task of its
+/// own, so that calls of several tasks use every core instead of taking turns on the thread that drives
+/// the sync. The call's instance moves into it and goes back to the pool when it ends.
+async fn on_a_worker_thread<T: Send + 'static>(
+    call: impl std::future::Future<Output = Result<T>> + Send + 'static,
+) -> Result<T> {
+    tokio::spawn(call).await.map_err(|e| Error::Runtime(format!("a connector call stopped: {e}")))?
+}
+
 pub(super) async fn run(
     info: &ConnectorInfo,
     pool: &InstancePool,
@@ -46,11 +55,17 @@ pub(super) async fn run(
         TaskSpec::Load { loader, entity, ids } => {
             let refs: Vec<EntityRef> =
                 ids.iter().map(|id| EntityRef { entity: entity.clone(), id: id.clone() }).collect();
-            let batches = instance.load(loader, &refs).await?;
+            let loader = loader.clone();
+            let batches = on_a_worker_thread(async move { instance.load(&loader, &refs).await }).await?;
             Ok(TaskOutcome { batches, ..TaskOutcome::default() })
         }
         TaskSpec::Page { loader, parent, field, cursor, position, pages, idle } => {
-            let page = instance.load_page(loader, parent, cursor.as_deref()).await?;
+            let call = (loader.clone(), parent.clone(), cursor.clone());
+            let page = on_a_worker_thread(async move {
+                let (loader, parent, cursor) = call;
+                instance.load_page(&loader, &parent, cursor.as_deref()).await
+            })
+            .await?;
             let expected = info.loader(loader).map(|l| l.entity.as_str()).unwrap_or_default();
             if page.items.entity != expected {
                 return Err(Error::InvalidData {
@@ -102,7 +117,8 @@ pub(super) async fn run(
             Ok(TaskOutcome { batches, links: Some(links), spawn: next.into_iter().collect(), ..TaskOutcome::default() })
         }
         TaskSpec::Changes { loader, cursor, pages, idle } => {
-            let page = instance.changes(loader, cursor.as_deref()).await?;
+            let call = (loader.clone(), cursor.clone());
+            let page = on_a_worker_thread(async move { instance.changes(&call.0, call.1.as_deref()).await }).await?;
             let changed = page.deletions.len() + page.upserts.iter().map(|b| b.rows.len()).sum::<usize>();
             let idle = if changed == 0 { idle + 1 } else { 0 };
             let more = page.has_more && Some(&page.next_cursor) != cursor.as_ref();
