@@ -48,6 +48,8 @@ struct State {
     /// When recent requests were sent and when they finished, in the order they finished (for rolling
     /// windows).
     finished: std::collections::VecDeque<(Instant, Instant)>,
+    /// When the requests in flight were sent.
+    sent_in_flight: Vec<Instant>,
     waited: Duration,
 }
 
@@ -94,6 +96,9 @@ impl Drop for Admission<'_> {
             }
             state.finished.push_back((self.sent, Instant::now()));
         }
+        if let Some(index) = state.sent_in_flight.iter().position(|at| *at == self.sent) {
+            state.sent_in_flight.swap_remove(index);
+        }
         self.limiter.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -124,6 +129,7 @@ impl RateLimiter {
                             budget.remaining = budget.remaining.saturating_sub(budget.cost);
                         }
                         self.in_flight.fetch_add(1, Ordering::Relaxed);
+                        state.sent_in_flight.push(now);
                         return Admission { limiter: self, sent: now };
                     }
                 }
@@ -209,20 +215,14 @@ impl RateLimiter {
             let remaining = header(&format!("{prefix}remaining")).and_then(|v| v.parse::<u64>().ok());
             if let (Some(interval), Some(max)) = (interval, max) {
                 let interval = interval.min(LONGEST_WAIT);
-                // The server counted this request and what arrived before it: of ours, this one and the
-                // finished ones sent before it that are still in the window (any in flight it saw are
-                // counted as others, which errs on the safe side; one sent after it is no part of its
-                // count).
-                let ours = 1 + state
-                    .finished
-                    .iter()
-                    .filter(|(then, at)| *then < sent && *at + interval > now)
-                    .count() as u64;
+                // The server counted this request and what arrived before it: of ours, this one and
+                // those sent before it, finished (and still in the window) or in flight; one sent after
+                // it is no part of its count.
+                let finished = state.finished.iter().filter(|(then, at)| *then < sent && *at + interval > now);
+                let in_flight = state.sent_in_flight.iter().filter(|then| **then < sent);
+                let ours = 1 + finished.count() as u64 + in_flight.count() as u64;
                 let others = remaining.map_or(0, |left| max.saturating_sub(left).saturating_sub(ours));
-                // Responses arrive out of order: an older one's count can't undo a newer, larger one.
-                let kept = state.windows.get(prefix).filter(|w| w.until > now && w.others > others);
-                let (others, until) = kept.map_or((others, now + interval), |w| (w.others, w.until));
-                let window = Window { max: max.min(REMEMBERED as u64), interval, others, until };
+                let window = Window { max: max.min(REMEMBERED as u64), interval, others, until: now + interval };
                 state.windows.insert(prefix.to_string(), window);
             }
         }
