@@ -20,7 +20,7 @@ pub struct SqliteStorage {
     /// The open group commit, if any.
     group: Option<Group>,
     /// Checkpoints the WAL from another thread (a writable database file).
-    _checkpointer: Option<super::checkpoint::Checkpointer>,
+    checkpointer: Option<super::checkpoint::Checkpointer>,
 }
 
 /// Group commit: a sync's claims, completed and failed tasks accumulate in one open transaction (every
@@ -84,8 +84,8 @@ impl SqliteStorage {
     pub fn open(path: &Path) -> Result<Self> {
         let conn = Connection::open(path).map_err(|e| sqlite_error(&path.display().to_string(), e))?;
         let mut storage = Self::configure(conn, true)?;
-        storage._checkpointer = super::checkpoint::Checkpointer::start(path);
-        if storage._checkpointer.is_some() {
+        storage.checkpointer = super::checkpoint::Checkpointer::start(path);
+        if storage.checkpointer.is_some() {
             storage.conn.execute_batch("PRAGMA wal_autocheckpoint = 0;").map_err(db_error(&storage.conn))?;
         }
         Ok(storage)
@@ -124,7 +124,7 @@ impl SqliteStorage {
         }
         conn.set_prepared_statement_cache_capacity(256);
         let info = super::schema::stored_info(&conn)?;
-        Ok(SqliteStorage { conn, info, group: None, _checkpointer: None })
+        Ok(SqliteStorage { conn, info, group: None, checkpointer: None })
     }
 
     /// Refuses to let the database grow past `max_bytes` (writes beyond fail as
