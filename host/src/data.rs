@@ -169,7 +169,7 @@ pub fn normalize_datetime(text: &str) -> Result<String, String> {
 /// [`normalize_datetime`], borrowing `text` when it is already in that form (as most APIs send it).
 pub fn normalized_datetime(text: &str) -> Result<std::borrow::Cow<'_, str>, String> {
     let text = text.trim();
-    if is_normalized(text) || is_date(text) {
+    if is_normalized(text) || date_is_valid(text.as_bytes()) {
         return Ok(std::borrow::Cow::Borrowed(text));
     }
     if let Ok(instant) = chrono::DateTime::parse_from_rfc3339(text) {
@@ -184,46 +184,32 @@ pub fn normalized_datetime(text: &str) -> Result<std::borrow::Cow<'_, str>, Stri
     Err(format!("`{text}` is not an ISO-8601 date or datetime"))
 }
 
-/// Whether `text` is a valid `YYYY-MM-DD` date (kept as it is).
-fn is_date(text: &str) -> bool {
+/// Whether `text` is already `YYYY-MM-DDTHH:MM:SS.mmmZ` with a valid date and time: most APIs send
+/// exactly that, and checking it is much cheaper than parsing and formatting.
+fn is_normalized(text: &str) -> bool {
     let b = text.as_bytes();
+    let shape = b.len() == 24 && b[10] == b'T' && b[13] == b':' && b[16] == b':' && b[19] == b'.' && b[23] == b'Z';
+    if !shape || !date_is_valid(&b[..10]) {
+        return false;
+    }
+    match (digits(&b[11..13]), digits(&b[14..16]), digits(&b[17..19]), digits(&b[20..23])) {
+        (Some(hour), Some(minute), Some(second), Some(_)) => hour < 24 && minute < 60 && second < 60,
+        _ => false,
+    }
+}
+
+/// Whether `b` is `YYYY-MM-DD`, a date that exists.
+fn date_is_valid(b: &[u8]) -> bool {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return false;
     }
-    let number = |from: usize, to: usize| -> Option<u32> {
-        b[from..to].iter().try_fold(0u32, |n, c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
-    };
-    match (number(0, 4), number(5, 7), number(8, 10)) {
+    match (digits(&b[0..4]), digits(&b[5..7]), digits(&b[8..10])) {
         (Some(year), Some(month), Some(day)) => chrono::NaiveDate::from_ymd_opt(year as i32, month, day).is_some(),
         _ => false,
     }
 }
 
-/// Whether `text` is already `YYYY-MM-DDTHH:MM:SS.mmmZ` with a valid date and time: most APIs send
-/// exactly that, and checking it is much cheaper than parsing and formatting.
-fn is_normalized(text: &str) -> bool {
-    let b = text.as_bytes();
-    let shape = b.len() == 24
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b[10] == b'T'
-        && b[13] == b':'
-        && b[16] == b':'
-        && b[19] == b'.'
-        && b[23] == b'Z';
-    if !shape {
-        return false;
-    }
-    let number = |from: usize, to: usize| -> Option<u32> {
-        b[from..to].iter().try_fold(0u32, |n, c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
-    };
-    match (number(0, 4), number(5, 7), number(8, 10), number(11, 13), number(14, 16), number(17, 19), number(20, 23)) {
-        (Some(year), Some(month), Some(day), Some(hour), Some(minute), Some(second), Some(_)) => {
-            hour < 24
-                && minute < 60
-                && second < 60
-                && chrono::NaiveDate::from_ymd_opt(year as i32, month, day).is_some()
-        }
-        _ => false,
-    }
+/// The number `b` spells in ASCII digits, if it is only digits.
+fn digits(b: &[u8]) -> Option<u32> {
+    b.iter().try_fold(0u32, |n, c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
 }

@@ -17,7 +17,6 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
@@ -30,7 +29,6 @@ const LONGEST_WAIT: Duration = Duration::from_secs(3600);
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     state: Mutex<State>,
-    in_flight: AtomicUsize,
 }
 
 /// How many finished requests a limiter remembers for rolling windows (the largest window it keeps).
@@ -48,9 +46,43 @@ struct State {
     /// When recent requests were sent and when they finished, in the order they finished (for rolling
     /// windows).
     finished: std::collections::VecDeque<(Instant, Instant)>,
-    /// When the requests in flight were sent.
+    /// When the requests in flight were sent (one entry each).
     sent_in_flight: Vec<Instant>,
     waited: Duration,
+}
+
+impl State {
+    /// When every rolling window has room for one more request (`None`: now), forgetting requests that
+    /// left them all.
+    fn window_room(&mut self, now: Instant) -> Option<Instant> {
+        let longest = self.windows.values().map(|w| w.interval).max()?;
+        while self.finished.front().is_some_and(|(_, at)| *at + longest <= now) {
+            self.finished.pop_front();
+        }
+        let in_flight = self.sent_in_flight.len() as u64;
+        let mut until = None;
+        for window in self.windows.values() {
+            // Finished requests still in this window, newest last.
+            let counted: Vec<Instant> =
+                self.finished.iter().map(|(_, at)| *at).filter(|at| *at + window.interval > now).collect();
+            let others = if now < window.until { window.others } else { 0 };
+            let used = in_flight + counted.len() as u64 + others;
+            if used < window.max {
+                continue;
+            }
+            // Room comes when enough of the oldest leave (others' leave together), or, if requests in
+            // flight fill it, when one ends.
+            let leaving = (used + 1 - window.max) as usize;
+            let room = match counted.get(leaving - 1) {
+                Some(at) if others == 0 => *at + window.interval,
+                Some(at) => (*at + window.interval).min(window.until),
+                None if others > 0 => window.until,
+                None => now + IN_FLIGHT_POLL,
+            };
+            until = until.max(Some(room));
+        }
+        until
+    }
 }
 
 /// At most `max` requests in any `interval`.
@@ -99,7 +131,6 @@ impl Drop for Admission<'_> {
         if let Some(index) = state.sent_in_flight.iter().position(|at| *at == self.sent) {
             state.sent_in_flight.swap_remove(index);
         }
-        self.limiter.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -121,14 +152,13 @@ impl RateLimiter {
                         until = until.max(budget.reset);
                     }
                 }
-                until = until.max(self.window_room(&mut state, now));
+                until = until.max(state.window_room(now));
                 match until {
                     Some(until) => until.min(now + LONGEST_WAIT),
                     None => {
                         for budget in state.budgets.values_mut() {
                             budget.remaining = budget.remaining.saturating_sub(budget.cost);
                         }
-                        self.in_flight.fetch_add(1, Ordering::Relaxed);
                         state.sent_in_flight.push(now);
                         return Admission { limiter: self, sent: now };
                     }
@@ -150,45 +180,13 @@ impl RateLimiter {
         }
     }
 
-    /// When every rolling window has room for one more request (`None`: now), forgetting requests that
-    /// left them all.
-    fn window_room(&self, state: &mut State, now: Instant) -> Option<Instant> {
-        let longest = state.windows.values().map(|w| w.interval).max()?;
-        while state.finished.front().is_some_and(|(_, at)| *at + longest <= now) {
-            state.finished.pop_front();
-        }
-        let in_flight = self.in_flight.load(Ordering::Relaxed) as u64;
-        let mut until = None;
-        for window in state.windows.values() {
-            // Finished requests still in this window, newest last.
-            let counted: Vec<Instant> =
-                state.finished.iter().map(|(_, at)| *at).filter(|at| *at + window.interval > now).collect();
-            let others = if now < window.until { window.others } else { 0 };
-            let used = in_flight + counted.len() as u64 + others;
-            if used < window.max {
-                continue;
-            }
-            // Room comes when enough of the oldest leave (others' leave together), or, if requests in
-            // flight fill it, when one ends.
-            let leaving = (used + 1 - window.max) as usize;
-            let room = match counted.get(leaving - 1) {
-                Some(at) if others == 0 => *at + window.interval,
-                Some(at) => (*at + window.interval).min(window.until),
-                None if others > 0 => window.until,
-                None => now + IN_FLIGHT_POLL,
-            };
-            until = until.max(Some(room));
-        }
-        until
-    }
-
     /// Learns from the response to a request let go at `sent`: its budget headers, and `Retry-After` on
     /// an error status.
     pub fn observe(&self, sent: Instant, status: u16, headers: &[(String, String)]) {
         let now = Instant::now();
         let header = |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim());
-        let others_in_flight = self.in_flight.load(Ordering::Relaxed).saturating_sub(1) as u64;
         let mut state = self.state.lock().expect("rate limiter lock");
+        let others_in_flight = state.sent_in_flight.len().saturating_sub(1) as u64;
         for (name, value) in headers {
             let name = name.to_ascii_lowercase();
             let Some(prefix) = name.strip_suffix("remaining") else { continue };
