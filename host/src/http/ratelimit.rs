@@ -34,6 +34,10 @@ pub struct RateLimiter {
 /// How many finished requests a limiter remembers for rolling windows (the largest window it keeps).
 const REMEMBERED: usize = 10_000;
 
+/// How many budgets (and, apart, rolling windows) a limiter keeps: a server naming more header
+/// prefixes than any real API uses can't grow its memory or the work of every request.
+const MOST_BUDGETS: usize = 16;
+
 /// How long a request waits for one in flight to finish when a rolling window is full of them.
 const IN_FLIGHT_POLL: Duration = Duration::from_millis(10);
 
@@ -192,6 +196,9 @@ impl RateLimiter {
             let Some(prefix) = name.strip_suffix("remaining") else { continue };
             let Ok(reported) = value.trim().parse::<u64>() else { continue };
             let reset = header(&format!("{prefix}reset")).and_then(|v| reset_instant(v, now));
+            if !state.budgets.contains_key(prefix) && state.budgets.len() >= MOST_BUDGETS {
+                continue;
+            }
             let budget = state.budgets.entry(prefix.to_string()).or_insert(Budget {
                 remaining: reported,
                 reset,
@@ -211,7 +218,8 @@ impl RateLimiter {
             let interval = value.trim().parse::<u64>().ok().filter(|ms| *ms > 0).map(Duration::from_millis);
             let max = header(&format!("{prefix}max")).and_then(|v| v.parse::<u64>().ok()).filter(|m| *m > 0);
             let remaining = header(&format!("{prefix}remaining")).and_then(|v| v.parse::<u64>().ok());
-            if let (Some(interval), Some(max)) = (interval, max) {
+            let room = state.windows.contains_key(prefix) || state.windows.len() < MOST_BUDGETS;
+            if let (Some(interval), Some(max), true) = (interval, max, room) {
                 let interval = interval.min(LONGEST_WAIT);
                 // The server counted this request and what arrived before it: of ours, this one and
                 // those sent before it, finished (and still in the window) or in flight; one sent after
@@ -343,6 +351,19 @@ mod tests {
         drop(waiting.await);
         assert!(started.elapsed() >= Duration::from_secs(9), "{:?}", started.elapsed());
         assert!(limiter.waited() >= Duration::from_secs(19), "waiting is counted: {:?}", limiter.waited());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_server_naming_endless_budgets_gets_a_few_kept() {
+        let limiter = RateLimiter::default();
+        for n in 0..1_000 {
+            let (remaining, interval) = (format!("x-{n}-remaining"), format!("x-{n}-interval-milliseconds"));
+            let max = format!("x-{n}-max");
+            let named = [(remaining.as_str(), "5".to_string()), (interval.as_str(), "10".into()), (max.as_str(), "5".into())];
+            limiter.observe(Instant::now(), 200, &headers(&named));
+        }
+        let state = limiter.state.lock().unwrap();
+        assert_eq!((state.budgets.len(), state.windows.len()), (MOST_BUDGETS, MOST_BUDGETS));
     }
 
     #[tokio::test(start_paused = true)]
