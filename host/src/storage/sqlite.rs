@@ -26,16 +26,22 @@ pub struct SqliteStorage {
 /// Group commit: a sync's claims, completed and failed tasks accumulate in one open transaction (every
 /// other write commits it first, then commits itself), each task in
 /// a savepoint of its own (so one that fails to store leaves the others), committed every
-/// [`GROUP_ROWS`] rows or [`GROUP_AGE`], when the executor waits, and when the storage is dropped. One
+/// [`GROUP_TASKS`] tasks, [`GROUP_ROWS`] rows or [`GROUP_AGE`], when the executor waits, and when the
+/// storage is dropped. One
 /// commit per page would write the index pages a page of random ids touches (about one per row) to the
 /// WAL again for every page; grouped, they are written once per group. A crash loses at most the open
 /// group: its tasks read as unfinished, and resuming runs them again.
 #[derive(Debug)]
 struct Group {
     started: std::time::Instant,
+    tasks: u32,
     rows: u64,
 }
 
+/// Tasks stored before an open group is committed: what a crash can make a resumed sync request again,
+/// beside the requests in flight. Small pages arriving fast would otherwise put 100 ms of them (a
+/// hundred requests and more) at risk.
+const GROUP_TASKS: u32 = 8;
 /// Rows stored before an open group is committed.
 const GROUP_ROWS: u64 = 50_000;
 /// How long a group stays open at most (when tasks keep completing).
@@ -140,16 +146,18 @@ impl SqliteStorage {
     fn join_group(&mut self) -> Result<()> {
         if self.group.is_none() && self.conn.is_autocommit() {
             self.conn.execute_batch("BEGIN").map_err(db_error(&self.conn))?;
-            self.group = Some(Group { started: std::time::Instant::now(), rows: 0 });
+            self.group = Some(Group { started: std::time::Instant::now(), tasks: 0, rows: 0 });
         }
         Ok(())
     }
 
-    /// Counts `rows` stored in the open group, committing it when it is big or old enough.
+    /// Counts a task of `rows` rows stored in the open group, committing it when it is big or old
+    /// enough.
     fn grew(&mut self, rows: u64) -> Result<()> {
         let Some(group) = &mut self.group else { return Ok(()) };
+        group.tasks += 1;
         group.rows += rows;
-        if group.rows >= GROUP_ROWS || group.started.elapsed() >= GROUP_AGE {
+        if group.tasks >= GROUP_TASKS || group.rows >= GROUP_ROWS || group.started.elapsed() >= GROUP_AGE {
             self.commit_group()?;
         }
         Ok(())
