@@ -40,6 +40,23 @@ impl Env {
     }
 }
 
+/// A project with linear installed and connected by API key to the fake at `base_url`, `--set`ting
+/// `extra` too.
+pub fn linear_project(env: &Env, name: &str, base_url: &str, extra: &[&str]) -> anyhow::Result<PathBuf> {
+    let dir = env.project(name)?;
+    let max = |args: &[&str]| crate::measure::run(&mut crate::measure::max(&env.bin, &dir, args));
+    max(&["init"])?;
+    max(&["connector", "install", "--yes", env.linear.to_str().unwrap_or_default()])?;
+    let (base_url, key) =
+        (format!("base_url={base_url}"), format!("api_key={}", max_fake_saas::linear::DEFAULT_API_KEY));
+    let mut connect = vec!["connect", "linear", "--set", &base_url, "--set", "auth=api_key", "--set", &key];
+    for setting in extra {
+        connect.extend(["--set", setting]);
+    }
+    max(&connect)?;
+    Ok(dir)
+}
+
 /// A project with acme installed and connected to `api`.
 pub fn connected_project(env: &Env, name: &str, api: &crate::fake::Api) -> anyhow::Result<PathBuf> {
     let dir = env.project(name)?;

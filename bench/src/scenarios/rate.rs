@@ -14,7 +14,7 @@ use max_fake_saas::acme::{Acme, AcmeConfig};
 use max_fake_saas::linear::{Linear, LinearConfig, RateLimits};
 use max_fake_saas::window::WindowLimit;
 
-use super::{Env, connected_project};
+use super::{Env, connected_project, linear_project};
 use crate::fake::{Api, Size};
 use crate::measure;
 use crate::report::Row;
@@ -68,11 +68,17 @@ fn window(env: &Env) -> anyhow::Result<Row> {
         WINDOW.max,
         WINDOW.interval.as_secs()
     );
-    synced_row(&run, "acme sync, 15 requests per rolling 10 s", requests, note)
+    synced_row(&run, "rate", "acme sync, 15 requests per rolling 10 s", requests, note)
 }
 
-/// A report row for a rate-bound sync.
-fn synced_row(run: &measure::Run, name: &str, requests: u64, note: String) -> anyhow::Result<Row> {
+/// A report row of `scenario` for a sync whose summary `run` printed with `-o json`.
+pub(super) fn synced_row(
+    run: &measure::Run,
+    scenario: &str,
+    name: &str,
+    requests: u64,
+    note: String,
+) -> anyhow::Result<Row> {
     let summary: serde_json::Value = serde_json::from_slice(&run.stdout)?;
     let record = &summary["sync"]["record"];
     let rows: u64 = record["entities"].as_object().map_or(0, |e| e.values().filter_map(|v| v.as_u64()).sum());
@@ -80,7 +86,7 @@ fn synced_row(run: &measure::Run, name: &str, requests: u64, note: String) -> an
     Ok(Row {
         requests_per_second: Some(requests as f64 / wall),
         peak_rss_mib: Some(run.peak_rss as f64 / (1 << 20) as f64),
-        ..Row::throughput("rate", name, rows, wall, note)
+        ..Row::throughput(scenario, name, rows, wall, note)
     })
 }
 
@@ -89,15 +95,9 @@ fn bucket(env: &Env) -> anyhow::Result<Row> {
     let limits = RateLimits { requests: REQUESTS, complexity: 1_000_000, period: PERIOD, ..RateLimits::default() };
     let fake = Linear::new(LinearConfig { limits, ..LinearConfig::default() });
     let server = fake.spawn("127.0.0.1:0".parse()?)?;
-    let dir = env.project("rate")?;
-    let max = |args: &[&str]| measure::run(&mut measure::max(&env.bin, &dir, args));
-    max(&["init"])?;
-    max(&["connector", "install", "--yes", env.linear.to_str().unwrap_or_default()])?;
-    let base_url = format!("base_url={}", server.base_url());
-    let key = format!("api_key={}", max_fake_saas::linear::DEFAULT_API_KEY);
-    max(&["connect", "linear", "--set", &base_url, "--set", "auth=api_key", "--set", &key, "--set", "page_size=4"])?;
+    let dir = linear_project(env, "rate", server.base_url(), &["page_size=4"])?;
     let before = fake.request_count();
-    let run = max(&["sync", "linear", "-o", "json"])?;
+    let run = measure::run(&mut measure::max(&env.bin, &dir, &["sync", "linear", "-o", "json"]))?;
     let requests = fake.request_count() - before;
     let throttled = fake.stats()["rate_limited"].as_u64().unwrap_or_default();
     let minimum = budget_minimum(requests);
@@ -105,7 +105,7 @@ fn bucket(env: &Env) -> anyhow::Result<Row> {
         "× {:.2} the budget-limited minimum ({requests} requests at {REQUESTS}/s: {minimum:.1} s); {throttled} 429s; targets ≤ 1.2×, 0",
         run.wall.as_secs_f64() / minimum.max(f64::MIN_POSITIVE)
     );
-    synced_row(&run, "linear sync at 10 requests/s", requests, note)
+    synced_row(&run, "rate", "linear sync at 10 requests/s", requests, note)
 }
 
 #[cfg(test)]

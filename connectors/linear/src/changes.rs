@@ -54,7 +54,8 @@ pub fn page(linear: &Linear, kind: &EntityKind, cursor: Option<&str>) -> Result<
         kind.list,
         kind.selection()
     );
-    let data = linear.query(&query, json!({ "first": linear.page_size, "after": cursor.after, "filter": filter }))?;
+    let data =
+        linear.query(&query, json!({ "first": linear.page_size(kind), "after": cursor.after, "filter": filter }))?;
     let connection = &data[kind.list];
     let mut newest = cursor.newest.clone().unwrap_or_else(|| cursor.since.clone());
     let mut batch = kind.batch();
@@ -62,6 +63,10 @@ pub fn page(linear: &Linear, kind: &EntityKind, cursor: Option<&str>) -> Result<
     for node in crate::nodes(connection)? {
         if let Some(updated) = node["updatedAt"].as_str().filter(|u| *u > newest.as_str()) {
             newest = updated.to_string();
+        }
+        if crate::listed_per_team(kind) && kind.team_of(node).is_none() {
+            // Outside every team's list (a comment on a document, not an issue): not this type.
+            continue;
         }
         if node["archivedAt"].is_string() {
             deleted.push(node["id"].as_str().unwrap_or_default().to_string());

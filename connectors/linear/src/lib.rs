@@ -24,18 +24,33 @@ const ROOT: &str = "Organization";
 const ROOT_ID: &str = "organization";
 /// Where Linear's API lives.
 const DEFAULT_BASE_URL: &str = "https://api.linear.app";
-/// Objects per page unless `page_size` says otherwise. With the nested connections of an issue this
-/// stays well inside Linear's 10,000-point limit per query.
-const DEFAULT_PAGE_SIZE: u32 = 100;
+/// The complexity points a list query may cost: Linear refuses a query over 10,000, and a tenth is
+/// left for where Linear's count differs from this connector's estimate of its own queries.
+const QUERY_BUDGET: f64 = 9_000.0;
 /// The largest page Linear serves.
 const MAX_PAGE_SIZE: u32 = 250;
+/// The types listed team by team, as collections of each team named as their lists (`Team.issues`,
+/// `Team.comments`): one chain of pages per team, read side by side, where one list of the whole
+/// workspace would be one long chain. The rest are listed whole, as the organization's collections.
+const PER_TEAM: [&EntityKind; 2] = [&model::ISSUE, &model::COMMENT];
+
+fn listed_per_team(kind: &EntityKind) -> bool {
+    PER_TEAM.iter().any(|k| k.entity == kind.entity)
+}
+
+/// The loader of a team's `kind` objects.
+fn per_team_loader(kind: &EntityKind) -> String {
+    format!("team-{}", kind.list)
+}
+
 /// Refs per call of a by-id loader.
 const BY_ID_BATCH: u32 = 100;
 
 struct Linear {
     endpoint: String,
     credential: &'static str,
-    page_size: u32,
+    /// The page size the user chose, if any (never more than the complexity budget allows).
+    page_size: Option<u32>,
     /// The team ids to sync; empty means every team.
     teams: Vec<String>,
 }
@@ -51,13 +66,14 @@ impl Linear {
             return Json::Null;
         }
         // A team is chosen by its key (`ENG`, what onboarding offers) or, in older installations, its id.
-        let teams = json!({ "or": [{ "key": { "in": self.teams } }, { "id": { "in": self.teams } }] });
-        match kind.scope {
-            TeamScope::None => Json::Null,
-            TeamScope::Own => teams,
-            TeamScope::Team => json!({ "team": teams }),
-            TeamScope::IssueTeam => json!({ "issue": { "team": teams } }),
-        }
+        scoped(kind, json!({ "or": [{ "key": { "in": self.teams } }, { "id": { "in": self.teams } }] }))
+    }
+
+    /// How many `kind` objects a page asks for: the most Linear serves that keep the query within
+    /// [`QUERY_BUDGET`], or fewer if the user chose so.
+    fn page_size(&self, kind: &EntityKind) -> u32 {
+        let fits = kind.page_within(QUERY_BUDGET).min(MAX_PAGE_SIZE);
+        self.page_size.map_or(fits, |chosen| chosen.min(fits))
     }
 
     /// One page of `kind`'s list: the batch and the cursor of the next page.
@@ -73,7 +89,7 @@ impl Linear {
             kind.list,
             kind.selection()
         );
-        let data = self.query(&query, json!({ "first": self.page_size, "after": after, "filter": filter }))?;
+        let data = self.query(&query, json!({ "first": self.page_size(kind), "after": after, "filter": filter }))?;
         let connection = &data[kind.list];
         Ok((self.batch_of(kind, connection)?, next_cursor(connection)))
     }
@@ -99,6 +115,16 @@ impl Linear {
     }
 }
 
+/// `teams` (a `TeamFilter`) as the filter of `kind`'s list.
+fn scoped(kind: &EntityKind, teams: Json) -> Json {
+    match kind.scope {
+        TeamScope::None => Json::Null,
+        TeamScope::Own => teams,
+        TeamScope::Team => json!({ "team": teams }),
+        TeamScope::IssueTeam => json!({ "issue": { "team": teams } }),
+    }
+}
+
 impl Linear {
     /// The nodes of a connection of `kind` objects as one batch.
     fn batch_of(&self, kind: &EntityKind, connection: &Json) -> Result<max_connector_sdk::Batch> {
@@ -115,7 +141,8 @@ impl Linear {
             "query Children($id: String!, $first: Int!, $after: String) {{ issue(id: $id) {{ children(first: $first, after: $after) {{ nodes {{ {} }} pageInfo {{ hasNextPage endCursor }} }} }} }}",
             model::ISSUE.selection()
         );
-        let data = self.query(&query, json!({ "id": issue, "first": self.page_size, "after": after }))?;
+        let data =
+            self.query(&query, json!({ "id": issue, "first": self.page_size(&model::ISSUE), "after": after }))?;
         let connection = &data["issue"]["children"];
         Ok(Page::new(self.batch_of(&model::ISSUE, connection)?).next(next_cursor(connection)))
     }
@@ -139,14 +166,23 @@ impl Connector for Linear {
                 .describe("The Linear workspace the credentials belong to")
                 .field_doc("name", max_connector_sdk::FieldType::String, "The workspace's name")
                 .field_doc("urlKey", max_connector_sdk::FieldType::String, "Its key in linear.app URLs");
-            for kind in KINDS {
+            for kind in KINDS.into_iter().filter(|k| !listed_per_team(k)) {
                 let doc = format!("Every {} synced", kind.entity);
                 e = e.field_doc(kind.list, max_connector_sdk::FieldType::Collection(kind.entity.to_string()), &doc);
             }
             e
         });
         for kind in KINDS {
-            schema = schema.entity(kind.entity, |e| kind.declare(e));
+            schema = schema.entity(kind.entity, |mut e| {
+                e = kind.declare(e);
+                if kind.entity == model::TEAM.entity {
+                    for listed in PER_TEAM {
+                        let collection = max_connector_sdk::FieldType::Collection(listed.entity.to_string());
+                        e = e.field_doc(listed.list, collection, &format!("The team's {}", listed.list));
+                    }
+                }
+                e
+            });
         }
         let mut info = ConnectorInfo::new(
             "linear",
@@ -156,11 +192,17 @@ impl Connector for Linear {
         )
         .loader(Loader::single("organization", ROOT).fills(&["name", "urlKey"]).describe("query { organization }"));
         for kind in KINDS {
+            let page = kind.page_within(QUERY_BUDGET).min(MAX_PAGE_SIZE);
+            info = info.loader(if listed_per_team(kind) {
+                // A new object names its team, so the change feed adds it to that team's collection.
+                Loader::collection(&per_team_loader(kind), model::TEAM.entity, kind.list, kind.entity, page)
+                    .parent_field("team")
+                    .describe(&format!("query {{ {}(first, after, filter: <one team>) }}, page by page", kind.list))
+            } else {
+                Loader::collection(kind.list, ROOT, kind.list, kind.entity, page)
+                    .describe(&format!("query {{ {}(first, after, filter) }}, page by page", kind.list))
+            });
             info = info
-                .loader(
-                    Loader::collection(kind.list, ROOT, kind.list, kind.entity, DEFAULT_PAGE_SIZE)
-                        .describe(&format!("query {{ {}(first, after, filter) }}, page by page", kind.list)),
-                )
                 .loader(
                     kind.by_id_loader(&kind.by_id_loader_name(), BY_ID_BATCH)
                         // Sub-issues have a loader of their own (below); the by-id query still brings them.
@@ -180,9 +222,15 @@ impl Connector for Linear {
         }
         // Sub-issues name their parent, so a new one joins its parent's children from the change feed.
         info = info.loader(
-            Loader::collection("issue-children", "Issue", "children", "Issue", DEFAULT_PAGE_SIZE)
-                .parent_field("parent")
-                .describe("query { issue(id) { children(first, after) } }"),
+            Loader::collection(
+                "issue-children",
+                "Issue",
+                "children",
+                "Issue",
+                model::ISSUE.page_within(QUERY_BUDGET).min(MAX_PAGE_SIZE),
+            )
+            .parent_field("parent")
+            .describe("query { issue(id) { children(first, after) } }"),
         );
         info.onboarding(
             Onboarding::new()
@@ -214,8 +262,8 @@ impl Connector for Linear {
                 .validate("Checking the credentials with Linear (query { viewer })")
                 .select("teams", "Teams to sync", &[], true, true)
                 .help("Issues, workflow states and cycles of these teams are synced; none chosen means all")
-                .input("page_size", "Objects per request", Some("100"))
-                .help("Lower it if Linear reports queries as too complex; at most 250")
+                .input("page_size", "Objects per request", None)
+                .help("Leave empty for the most that Linear's complexity limit allows (up to 250); lower it if Linear reports queries as too complex")
                 .optional(),
         )
         .permissions(
@@ -244,11 +292,11 @@ impl Connector for Linear {
             other => return Err(ConnectorError::InvalidInput(format!("auth `{other}`: expected api_key or oauth"))),
         };
         let page_size = match config.get("page_size").filter(|s| !s.is_empty()) {
-            None => DEFAULT_PAGE_SIZE,
+            None => None,
             Some(text) => {
-                text.parse::<u32>().ok().filter(|n| (1..=MAX_PAGE_SIZE).contains(n)).ok_or_else(|| {
+                Some(text.parse::<u32>().ok().filter(|n| (1..=MAX_PAGE_SIZE).contains(n)).ok_or_else(|| {
                     ConnectorError::InvalidInput(format!("page_size `{text}`: a number from 1 to 250"))
-                })?
+                })?)
             }
         };
         let teams = config
@@ -323,7 +371,13 @@ impl Connector for Linear {
                 .chain([(Target::Root, max_connector_sdk::StepBuilder.fields(&["name", "urlKey"]))])
                 .collect(),
             )
-            .together(vec![list(&model::ISSUE), list(&model::COMMENT)]))
+            // Each team's issues and comments start as soon as that team is stored.
+            .together(
+                PER_TEAM
+                    .into_iter()
+                    .map(|kind| (Target::all(model::TEAM.entity), max_connector_sdk::StepBuilder.collection(kind.list)))
+                    .collect(),
+            ))
     }
 
     fn load(&mut self, loader: &str, refs: &[EntityRef]) -> Result<Entities> {
@@ -356,8 +410,14 @@ impl Connector for Linear {
         if loader == "issue-children" {
             return self.children_page(&parent.id, cursor);
         }
-        let kind =
-            KINDS.into_iter().find(|k| k.list == loader).ok_or_else(|| ConnectorError::unknown_loader(loader))?;
+        if let Some(kind) = PER_TEAM.into_iter().find(|k| per_team_loader(k) == loader) {
+            let (batch, next) = self.list_page(kind, scoped(kind, json!({ "id": { "eq": parent.id } })), cursor)?;
+            return Ok(Page::new(batch).next(next));
+        }
+        let kind = KINDS
+            .into_iter()
+            .find(|k| k.list == loader && !listed_per_team(k))
+            .ok_or_else(|| ConnectorError::unknown_loader(loader))?;
         let (batch, next) = self.list_page(kind, self.team_filter(kind), cursor)?;
         Ok(Page::new(batch).next(next))
     }

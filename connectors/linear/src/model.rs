@@ -14,6 +14,9 @@ pub enum Select {
     /// A connection selected as `field(first: N) { nodes { id } pageInfo }`; pages beyond the first are
     /// fetched on the spot.
     Connection,
+    /// A reference read through the object the column's source names, under an alias of its own:
+    /// `alias: source { field { id } }` (a comment's team: `issueTeam: issue { team { id } }`).
+    Through { alias: &'static str, field: &'static str },
 }
 
 /// One column: the field in Max, the field in Linear's API, its kind, what it means, how it is selected.
@@ -61,6 +64,18 @@ const fn connection(field: &'static str, target: &'static str, doc: &'static str
 
 /// Nodes fetched per nested connection in a list query (more are fetched on demand).
 pub const NESTED_FIRST: u32 = 25;
+
+/// Linear's complexity points of a scalar field.
+const SCALAR: f64 = 0.1;
+/// Of an object.
+const OBJECT: f64 = 1.0;
+/// Of an object selected as `{ id }`.
+const ID_NODE: f64 = OBJECT + SCALAR;
+
+/// A connection of `first` items costing `per_item` each, with `pageInfo { hasNextPage endCursor }`.
+fn connection_complexity(first: f64, per_item: f64) -> f64 {
+    first * per_item + OBJECT + OBJECT + 2.0 * SCALAR
+}
 
 use Kind::{Boolean as B, Datetime as D, Float as F, Integer as I, Text as T};
 
@@ -259,6 +274,10 @@ pub const COMMENT: EntityKind = EntityKind {
         col("editedAt", D, "When it was last edited"),
         col("resolvedAt", D, "When its thread was resolved"),
         col("issue", Kind::Ref("Issue"), "The issue it is on"),
+        table::Column::new("team", Kind::Ref("Team"))
+            .from("issue")
+            .doc("The team of the issue it is on")
+            .with(Select::Through { alias: "issueTeam", field: "team" }),
         col("user", Kind::Ref("User"), "Who wrote it (null for integrations)"),
         col("parent", Kind::Ref("Comment"), "The comment it replies to"),
         CREATED,
@@ -297,11 +316,51 @@ impl EntityKind {
                     "{}(first: {NESTED_FIRST}) {{ nodes {{ id }} pageInfo {{ hasNextPage endCursor }} }}",
                     column.source
                 )),
+                (_, Select::Through { alias, field }) => {
+                    selection.push_str(&format!("{alias}: {} {{ {field} {{ id }} }}", column.source))
+                }
                 (Kind::Ref(_), _) => selection.push_str(&format!("{} {{ id }}", column.source)),
                 _ => selection.push_str(column.source),
             }
         }
         selection
+    }
+
+    /// Linear's complexity of one node of its list, by the documented rule the selection follows:
+    /// 0.1 a scalar, 1 an object (`nodes`, a reference's `{ id }`), and a connection's items times its
+    /// `first` plus the connection and its `pageInfo` once.
+    pub fn node_complexity(&self) -> f64 {
+        let columns: f64 = self
+            .columns
+            .iter()
+            .map(|column| match (column.kind, column.extra) {
+                (_, Select::Connection) => connection_complexity(f64::from(NESTED_FIRST), ID_NODE),
+                (_, Select::Through { .. }) => OBJECT + ID_NODE,
+                (Kind::Ref(_), _) => ID_NODE,
+                _ => SCALAR,
+            })
+            .sum();
+        OBJECT + SCALAR + columns
+    }
+
+    /// The most nodes a page of its list may hold with the whole query within `budget` points.
+    pub fn page_within(&self, budget: f64) -> u32 {
+        let per_node = self.node_complexity();
+        ((budget - connection_complexity(0.0, per_node)) / per_node).floor().max(1.0) as u32
+    }
+
+    /// Where `column`'s value is in a node as the API returned it.
+    pub fn value_of<'a>(column: &Column, node: &'a serde_json::Value) -> &'a serde_json::Value {
+        match column.extra {
+            Select::Through { alias, field } => &node[alias][field],
+            _ => &node[column.source],
+        }
+    }
+
+    /// The id of the team a node of this type belongs to, if it has a `team` column and a team.
+    pub fn team_of<'a>(&self, node: &'a serde_json::Value) -> Option<&'a str> {
+        let column = self.columns.iter().find(|c| c.field == "team")?;
+        Self::value_of(column, node)["id"].as_str()
     }
 
     /// The name of its by-id loader.

@@ -16,7 +16,7 @@ pub fn push(linear: &Linear, kind: &EntityKind, batch: &mut Batch, node: &Json) 
         .ok_or_else(|| ConnectorError::invalid_response(format!("a {} without an id", kind.entity)))?;
     let mut row = batch.start_row();
     for (index, column) in kind.columns.iter().enumerate() {
-        let value = &node[column.source];
+        let value = EntityKind::value_of(column, node);
         if value.is_null() {
             row.null(index);
             continue;

@@ -159,6 +159,8 @@ struct LinearState {
     config: LinearConfig,
     dice: Arc<FaultDice>,
     counters: Counters,
+    /// Every GraphQL request's query and variables, in arrival order.
+    log: std::sync::Mutex<Vec<String>>,
     budget: Mutex<Budget>,
     tokens: Mutex<Tokens>,
     connections: Vec<&'static str>,
@@ -202,6 +204,7 @@ impl Linear {
                 dice: Arc::new(FaultDice::new(config.faults.clone(), config.seed)),
                 config,
                 counters: Counters::default(),
+                log: std::sync::Mutex::default(),
                 budget: Mutex::new(budget),
                 tokens: Mutex::new(tokens),
                 connections: schema::connection_fields(),
@@ -234,6 +237,11 @@ impl Linear {
     /// Objects per type, archived ones excluded.
     pub fn counts(&self) -> std::collections::BTreeMap<&'static str, usize> {
         self.state.data.read().expect("data lock").counts()
+    }
+
+    /// Every GraphQL request so far, as its query and its variables as JSON, in arrival order.
+    pub fn request_log(&self) -> Vec<String> {
+        self.state.log.lock().expect("log lock").clone()
     }
 
     /// API requests answered so far (`/_fake/*` excluded, `/oauth/token` included).
@@ -394,6 +402,8 @@ async fn graphql(State(state): Shared, headers: HeaderMap, body: axum::body::Byt
     };
     let variables: HashMap<String, async_graphql::Value> =
         request.variables.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let logged = serde_json::to_string(&request.variables).unwrap_or_default();
+    state.log.lock().expect("log lock").push(format!("{} {logged}", request.query));
     let cost = limits::complexity(&document, request.operation_name.as_deref(), &variables, &state.connections).ceil();
     state.counters.max_complexity.fetch_max(cost as u64, Ordering::Relaxed);
     if cost > state.config.limits.max_query_complexity as f64 {
