@@ -197,8 +197,9 @@ fn the_schema_documents_every_entity_and_field() {
 
 #[test]
 fn each_team_s_issues_and_comments_are_read_as_chains_of_pages_side_by_side() {
-    // Three teams of six issues, in pages of two: three pages per team, each after the one before.
-    let size = Size { teams: 3, issues_per_team: 6, ..paged_size() };
+    // Two teams (one page of teams) of eight issues, in pages of two: four pages per team, each after
+    // the one before.
+    let size = Size { teams: 2, issues_per_team: 8, ..paged_size() };
     // Latency makes the order of requests the order of the work, not of who is scheduled first.
     let faults = max_fake_saas::Faults { latency: std::time::Duration::from_millis(40), ..Default::default() };
     let (project, fake, _server) =
@@ -217,7 +218,7 @@ fn each_team_s_issues_and_comments_are_read_as_chains_of_pages_side_by_side() {
                 log.iter().enumerate().filter(|(_, l)| of_team(l)).map(|(i, _)| i).collect()
             })
             .collect();
-        assert!(pages.iter().all(|p| p.len() >= 3), "{list}: every team's list takes three pages: {pages:?}");
+        assert!(pages.iter().all(|p| p.len() >= 3), "{list}: every team's list takes pages: {pages:?}");
         let (first_starts, last_ends) =
             (pages.iter().map(|p| p[0]).max().unwrap(), pages.iter().map(|p| p[p.len() - 1]).min().unwrap());
         assert!(first_starts < last_ends, "{list}: every team's list starts before any ends: {pages:?}\n{log:#?}");
