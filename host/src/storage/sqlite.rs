@@ -42,6 +42,10 @@ struct Group {
 /// beside the requests in flight. Small pages arriving fast would otherwise put 100 ms of them (a
 /// hundred requests and more) at risk.
 const GROUP_TASKS: u32 = 8;
+/// The writer's page cache in KiB: 32 MiB keeps the upper levels of the indexes in memory on large
+/// syncs.
+pub(super) const CACHE_KIB: u32 = 32768;
+
 /// Rows stored before an open group is committed.
 const GROUP_ROWS: u64 = 50_000;
 /// How long a group stays open at most (when tasks keep completing).
@@ -121,10 +125,9 @@ impl SqliteStorage {
     fn configure(conn: Connection, writable: bool) -> Result<Self> {
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db_error(&conn))?;
         if writable {
-            // A 32 MiB page cache keeps the upper levels of the indexes in memory on large syncs.
-            conn.execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; PRAGMA cache_size = -32768;",
-            )
+            conn.execute_batch(&format!(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; PRAGMA cache_size = -{CACHE_KIB};"
+            ))
             .map_err(db_error(&conn))?;
             super::schema::create_internal_tables(&conn)?;
         }
