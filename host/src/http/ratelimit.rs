@@ -221,10 +221,13 @@ impl RateLimiter {
             let room = state.windows.contains_key(prefix) || state.windows.len() < MOST_BUDGETS;
             if let (Some(interval), Some(max), true) = (interval, max, room) {
                 let interval = interval.min(LONGEST_WAIT);
-                // The server counted this request and what arrived before it: of ours, this one and
-                // those sent before it, finished (and still in the window) or in flight; one sent after
-                // it is no part of its count.
-                let finished = state.finished.iter().filter(|(then, at)| *then < sent && *at + interval > now);
+                // The server counted this request and what arrived in the interval before it: of ours,
+                // this one and any sent before it that may have arrived within the interval before this
+                // one was sent (finished after that, or in flight); one sent after it is no part of its
+                // count. Measured from `now`, a request that finished early would be left out while the
+                // server still counted it, and the difference taken for another client's for a whole
+                // interval.
+                let finished = state.finished.iter().filter(|(then, at)| *then < sent && *at + interval > sent);
                 let in_flight = state.sent_in_flight.iter().filter(|then| **then < sent);
                 let ours = 1 + finished.count() as u64 + in_flight.count() as u64;
                 let others = remaining.map_or(0, |left| max.saturating_sub(left).saturating_sub(ours));
@@ -351,6 +354,33 @@ mod tests {
         drop(waiting.await);
         assert!(started.elapsed() >= Duration::from_secs(9), "{:?}", started.elapsed());
         assert!(limiter.waited() >= Duration::from_secs(19), "waiting is counted: {:?}", limiter.waited());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_response_counts_as_ours_every_request_of_ours_the_server_may_have_counted() {
+        let limiter = RateLimiter::default();
+        let window = |remaining: u64| {
+            headers(&[
+                ("X-HubSpot-RateLimit-Max", "2".into()),
+                ("X-HubSpot-RateLimit-Remaining", remaining.to_string()),
+                ("X-HubSpot-RateLimit-Interval-Milliseconds", "10000".into()),
+            ])
+        };
+        // A is sent at 0 s and answered at 0.1 s; B, sent at 9.95 s, is answered at 10.2 s with the
+        // server counting both (A arrived less than 10 s before B), after A left this limiter's count.
+        let a = limiter.admit().await;
+        limiter.observe(a.sent(), 200, &window(1));
+        tokio::time::advance(Duration::from_millis(100)).await;
+        drop(a);
+        tokio::time::advance(Duration::from_millis(9_850)).await;
+        let b = limiter.admit().await;
+        tokio::time::advance(Duration::from_millis(250)).await;
+        limiter.observe(b.sent(), 200, &window(0));
+        drop(b);
+        // Only B is in the server's window now: no other client's request to wait out.
+        let started = Instant::now();
+        drop(limiter.admit().await);
+        assert!(started.elapsed() < Duration::from_secs(1), "waited {:?} for a window only ours filled", started.elapsed());
     }
 
     #[tokio::test(start_paused = true)]
