@@ -13,7 +13,11 @@
 //! `<prefix>interval-milliseconds`, as HubSpot's `X-HubSpot-RateLimit-*` headers say) is kept by counting:
 //! each request counts from when it is sent until one interval after its response was read (the
 //! server saw it in between, so it has left the server's window by then), and a request goes out only
-//! while fewer than `max` count.
+//! while fewer than `max` count. What the server counted beyond ours is taken for other clients'
+//! requests until an interval after that response.
+//!
+//! A request held back looks again whenever a response or a finished request changes what the limiter
+//! knows: an estimate a later response corrects holds nothing for longer.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -29,6 +33,9 @@ const LONGEST_WAIT: Duration = Duration::from_secs(3600);
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     state: Mutex<State>,
+    /// Told when a response or a finished request changes what the limiter knows, so a request held
+    /// back on an estimate a later response corrects goes out then.
+    changed: tokio::sync::Notify,
 }
 
 /// How many finished requests a limiter remembers for rolling windows (the largest window it keeps).
@@ -135,6 +142,8 @@ impl Drop for Admission<'_> {
         if let Some(index) = state.sent_in_flight.iter().position(|at| *at == self.sent) {
             state.sent_in_flight.swap_remove(index);
         }
+        drop(state);
+        self.limiter.changed.notify_waiters();
     }
 }
 
@@ -142,6 +151,10 @@ impl RateLimiter {
     /// Waits until every known budget can pay for one more request, then reserves it.
     pub async fn admit(&self) -> Admission<'_> {
         loop {
+            // Listening before looking: a response read in between still wakes this request.
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
             let wait_until = {
                 let mut state = self.state.lock().expect("rate limiter lock");
                 let now = Instant::now();
@@ -169,7 +182,11 @@ impl RateLimiter {
                 }
             };
             let started = Instant::now();
-            tokio::time::sleep_until(wait_until).await;
+            tracing::debug!(wait = ?wait_until.saturating_duration_since(started), "held back by a rate limit");
+            tokio::select! {
+                () = tokio::time::sleep_until(wait_until) => {}
+                () = changed => {}
+            }
             let mut state = self.state.lock().expect("rate limiter lock");
             state.waited += started.elapsed();
             // A reset long past its announced time would otherwise hold forever.
@@ -223,14 +240,16 @@ impl RateLimiter {
                 let interval = interval.min(LONGEST_WAIT);
                 // The server counted this request and what arrived in the interval before it: of ours,
                 // this one and any sent before it that may have arrived within the interval before this
-                // one was sent (finished after that, or in flight); one sent after it is no part of its
-                // count. Measured from `now`, a request that finished early would be left out while the
-                // server still counted it, and the difference taken for another client's for a whole
-                // interval.
+                // one was sent (finished after that, or in flight). Measured from `now`, one that
+                // finished early would be left out while the server still counted it, and taken for
+                // another client's for a whole interval. One sent just after this one may have arrived
+                // first and make the estimate too high; the next response corrects it, and wakes the
+                // requests held back on it.
                 let finished = state.finished.iter().filter(|(then, at)| *then < sent && *at + interval > sent);
                 let in_flight = state.sent_in_flight.iter().filter(|then| **then < sent);
                 let ours = 1 + finished.count() as u64 + in_flight.count() as u64;
                 let others = remaining.map_or(0, |left| max.saturating_sub(left).saturating_sub(ours));
+                tracing::debug!(window = prefix, max, remaining, ours, others, "a response's rolling window");
                 let window = Window { max: max.min(REMEMBERED as u64), interval, others, until: now + interval };
                 state.windows.insert(prefix.to_string(), window);
             }
@@ -240,6 +259,8 @@ impl RateLimiter {
         {
             self.pause_locked(&mut state, now + wait);
         }
+        drop(state);
+        self.changed.notify_waiters();
     }
 
     /// Holds every request back for `wait` (a connector reported it was rate limited).
@@ -381,6 +402,61 @@ mod tests {
         let started = Instant::now();
         drop(limiter.admit().await);
         assert!(started.elapsed() < Duration::from_secs(1), "waited {:?} for a window only ours filled", started.elapsed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_sent_together_count_as_ours_whichever_the_server_saw_first() {
+        let limiter = RateLimiter::default();
+        let window = |remaining: u64| {
+            headers(&[
+                ("X-HubSpot-RateLimit-Max", "3".into()),
+                ("X-HubSpot-RateLimit-Remaining", remaining.to_string()),
+                ("X-HubSpot-RateLimit-Interval-Milliseconds", "10000".into()),
+            ])
+        };
+        // A is let go just before B, but B reached the server first: A's response counts both, and
+        // B looks like another client's request.
+        let a = limiter.admit().await;
+        tokio::time::advance(Duration::from_millis(1)).await;
+        let b = limiter.admit().await;
+        tokio::time::advance(Duration::from_millis(50)).await;
+        limiter.observe(a.sent(), 200, &window(1));
+        drop(a);
+        let waiting = limiter.admit();
+        tokio::pin!(waiting);
+        assert!(futures::poll!(waiting.as_mut()).is_pending(), "A, B and the other client's fill the window");
+        // B's response counted only B: the third goes out as soon as it is read.
+        tokio::time::advance(Duration::from_millis(5)).await;
+        let started = Instant::now();
+        limiter.observe(b.sent(), 200, &window(2));
+        drop(b);
+        drop(waiting.await);
+        assert!(started.elapsed() < Duration::from_secs(1), "held {:?} for a window only ours filled", started.elapsed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_held_back_goes_out_when_a_later_response_shows_room() {
+        let limiter = RateLimiter::default();
+        let window = |remaining: u64| {
+            headers(&[
+                ("X-HubSpot-RateLimit-Max", "2".into()),
+                ("X-HubSpot-RateLimit-Remaining", remaining.to_string()),
+                ("X-HubSpot-RateLimit-Interval-Milliseconds", "10000".into()),
+            ])
+        };
+        // Another client's request fills the window with ours.
+        let first = limiter.admit().await;
+        limiter.observe(first.sent(), 200, &window(0));
+        drop(first);
+        let waiting = limiter.admit();
+        tokio::pin!(waiting);
+        assert!(futures::poll!(waiting.as_mut()).is_pending(), "the window is full");
+        // A second later a response says the other client's request has left it.
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let started = Instant::now();
+        limiter.observe(started, 200, &window(1));
+        drop(waiting.await);
+        assert!(started.elapsed() < Duration::from_secs(1), "held {:?} after the window had room", started.elapsed());
     }
 
     #[tokio::test(start_paused = true)]
