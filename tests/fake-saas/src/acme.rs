@@ -175,10 +175,7 @@ fn not_found(kind: Kind) -> Response {
 #[allow(clippy::result_large_err, reason = "the error is the HTTP response the handler returns as is")]
 async fn gate(state: &AcmeState, headers: &HeaderMap) -> Result<(), Response> {
     state.requests.fetch_add(1, Ordering::Relaxed);
-    let latency = state.dice.latency();
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
+    state.dice.delay().await;
     match state.dice.roll() {
         Fault::None => {}
         Fault::Throttle => {

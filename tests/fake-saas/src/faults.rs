@@ -59,9 +59,11 @@ impl FaultDice {
         FaultDice { faults, rng: Mutex::new(Rng::new(seed.wrapping_add(7))) }
     }
 
-    /// The configured latency.
-    pub fn latency(&self) -> Duration {
-        self.faults.latency
+    /// Waits the latency every response gets.
+    pub async fn delay(&self) {
+        if !self.faults.latency.is_zero() {
+            tokio::time::sleep(self.faults.latency).await;
+        }
     }
 
     /// Rolls for one response body.

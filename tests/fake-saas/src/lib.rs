@@ -4,6 +4,7 @@
 
 pub mod acme;
 mod faults;
+pub mod hubspot;
 pub mod linear;
 mod rng;
 mod server;

@@ -354,10 +354,7 @@ fn authenticate(state: &LinearState, headers: &HeaderMap) -> Result<(), Response
 /// `POST /graphql`.
 async fn graphql(State(state): Shared, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     state.counters.requests.fetch_add(1, Ordering::Relaxed);
-    let latency = state.dice.latency();
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
+    state.dice.delay().await;
     {
         let budget = state.budget.lock().expect("budget lock");
         if budget.blocked_until.is_some_and(|until| Instant::now() < until) {

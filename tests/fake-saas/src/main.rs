@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use max_fake_saas::Faults;
 use max_fake_saas::acme::{Acme, AcmeConfig, DEFAULT_API_KEY, Size};
+use max_fake_saas::hubspot::{self, HubSpot, HubSpotConfig};
 use max_fake_saas::linear::{self, Linear, LinearConfig};
 
 /// Loopback fakes of SaaS APIs, speaking their real wire formats, for tests, demos and benchmarks.
@@ -25,6 +26,9 @@ enum Api {
     /// Linear's GraphQL API (teams, users, workflow states, labels, projects, cycles, issues, comments),
     /// with its rate limits and OAuth token endpoint.
     Linear(LinearArgs),
+    /// HubSpot's CRM API (contacts, companies, deals, tickets with standard and custom properties,
+    /// associations, owners, pipelines), with its rolling rate limit and error bodies.
+    Hubspot(HubSpotArgs),
 }
 
 /// Options shared by every fake.
@@ -52,7 +56,7 @@ struct Common {
     #[arg(long, default_value_t = 0.0)]
     truncate_rate: f64,
     /// At most this many requests in any `--window-ms` (HubSpot's rolling limit, with its
-    /// `X-HubSpot-RateLimit-*` headers and 429 body); acme only.
+    /// `X-HubSpot-RateLimit-*` headers and 429 body); acme and hubspot.
     #[arg(long, requires = "window_ms")]
     window_max: Option<u64>,
     /// The rolling window's length in milliseconds (HubSpot's is 10000).
@@ -151,6 +155,30 @@ struct LinearArgs {
     token_ttl_secs: u64,
 }
 
+#[derive(Debug, Args)]
+struct HubSpotArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The accepted private-app token (`Authorization: Bearer <token>`).
+    #[arg(long, default_value = hubspot::DEFAULT_TOKEN)]
+    token: String,
+    /// Contacts.
+    #[arg(long, default_value_t = 30)]
+    contacts: usize,
+    /// Companies.
+    #[arg(long, default_value_t = 12)]
+    companies: usize,
+    /// Deals.
+    #[arg(long, default_value_t = 20)]
+    deals: usize,
+    /// Tickets.
+    #[arg(long, default_value_t = 10)]
+    tickets: usize,
+    /// Owners.
+    #[arg(long, default_value_t = 5)]
+    owners: usize,
+}
+
 impl Common {
     fn faults(&self) -> Faults {
         Faults {
@@ -217,6 +245,21 @@ async fn main() -> std::io::Result<()> {
                 faults: args.common.faults(),
             };
             (Linear::new(config).router(), args.common.listen)
+        }
+        Api::Hubspot(args) => {
+            let config = HubSpotConfig {
+                seed: args.common.seed,
+                size: hubspot::Size {
+                    contacts: args.contacts,
+                    companies: args.companies,
+                    deals: args.deals,
+                    tickets: args.tickets,
+                    owners: args.owners,
+                },
+                token: args.token,
+                faults: args.common.faults(),
+            };
+            (HubSpot::new(config).router(), args.common.listen)
         }
     };
     let server = max_fake_saas::RunningServer::start(server, listen).await?;

@@ -1,0 +1,482 @@
+//! `fake-saas hubspot`: HubSpot's CRM API as `../shared/apis.md` §2 describes it.
+//!
+//! - `Authorization: Bearer <private-app token>`; otherwise 401 with HubSpot's error body
+//!   (`category: INVALID_AUTHENTICATION`).
+//! - `GET /crm/v3/objects/{contacts|companies|deals|tickets}`: `limit` (default 10, at most 100),
+//!   `after`, `properties` (comma-separated, repeatable), `archived`, `associations`; all property
+//!   values strings or null; `paging.next.after` until the last page.
+//! - `GET /crm/v3/objects/{type}/{id}` and `POST /crm/v3/objects/{type}/batch/read` (at most 100 inputs;
+//!   207 with `numErrors` and `errors` when some ids are unknown).
+//! - `GET /crm/v3/properties/{type}`: every property with its type (`string`, `number`, `date`,
+//!   `datetime`, `enumeration`, `bool`), standard and custom.
+//! - `GET /crm/v3/owners`, `GET /crm/v3/pipelines/{deals|tickets}`, `GET /account-info/v3/details`.
+//! - HubSpot's error body on every error: `status`, `message`, `correlationId`, `category`, `context`.
+//! - With a rolling window (`Faults::window`), the `X-HubSpot-RateLimit-*` headers and 429 body.
+//! - `GET /_fake/stats` (not counted as a request).
+
+mod data;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+pub use data::{Dataset, ObjectType, Size};
+
+use crate::faults::{Fault, FaultDice};
+use crate::window::RollingWindow;
+use crate::{Faults, RunningServer};
+
+/// The private-app token the fake accepts unless told otherwise.
+pub const DEFAULT_TOKEN: &str = "pat-na1-11111111-2222-3333-4444-555555555555";
+/// The most objects a list page holds.
+pub const MAX_LIST_LIMIT: usize = 100;
+/// The most inputs a batch read takes.
+pub const MAX_BATCH: usize = 100;
+
+/// How to build the fake.
+#[derive(Debug, Clone)]
+pub struct HubSpotConfig {
+    /// Seed of the generated data (and of the fault dice).
+    pub seed: u64,
+    /// How much data.
+    pub size: Size,
+    /// The accepted private-app token.
+    pub token: String,
+    /// Injected faults.
+    pub faults: Faults,
+}
+
+impl Default for HubSpotConfig {
+    fn default() -> Self {
+        HubSpotConfig { seed: 1, size: Size::default(), token: DEFAULT_TOKEN.to_string(), faults: Faults::default() }
+    }
+}
+
+struct HubSpotState {
+    data: RwLock<Dataset>,
+    token: String,
+    dice: Arc<FaultDice>,
+    requests: AtomicU64,
+    window: Option<Arc<RollingWindow>>,
+}
+
+/// A handle on the fake's state, shared with its router.
+#[derive(Clone)]
+pub struct HubSpot {
+    state: Arc<HubSpotState>,
+}
+
+impl std::fmt::Debug for HubSpot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubSpot").field("requests", &self.request_count()).finish_non_exhaustive()
+    }
+}
+
+impl HubSpot {
+    /// Generates the portal.
+    pub fn new(config: HubSpotConfig) -> Self {
+        let window = config.faults.window.map(|limit| Arc::new(RollingWindow::new(limit)));
+        HubSpot {
+            state: Arc::new(HubSpotState {
+                data: RwLock::new(Dataset::generate(config.seed, &config.size)),
+                token: config.token,
+                dice: Arc::new(FaultDice::new(config.faults, config.seed)),
+                requests: AtomicU64::new(0),
+                window,
+            }),
+        }
+    }
+
+    /// Serves it on `listen` on a thread of its own.
+    pub fn spawn(&self, listen: SocketAddr) -> std::io::Result<RunningServer> {
+        let router = self.router();
+        RunningServer::spawn(move || router, listen)
+    }
+
+    /// Serves it on `listen` in the current tokio runtime.
+    pub async fn start(&self, listen: SocketAddr) -> std::io::Result<RunningServer> {
+        RunningServer::start(self.router(), listen).await
+    }
+
+    /// The routes.
+    pub fn router(&self) -> Router {
+        let router = Router::new()
+            .route("/crm/v3/objects/{object_type}", get(list))
+            .route("/crm/v3/objects/{object_type}/batch/read", post(batch_read))
+            .route("/crm/v3/objects/{object_type}/{id}", get(read))
+            .route("/crm/v3/properties/{object_type}", get(properties))
+            .route("/crm/v3/owners", get(owners))
+            .route("/crm/v3/pipelines/{object_type}", get(pipelines))
+            .route("/account-info/v3/details", get(account))
+            .route("/_fake/stats", get(stats))
+            .fallback(unknown_route)
+            .layer(axum::middleware::from_fn_with_state(self.state.dice.clone(), crate::faults::damage_bodies))
+            .with_state(self.state.clone());
+        match &self.state.window {
+            Some(window) => router.layer(axum::middleware::from_fn_with_state(window.clone(), crate::window::enforce)),
+            None => router,
+        }
+    }
+
+    /// Live objects per type (`contacts`: n).
+    pub fn counts(&self) -> std::collections::BTreeMap<&'static str, usize> {
+        self.state.data.read().expect("data lock").counts()
+    }
+
+    /// API requests answered so far (`/_fake/*` excluded).
+    pub fn request_count(&self) -> u64 {
+        self.state.requests.load(Ordering::Relaxed)
+    }
+
+    /// Runs `f` on the portal's data (to read it, or to change it between syncs).
+    pub fn with_data<T>(&self, f: impl FnOnce(&mut Dataset) -> T) -> T {
+        f(&mut self.state.data.write().expect("data lock"))
+    }
+}
+
+type Shared = State<Arc<HubSpotState>>;
+
+/// Handlers answer failures with a ready response (`?` on the helpers below).
+type Answer = Result<Response, Response>;
+
+/// HubSpot's error body.
+fn error(status: StatusCode, category: &str, message: &str, context: Value) -> Response {
+    let mut body = json!({
+        "status": "error",
+        "message": message,
+        "correlationId": "2f1c9a4e-7d3b-4c21-9e8f-6a5b4c3d2e1f",
+        "category": category,
+    });
+    if !context.is_null() {
+        body["context"] = context;
+    }
+    (status, Json(body)).into_response()
+}
+
+fn invalid(message: &str) -> Response {
+    error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", message, Value::Null)
+}
+
+async fn unknown_route() -> Response {
+    error(StatusCode::NOT_FOUND, "OBJECT_NOT_FOUND", "Unable to find a handler for this path.", Value::Null)
+}
+
+/// Counts the request, applies latency and faults, and checks the bearer token.
+#[allow(clippy::result_large_err, reason = "the error is the HTTP response the handler returns as is")]
+async fn gate(state: &HubSpotState, headers: &HeaderMap) -> Result<(), Response> {
+    state.requests.fetch_add(1, Ordering::Relaxed);
+    state.dice.delay().await;
+    match state.dice.roll() {
+        Fault::None => {}
+        Fault::Throttle => {
+            let mut response = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITS",
+                "You have reached your secondly limit.",
+                Value::Null,
+            );
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return Err(response);
+        }
+        Fault::ServerError(status) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return Err(error(status, "INTERNAL_ERROR", "internal error", Value::Null));
+        }
+    }
+    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    match auth.and_then(|a| a.strip_prefix("Bearer ")) {
+        Some(token) if token == state.token => Ok(()),
+        Some(_) => Err(error(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_AUTHENTICATION",
+            "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+            Value::Null,
+        )),
+        None => Err(error(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_AUTHENTICATION",
+            "Authentication credentials not found.",
+            Value::Null,
+        )),
+    }
+}
+
+#[allow(clippy::result_large_err, reason = "the error is the HTTP response the handler returns as is")]
+fn object_type(segment: &str) -> Result<ObjectType, Response> {
+    ObjectType::from_path(segment).ok_or_else(|| {
+        let message = format!("Unable to infer object type from: {segment}");
+        error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", &message, Value::Null)
+    })
+}
+
+/// A query string's parameters, repeated ones kept in order.
+fn params(query: Option<&str>) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect()
+}
+
+/// The values of `name`, comma-separated or repeated.
+fn list_param(params: &[(String, String)], name: &str) -> Vec<String> {
+    params
+        .iter()
+        .filter(|(k, _)| k == name)
+        .flat_map(|(_, v)| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string))
+        .collect()
+}
+
+fn single_param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// What a read of objects asks for: which properties, associations with which types, archived
+/// objects or live ones.
+struct Wanted {
+    properties: Vec<String>,
+    with: Vec<ObjectType>,
+    archived: bool,
+}
+
+#[allow(clippy::result_large_err, reason = "the error is the HTTP response the handler returns as is")]
+fn wanted(params: &[(String, String)]) -> Result<Wanted, Response> {
+    Ok(Wanted {
+        properties: list_param(params, "properties"),
+        with: list_param(params, "associations").iter().map(|t| object_type(t)).collect::<Result<_, _>>()?,
+        archived: single_param(params, "archived") == Some("true"),
+    })
+}
+
+#[allow(clippy::result_large_err, reason = "the error is the HTTP response the handler returns as is")]
+fn limit(params: &[(String, String)], default: usize, most: usize) -> Result<usize, Response> {
+    match single_param(params, "limit") {
+        None => Ok(default),
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=most).contains(&n) => Ok(n),
+            _ => Err(invalid(&format!("limit must be between 1 and {most}, got {text}"))),
+        },
+    }
+}
+
+/// `after` as the id it continues after (0 at the start).
+#[allow(clippy::result_large_err, reason = "the error is the HTTP response the handler returns as is")]
+fn after(params: &[(String, String)]) -> Result<u64, Response> {
+    match single_param(params, "after") {
+        None | Some("") => Ok(0),
+        Some(text) => text.parse().map_err(|_| invalid(&format!("Invalid paging cursor: {text}"))),
+    }
+}
+
+fn paging(next: Option<String>, link: String) -> Value {
+    match next {
+        Some(after) => json!({ "next": { "after": after, "link": link.replace("{after}", &after) } }),
+        None => Value::Null,
+    }
+}
+
+fn with_paging(results: Vec<Value>, paging: Value) -> Response {
+    let mut body = json!({ "results": results });
+    if !paging.is_null() {
+        body["paging"] = paging;
+    }
+    Json(body).into_response()
+}
+
+async fn list(
+    State(state): Shared,
+    Path(segment): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Answer {
+    gate(&state, &headers).await?;
+    let object_type = object_type(&segment)?;
+    let params = params(query.as_deref());
+    let (limit, after, wanted) = (limit(&params, 10, MAX_LIST_LIMIT)?, after(&params)?, wanted(&params)?);
+    let data = state.data.read().expect("data lock");
+    let (page, next) = data.page(object_type, after, limit, wanted.archived);
+    let results =
+        page.into_iter().map(|o| data.object_json(object_type, o, &wanted.properties, &wanted.with)).collect();
+    let link = format!("https://api.hubapi.com/crm/v3/objects/{}?after={{after}}", object_type.path());
+    Ok(with_paging(results, paging(next.map(|n| n.to_string()), link)))
+}
+
+async fn read(
+    State(state): Shared,
+    Path((segment, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Answer {
+    gate(&state, &headers).await?;
+    let object_type = object_type(&segment)?;
+    let wanted = wanted(&params(query.as_deref()))?;
+    let data = state.data.read().expect("data lock");
+    let found = id.parse::<u64>().ok().and_then(|n| data.get(object_type, n));
+    match found.filter(|o| o.archived_ms.is_some() == wanted.archived) {
+        Some(object) => {
+            Ok(Json(data.object_json(object_type, object, &wanted.properties, &wanted.with)).into_response())
+        }
+        None => Err(error(
+            StatusCode::NOT_FOUND,
+            "OBJECT_NOT_FOUND",
+            "Object not found.  objectId are usually numeric.",
+            json!({ "id": [id] }),
+        )),
+    }
+}
+
+async fn batch_read(
+    State(state): Shared,
+    Path(segment): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Answer {
+    gate(&state, &headers).await?;
+    let object_type = object_type(&segment)?;
+    let request: Value = serde_json::from_slice(&body).map_err(|e| invalid(&format!("Invalid input JSON: {e}")))?;
+    let inputs = request["inputs"].as_array().ok_or_else(|| invalid("inputs is required"))?;
+    if inputs.len() > MAX_BATCH {
+        return Err(invalid(&format!("Batch size {} exceeds the limit of {MAX_BATCH}", inputs.len())));
+    }
+    let wanted: Vec<String> =
+        request["properties"].as_array().into_iter().flatten().filter_map(|p| p.as_str().map(str::to_string)).collect();
+    let archived = single_param(&params(query.as_deref()), "archived") == Some("true");
+    let data = state.data.read().expect("data lock");
+    let (mut results, mut missing) = (Vec::new(), Vec::new());
+    for input in inputs {
+        let id = match &input["id"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        match id
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| data.get(object_type, n))
+            .filter(|o| o.archived_ms.is_some() == archived)
+        {
+            Some(object) => results.push(data.object_json(object_type, object, &wanted, &[])),
+            None => missing.push(id),
+        }
+    }
+    let now = data::iso_ms(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+    );
+    let mut body = json!({ "status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now });
+    if missing.is_empty() {
+        return Ok(Json(body).into_response());
+    }
+    body["numErrors"] = json!(1);
+    body["errors"] = json!([{
+        "status": "error",
+        "category": "OBJECT_NOT_FOUND",
+        "message": format!("Could not get some {} objects, they may be deleted or not exist. Check that ids are valid.", object_type.path().trim_end_matches('s').to_uppercase()),
+        "context": { "ids": missing },
+    }]);
+    Ok((StatusCode::MULTI_STATUS, Json(body)).into_response())
+}
+
+/// The portal's creation time, as every definition's timestamps.
+const EPOCH: &str = "2023-01-01T00:00:00.000Z";
+
+async fn properties(State(state): Shared, Path(segment): Path<String>, headers: HeaderMap) -> Answer {
+    gate(&state, &headers).await?;
+    let object_type = object_type(&segment)?;
+    let data = state.data.read().expect("data lock");
+    let results: Vec<Value> = data.properties(object_type).iter().map(|p| p.json(EPOCH)).collect();
+    Ok(Json(json!({ "results": results })).into_response())
+}
+
+async fn owners(State(state): Shared, RawQuery(query): RawQuery, headers: HeaderMap) -> Answer {
+    gate(&state, &headers).await?;
+    let params = params(query.as_deref());
+    let (limit, after) = (limit(&params, 100, 500)?, after(&params)?);
+    let data = state.data.read().expect("data lock");
+    let mut matching = data.owners().iter().filter(|o| o.id > after);
+    let page: Vec<Value> = matching
+        .by_ref()
+        .take(limit)
+        .map(|o| {
+            json!({
+                "id": o.id.to_string(),
+                "email": o.email,
+                "firstName": o.first_name,
+                "lastName": o.last_name,
+                "userId": o.user_id,
+                "userIdIncludingInactive": o.user_id,
+                "type": "PERSON",
+                "createdAt": EPOCH,
+                "updatedAt": EPOCH,
+                "archived": false,
+                "teams": [],
+            })
+        })
+        .collect();
+    let next = matching.next().and(page.last().and_then(|o| o["id"].as_str().map(str::to_string)));
+    Ok(with_paging(page, paging(next, "https://api.hubapi.com/crm/v3/owners?after={after}".to_string())))
+}
+
+async fn pipelines(State(state): Shared, Path(segment): Path<String>, headers: HeaderMap) -> Answer {
+    gate(&state, &headers).await?;
+    let object_type = object_type(&segment)?;
+    let data = state.data.read().expect("data lock");
+    let results: Vec<Value> = data
+        .pipelines(object_type)
+        .iter()
+        .enumerate()
+        .map(|(order, pipeline)| {
+            let stages: Vec<Value> = pipeline
+                .stages
+                .iter()
+                .enumerate()
+                .map(|(i, (id, label, probability))| {
+                    let metadata = match probability {
+                        Some(p) => {
+                            json!({ "isClosed": (*p == 0.0 || *p == 1.0).to_string(), "probability": p.to_string() })
+                        }
+                        None => {
+                            json!({ "ticketState": if i + 1 == pipeline.stages.len() { "CLOSED" } else { "OPEN" } })
+                        }
+                    };
+                    json!({
+                        "id": id, "label": label, "displayOrder": i, "metadata": metadata,
+                        "createdAt": EPOCH, "updatedAt": EPOCH, "archived": false,
+                        "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT",
+                    })
+                })
+                .collect();
+            json!({
+                "id": pipeline.id, "label": pipeline.label, "displayOrder": order, "stages": stages,
+                "createdAt": EPOCH, "updatedAt": EPOCH, "archived": false,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "results": results })).into_response())
+}
+
+async fn account(State(state): Shared, headers: HeaderMap) -> Answer {
+    gate(&state, &headers).await?;
+    let portal_id = state.data.read().expect("data lock").portal_id;
+    Ok(Json(json!({
+        "portalId": portal_id,
+        "accountType": "STANDARD",
+        "timeZone": "US/Eastern",
+        "companyCurrency": "USD",
+        "additionalCurrencies": [],
+        "utcOffset": "-05:00",
+        "utcOffsetMilliseconds": -18_000_000,
+        "uiDomain": "app.hubspot.com",
+        "dataHostingLocation": "na1",
+    }))
+    .into_response())
+}
+
+async fn stats(State(state): Shared) -> Response {
+    let counts = state.data.read().expect("data lock").counts();
+    let rate_limited = state.window.as_ref().map_or(0, |w| w.refused());
+    Json(json!({ "counts": counts, "requests": state.requests.load(Ordering::Relaxed), "rate_limited": rate_limited }))
+        .into_response()
+}
