@@ -202,3 +202,167 @@ async fn errors_carry_hubspot_s_body_and_the_window_its_headers() {
     let (status, _, body) = get(&server, "/crm/v3/objects/contacts").await;
     assert_eq!((status, body["policyName"].as_str()), (429, Some("TEN_SECONDLY_ROLLING")), "{body}");
 }
+
+#[tokio::test]
+async fn search_filters_pages_and_has_a_limit_of_its_own_without_the_window_s_headers() {
+    let window = max_fake_saas::window::WindowLimit { max: 100, interval: Duration::from_secs(10) };
+    let faults = max_fake_saas::Faults { window: Some(window), ..Default::default() };
+    let (fake, server) = start(HubSpotConfig { faults, search_per_second: 3, ..Default::default() }).await;
+    let request = |after: &str| {
+        json!({
+            "filterGroups": [{"filters": [{"propertyName": "amount", "operator": "GTE", "value": "1000"}]}],
+            "sorts": [{"propertyName": "amount", "direction": "DESCENDING"}],
+            "properties": ["amount", "dealname"], "limit": 4, "after": after,
+        })
+    };
+    let response = reqwest::Client::new()
+        .post(format!("{}/crm/v3/objects/deals/search", server.base_url()))
+        .bearer_auth(DEFAULT_TOKEN)
+        .header("content-type", "application/json")
+        .body(request("").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers().get("x-hubspot-ratelimit-max").is_none(), "search has no window headers");
+    let first: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    let want = fake.with_data(|d| {
+        d.all(ObjectType::Deals).iter().filter(|o| o.properties["amount"].parse::<f64>().unwrap() >= 1000.0).count()
+    });
+    assert_eq!(first["total"].as_u64(), Some(want as u64), "{first}");
+    let (_, second) =
+        post(&server, "/crm/v3/objects/deals/search", request(first["paging"]["next"]["after"].as_str().unwrap()))
+            .await;
+    let amounts: Vec<f64> = [&first, &second]
+        .iter()
+        .flat_map(|b| {
+            b["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["properties"]["amount"].as_str().unwrap().parse().unwrap())
+        })
+        .collect();
+    assert_eq!(amounts.len(), 8);
+    assert!(amounts.windows(2).all(|w| w[0] >= w[1]) && amounts.iter().all(|a| *a >= 1000.0), "{amounts:?}");
+    // Two searches so far this second; the limit is three.
+    let (status, _) = post(&server, "/crm/v3/objects/deals/search", request("")).await;
+    assert_eq!(status, 200);
+    let (status, body) = post(&server, "/crm/v3/objects/deals/search", request("")).await;
+    assert_eq!((status, body["policyName"].as_str()), (429, Some("SECONDLY")), "{body}");
+}
+
+#[tokio::test]
+async fn v4_associations_list_and_batch_read_with_numeric_ids_and_their_types() {
+    let (fake, server) = start(HubSpotConfig::default()).await;
+    let (deal, contacts) = fake.with_data(|d| {
+        let deal = d.all(ObjectType::Deals)[0].id;
+        (
+            deal,
+            d.associations_of((ObjectType::Deals, deal), ObjectType::Contacts)
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect::<Vec<_>>(),
+        )
+    });
+    let (status, _, body) = get(&server, &format!("/crm/v4/objects/deals/{deal}/associations/contacts")).await;
+    assert_eq!(status, 200, "{body}");
+    let listed: Vec<u64> =
+        body["results"].as_array().unwrap().iter().map(|r| r["toObjectId"].as_u64().unwrap()).collect();
+    assert_eq!(listed, contacts, "toObjectId is a number");
+    assert_eq!(body["results"][0]["associationTypes"][0]["category"], "HUBSPOT_DEFINED");
+    assert!(body["results"][0]["associationTypes"][0]["typeId"].is_u64());
+    let inputs = json!([{"id": deal.to_string()}, {"id": "1"}]);
+    let (status, body) =
+        post(&server, "/crm/v4/associations/deals/companies/batch/read", json!({"inputs": inputs})).await;
+    assert_eq!((status, body["numErrors"].as_u64()), (207, Some(1)), "{body}");
+    let to = &body["results"][0]["to"][0];
+    let labels: Vec<&Value> = to["associationTypes"].as_array().unwrap().iter().map(|t| &t["label"]).collect();
+    assert_eq!(labels, [&json!("Primary"), &Value::Null], "a deal's primary company, and the unlabelled type");
+}
+
+#[tokio::test]
+async fn oauth_refreshes_rotate_the_refresh_token_and_expired_tokens_say_so() {
+    use max_fake_saas::oauth::OAuth;
+    let oauth = OAuth { initial_token_ttl: Duration::ZERO, ..OAuth::named("hs", Duration::from_secs(1800)) };
+    let (fake, server) = start(HubSpotConfig { oauth, ..Default::default() }).await;
+    let client = reqwest::Client::new();
+    let expired = client
+        .get(format!("{}/crm/v3/objects/contacts", server.base_url()))
+        .bearer_auth("hs_oauth_initial")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(expired.status(), 401);
+    let body: Value = serde_json::from_slice(&expired.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["category"], "EXPIRED_AUTHENTICATION", "{body}");
+    let refresh = |token: &str| {
+        client
+            .post(format!("{}/oauth/v1/token", server.base_url()))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "grant_type=refresh_token&client_id=fake-client&client_secret=fake-secret&refresh_token={token}"
+            ))
+            .send()
+    };
+    let response = refresh("hs_refresh_initial").await.unwrap();
+    assert_eq!(response.status(), 200);
+    let tokens: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!((tokens["token_type"].as_str(), tokens["token_use"].as_str()), (Some("bearer"), Some("access_token")));
+    assert_eq!(tokens["expires_in"], 1800);
+    assert_eq!(tokens["hub_id"], fake.with_data(|d| d.portal_id));
+    assert_ne!(tokens["refresh_token"], "hs_refresh_initial", "the refresh token rotates");
+    let reused = refresh("hs_refresh_initial").await.unwrap();
+    assert_eq!(reused.status(), 400);
+    let body: Value = serde_json::from_slice(&reused.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["status"], "BAD_REFRESH_TOKEN", "{body}");
+    let fresh = client
+        .get(format!("{}/crm/v3/objects/contacts?limit=1", server.base_url()))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fresh.status(), 200);
+}
+
+#[tokio::test]
+async fn mutations_change_the_portal_between_syncs() {
+    let (fake, server) =
+        start(HubSpotConfig { size: Size { contacts: 12_500, ..Size::default() }, ..Default::default() }).await;
+    let before = fake.with_data(|d| d.tick());
+    let contact = fake.with_data(|d| d.all(ObjectType::Contacts)[0].id.to_string());
+    let mutations = json!([
+        {"op": "add_property", "type": "contacts", "name": "nps", "kind": "number", "label": "NPS"},
+        {"op": "update", "type": "contacts", "id": contact, "properties": {"nps": "9", "firstname": "Ada"}},
+        {"op": "touch", "type": "contacts", "count": 12_000, "at_once": true},
+        {"op": "archive", "type": "contacts", "id": contact},
+    ]);
+    let response = reqwest::Client::new()
+        .post(format!("{}/_fake/mutate", server.base_url()))
+        .header("content-type", "application/json")
+        .body(mutations.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let (_, _, properties) = get(&server, "/crm/v3/properties/contacts").await;
+    let nps = properties["results"].as_array().unwrap().iter().find(|p| p["name"] == "nps").expect("the new property");
+    assert_eq!((nps["type"].as_str(), &nps["hubspotDefined"]), (Some("number"), &json!(false)));
+    let search = json!({
+        "filterGroups": [{"filters": [{"propertyName": "lastmodifieddate", "operator": "GT", "value": before.to_string()}]}],
+        "limit": 200,
+    });
+    let (status, body) = post(&server, "/crm/v3/objects/contacts/search", search).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["total"], 11_999, "the 12,000 touched, less the one archived since");
+    let (_, _, archived) =
+        get(&server, &format!("/crm/v3/objects/contacts/{contact}?archived=true&properties=nps")).await;
+    assert_eq!((&archived["archived"], &archived["properties"]["nps"]), (&json!(true), &json!("9")));
+    let refused = reqwest::Client::new()
+        .post(format!("{}/_fake/mutate", server.base_url()))
+        .header("content-type", "application/json")
+        .body(json!({"op": "archive", "type": "contacts", "id": contact}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400, "an archived contact can't be archived again");
+}

@@ -1,7 +1,11 @@
 //! `fake-saas hubspot`: HubSpot's CRM API as `../shared/apis.md` §2 describes it.
 //!
-//! - `Authorization: Bearer <private-app token>`; otherwise 401 with HubSpot's error body
-//!   (`category: INVALID_AUTHENTICATION`).
+//! - `Authorization: Bearer <private-app token or OAuth access token>`; otherwise 401 with HubSpot's
+//!   error body (`category: INVALID_AUTHENTICATION`, or `EXPIRED_AUTHENTICATION` for an expired
+//!   access token).
+//! - `POST /oauth/v1/token` (form-encoded refresh-token grant): a new access token and a rotated
+//!   refresh token, with `token_use`, `hub_id` and `scopes`; HubSpot's `BAD_REFRESH_TOKEN` and
+//!   `BAD_CLIENT_ID` errors.
 //! - `GET /crm/v3/objects/{contacts|companies|deals|tickets}`: `limit` (default 10, at most 100),
 //!   `after`, `properties` (comma-separated, repeatable), `archived`, `associations`; all property
 //!   values strings or null; `paging.next.after` until the last page.
@@ -9,16 +13,24 @@
 //!   207 with `numErrors` and `errors` when some ids are unknown).
 //! - `GET /crm/v3/properties/{type}`: every property with its type (`string`, `number`, `date`,
 //!   `datetime`, `enumeration`, `bool`), standard and custom.
+//! - `POST /crm/v3/objects/{type}/search` (see `search`), limited apart: at most
+//!   `search_per_second` a second, answered 429 with `policyName: SECONDLY`, and without the
+//!   window's headers.
+//! - Associations v4: `GET /crm/v4/objects/{type}/{id}/associations/{toType}` (`limit` default 500,
+//!   `after`) and `POST /crm/v4/associations/{type}/{toType}/batch/read`; `toObjectId` a number, each
+//!   association with its `associationTypes` (`category`, `typeId`, `label`).
 //! - `GET /crm/v3/owners`, `GET /crm/v3/pipelines/{deals|tickets}`, `GET /account-info/v3/details`.
 //! - HubSpot's error body on every error: `status`, `message`, `correlationId`, `category`, `context`.
 //! - With a rolling window (`Faults::window`), the `X-HubSpot-RateLimit-*` headers and 429 body.
-//! - `GET /_fake/stats` (not counted as a request).
+//! - `GET /_fake/stats` and `POST /_fake/mutate` (one [`Mutation`] or a list: updates, creates,
+//!   archives, a new custom property, many objects modified at once), not counted as requests.
 
 mod data;
+mod search;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -27,9 +39,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-pub use data::{Dataset, ObjectType, Size};
+pub use data::{Dataset, Mutation, ObjectType, Size};
 
 use crate::faults::{Fault, FaultDice};
+use crate::oauth::{Invalid, OAuth, Refused, TokenForm, Tokens};
 use crate::window::RollingWindow;
 use crate::{Faults, RunningServer};
 
@@ -39,6 +52,8 @@ pub const DEFAULT_TOKEN: &str = "pat-na1-11111111-2222-3333-4444-555555555555";
 pub const MAX_LIST_LIMIT: usize = 100;
 /// The most inputs a batch read takes.
 pub const MAX_BATCH: usize = 100;
+/// The most inputs an associations batch read takes.
+pub const MAX_ASSOCIATION_BATCH: usize = 1000;
 
 /// How to build the fake.
 #[derive(Debug, Clone)]
@@ -51,11 +66,22 @@ pub struct HubSpotConfig {
     pub token: String,
     /// Injected faults.
     pub faults: Faults,
+    /// Search requests allowed in any second (HubSpot allows about 4).
+    pub search_per_second: u64,
+    /// The OAuth app and the tokens it starts with.
+    pub oauth: OAuth,
 }
 
 impl Default for HubSpotConfig {
     fn default() -> Self {
-        HubSpotConfig { seed: 1, size: Size::default(), token: DEFAULT_TOKEN.to_string(), faults: Faults::default() }
+        HubSpotConfig {
+            seed: 1,
+            size: Size::default(),
+            token: DEFAULT_TOKEN.to_string(),
+            faults: Faults::default(),
+            search_per_second: 4,
+            oauth: OAuth::named("hs", std::time::Duration::from_secs(1800)),
+        }
     }
 }
 
@@ -65,6 +91,12 @@ struct HubSpotState {
     dice: Arc<FaultDice>,
     requests: AtomicU64,
     window: Option<Arc<RollingWindow>>,
+    /// Search's own limit.
+    searches: RollingWindow,
+    /// Search requests refused by it.
+    search_limited: AtomicU64,
+    tokens: Mutex<Tokens>,
+    refreshes: AtomicU64,
 }
 
 /// A handle on the fake's state, shared with its router.
@@ -90,6 +122,13 @@ impl HubSpot {
                 dice: Arc::new(FaultDice::new(config.faults, config.seed)),
                 requests: AtomicU64::new(0),
                 window,
+                searches: RollingWindow::new(crate::window::WindowLimit {
+                    max: config.search_per_second.max(1),
+                    interval: std::time::Duration::from_secs(1),
+                }),
+                search_limited: AtomicU64::new(0),
+                tokens: Mutex::new(Tokens::new(config.oauth, "hs")),
+                refreshes: AtomicU64::new(0),
             }),
         }
     }
@@ -110,12 +149,17 @@ impl HubSpot {
         let router = Router::new()
             .route("/crm/v3/objects/{object_type}", get(list))
             .route("/crm/v3/objects/{object_type}/batch/read", post(batch_read))
+            .route("/crm/v3/objects/{object_type}/search", post(search_objects))
+            .route("/crm/v4/objects/{object_type}/{id}/associations/{to_type}", get(associations))
+            .route("/crm/v4/associations/{object_type}/{to_type}/batch/read", post(associations_batch))
             .route("/crm/v3/objects/{object_type}/{id}", get(read))
             .route("/crm/v3/properties/{object_type}", get(properties))
             .route("/crm/v3/owners", get(owners))
             .route("/crm/v3/pipelines/{object_type}", get(pipelines))
             .route("/account-info/v3/details", get(account))
+            .route("/oauth/v1/token", post(token))
             .route("/_fake/stats", get(stats))
+            .route("/_fake/mutate", post(mutate))
             .fallback(unknown_route)
             .layer(axum::middleware::from_fn_with_state(self.state.dice.clone(), crate::faults::damage_bodies))
             .with_state(self.state.clone());
@@ -191,9 +235,18 @@ async fn gate(state: &HubSpotState, headers: &HeaderMap) -> Result<(), Response>
         }
     }
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    match auth.and_then(|a| a.strip_prefix("Bearer ")) {
-        Some(token) if token == state.token => Ok(()),
-        Some(_) => Err(error(
+    let checked = auth
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .map(|token| if token == state.token { Ok(()) } else { state.tokens.lock().expect("token lock").check(token) });
+    match checked {
+        Some(Ok(())) => Ok(()),
+        Some(Err(Invalid::Expired(ago))) => Err(error(
+            StatusCode::UNAUTHORIZED,
+            "EXPIRED_AUTHENTICATION",
+            &format!("The OAuth token used to make this call expired {} second(s) ago.", ago.as_secs()),
+            Value::Null,
+        )),
+        Some(Err(Invalid::Unknown)) => Err(error(
             StatusCode::UNAUTHORIZED,
             "INVALID_AUTHENTICATION",
             "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
@@ -337,21 +390,13 @@ async fn batch_read(
 ) -> Answer {
     gate(&state, &headers).await?;
     let object_type = object_type(&segment)?;
-    let request: Value = serde_json::from_slice(&body).map_err(|e| invalid(&format!("Invalid input JSON: {e}")))?;
-    let inputs = request["inputs"].as_array().ok_or_else(|| invalid("inputs is required"))?;
-    if inputs.len() > MAX_BATCH {
-        return Err(invalid(&format!("Batch size {} exceeds the limit of {MAX_BATCH}", inputs.len())));
-    }
+    let (request, ids) = batch_inputs(&body, MAX_BATCH)?;
     let wanted: Vec<String> =
         request["properties"].as_array().into_iter().flatten().filter_map(|p| p.as_str().map(str::to_string)).collect();
     let archived = single_param(&params(query.as_deref()), "archived") == Some("true");
     let data = state.data.read().expect("data lock");
     let (mut results, mut missing) = (Vec::new(), Vec::new());
-    for input in inputs {
-        let id = match &input["id"] {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
+    for id in ids {
         match id
             .parse::<u64>()
             .ok()
@@ -362,9 +407,7 @@ async fn batch_read(
             None => missing.push(id),
         }
     }
-    let now = data::iso_ms(
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
-    );
+    let now = now_iso();
     let mut body = json!({ "status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now });
     if missing.is_empty() {
         return Ok(Json(body).into_response());
@@ -377,6 +420,144 @@ async fn batch_read(
         "context": { "ids": missing },
     }]);
     Ok((StatusCode::MULTI_STATUS, Json(body)).into_response())
+}
+
+async fn search_objects(
+    State(state): Shared,
+    Path(segment): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Answer {
+    gate(&state, &headers).await?;
+    if state.searches.admit().is_none() {
+        state.search_limited.fetch_add(1, Ordering::Relaxed);
+        let body = json!({
+            "status": "error",
+            "message": "You have reached your secondly limit.",
+            "errorType": "RATE_LIMIT",
+            "correlationId": "5d0c8b7a-3e2f-4a1b-9c8d-7e6f5a4b3c2d",
+            "policyName": "SECONDLY",
+        });
+        return Err((StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response());
+    }
+    let object_type = object_type(&segment)?;
+    let request: Value = serde_json::from_slice(&body).map_err(|e| invalid(&format!("Invalid input JSON: {e}")))?;
+    let data = state.data.read().expect("data lock");
+    match search::search(&data, object_type, &request) {
+        Ok(body) => Ok(Json(body).into_response()),
+        Err(search::Refused(message)) => Err(invalid(&message)),
+    }
+}
+
+/// An object's associations with `to_type` after `after` (an id), `limit` of them, as v4 lists them.
+fn associations_v4(
+    data: &Dataset,
+    from: (ObjectType, u64),
+    to_type: ObjectType,
+    after: u64,
+    limit: usize,
+) -> (Vec<Value>, Option<String>) {
+    let all = data.associations_of(from, to_type);
+    let mut rest = all.iter().filter(|(id, _)| *id > after);
+    let page: Vec<Value> = rest
+        .by_ref()
+        .take(limit)
+        .map(|(id, types)| {
+            let types: Vec<Value> = types
+                .iter()
+                .map(|(type_id, label)| json!({ "category": "HUBSPOT_DEFINED", "typeId": type_id, "label": label }))
+                .collect();
+            json!({ "toObjectId": id, "associationTypes": types })
+        })
+        .collect();
+    let next = rest.next().and(page.last().and_then(|p| p["toObjectId"].as_u64()).map(|id| id.to_string()));
+    (page, next)
+}
+
+async fn associations(
+    State(state): Shared,
+    Path((segment, id, to)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Answer {
+    gate(&state, &headers).await?;
+    let (object_type, to_type) = (object_type(&segment)?, object_type(&to)?);
+    let params = params(query.as_deref());
+    let (limit, after) = (limit(&params, 500, 500)?, after(&params)?);
+    let data = state.data.read().expect("data lock");
+    let id = id.parse::<u64>().ok().filter(|n| data.get(object_type, *n).is_some_and(|o| o.archived_ms.is_none()));
+    let Some(id) = id else {
+        return Err(error(StatusCode::NOT_FOUND, "OBJECT_NOT_FOUND", "Object not found.", Value::Null));
+    };
+    let (results, next) = associations_v4(&data, (object_type, id), to_type, after, limit);
+    let link = format!(
+        "https://api.hubapi.com/crm/v4/objects/{}/{id}/associations/{}?after={{after}}",
+        object_type.path(),
+        to_type.path()
+    );
+    Ok(with_paging(results, paging(next, link)))
+}
+
+async fn associations_batch(
+    State(state): Shared,
+    Path((segment, to)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Answer {
+    gate(&state, &headers).await?;
+    let (object_type, to_type) = (object_type(&segment)?, object_type(&to)?);
+    let (request, ids) = batch_inputs(&body, MAX_ASSOCIATION_BATCH)?;
+    let data = state.data.read().expect("data lock");
+    let (mut results, mut missing) = (Vec::new(), Vec::new());
+    for (index, id) in ids.into_iter().enumerate() {
+        let after = request["inputs"][index]["after"].as_str().and_then(|a| a.parse().ok()).unwrap_or(0);
+        match id.parse::<u64>().ok().filter(|n| data.get(object_type, *n).is_some_and(|o| o.archived_ms.is_none())) {
+            Some(n) => {
+                let (to, next) = associations_v4(&data, (object_type, n), to_type, after, 500);
+                let mut result = json!({ "from": { "id": id }, "to": to });
+                if let Some(after) = next {
+                    result["paging"] = json!({ "next": { "after": after } });
+                }
+                results.push(result);
+            }
+            None => missing.push(id),
+        }
+    }
+    let now = now_iso();
+    let mut body =
+        json!({ "status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now, "requestedAt": now });
+    if missing.is_empty() {
+        return Ok(Json(body).into_response());
+    }
+    body["numErrors"] = json!(missing.len());
+    body["errors"] = missing
+        .iter()
+        .map(|id| json!({ "status": "error", "category": "OBJECT_NOT_FOUND", "message": format!("No {} is associated with {id}", to_type.path()), "context": { "fromObjectId": [id] } }))
+        .collect();
+    Ok((StatusCode::MULTI_STATUS, Json(body)).into_response())
+}
+
+/// A batch request's body and its inputs' ids (as strings, whether sent as strings or numbers).
+#[allow(clippy::result_large_err, reason = "the error is the HTTP response the handler returns as is")]
+fn batch_inputs(body: &[u8], most: usize) -> Result<(Value, Vec<String>), Response> {
+    let request: Value = serde_json::from_slice(body).map_err(|e| invalid(&format!("Invalid input JSON: {e}")))?;
+    let inputs = request["inputs"].as_array().ok_or_else(|| invalid("inputs is required"))?;
+    if inputs.len() > most {
+        return Err(invalid(&format!("Batch size {} exceeds the limit of {most}", inputs.len())));
+    }
+    let ids = inputs
+        .iter()
+        .map(|input| match &input["id"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect();
+    Ok((request, ids))
+}
+
+/// Now, as HubSpot writes times.
+fn now_iso() -> String {
+    data::iso_ms(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64))
 }
 
 /// The portal's creation time, as every definition's timestamps.
@@ -474,9 +655,66 @@ async fn account(State(state): Shared, headers: HeaderMap) -> Answer {
     .into_response())
 }
 
+/// `POST /_fake/mutate` with one mutation or a list of them: what each did, or 400 and nothing done
+/// after the first that failed.
+async fn mutate(State(state): Shared, Json(body): Json<Value>) -> Response {
+    let mutations: Result<Vec<Mutation>, _> = match body {
+        Value::Array(_) => serde_json::from_value(body),
+        other => serde_json::from_value(other).map(|m| vec![m]),
+    };
+    let mutations = match mutations {
+        Ok(mutations) => mutations,
+        Err(e) => return invalid(&format!("not a mutation: {e}")),
+    };
+    let mut data = state.data.write().expect("data lock");
+    let mut done = Vec::new();
+    for mutation in &mutations {
+        match data.mutate(mutation) {
+            Ok(result) => done.push(result),
+            Err(message) => return invalid(&message),
+        }
+    }
+    Json(json!({ "applied": done })).into_response()
+}
+
+/// `POST /oauth/v1/token`.
+async fn token(State(state): Shared, axum::Form(form): axum::Form<TokenForm>) -> Response {
+    state.requests.fetch_add(1, Ordering::Relaxed);
+    let refused = |status: &str, message: &str| {
+        let body =
+            json!({ "status": status, "message": message, "correlationId": "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d" });
+        (StatusCode::BAD_REQUEST, Json(body)).into_response()
+    };
+    let issued = match state.tokens.lock().expect("token lock").refresh(&form) {
+        Ok(issued) => issued,
+        Err(Refused::UnsupportedGrant) => return refused("BAD_GRANT_TYPE", "unsupported grant type"),
+        Err(Refused::InvalidClient) => return refused("BAD_CLIENT_ID", "missing or unknown client id"),
+        Err(Refused::InvalidGrant) => return refused("BAD_REFRESH_TOKEN", "missing or invalid refresh token"),
+    };
+    state.refreshes.fetch_add(1, Ordering::Relaxed);
+    let hub_id = state.data.read().expect("data lock").portal_id;
+    Json(json!({
+        "access_token": issued.access,
+        "refresh_token": issued.refresh,
+        "expires_in": issued.expires_in.as_secs(),
+        "token_type": "bearer",
+        "token_use": "access_token",
+        "hub_id": hub_id,
+        "scopes": ["crm.objects.contacts.read", "crm.objects.companies.read", "crm.objects.deals.read", "tickets", "crm.schemas.contacts.read", "oauth"],
+    }))
+    .into_response()
+}
+
 async fn stats(State(state): Shared) -> Response {
     let counts = state.data.read().expect("data lock").counts();
     let rate_limited = state.window.as_ref().map_or(0, |w| w.refused());
-    Json(json!({ "counts": counts, "requests": state.requests.load(Ordering::Relaxed), "rate_limited": rate_limited }))
-        .into_response()
+    let search_limited = state.search_limited.load(Ordering::Relaxed);
+    Json(json!({
+        "counts": counts,
+        "requests": state.requests.load(Ordering::Relaxed),
+        "rate_limited": rate_limited,
+        "search_limited": search_limited,
+        "refreshes": state.refreshes.load(Ordering::Relaxed),
+    }))
+    .into_response()
 }

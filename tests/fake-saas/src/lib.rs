@@ -6,6 +6,7 @@ pub mod acme;
 mod faults;
 pub mod hubspot;
 pub mod linear;
+pub mod oauth;
 mod rng;
 mod server;
 pub mod window;

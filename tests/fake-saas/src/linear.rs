@@ -29,45 +29,23 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
-use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
 pub use data::{Dataset, Mutation, Size};
 pub use limits::Bucket;
 
 use crate::faults::{Fault, FaultDice};
+use crate::oauth::{Invalid, Refused, TokenForm, Tokens};
 use crate::{Faults, RunningServer};
 
 /// The personal API key the fake accepts unless told otherwise.
 pub const DEFAULT_API_KEY: &str = "lin_api_fake0000000000000000000000000000000";
 
-/// OAuth settings: the client, and the first tokens issued to it.
-#[derive(Debug, Clone)]
-pub struct OAuth {
-    /// The OAuth client id.
-    pub client_id: String,
-    /// The OAuth client secret.
-    pub client_secret: String,
-    /// The access token valid at start.
-    pub access_token: String,
-    /// The refresh token valid at start.
-    pub refresh_token: String,
-    /// How long the access token valid at start lives.
-    pub initial_token_ttl: Duration,
-    /// How long an access token issued by a refresh lives.
-    pub token_ttl: Duration,
-}
+pub use crate::oauth::OAuth;
 
 impl Default for OAuth {
     fn default() -> Self {
-        OAuth {
-            client_id: "fake-client".into(),
-            client_secret: "fake-secret".into(),
-            access_token: "lin_oauth_initial".into(),
-            refresh_token: "lin_refresh_initial".into(),
-            initial_token_ttl: Duration::from_secs(86_399),
-            token_ttl: Duration::from_secs(86_399),
-        }
+        OAuth::named("lin", Duration::from_secs(86_399))
     }
 }
 
@@ -145,14 +123,6 @@ struct Budget {
     blocked_until: Option<Instant>,
 }
 
-struct Tokens {
-    /// Valid access tokens and when each expires.
-    access: HashMap<String, Instant>,
-    /// The one valid refresh token.
-    refresh: String,
-    issued: u64,
-}
-
 struct LinearState {
     data: Arc<RwLock<Dataset>>,
     schema: async_graphql::dynamic::Schema,
@@ -184,14 +154,7 @@ impl Linear {
         let data = Arc::new(RwLock::new(Dataset::generate(config.seed, &config.size)));
         let schema = schema::build(schema::Context { data: data.clone(), max_first: config.max_first })
             .expect("the fake's schema is valid");
-        let tokens = Tokens {
-            access: HashMap::from([(
-                config.oauth.access_token.clone(),
-                Instant::now() + config.oauth.initial_token_ttl,
-            )]),
-            refresh: config.oauth.refresh_token.clone(),
-            issued: 0,
-        };
+        let tokens = Tokens::new(config.oauth.clone(), "lin");
         let budget = Budget {
             requests: Bucket::new(config.limits.requests, config.limits.period),
             complexity: Bucket::new(config.limits.complexity, config.limits.period),
@@ -341,11 +304,10 @@ fn authenticate(state: &LinearState, headers: &HeaderMap) -> Result<(), Response
         return Err(refused("Authentication required, not authenticated"));
     }
     if let Some(token) = auth.strip_prefix("Bearer ") {
-        let tokens = state.tokens.lock().expect("token lock");
-        return match tokens.access.get(token) {
-            Some(expires) if *expires > Instant::now() => Ok(()),
-            Some(_) => Err(refused("Access token expired")),
-            None => Err(refused("Invalid access token")),
+        return match state.tokens.lock().expect("token lock").check(token) {
+            Ok(()) => Ok(()),
+            Err(Invalid::Expired(_)) => Err(refused("Access token expired")),
+            Err(Invalid::Unknown) => Err(refused("Invalid access token")),
         };
     }
     if auth == state.config.api_key { Ok(()) } else { Err(refused("Invalid API key")) }
@@ -433,45 +395,31 @@ async fn graphql(State(state): Shared, headers: HeaderMap, body: axum::body::Byt
     answer
 }
 
-/// The refresh-token grant's form.
-#[derive(Debug, Deserialize)]
-struct TokenForm {
-    grant_type: String,
-    refresh_token: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
-}
-
 /// `POST /oauth/token`.
 async fn token(State(state): Shared, Form(form): Form<TokenForm>) -> Response {
     state.counters.requests.fetch_add(1, Ordering::Relaxed);
     let oauth_error = |error: &str, description: &str| {
         (StatusCode::BAD_REQUEST, Json(json!({"error": error, "error_description": description}))).into_response()
     };
-    if form.grant_type != "refresh_token" {
-        return oauth_error("unsupported_grant_type", "only refresh_token is supported by the fake");
-    }
-    let oauth = &state.config.oauth;
-    if form.client_id.as_deref() != Some(&oauth.client_id)
-        || form.client_secret.as_deref() != Some(&oauth.client_secret)
-    {
-        return (StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid_client"}))).into_response();
-    }
-    let mut tokens = state.tokens.lock().expect("token lock");
-    if form.refresh_token.as_deref() != Some(tokens.refresh.as_str()) {
-        return oauth_error("invalid_grant", "the refresh token is invalid, expired or was already used");
-    }
-    tokens.issued += 1;
-    let access = format!("lin_oauth_{:06}", tokens.issued);
-    tokens.refresh = format!("lin_refresh_{:06}", tokens.issued);
-    tokens.access.insert(access.clone(), Instant::now() + oauth.token_ttl);
+    let issued = match state.tokens.lock().expect("token lock").refresh(&form) {
+        Ok(issued) => issued,
+        Err(Refused::UnsupportedGrant) => {
+            return oauth_error("unsupported_grant_type", "only refresh_token is supported by the fake");
+        }
+        Err(Refused::InvalidClient) => {
+            return (StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid_client"}))).into_response();
+        }
+        Err(Refused::InvalidGrant) => {
+            return oauth_error("invalid_grant", "the refresh token is invalid, expired or was already used");
+        }
+    };
     state.counters.refreshes.fetch_add(1, Ordering::Relaxed);
     Json(json!({
-        "access_token": access,
+        "access_token": issued.access,
         "token_type": "Bearer",
-        "expires_in": oauth.token_ttl.as_secs(),
+        "expires_in": issued.expires_in.as_secs(),
         "scope": "read",
-        "refresh_token": tokens.refresh,
+        "refresh_token": issued.refresh,
     }))
     .into_response()
 }

@@ -135,24 +135,46 @@ struct LinearArgs {
     /// The most complexity one query may have.
     #[arg(long, default_value_t = 10_000)]
     max_query_complexity: u64,
+    #[command(flatten)]
+    oauth: OAuthArgs,
+}
+
+/// The OAuth app of a fake with a token endpoint, and the tokens valid at start.
+#[derive(Debug, Args)]
+struct OAuthArgs {
     /// OAuth client id.
     #[arg(long, default_value = "fake-client")]
     client_id: String,
     /// OAuth client secret.
     #[arg(long, default_value = "fake-secret")]
     client_secret: String,
-    /// The OAuth access token valid at start.
-    #[arg(long, default_value = "lin_oauth_initial")]
-    access_token: String,
-    /// The OAuth refresh token valid at start.
-    #[arg(long, default_value = "lin_refresh_initial")]
-    refresh_token: String,
-    /// Seconds the access token valid at start lives.
-    #[arg(long, default_value_t = 86_399)]
-    initial_token_ttl_secs: u64,
-    /// Seconds an access token issued by a refresh lives.
-    #[arg(long, default_value_t = 86_399)]
-    token_ttl_secs: u64,
+    /// The OAuth access token valid at start [default: <api>_oauth_initial, `lin` or `hs`].
+    #[arg(long)]
+    access_token: Option<String>,
+    /// The OAuth refresh token valid at start [default: <api>_refresh_initial].
+    #[arg(long)]
+    refresh_token: Option<String>,
+    /// Seconds the access token valid at start lives [default: Linear's 86399, HubSpot's 1800].
+    #[arg(long)]
+    initial_token_ttl_secs: Option<u64>,
+    /// Seconds an access token issued by a refresh lives [default: as the API issues them].
+    #[arg(long)]
+    token_ttl_secs: Option<u64>,
+}
+
+impl OAuthArgs {
+    /// The settings, with `prefix` naming the default tokens and `ttl` their lifetime.
+    fn oauth(self, prefix: &str, ttl: Duration) -> max_fake_saas::oauth::OAuth {
+        let defaults = max_fake_saas::oauth::OAuth::named(prefix, ttl);
+        max_fake_saas::oauth::OAuth {
+            client_id: self.client_id,
+            client_secret: self.client_secret,
+            access_token: self.access_token.unwrap_or(defaults.access_token),
+            refresh_token: self.refresh_token.unwrap_or(defaults.refresh_token),
+            initial_token_ttl: self.initial_token_ttl_secs.map_or(ttl, Duration::from_secs),
+            token_ttl: self.token_ttl_secs.map_or(ttl, Duration::from_secs),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -177,6 +199,11 @@ struct HubSpotArgs {
     /// Owners.
     #[arg(long, default_value_t = 5)]
     owners: usize,
+    /// Search requests allowed in any second (search has its own limit, without the window's headers).
+    #[arg(long, default_value_t = 4)]
+    search_per_second: u64,
+    #[command(flatten)]
+    oauth: OAuthArgs,
 }
 
 impl Common {
@@ -227,14 +254,7 @@ async fn main() -> std::io::Result<()> {
                     comments_per_issue: args.comments_per_issue,
                 },
                 api_key: args.api_key,
-                oauth: linear::OAuth {
-                    client_id: args.client_id,
-                    client_secret: args.client_secret,
-                    access_token: args.access_token,
-                    refresh_token: args.refresh_token,
-                    initial_token_ttl: Duration::from_secs(args.initial_token_ttl_secs),
-                    token_ttl: Duration::from_secs(args.token_ttl_secs),
-                },
+                oauth: args.oauth.oauth("lin", Duration::from_secs(86_399)),
                 limits: linear::RateLimits {
                     requests: args.requests_limit,
                     complexity: args.complexity_limit,
@@ -258,6 +278,8 @@ async fn main() -> std::io::Result<()> {
                 },
                 token: args.token,
                 faults: args.common.faults(),
+                search_per_second: args.search_per_second,
+                oauth: args.oauth.oauth("hs", Duration::from_secs(1800)),
             };
             (HubSpot::new(config).router(), args.common.listen)
         }

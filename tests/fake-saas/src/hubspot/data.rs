@@ -282,6 +282,72 @@ pub struct Dataset {
     clock_ms: u64,
 }
 
+/// A change to the portal, as `POST /_fake/mutate` takes it (`{"op": "update", ...}`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Mutation {
+    /// Sets properties of a live object (a null value unsets one).
+    Update {
+        /// `contacts`, `companies`, `deals` or `tickets`.
+        #[serde(rename = "type")]
+        object_type: String,
+        /// The object's id.
+        id: String,
+        /// The properties to set.
+        properties: Map<String, Value>,
+    },
+    /// Creates an object.
+    Create {
+        /// Its type.
+        #[serde(rename = "type")]
+        object_type: String,
+        /// Its properties.
+        #[serde(default)]
+        properties: Map<String, Value>,
+    },
+    /// Archives a live object, as deleting it in HubSpot does.
+    Archive {
+        /// Its type.
+        #[serde(rename = "type")]
+        object_type: String,
+        /// Its id.
+        id: String,
+    },
+    /// Adds a custom property (an admin creating one between syncs).
+    AddProperty {
+        /// The type it belongs to.
+        #[serde(rename = "type")]
+        object_type: String,
+        /// Its internal name.
+        name: String,
+        /// `string`, `number`, `date`, `datetime`, `enumeration` or `bool`.
+        kind: String,
+        /// Its label (the name when absent).
+        label: Option<String>,
+        /// An enumeration's option values.
+        #[serde(default)]
+        options: Vec<String>,
+    },
+    /// Marks the first `count` live objects of a type modified now (an import or a workflow touching
+    /// many at once), a millisecond apart or, `at_once`, in the same millisecond.
+    Touch {
+        /// Their type.
+        #[serde(rename = "type")]
+        object_type: String,
+        /// How many.
+        count: usize,
+        /// All with one timestamp.
+        #[serde(default)]
+        at_once: bool,
+    },
+}
+
+/// Marks `object` changed at `now`.
+fn stamp(object: &mut Object, object_type: ObjectType, now: u64) {
+    object.updated_ms = now;
+    object.properties.insert(object_type.last_modified().to_string(), iso_ms(now));
+}
+
 /// Epoch milliseconds as HubSpot writes datetimes (`2024-05-02T10:11:12.345Z`).
 pub fn iso_ms(ms: u64) -> String {
     chrono::DateTime::from_timestamp_millis(ms as i64)
@@ -717,6 +783,92 @@ impl Dataset {
         (page, next)
     }
 
+    /// Applies one change a test or a person makes to the portal (`POST /_fake/mutate`); what it did.
+    pub fn mutate(&mut self, mutation: &Mutation) -> Result<Value, String> {
+        let object_type = |name: &str| ObjectType::from_path(name).ok_or_else(|| format!("no object type `{name}`"));
+        match mutation {
+            Mutation::Update { object_type: t, id, properties } => {
+                let t = object_type(t)?;
+                let now = self.tick();
+                let object = self.live_mut(t, id)?;
+                for (name, value) in properties {
+                    match value.as_str() {
+                        Some(v) => object.properties.insert(name.clone(), v.to_string()),
+                        None => object.properties.remove(name),
+                    };
+                }
+                stamp(object, t, now);
+                Ok(json!({ "id": object.id.to_string() }))
+            }
+            Mutation::Create { object_type: t, properties } => {
+                let t = object_type(t)?;
+                let now = self.tick();
+                let id = self.objects.values().flatten().map(|o| o.id).max().unwrap_or(100) + 1;
+                let mut object =
+                    Object { id, properties: BTreeMap::new(), created_ms: now, updated_ms: now, archived_ms: None };
+                object.properties.insert("hs_object_id".into(), id.to_string());
+                object.properties.insert("createdate".into(), iso_ms(now));
+                for (name, value) in properties {
+                    if let Some(v) = value.as_str() {
+                        object.properties.insert(name.clone(), v.to_string());
+                    }
+                }
+                stamp(&mut object, t, now);
+                self.objects.entry(t).or_default().push(object);
+                Ok(json!({ "id": id.to_string() }))
+            }
+            Mutation::Archive { object_type: t, id } => {
+                let t = object_type(t)?;
+                let now = self.tick();
+                let object = self.live_mut(t, id)?;
+                object.archived_ms = Some(now);
+                stamp(object, t, now);
+                Ok(json!({ "id": id }))
+            }
+            Mutation::AddProperty { object_type: t, name, kind, label, options } => {
+                let t = object_type(t)?;
+                let kind = ["string", "number", "date", "datetime", "enumeration", "bool"]
+                    .into_iter()
+                    .find(|k| k == kind)
+                    .ok_or_else(|| format!("no property type `{kind}`"))?;
+                let properties = self.properties.entry(t).or_default();
+                if properties.iter().any(|p| &p.name == name) {
+                    return Err(format!("{} already has a property `{name}`", t.path()));
+                }
+                let option_values: Vec<&str> = options.iter().map(String::as_str).collect();
+                properties
+                    .push(Property::new(name, kind, label.as_deref().unwrap_or(name), false).options(&option_values));
+                Ok(json!({ "name": name }))
+            }
+            Mutation::Touch { object_type: t, count, at_once } => {
+                let t = object_type(t)?;
+                let first = self.tick();
+                let mut stamps = Vec::with_capacity(*count);
+                for i in 0..*count {
+                    stamps.push(if *at_once { first } else { first + i as u64 });
+                }
+                if let Some(last) = stamps.last() {
+                    self.clock_ms = self.clock_ms.max(*last);
+                }
+                let live = self.objects.entry(t).or_default().iter_mut().filter(|o| o.archived_ms.is_none());
+                let mut touched = 0;
+                for (object, now) in live.zip(stamps) {
+                    stamp(object, t, now);
+                    touched += 1;
+                }
+                Ok(json!({ "touched": touched }))
+            }
+        }
+    }
+
+    fn live_mut(&mut self, object_type: ObjectType, id: &str) -> Result<&mut Object, String> {
+        let id: u64 = id.parse().map_err(|_| format!("`{id}` is no object id"))?;
+        self.objects
+            .get_mut(&object_type)
+            .and_then(|all| all.iter_mut().find(|o| o.id == id && o.archived_ms.is_none()))
+            .ok_or_else(|| format!("no live {} {id}", object_type.path()))
+    }
+
     /// Archives the `index`th live object of `object_type` (as deleting it in HubSpot does) and returns
     /// its id.
     pub fn archive(&mut self, object_type: ObjectType, index: usize) -> u64 {
@@ -725,8 +877,7 @@ impl Dataset {
         let object =
             objects.iter_mut().filter(|o| o.archived_ms.is_none()).nth(index).expect("a live object to archive");
         object.archived_ms = Some(now);
-        object.updated_ms = now;
-        object.properties.insert(object_type.last_modified().to_string(), iso_ms(now));
+        stamp(object, object_type, now);
         object.id
     }
 
