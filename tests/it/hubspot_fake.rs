@@ -322,6 +322,14 @@ async fn oauth_refreshes_rotate_the_refresh_token_and_expired_tokens_say_so() {
         .await
         .unwrap();
     assert_eq!(fresh.status(), 200);
+    assert!(fresh.headers().get("x-hubspot-ratelimit-daily").is_none(), "no daily headers for OAuth");
+    let (_, first, _) = get(&server, "/crm/v3/objects/contacts?limit=1").await;
+    let (_, second, _) = get(&server, "/crm/v3/objects/contacts?limit=1").await;
+    let remaining = |h: &reqwest::header::HeaderMap| -> u64 {
+        h["x-hubspot-ratelimit-daily-remaining"].to_str().unwrap().parse().unwrap()
+    };
+    assert_eq!(first["x-hubspot-ratelimit-daily"], "250000");
+    assert_eq!(remaining(&first) - 1, remaining(&second), "the private-app token's daily budget counts down");
 }
 
 #[tokio::test]

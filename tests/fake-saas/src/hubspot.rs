@@ -22,6 +22,8 @@
 //! - `GET /crm/v3/owners`, `GET /crm/v3/pipelines/{deals|tickets}`, `GET /account-info/v3/details`.
 //! - HubSpot's error body on every error: `status`, `message`, `correlationId`, `category`, `context`.
 //! - With a rolling window (`Faults::window`), the `X-HubSpot-RateLimit-*` headers and 429 body.
+//! - `X-HubSpot-RateLimit-Daily` and `-Daily-Remaining` on requests made with the private-app token
+//!   (never on OAuth-authorized ones, as HubSpot does), counting down from `daily_limit`.
 //! - `GET /_fake/stats` and `POST /_fake/mutate` (one [`Mutation`] or a list: updates, creates,
 //!   archives, a new custom property, many objects modified at once), not counted as requests.
 
@@ -70,6 +72,8 @@ pub struct HubSpotConfig {
     pub search_per_second: u64,
     /// The OAuth app and the tokens it starts with.
     pub oauth: OAuth,
+    /// Requests a day for the private-app token, as its daily headers count them.
+    pub daily_limit: u64,
 }
 
 impl Default for HubSpotConfig {
@@ -81,6 +85,7 @@ impl Default for HubSpotConfig {
             faults: Faults::default(),
             search_per_second: 4,
             oauth: OAuth::named("hs", std::time::Duration::from_secs(1800)),
+            daily_limit: 250_000,
         }
     }
 }
@@ -97,6 +102,9 @@ struct HubSpotState {
     search_limited: AtomicU64,
     tokens: Mutex<Tokens>,
     refreshes: AtomicU64,
+    daily_limit: u64,
+    /// Requests made today with the private-app token.
+    daily_used: AtomicU64,
 }
 
 /// A handle on the fake's state, shared with its router.
@@ -129,6 +137,8 @@ impl HubSpot {
                 search_limited: AtomicU64::new(0),
                 tokens: Mutex::new(Tokens::new(config.oauth, "hs")),
                 refreshes: AtomicU64::new(0),
+                daily_limit: config.daily_limit,
+                daily_used: AtomicU64::new(0),
             }),
         }
     }
@@ -162,6 +172,7 @@ impl HubSpot {
             .route("/_fake/mutate", post(mutate))
             .fallback(unknown_route)
             .layer(axum::middleware::from_fn_with_state(self.state.dice.clone(), crate::faults::damage_bodies))
+            .layer(axum::middleware::from_fn_with_state(self.state.clone(), daily))
             .with_state(self.state.clone());
         match &self.state.window {
             Some(window) => router.layer(axum::middleware::from_fn_with_state(window.clone(), crate::window::enforce)),
@@ -210,6 +221,25 @@ fn invalid(message: &str) -> Response {
 
 async fn unknown_route() -> Response {
     error(StatusCode::NOT_FOUND, "OBJECT_NOT_FOUND", "Unable to find a handler for this path.", Value::Null)
+}
+
+/// Adds the daily budget's headers to a response to the private-app token.
+async fn daily(State(state): Shared, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let private_app = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .is_some_and(|token| token == state.token);
+    let mut response = next.run(request).await;
+    if private_app && response.status() != StatusCode::UNAUTHORIZED {
+        let used = state.daily_used.fetch_add(1, Ordering::Relaxed) + 1;
+        let headers = response.headers_mut();
+        headers.insert("x-hubspot-ratelimit-daily", HeaderValue::from(state.daily_limit));
+        headers
+            .insert("x-hubspot-ratelimit-daily-remaining", HeaderValue::from(state.daily_limit.saturating_sub(used)));
+    }
+    response
 }
 
 /// Counts the request, applies latency and faults, and checks the bearer token.

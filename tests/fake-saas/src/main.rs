@@ -202,6 +202,9 @@ struct HubSpotArgs {
     /// Search requests allowed in any second (search has its own limit, without the window's headers).
     #[arg(long, default_value_t = 4)]
     search_per_second: u64,
+    /// Requests a day for the private-app token (its `X-HubSpot-RateLimit-Daily*` headers).
+    #[arg(long, default_value_t = 250_000)]
+    daily_limit: u64,
     #[command(flatten)]
     oauth: OAuthArgs,
 }
@@ -280,6 +283,7 @@ async fn main() -> std::io::Result<()> {
                 faults: args.common.faults(),
                 search_per_second: args.search_per_second,
                 oauth: args.oauth.oauth("hs", Duration::from_secs(1800)),
+                daily_limit: args.daily_limit,
             };
             (HubSpot::new(config).router(), args.common.listen)
         }
