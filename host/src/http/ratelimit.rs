@@ -239,13 +239,12 @@ impl RateLimiter {
             if let (Some(interval), Some(max), true) = (interval, max, room) {
                 let interval = interval.min(LONGEST_WAIT);
                 // The server counted this request and what arrived in the interval before it: of ours,
-                // this one and any sent before it that may have arrived within the interval before this
-                // one was sent (finished after that, or in flight). Measured from `now`, one that
-                // finished early would be left out while the server still counted it, and taken for
-                // another client's for a whole interval. One sent just after this one may have arrived
-                // first and make the estimate too high; the next response corrects it, and wakes the
-                // requests held back on it.
-                let finished = state.finished.iter().filter(|(then, at)| *then < sent && *at + interval > sent);
+                // this one and those sent in the interval before it was sent (send times standing for
+                // arrival times). Counted from when they finished, one that finished early would be
+                // left out while the server still counted it, or one that finished late kept after the
+                // server let it go. One sent just after this one may have arrived first and make the
+                // estimate too high; the next response corrects it, and wakes the requests held back.
+                let finished = state.finished.iter().filter(|(then, _)| *then < sent && *then + interval > sent);
                 let in_flight = state.sent_in_flight.iter().filter(|then| **then < sent);
                 let ours = 1 + finished.count() as u64 + in_flight.count() as u64;
                 let others = remaining.map_or(0, |left| max.saturating_sub(left).saturating_sub(ours));
