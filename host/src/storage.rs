@@ -46,6 +46,14 @@ pub struct SchemaReport {
     pub rebuilt: Vec<String>,
 }
 
+impl SchemaReport {
+    /// Whether tables or columns were added or rebuilt: their rows hold nothing yet for data stored
+    /// before.
+    pub fn widens(&self) -> bool {
+        !(self.created.is_empty() && self.added.is_empty() && self.rebuilt.is_empty())
+    }
+}
+
 /// The execution state of an installation's syncs: sync records, their tasks, change-feed cursors.
 pub trait TaskStore: Send {
     /// What the seeder needs: the last completed sync and the stored cursors.

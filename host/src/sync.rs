@@ -187,7 +187,12 @@ pub async fn run_sync<S: Storage + Send + 'static>(
     let started = Instant::now();
     let requests_before = context.http.request_count();
     let waited_before = context.http.rate_limit_wait();
+    let synced_before = !lock(&context.storage).syncs(1)?.is_empty();
     let schema = lock(&context.storage).apply_schema(&context.info, options.full)?;
+    // New tables or columns (a connector upgraded, or a new field discovered) are empty for every row
+    // already stored, and a change feed brings only rows that change: fill them with a full sync.
+    let widened = SyncOptions { full: true, ..options.clone() };
+    let options = if synced_before && schema.widens() && !options.full { &widened } else { options };
     let roots: Vec<EntityRef> =
         context.info.schema.roots.iter().map(|r| EntityRef { entity: r.entity.clone(), id: r.id.clone() }).collect();
     lock(&context.storage).ensure_rows(&roots)?;

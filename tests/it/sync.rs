@@ -216,6 +216,52 @@ fn a_sync_after_a_completed_one_reads_only_the_change_feed() {
     assert!(fake.request_count() - before > 5, "a full sync lists every collection");
 }
 
+/// After a connector upgrade that adds a field, an incremental sync would fill it only for rows that
+/// change. (The older version is made by taking the field out of the stored schema and its table.)
+#[test]
+fn a_sync_after_the_schema_gained_a_field_is_full_and_fills_it_for_every_row() {
+    let size =
+        Size { workspaces: 1, users: 3, projects: 2, tasks_per_project: 30, files_per_project: 2, history: false };
+    let (project, fake, server) = acme_project(size);
+    connect(&project, &server);
+    project.max().args(["sync", "acme"]).assert().success();
+    data_db(&project)
+        .execute_batch(
+            "DELETE FROM _max_schema WHERE entity = 'Task' AND field = 'dueDate';
+             ALTER TABLE Task DROP COLUMN dueDate;",
+        )
+        .unwrap();
+
+    let output = project.max().args(["sync", "acme", "-o", "json"]).assert().success().get_output().clone();
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["sync"]["schema"]["added"], serde_json::json!(["Task.dueDate"]), "{summary}");
+    assert_eq!(summary["sync"]["record"]["full"], true, "a sync that adds a column reads everything: {summary}");
+    let db = data_db(&project);
+    let stored: std::collections::BTreeMap<String, Option<String>> = db
+        .prepare("SELECT id, dueDate FROM Task")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let want: std::collections::BTreeMap<String, Option<String>> = fake.with_data(|d| {
+        d.list(Kind::Task, None, None, None)
+            .0
+            .iter()
+            .map(|t| (t["id"].as_str().unwrap().to_string(), t["dueDate"].as_str().map(str::to_string)))
+            .collect()
+    });
+    assert_eq!(stored.len(), want.len());
+    let filled = stored.values().filter(|d| d.is_some()).count();
+    assert_eq!(filled, want.values().filter(|d| d.is_some()).count(), "every task's due date is back");
+    assert!(filled > 0);
+
+    // Nothing new the time after: back to the change feed alone.
+    let output = project.max().args(["sync", "acme", "-o", "json"]).assert().success().get_output().clone();
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["sync"]["record"]["full"], false, "{summary}");
+}
+
 #[test]
 fn several_installations_of_one_connector_coexist() {
     let (project, _fake, server) = acme_project(Size {
