@@ -72,7 +72,7 @@ impl Linear {
     /// How many `kind` objects a page asks for: the most Linear serves that keep the query within
     /// [`QUERY_BUDGET`], or fewer if the user chose so.
     fn page_size(&self, kind: &EntityKind) -> u32 {
-        let fits = kind.page_within(QUERY_BUDGET).min(MAX_PAGE_SIZE);
+        let fits = largest_page(kind);
         self.page_size.map_or(fits, |chosen| chosen.min(fits))
     }
 
@@ -113,6 +113,11 @@ impl Linear {
             }
         }
     }
+}
+
+/// The most `kind` objects a page can hold: what Linear serves, within [`QUERY_BUDGET`].
+fn largest_page(kind: &EntityKind) -> u32 {
+    kind.page_within(QUERY_BUDGET).min(MAX_PAGE_SIZE)
 }
 
 /// `teams` (a `TeamFilter`) as the filter of `kind`'s list.
@@ -192,7 +197,7 @@ impl Connector for Linear {
         )
         .loader(Loader::single("organization", ROOT).fills(&["name", "urlKey"]).describe("query { organization }"));
         for kind in KINDS {
-            let page = kind.page_within(QUERY_BUDGET).min(MAX_PAGE_SIZE);
+            let page = largest_page(kind);
             info = info.loader(if listed_per_team(kind) {
                 // A new object names its team, so the change feed adds it to that team's collection.
                 Loader::collection(&per_team_loader(kind), model::TEAM.entity, kind.list, kind.entity, page)
@@ -222,15 +227,9 @@ impl Connector for Linear {
         }
         // Sub-issues name their parent, so a new one joins its parent's children from the change feed.
         info = info.loader(
-            Loader::collection(
-                "issue-children",
-                "Issue",
-                "children",
-                "Issue",
-                model::ISSUE.page_within(QUERY_BUDGET).min(MAX_PAGE_SIZE),
-            )
-            .parent_field("parent")
-            .describe("query { issue(id) { children(first, after) } }"),
+            Loader::collection("issue-children", "Issue", "children", "Issue", largest_page(&model::ISSUE))
+                .parent_field("parent")
+                .describe("query { issue(id) { children(first, after) } }"),
         );
         info.onboarding(
             Onboarding::new()

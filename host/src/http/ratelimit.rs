@@ -310,6 +310,15 @@ mod tests {
         pairs.iter().map(|(n, v)| (n.to_string(), v.clone())).collect()
     }
 
+    /// HubSpot's headers for a rolling window of `max` requests per 10 s with `remaining` left.
+    fn hubspot_window(max: u64, remaining: u64) -> Vec<(String, String)> {
+        headers(&[
+            ("X-HubSpot-RateLimit-Max", max.to_string()),
+            ("X-HubSpot-RateLimit-Remaining", remaining.to_string()),
+            ("X-HubSpot-RateLimit-Interval-Milliseconds", "10000".into()),
+        ])
+    }
+
     #[tokio::test(start_paused = true)]
     async fn an_exhausted_budget_holds_requests_until_its_reset() {
         let limiter = RateLimiter::default();
@@ -346,13 +355,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_rolling_window_lets_max_requests_through_per_interval_counted_from_their_responses() {
         let limiter = RateLimiter::default();
-        let window = |remaining: u64| {
-            headers(&[
-                ("X-HubSpot-RateLimit-Max", "3".into()),
-                ("X-HubSpot-RateLimit-Remaining", remaining.to_string()),
-                ("X-HubSpot-RateLimit-Interval-Milliseconds", "10000".into()),
-            ])
-        };
+        let window = |remaining: u64| hubspot_window(3, remaining);
         let first = limiter.admit().await;
         limiter.observe(first.sent(), 200, &window(2));
         tokio::time::advance(Duration::from_secs(1)).await;
@@ -379,13 +382,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_response_counts_as_ours_every_request_of_ours_the_server_may_have_counted() {
         let limiter = RateLimiter::default();
-        let window = |remaining: u64| {
-            headers(&[
-                ("X-HubSpot-RateLimit-Max", "2".into()),
-                ("X-HubSpot-RateLimit-Remaining", remaining.to_string()),
-                ("X-HubSpot-RateLimit-Interval-Milliseconds", "10000".into()),
-            ])
-        };
+        let window = |remaining: u64| hubspot_window(2, remaining);
         // A is sent at 0 s and answered at 0.1 s; B, sent at 9.95 s, is answered at 10.2 s with the
         // server counting both (A arrived less than 10 s before B), after A left this limiter's count.
         let a = limiter.admit().await;
@@ -406,13 +403,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn requests_sent_together_count_as_ours_whichever_the_server_saw_first() {
         let limiter = RateLimiter::default();
-        let window = |remaining: u64| {
-            headers(&[
-                ("X-HubSpot-RateLimit-Max", "3".into()),
-                ("X-HubSpot-RateLimit-Remaining", remaining.to_string()),
-                ("X-HubSpot-RateLimit-Interval-Milliseconds", "10000".into()),
-            ])
-        };
+        let window = |remaining: u64| hubspot_window(3, remaining);
         // A is let go just before B, but B reached the server first: A's response counts both, and
         // B looks like another client's request.
         let a = limiter.admit().await;
@@ -436,13 +427,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_request_held_back_goes_out_when_a_later_response_shows_room() {
         let limiter = RateLimiter::default();
-        let window = |remaining: u64| {
-            headers(&[
-                ("X-HubSpot-RateLimit-Max", "2".into()),
-                ("X-HubSpot-RateLimit-Remaining", remaining.to_string()),
-                ("X-HubSpot-RateLimit-Interval-Milliseconds", "10000".into()),
-            ])
-        };
+        let window = |remaining: u64| hubspot_window(2, remaining);
         // Another client's request fills the window with ours.
         let first = limiter.admit().await;
         limiter.observe(first.sent(), 200, &window(0));
