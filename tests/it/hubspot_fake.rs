@@ -224,6 +224,7 @@ async fn search_filters_pages_and_has_a_limit_of_its_own_without_the_window_s_he
         .await
         .unwrap();
     assert!(response.headers().get("x-hubspot-ratelimit-max").is_none(), "search has no window headers");
+    assert!(response.headers().get("x-hubspot-ratelimit-daily").is_none(), "nor daily ones");
     let first: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
     let want = fake.with_data(|d| {
         d.all(ObjectType::Deals).iter().filter(|o| o.properties["amount"].parse::<f64>().unwrap() >= 1000.0).count()

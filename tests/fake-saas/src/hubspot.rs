@@ -23,7 +23,8 @@
 //! - HubSpot's error body on every error: `status`, `message`, `correlationId`, `category`, `context`.
 //! - With a rolling window (`Faults::window`), the `X-HubSpot-RateLimit-*` headers and 429 body.
 //! - `X-HubSpot-RateLimit-Daily` and `-Daily-Remaining` on requests made with the private-app token
-//!   (never on OAuth-authorized ones, as HubSpot does), counting down from `daily_limit`.
+//!   (never on OAuth-authorized ones, nor on search, as HubSpot does), counting down from
+//!   `daily_limit`.
 //! - `GET /_fake/stats` and `POST /_fake/mutate` (one [`Mutation`] or a list: updates, creates,
 //!   archives, a new custom property, many objects modified at once), not counted as requests.
 
@@ -225,12 +226,14 @@ async fn unknown_route() -> Response {
 
 /// Adds the daily budget's headers to a response to the private-app token.
 async fn daily(State(state): Shared, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let private_app = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|a| a.strip_prefix("Bearer "))
-        .is_some_and(|token| token == state.token);
+    // Search responses carry none of the rate-limit headers.
+    let private_app = !request.uri().path().ends_with("/search")
+        && request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .is_some_and(|token| token == state.token);
     let mut response = next.run(request).await;
     if private_app && response.status() != StatusCode::UNAUTHORIZED {
         let used = state.daily_used.fetch_add(1, Ordering::Relaxed) + 1;
