@@ -260,6 +260,24 @@ fn a_team_selection_narrows_issues_states_cycles_and_comments() {
 }
 
 #[test]
+fn pages_shrink_when_linear_calls_a_query_too_complex() {
+    use max_fake_saas::linear::RateLimits;
+    // A server that counts points stricter than the connector's estimate: its largest pages (~9,000
+    // points) are refused, half of them (~4,500) too, a quarter goes through.
+    let limits = RateLimits { max_query_complexity: 3_000, ..RateLimits::default() };
+    let (project, fake, _server) = linear_project(LinearConfig { limits, ..LinearConfig::default() }, &[]);
+    let output = project.max().args(["sync", "linear", "-o", "json"]).assert().success().get_output().clone();
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["sync"]["record"]["status"], "completed", "{summary}");
+    assert_eq!(summary["sync"]["record"]["tasks_failed"], 0, "{summary}");
+    let db = data_db(&project);
+    for (entity, n) in fake.counts() {
+        let stored: i64 = db.query_row(&format!("SELECT COUNT(*) FROM \"{entity}\""), [], |r| r.get(0)).unwrap();
+        assert_eq!(stored as usize, n, "{entity} rows");
+    }
+}
+
+#[test]
 fn under_hard_rate_limits_the_sync_completes_within_the_budget_and_waits_for_resets() {
     use max_fake_saas::linear::RateLimits;
     use std::time::{Duration, Instant};

@@ -55,7 +55,7 @@ pub fn page(linear: &Linear, kind: &EntityKind, cursor: Option<&str>) -> Result<
         kind.selection()
     );
     let data =
-        linear.query(&query, json!({ "first": linear.page_size(kind), "after": cursor.after, "filter": filter }))?;
+        linear.page_query(kind, &query, |first| json!({ "first": first, "after": cursor.after, "filter": filter }))?;
     let connection = &data[kind.list];
     let mut newest = cursor.newest.clone().unwrap_or_else(|| cursor.since.clone());
     let mut batch = kind.batch();

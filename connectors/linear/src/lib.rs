@@ -51,6 +51,9 @@ struct Linear {
     credential: &'static str,
     /// The page size the user chose, if any (never more than the complexity budget allows).
     page_size: Option<u32>,
+    /// Smaller pages for the types whose queries Linear called too complex (its count of points can
+    /// differ from this connector's estimate), kept for the instance's life.
+    shrunk: std::cell::RefCell<std::collections::HashMap<&'static str, u32>>,
     /// The team ids to sync; empty means every team.
     teams: Vec<String>,
 }
@@ -73,7 +76,24 @@ impl Linear {
     /// [`QUERY_BUDGET`], or fewer if the user chose so.
     fn page_size(&self, kind: &EntityKind) -> u32 {
         let fits = largest_page(kind);
+        let fits = self.shrunk.borrow().get(kind.entity).map_or(fits, |shrunk| fits.min(*shrunk));
         self.page_size.map_or(fits, |chosen| chosen.min(fits))
+    }
+
+    /// Runs a query for one page of `kind` objects, `variables` given the page size: halved (for this
+    /// and later pages) while Linear calls the query too complex.
+    fn page_query(&self, kind: &EntityKind, query: &str, variables: impl Fn(u32) -> Json) -> Result<Json> {
+        loop {
+            let first = self.page_size(kind);
+            match self.query(query, variables(first)) {
+                Err(ConnectorError::Other(message))
+                    if first > 1 && message.to_ascii_lowercase().contains("too complex") =>
+                {
+                    self.shrunk.borrow_mut().insert(kind.entity, first / 2);
+                }
+                answer => return answer,
+            }
+        }
     }
 
     /// One page of `kind`'s list: the batch and the cursor of the next page.
@@ -89,7 +109,8 @@ impl Linear {
             kind.list,
             kind.selection()
         );
-        let data = self.query(&query, json!({ "first": self.page_size(kind), "after": after, "filter": filter }))?;
+        let data =
+            self.page_query(kind, &query, |first| json!({ "first": first, "after": after, "filter": filter }))?;
         let connection = &data[kind.list];
         Ok((self.batch_of(kind, connection)?, next_cursor(connection)))
     }
@@ -147,7 +168,7 @@ impl Linear {
             model::ISSUE.selection()
         );
         let data =
-            self.query(&query, json!({ "id": issue, "first": self.page_size(&model::ISSUE), "after": after }))?;
+            self.page_query(&model::ISSUE, &query, |first| json!({ "id": issue, "first": first, "after": after }))?;
         let connection = &data["issue"]["children"];
         Ok(Page::new(self.batch_of(&model::ISSUE, connection)?).next(next_cursor(connection)))
     }
@@ -306,7 +327,7 @@ impl Connector for Linear {
             .filter(|t| !t.is_empty() && *t != "all")
             .map(str::to_string)
             .collect();
-        Ok(Linear { endpoint: format!("{base_url}/graphql"), credential, page_size, teams })
+        Ok(Linear { endpoint: format!("{base_url}/graphql"), credential, page_size, shrunk: Default::default(), teams })
     }
 
     fn validate(&mut self) -> Result<String> {
