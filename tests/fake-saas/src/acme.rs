@@ -116,10 +116,7 @@ impl Acme {
             .layer(axum::middleware::from_fn_with_state(self.state.dice.clone(), crate::faults::damage_bodies))
             .layer(axum::middleware::from_fn_with_state(self.state.clone(), record))
             .with_state(self.state.clone());
-        match &self.state.window {
-            Some(window) => router.layer(axum::middleware::from_fn_with_state(window.clone(), crate::window::enforce)),
-            None => router,
-        }
+        crate::window::limited(router, self.state.window.as_ref())
     }
 
     /// Objects per entity type.

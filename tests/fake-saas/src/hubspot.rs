@@ -175,10 +175,7 @@ impl HubSpot {
             .layer(axum::middleware::from_fn_with_state(self.state.dice.clone(), crate::faults::damage_bodies))
             .layer(axum::middleware::from_fn_with_state(self.state.clone(), daily))
             .with_state(self.state.clone());
-        match &self.state.window {
-            Some(window) => router.layer(axum::middleware::from_fn_with_state(window.clone(), crate::window::enforce)),
-            None => router,
-        }
+        crate::window::limited(router, self.state.window.as_ref())
     }
 
     /// Live objects per type (`contacts`: n).

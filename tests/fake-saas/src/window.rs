@@ -67,8 +67,16 @@ impl RollingWindow {
     }
 }
 
+/// `router` behind `window`, when the fake has one.
+pub fn limited(router: axum::Router, window: Option<&std::sync::Arc<RollingWindow>>) -> axum::Router {
+    match window {
+        Some(window) => router.layer(axum::middleware::from_fn_with_state(window.clone(), enforce)),
+        None => router,
+    }
+}
+
 /// Middleware: answers requests over the window 429 and adds the window's headers to the others.
-pub async fn enforce(
+async fn enforce(
     axum::extract::State(window): axum::extract::State<std::sync::Arc<RollingWindow>>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
