@@ -191,8 +191,13 @@ pub async fn run_sync<S: Storage + Send + 'static>(
     let schema = lock(&context.storage).apply_schema(&context.info, options.full)?;
     // New tables or columns (a connector upgraded, or a new field discovered) are empty for every row
     // already stored, and a change feed brings only rows that change: fill them with a full sync.
-    let widened = SyncOptions { full: true, ..options.clone() };
-    let options = if synced_before && schema.widens() && !options.full { &widened } else { options };
+    let widened;
+    let options = if synced_before && schema.widens() && !options.full {
+        widened = SyncOptions { full: true, ..options.clone() };
+        &widened
+    } else {
+        options
+    };
     let roots: Vec<EntityRef> =
         context.info.schema.roots.iter().map(|r| EntityRef { entity: r.entity.clone(), id: r.id.clone() }).collect();
     lock(&context.storage).ensure_rows(&roots)?;
