@@ -843,18 +843,14 @@ impl Dataset {
             Mutation::Touch { object_type: t, count, at_once } => {
                 let t = object_type(t)?;
                 let first = self.tick();
-                let mut stamps = Vec::with_capacity(*count);
-                for i in 0..*count {
-                    stamps.push(if *at_once { first } else { first + i as u64 });
-                }
-                if let Some(last) = stamps.last() {
-                    self.clock_ms = self.clock_ms.max(*last);
-                }
                 let live = self.objects.entry(t).or_default().iter_mut().filter(|o| o.archived_ms.is_none());
                 let mut touched = 0;
-                for (object, now) in live.zip(stamps) {
-                    stamp(object, t, now);
+                for (i, object) in live.take(*count).enumerate() {
+                    stamp(object, t, if *at_once { first } else { first + i as u64 });
                     touched += 1;
+                }
+                if !at_once && touched > 0 {
+                    self.clock_ms = self.clock_ms.max(first + touched as u64 - 1);
                 }
                 Ok(json!({ "touched": touched }))
             }

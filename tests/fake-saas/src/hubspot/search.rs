@@ -39,7 +39,7 @@ pub fn search(data: &Dataset, object_type: ObjectType, request: &Value) -> Resul
         Value::String(s) => s.parse::<usize>().map_err(|_| Refused(format!("Invalid after: {s}")))?,
         value => value.as_u64().ok_or_else(|| Refused(format!("Invalid after: {value}")))? as usize,
     };
-    if after + limit > MAX_RESULTS {
+    if after.saturating_add(limit) > MAX_RESULTS {
         return Err(Refused(format!(
             "Search results are limited to {MAX_RESULTS}: after {after} with limit {limit} goes past them"
         )));
@@ -100,7 +100,7 @@ pub fn search(data: &Dataset, object_type: ObjectType, request: &Value) -> Resul
         })
         .collect();
     let mut body = json!({ "total": found.len(), "results": results });
-    let next = after + limit;
+    let next = after.saturating_add(limit);
     if next < found.len() && next < MAX_RESULTS {
         body["paging"] = json!({ "next": { "after": next.to_string() } });
     }
@@ -273,5 +273,7 @@ mod tests {
         assert!(last["paging"].is_null(), "no page past the 10,000th result");
         assert!(search(&data, ObjectType::Contacts, &json!({"limit": 200, "after": "9900"})).is_err());
         assert!(search(&data, ObjectType::Contacts, &json!({"limit": 201})).is_err());
+        let endless = json!({"limit": 10, "after": usize::MAX.to_string()});
+        assert!(search(&data, ObjectType::Contacts, &endless).is_err(), "an offset past every result is refused");
     }
 }
