@@ -77,19 +77,24 @@ impl State {
             let counted: Vec<Instant> =
                 self.finished.iter().map(|(_, at)| *at).filter(|at| *at + window.interval > now).collect();
             let others = if now < window.until { window.others } else { 0 };
-            let used = in_flight + counted.len() as u64 + others;
+            let unsure = if now < window.unsure_until { window.unsure } else { 0 };
+            let used = in_flight + counted.len() as u64 + others + unsure;
             if used < window.max {
                 continue;
             }
-            // Room comes when enough of the oldest leave (others' leave together), or, if requests in
-            // flight fill it, when one ends.
+            // Room may come when enough of the oldest of ours leave, or others' or the unsure ones
+            // (each group together); looking again then tells. If requests in flight fill it, when
+            // one ends.
             let leaving = (used + 1 - window.max) as usize;
-            let room = match counted.get(leaving - 1) {
-                Some(at) if others == 0 => *at + window.interval,
-                Some(at) => (*at + window.interval).min(window.until),
-                None if others > 0 => window.until,
-                None => now + IN_FLIGHT_POLL,
-            };
+            let room = [
+                counted.get(leaving - 1).map(|at| *at + window.interval),
+                (others > 0).then_some(window.until),
+                (unsure > 0).then_some(window.unsure_until),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(now + IN_FLIGHT_POLL);
             until = until.max(Some(room));
         }
         until
@@ -105,6 +110,10 @@ struct Window {
     /// from before this limiter), as the last response counted them; they have left it by `until`.
     others: u64,
     until: Instant,
+    /// Requests in the server's window that may be others' or ours (sent near the interval's start,
+    /// or answered late); they have left it by `unsure_until`.
+    unsure: u64,
+    unsure_until: Instant,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -238,18 +247,41 @@ impl RateLimiter {
             let room = state.windows.contains_key(prefix) || state.windows.len() < MOST_BUDGETS;
             if let (Some(interval), Some(max), true) = (interval, max, room) {
                 let interval = interval.min(LONGEST_WAIT);
-                // The server counted this request and what arrived in the interval before it: of ours,
-                // this one and those sent in the interval before it was sent (send times standing for
-                // arrival times). Counted from when they finished, one that finished early would be
-                // left out while the server still counted it, or one that finished late kept after the
-                // server let it go. One sent just after this one may have arrived first and make the
-                // estimate too high; the next response corrects it, and wakes the requests held back.
-                let finished = state.finished.iter().filter(|(then, _)| *then < sent && *then + interval > sent);
-                let in_flight = state.sent_in_flight.iter().filter(|then| **then < sent);
-                let ours = 1 + finished.count() as u64 + in_flight.count() as u64;
-                let others = remaining.map_or(0, |left| max.saturating_sub(left).saturating_sub(ours));
-                tracing::debug!(window = prefix, max, remaining, ours, others, "a response's rolling window");
-                let window = Window { max: max.min(REMEMBERED as u64), interval, others, until: now + interval };
+                // The server counted this request and what arrived in the interval before it. Of ours
+                // sent before this one, it surely counted those sent within the interval before `now`
+                // (they arrived after its start), and may have counted any that finished after the
+                // interval before this one was sent, or are in flight. What it counted beyond the
+                // first is other clients', until an interval from now; beyond the second, others' or
+                // ours, until the last of ours that may be among them has left the server's window.
+                let before: Vec<(Instant, Option<Instant>)> = state
+                    .finished
+                    .iter()
+                    .map(|(then, at)| (*then, Some(*at)))
+                    .chain(state.sent_in_flight.iter().map(|then| (*then, None)))
+                    .filter(|(then, _)| *then < sent)
+                    .collect();
+                let surely = |then: Instant| then + interval > now;
+                let maybe = |at: Option<Instant>| at.is_none_or(|at| at + interval > sent);
+                let counted = remaining.map_or(0, |left| max.saturating_sub(left));
+                let sure = 1 + before.iter().filter(|(then, _)| surely(*then)).count() as u64;
+                let possible = 1 + before.iter().filter(|(then, at)| surely(*then) || maybe(*at)).count() as u64;
+                let others = counted.saturating_sub(possible);
+                let unsure = counted.saturating_sub(sure) - others;
+                let unsure_until = before
+                    .iter()
+                    .filter(|(then, at)| !surely(*then) && maybe(*at))
+                    .map(|(_, at)| at.map_or(now, |at| at) + interval)
+                    .max()
+                    .unwrap_or(now);
+                tracing::debug!(window = prefix, max, remaining, sure, possible, others, unsure, "a response's rolling window");
+                let window = Window {
+                    max: max.min(REMEMBERED as u64),
+                    interval,
+                    others,
+                    until: now + interval,
+                    unsure,
+                    unsure_until,
+                };
                 state.windows.insert(prefix.to_string(), window);
             }
         }
