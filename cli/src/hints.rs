@@ -15,17 +15,21 @@ pub fn hint(error: &HostError) -> Option<String> {
         }
         HostError::NotAConnector { .. } => "build it with max-connector-sdk (or against wit/ of max:connector)".into(),
         HostError::IncompatibleContract { found, .. } => {
-            let side = if *found > max_host::CONTRACT_VERSION {
-                "upgrade max"
+            if *found > max_host::CONTRACT_VERSION {
+                format!("upgrade max to one that runs max:connector@{found}")
             } else {
-                "rebuild the connector with a current max-connector-sdk"
-            };
-            format!("{side} so both use the same max:connector version")
+                "rebuild the connector with a current max-connector-sdk".into()
+            }
         }
         HostError::UnsupportedImports { .. } => {
             "connectors may import only max:connector/http, max:connector/log and WASI clocks/random/cli".into()
         }
         HostError::InvalidDescription { .. } => "this is a bug in the connector: report it to its author".into(),
+        HostError::InvalidDiscovery { .. } => {
+            "nothing was stored and earlier data is intact; this is a bug in the connector (or an account it can't \
+             describe yet): report it to its author"
+                .into()
+        }
         HostError::DescriptionTooLarge { setting, .. } => format!(
             "a connector that needs this much is rare: if you trust it, install it with \
              `max connector install <file.wasm> --limit {setting}=<value>`"

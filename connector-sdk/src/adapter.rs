@@ -6,8 +6,9 @@ use std::cell::RefCell;
 use std::marker::PhantomData;
 
 use crate::bindings::exports::max::connector::source::Guest;
+use crate::bindings::max::connector::discovery::SchemaExtension;
 use crate::bindings::max::connector::types as wit;
-use crate::{Config, Connector, ConnectorError, Result};
+use crate::{Config, Connector, ConnectorError, Discovery, Result};
 
 thread_local! {
     /// The connector created by `initialise`. A component instance is single-threaded.
@@ -36,14 +37,18 @@ impl<C: Connector> Guest for Adapter<C> {
         C::describe().0
     }
 
-    fn initialise(config: wit::Config) -> Result<()> {
-        let connector = C::initialise(Config::new(config))?;
+    fn initialise(config: wit::Config, discovered: SchemaExtension) -> Result<()> {
+        let connector = C::initialise(Config::with_discovered(config, Discovery(discovered)))?;
         INSTANCE.with(|cell| *cell.borrow_mut() = Some(Box::new(connector)));
         Ok(())
     }
 
     fn validate() -> Result<String> {
         Self::with(|c| c.validate())
+    }
+
+    fn discover() -> Result<SchemaExtension> {
+        Self::with(|c| c.discover()).map(|found| found.0)
     }
 
     fn select_options(key: String) -> Result<Vec<wit::SelectOption>> {

@@ -79,6 +79,7 @@ mod adapter;
 pub mod bindings;
 mod data;
 mod describe;
+mod discovery;
 mod error;
 pub mod http;
 #[cfg(feature = "native")]
@@ -90,11 +91,12 @@ mod transport;
 
 pub use data::{Batch, ChangePage, Entities, Page, RowWriter, Value};
 pub use describe::{ConnectorInfo, EntityBuilder, Loader, Onboarding, Permissions, Schema};
+pub use discovery::Discovery;
 pub use error::{ConnectorError, Result};
 pub use plan::{Operation, SeedState, StepBuilder, SyncPlan, Target};
 
 pub use bindings::max::connector::log::Level;
-pub use bindings::max::connector::types::{EntityRef, FieldType, SelectOption};
+pub use bindings::max::connector::types::{EntityRef, FieldDef, FieldType, SelectOption};
 
 #[doc(hidden)]
 pub use adapter::Adapter;
@@ -119,6 +121,13 @@ pub trait Connector: Sized + 'static {
 
     /// Checks that the config and credentials work by calling the API; returns what it connected to.
     fn validate(&mut self) -> Result<String>;
+
+    /// Reads the fields the account adds to declared entity types (contract 0.2.0). The host calls it
+    /// before each new sync; the fields it accepts come back to every instance in
+    /// [`Config::discovered`], and batches may then carry them. A resolver naming `*` fills them.
+    fn discover(&mut self) -> Result<Discovery> {
+        Ok(Discovery::new())
+    }
 
     /// Returns the options of a `dynamic` select onboarding step.
     fn select_options(&mut self, key: &str) -> Result<Vec<SelectOption>> {
@@ -148,12 +157,23 @@ pub trait Connector: Sized + 'static {
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     entries: Vec<(String, String)>,
+    discovered: Discovery,
 }
 
 impl Config {
     /// Wraps key/value pairs.
     pub fn new(entries: Vec<(String, String)>) -> Self {
-        Config { entries }
+        Config { entries, discovered: Discovery::new() }
+    }
+
+    /// Wraps key/value pairs and the fields discovered so far.
+    pub fn with_discovered(entries: Vec<(String, String)>, discovered: Discovery) -> Self {
+        Config { entries, discovered }
+    }
+
+    /// The fields the host accepted from an earlier [`Connector::discover`] (empty before the first).
+    pub fn discovered(&self) -> &Discovery {
+        &self.discovered
     }
 
     /// Every key/value pair, in the order the host gave them.

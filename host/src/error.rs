@@ -118,7 +118,7 @@ pub enum Error {
         exports: String,
     },
     /// The component was built against a contract version this host can't run.
-    #[error("{path} was built against max:connector@{found}, but this max runs max:connector@{supported}")]
+    #[error("{path} was built against max:connector@{found}, but this max runs max:connector {supported}")]
     IncompatibleContract {
         /// The file.
         path: String,
@@ -138,6 +138,14 @@ pub enum Error {
     /// The connector's description is inconsistent.
     #[error("connector `{connector}` describes itself inconsistently: {}", problems.join("; "))]
     InvalidDescription {
+        /// The connector.
+        connector: String,
+        /// Every problem found.
+        problems: Vec<String>,
+    },
+    /// What a connector discovered in the account can't be added to its schema (nothing was stored).
+    #[error("connector `{connector}` discovered fields that can't be added to its schema: {}", problems.join("; "))]
+    InvalidDiscovery {
         /// The connector.
         connector: String,
         /// Every problem found.
@@ -478,6 +486,7 @@ impl Error {
             Error::IncompatibleContract { .. } => "incompatible_contract",
             Error::UnsupportedImports { .. } => "unsupported_imports",
             Error::InvalidDescription { .. } => "invalid_description",
+            Error::InvalidDiscovery { .. } => "invalid_discovery",
             Error::DescriptionTooLarge { .. } => "description_too_large",
             Error::UnwritableFile { .. } => "unwritable_file",
             Error::DamagedConnector { .. } => "damaged_connector",

@@ -61,6 +61,37 @@ pub struct SearchResult {
     pub page: SearchPage,
 }
 
+/// A schema as `max schema` shows it: a connector's declared one, or an installation's as its last sync
+/// applied it (discovered fields marked, retired ones listed).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SchemaView {
+    /// The connector.
+    pub connector: String,
+    /// Its version.
+    pub version: String,
+    /// The installation whose schema this is (none: the connector's declared schema).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub installation: Option<String>,
+    /// Entity types and roots; discovered fields have `discovered` set.
+    pub schema: crate::manifest::Schema,
+    /// Fields the installation's tables keep though the schema no longer has them: `(entity, field,
+    /// type)`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub retired: Vec<RetiredField>,
+}
+
+/// A field retired from an installation's schema, its column kept.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RetiredField {
+    /// The entity type.
+    pub entity: String,
+    /// The field.
+    pub field: String,
+    /// Its type when it was retired.
+    #[serde(rename = "type")]
+    pub field_type: String,
+}
+
 /// Rows and last sync of an installation, for a listing.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Overview {
@@ -201,6 +232,42 @@ impl Host {
             limits: live.limits.sync.clone(),
         };
         run_sync(&context, &options, observer).await
+    }
+
+    /// The schema of `target`: an installation (`connector` or `connector/name`) that has synced shows the
+    /// schema its last sync applied, discovered fields included; otherwise the connector's declared one.
+    pub fn schema(&self, target: &str) -> Result<SchemaView> {
+        let connector_name = target.split_once('/').map_or(target, |(connector, _)| connector);
+        let connector = self.project.connectors().get(connector_name)?;
+        let installation = match self.installation(target) {
+            Ok(installation) => Some(installation),
+            Err(_) if !target.contains('/') => None,
+            Err(error) => return Err(error),
+        };
+        let applied = match &installation {
+            Some(installation) => read(installation)?.and_then(|storage| {
+                let info = storage.applied_schema().cloned()?;
+                Some(storage.retired_fields().map(|retired| (installation.label(), info, retired)))
+            }),
+            None => None,
+        };
+        let view = |installation, schema, retired| SchemaView {
+            connector: connector.name.clone(),
+            version: connector.version.clone(),
+            installation,
+            schema,
+            retired,
+        };
+        Ok(match applied.transpose()? {
+            Some((label, info, retired)) => {
+                let retired = retired
+                    .into_iter()
+                    .map(|(entity, field, field_type)| RetiredField { entity, field, field_type })
+                    .collect();
+                view(Some(label), info.schema, retired)
+            }
+            None => view(None, connector.info.schema.clone(), Vec::new()),
+        })
     }
 
     /// Removes `installation`: its settings, secrets and synced data. Refused while it syncs.

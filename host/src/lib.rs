@@ -41,7 +41,9 @@ pub mod text;
 
 pub use data::ConnectorError;
 pub use error::{Error, LimitKind, Result};
-pub use front::{Host, Overview, Progress, SearchResult, Status, SyncRequest, inspect_component};
+pub use front::{
+    Host, Overview, Progress, RetiredField, SchemaView, SearchResult, Status, SyncRequest, inspect_component,
+};
 pub use runtime::CONTRACT_VERSION;
 pub use storage::{Freshness, LastSyncs, Timestamp};
 pub use sync::{Continuation, Start, SyncObserver, SyncReport};

@@ -4,10 +4,15 @@
 #[cfg(test)]
 pub(crate) mod arbitrary;
 mod check;
+mod discovered;
 
 use serde::{Deserialize, Serialize};
 
 pub use check::{check, check_size};
+pub use discovered::{
+    ALL_DISCOVERED, DiscoveredFields, MAX_DISCOVERED_FIELDS, MAX_DISCOVERED_NAME_BYTES, SchemaExtension,
+    check_extension,
+};
 
 /// Everything `describe` returns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +86,9 @@ pub struct FieldDef {
     /// One line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Whether `discover` found it in the account (contract 0.2.0) rather than `describe` declaring it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub discovered: bool,
 }
 
 /// The type of a field; `ref` and `collection` name their target entity.

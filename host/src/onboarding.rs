@@ -308,6 +308,18 @@ impl Onboarding<'_> {
             let (live, secrets) = self.live()?;
             let mut instance = live.pool.get().await?;
             let summary = instance.validate().await;
+            // What the account adds to the schema is read now too, so a connection that can't read it
+            // fails here rather than at the first sync (which discovers again).
+            let summary = match summary {
+                Ok(summary) => instance.discover().await.and_then(|found| {
+                    crate::manifest::check_extension(&live.info, &found)?;
+                    Ok(match found.field_count() {
+                        0 => summary,
+                        n => format!("{summary} ({n} fields of its own found)"),
+                    })
+                }),
+                Err(error) => Err(error),
+            };
             self.answers.secrets = secrets.snapshot();
             summary
         }

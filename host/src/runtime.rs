@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::Linker;
 use wasmtime::{Config, Engine};
 
 pub use cache::LoadOrigin;
@@ -156,8 +156,7 @@ impl RuntimeInner {
         let engine = Engine::new(&wasm_config).map_err(|e| Error::Runtime(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| Error::Runtime(format!("{e:#}")))?;
-        bindings::Connector::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
-            .map_err(|e| Error::Runtime(format!("{e:#}")))?;
+        bindings::add_to_linker(&mut linker).map_err(|e| Error::Runtime(format!("{e:#}")))?;
         let cache = cache::CompileCache::new(&engine, self.config.cache_dir.as_deref());
         let set = Arc::new(EngineSet { stack_bytes, engine, linker, cache });
         engines.push(set.clone());

@@ -48,9 +48,9 @@ pub struct SchemaReport {
 
 impl SchemaReport {
     /// Whether tables or columns were added or rebuilt: their rows hold nothing yet for data stored
-    /// before.
-    pub fn widens(&self) -> bool {
-        !(self.created.is_empty() && self.added.is_empty() && self.rebuilt.is_empty())
+    /// before. Added columns `fills_itself` names (`Entity.field`) don't count: change feeds fill them.
+    pub fn widens(&self, fills_itself: impl Fn(&str) -> bool) -> bool {
+        !self.created.is_empty() || !self.rebuilt.is_empty() || self.added.iter().any(|added| !fills_itself(added))
     }
 }
 
@@ -99,6 +99,10 @@ pub trait DataStore: Send {
     /// Creates or evolves tables for `info`'s schema. A field whose type changed is refused unless
     /// `rebuild`, which drops and recreates that entity's table.
     fn apply_schema(&mut self, info: &ConnectorInfo, rebuild: bool) -> Result<SchemaReport>;
+    /// The schema last applied (declared and discovered fields), if any.
+    fn applied_schema(&self) -> Option<&ConnectorInfo>;
+    /// Fields no longer in the schema whose columns are kept: `(entity, field, type)`.
+    fn retired_fields(&self) -> Result<Vec<(String, String, String)>>;
     /// Starts a bulk load (a full sync): rows written until [`DataStore::finish_bulk_load`] don't
     /// maintain secondary indexes one by one. Reads stay correct meanwhile, searches on references
     /// slower. Persistent: a sync resumed after a crash goes on loading in bulk.

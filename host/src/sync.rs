@@ -6,6 +6,7 @@
 //! the thread that drives the sync; guest calls run as tasks of their own (`run`) and storage calls on
 //! blocking threads, so they use every core instead of taking turns on that thread.
 
+mod discovery;
 mod early;
 mod expand;
 mod pace;
@@ -187,12 +188,26 @@ pub async fn run_sync<S: Storage + Send + 'static>(
     let started = Instant::now();
     let requests_before = context.http.request_count();
     let waited_before = context.http.rate_limit_wait();
+    let settled = discovery::settle(context, options).await?;
+    let context = &SyncContext {
+        info: settled.info,
+        pool: context.pool.clone(),
+        http: context.http.clone(),
+        storage: context.storage.clone(),
+    };
     let synced_before = !lock(&context.storage).syncs(1)?.is_empty();
     let schema = lock(&context.storage).apply_schema(&context.info, options.full)?;
-    // New tables or columns (a connector upgraded, or a new field discovered) are empty for every row
-    // already stored, and a change feed brings only rows that change: fill them with a full sync.
+    // New tables or columns (a connector upgraded) are empty for every row already stored, and a change
+    // feed brings only rows that change: fill them with a full sync. So for a newly discovered field,
+    // unless the connector says its API marks every object that gains a value as changed.
+    let fills_itself = |added: &str| {
+        !settled.refill_on_new_fields
+            && added.split_once('.').is_some_and(|(entity, field)| {
+                context.info.entity(entity).and_then(|e| e.field(field)).is_some_and(|f| f.discovered)
+            })
+    };
     let widened;
-    let options = if synced_before && schema.widens() && !options.full {
+    let options = if synced_before && schema.widens(fills_itself) && !options.full {
         widened = SyncOptions { full: true, ..options.clone() };
         &widened
     } else {

@@ -83,6 +83,14 @@ impl Arena {
         stderr
     }
 
+    /// Changes what `rogue/NAME` does from its next sync on.
+    fn set_attack(&self, name: &str, attack: &str) {
+        let settings = self.project.path().join(format!(".max/installations/rogue/{name}/installation.json"));
+        let mut file: serde_json::Value = serde_json::from_slice(&std::fs::read(&settings).unwrap()).unwrap();
+        file["config"]["attack"] = attack.into();
+        std::fs::write(&settings, serde_json::to_vec_pretty(&file).unwrap()).unwrap();
+    }
+
     fn data_db(&self, name: &str) -> std::path::PathBuf {
         self.project.path().join(format!(".max/installations/rogue/{name}/data.db"))
     }
@@ -398,4 +406,73 @@ fn non_finite_numbers_are_refused_as_malformed_data() {
         arena.refused(attack, &["invalid data for Item", "not a finite number"]);
         assert_eq!(arena.count(attack, "SELECT COUNT(*) FROM Item WHERE score IS NOT NULL"), 0);
     }
+}
+
+/// Class 13: fields a connector discovers in the account (contract 0.2.0) are checked before anything
+/// is stored. A sync whose discovery breaks a promise of `discovery` (too many fields, a name that
+/// collides or is too long, an undeclared entity, terminal escapes, a result past the size limit)
+/// fails naming it and leaves the tables, their schema and their rows as they were.
+#[test]
+fn discovered_schemas_past_the_limits_change_nothing_stored() {
+    let arena = Arena::new();
+    arena.connect("found", "discover-ok", max_tests::listening_url(), &[]);
+    let (ok, stdout, stderr) = arena.sync_then_acme("found", &[]);
+    assert!(ok, "{stdout}\n{stderr}");
+    let schema = |arena: &Arena| -> Vec<(String, String, String, i64)> {
+        let db = rusqlite::Connection::open(arena.data_db("found")).unwrap();
+        let mut stmt = db.prepare("SELECT entity, field, type, retired FROM _max_schema ORDER BY 1, 2").unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap().map(Result::unwrap).collect()
+    };
+    let before = schema(&arena);
+    assert!(before.contains(&("Item".into(), "note".into(), "string".into(), 0)), "{before:?}");
+    let rows = arena.count("found", "SELECT COUNT(*) FROM Item");
+    for (attack, says) in [
+        ("discover-many", "at most 2000"),
+        ("discover-collide", "differ only in case"),
+        ("discover-stranger", "which `describe` doesn't declare"),
+        ("discover-escape", "control characters"),
+        ("discover-long-name", "129 bytes"),
+        ("discover-huge", "result size limit"),
+    ] {
+        arena.set_attack("found", attack);
+        let stderr = arena.refused("found", &[says]);
+        assert!(!stderr.contains('\u{1b}'), "{stderr}");
+        assert_eq!(schema(&arena), before, "{attack} changed the stored schema");
+        assert_eq!(arena.count("found", "SELECT COUNT(*) FROM Item"), rows, "{attack} changed the rows");
+    }
+}
+
+/// Discovered fields become columns, `max schema` marks them, and one that disappears is retired. A
+/// new one fills through incremental syncs unless the connector asks for rows to be read again, which
+/// makes that sync full.
+#[test]
+fn discovered_fields_are_columns_marked_in_max_schema_and_retired_when_gone() {
+    let arena = Arena::new();
+    arena.connect("found", "", max_tests::listening_url(), &[]);
+    let full = |arena: &Arena| {
+        let output = arena.project.max().args(["sync", "rogue/found", "-o", "json"]).assert().success();
+        let report: serde_json::Value = serde_json::from_slice(&output.get_output().stdout).unwrap();
+        report["sync"]["record"]["full"].as_bool().unwrap()
+    };
+    full(&arena);
+    arena.set_attack("found", "discover-ok");
+    assert!(!full(&arena), "a discovered field the API marks as changes doesn't make the sync full");
+    let schema = arena.project.max().args(["schema", "rogue/found"]).assert().success();
+    let text = String::from_utf8_lossy(&schema.get_output().stdout).into_owned();
+    let note = text.lines().find(|l| l.trim_start().starts_with("note ")).unwrap_or_else(|| panic!("{text}"));
+    assert!(note.contains("string") && note.contains("discovered"), "{text}");
+    assert!(!text.lines().any(|l| l.trim_start().starts_with("text ") && l.contains("discovered")), "{text}");
+    let declared = arena.project.max().args(["schema", "rogue", "-o", "json"]).assert().success();
+    let declared: serde_json::Value = serde_json::from_slice(&declared.get_output().stdout).unwrap();
+    assert!(declared["installation"].is_string(), "rogue's only installation is shown: {declared}");
+
+    arena.set_attack("found", "discover-refill");
+    assert!(full(&arena), "a field that needs every row read again makes the sync full");
+    let json = arena.project.max().args(["schema", "rogue/found", "-o", "json"]).assert().success();
+    let json: serde_json::Value = serde_json::from_slice(&json.get_output().stdout).unwrap();
+    let item = json["schema"]["entities"].as_array().unwrap().iter().find(|e| e["name"] == "Item").unwrap();
+    let tag = item["fields"].as_array().unwrap().iter().find(|f| f["name"] == "tag").unwrap();
+    assert_eq!(tag["discovered"], true, "{json}");
+    assert_eq!(json["retired"], serde_json::json!([{"entity": "Item", "field": "note", "type": "string"}]));
+    assert_eq!(arena.count("found", "SELECT COUNT(*) FROM pragma_table_info('Item') WHERE name = 'note'"), 1);
 }

@@ -95,9 +95,9 @@ fn the_host_library_prints_nothing_and_parses_no_command_line() {
     assert!(offenders.is_empty(), "printing or clap in host/: {offenders:?}");
 }
 
-#[test]
-fn the_contract_does_not_change_without_a_changelog_entry() {
-    let mut names: Vec<PathBuf> = std::fs::read_dir(root().join("wit"))
+/// The sha256 of the `.wit` files of `dir` (names and contents, by name), as CHANGELOG.md records it.
+fn wit_hash(dir: &Path) -> String {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .flatten()
         .map(|e| e.path())
@@ -109,7 +109,23 @@ fn the_contract_does_not_change_without_a_changelog_entry() {
         hasher.update(path.file_name().unwrap().to_string_lossy().as_bytes());
         hasher.update(std::fs::read(path).unwrap());
     }
-    let hash: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The frozen 0.1.0 contract the host runs old components with is byte for byte what 0.1.0 shipped
+/// (its last recorded hash).
+#[test]
+fn the_frozen_contract_0_1_is_what_0_1_shipped() {
+    assert_eq!(
+        wit_hash(&root().join("wit/frozen/0.1.0")),
+        "294f9414e496a5fa547c95f7373eeb26659179c9d9df0f15d2280e9a7b61b3b1",
+        "wit/frozen/0.1.0/ must not change: components built against 0.1.0 are bound by it"
+    );
+}
+
+#[test]
+fn the_contract_does_not_change_without_a_changelog_entry() {
+    let hash = wit_hash(&root().join("wit"));
     let changelog = std::fs::read_to_string(root().join("CHANGELOG.md")).unwrap();
     assert!(
         changelog.contains(&format!("wit sha256: {hash}")),

@@ -246,6 +246,12 @@ pub fn connect_acme_to(project: &TestProject, server: &max_fake_saas::RunningSer
         .success();
 }
 
+/// The acme connector as built against contract 0.1.0 (kept in `tests/guests/fixtures/`, not rebuilt):
+/// what a connector published before 0.2.0 is.
+pub fn contract_0_1_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("guests/fixtures/acme-contract-0.1.0.wasm")
+}
+
 /// `http://127.0.0.1:PORT` of a loopback server that accepts every connection and closes it at once:
 /// a base URL that onboarding's reachability check accepts, for guests that never call their API.
 pub fn listening_url() -> &'static str {
@@ -384,7 +390,7 @@ pub async fn another_installation_syncs(runtime: &Runtime) {
 }
 
 /// A small Acme fake: a workspace, a few users, two projects of 40 tasks.
-fn small_acme() -> max_fake_saas::acme::Acme {
+pub fn small_acme() -> max_fake_saas::acme::Acme {
     use max_fake_saas::acme::{Acme, AcmeConfig, Size};
     let size =
         Size { workspaces: 1, users: 3, projects: 2, tasks_per_project: 40, files_per_project: 2, history: false };

@@ -126,7 +126,7 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
     let config = vec![("base_url".to_string(), api.base_url.clone())];
     let setup = InstanceSetup { config: config.clone(), http: http.clone(), limits: Limits::default() };
     let mut instance = loaded.instantiate("acme", &setup).await?;
-    instance.initialise(&config).await?;
+    instance.initialise(&config, &Default::default()).await?;
     let mut wasm = Wasm(instance);
     native::set_host(Box::new(Bridge { http, runtime: tokio::runtime::Handle::current() }))
         .map_err(anyhow::Error::msg)?;

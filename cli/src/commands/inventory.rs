@@ -13,30 +13,32 @@ use crate::commands::host;
 use crate::failure::Failure;
 use crate::output::{Printer, printable};
 
-/// Show a connector's entities, fields, types and relations.
+/// Show the entities, fields, types and relations of a connector or installation.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  max schema linear\n  max schema linear -o json")]
+#[command(after_help = "An installation that has synced shows its tables' schema: fields the connector discovered in \
+the account (custom properties) are marked `discovered`, fields no longer there `retired`.\n\nExamples:\n  max \
+schema linear\n  max schema hubspot/sales\n  max schema linear -o json")]
 pub struct SchemaCommand {
-    /// The installed connector.
+    /// The installed connector, or one of its installations (`connector/name`).
     connector: String,
 }
 
 impl SchemaCommand {
     /// Runs it.
     pub fn run(self, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
-        let connector = host(global)?.project().connectors().get(&self.connector)?;
-        let schema = &connector.info.schema;
+        let view = host(global)?.schema(&self.connector)?;
         if printer.is_json() {
-            return printer.json(
-                &serde_json::json!({ "connector": connector.name, "version": connector.version, "schema": schema }),
-            );
+            return printer.json(&view);
         }
+        let schema = &view.schema;
         let mut out = Vec::new();
         for entity in &schema.entities {
             let root = if schema.roots.iter().any(|r| r.entity == entity.name) { "  (root)" } else { "" };
             let description =
                 entity.description.as_deref().map(|d| format!("  {}", printer.dim(d))).unwrap_or_default();
             out.push(format!("{}{root}{description}", printer.bold(&entity.name)));
+            let retired: Vec<_> = view.retired.iter().filter(|r| r.entity == entity.name).collect();
+            let marked = !retired.is_empty() || entity.fields.iter().any(|f| f.discovered);
             let mut rows = vec![vec!["id".to_string(), "string".to_string(), String::new(), "Unique id".to_string()]];
             for field in &entity.fields {
                 let relation = match &field.field_type {
@@ -49,9 +51,30 @@ impl SchemaCommand {
                     FieldType::Collection(_) => "collection".to_string(),
                     other => other.to_string(),
                 };
-                rows.push(vec![field.name.clone(), kind, relation, field.description.clone().unwrap_or_default()]);
+                let mut row = vec![field.name.clone(), kind, relation, field.description.clone().unwrap_or_default()];
+                if marked {
+                    row.insert(3, if field.discovered { "discovered".to_string() } else { String::new() });
+                }
+                rows.push(row);
             }
-            for line in printer.table(&["FIELD", "TYPE", "RELATION", "DESCRIPTION"], &rows).lines() {
+            for field in &retired {
+                rows.push(vec![
+                    field.field.clone(),
+                    field.field_type.clone(),
+                    String::new(),
+                    "retired".to_string(),
+                    String::new(),
+                ]);
+            }
+            let headers: &[&str] = if marked {
+                &["FIELD", "TYPE", "RELATION", "ORIGIN", "DESCRIPTION"]
+            } else {
+                &["FIELD", "TYPE", "RELATION", "DESCRIPTION"]
+            };
+            if marked {
+                rows[0].insert(3, String::new());
+            }
+            for line in printer.table(headers, &rows).lines() {
                 out.push(format!("  {line}"));
             }
             out.push(String::new());

@@ -26,16 +26,21 @@ fn field_type() -> impl Strategy<Value = FieldType> {
 }
 
 fn entity() -> impl Strategy<Value = EntityDef> {
-    (text(), of(text()), vec((text(), field_type(), of(text())), 0..4)).prop_map(|(name, description, fields)| {
-        EntityDef {
+    (text(), of(text()), vec((text(), field_type(), of(text()), any::<bool>()), 0..4)).prop_map(
+        |(name, description, fields)| EntityDef {
             name,
             description,
             fields: fields
                 .into_iter()
-                .map(|(name, field_type, description)| FieldDef { name, field_type, description })
+                .map(|(name, field_type, description, discovered)| FieldDef {
+                    name,
+                    field_type,
+                    description,
+                    discovered,
+                })
                 .collect(),
-        }
-    })
+        },
+    )
 }
 
 fn loader() -> impl Strategy<Value = LoaderDef> {

@@ -4,7 +4,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{ConnectorInfo, CredentialInjection, EntityDef, FieldType, LoaderKind, OnboardingStep};
+use super::{
+    ALL_DISCOVERED, ConnectorInfo, CredentialInjection, EntityDef, FieldType, LoaderKind, MAX_DISCOVERED_NAME_BYTES,
+    OnboardingStep,
+};
 use crate::Error;
 use crate::limits::InstallLimits;
 
@@ -109,10 +112,15 @@ fn is_connector_name(name: &str) -> bool {
 }
 
 fn is_identifier(name: &str) -> bool {
+    is_identifier_within(name, 64)
+}
+
+/// An identifier of at most `bytes` bytes (discovered fields may be longer than declared names).
+fn is_identifier_within(name: &str, bytes: usize) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && name.len() <= 64
+        && name.len() <= bytes
 }
 
 fn check_identity(info: &ConnectorInfo, problems: &mut Vec<String>) {
@@ -157,10 +165,12 @@ fn check_schema(info: &ConnectorInfo, problems: &mut Vec<String>) {
                     "{}.{} is the implicit `id` (names are compared without case) and must not be declared",
                     entity.name, field.name
                 ));
-            } else if !is_identifier(&field.name) || field.name.starts_with('_') {
+            } else if !is_identifier_within(&field.name, field_name_bytes(field)) || field.name.starts_with('_') {
+                let name: String = field.name.chars().take(MAX_DISCOVERED_NAME_BYTES).collect();
                 problems.push(format!(
-                    "field name `{}.{}` must be an identifier not starting with `_`",
-                    entity.name, field.name
+                    "field name `{}.{name}` must be an identifier not starting with `_` (at most {} bytes)",
+                    entity.name,
+                    field_name_bytes(field)
                 ));
             }
             match fields.get(&folded(&field.name)) {
@@ -192,6 +202,11 @@ fn check_schema(info: &ConnectorInfo, problems: &mut Vec<String>) {
             problems.push(format!("root `{}` is not a declared entity", root.entity));
         }
     }
+}
+
+/// The longest name a field may have: declared ones are short, discovered ones as their API spells them.
+fn field_name_bytes(field: &super::FieldDef) -> usize {
+    if field.discovered { MAX_DISCOVERED_NAME_BYTES } else { 64 }
 }
 
 /// The entity types by name, for lookups that stay fast on large schemas.
@@ -254,7 +269,12 @@ fn check_resolvers(info: &ConnectorInfo, problems: &mut Vec<String>) {
             continue;
         };
         for field in &resolver.fields {
-            if entity.field(field).is_none() {
+            if field == ALL_DISCOVERED {
+                // Every discovered field of the entity, named once discovery has run.
+                if !covered.insert((resolver.entity.as_str(), field.as_str())) {
+                    problems.push(format!("{}'s discovered fields are filled by more than one loader", entity.name));
+                }
+            } else if entity.field(field).is_none() {
                 problems.push(format!("loader `{}` fills undeclared field {}.{field}", resolver.loader, entity.name));
             } else if !covered.insert((resolver.entity.as_str(), field.as_str())) {
                 problems.push(format!("{}.{field} is filled by more than one loader", entity.name));

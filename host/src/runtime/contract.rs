@@ -7,15 +7,26 @@ use wasmtime::component::Component;
 
 use crate::{Error, Result};
 
-/// The contract version this host implements.
-pub const CONTRACT_VERSION: Version = Version::new(0, 1, 0);
+/// The newest contract version this host implements (what the SDKs build against).
+pub const CONTRACT_VERSION: Version = Version::new(0, 2, 0);
 
-/// Whether a component built against `version` runs on this host: semver-compatible with
-/// [`CONTRACT_VERSION`] (for 0.x the same minor, any patch), and not a pre-release.
+/// Every contract version this host runs, oldest first: a component built against a semver-compatible
+/// version of one of them (for 0.x the same minor, any patch) runs.
+pub const SUPPORTED_CONTRACTS: &[Version] = &[Version::new(0, 1, 0), CONTRACT_VERSION];
+
+/// Whether a component built against `version` runs on this host: semver-compatible with one of
+/// [`SUPPORTED_CONTRACTS`], and not a pre-release.
 pub fn supported_contract(version: &Version) -> bool {
-    let requirement = semver::VersionReq::parse(&format!("^{}.{}", CONTRACT_VERSION.major, CONTRACT_VERSION.minor))
-        .expect("a caret requirement built from a version always parses");
-    requirement.matches(version)
+    SUPPORTED_CONTRACTS.iter().any(|supported| {
+        semver::VersionReq::parse(&format!("^{}.{}", supported.major, supported.minor))
+            .expect("a caret requirement built from a version always parses")
+            .matches(version)
+    })
+}
+
+/// The supported versions as users read them: `0.1.x or 0.2.x`.
+pub fn supported_contracts_text() -> String {
+    SUPPORTED_CONTRACTS.iter().map(|v| format!("{}.{}.x", v.major, v.minor)).collect::<Vec<_>>().join(" or ")
 }
 
 /// The import namespaces a connector may use besides `max:connector`.
@@ -38,6 +49,14 @@ pub(crate) fn probe(engine: &Engine, component: &Component, path: &str) -> Resul
             let version = parse_version(version, path)?;
             if !supported_contract(&version) {
                 return Err(incompatible(path, version));
+            }
+            // One component, one contract: the host runs each version's exports with that version's
+            // imports.
+            if (version.major, version.minor) != (found.major, found.minor) {
+                return Err(Error::InvalidComponent {
+                    path: path.to_string(),
+                    reason: format!("it exports max:connector {found} but imports {name}: mixed contract versions"),
+                });
             }
         } else if !PROVIDED_NAMESPACES.iter().any(|ns| name.starts_with(ns)) {
             unsupported.push(name.to_string());
@@ -63,7 +82,7 @@ fn incompatible(path: &str, found: Version) -> Error {
     Error::IncompatibleContract {
         path: path.to_string(),
         found,
-        supported: format!("{}.{}.x", CONTRACT_VERSION.major, CONTRACT_VERSION.minor),
+        supported: supported_contracts_text(),
     }
 }
 
@@ -72,11 +91,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn accepts_patches_of_the_current_minor_only() {
+    fn accepts_patches_of_the_supported_minors_only() {
         assert!(supported_contract(&Version::new(0, 1, 0)));
         assert!(supported_contract(&Version::new(0, 1, 7)));
-        assert!(!supported_contract(&Version::new(0, 2, 0)));
+        assert!(supported_contract(&Version::new(0, 2, 0)));
+        assert!(supported_contract(&Version::new(0, 2, 3)));
+        assert!(!supported_contract(&Version::new(0, 3, 0)));
         assert!(!supported_contract(&Version::new(1, 0, 0)));
         assert!(!supported_contract(&Version::parse("0.1.0-rc.1").unwrap()));
+        assert!(!supported_contract(&Version::parse("0.2.0-rc.1").unwrap()));
+        assert_eq!(supported_contracts_text(), "0.1.x or 0.2.x");
     }
 }

@@ -1,7 +1,7 @@
 //! Conversions between the generated WIT types and the host's own types ([`crate::manifest`],
 //! [`crate::data`]), so nothing outside `runtime/` sees a wasmtime type.
 
-use super::bindings::max::connector::types as wit;
+use super::bindings::{discovery as wit_discovery, types as wit};
 use crate::data;
 use crate::manifest as m;
 
@@ -32,9 +32,57 @@ fn entity_def(entity: wit::EntityDef) -> m::EntityDef {
         fields: entity
             .fields
             .into_iter()
-            .map(|f| m::FieldDef { name: f.name, field_type: field_type(f.type_), description: f.description })
+            .map(field_def)
             .collect(),
     }
+}
+
+/// What `discover` returned, as host data (every field marked discovered).
+pub(crate) fn schema_extension(extension: wit_discovery::SchemaExtension) -> m::SchemaExtension {
+    m::SchemaExtension {
+        entities: extension
+            .entities
+            .into_iter()
+            .map(|e| m::DiscoveredFields {
+                entity: e.entity,
+                fields: e.fields.into_iter().map(|f| m::FieldDef { discovered: true, ..field_def(f) }).collect(),
+            })
+            .collect(),
+        refill_on_new_fields: extension.refill_on_new_fields,
+    }
+}
+
+/// The extension an instance's `initialise` gets.
+pub(crate) fn schema_extension_to_wit(extension: &m::SchemaExtension) -> wit_discovery::SchemaExtension {
+    wit_discovery::SchemaExtension {
+        entities: extension
+            .entities
+            .iter()
+            .map(|e| wit_discovery::DiscoveredFields {
+                entity: e.entity.clone(),
+                fields: e.fields.iter().map(field_def_to_wit).collect(),
+            })
+            .collect(),
+        refill_on_new_fields: extension.refill_on_new_fields,
+    }
+}
+
+fn field_def_to_wit(field: &m::FieldDef) -> wit::FieldDef {
+    let type_ = match &field.field_type {
+        m::FieldType::String => wit::FieldType::String,
+        m::FieldType::Integer => wit::FieldType::Integer,
+        m::FieldType::Float => wit::FieldType::Float,
+        m::FieldType::Boolean => wit::FieldType::Boolean,
+        m::FieldType::Datetime => wit::FieldType::Datetime,
+        m::FieldType::Json => wit::FieldType::Json,
+        m::FieldType::Ref(target) => wit::FieldType::Ref(target.clone()),
+        m::FieldType::Collection(target) => wit::FieldType::Collection(target.clone()),
+    };
+    wit::FieldDef { name: field.name.clone(), type_, description: field.description.clone() }
+}
+
+fn field_def(field: wit::FieldDef) -> m::FieldDef {
+    m::FieldDef { name: field.name, field_type: field_type(field.type_), description: field.description, discovered: false }
 }
 
 fn field_type(ty: wit::FieldType) -> m::FieldType {

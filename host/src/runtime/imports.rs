@@ -3,4 +3,4 @@
 mod http;
 pub(crate) mod log;
 
-impl super::bindings::max::connector::types::Host for super::state::StoreState {}
+impl super::bindings::types::Host for super::state::StoreState {}

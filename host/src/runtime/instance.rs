@@ -6,19 +6,27 @@ use std::sync::Arc;
 
 use wasmtime::Store;
 
-use super::bindings::{self, max::connector::types as wit};
+use super::bindings::{discovery as wit_discovery, types as wit, v0_1, v0_2};
 use super::state::StoreState;
 use super::{convert, result_size};
 use crate::data::{ChangePage, EntityBatch, EntityRef, Page, SeedState, SyncPlan};
-use crate::manifest::{ConnectorInfo, SelectOption};
+use crate::manifest::{ConnectorInfo, SchemaExtension, SelectOption};
 use crate::{Error, LimitKind, Result};
 
 /// A live instance of a connector component.
 pub struct ConnectorInstance {
     store: Store<StoreState>,
-    bindings: bindings::Connector,
+    bindings: Bindings,
     connector: Arc<str>,
     poisoned: bool,
+}
+
+/// An instance's exports, as the contract version it was built against has them.
+pub(crate) enum Bindings {
+    /// Built against 0.1.0: no `discover`.
+    V0_1(v0_1::Connector),
+    /// Built against 0.2.0.
+    V0_2(v0_2::Connector),
 }
 
 impl std::fmt::Debug for ConnectorInstance {
@@ -30,21 +38,32 @@ impl std::fmt::Debug for ConnectorInstance {
     }
 }
 
-/// Runs one guest call with the limits armed and turns its outcome into `Result<guest result>`.
+/// Runs one guest call with the limits armed and turns its outcome into `Result<guest result>`. The
+/// second form gives the call per contract version (`V0_1 => |source| …, V0_2 => |source| …`) where
+/// the versions differ.
 macro_rules! guest_call {
-    ($self:ident, $name:literal, $method:ident ( $($arg:expr),* )) => {{
+    ($self:ident, $name:literal, $method:ident ( $($arg:expr),* )) => {
+        guest_call!($self, $name,
+            V0_1 => |source| source.$method(&mut $self.store $(, $arg)*),
+            V0_2 => |source| source.$method(&mut $self.store $(, $arg)*))
+    };
+    ($self:ident, $name:literal, $($version:ident => |$source:ident| $call:expr),+) => {{
         $self.ensure_usable($name)?;
         $self.store.data_mut().begin_call();
         $self.store.set_epoch_deadline(1);
         let wall = $self.store.data().call_limits.wall_per_call;
-        let call = $self.bindings.max_connector_source().$method(&mut $self.store $(, $arg)*);
-        let outcome = tokio::time::timeout(wall, call).await;
+        let outcome = match &$self.bindings {
+            $(Bindings::$version(bindings) => {
+                let $source = bindings.max_connector_source();
+                tokio::time::timeout(wall, $call).await
+            })+
+        };
         $self.finish($name, outcome)?
     }};
 }
 
 impl ConnectorInstance {
-    pub(crate) fn new(store: Store<StoreState>, bindings: bindings::Connector, connector: Arc<str>) -> Self {
+    pub(crate) fn new(store: Store<StoreState>, bindings: Bindings, connector: Arc<str>) -> Self {
         ConnectorInstance { store, bindings, connector, poisoned: false }
     }
 
@@ -59,11 +78,27 @@ impl ConnectorInstance {
         Ok(convert::connector_info(info))
     }
 
-    /// Calls `initialise` with the installation's config.
-    pub async fn initialise(&mut self, config: &[(String, String)]) -> Result<()> {
+    /// Calls `initialise` with the installation's config and the fields discovered so far (a 0.1.0
+    /// connector, which can't discover any, gets the config only).
+    pub async fn initialise(&mut self, config: &[(String, String)], discovered: &SchemaExtension) -> Result<()> {
         let config = config.to_vec();
-        let result = guest_call!(self, "initialise", call_initialise(&config));
+        let discovered = convert::schema_extension_to_wit(discovered);
+        let result = guest_call!(self, "initialise",
+            V0_1 => |source| source.call_initialise(&mut self.store, &config),
+            V0_2 => |source| source.call_initialise(&mut self.store, &config, &discovered));
         self.guest_result("initialise", result)
+    }
+
+    /// Calls `discover` (a 0.1.0 connector discovers nothing). The result is bounded by the result size
+    /// limit; its consistency is the caller's to check ([`crate::manifest::check_extension`]).
+    pub async fn discover(&mut self) -> Result<SchemaExtension> {
+        let nothing = || wit_discovery::SchemaExtension { entities: Vec::new(), refill_on_new_fields: false };
+        let result = guest_call!(self, "discover",
+            V0_1 => |_source| std::future::ready(wasmtime::Result::Ok(Ok(nothing()))),
+            V0_2 => |source| source.call_discover(&mut self.store));
+        let extension = self.guest_result("discover", result)?;
+        self.check_size("discover", result_size::schema_extension(&extension))?;
+        Ok(convert::schema_extension(extension))
     }
 
     /// Calls `validate`.

@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use wasmtime::{Store, UpdateDeadline};
 
 use super::cache::LoadOrigin;
+use super::instance::Bindings;
 use super::state::{Limits, StoreState};
 use super::{EngineSet, RuntimeInner, bindings, contract};
 use crate::http::HttpCapability;
@@ -30,7 +31,7 @@ pub struct LoadedConnector {
     /// Keeps the runtime (and so its epoch ticker) alive.
     _runtime: Arc<RuntimeInner>,
     engine: Arc<EngineSet>,
-    pre: bindings::ConnectorPre<StoreState>,
+    pre: Pre,
     label: Arc<str>,
     sha256: String,
     contract: semver::Version,
@@ -47,6 +48,13 @@ impl std::fmt::Debug for LoadedConnector {
             .field("stack_bytes", &self.engine.stack_bytes)
             .finish()
     }
+}
+
+/// A component pre-instantiated with the bindings of the contract version it was built against.
+#[derive(Clone)]
+enum Pre {
+    V0_1(bindings::v0_1::ConnectorPre<StoreState>),
+    V0_2(bindings::v0_2::ConnectorPre<StoreState>),
 }
 
 /// Magic and version bytes of a core module and of a component.
@@ -77,8 +85,11 @@ pub(super) fn load(
         .linker
         .instantiate_pre(&loaded.component)
         .map_err(|e| Error::UnsupportedImports { path: label.to_string(), imports: first_line(&format!("{e:#}")) })?;
-    let pre = bindings::ConnectorPre::new(pre)
-        .map_err(|e| Error::NotAConnector { path: label.to_string(), exports: format!("{e:#}") })?;
+    let not_a_connector = |e: wasmtime::Error| Error::NotAConnector { path: label.to_string(), exports: format!("{e:#}") };
+    let pre = match contract.minor {
+        1 => Pre::V0_1(bindings::v0_1::ConnectorPre::new(pre).map_err(not_a_connector)?),
+        _ => Pre::V0_2(bindings::v0_2::ConnectorPre::new(pre).map_err(not_a_connector)?),
+    };
     engine.cache.keep(loaded);
     match origin {
         LoadOrigin::Compiled => runtime.compiled.fetch_add(1, Ordering::Relaxed),
@@ -147,7 +158,11 @@ impl LoadedConnector {
             Ok(UpdateDeadline::Yield(1))
         });
         let connector: Arc<str> = connector.into();
-        match self.pre.instantiate_async(&mut store).await {
+        let instantiated = match &self.pre {
+            Pre::V0_1(pre) => pre.instantiate_async(&mut store).await.map(Bindings::V0_1),
+            Pre::V0_2(pre) => pre.instantiate_async(&mut store).await.map(Bindings::V0_2),
+        };
+        match instantiated {
             Ok(bindings) => Ok(super::ConnectorInstance::new(store, bindings, connector)),
             Err(error) => {
                 let chain = format!("{error:#}");

@@ -4,7 +4,7 @@
 //! memory than the limit says (five million empty rows are a few bytes each on the wire and a hundred
 //! in memory).
 
-use super::bindings::max::connector::types as wit;
+use super::bindings::types as wit;
 use super::packed::{ROW_BYTES, VALUE_BYTES, plausible_rows};
 
 /// An entity batch: its buffers, and its rows as decoded.
@@ -48,4 +48,16 @@ pub(crate) fn plan(plan: &wit::SyncPlan) -> usize {
         target + operation + ROW_BYTES
     };
     plan.groups.iter().map(|group| group.iter().map(step).sum::<usize>() + VALUE_BYTES).sum()
+}
+
+/// A discovered schema extension: every name, type target and description.
+pub(crate) fn schema_extension(extension: &super::bindings::discovery::SchemaExtension) -> usize {
+    let field = |f: &wit::FieldDef| {
+        let target = match &f.type_ {
+            wit::FieldType::Ref(t) | wit::FieldType::Collection(t) => t.len(),
+            _ => 0,
+        };
+        f.name.len() + target + f.description.as_ref().map_or(0, String::len) + ROW_BYTES
+    };
+    extension.entities.iter().map(|e| e.entity.len() + e.fields.iter().map(field).sum::<usize>() + ROW_BYTES).sum()
 }

@@ -132,6 +132,15 @@ fn table_names(conn: &Connection) -> Result<std::collections::HashSet<String>> {
     names.map_err(db_error(conn))
 }
 
+/// Fields retired from the schema (their columns kept), by entity and name.
+pub(super) fn retired_fields(conn: &Connection) -> Result<Vec<(String, String, String)>> {
+    let mut stmt = conn
+        .prepare("SELECT entity, field, type FROM _max_schema WHERE retired = 1 ORDER BY entity, field")
+        .map_err(db_error(conn))?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(db_error(conn))?;
+    rows.collect::<rusqlite::Result<_>>().map_err(db_error(conn))
+}
+
 /// Brings the tables in line with `info`.
 pub(super) fn apply(conn: &mut Connection, info: &ConnectorInfo, rebuild: bool) -> Result<SchemaReport> {
     let tx = conn.savepoint().map_err(|e| super::sqlite::sqlite_error("", e))?;

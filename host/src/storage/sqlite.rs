@@ -273,6 +273,14 @@ impl DataStore for SqliteStorage {
         Ok(report)
     }
 
+    fn applied_schema(&self) -> Option<&ConnectorInfo> {
+        self.info.as_ref()
+    }
+
+    fn retired_fields(&self) -> Result<Vec<(String, String, String)>> {
+        super::schema::retired_fields(&self.conn)
+    }
+
     fn start_bulk_load(&mut self) -> Result<()> {
         self.commit_group()?;
         super::bulk::start(&mut self.conn)

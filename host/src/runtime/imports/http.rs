@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::http::{self as cap, HttpCapability};
-use crate::runtime::bindings::max::connector::http::{Host, HttpError, Method, Request, Response};
+use crate::runtime::bindings::v0_1::max::connector::http::{Host, HttpError, Method, Request, Response};
 use crate::runtime::state::StoreState;
 
 impl Host for StoreState {

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use crate::runtime::bindings::max::connector::log::{Host, Level};
+use crate::runtime::bindings::v0_1::max::connector::log::{Host, Level};
 use crate::runtime::state::StoreState;
 
 /// A token bucket of log messages: `per_second`, in bursts of twice as many.

