@@ -7,6 +7,7 @@ use std::marker::PhantomData;
 
 use crate::bindings::exports::max::connector::source::Guest;
 use crate::bindings::max::connector::discovery::SchemaExtension;
+use crate::bindings::max::connector::pacing;
 use crate::bindings::max::connector::types as wit;
 use crate::{Config, Connector, ConnectorError, Discovery, Result};
 
@@ -35,6 +36,10 @@ impl<C: Connector> Adapter<C> {
 impl<C: Connector> Guest for Adapter<C> {
     fn describe() -> wit::ConnectorInfo {
         C::describe().0
+    }
+
+    fn request_limits() -> Vec<pacing::RequestLimit> {
+        C::request_limits().into_iter().map(|limit| limit.0).collect()
     }
 
     fn initialise(config: wit::Config, discovered: SchemaExtension) -> Result<()> {

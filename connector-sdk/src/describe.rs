@@ -245,6 +245,24 @@ impl Onboarding {
         self
     }
 
+    /// The secrets of an OAuth grant Max refreshes itself, asked when the earlier step `key` was answered
+    /// `value`: `oauth_access_token`, `oauth_refresh_token`, `oauth_client_id` and `oauth_client_secret`
+    /// (the keys [`Permissions::oauth2`] then names).
+    pub fn oauth_secrets(self, key: &str, value: &str) -> Self {
+        self.secret("oauth_access_token", "OAuth access token")
+            .help("The access token of your OAuth app's grant")
+            .when(key, value)
+            .secret("oauth_refresh_token", "OAuth refresh token")
+            .help("Max refreshes the access token with it and stores the new tokens")
+            .when(key, value)
+            .secret("oauth_client_id", "OAuth client id")
+            .help("Your OAuth app's client id")
+            .when(key, value)
+            .secret("oauth_client_secret", "OAuth client secret")
+            .help("Your OAuth app's client secret")
+            .when(key, value)
+    }
+
     /// A validation step: the host calls `validate` with what was collected so far.
     pub fn validate(mut self, label: &str) -> Self {
         self.0.push(wit::OnboardingStep::Validate(label.to_string()));

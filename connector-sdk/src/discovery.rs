@@ -5,6 +5,9 @@
 use crate::bindings::max::connector::discovery as wit;
 use crate::bindings::max::connector::types::{FieldDef, FieldType};
 
+/// What a loader's `fills` names to fill every discovered field of its entity.
+pub const ALL_DISCOVERED: &str = "*";
+
 /// The fields an account adds to declared entity types (a CRM's custom properties).
 #[derive(Debug, Clone)]
 pub struct Discovery(pub(crate) wit::SchemaExtension);

@@ -84,15 +84,18 @@ mod error;
 pub mod http;
 #[cfg(feature = "native")]
 pub mod native;
+mod pacing;
 mod packed;
 mod plan;
 pub mod table;
+pub mod time;
 mod transport;
 
 pub use data::{Batch, ChangePage, Entities, Page, RowWriter, Value};
 pub use describe::{ConnectorInfo, EntityBuilder, Loader, Onboarding, Permissions, Schema};
-pub use discovery::Discovery;
+pub use discovery::{ALL_DISCOVERED, Discovery};
 pub use error::{ConnectorError, Result};
+pub use pacing::RequestLimit;
 pub use plan::{Operation, SeedState, StepBuilder, SyncPlan, Target};
 
 pub use bindings::max::connector::log::Level;
@@ -115,6 +118,13 @@ pub mod wit {
 pub trait Connector: Sized + 'static {
     /// Describes the connector: pure data, with no HTTP and no dependence on config.
     fn describe() -> ConnectorInfo;
+
+    /// The limits the API sets on groups of requests without saying so in its responses (contract
+    /// 0.2.0): the host paces matching requests of every instance together. Most connectors have none;
+    /// limits an API announces in headers (`X-RateLimit-*`, `Retry-After`) the host learns by itself.
+    fn request_limits() -> Vec<RequestLimit> {
+        Vec::new()
+    }
 
     /// Creates the connector from the non-secret config collected by onboarding.
     fn initialise(config: Config) -> Result<Self>;

@@ -207,7 +207,7 @@ impl HttpCapability {
             limits,
             requests: AtomicU64::new(0),
             pressure: pressure::PressureGauge::default(),
-            limiter: ratelimit::RateLimiter::default(),
+            limiter: ratelimit::RateLimiter::new(&permissions.request_limits),
             oauth: oauth::Refresher::new(&permissions.hosts, base_url),
         }
     }
@@ -365,7 +365,7 @@ impl HttpCapability {
             if let Some(body) = &body {
                 builder = builder.body(body.clone());
             }
-            let admission = self.limiter.admit().await;
+            let admission = self.limiter.admit(reqwest::Method::from(method).as_str(), url.path()).await;
             self.requests.fetch_add(1, Ordering::Relaxed);
             let sent = std::time::Instant::now();
             let response = builder.send().await.map_err(|error| {
@@ -376,6 +376,7 @@ impl HttpCapability {
                 error
             })?;
             let status = response.status().as_u16();
+            tracing::debug!(status, method = ?method, path = url.path(), "answered");
             self.pressure.answered(status, sent.elapsed());
             self.limiter.observe(admission.sent(), status, &rate_limit_headers(response.headers()));
             let location = response.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok());

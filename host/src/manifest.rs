@@ -5,6 +5,7 @@
 pub(crate) mod arbitrary;
 mod check;
 mod discovered;
+mod pacing;
 
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +14,7 @@ pub use discovered::{
     ALL_DISCOVERED, DiscoveredFields, MAX_DISCOVERED_FIELDS, MAX_DISCOVERED_NAME_BYTES, SchemaExtension,
     check_extension,
 };
+pub use pacing::{MAX_LIMIT_INTERVAL_MS, MAX_REQUEST_LIMITS, MAX_REQUESTS_PER_LIMIT, RequestLimit};
 
 /// Everything `describe` returns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -379,4 +381,8 @@ pub struct Permissions {
     /// Resources above the defaults.
     #[serde(default)]
     pub resources: ResourceNeeds,
+    /// Limits the API sets on groups of requests without announcing them (contract 0.2.0), which the
+    /// host paces the installation's requests by.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub request_limits: Vec<RequestLimit>,
 }

@@ -202,10 +202,12 @@ fn whatever_is_stored_can_be_read_by_every_output() {
 }
 
 /// Class 4: a description SQLite would refuse (names equal but for case, a field `ID`, an entity named
-/// like SQLite's own tables, 10,000 fields, 50,000 entity types) is refused at install, clearly, and
+/// like SQLite's own tables, 10,000 fields, 50,000 entity types), or request limits (contract 0.2.0)
+/// past the contract's bounds (none allowed at all, an interval of days, too many, terminal escapes,
+/// megabytes of them: none may stall an installation's requests), is refused at install, clearly, and
 /// leaves nothing behind.
 #[test]
-fn descriptions_sqlite_would_refuse_are_refused_at_install() {
+fn descriptions_sqlite_would_refuse_or_past_the_limits_are_refused_at_install() {
     let arena = Arena::new();
     let project = &arena.project;
     let connectors = project.path().join(".max/connectors");
@@ -217,12 +219,18 @@ fn descriptions_sqlite_would_refuse_are_refused_at_install() {
         ("sqlite-entity", "`sqlite_stat1` is reserved by SQLite"),
         ("wide", "declares 10004 fields on Item, more than the 1000 allowed (install limit `fields`)"),
         ("many-entities", "declares 50002 entity types, more than the 1000 allowed (install limit `entities`)"),
+        ("limits-zero", "request limit `nothing` allows 0 requests; from 1 to 10000 may be declared"),
+        ("limits-forever", "request limit `slow` has an interval of 360000000 ms; from 1 ms to an hour"),
+        ("limits-many", "17 request limits; at most 16 may be declared"),
+        ("limits-escape", "contains control characters (terminal escapes?)"),
+        ("limits-huge", "request-limits"),
     ] {
         let (_dir, path) = rogue_as(variant);
         let refused = project.max().args(["connector", "install", "--yes"]).arg(&path).assert().failure();
         let stderr = String::from_utf8_lossy(&refused.get_output().stderr).into_owned();
         assert!(stderr.contains(says), "{variant}: {stderr}");
         assert!(!stderr.to_lowercase().contains("sqlite error") && !stderr.contains("panicked"), "{stderr}");
+        assert!(!stderr.contains('\u{1b}'), "{variant}: {stderr}");
         assert_eq!(project.files_under(&connectors), before, "{variant} left nothing behind");
     }
     // A limit raised for one install is still checked (and 10,004 fields are past what SQLite holds).

@@ -16,6 +16,13 @@
 //! while fewer than `max` count. What the server counted beyond ours is taken for other clients'
 //! requests until an interval after that response.
 //!
+//! Until its first response has been read, a limiter lets one request out at a time: a new process learns
+//! from that response what the server counted already (another process's requests, a window nearly
+//! full) before it sends a burst.
+//!
+//! Limits a connector declares (contract 0.2.0's `pacing`: groups of requests an API limits without
+//! saying so, like HubSpot's search) are kept the same way, each counting only the requests it matches.
+//!
 //! A request held back looks again whenever a response or a finished request changes what the limiter
 //! knows: an estimate a later response corrects holds nothing for longer.
 
@@ -25,6 +32,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
+use crate::manifest::RequestLimit;
+
 /// The longest a limiter waits on its own for one announced reset (a malformed header can't stall a
 /// sync for days; the request then goes out and the server decides).
 const LONGEST_WAIT: Duration = Duration::from_secs(3600);
@@ -32,6 +41,8 @@ const LONGEST_WAIT: Duration = Duration::from_secs(3600);
 /// See the module documentation.
 #[derive(Debug, Default)]
 pub struct RateLimiter {
+    /// The limits the connector declared; `State::declared` counts each one's requests.
+    declared: Vec<RequestLimit>,
     state: Mutex<State>,
     /// Told when a response or a finished request changes what the limiter knows, so a request held
     /// back on an estimate a later response corrects goes out then.
@@ -59,7 +70,38 @@ struct State {
     finished: std::collections::VecDeque<(Instant, Instant)>,
     /// When the requests in flight were sent (one entry each).
     sent_in_flight: Vec<Instant>,
+    /// Per declared limit, its requests in flight and when its finished ones were read.
+    declared: Vec<DeclaredCount>,
+    /// Whether a response has been read (or a request has ended without one): until then one request
+    /// goes out at a time, so the first response can tell what the server counted already (another
+    /// process's requests) before a burst follows.
+    first_finished: bool,
     waited: Duration,
+}
+
+/// The requests counting against one declared limit.
+#[derive(Debug, Default)]
+struct DeclaredCount {
+    in_flight: u64,
+    /// When each finished request's response was read, oldest first (only those still counting).
+    finished: std::collections::VecDeque<Instant>,
+}
+
+impl DeclaredCount {
+    /// When the limit has room for one more request (`None`: now), forgetting requests that left it.
+    fn room(&mut self, limit: &RequestLimit, now: Instant) -> Option<Instant> {
+        let interval = Duration::from_millis(u64::from(limit.interval_ms));
+        while self.finished.front().is_some_and(|at| *at + interval <= now) {
+            self.finished.pop_front();
+        }
+        let used = self.in_flight + self.finished.len() as u64;
+        if used < u64::from(limit.max) {
+            return None;
+        }
+        // Room comes when enough of the oldest have left, or when one in flight ends (which notifies).
+        let leaving = (used + 1 - u64::from(limit.max)) as usize;
+        Some(self.finished.get(leaving - 1).map_or(now + IN_FLIGHT_POLL, |at| *at + interval))
+    }
 }
 
 impl State {
@@ -130,6 +172,8 @@ struct Budget {
 pub struct Admission<'a> {
     limiter: &'a RateLimiter,
     sent: Instant,
+    /// The declared limits it counts against.
+    declared: Vec<usize>,
 }
 
 impl Admission<'_> {
@@ -151,14 +195,30 @@ impl Drop for Admission<'_> {
         if let Some(index) = state.sent_in_flight.iter().position(|at| *at == self.sent) {
             state.sent_in_flight.swap_remove(index);
         }
+        state.first_finished = true;
+        let now = Instant::now();
+        for &index in &self.declared {
+            let count = &mut state.declared[index];
+            count.in_flight = count.in_flight.saturating_sub(1);
+            count.finished.push_back(now);
+        }
         drop(state);
         self.limiter.changed.notify_waiters();
     }
 }
 
 impl RateLimiter {
-    /// Waits until every known budget can pay for one more request, then reserves it.
-    pub async fn admit(&self) -> Admission<'_> {
+    /// A limiter that also keeps the limits a connector declared.
+    pub fn new(declared: &[RequestLimit]) -> Self {
+        let state = State { declared: declared.iter().map(|_| DeclaredCount::default()).collect(), ..State::default() };
+        RateLimiter { declared: declared.to_vec(), state: Mutex::new(state), changed: tokio::sync::Notify::new() }
+    }
+
+    /// Waits until every known budget, and every declared limit a `method` request to `path` counts
+    /// against, can pay for one more request, then reserves it.
+    pub async fn admit(&self, method: &str, path: &str) -> Admission<'_> {
+        let declared: Vec<usize> =
+            self.declared.iter().enumerate().filter(|(_, l)| l.matches(method, path)).map(|(i, _)| i).collect();
         loop {
             // Listening before looking: a response read in between still wakes this request.
             let changed = self.changed.notified();
@@ -179,6 +239,13 @@ impl RateLimiter {
                     }
                 }
                 until = until.max(state.window_room(now));
+                if !state.first_finished && !state.sent_in_flight.is_empty() {
+                    // Told when it finishes.
+                    until = until.max(Some(now + LONGEST_WAIT));
+                }
+                for &index in &declared {
+                    until = until.max(state.declared[index].room(&self.declared[index], now));
+                }
                 match until {
                     Some(until) => until.min(now + LONGEST_WAIT),
                     None => {
@@ -186,7 +253,10 @@ impl RateLimiter {
                             budget.remaining = budget.remaining.saturating_sub(budget.cost);
                         }
                         state.sent_in_flight.push(now);
-                        return Admission { limiter: self, sent: now };
+                        for &index in &declared {
+                            state.declared[index].in_flight += 1;
+                        }
+                        return Admission { limiter: self, sent: now, declared };
                     }
                 }
             };
@@ -216,6 +286,7 @@ impl RateLimiter {
         let now = Instant::now();
         let header = |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim());
         let mut state = self.state.lock().expect("rate limiter lock");
+        state.first_finished = true;
         let others_in_flight = state.sent_in_flight.len().saturating_sub(1) as u64;
         for (name, value) in headers {
             let name = name.to_ascii_lowercase();
@@ -248,9 +319,11 @@ impl RateLimiter {
             if let (Some(interval), Some(max), true) = (interval, max, room) {
                 let interval = interval.min(LONGEST_WAIT);
                 // The server counted this request and what arrived in the interval before it. Of ours
-                // sent before this one, it surely counted those sent within the interval before `now`
-                // (they arrived after its start), and may have counted any that finished after the
-                // interval before this one was sent, or are in flight. What it counted beyond the
+                // sent before this one, it surely counted those answered before this one was sent (so
+                // they arrived before it) and sent within the interval before `now` (so they arrived
+                // after its start); it may have counted any other sent within the interval, any that
+                // finished after the interval before this one was sent, and any in flight (sent before
+                // it on another connection, one may still arrive after it). What it counted beyond the
                 // first is other clients', until an interval from now; beyond the second, others' or
                 // ours, until the last of ours that may be among them has left the server's window.
                 let before: Vec<(Instant, Option<Instant>)> = state
@@ -260,16 +333,18 @@ impl RateLimiter {
                     .chain(state.sent_in_flight.iter().map(|then| (*then, None)))
                     .filter(|(then, _)| *then < sent)
                     .collect();
-                let surely = |then: Instant| then + interval > now;
-                let maybe = |at: Option<Instant>| at.is_none_or(|at| at + interval > sent);
+                let surely = |then: Instant, at: Option<Instant>| then + interval > now && at.is_some_and(|at| at <= sent);
+                let maybe = |then: Instant, at: Option<Instant>| {
+                    then + interval > now || at.is_none_or(|at| at + interval > sent)
+                };
                 let counted = remaining.map_or(0, |left| max.saturating_sub(left));
-                let sure = 1 + before.iter().filter(|(then, _)| surely(*then)).count() as u64;
-                let possible = 1 + before.iter().filter(|(then, at)| surely(*then) || maybe(*at)).count() as u64;
+                let sure = 1 + before.iter().filter(|(then, at)| surely(*then, *at)).count() as u64;
+                let possible = 1 + before.iter().filter(|(then, at)| maybe(*then, *at)).count() as u64;
                 let others = counted.saturating_sub(possible);
                 let unsure = counted.saturating_sub(sure) - others;
                 let unsure_until = before
                     .iter()
-                    .filter(|(then, at)| !surely(*then) && maybe(*at))
+                    .filter(|(then, at)| !surely(*then, *at) && maybe(*then, *at))
                     .map(|(_, at)| at.map_or(now, |at| at) + interval)
                     .max()
                     .unwrap_or(now);
@@ -338,6 +413,13 @@ fn retry_after(value: &str) -> Option<Duration> {
 mod tests {
     use super::*;
 
+    /// A limiter that has read a response without rate-limit headers (past its first request).
+    fn warmed() -> RateLimiter {
+        let limiter = RateLimiter::default();
+        limiter.observe(Instant::now(), 200, &[]);
+        limiter
+    }
+
     fn headers(pairs: &[(&str, String)]) -> Vec<(String, String)> {
         pairs.iter().map(|(n, v)| (n.to_string(), v.clone())).collect()
     }
@@ -353,10 +435,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_exhausted_budget_holds_requests_until_its_reset() {
-        let limiter = RateLimiter::default();
+        let limiter = warmed();
         let reset_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() + 2_000;
         assert!(reset_ms > 100_000_000_000, "read as epoch milliseconds");
-        drop(limiter.admit().await);
+        drop(limiter.admit("GET", "/").await);
         limiter.observe(
             Instant::now(),
             200,
@@ -366,42 +448,42 @@ mod tests {
             ]),
         );
         let started = Instant::now();
-        drop(limiter.admit().await);
+        drop(limiter.admit("GET", "/").await);
         let waited = started.elapsed();
         assert!(waited >= Duration::from_millis(1_900) && waited <= Duration::from_millis(2_100), "{waited:?}");
     }
 
     #[tokio::test(start_paused = true)]
     async fn requests_in_flight_count_against_the_budget() {
-        let limiter = RateLimiter::default();
-        let first = limiter.admit().await;
+        let limiter = warmed();
+        let first = limiter.admit("GET", "/").await;
         limiter.observe(Instant::now(), 200, &headers(&[("ratelimit-remaining", "2".into()), ("ratelimit-reset", "5".into())]));
         // Two more fit; the third waits for the reset five seconds out.
-        let (_a, _b) = (limiter.admit().await, limiter.admit().await);
+        let (_a, _b) = (limiter.admit("GET", "/").await, limiter.admit("GET", "/").await);
         drop(first);
         let started = Instant::now();
-        drop(limiter.admit().await);
+        drop(limiter.admit("GET", "/").await);
         assert!(started.elapsed() >= Duration::from_millis(4_900), "{:?}", started.elapsed());
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_rolling_window_lets_max_requests_through_per_interval_counted_from_their_responses() {
-        let limiter = RateLimiter::default();
+        let limiter = warmed();
         let window = |remaining: u64| hubspot_window(3, remaining);
-        let first = limiter.admit().await;
+        let first = limiter.admit("GET", "/").await;
         limiter.observe(first.sent(), 200, &window(2));
         tokio::time::advance(Duration::from_secs(1)).await;
         drop(first);
         let started = Instant::now();
-        let (second, third) = (limiter.admit().await, limiter.admit().await);
+        let (second, third) = (limiter.admit("GET", "/").await, limiter.admit("GET", "/").await);
         assert!(started.elapsed().is_zero(), "three fit in the window");
         drop((second, third));
         // The fourth waits until the first has been out of the server's window: 10 s after its response.
-        let fourth = limiter.admit().await;
+        let fourth = limiter.admit("GET", "/").await;
         assert_eq!(started.elapsed(), Duration::from_secs(10), "{:?}", started.elapsed());
         // Three in flight fill the window: another waits for one to finish, then for its interval.
-        let (fifth, sixth) = (limiter.admit().await, limiter.admit().await);
-        let waiting = limiter.admit();
+        let (fifth, sixth) = (limiter.admit("GET", "/").await, limiter.admit("GET", "/").await);
+        let waiting = limiter.admit("GET", "/");
         tokio::pin!(waiting);
         assert!(futures::poll!(waiting.as_mut()).is_pending(), "a full window of requests in flight holds it");
         drop((fourth, fifth, sixth));
@@ -413,38 +495,38 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_response_counts_as_ours_every_request_of_ours_the_server_may_have_counted() {
-        let limiter = RateLimiter::default();
+        let limiter = warmed();
         let window = |remaining: u64| hubspot_window(2, remaining);
         // A is sent at 0 s and answered at 0.1 s; B, sent at 9.95 s, is answered at 10.2 s with the
         // server counting both (A arrived less than 10 s before B), after A left this limiter's count.
-        let a = limiter.admit().await;
+        let a = limiter.admit("GET", "/").await;
         limiter.observe(a.sent(), 200, &window(1));
         tokio::time::advance(Duration::from_millis(100)).await;
         drop(a);
         tokio::time::advance(Duration::from_millis(9_850)).await;
-        let b = limiter.admit().await;
+        let b = limiter.admit("GET", "/").await;
         tokio::time::advance(Duration::from_millis(250)).await;
         limiter.observe(b.sent(), 200, &window(0));
         drop(b);
         // Only B is in the server's window now: no other client's request to wait out.
         let started = Instant::now();
-        drop(limiter.admit().await);
+        drop(limiter.admit("GET", "/").await);
         assert!(started.elapsed() < Duration::from_secs(1), "waited {:?} for a window only ours filled", started.elapsed());
     }
 
     #[tokio::test(start_paused = true)]
     async fn requests_sent_together_count_as_ours_whichever_the_server_saw_first() {
-        let limiter = RateLimiter::default();
+        let limiter = warmed();
         let window = |remaining: u64| hubspot_window(3, remaining);
         // A is let go just before B, but B reached the server first: A's response counts both, and
         // B looks like another client's request.
-        let a = limiter.admit().await;
+        let a = limiter.admit("GET", "/").await;
         tokio::time::advance(Duration::from_millis(1)).await;
-        let b = limiter.admit().await;
+        let b = limiter.admit("GET", "/").await;
         tokio::time::advance(Duration::from_millis(50)).await;
         limiter.observe(a.sent(), 200, &window(1));
         drop(a);
-        let waiting = limiter.admit();
+        let waiting = limiter.admit("GET", "/");
         tokio::pin!(waiting);
         assert!(futures::poll!(waiting.as_mut()).is_pending(), "A, B and the other client's fill the window");
         // B's response counted only B: the third goes out as soon as it is read.
@@ -458,13 +540,13 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_request_held_back_goes_out_when_a_later_response_shows_room() {
-        let limiter = RateLimiter::default();
+        let limiter = warmed();
         let window = |remaining: u64| hubspot_window(2, remaining);
         // Another client's request fills the window with ours.
-        let first = limiter.admit().await;
+        let first = limiter.admit("GET", "/").await;
         limiter.observe(first.sent(), 200, &window(0));
         drop(first);
-        let waiting = limiter.admit();
+        let waiting = limiter.admit("GET", "/");
         tokio::pin!(waiting);
         assert!(futures::poll!(waiting.as_mut()).is_pending(), "the window is full");
         // A second later a response says the other client's request has left it.
@@ -477,7 +559,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_server_naming_endless_budgets_gets_a_few_kept() {
-        let limiter = RateLimiter::default();
+        let limiter = warmed();
         for n in 0..1_000 {
             let (remaining, interval) = (format!("x-{n}-remaining"), format!("x-{n}-interval-milliseconds"));
             let max = format!("x-{n}-max");
@@ -490,18 +572,73 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn retry_after_on_an_error_and_a_reported_limit_pause_everyone() {
-        let limiter = RateLimiter::default();
+        let limiter = warmed();
         limiter.observe(Instant::now(), 400, &headers(&[("Retry-After", "3".into())]));
         let started = Instant::now();
-        drop(limiter.admit().await);
+        drop(limiter.admit("GET", "/").await);
         assert!(started.elapsed() >= Duration::from_secs(3));
         limiter.observe(Instant::now(), 200, &headers(&[("Retry-After", "30".into())]));
         let started = Instant::now();
-        drop(limiter.admit().await);
+        drop(limiter.admit("GET", "/").await);
         assert!(started.elapsed() < Duration::from_secs(1), "Retry-After on a success is not a pause");
         limiter.pause_for(Duration::from_secs(2));
         let started = Instant::now();
-        drop(limiter.admit().await);
+        drop(limiter.admit("GET", "/").await);
         assert!(started.elapsed() >= Duration::from_secs(2));
+    }
+    #[tokio::test(start_paused = true)]
+    async fn a_declared_limit_paces_only_the_requests_it_matches_counted_from_their_responses() {
+        let search = RequestLimit {
+            name: "search".into(),
+            method: Some("POST".into()),
+            path: "/crm/v3/objects/*/search".into(),
+            max: 2,
+            interval_ms: 1000,
+        };
+        let limiter = RateLimiter::new(&[search]);
+        limiter.observe(Instant::now(), 200, &[]);
+        let path = "/crm/v3/objects/contacts/search";
+        let started = Instant::now();
+        let first = limiter.admit("POST", path).await;
+        tokio::time::advance(Duration::from_millis(300)).await;
+        drop(first);
+        drop(limiter.admit("POST", "/crm/v3/objects/deals/search").await);
+        // Both count; other requests don't, and aren't held back.
+        for _ in 0..10 {
+            drop(limiter.admit("GET", "/crm/v3/objects/contacts").await);
+            drop(limiter.admit("GET", path).await);
+        }
+        assert_eq!(started.elapsed(), Duration::from_millis(300));
+        // The third waits until the first has been out of the window for an interval after its response.
+        drop(limiter.admit("POST", path).await);
+        assert_eq!(started.elapsed(), Duration::from_millis(1300));
+        // Requests in flight hold the next back until one ends, and then for an interval.
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let (a, b) = (limiter.admit("POST", path).await, limiter.admit("POST", path).await);
+        let waiting = limiter.admit("POST", path);
+        tokio::pin!(waiting);
+        assert!(tokio::time::timeout(Duration::from_secs(5), &mut waiting).await.is_err(), "held while in flight");
+        let ended = Instant::now();
+        drop(a);
+        drop(waiting.await);
+        drop(b);
+        assert!(ended.elapsed() >= Duration::from_secs(1), "{:?}", ended.elapsed());
+    }
+    #[tokio::test(start_paused = true)]
+    async fn until_a_first_response_is_read_one_request_goes_out_at_a_time() {
+        let limiter = RateLimiter::default();
+        let first = limiter.admit("GET", "/").await;
+        let second = limiter.admit("GET", "/");
+        tokio::pin!(second);
+        assert!(tokio::time::timeout(Duration::from_secs(60), &mut second).await.is_err(), "held while the first is out");
+        // The response says another process used most of the window: the rest wait for it.
+        limiter.observe(first.sent(), 200, &hubspot_window(3, 1));
+        drop(first);
+        let started = Instant::now();
+        drop(second.await);
+        assert!(started.elapsed() < Duration::from_millis(10), "the one place left is taken at once");
+        let third = limiter.admit("GET", "/");
+        tokio::pin!(third);
+        assert!(tokio::time::timeout(Duration::from_secs(5), &mut third).await.is_err(), "the window is full");
     }
 }

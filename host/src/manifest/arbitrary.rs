@@ -112,8 +112,16 @@ pub(crate) fn permissions() -> impl Strategy<Value = Permissions> {
     });
     let resources = (of(any::<u32>()), of(any::<u32>()))
         .prop_map(|(memory_mib, call_timeout_ms)| ResourceNeeds { memory_mib, call_timeout_ms });
-    (vec(host, 0..3), vec(credential, 0..4), of(text()), resources).prop_map(
-        |(hosts, credentials, base_url_key, resources)| Permissions { hosts, credentials, base_url_key, resources },
+    let request_limit = (text(), of(text()), text(), any::<u32>(), any::<u32>())
+        .prop_map(|(name, method, path, max, interval_ms)| RequestLimit { name, method, path, max, interval_ms });
+    (vec(host, 0..3), vec(credential, 0..4), of(text()), resources, vec(request_limit, 0..2)).prop_map(
+        |(hosts, credentials, base_url_key, resources, request_limits)| Permissions {
+            hosts,
+            credentials,
+            base_url_key,
+            resources,
+            request_limits,
+        },
     )
 }
 

@@ -72,6 +72,7 @@ pub fn check(info: &ConnectorInfo) -> Vec<String> {
     check_loaders(info, &mut problems);
     check_resolvers(info, &mut problems);
     check_onboarding_and_permissions(info, &mut problems);
+    super::pacing::check_request_limits(&info.permissions.request_limits, &mut problems);
     check_text(info, &mut problems);
     problems
 }

@@ -387,5 +387,8 @@ pub fn permission_lines(permissions: &Permissions) -> Vec<String> {
     if let Some(ms) = permissions.resources.call_timeout_ms {
         lines.push(format!("{ms} ms per call"));
     }
+    for limit in &permissions.request_limits {
+        lines.push(format!("requests paced ({limit})"));
+    }
     lines
 }

