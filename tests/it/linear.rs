@@ -101,15 +101,7 @@ fn a_synced_workspace_matches_the_api_exactly() {
     assert!(parents > 0, "the data has sub-issues");
 
     // Every collection link exists, and only those.
-    let links = |table: &str| -> BTreeMap<String, BTreeSet<String>> {
-        let mut stmt = db.prepare(&format!("SELECT parent_id, child_id FROM \"{table}\"")).unwrap();
-        let mut map: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).unwrap() {
-            let (parent, child) = row.unwrap();
-            map.entry(parent).or_default().insert(child);
-        }
-        map
-    };
+    let links = |table: &str| max_tests::links(&db, table);
     let api = |type_name: &str, key: &str| -> BTreeMap<String, BTreeSet<String>> {
         fake.with_data(|d| {
             d.all(type_name)

@@ -7,6 +7,7 @@ mod cli;
 mod contract;
 mod front_door;
 mod http;
+mod hubspot;
 mod hubspot_fake;
 mod inventory;
 mod linear;

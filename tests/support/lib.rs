@@ -206,6 +206,20 @@ pub fn tables(db: &Path, live_only: bool) -> std::collections::BTreeMap<String, 
     out
 }
 
+/// The links of a collection's table (`Issue.labels`): each parent's children.
+pub fn links(
+    db: &rusqlite::Connection,
+    table: &str,
+) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut stmt = db.prepare(&format!("SELECT parent_id, child_id FROM \"{table}\"")).expect("a link table");
+    let mut map: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
+    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).expect("links") {
+        let (parent, child) = row.expect("a link");
+        map.entry(parent).or_default().insert(child);
+    }
+    map
+}
+
 /// Changes three tasks of an Acme fake the way a user would between syncs: renames the first,
 /// deletes the second, creates one called `title` in the first project. Returns their ids
 /// (renamed, deleted, created).

@@ -183,6 +183,15 @@ fn lint() -> Result<(), String> {
 fn test(extra: &[String]) -> Result<(), String> {
     lint()?;
     build(Targets::BinsAndTests)?;
+    // The connectors' own unit tests (their parsing and naming rules), run natively, in a directory of
+    // their own: built without the `native` feature the benchmarks build them with.
+    exec(
+        cargo()
+            .args(["test", "--workspace", "--manifest-path"])
+            .arg(workspace_root().join("connectors").join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(target_dir().join("connector-tests")),
+    )?;
     exec(
         cargo()
             .current_dir(workspace_root())

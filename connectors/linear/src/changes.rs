@@ -12,7 +12,7 @@ use crate::model::EntityKind;
 
 /// How far before "now" a first cursor starts, so clock skew between this machine and Linear never
 /// loses a change (changes seen twice are harmless).
-const SKEW_MS: u64 = 5 * 60 * 1000;
+const SKEW_MS: i64 = 5 * 60 * 1000;
 
 /// The change-feed loader of `kind`.
 pub fn loader_name(kind: &EntityKind) -> String {
@@ -36,9 +36,7 @@ fn encode(cursor: &Cursor) -> String {
 /// (a full sync takes it before it reads anything, so the next sync starts there).
 pub fn page(linear: &Linear, kind: &EntityKind, cursor: Option<&str>) -> Result<ChangePage> {
     let Some(cursor) = cursor else {
-        let now =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-        let since = format_ms(now.saturating_sub(SKEW_MS));
+        let since = max_connector_sdk::time::iso(max_connector_sdk::time::now_ms() - SKEW_MS);
         return Ok(ChangePage::new(encode(&Cursor { since, after: None, newest: None }), false));
     };
     let cursor: Cursor = serde_json::from_str(cursor)
@@ -83,21 +81,4 @@ pub fn page(linear: &Linear, kind: &EntityKind, cursor: Option<&str>) -> Result<
         page = page.delete(kind.entity, &id);
     }
     Ok(page)
-}
-
-/// Epoch milliseconds as ISO-8601 UTC (`2024-05-02T10:11:12.345Z`), the form Linear compares.
-fn format_ms(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // The civil date of a day count since 1970-01-01.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem % 3600 / 60, rem % 60, ms % 1000)
 }

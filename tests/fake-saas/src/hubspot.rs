@@ -18,8 +18,10 @@
 //!   window's headers.
 //! - Associations v4: `GET /crm/v4/objects/{type}/{id}/associations/{toType}` (`limit` default 500,
 //!   `after`) and `POST /crm/v4/associations/{type}/{toType}/batch/read`; `toObjectId` a number, each
-//!   association with its `associationTypes` (`category`, `typeId`, `label`).
-//! - `GET /crm/v3/owners`, `GET /crm/v3/pipelines/{deals|tickets}`, `GET /account-info/v3/details`.
+//!   association with its `associationTypes` (`category`, `typeId`, `label`); the portal's own labels
+//!   are `USER_DEFINED`; `GET /crm/v4/associations/{type}/{toType}/labels` lists the types in use.
+//! - `GET /crm/v3/owners`, `GET /crm/v3/owners/{ownerId}` (`idProperty=id|userId`, `archived`),
+//!   `GET /crm/v3/pipelines/{deals|tickets}`, `GET /account-info/v3/details`.
 //! - HubSpot's error body on every error: `status`, `message`, `correlationId`, `category`, `context`.
 //! - With a rolling window (`Faults::window`), the `X-HubSpot-RateLimit-*` headers and 429 body.
 //! - `X-HubSpot-RateLimit-Daily` and `-Daily-Remaining` on requests made with the private-app token
@@ -101,6 +103,8 @@ struct HubSpotState {
     searches: RollingWindow,
     /// Search requests refused by it.
     search_limited: AtomicU64,
+    /// Search requests answered with results.
+    searches_answered: AtomicU64,
     tokens: Mutex<Tokens>,
     refreshes: AtomicU64,
     daily_limit: u64,
@@ -136,6 +140,7 @@ impl HubSpot {
                     interval: std::time::Duration::from_secs(1),
                 }),
                 search_limited: AtomicU64::new(0),
+                searches_answered: AtomicU64::new(0),
                 tokens: Mutex::new(Tokens::new(config.oauth, "hs")),
                 refreshes: AtomicU64::new(0),
                 daily_limit: config.daily_limit,
@@ -163,9 +168,11 @@ impl HubSpot {
             .route("/crm/v3/objects/{object_type}/search", post(search_objects))
             .route("/crm/v4/objects/{object_type}/{id}/associations/{to_type}", get(associations))
             .route("/crm/v4/associations/{object_type}/{to_type}/batch/read", post(associations_batch))
+            .route("/crm/v4/associations/{object_type}/{to_type}/labels", get(association_labels))
             .route("/crm/v3/objects/{object_type}/{id}", get(read))
             .route("/crm/v3/properties/{object_type}", get(properties))
             .route("/crm/v3/owners", get(owners))
+            .route("/crm/v3/owners/{owner_id}", get(owner))
             .route("/crm/v3/pipelines/{object_type}", get(pipelines))
             .route("/account-info/v3/details", get(account))
             .route("/oauth/v1/token", post(token))
@@ -181,6 +188,11 @@ impl HubSpot {
     /// Live objects per type (`contacts`: n).
     pub fn counts(&self) -> std::collections::BTreeMap<&'static str, usize> {
         self.state.data.read().expect("data lock").counts()
+    }
+
+    /// What `/_fake/stats` answers.
+    pub fn stats(&self) -> Value {
+        stats_json(&self.state)
     }
 
     /// API requests answered so far (`/_fake/*` excluded).
@@ -474,7 +486,10 @@ async fn search_objects(
     let request: Value = serde_json::from_slice(&body).map_err(|e| invalid(&format!("Invalid input JSON: {e}")))?;
     let data = state.data.read().expect("data lock");
     match search::search(&data, object_type, &request) {
-        Ok(body) => Ok(Json(body).into_response()),
+        Ok(body) => {
+            state.searches_answered.fetch_add(1, Ordering::Relaxed);
+            Ok(Json(body).into_response())
+        }
         Err(search::Refused(message)) => Err(invalid(&message)),
     }
 }
@@ -495,7 +510,7 @@ fn associations_v4(
         .map(|(id, types)| {
             let types: Vec<Value> = types
                 .iter()
-                .map(|(type_id, label)| json!({ "category": "HUBSPOT_DEFINED", "typeId": type_id, "label": label }))
+                .map(|(type_id, label)| json!({ "category": data::category(*type_id), "typeId": type_id, "label": label }))
                 .collect();
             json!({ "toObjectId": id, "associationTypes": types })
         })
@@ -567,6 +582,24 @@ async fn associations_batch(
     Ok((StatusCode::MULTI_STATUS, Json(body)).into_response())
 }
 
+/// `GET /crm/v4/associations/{type}/{toType}/labels`: the association types between two object types,
+/// labelled or not.
+async fn association_labels(
+    State(state): Shared,
+    Path((segment, to)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Answer {
+    gate(&state, &headers).await?;
+    let (object_type, to_type) = (object_type(&segment)?, object_type(&to)?);
+    let data = state.data.read().expect("data lock");
+    let results: Vec<Value> = data
+        .association_labels(object_type, to_type)
+        .into_iter()
+        .map(|(type_id, label)| json!({ "category": data::category(type_id), "typeId": type_id, "label": label }))
+        .collect();
+    Ok(Json(json!({ "results": results })).into_response())
+}
+
 /// A batch request's body and its inputs' ids (as strings, whether sent as strings or numbers).
 #[allow(clippy::result_large_err, reason = "the error is the HTTP response the handler returns as is")]
 fn batch_inputs(body: &[u8], most: usize) -> Result<(Value, Vec<String>), Response> {
@@ -601,33 +634,62 @@ async fn properties(State(state): Shared, Path(segment): Path<String>, headers: 
     Ok(Json(json!({ "results": results })).into_response())
 }
 
+/// An owner as the owners API returns it.
+fn owner_json(o: &data::Owner) -> Value {
+    json!({
+        "id": o.id.to_string(),
+        "email": o.email,
+        "firstName": o.first_name,
+        "lastName": o.last_name,
+        "userId": o.user_id,
+        "userIdIncludingInactive": o.user_id,
+        "type": "PERSON",
+        "createdAt": EPOCH,
+        "updatedAt": EPOCH,
+        "archived": false,
+        "teams": [],
+    })
+}
+
 async fn owners(State(state): Shared, RawQuery(query): RawQuery, headers: HeaderMap) -> Answer {
     gate(&state, &headers).await?;
     let params = params(query.as_deref());
     let (limit, after) = (limit(&params, 100, 500)?, after(&params)?);
+    let archived = single_param(&params, "archived") == Some("true");
     let data = state.data.read().expect("data lock");
-    let mut matching = data.owners().iter().filter(|o| o.id > after);
-    let page: Vec<Value> = matching
-        .by_ref()
-        .take(limit)
-        .map(|o| {
-            json!({
-                "id": o.id.to_string(),
-                "email": o.email,
-                "firstName": o.first_name,
-                "lastName": o.last_name,
-                "userId": o.user_id,
-                "userIdIncludingInactive": o.user_id,
-                "type": "PERSON",
-                "createdAt": EPOCH,
-                "updatedAt": EPOCH,
-                "archived": false,
-                "teams": [],
-            })
-        })
-        .collect();
+    // The portal's owners are all active.
+    let mut matching = data.owners().iter().filter(|o| o.id > after && !archived);
+    let page: Vec<Value> = matching.by_ref().take(limit).map(owner_json).collect();
     let next = matching.next().and(page.last().and_then(|o| o["id"].as_str().map(str::to_string)));
     Ok(with_paging(page, paging(next, "https://api.hubapi.com/crm/v3/owners?after={after}".to_string())))
+}
+
+async fn owner(
+    State(state): Shared,
+    Path(owner_id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Answer {
+    gate(&state, &headers).await?;
+    let params = params(query.as_deref());
+    let by_user = match single_param(&params, "idProperty") {
+        None | Some("id") => false,
+        Some("userId") => true,
+        Some(other) => return Err(invalid(&format!("idProperty must be id or userId, got {other}"))),
+    };
+    let archived = single_param(&params, "archived") == Some("true");
+    let data = state.data.read().expect("data lock");
+    let wanted = owner_id.parse::<u64>().ok();
+    let found = data.owners().iter().find(|o| Some(if by_user { o.user_id } else { o.id }) == wanted && !archived);
+    match found {
+        Some(o) => Ok(Json(owner_json(o)).into_response()),
+        None => Err(error(
+            StatusCode::NOT_FOUND,
+            "OBJECT_NOT_FOUND",
+            &format!("No owner with id {owner_id}"),
+            json!({ "id": [owner_id] }),
+        )),
+    }
 }
 
 async fn pipelines(State(state): Shared, Path(segment): Path<String>, headers: HeaderMap) -> Answer {
@@ -736,15 +798,21 @@ async fn token(State(state): Shared, axum::Form(form): axum::Form<TokenForm>) ->
 }
 
 async fn stats(State(state): Shared) -> Response {
+    Json(stats_json(&state)).into_response()
+}
+
+/// What `/_fake/stats` answers: live objects per type, requests answered, searches answered, and the
+/// requests each limit refused.
+fn stats_json(state: &HubSpotState) -> Value {
     let counts = state.data.read().expect("data lock").counts();
     let rate_limited = state.window.as_ref().map_or(0, |w| w.refused());
     let search_limited = state.search_limited.load(Ordering::Relaxed);
-    Json(json!({
+    json!({
         "counts": counts,
         "requests": state.requests.load(Ordering::Relaxed),
+        "searches": state.searches_answered.load(Ordering::Relaxed),
         "rate_limited": rate_limited,
         "search_limited": search_limited,
         "refreshes": state.refreshes.load(Ordering::Relaxed),
-    }))
-    .into_response()
+    })
 }

@@ -242,6 +242,20 @@ pub struct Association {
     pub reverse: Vec<(u32, Option<String>)>,
 }
 
+/// The portal's own association label (`USER_DEFINED`) from a deal to its decision maker, and back.
+pub const DECIDES_DEAL: u32 = 1001;
+/// The way back of [`DECIDES_DEAL`].
+pub const DECIDES_FOR: u32 = 1002;
+
+fn decision_maker(type_id: u32) -> (u32, Option<String>) {
+    (type_id, Some("Decision maker".to_string()))
+}
+
+/// The category of an association type: the portal's own labels are `USER_DEFINED`.
+pub fn category(type_id: u32) -> &'static str {
+    if type_id >= DECIDES_DEAL { "USER_DEFINED" } else { "HUBSPOT_DEFINED" }
+}
+
 /// A user of the portal that objects are assigned to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Owner {
@@ -602,17 +616,16 @@ impl Dataset {
                 ));
             }
         }
-        for deal in ids(self, ObjectType::Deals) {
-            for _ in 0..1 + rng.below(2) {
+        for (n, deal) in ids(self, ObjectType::Deals).into_iter().enumerate() {
+            for i in 0..1 + rng.below(2) {
                 if let Some(&contact) = (!contacts.is_empty()).then(|| rng.pick(&contacts)) {
-                    links.push((
-                        ObjectType::Deals,
-                        deal,
-                        ObjectType::Contacts,
-                        contact,
-                        vec![(3, None)],
-                        vec![(4, None)],
-                    ));
+                    // A label of the portal's own on some: its deal's decision maker.
+                    let (types, reverse) = if i == 0 && n % 3 == 0 {
+                        (vec![(3, None), decision_maker(DECIDES_DEAL)], vec![(4, None), decision_maker(DECIDES_FOR)])
+                    } else {
+                        (vec![(3, None)], vec![(4, None)])
+                    };
+                    links.push((ObjectType::Deals, deal, ObjectType::Contacts, contact, types, reverse));
                 }
             }
             if !companies.is_empty() {
@@ -691,6 +704,23 @@ impl Dataset {
     /// The pipelines of `object_type` (deals and tickets have some).
     pub fn pipelines(&self, object_type: ObjectType) -> &[Pipeline] {
         self.pipelines.get(&object_type).map_or(&[], Vec::as_slice)
+    }
+
+    /// The association types from `from` objects to `to` objects that the portal's associations use:
+    /// (type id, label), labelled or not, each once.
+    pub fn association_labels(&self, from: ObjectType, to: ObjectType) -> Vec<(u32, Option<String>)> {
+        let mut found: Vec<(u32, Option<String>)> = self
+            .associations
+            .iter()
+            .flat_map(|a| {
+                let forward = (a.from.0 == from && a.to.0 == to).then_some(&a.types);
+                let back = (a.to.0 == from && a.from.0 == to).then_some(&a.reverse);
+                forward.into_iter().chain(back).flatten().cloned()
+            })
+            .collect();
+        found.sort();
+        found.dedup();
+        found
     }
 
     /// The associations of one object with objects of `to_type`: (their id, the types from it).
