@@ -164,6 +164,18 @@ impl Response {
     }
 }
 
+/// `value` percent-encoded for a URL's query string (every byte but RFC 3986's unreserved ones).
+pub fn encode_query(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
+}
+
 /// Finds the `rel="next"` target in a `Link` header value.
 pub fn link_next(header: &str) -> Option<String> {
     header.split(',').find_map(|part| {
@@ -227,6 +239,11 @@ fn graphql_error(response: &Response, error: &serde_json::Value) -> ConnectorErr
 #[cfg(test)]
 mod tests {
     use super::link_next;
+
+    #[test]
+    fn query_values_keep_only_unreserved_bytes() {
+        assert_eq!(super::encode_query("a,b c/é~_.-"), "a%2Cb%20c%2F%C3%A9~_.-");
+    }
 
     #[test]
     fn finds_next_among_several_rels() {

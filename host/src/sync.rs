@@ -512,24 +512,18 @@ impl<S: Storage + Send + 'static> Drain<'_, S> {
                 }
                 Err(error) => {
                     attempt += 1;
-                    let longest = self.options.limits.retry_wait;
-                    if let Error::ConnectorFailed { error: ConnectorError::RateLimited(wait), .. } = &error {
-                        // Every worker of the installation waits, not just this one (never past the cap).
-                        let wait = wait.map_or(Duration::from_secs(1), Duration::from_millis);
-                        self.context.http.pause_for(wait.min(longest));
-                    }
-                    match retry_delay(&error, attempt, longest) {
-                        Some(delay) if attempt < self.options.max_attempts => {
+                    match after_failure(&self.context.http, &error, attempt, self.options) {
+                        Some(delay) => {
                             if let Err(over) = self.spend_wait(delay) {
                                 return self.fail(task, &over);
                             }
                             self.observer.retrying(&task.spec.to_string(), &error.to_string(), delay);
-                            if !self.sleep_unless_stopped(delay).await {
+                            if !sleep_unless_stopped(&self.options.stop, delay).await {
                                 // Left `running`: resuming the sync starts it again.
                                 return Ok(());
                             }
                         }
-                        _ => return self.fail(task, &error),
+                        None => return self.fail(task, &error),
                     }
                 }
             }
@@ -579,22 +573,34 @@ impl<S: Storage + Send + 'static> Drain<'_, S> {
         Ok(())
     }
 
-    /// Sleeps `delay`, waking early when the sync is stopped; false if it was.
-    async fn sleep_unless_stopped(&self, delay: Duration) -> bool {
-        let until = tokio::time::Instant::now() + delay;
-        while tokio::time::Instant::now() < until {
-            if self.options.stop.load(Ordering::Relaxed) {
-                return false;
-            }
-            tokio::time::sleep_until(until.min(tokio::time::Instant::now() + Duration::from_millis(100))).await;
-        }
-        !self.options.stop.load(Ordering::Relaxed)
-    }
-
     /// Records `error` as the task's failure (with any secret the message quotes taken out).
     fn fail(&self, task: &Task, error: &Error) -> Result<()> {
         lock(&self.context.storage).fail_task(task, &self.context.http.redact(&error.to_string()))
     }
+}
+
+/// After `error` on the `attempt`th try of a guest call: pauses every request of the installation when
+/// the API said it was rate limited (never past the cap), and returns how long to wait before trying
+/// again, or `None` when retrying can't help or the attempts are used up.
+fn after_failure(http: &HttpCapability, error: &Error, attempt: u32, options: &SyncOptions) -> Option<Duration> {
+    let longest = options.limits.retry_wait;
+    if let Error::ConnectorFailed { error: ConnectorError::RateLimited(wait), .. } = error {
+        let wait = wait.map_or(Duration::from_secs(1), Duration::from_millis);
+        http.pause_for(wait.min(longest));
+    }
+    retry_delay(error, attempt, longest).filter(|_| attempt < options.max_attempts)
+}
+
+/// Sleeps for `delay`, looking at `stop` every 100 ms; whether it slept it all without being stopped.
+async fn sleep_unless_stopped(stop: &AtomicBool, delay: Duration) -> bool {
+    let until = tokio::time::Instant::now() + delay;
+    while tokio::time::Instant::now() < until {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        tokio::time::sleep_until(until.min(tokio::time::Instant::now() + Duration::from_millis(100))).await;
+    }
+    !stop.load(Ordering::Relaxed)
 }
 
 /// How long to wait before retrying after `error` (never longer than `longest`, whatever the connector

@@ -8,7 +8,7 @@
 mod model;
 mod object;
 
-use max_connector_sdk::http::{self, Response};
+use max_connector_sdk::http::{self, Response, encode_query};
 use max_connector_sdk::table::EntityTable;
 use max_connector_sdk::{
     Batch, ChangePage, Config, Connector, ConnectorError, ConnectorInfo, Entities, EntityRef, Loader, Onboarding, Page,
@@ -220,10 +220,10 @@ impl Connector for Acme {
             COLLECTIONS.iter().find(|c| c.loader == loader).ok_or_else(|| ConnectorError::unknown_loader(loader))?;
         let mut query = format!("/api/{}?limit={}", spec.child.path, self.page_size);
         if let Some(param) = spec.parent_param {
-            query.push_str(&format!("&{param}={}", encode(&parent.id)));
+            query.push_str(&format!("&{param}={}", encode_query(&parent.id)));
         }
         if let Some(cursor) = cursor {
-            query.push_str(&format!("&cursor={}", encode(cursor)));
+            query.push_str(&format!("&cursor={}", encode_query(cursor)));
         }
         let response = self.get(&query)?;
         let next = response.header("x-next-cursor").filter(|c| !c.is_empty()).map(str::to_string);
@@ -235,7 +235,7 @@ impl Connector for Acme {
             return Err(ConnectorError::unknown_loader(loader));
         }
         let Some(since) = cursor else { return self.change_position() };
-        let response = self.get(&format!("/api/changes?since={}&limit={CHANGES_PAGE}", encode(since)))?;
+        let response = self.get(&format!("/api/changes?since={}&limit={CHANGES_PAGE}", encode_query(since)))?;
         let body: ChangeLog<'_> = serde_json::from_slice(response.body())
             .map_err(|e| ConnectorError::invalid_response(format!("a change log expected: {e}")))?;
         let mut last = since.to_string();
@@ -312,17 +312,6 @@ struct Event<'a> {
     action: &'a str,
     #[serde(borrow)]
     payload: Option<&'a RawValue>,
-}
-
-/// Percent-encodes a query value.
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 export_connector!(Acme);

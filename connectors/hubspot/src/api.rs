@@ -99,15 +99,12 @@ pub fn results(body: &Json) -> Result<&Vec<Json>> {
     body["results"].as_array().ok_or_else(|| ConnectorError::invalid_response("a HubSpot response without results"))
 }
 
-/// `text` percent-encoded for a query string (property names are letters, digits and `_`; anything else
-/// is encoded).
-pub fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
-            other => out.push_str(&format!("%{other:02X}")),
-        }
+/// An id HubSpot sent as a string or as a number (v4 sends `toObjectId` as a number; owners' ids are
+/// strings).
+pub fn id_text(value: &Json) -> Option<String> {
+    match value {
+        Json::String(s) if !s.is_empty() => Some(s.clone()),
+        Json::Number(n) => Some(n.to_string()),
+        _ => None,
     }
-    out
 }

@@ -11,6 +11,7 @@
 //! the server's time when this one began: search indexes a change a few seconds after it is made, and a
 //! change indexed late is still read.
 
+use max_connector_sdk::http::encode_query;
 use max_connector_sdk::table::EntityTable;
 use max_connector_sdk::{ChangePage, ConnectorError, Result};
 use serde_json::{Value as Json, json};
@@ -134,7 +135,7 @@ fn archived_page(api: &Api, shape: &Shape, from: i64, mut pass: Pass, after: Str
         shape.kind.modified
     );
     if !after.is_empty() {
-        url.push_str(&format!("&after={}", api::encode(&after)));
+        url.push_str(&format!("&after={}", encode_query(&after)));
     }
     let (answer, _) = api.send(api.get(&url))?;
     let mut deleted = Vec::new();

@@ -45,7 +45,20 @@ const OWNER: Column = table::Column::new("owner", Kind::Ref("Owner"))
 const PRIMARY_COMPANY: Column = table::Column::new("primaryCompany", Kind::Ref("Company"))
     .doc("The company it is associated with as primary")
     .with(Read::PrimaryCompany);
+const WITH_COMPANIES: Column = associated("companies", "Company", "Companies it is associated with");
+const WITH_CONTACTS: Column = associated("contacts", "Contact", "Contacts it is associated with");
+const WITH_DEALS: Column = associated("deals", "Deal", "Deals it is associated with");
+const WITH_TICKETS: Column = associated("tickets", "Ticket", "Tickets it is associated with");
 const CREATED: Column = prop("createdate", D, "When it was created");
+const WEBSITE: Column = prop("website", T, "Website URL");
+const PHONE: Column = prop("phone", T, "Phone number");
+const ADDRESS: Column = prop("address", T, "Street address");
+const CITY: Column = prop("city", T, "City");
+const STATE: Column = prop("state", T, "State or region");
+const ZIP: Column = prop("zip", T, "Postal code");
+const COUNTRY: Column = prop("country", T, "Country");
+const DESCRIPTION: Column = prop("description", T, "Description");
+const HS_MODIFIED: Column = prop("hs_lastmodifieddate", D, "When it last changed");
 
 /// A CRM object type.
 #[derive(Debug)]
@@ -74,24 +87,24 @@ pub const CONTACT: ObjectKind = ObjectKind {
         prop("email", T, "Email address"),
         prop("firstname", T, "First name"),
         prop("lastname", T, "Last name"),
-        prop("phone", T, "Phone number"),
+        PHONE,
         prop("mobilephone", T, "Mobile phone number"),
         prop("jobtitle", T, "Job title"),
         prop("company", T, "Company name as entered on the contact"),
-        prop("website", T, "Website URL"),
-        prop("address", T, "Street address"),
-        prop("city", T, "City"),
-        prop("state", T, "State or region"),
-        prop("zip", T, "Postal code"),
-        prop("country", T, "Country"),
+        WEBSITE,
+        ADDRESS,
+        CITY,
+        STATE,
+        ZIP,
+        COUNTRY,
         prop("lifecyclestage", T, "Lifecycle stage (subscriber, lead, … customer)"),
         prop("hs_lead_status", T, "Lead status"),
         CREATED,
         prop("lastmodifieddate", D, "When it last changed"),
         OWNER,
-        associated("companies", "Company", "Companies it is associated with"),
-        associated("deals", "Deal", "Deals it is associated with"),
-        associated("tickets", "Ticket", "Tickets it is associated with"),
+        WITH_COMPANIES,
+        WITH_DEALS,
+        WITH_TICKETS,
         PRIMARY_COMPANY,
     ],
 };
@@ -105,25 +118,25 @@ pub const COMPANY: ObjectKind = ObjectKind {
     columns: &[
         prop("name", T, "Company name"),
         prop("domain", T, "Company domain name"),
-        prop("website", T, "Website URL"),
-        prop("phone", T, "Phone number"),
+        WEBSITE,
+        PHONE,
         prop("industry", T, "Industry"),
         prop("type", T, "Type (prospect, partner, …)"),
-        prop("description", T, "Description"),
-        prop("address", T, "Street address"),
-        prop("city", T, "City"),
-        prop("state", T, "State or region"),
-        prop("zip", T, "Postal code"),
-        prop("country", T, "Country"),
+        DESCRIPTION,
+        ADDRESS,
+        CITY,
+        STATE,
+        ZIP,
+        COUNTRY,
         prop("numberofemployees", F, "Number of employees"),
         prop("annualrevenue", F, "Annual revenue"),
         prop("lifecyclestage", T, "Lifecycle stage"),
         CREATED,
-        prop("hs_lastmodifieddate", D, "When it last changed"),
+        HS_MODIFIED,
         OWNER,
-        associated("contacts", "Contact", "Contacts it is associated with"),
-        associated("deals", "Deal", "Deals it is associated with"),
-        associated("tickets", "Ticket", "Tickets it is associated with"),
+        WITH_CONTACTS,
+        WITH_DEALS,
+        WITH_TICKETS,
     ],
 };
 
@@ -138,7 +151,7 @@ pub const DEAL: ObjectKind = ObjectKind {
         prop("amount", F, "Amount"),
         prop("closedate", D, "Close date"),
         prop("dealtype", T, "Deal type (newbusiness, existingbusiness)"),
-        prop("description", T, "Description"),
+        DESCRIPTION,
         table::Column::new("pipeline", Kind::Ref("Pipeline"))
             .doc("Its pipeline (HubSpot property pipeline)")
             .with(Read::Property),
@@ -150,11 +163,11 @@ pub const DEAL: ObjectKind = ObjectKind {
         prop("hs_is_closed", B, "Whether it is closed"),
         prop("hs_is_closed_won", B, "Whether it is closed won"),
         CREATED,
-        prop("hs_lastmodifieddate", D, "When it last changed"),
+        HS_MODIFIED,
         OWNER,
-        associated("contacts", "Contact", "Contacts it is associated with"),
-        associated("companies", "Company", "Companies it is associated with"),
-        associated("tickets", "Ticket", "Tickets it is associated with"),
+        WITH_CONTACTS,
+        WITH_COMPANIES,
+        WITH_TICKETS,
         PRIMARY_COMPANY,
     ],
 };
@@ -181,11 +194,11 @@ pub const TICKET: ObjectKind = ObjectKind {
             .with(Read::Property),
         prop("closed_date", D, "When it was closed"),
         CREATED,
-        prop("hs_lastmodifieddate", D, "When it last changed"),
+        HS_MODIFIED,
         OWNER,
-        associated("contacts", "Contact", "Contacts it is associated with"),
-        associated("companies", "Company", "Companies it is associated with"),
-        associated("deals", "Deal", "Deals it is associated with"),
+        WITH_CONTACTS,
+        WITH_COMPANIES,
+        WITH_DEALS,
         PRIMARY_COMPANY,
     ],
 };

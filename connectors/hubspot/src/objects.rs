@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use max_connector_sdk::http::encode_query;
 use max_connector_sdk::table::{EntityTable, Kind};
 use max_connector_sdk::{Batch, ConnectorError, Result, RowWriter, Value};
 use serde_json::{Value as Json, json};
@@ -95,19 +96,20 @@ impl Shape {
         let properties = self.properties();
         let (mut in_url, mut length) = (Vec::new(), 0);
         for property in &properties {
-            if length + property.len() + 1 > PROPERTIES_IN_URL {
+            let encoded = encode_query(property);
+            if length + encoded.len() + 1 > PROPERTIES_IN_URL {
                 break;
             }
-            length += property.len() + 1;
-            in_url.push(*property);
+            length += encoded.len() + 1;
+            in_url.push(encoded);
         }
         let mut url = format!(
             "/crm/v3/objects/{}?limit={PAGE_SIZE}&archived=false&properties={}",
             self.kind.path,
-            api::encode(&in_url.join(","))
+            in_url.join(",")
         );
         if let Some(after) = after {
-            url.push_str(&format!("&after={}", api::encode(after)));
+            url.push_str(&format!("&after={}", encode_query(after)));
         }
         let (body, _) = api.send(api.get(&url))?;
         let mut objects = api::results(&body)?.clone();
@@ -331,11 +333,11 @@ pub fn associations(api: &Api, kind: &ObjectKind, ids: &[&str], with: &[&'static
         let mut next = Vec::new();
         for (to, body) in asked.into_iter().zip(api.send_all(requests)?) {
             for result in api::results(&body)? {
-                let from = id_text(&result["from"]["id"])
+                let from = api::id_text(&result["from"]["id"])
                     .ok_or_else(|| ConnectorError::invalid_response("an association without its object's id"))?;
                 let found = links.0.entry(to.path).or_default().entry(from.clone()).or_default();
                 for target in result["to"].as_array().into_iter().flatten() {
-                    let Some(to_id) = id_text(&target["toObjectId"]) else { continue };
+                    let Some(to_id) = api::id_text(&target["toObjectId"]) else { continue };
                     let types = target["associationTypes"].as_array().map_or(&[][..], Vec::as_slice);
                     found.push(Link {
                         to: to_id,
@@ -353,15 +355,6 @@ pub fn associations(api: &Api, kind: &ObjectKind, ids: &[&str], with: &[&'static
     Err(ConnectorError::invalid_response(format!(
         "HubSpot kept paging associations past {MOST_ASSOCIATION_PAGES} pages for one object"
     )))
-}
-
-/// An id sent as a string or as a number (v4 sends `toObjectId` as a number).
-fn id_text(value: &Json) -> Option<String> {
-    match value {
-        Json::String(s) if !s.is_empty() => Some(s.clone()),
-        Json::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Owners, pipelines with their stages, and the account: JSON objects the API returns with real JSON
 //! types, written column by column from their keys.
 
+use max_connector_sdk::http::encode_query;
 use max_connector_sdk::table::EntityTable;
 use max_connector_sdk::{Batch, ConnectorError, Result};
 use serde_json::{Value as Json, json};
@@ -33,7 +34,7 @@ pub fn portal(api: &Api) -> Result<Batch> {
 pub fn owners_page(api: &Api, after: Option<&str>) -> Result<(Batch, Option<String>)> {
     let mut url = "/crm/v3/owners?limit=100&archived=false".to_string();
     if let Some(after) = after {
-        url.push_str(&format!("&after={}", api::encode(after)));
+        url.push_str(&format!("&after={}", encode_query(after)));
     }
     let (body, _) = api.send(api.get(&url))?;
     let mut batch = OWNER_TABLE.batch();
@@ -48,7 +49,7 @@ pub fn owners_by_id(api: &Api, ids: &[&str]) -> Result<Batch> {
     let mut batch = OWNER_TABLE.batch();
     let mut missing = Vec::new();
     for (id, found) in ids.iter().zip(max_connector_sdk::http::send_all(
-        ids.iter().map(|id| api.get(&format!("/crm/v3/owners/{}?idProperty=id", api::encode(id)))).collect(),
+        ids.iter().map(|id| api.get(&format!("/crm/v3/owners/{}?idProperty=id", encode_query(id)))).collect(),
     )) {
         match api::check(found?) {
             Ok(owner) => push(&OWNER_TABLE, &mut batch, id, &owner),
@@ -58,7 +59,7 @@ pub fn owners_by_id(api: &Api, ids: &[&str]) -> Result<Batch> {
     }
     let archived = missing
         .iter()
-        .map(|id| api.get(&format!("/crm/v3/owners/{}?idProperty=id&archived=true", api::encode(id))))
+        .map(|id| api.get(&format!("/crm/v3/owners/{}?idProperty=id&archived=true", encode_query(id))))
         .collect();
     for (id, found) in missing.iter().zip(max_connector_sdk::http::send_all(archived)) {
         match api::check(found?) {
@@ -102,9 +103,5 @@ pub fn pipelines(api: &Api, object_type: &str, pipelines: &mut Batch, stages: &m
 }
 
 fn id_of(object: &Json, what: &str) -> Result<String> {
-    match &object["id"] {
-        Json::String(id) if !id.is_empty() => Ok(id.clone()),
-        Json::Number(id) => Ok(id.to_string()),
-        _ => Err(ConnectorError::invalid_response(format!("a {what} without an id"))),
-    }
+    api::id_text(&object["id"]).ok_or_else(|| ConnectorError::invalid_response(format!("a {what} without an id")))
 }

@@ -5,9 +5,7 @@
 //! fields accepted.
 
 use super::{Start, SyncContext, SyncOptions, lock};
-use std::time::Duration;
-
-use crate::{ConnectorError, Error, Result};
+use crate::Result;
 use crate::manifest::{ConnectorInfo, DiscoveredFields, SchemaExtension, check_extension};
 use crate::storage::Storage;
 
@@ -47,17 +45,15 @@ async fn discover<S: Storage>(context: &SyncContext<S>, options: &SyncOptions) -
             Err(error) => error,
         };
         attempt += 1;
-        let longest = options.limits.retry_wait;
-        if let Error::ConnectorFailed { error: ConnectorError::RateLimited(wait), .. } = &error {
-            let wait = wait.map_or(Duration::from_secs(1), Duration::from_millis);
-            context.http.pause_for(wait.min(longest));
-        }
-        match super::retry_delay(&error, attempt, longest) {
-            Some(delay) if attempt < options.max_attempts => {
+        match super::after_failure(&context.http, &error, attempt, options) {
+            // Stopped while waiting: the sync hasn't started, and the failure says why.
+            Some(delay) => {
                 tracing::info!(attempt, ?delay, "discover failed ({error}); trying again");
-                tokio::time::sleep(delay).await;
+                if !super::sleep_unless_stopped(&options.stop, delay).await {
+                    return Err(error);
+                }
             }
-            _ => return Err(error),
+            None => return Err(error),
         }
     }
 }

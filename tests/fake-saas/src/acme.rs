@@ -26,7 +26,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-pub use data::{Dataset, Kind, Size, format_ms};
+pub use data::{Dataset, Kind, Size};
 
 use crate::faults::{Fault, FaultDice};
 use crate::window::RollingWindow;

@@ -620,7 +620,9 @@ fn batch_inputs(body: &[u8], most: usize) -> Result<(Value, Vec<String>), Respon
 
 /// Now, as HubSpot writes times.
 fn now_iso() -> String {
-    data::iso_ms(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64))
+    crate::format_ms(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+    )
 }
 
 /// The portal's creation time, as every definition's timestamps.

@@ -14,3 +14,11 @@ pub mod window;
 pub use faults::Faults;
 pub use rng::Rng;
 pub use server::RunningServer;
+
+/// Epoch milliseconds as the APIs write instants: ISO 8601 in UTC with milliseconds
+/// (`2024-05-02T10:11:12.345Z`).
+pub fn format_ms(ms: u64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms as i64)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_default()
+}

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use crate::Rng;
+use crate::{Rng, format_ms};
 
 /// How many objects of each kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -359,14 +359,7 @@ pub enum Mutation {
 /// Marks `object` changed at `now`.
 fn stamp(object: &mut Object, object_type: ObjectType, now: u64) {
     object.updated_ms = now;
-    object.properties.insert(object_type.last_modified().to_string(), iso_ms(now));
-}
-
-/// Epoch milliseconds as HubSpot writes datetimes (`2024-05-02T10:11:12.345Z`).
-pub fn iso_ms(ms: u64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms as i64)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-        .unwrap_or_default()
+    object.properties.insert(object_type.last_modified().to_string(), format_ms(now));
 }
 
 /// 2024-01-01T00:00:00Z: the data's first day.
@@ -457,8 +450,8 @@ fn custom_value(rng: &mut Rng, property: &Property) -> Option<String> {
     }
     Some(match property.kind {
         "number" => format!("{}.{}", rng.below(1000), rng.below(100)),
-        "date" => iso_ms(START_MS + rng.below(700) * DAY_MS)[..10].to_string(),
-        "datetime" => iso_ms(START_MS + rng.below(700 * DAY_MS)),
+        "date" => format_ms(START_MS + rng.below(700) * DAY_MS)[..10].to_string(),
+        "datetime" => format_ms(START_MS + rng.below(700 * DAY_MS)),
         "bool" => (rng.below(2) == 0).to_string(),
         "enumeration" => rng.pick(&property.options).0.clone(),
         _ => format!("code-{}", rng.below(100_000)),
@@ -545,8 +538,8 @@ impl Dataset {
             properties.insert(name.to_string(), value);
         };
         set("hs_object_id", id.to_string());
-        set("createdate", iso_ms(created_ms));
-        set(object_type.last_modified(), iso_ms(updated_ms));
+        set("createdate", format_ms(created_ms));
+        set(object_type.last_modified(), format_ms(updated_ms));
         if !self.owners.is_empty() && rng.below(6) != 0 {
             set("hubspot_owner_id", rng.pick(&self.owners).id.to_string());
         }
@@ -573,7 +566,7 @@ impl Dataset {
                 let stage = rng.pick(&pipeline.stages).0.clone();
                 set("dealname", format!("{last} expansion {i}"));
                 set("amount", format!("{}.{:02}", 200 + rng.below(20_000), rng.below(100)));
-                set("closedate", iso_ms(created_ms + rng.below(90 * DAY_MS)));
+                set("closedate", format_ms(created_ms + rng.below(90 * DAY_MS)));
                 set("hs_is_closed_won", (stage == "closedwon" || stage == "1234568").to_string());
                 set("pipeline", pipeline.id);
                 set("dealstage", stage);
@@ -768,12 +761,12 @@ impl Dataset {
         let mut json = json!({
             "id": object.id.to_string(),
             "properties": properties,
-            "createdAt": iso_ms(object.created_ms),
-            "updatedAt": iso_ms(object.updated_ms),
+            "createdAt": format_ms(object.created_ms),
+            "updatedAt": format_ms(object.updated_ms),
             "archived": object.archived_ms.is_some(),
         });
         if let Some(archived) = object.archived_ms {
-            json["archivedAt"] = Value::String(iso_ms(archived));
+            json["archivedAt"] = Value::String(format_ms(archived));
         }
         let mut associations = Map::new();
         for &to_type in with {
@@ -837,7 +830,7 @@ impl Dataset {
                 let mut object =
                     Object { id, properties: BTreeMap::new(), created_ms: now, updated_ms: now, archived_ms: None };
                 object.properties.insert("hs_object_id".into(), id.to_string());
-                object.properties.insert("createdate".into(), iso_ms(now));
+                object.properties.insert("createdate".into(), format_ms(now));
                 for (name, value) in properties {
                     if let Some(v) = value.as_str() {
                         object.properties.insert(name.clone(), v.to_string());

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value as Json, json};
 
 use crate::Rng;
-use crate::acme::format_ms;
+use crate::format_ms;
 
 /// An object as the API shows it (plus hidden keys).
 pub type Object = Arc<Map<String, Json>>;
