@@ -14,7 +14,7 @@
 use max_connector_sdk::http::encode_query;
 use max_connector_sdk::table::EntityTable;
 use max_connector_sdk::{ChangePage, ConnectorError, Result};
-use serde_json::{Value as Json, json};
+use serde_json::json;
 
 use crate::api::{self, Api};
 use crate::objects::Shape;
@@ -94,35 +94,55 @@ fn search_page(api: &Api, shape: &Shape, from: i64, mut pass: Pass) -> Result<Ch
     pass.began =
         pass.began.or_else(|| response.header("date").and_then(time::parse_http_date)).or(Some(time::now_ms()));
     let results = api::results(&answer)?;
-    let full = results.len() >= SEARCH_LIMIT;
-    let stamp = |object: &Json| {
-        object["properties"][modified].as_str().and_then(time::parse_ms).ok_or_else(|| {
-            ConnectorError::invalid_response(format!("a {} found by search without {modified}", shape.kind.entity()))
+    let found: Vec<(i64, u64)> = results
+        .iter()
+        .map(|object| {
+            let stamp = object["properties"][modified].as_str().and_then(time::parse_ms);
+            let id = api::id_text(&object["id"]).and_then(|id| id.parse().ok());
+            stamp.zip(id).ok_or_else(|| {
+                ConnectorError::invalid_response(format!(
+                    "a {} found by search without a numeric id and {modified}",
+                    shape.kind.entity()
+                ))
+            })
         })
-    };
-    match (&pass.tie, results.first(), results.last()) {
-        (Some(_), _, Some(last)) if full => {
-            pass.tie = Some(last["id"].as_str().unwrap_or_default().to_string());
+        .collect::<Result<_>>()?;
+    advance(&mut pass, &found)?;
+    let batch = shape.rows(api, results)?;
+    let cursor = Cursor { from, pass: Some(pass) };
+    Ok(ChangePage::new(encode(&cursor), true).upsert(batch))
+}
+
+/// Moves the pass past a search page of `found` objects (last-modified time and id, in the order search
+/// returned them). A page that doesn't move the pass forward (objects outside the query's filter, ids not
+/// ascending) is an invalid response: otherwise a server ignoring the filter would keep the feed going
+/// forever.
+fn advance(pass: &mut Pass, found: &[(i64, u64)]) -> Result<()> {
+    let full = found.len() >= SEARCH_LIMIT;
+    let broken = |what: &str| Err(ConnectorError::invalid_response(format!("HubSpot search returned {what}")));
+    match (&pass.tie, found.first(), found.last()) {
+        (Some(after), _, Some(&(_, last))) if full => {
+            let after: u64 = after.parse().unwrap_or(0);
+            if found.iter().any(|&(stamp, id)| stamp != pass.at || id <= after) {
+                return broken(&format!("objects outside `modified = {}, hs_object_id > {after}`", pass.at));
+            }
+            pass.tie = Some(last.to_string());
         }
         (Some(_), _, _) => {
             pass.tie = None;
             pass.at += 1;
         }
-        (None, Some(first), Some(last)) if full => {
-            let (first, last) = (stamp(first)?, stamp(last)?);
-            if first == last {
-                // A whole page at one millisecond: read it by id.
-                pass.at = last;
-                pass.tie = Some("0".to_string());
-            } else {
-                pass.at = last;
+        (None, Some(&(first, _)), Some(&(last, _))) if full => {
+            if first < pass.at || last < first {
+                return broken(&format!("objects outside `modified >= {}`, or out of order", pass.at));
             }
+            // A whole page at one millisecond is read by id.
+            pass.tie = (first == last).then(|| "0".to_string());
+            pass.at = last;
         }
         (None, _, _) => pass.archived = Some(String::new()),
     }
-    let batch = shape.rows(api, results)?;
-    let cursor = Cursor { from, pass: Some(pass) };
-    Ok(ChangePage::new(encode(&cursor), true).upsert(batch))
+    Ok(())
 }
 
 /// The next page of archived objects: those archived since `from` as deletions; after the last page,
@@ -162,4 +182,42 @@ fn archived_page(api: &Api, shape: &Shape, from: i64, mut pass: Pass, after: Str
         page = page.delete(shape.kind.entity(), &id);
     }
     Ok(page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pass(at: i64, tie: Option<&str>) -> Pass {
+        Pass { began: None, at, tie: tie.map(str::to_string), archived: None }
+    }
+
+    fn page(stamps: impl Fn(u64) -> i64, first_id: u64) -> Vec<(i64, u64)> {
+        (0..SEARCH_LIMIT as u64).map(|n| (stamps(n), first_id + n)).collect()
+    }
+
+    #[test]
+    fn a_pass_moves_to_the_last_time_read_and_reads_a_crowded_millisecond_by_id() {
+        let mut moving = pass(100, None);
+        advance(&mut moving, &page(|n| 100 + n as i64 / 10, 1)).unwrap();
+        assert_eq!((moving.at, moving.tie.as_deref()), (119, None));
+        let mut crowded = pass(100, None);
+        advance(&mut crowded, &page(|_| 150, 7)).unwrap();
+        assert_eq!((crowded.at, crowded.tie.as_deref()), (150, Some("0")));
+        advance(&mut crowded, &page(|_| 150, 7)).unwrap();
+        assert_eq!(crowded.tie.as_deref(), Some("206"));
+        advance(&mut crowded, &[(150, 300)]).unwrap();
+        assert_eq!((crowded.at, crowded.tie.as_deref()), (151, None));
+        advance(&mut crowded, &[]).unwrap();
+        assert_eq!(crowded.archived.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn a_page_that_would_not_move_the_pass_forward_is_refused() {
+        // The filter ignored: objects before the pass's time, or the same ids again.
+        assert!(advance(&mut pass(100, None), &page(|_| 50, 1)).is_err());
+        assert!(advance(&mut pass(100, None), &page(|n| 300 - n as i64, 1)).is_err());
+        assert!(advance(&mut pass(150, Some("206")), &page(|_| 150, 7)).is_err());
+        assert!(advance(&mut pass(150, Some("0")), &page(|_| 151, 7)).is_err());
+    }
 }
