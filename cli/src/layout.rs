@@ -24,7 +24,20 @@ pub struct Fitted {
 
 /// The display width of `text` on a terminal.
 pub fn width(text: &str) -> usize {
-    text.width()
+    if !text.contains('\x1b') {
+        return text.width();
+    }
+    // Styles the CLI put in (a cell's own control characters were blanked before) take no room.
+    let mut visible = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            chars.by_ref().find(|&c| c == 'm');
+        } else {
+            visible.push(c);
+        }
+    }
+    visible.width()
 }
 
 /// Fits `rows` under `headers` into `width` terminal columns (none: as they are). `picked`: the user

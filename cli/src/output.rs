@@ -54,6 +54,16 @@ impl Printer {
         self.styled("1", text)
     }
 
+    /// What starts bold text on a colour terminal (nothing otherwise).
+    pub fn bold_start(&self) -> &'static str {
+        if self.color { "\x1b[1m" } else { "" }
+    }
+
+    /// What ends bold text started with [`Printer::bold_start`].
+    pub fn bold_end(&self) -> &'static str {
+        if self.color { "\x1b[22m" } else { "" }
+    }
+
     /// `text` dimmed on a colour terminal.
     pub fn dim(&self, text: &str) -> String {
         self.styled("2", text)

@@ -8,6 +8,7 @@ use std::marker::PhantomData;
 use crate::bindings::exports::max::connector::source::Guest;
 use crate::bindings::max::connector::discovery::SchemaExtension;
 use crate::bindings::max::connector::pacing;
+use crate::bindings::max::connector::text_search::SearchableField;
 use crate::bindings::max::connector::types as wit;
 use crate::{Config, Connector, ConnectorError, Discovery, Result};
 
@@ -40,6 +41,10 @@ impl<C: Connector> Guest for Adapter<C> {
 
     fn request_limits() -> Vec<pacing::RequestLimit> {
         C::request_limits().into_iter().map(|limit| limit.0).collect()
+    }
+
+    fn searchable_fields() -> Vec<SearchableField> {
+        C::describe().1
     }
 
     fn initialise(config: wit::Config, discovered: SchemaExtension) -> Result<()> {

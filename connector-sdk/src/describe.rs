@@ -2,26 +2,28 @@
 //! permissions.
 
 use crate::FieldType;
+use crate::bindings::max::connector::text_search::SearchableField;
 use crate::bindings::max::connector::types as wit;
 
 /// Everything a connector tells Max about itself.
 #[derive(Debug, Clone)]
-pub struct ConnectorInfo(pub(crate) wit::ConnectorInfo);
+pub struct ConnectorInfo(pub(crate) wit::ConnectorInfo, pub(crate) Vec<SearchableField>);
 
 impl ConnectorInfo {
     /// Starts a description: `name` is the lowercase identifier used in commands, `version` the
     /// connector's semver, `description` one line for `max connector list`.
     pub fn new(name: &str, version: &str, description: &str, schema: Schema) -> Self {
-        ConnectorInfo(wit::ConnectorInfo {
+        let info = wit::ConnectorInfo {
             name: name.to_string(),
             version: version.to_string(),
             description: description.to_string(),
-            schema: schema.0,
+            schema: schema.def,
             loaders: Vec::new(),
             resolvers: Vec::new(),
             onboarding: Vec::new(),
             permissions: Permissions::new().0,
-        })
+        };
+        ConnectorInfo(info, schema.searchable)
     }
 
     /// Adds a loader and the resolver of the fields it fills. A collection loader resolves its
@@ -58,9 +60,12 @@ impl ConnectorInfo {
     }
 }
 
-/// The data model: entity types and roots.
+/// The data model: entity types, roots and the fields searched by their words.
 #[derive(Debug, Clone)]
-pub struct Schema(wit::Schema);
+pub struct Schema {
+    def: wit::Schema,
+    searchable: Vec<SearchableField>,
+}
 
 impl Default for Schema {
     fn default() -> Self {
@@ -71,29 +76,38 @@ impl Default for Schema {
 impl Schema {
     /// An empty schema.
     pub fn new() -> Self {
-        Schema(wit::Schema { entities: Vec::new(), roots: Vec::new() })
+        Schema { def: wit::Schema { entities: Vec::new(), roots: Vec::new() }, searchable: Vec::new() }
     }
 
     /// Adds an entity type, described by `build`.
     pub fn entity(mut self, name: &str, build: impl FnOnce(EntityBuilder) -> EntityBuilder) -> Self {
-        let builder =
-            build(EntityBuilder(wit::EntityDef { name: name.to_string(), description: None, fields: Vec::new() }));
-        self.0.entities.push(builder.0);
+        let def = wit::EntityDef { name: name.to_string(), description: None, fields: Vec::new() };
+        let builder = build(EntityBuilder(def, Vec::new()));
+        self.searchable.extend(builder.1);
+        self.def.entities.push(builder.0);
         self
     }
 
     /// Declares a root: the singleton entity with this id every sync starts from.
     pub fn root(mut self, entity: &str, id: &str) -> Self {
-        self.0.roots.push(wit::RootDef { entity: entity.to_string(), id: id.to_string() });
+        self.def.roots.push(wit::RootDef { entity: entity.to_string(), id: id.to_string() });
         self
     }
 }
 
 /// Describes one entity type.
 #[derive(Debug, Clone)]
-pub struct EntityBuilder(wit::EntityDef);
+pub struct EntityBuilder(wit::EntityDef, Vec<SearchableField>);
 
 impl EntityBuilder {
+    /// Puts the string field `name` (declared before or after) in the full-text index (contract 0.3.0):
+    /// `max search --match` finds rows by its words, a match counting `weight` (1 to 100) times when
+    /// results are ranked (a title's words usually count more than a body's).
+    pub fn searchable(mut self, name: &str, weight: u8) -> Self {
+        self.1.push(SearchableField { entity: self.0.name.clone(), field: name.to_string(), weight });
+        self
+    }
+
     /// Sets the one-line description.
     pub fn describe(mut self, text: &str) -> Self {
         self.0.description = Some(text.to_string());

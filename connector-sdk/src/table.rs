@@ -70,6 +70,8 @@ pub struct Column<X: 'static = ()> {
     pub kind: Kind,
     /// What it means, shown by `max schema` (empty: no description).
     pub doc: &'static str,
+    /// Its weight in the full-text index (see [`Column::searchable`]); 0: not searchable.
+    pub search_weight: u8,
     /// The connector's own annotation.
     pub extra: X,
 }
@@ -77,7 +79,7 @@ pub struct Column<X: 'static = ()> {
 impl Column<()> {
     /// A column `field` holding `kind`, read from the API under the same name.
     pub const fn new(field: &'static str, kind: Kind) -> Self {
-        Column { field, source: field, kind, doc: "", extra: () }
+        Column { field, source: field, kind, doc: "", search_weight: 0, extra: () }
     }
 
     /// The same column, read from the API under `source`.
@@ -92,7 +94,16 @@ impl Column<()> {
 
     /// The same column with the connector's annotation `extra`.
     pub const fn with<X: Copy>(self, extra: X) -> Column<X> {
-        Column { field: self.field, source: self.source, kind: self.kind, doc: self.doc, extra }
+        let Column { field, source, kind, doc, search_weight, extra: () } = self;
+        Column { field, source, kind, doc, search_weight, extra }
+    }
+}
+
+impl<X: Copy> Column<X> {
+    /// The same text column in the full-text index, its matches counting `weight` (1 to 100) times
+    /// (see [`crate::EntityBuilder::searchable`]).
+    pub const fn searchable(self, weight: u8) -> Self {
+        Column { search_weight: weight, ..self }
     }
 }
 
@@ -128,6 +139,9 @@ pub trait EntityTable {
                 "" => builder.field(column.field, column.kind.field_type()),
                 doc => builder.field_doc(column.field, column.kind.field_type(), doc),
             };
+            if column.search_weight > 0 {
+                builder = builder.searchable(column.field, column.search_weight);
+            }
         }
         builder
     }

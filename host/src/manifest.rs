@@ -56,6 +56,27 @@ pub struct Schema {
     pub entities: Vec<EntityDef>,
     /// The singletons every sync starts from.
     pub roots: Vec<RootDef>,
+    /// The text fields in the full-text index (contract 0.3.0's `searchable-fields`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub searchable: Vec<SearchableField>,
+}
+
+/// A text field in the full-text index, and how much its matches count in ranking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchableField {
+    /// The entity type.
+    pub entity: String,
+    /// One of its declared string fields.
+    pub field: String,
+    /// 1 to 100.
+    pub weight: u8,
+}
+
+impl Schema {
+    /// The searchable fields of `entity`, in the order declared (the columns of its index).
+    pub fn searchable_fields(&self, entity: &str) -> Vec<&SearchableField> {
+        self.searchable.iter().filter(|s| s.entity == entity).collect()
+    }
 }
 
 /// One entity type.

@@ -3,6 +3,7 @@
 //! references with dots (`assignee.email`); values are coerced by the field's type.
 
 pub mod filter;
+pub mod text;
 
 use serde::{Deserialize, Serialize};
 
@@ -123,6 +124,23 @@ impl Cursor {
     }
 }
 
+/// The full-text part of a search (`--match`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextMatch {
+    /// The FTS5 query the words became ([`text::to_fts5`]).
+    pub expression: String,
+    /// The entity's searchable fields, in the order its index has them.
+    pub fields: Vec<crate::manifest::SearchableField>,
+    /// What the `_snippet` column puts before and after each matched word.
+    pub highlight: (String, String),
+}
+
+/// The relevance of a `--match` search's row (higher is better), a column like the fields.
+pub const SCORE: &str = "_score";
+
+/// The text around a `--match` search's best match in a row, a column like the fields.
+pub const SNIPPET: &str = "_snippet";
+
 /// A search ready to run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchQuery {
@@ -138,6 +156,8 @@ pub struct SearchQuery {
     pub limit: Option<usize>,
     /// Continue after this row.
     pub after: Option<Cursor>,
+    /// Only rows whose searchable fields match these words, by relevance unless ordered otherwise.
+    pub text: Option<TextMatch>,
 }
 
 /// One page of results.
@@ -166,6 +186,10 @@ pub struct SearchRequest {
     pub limit: Option<usize>,
     /// A cursor token.
     pub after: Option<String>,
+    /// Words the searchable fields must match (`--match`; see [`text`]).
+    pub text: Option<String>,
+    /// What the `_snippet` column puts before and after each matched word (none: nothing).
+    pub highlight: Option<(String, String)>,
 }
 
 fn entity<'a>(info: &'a ConnectorInfo, name: &str) -> Result<&'a EntityDef> {
@@ -192,12 +216,44 @@ fn bookkeeping_type(name: &str) -> Option<FieldType> {
         "id" => Some(FieldType::String),
         "_synced_at" => Some(FieldType::Datetime),
         "_sync_id" => Some(FieldType::Integer),
+        SCORE => Some(FieldType::Float),
+        SNIPPET => Some(FieldType::String),
         _ => None,
     }
 }
 
 /// `--fields .meta` stands for these.
 pub const META_FIELDS: [&str; 2] = ["_synced_at", "_sync_id"];
+
+/// `--fields .match` stands for these.
+pub const MATCH_FIELDS: [&str; 2] = [SCORE, SNIPPET];
+
+/// Whether `path` is one of a `--match` search's own columns.
+fn is_match_column(path: &FieldPath) -> bool {
+    path.hops.iter().any(|hop| hop.field == SCORE || hop.field == SNIPPET)
+}
+
+/// A `--match` column used where it can't be: without `--match`, past a reference, or `_snippet`
+/// filtered or sorted on.
+fn misplaced_match_column(path: &FieldPath, text: bool, computed_only: bool) -> Option<Error> {
+    if !is_match_column(path) {
+        return None;
+    }
+    let name = &path.hops.last().expect("a path has a hop").field;
+    let message = if !text {
+        format!("`{}` belongs to a full-text search", path.text)
+    } else if path.hops.len() > 1 || path.hops[0].field != *name {
+        format!("`{}`: `{name}` is the searched row's own, not a field to follow references to", path.text)
+    } else if computed_only && name == SNIPPET {
+        format!("`{SNIPPET}` is shown, not filtered or sorted on")
+    } else {
+        return None;
+    };
+    Some(Error::Query {
+        message,
+        hint: Some("add --match 'words' and use `_score` or `_snippet` of the entity searched".into()),
+    })
+}
 
 /// Resolves `assignee.email` from `entity`.
 pub fn resolve_path(info: &ConnectorInfo, entity_name: &str, text: &str) -> Result<FieldPath> {
@@ -247,26 +303,69 @@ pub fn resolve_path(info: &ConnectorInfo, entity_name: &str, text: &str) -> Resu
     Ok(FieldPath { text: text.to_string(), hops })
 }
 
+/// The full-text part of `request`, checked against `entity`'s searchable fields.
+fn text_match(info: &ConnectorInfo, entity: &EntityDef, request: &SearchRequest) -> Result<Option<TextMatch>> {
+    let Some(words) = &request.text else { return Ok(None) };
+    let fields: Vec<crate::manifest::SearchableField> =
+        info.schema.searchable_fields(&entity.name).into_iter().cloned().collect();
+    if fields.is_empty() {
+        let searchable: Vec<&str> = info
+            .schema
+            .entities
+            .iter()
+            .filter(|e| !info.schema.searchable_fields(&e.name).is_empty())
+            .map(|e| e.name.as_str())
+            .collect();
+        return Err(Error::Query {
+            message: format!("`{}` has no fields searched by their words, so --match can't search it", entity.name),
+            hint: Some(if searchable.is_empty() {
+                format!("`{}` marks no fields as searchable; use --filter 'field ~= \"text\"'", info.name)
+            } else {
+                format!("entities with searchable fields: {}", searchable.join(", "))
+            }),
+        });
+    }
+    let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+    let expression = text::to_fts5(words, &names)?;
+    let highlight = request.highlight.clone().unwrap_or_default();
+    Ok(Some(TextMatch { expression, fields, highlight }))
+}
+
 /// Turns a request into a query: parses the filter, resolves every field, checks the cursor.
 pub fn build(info: &ConnectorInfo, request: &SearchRequest) -> Result<SearchQuery> {
     let def = entity(info, &request.entity)?;
+    let text = text_match(info, def, request)?;
     let filter = match &request.filter {
         Some(text) => {
             Some(resolve_expr(info, &def.name, text, filter::parse(text).map_err(|e| syntax_error(text, e))?)?)
         }
         None => None,
     };
+    if let Some(error) = filter.as_ref().and_then(|f| misplaced_in_filter(f, text.is_some())) {
+        return Err(error);
+    }
     let fields = match &request.fields {
-        None => valid_fields(def).into_iter().map(|f| resolve_path(info, &def.name, f)).collect::<Result<Vec<_>>>()?,
+        None => {
+            let mut names = valid_fields(def);
+            if text.is_some() {
+                // The snippet beside the id: what matched is what a reader looks for first.
+                names.insert(1, SNIPPET);
+            }
+            names.into_iter().map(|f| resolve_path(info, &def.name, f)).collect::<Result<Vec<_>>>()?
+        }
         Some(list) => list
             .iter()
             .flat_map(|f| match f.trim() {
                 ".meta" => META_FIELDS.to_vec(),
+                ".match" => MATCH_FIELDS.to_vec(),
                 f => vec![f],
             })
             .map(|f| resolve_path(info, &def.name, f))
             .collect::<Result<Vec<_>>>()?,
     };
+    if let Some(error) = fields.iter().find_map(|f| misplaced_match_column(f, text.is_some(), false)) {
+        return Err(error);
+    }
     let mut order = Vec::new();
     for key in &request.order_by {
         let (path, direction) = key.rsplit_once(':').unwrap_or((key, "asc"));
@@ -280,7 +379,15 @@ pub fn build(info: &ConnectorInfo, request: &SearchRequest) -> Result<SearchQuer
                 });
             }
         };
-        order.push(Order { field: resolve_path(info, &def.name, path.trim())?, descending });
+        let field = resolve_path(info, &def.name, path.trim())?;
+        if let Some(error) = misplaced_match_column(&field, text.is_some(), true) {
+            return Err(error);
+        }
+        order.push(Order { field, descending });
+    }
+    if text.is_some() && order.is_empty() {
+        // Most relevant first.
+        order.push(Order { field: resolve_path(info, &def.name, SCORE)?, descending: true });
     }
     let after = request.after.as_deref().map(Cursor::decode).transpose()?;
     if let Some(cursor) = &after
@@ -291,7 +398,15 @@ pub fn build(info: &ConnectorInfo, request: &SearchRequest) -> Result<SearchQuer
             hint: Some("repeat the search's --order-by exactly when passing --after".into()),
         });
     }
-    Ok(SearchQuery { entity: def.name.clone(), filter, fields, order, limit: request.limit, after })
+    Ok(SearchQuery { entity: def.name.clone(), filter, fields, order, limit: request.limit, after, text })
+}
+
+/// A `--match` column misplaced in a filter (see [`misplaced_match_column`]).
+fn misplaced_in_filter(expr: &Expr, text: bool) -> Option<Error> {
+    match expr {
+        Expr::Or(terms) | Expr::And(terms) => terms.iter().find_map(|t| misplaced_in_filter(t, text)),
+        Expr::Compare { field, .. } => misplaced_match_column(field, text, true),
+    }
 }
 
 fn syntax_error(text: &str, error: filter::SyntaxError) -> Error {

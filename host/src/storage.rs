@@ -11,6 +11,7 @@
 mod bulk;
 mod checkpoint;
 mod freshness;
+mod fulltext;
 mod membership;
 mod schema;
 mod search;
@@ -44,6 +45,9 @@ pub struct SchemaReport {
     pub retired: Vec<String>,
     /// Tables rebuilt because a field changed type (with `rebuild`).
     pub rebuilt: Vec<String>,
+    /// Entity types whose full-text index was built (new searchable fields), from the rows stored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexed: Vec<String>,
 }
 
 impl SchemaReport {

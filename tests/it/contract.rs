@@ -30,9 +30,12 @@ fn a_component_of_an_unsupported_contract_version_is_refused_naming_both_version
     let error = runtime.load_file(&guest("future-contract")).unwrap_err();
     let Error::IncompatibleContract { found, supported, .. } = &error else { panic!("{error:?}") };
     assert_eq!(found.to_string(), "1.0.0");
-    assert_eq!(supported, "0.1.x or 0.2.x");
+    assert_eq!(supported, "0.1.x, 0.2.x or 0.3.x");
     let message = error.to_string();
-    assert!(message.contains("max:connector@1.0.0") && message.contains("max:connector 0.1.x or 0.2.x"), "{message}");
+    assert!(
+        message.contains("max:connector@1.0.0") && message.contains("max:connector 0.1.x, 0.2.x or 0.3.x"),
+        "{message}"
+    );
     assert!(*found > max_host::CONTRACT_VERSION, "a newer contract: the advice is to upgrade max");
     assert!(cache_is_empty(&cache), "a refused component must not be cached");
 }
@@ -68,54 +71,67 @@ fn the_host_reads_the_contract_version_of_a_good_component() {
     assert_eq!(loaded.contract(), &max_host::CONTRACT_VERSION);
     let old = runtime.load_file(&max_tests::contract_0_1_fixture()).unwrap();
     assert_eq!(old.contract().to_string(), "0.1.0");
+    let old = runtime.load_file(&max_tests::contract_0_2_fixture()).unwrap();
+    assert_eq!(old.contract().to_string(), "0.2.0");
 }
 
-/// The acme connector as published for contract 0.1.0 installs, syncs in full and then incrementally
-/// (its change feed), beside a 0.2.0 connector synced in the same command, and stores what the 0.2.0
-/// build of acme stores.
+/// The acme connector as published for contract 0.1.0, and as published for 0.2.0, each installs,
+/// syncs in full and then incrementally (its change feed), beside a current connector synced in the
+/// same command, and stores what the current build of acme stores.
 #[test]
-fn a_connector_built_against_contract_0_1_installs_and_syncs_beside_0_2_ones() {
+fn connectors_built_against_contracts_0_1_and_0_2_install_and_sync_beside_current_ones() {
     use max_fake_saas::linear::{DEFAULT_API_KEY, Linear, LinearConfig};
-    let project = max_tests::TestProject::new();
-    project.max().arg("init").assert().success();
-    project.max().args(["connector", "install", "--yes"]).arg(max_tests::contract_0_1_fixture()).assert().success();
     let acme = max_tests::small_acme();
     let acme_server = acme.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
-    max_tests::connect_acme_to(&project, &acme_server, "default", &[]);
     let linear = Linear::new(LinearConfig::default());
     let linear_server = linear.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
-    project.max().args(["connector", "install", "--yes"]).arg(connector("linear")).assert().success();
-    project
-        .max()
-        .args(["connect", "linear", "--set", &format!("base_url={}", linear_server.base_url())])
-        .args(["--set", "auth=api_key", "--set", &format!("api_key={DEFAULT_API_KEY}")])
-        .assert()
-        .success();
-    let listed = project.max().args(["connector", "list", "-o", "json"]).assert().success();
-    let listed: serde_json::Value = serde_json::from_slice(&listed.get_output().stdout).unwrap();
-    let contract_of = |name: &str| {
-        listed.as_array().unwrap().iter().find(|c| c["name"] == name).map(|c| c["contract"].clone()).unwrap()
-    };
-    assert_eq!(contract_of("acme"), "0.1.0");
-    assert_eq!(contract_of("linear"), max_host::CONTRACT_VERSION.to_string());
-
-    project.max().args(["sync", "acme", "linear"]).assert().success();
-    project.assert_acme_synced(&acme);
-    let old = max_tests::tables(&project.path().join(".max/installations/acme/default/data.db"), true);
-    max_tests::change_three_tasks(&acme, "Brand new");
-    let incremental = project.max().args(["sync", "acme", "-o", "json"]).assert().success();
-    let report: serde_json::Value = serde_json::from_slice(&incremental.get_output().stdout).unwrap();
-    assert_eq!(report["sync"]["record"]["full"], false, "the second sync follows the change feed: {report}");
-    project.assert_acme_synced(&acme);
-
-    // The 0.2.0 build of acme, in a project of its own, stores the same tables.
+    // The current build of acme, in a project of its own, is what the old ones must store.
     let current = max_tests::TestProject::new();
     current.max().arg("init").assert().success();
     current.max().args(["connector", "install", "--yes"]).arg(connector("acme")).assert().success();
     max_tests::connect_acme_to(&current, &acme_server, "default", &[]);
-    current.max().args(["sync", "acme", "--full"]).assert().success();
-    let fresh = max_tests::tables(&current.path().join(".max/installations/acme/default/data.db"), true);
-    let synced = max_tests::tables(&project.path().join(".max/installations/acme/default/data.db"), true);
-    assert_eq!(synced, fresh, "the 0.1.0 connector's tables equal the 0.2.0 one's");
-    assert_ne!(old, synced, "the incremental sync brought the changed tasks");
+    let current_tables = || {
+        current.max().args(["sync", "acme", "--full"]).assert().success();
+        max_tests::tables(&current.path().join(".max/installations/acme/default/data.db"), true)
+    };
+
+    for (fixture, version) in
+        [(max_tests::contract_0_1_fixture(), "0.1.0"), (max_tests::contract_0_2_fixture(), "0.2.0")]
+    {
+        let project = max_tests::TestProject::new();
+        project.max().arg("init").assert().success();
+        project.max().args(["connector", "install", "--yes"]).arg(&fixture).assert().success();
+        max_tests::connect_acme_to(&project, &acme_server, "default", &[]);
+        project.max().args(["connector", "install", "--yes"]).arg(connector("linear")).assert().success();
+        project
+            .max()
+            .args(["connect", "linear", "--set", &format!("base_url={}", linear_server.base_url())])
+            .args(["--set", "auth=api_key", "--set", &format!("api_key={DEFAULT_API_KEY}")])
+            .assert()
+            .success();
+        let listed = project.max().args(["connector", "list", "-o", "json"]).assert().success();
+        let listed: serde_json::Value = serde_json::from_slice(&listed.get_output().stdout).unwrap();
+        let contract_of = |name: &str| {
+            listed.as_array().unwrap().iter().find(|c| c["name"] == name).map(|c| c["contract"].clone()).unwrap()
+        };
+        assert_eq!(contract_of("acme"), version);
+        assert_eq!(contract_of("linear"), max_host::CONTRACT_VERSION.to_string());
+
+        project.max().args(["sync", "acme", "linear"]).assert().success();
+        project.assert_acme_synced(&acme);
+        let db = project.path().join(".max/installations/acme/default/data.db");
+        let old = max_tests::tables(&db, true);
+        max_tests::change_three_tasks(&acme, &format!("Brand new for {version}"));
+        let incremental = project.max().args(["sync", "acme", "-o", "json"]).assert().success();
+        let report: serde_json::Value = serde_json::from_slice(&incremental.get_output().stdout).unwrap();
+        assert_eq!(report["sync"]["record"]["full"], false, "the second sync follows the change feed: {report}");
+        project.assert_acme_synced(&acme);
+        let synced = max_tests::tables(&db, true);
+        assert_eq!(synced, current_tables(), "the {version} connector's tables equal the current one's");
+        assert_ne!(old, synced, "the incremental sync brought the changed tasks");
+        // Searching by words needs a connector that marks fields searchable: this one marks none.
+        let refused = project.max().args(["search", "acme", "Task", "--match", "new"]).assert().failure();
+        let stderr = String::from_utf8_lossy(&refused.get_output().stderr).into_owned();
+        assert!(stderr.contains("`Task` has no fields searched by their words"), "{stderr}");
+    }
 }

@@ -6,6 +6,7 @@ mod cache;
 mod cli;
 mod contract;
 mod front_door;
+mod fulltext;
 mod http;
 mod hubspot;
 mod hubspot_fake;

@@ -124,6 +124,9 @@ fn a_sync_killed_at_random_moments_and_resumed_ends_exactly_like_an_uninterrupte
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         moments.push(moment.as_millis());
+        // The full-text index holds exactly the text of the rows committed, whenever the kill came.
+        let problems = max_tests::full_text_problems(&victim.path().join(".max/installations/acme/default/data.db"));
+        assert_eq!(problems, Vec::<String>::new(), "after kill {} (seed {seed})", moments.len());
     }
     assert!(bulk_loading(&victim), "the kills cut off a bulk load (its indexes not built yet)");
     let output = victim.max().args(["sync", "acme", "-o", "json"]).assert().success().get_output().clone();
@@ -136,6 +139,21 @@ fn a_sync_killed_at_random_moments_and_resumed_ends_exactly_like_an_uninterrupte
     assert!(!indexes(&victim).is_empty());
     assert_eq!(sync_meta(&victim), sync_meta(&reference), "one metadata row per entity and field set");
 
+    let db = |project: &TestProject| project.path().join(".max/installations/acme/default/data.db");
+    assert_eq!(max_tests::full_text_problems(&db(&victim)), Vec::<String>::new());
+    let word: String = data_db(&reference)
+        .query_row("SELECT title FROM Task ORDER BY id LIMIT 1", [], |r| r.get::<_, String>(0))
+        .unwrap()
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .to_string();
+    let found = |project: &TestProject| {
+        let output = project.max().args(["search", "acme", "Task", "--match", &word, "--all", "-o", "csv"]).assert();
+        String::from_utf8_lossy(&output.success().get_output().stdout).into_owned()
+    };
+    assert!(found(&reference).lines().count() > 1, "`{word}` finds tasks");
+    assert_eq!(found(&victim), found(&reference), "`--match {word}` finds the same tasks, ranked the same");
     let (want, got) = (tables(&reference), tables(&victim));
     assert_eq!(want.keys().collect::<Vec<_>>(), got.keys().collect::<Vec<_>>());
     for (name, rows) in &want {
@@ -201,6 +219,21 @@ fn with_a_fifth_of_requests_failing_transiently_the_sync_completes_with_exactly_
     let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(summary["sync"]["record"]["status"], "completed", "{summary}");
     assert!(summary["sync"]["failures"].as_array().unwrap().is_empty());
+    let db = |project: &TestProject| project.path().join(".max/installations/acme/default/data.db");
+    assert_eq!(max_tests::full_text_problems(&db(&victim)), Vec::<String>::new());
+    let word: String = data_db(&reference)
+        .query_row("SELECT title FROM Task ORDER BY id LIMIT 1", [], |r| r.get::<_, String>(0))
+        .unwrap()
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .to_string();
+    let found = |project: &TestProject| {
+        let output = project.max().args(["search", "acme", "Task", "--match", &word, "--all", "-o", "csv"]).assert();
+        String::from_utf8_lossy(&output.success().get_output().stdout).into_owned()
+    };
+    assert!(found(&reference).lines().count() > 1, "`{word}` finds tasks");
+    assert_eq!(found(&victim), found(&reference), "`--match {word}` finds the same tasks, ranked the same");
     let (want, got) = (tables(&reference), tables(&victim));
     assert!(want == got, "the tables differ from a fault-free sync's");
 }

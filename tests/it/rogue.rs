@@ -202,10 +202,11 @@ fn whatever_is_stored_can_be_read_by_every_output() {
 }
 
 /// Class 4: a description SQLite would refuse (names equal but for case, a field `ID`, an entity named
-/// like SQLite's own tables, 10,000 fields, 50,000 entity types), or request limits (contract 0.2.0)
+/// like SQLite's own tables, 10,000 fields, 50,000 entity types), request limits (contract 0.2.0)
 /// past the contract's bounds (none allowed at all, an interval of days, too many, terminal escapes,
-/// megabytes of them: none may stall an installation's requests), is refused at install, clearly, and
-/// leaves nothing behind.
+/// megabytes of them: none may stall an installation's requests), or searchable fields (contract
+/// 0.3.0) the full-text index can't hold (an undeclared entity, a number, one named twice, a weight of
+/// 0, too many, megabytes of names), is refused at install, clearly, and leaves nothing behind.
 #[test]
 fn descriptions_sqlite_would_refuse_or_past_the_limits_are_refused_at_install() {
     let arena = Arena::new();
@@ -224,6 +225,12 @@ fn descriptions_sqlite_would_refuse_or_past_the_limits_are_refused_at_install() 
         ("limits-many", "17 request limits; at most 16 may be declared"),
         ("limits-escape", "contains control characters (terminal escapes?)"),
         ("limits-huge", "request-limits"),
+        ("search-stranger", "searchable field `Ghost.text`: `Ghost` is not a declared entity"),
+        ("search-number", "searchable field `Item.score` is float; only string fields can be searched"),
+        ("search-twice", "searchable field `Item.text` is named twice"),
+        ("search-weightless", "searchable field `Item.text` has weight 0; weights are 1 to 100"),
+        ("search-many", "Item has more than 32 searchable fields"),
+        ("search-huge", "searchable-fields"),
     ] {
         let (_dir, path) = rogue_as(variant);
         let refused = project.max().args(["connector", "install", "--yes"]).arg(&path).assert().failure();

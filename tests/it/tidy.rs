@@ -123,6 +123,16 @@ fn the_frozen_contract_0_1_is_what_0_1_shipped() {
     );
 }
 
+/// Likewise 0.2.0, frozen when 0.3.0 added searchable fields.
+#[test]
+fn the_frozen_contract_0_2_is_what_0_2_shipped() {
+    assert_eq!(
+        wit_hash(&root().join("wit/frozen/0.2.0")),
+        "32aa774be32ac6ec063f8fe1b0daedb690a73949f95852b03b736d48d7abc4fe",
+        "wit/frozen/0.2.0/ must not change: components built against 0.2.0 are bound by it"
+    );
+}
+
 #[test]
 fn the_contract_does_not_change_without_a_changelog_entry() {
     let hash = wit_hash(&root().join("wit"));

@@ -169,11 +169,16 @@ impl TestProject {
 /// Every data table of an installation's `data.db` (entities and collection links) as sorted rows,
 /// without the columns that say when a row was synced: what two syncs of the same data must agree on.
 /// With `live_only`, rows marked deleted are left out and links are numbered by rank within their
-/// parent (an incremental sync appends where a fresh one would number from zero).
+/// parent (an incremental sync appends where a fresh one would number from zero). Full-text indexes
+/// (whose layout depends on the order rows were written) and rowids are left out: check indexes with
+/// [`full_text_problems`].
 pub fn tables(db: &Path, live_only: bool) -> std::collections::BTreeMap<String, Vec<Vec<rusqlite::types::Value>>> {
     let db = rusqlite::Connection::open(db).expect("open data.db");
     let names: Vec<String> = db
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_max%' ESCAPE '\\'")
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_max%' ESCAPE '\\' \
+             AND name NOT LIKE 'fts:%'",
+        )
         .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
         .expect("list tables");
     let mut out = std::collections::BTreeMap::new();
@@ -185,7 +190,7 @@ pub fn tables(db: &Path, live_only: bool) -> std::collections::BTreeMap<String, 
         let is_link = columns.iter().any(|c| c == "child_id");
         let kept: Vec<String> = columns
             .iter()
-            .filter(|c| !matches!(c.as_str(), "_synced_at" | "_sync_id"))
+            .filter(|c| !matches!(c.as_str(), "_synced_at" | "_sync_id" | "_rowid"))
             .filter(|c| !(live_only && c.as_str() == "_deleted_at"))
             .map(|c| match (live_only && is_link, c.as_str()) {
                 (true, "position") => "ROW_NUMBER() OVER (PARTITION BY parent_id ORDER BY position)".to_string(),
@@ -204,6 +209,24 @@ pub fn tables(db: &Path, live_only: bool) -> std::collections::BTreeMap<String, 
         out.insert(name, rows);
     }
     out
+}
+
+/// What FTS5's integrity check finds wrong with each full-text index of `db` (`fts:Entity`), compared
+/// with the rows of its entity table: empty when every index holds exactly the text of its rows.
+pub fn full_text_problems(db: &Path) -> Vec<String> {
+    let db = rusqlite::Connection::open(db).expect("open data.db");
+    let names: Vec<String> = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%fts5%'")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .expect("list full-text indexes");
+    assert!(!names.is_empty(), "no full-text index to check");
+    names
+        .iter()
+        .filter_map(|name| {
+            let check = format!("INSERT INTO \"{name}\" (\"{name}\", rank) VALUES ('integrity-check', 1)");
+            db.execute_batch(&check).err().map(|e| format!("{name}: {e}"))
+        })
+        .collect()
 }
 
 /// The links of a collection's table (`Issue.labels`): each parent's children.
@@ -264,6 +287,12 @@ pub fn connect_acme_to(project: &TestProject, server: &max_fake_saas::RunningSer
 /// what a connector published before 0.2.0 is.
 pub fn contract_0_1_fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("guests/fixtures/acme-contract-0.1.0.wasm")
+}
+
+/// The acme connector as built against contract 0.2.0 (kept like the 0.1.0 one): what a connector
+/// published before 0.3.0 is.
+pub fn contract_0_2_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("guests/fixtures/acme-contract-0.2.0.wasm")
 }
 
 /// `http://127.0.0.1:PORT` of a loopback server that accepts every connection and closes it at once:

@@ -16,7 +16,8 @@ use crate::output::{Printer, printable};
 /// Show the entities, fields, types and relations of a connector or installation.
 #[derive(Debug, Args)]
 #[command(after_help = "An installation that has synced shows its tables' schema: fields the connector discovered in \
-the account (custom properties) are marked `discovered`, fields no longer there `retired`.\n\nExamples:\n  max \
+the account (custom properties) are marked `discovered`, fields no longer there `retired`. Fields \
+`max search --match` searches by their words are `searchable`, with how much their matches count (×N).\n\nExamples:\n  max \
 schema linear\n  max schema hubspot/sales\n  max schema linear -o json")]
 pub struct SchemaCommand {
     /// The installed connector, or one of its installations (`connector/name`).
@@ -46,11 +47,16 @@ impl SchemaCommand {
                     FieldType::Collection(target) => format!("→ many {target}"),
                     _ => String::new(),
                 };
-                let kind = match &field.field_type {
+                let mut kind = match &field.field_type {
                     FieldType::Ref(_) => "ref".to_string(),
                     FieldType::Collection(_) => "collection".to_string(),
                     other => other.to_string(),
                 };
+                if let Some(searchable) =
+                    schema.searchable.iter().find(|s| s.entity == entity.name && s.field == field.name)
+                {
+                    kind.push_str(&format!(", searchable ×{}", searchable.weight));
+                }
                 let mut row = vec![field.name.clone(), kind, relation, field.description.clone().unwrap_or_default()];
                 if marked {
                     row.insert(3, if field.discovered { "discovered".to_string() } else { String::new() });

@@ -19,9 +19,15 @@ use crate::prompt;
 /// AND (binds tighter) and OR, grouped with parentheses. "Quoted" values stay strings; bare values are
 /// read as the field's type; `null` matches empty fields. Follow references with dots:
 /// `--filter 'assignee.email = "ada@acme.com" AND (status = todo OR priority = high)'`.
+///
+/// Full-text search (`--match`) looks in the fields the connector marks searchable (`max schema` lists
+/// them): words (all must match; `plans` finds `plan`), "a phrase", word* (a prefix), a OR b, -word
+/// (must not match), field:word (in one field). The most relevant rows come first, each with a
+/// `_snippet` of its best match; `--fields .match` adds `_score` (relevance, higher is better), which
+/// can be filtered and sorted on.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  max search linear Issue --filter 'state.name = \"Todo\"'\n  max search linear Issue --filter 'priority <= 2 AND assignee.email ~= \"@acme.com\"' --order-by updatedAt:desc\n  max search linear Issue --fields id,title,assignee.name --limit 20\n  max search linear Issue --all -o csv > issues.csv\n  max search linear Issue --after <cursor printed by the previous page>"
+    after_help = "Examples:\n  max search linear Issue --filter 'state.name = \"Todo\"'\n  max search linear Issue --filter 'priority <= 2 AND assignee.email ~= \"@acme.com\"' --order-by updatedAt:desc\n  max search linear Issue --fields id,title,assignee.name --limit 20\n  max search linear Issue --all -o csv > issues.csv\n  max search linear Issue --after <cursor printed by the previous page>\n  max search linear Issue --match '\"sign in\" crash' --filter 'state.name = \"Todo\"'\n  max search linear Issue --match 'login OR signin -title:flaky' --fields identifier,title,.match"
 )]
 pub struct SearchCommand {
     /// The installation: `connector` or `connector/name`.
@@ -31,6 +37,9 @@ pub struct SearchCommand {
     /// Which rows (see above).
     #[arg(long, short = 'f')]
     filter: Option<String>,
+    /// Rows whose searchable fields match these words, most relevant first (see above).
+    #[arg(long = "match", short = 'm', value_name = "WORDS", allow_hyphen_values = true)]
+    text: Option<String>,
     /// Columns to show, comma-separated (dotted paths allowed), or `all`. `.meta` adds when each row was
     /// last synced (`_synced_at`) and by which sync (`_sync_id`); both can be filtered and sorted on.
     #[arg(long, value_name = "a,b|all", value_parser = crate::args::non_empty)]
@@ -72,8 +81,12 @@ impl SearchCommand {
             order_by,
             limit: if self.all { None } else { usize::try_from(self.limit).ok() },
             after: self.after.clone(),
+            text: self.text.clone(),
+            highlight: None,
         };
         if printer.format() == OutputFormat::Text {
+            let marks = (MATCH_START.to_string(), MATCH_END.to_string());
+            let request = SearchRequest { highlight: Some(marks), ..request };
             let result = host.search(&installation, &request)?;
             return render_table(printer, &result.entity, &result.page, self.fields.is_some());
         }
@@ -131,7 +144,10 @@ fn render_table(printer: &Printer, entity: &str, page: &SearchPage, picked: bool
     }
     let rows: Vec<Vec<String>> =
         page.rows.iter().map(|row| row.iter().map(|v| printable(&cell(v))).collect()).collect();
-    let fitted = crate::layout::fit(&page.columns, rows, terminal_width(), picked);
+    let mut fitted = crate::layout::fit(&page.columns, rows, terminal_width(), picked);
+    for cell in fitted.rows.iter_mut().flatten() {
+        *cell = highlighted(printer, cell);
+    }
     let headers: Vec<&str> = fitted.headers.iter().map(String::as_str).collect();
     printer.text(&printer.table(&headers, &fitted.rows))?;
     let mut shown = format!("{} {entity} row{}", page.rows.len(), if page.rows.len() == 1 { "" } else { "s" });
@@ -147,6 +163,38 @@ fn render_table(printer: &Printer, entity: &str, page: &SearchPage, picked: bool
         None => prompt::note(&printer.on_stderr().dim(&shown)),
     }
     Ok(())
+}
+
+/// What the host puts around a snippet's matched words for a table (characters of Unicode's private
+/// use area, which text of a connector's is not shown with).
+const MATCH_START: char = '\u{E000}';
+const MATCH_END: char = '\u{E001}';
+
+/// `cell` with a snippet's matched words in bold on a colour terminal, unmarked otherwise (a mark cut
+/// off by fitting closes at the end).
+fn highlighted(printer: &Printer, cell: &str) -> String {
+    if !cell.contains([MATCH_START, MATCH_END]) {
+        return cell.to_string();
+    }
+    let mut out = String::with_capacity(cell.len() + 16);
+    let mut open = false;
+    for c in cell.chars() {
+        match c {
+            MATCH_START => {
+                out.push_str(printer.bold_start());
+                open = true;
+            }
+            MATCH_END => {
+                out.push_str(printer.bold_end());
+                open = false;
+            }
+            c => out.push(c),
+        }
+    }
+    if open {
+        out.push_str(printer.bold_end());
+    }
+    out
 }
 
 /// The width tables are fitted to: the terminal's, or `COLUMNS` when stdout is not a terminal (none

@@ -70,8 +70,8 @@ pub const PROJECT: EntityKind = EntityKind {
     path: "projects",
     columns: &[
         col("workspace", "workspaceId", Kind::Ref("Workspace")),
-        col("name", "name", Kind::Text),
-        col("description", "description", Kind::Text),
+        col("name", "name", Kind::Text).searchable(5),
+        col("description", "description", Kind::Text).searchable(1),
         col("status", "status", Kind::Text),
         col("owner", "ownerId", Kind::Ref("User")),
         col("createdAt", "createdAt", Kind::Datetime),
@@ -85,8 +85,8 @@ pub const TASK: EntityKind = EntityKind {
     path: "tasks",
     columns: &[
         col("project", "projectId", Kind::Ref("Project")),
-        col("title", "title", Kind::Text),
-        col("description", "description", Kind::Text),
+        col("title", "title", Kind::Text).searchable(5),
+        col("description", "description", Kind::Text).searchable(1),
         col("status", "status", Kind::Text),
         col("priority", "priority", Kind::Text),
         col("assignee", "assigneeId", Kind::Ref("User")),

@@ -231,8 +231,8 @@ pub const ISSUE: EntityKind = EntityKind {
     columns: &[
         col("identifier", T, "The human id (`ENG-123`)"),
         col("number", F, "The number within its team"),
-        col("title", T, "The title"),
-        col("description", T, "The description (markdown)"),
+        col("title", T, "The title").searchable(10),
+        col("description", T, "The description (markdown)").searchable(1),
         col("priority", F, "0 none, 1 urgent, 2 high, 3 medium, 4 low"),
         col("priorityLabel", T, "The priority's name"),
         col("estimate", F, "The estimate in points"),
@@ -269,7 +269,7 @@ pub const COMMENT: EntityKind = EntityKind {
     single: "comment",
     scope: TeamScope::IssueTeam,
     columns: &[
-        col("body", T, "The comment (markdown)"),
+        col("body", T, "The comment (markdown)").searchable(1),
         col("url", T, "The comment in Linear"),
         col("editedAt", D, "When it was last edited"),
         col("resolvedAt", D, "When its thread was resolved"),

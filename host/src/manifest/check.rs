@@ -69,6 +69,7 @@ pub fn check(info: &ConnectorInfo) -> Vec<String> {
     let mut problems = Vec::new();
     check_identity(info, &mut problems);
     check_schema(info, &mut problems);
+    check_searchable(info, &mut problems);
     check_loaders(info, &mut problems);
     check_resolvers(info, &mut problems);
     check_onboarding_and_permissions(info, &mut problems);
@@ -201,6 +202,51 @@ fn check_schema(info: &ConnectorInfo, problems: &mut Vec<String>) {
     for root in &info.schema.roots {
         if !declared.contains(root.entity.as_str()) {
             problems.push(format!("root `{}` is not a declared entity", root.entity));
+        }
+    }
+}
+
+/// The most searchable fields an entity type may have (each is a column of its full-text index).
+pub const MAX_SEARCHABLE_PER_ENTITY: usize = 32;
+
+/// Searchable fields name declared string fields, once each, with a weight of 1 to 100, at most
+/// [`MAX_SEARCHABLE_PER_ENTITY`] per entity type.
+fn check_searchable(info: &ConnectorInfo, problems: &mut Vec<String>) {
+    let searchable = &info.schema.searchable;
+    if searchable.len() > MAX_SEARCHABLE_PER_ENTITY * info.schema.entities.len().max(1) {
+        problems.push(format!(
+            "{} searchable fields: at most {MAX_SEARCHABLE_PER_ENTITY} per entity type",
+            searchable.len()
+        ));
+        return;
+    }
+    let entities = entity_map(info);
+    let mut seen: HashSet<(&str, &str)> = HashSet::new();
+    let mut per_entity: HashMap<&str, usize> = HashMap::new();
+    for s in searchable {
+        let name: String = format!("{}.{}", s.entity, s.field).chars().take(200).collect();
+        let Some(entity) = entities.get(s.entity.as_str()) else {
+            problems.push(format!("searchable field `{name}`: `{}` is not a declared entity", s.entity));
+            continue;
+        };
+        match entity.field(&s.field) {
+            Some(field) if field.field_type == FieldType::String => {}
+            Some(field) => problems.push(format!(
+                "searchable field `{name}` is {}; only string fields can be searched by their words",
+                field.field_type
+            )),
+            None => problems.push(format!("searchable field `{name}` is not a declared field")),
+        }
+        if !seen.insert((&s.entity, &s.field)) {
+            problems.push(format!("searchable field `{name}` is named twice"));
+        }
+        if !(1..=100).contains(&s.weight) {
+            problems.push(format!("searchable field `{name}` has weight {}; weights are 1 to 100", s.weight));
+        }
+        let count = per_entity.entry(&entity.name).or_insert(0);
+        *count += 1;
+        if *count == MAX_SEARCHABLE_PER_ENTITY + 1 {
+            problems.push(format!("{} has more than {MAX_SEARCHABLE_PER_ENTITY} searchable fields", entity.name));
         }
     }
 }
@@ -362,7 +408,7 @@ mod tests {
             name: "forger".into(),
             version: "1.0.0".into(),
             description: description.into(),
-            schema: Schema { entities: Vec::new(), roots: Vec::new() },
+            schema: Schema { entities: Vec::new(), roots: Vec::new(), searchable: Vec::new() },
             loaders: Vec::new(),
             resolvers: Vec::new(),
             onboarding: Vec::new(),

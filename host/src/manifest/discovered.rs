@@ -134,6 +134,7 @@ mod tests {
                     fields: vec![field("email", FieldType::String)],
                 }],
                 roots: Vec::new(),
+                searchable: Vec::new(),
             },
             loaders: vec![LoaderDef {
                 name: "contact".into(),

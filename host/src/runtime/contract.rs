@@ -8,11 +8,11 @@ use wasmtime::component::Component;
 use crate::{Error, Result};
 
 /// The newest contract version this host implements (what the SDKs build against).
-pub const CONTRACT_VERSION: Version = Version::new(0, 2, 0);
+pub const CONTRACT_VERSION: Version = Version::new(0, 3, 0);
 
 /// Every contract version this host runs, oldest first: a component built against a semver-compatible
 /// version of one of them (for 0.x the same minor, any patch) runs.
-pub const SUPPORTED_CONTRACTS: &[Version] = &[Version::new(0, 1, 0), CONTRACT_VERSION];
+pub const SUPPORTED_CONTRACTS: &[Version] = &[Version::new(0, 1, 0), Version::new(0, 2, 0), CONTRACT_VERSION];
 
 /// Whether a component built against `version` runs on this host: semver-compatible with one of
 /// [`SUPPORTED_CONTRACTS`], and not a pre-release.
@@ -24,9 +24,14 @@ pub fn supported_contract(version: &Version) -> bool {
     })
 }
 
-/// The supported versions as users read them: `0.1.x or 0.2.x`.
+/// The supported versions as users read them: `0.1.x, 0.2.x or 0.3.x`.
 pub fn supported_contracts_text() -> String {
-    SUPPORTED_CONTRACTS.iter().map(|v| format!("{}.{}.x", v.major, v.minor)).collect::<Vec<_>>().join(" or ")
+    let versions: Vec<String> = SUPPORTED_CONTRACTS.iter().map(|v| format!("{}.{}.x", v.major, v.minor)).collect();
+    match versions.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
 }
 
 /// The import namespaces a connector may use besides `max:connector`.
@@ -96,10 +101,11 @@ mod tests {
         assert!(supported_contract(&Version::new(0, 1, 7)));
         assert!(supported_contract(&Version::new(0, 2, 0)));
         assert!(supported_contract(&Version::new(0, 2, 3)));
-        assert!(!supported_contract(&Version::new(0, 3, 0)));
+        assert!(supported_contract(&Version::new(0, 3, 1)));
+        assert!(!supported_contract(&Version::new(0, 4, 0)));
         assert!(!supported_contract(&Version::new(1, 0, 0)));
         assert!(!supported_contract(&Version::parse("0.1.0-rc.1").unwrap()));
         assert!(!supported_contract(&Version::parse("0.2.0-rc.1").unwrap()));
-        assert_eq!(supported_contracts_text(), "0.1.x or 0.2.x");
+        assert_eq!(supported_contracts_text(), "0.1.x, 0.2.x or 0.3.x");
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use wasmtime::Store;
 
-use super::bindings::{discovery as wit_discovery, types as wit, v0_1, v0_2};
+use super::bindings::{discovery as wit_discovery, types as wit, v0_1, v0_2, v0_3};
 use super::state::StoreState;
 use super::{convert, result_size};
 use crate::data::{ChangePage, EntityBatch, EntityRef, Page, SeedState, SyncPlan};
@@ -25,8 +25,10 @@ pub struct ConnectorInstance {
 pub(crate) enum Bindings {
     /// Built against 0.1.0: no `discover`.
     V0_1(v0_1::Connector),
-    /// Built against 0.2.0.
+    /// Built against 0.2.0: no `searchable-fields`.
     V0_2(v0_2::Connector),
+    /// Built against 0.3.0.
+    V0_3(v0_3::Connector),
 }
 
 impl std::fmt::Debug for ConnectorInstance {
@@ -39,13 +41,14 @@ impl std::fmt::Debug for ConnectorInstance {
 }
 
 /// Runs one guest call with the limits armed and turns its outcome into `Result<guest result>`. The
-/// second form gives the call per contract version (`V0_1 => |source| …, V0_2 => |source| …`) where
-/// the versions differ.
+/// second form gives the call per contract version (`V0_1 => |source| …, V0_2 => |source| …, V0_3 =>
+/// |source| …`) where the versions differ.
 macro_rules! guest_call {
     ($self:ident, $name:literal, $method:ident ( $($arg:expr),* )) => {
         guest_call!($self, $name,
             V0_1 => |source| source.$method(&mut $self.store $(, $arg)*),
-            V0_2 => |source| source.$method(&mut $self.store $(, $arg)*))
+            V0_2 => |source| source.$method(&mut $self.store $(, $arg)*),
+            V0_3 => |source| source.$method(&mut $self.store $(, $arg)*))
     };
     ($self:ident, $name:literal, $($version:ident => |$source:ident| $call:expr),+) => {{
         $self.ensure_usable($name)?;
@@ -62,6 +65,11 @@ macro_rules! guest_call {
     }};
 }
 
+/// What a version without an export answers in its place: nothing.
+fn none<T>() -> std::future::Ready<wasmtime::Result<Vec<T>>> {
+    std::future::ready(Ok(Vec::new()))
+}
+
 impl ConnectorInstance {
     pub(crate) fn new(store: Store<StoreState>, bindings: Bindings, connector: Arc<str>) -> Self {
         ConnectorInstance { store, bindings, connector, poisoned: false }
@@ -72,16 +80,24 @@ impl ConnectorInstance {
         self.poisoned
     }
 
-    /// Calls `describe` and, on a 0.2.0 connector, `request-limits`, whose limits join the
-    /// permissions (no check of the result; see [`crate::manifest::check`]).
+    /// Calls `describe`, then `request-limits` (since 0.2.0), whose limits join the permissions, and
+    /// `searchable-fields` (since 0.3.0), which join the schema (no check of the result; see
+    /// [`crate::manifest::check`]).
     pub async fn describe(&mut self) -> Result<ConnectorInfo> {
         let info = guest_call!(self, "describe", call_describe());
         let mut info = convert::connector_info(info);
         let limits = guest_call!(self, "request-limits",
-            V0_1 => |_source| std::future::ready(wasmtime::Result::Ok(Vec::new())),
-            V0_2 => |source| source.call_request_limits(&mut self.store));
+            V0_1 => |_source| none(),
+            V0_2 => |source| source.call_request_limits(&mut self.store),
+            V0_3 => |source| source.call_request_limits(&mut self.store));
         self.check_size("request-limits", limits.iter().map(|l| l.name.len() + l.path.len() + 32).sum())?;
         info.permissions.request_limits = limits.into_iter().map(convert::request_limit).collect();
+        let searchable = guest_call!(self, "searchable-fields",
+            V0_1 => |_source| none(),
+            V0_2 => |_source| none(),
+            V0_3 => |source| source.call_searchable_fields(&mut self.store));
+        self.check_size("searchable-fields", searchable.iter().map(|f| f.entity.len() + f.field.len() + 16).sum())?;
+        info.schema.searchable = searchable.into_iter().map(convert::searchable_field).collect();
         Ok(info)
     }
 
@@ -92,7 +108,8 @@ impl ConnectorInstance {
         let discovered = convert::schema_extension_to_wit(discovered);
         let result = guest_call!(self, "initialise",
             V0_1 => |source| source.call_initialise(&mut self.store, &config),
-            V0_2 => |source| source.call_initialise(&mut self.store, &config, &discovered));
+            V0_2 => |source| source.call_initialise(&mut self.store, &config, &discovered),
+            V0_3 => |source| source.call_initialise(&mut self.store, &config, &discovered));
         self.guest_result("initialise", result)
     }
 
@@ -102,7 +119,8 @@ impl ConnectorInstance {
         let nothing = || wit_discovery::SchemaExtension { entities: Vec::new(), refill_on_new_fields: false };
         let result = guest_call!(self, "discover",
             V0_1 => |_source| std::future::ready(wasmtime::Result::Ok(Ok(nothing()))),
-            V0_2 => |source| source.call_discover(&mut self.store));
+            V0_2 => |source| source.call_discover(&mut self.store),
+            V0_3 => |source| source.call_discover(&mut self.store));
         let extension = self.guest_result("discover", result)?;
         self.check_size("discover", result_size::schema_extension(&extension))?;
         Ok(convert::schema_extension(extension))

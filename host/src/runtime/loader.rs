@@ -55,6 +55,7 @@ impl std::fmt::Debug for LoadedConnector {
 enum Pre {
     V0_1(bindings::v0_1::ConnectorPre<StoreState>),
     V0_2(bindings::v0_2::ConnectorPre<StoreState>),
+    V0_3(bindings::v0_3::ConnectorPre<StoreState>),
 }
 
 /// Magic and version bytes of a core module and of a component.
@@ -88,7 +89,8 @@ pub(super) fn load(
     let not_a_connector = |e: wasmtime::Error| Error::NotAConnector { path: label.to_string(), exports: format!("{e:#}") };
     let pre = match contract.minor {
         1 => Pre::V0_1(bindings::v0_1::ConnectorPre::new(pre).map_err(not_a_connector)?),
-        _ => Pre::V0_2(bindings::v0_2::ConnectorPre::new(pre).map_err(not_a_connector)?),
+        2 => Pre::V0_2(bindings::v0_2::ConnectorPre::new(pre).map_err(not_a_connector)?),
+        _ => Pre::V0_3(bindings::v0_3::ConnectorPre::new(pre).map_err(not_a_connector)?),
     };
     engine.cache.keep(loaded);
     match origin {
@@ -161,6 +163,7 @@ impl LoadedConnector {
         let instantiated = match &self.pre {
             Pre::V0_1(pre) => pre.instantiate_async(&mut store).await.map(Bindings::V0_1),
             Pre::V0_2(pre) => pre.instantiate_async(&mut store).await.map(Bindings::V0_2),
+            Pre::V0_3(pre) => pre.instantiate_async(&mut store).await.map(Bindings::V0_3),
         };
         match instantiated {
             Ok(bindings) => Ok(super::ConnectorInstance::new(store, bindings, connector)),

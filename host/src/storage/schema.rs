@@ -173,7 +173,12 @@ pub(super) fn apply(conn: &mut Connection, info: &ConnectorInfo, rebuild: bool) 
                 .iter()
                 .filter_map(|f| column_type(&f.field_type).map(|t| format!("{} {t}", quote(&f.name))))
                 .collect();
-            let mut sql = format!("CREATE TABLE {} (id TEXT PRIMARY KEY NOT NULL", quote(&entity.name));
+            let key = if info.schema.searchable_fields(&entity.name).is_empty() {
+                "id TEXT PRIMARY KEY NOT NULL".to_string()
+            } else {
+                super::fulltext::key_columns()
+            };
+            let mut sql = format!("CREATE TABLE {} ({key}", quote(&entity.name));
             for column in &columns {
                 sql.push_str(", ");
                 sql.push_str(column);
@@ -226,6 +231,9 @@ pub(super) fn apply(conn: &mut Connection, info: &ConnectorInfo, rebuild: bool) 
             )
             .map_err(db_error(&tx))?;
             report.retired.push(format!("{}.{field}", entity.name));
+        }
+        if super::fulltext::apply(&tx, &entity.name, &info.schema.searchable_fields(&entity.name))? {
+            report.indexed.push(entity.name.clone());
         }
     }
     // A bulk load in progress builds them when it ends.
@@ -300,6 +308,7 @@ fn drop_entity(conn: &Connection, entity: &str) -> Result<()> {
     for field in collections {
         conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", link_table(entity, &field))).map_err(db_error(conn))?;
     }
+    super::fulltext::drop_index(conn, entity)?;
     conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote(entity))).map_err(db_error(conn))?;
     conn.execute("DELETE FROM _max_schema WHERE entity = ?1", [entity]).map_err(db_error(conn))?;
     for meta in ["_max_sync_meta", "_max_sync_meta_staged"] {

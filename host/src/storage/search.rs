@@ -1,18 +1,20 @@
 //! Runs a [`SearchQuery`] as one SQL statement: reference paths become LEFT JOINs, the filter a WHERE
 //! clause with bound parameters, and `--after` a keyset condition over the sort keys and the id, so
-//! pages never skip or repeat a row under any order.
+//! pages never skip or repeat a row under any order. A full-text search joins its matches in the
+//! entity's index (with their relevance, `_score`); the snippet of each row handed over is read apart,
+//! so only the rows shown cost one.
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 
-use rusqlite::params_from_iter;
+use rusqlite::{OptionalExtension, params_from_iter};
 use rusqlite::types::Value;
 
 use super::schema::quote;
 use super::sqlite::{SqliteStorage, db_error};
 use crate::Result;
 use crate::manifest::FieldType;
-use crate::query::{Cursor, Expr, FieldPath, Literal, Op, SearchQuery};
+use crate::query::{Cursor, Expr, FieldPath, Literal, Op, SCORE, SNIPPET, SearchQuery};
 
 /// Builds the SQL of one query: joins for each reference prefix, and the parameters in order.
 struct Sql {
@@ -24,6 +26,12 @@ struct Sql {
 impl Sql {
     /// The SQL expression of a path's value, joining the referenced tables it passes through.
     fn column(&mut self, path: &FieldPath) -> String {
+        match path.text.as_str() {
+            SCORE => return "m.score".to_string(),
+            // Read apart for the rows handed over.
+            SNIPPET => return "NULL".to_string(),
+            _ => {}
+        }
         let mut alias = "t".to_string();
         let mut prefix = String::new();
         for hop in &path.hops[..path.hops.len() - 1] {
@@ -148,6 +156,9 @@ fn sql_to_cursor_value(value: Value) -> serde_json::Value {
     }
 }
 
+/// The most words a snippet shows.
+const SNIPPET_WORDS: i64 = 16;
+
 /// Runs `query`, handing each row's values to `visit` as SQLite produces them (nothing is collected, so
 /// memory stays flat however many rows match) until `visit` breaks; returns the next page's cursor
 /// when the query has a limit and more rows match.
@@ -158,6 +169,14 @@ pub(super) fn stream(
 ) -> Result<Option<String>> {
     let conn = &storage.conn;
     let mut sql = Sql { joins: Vec::new(), aliases: HashMap::new(), params: Vec::new() };
+    let searchable: Vec<_> = query.text.iter().flat_map(|t| t.fields.iter()).collect();
+    let matches = match &query.text {
+        Some(text) => {
+            let param = sql.bind(Value::Text(text.expression.clone()));
+            Some(super::fulltext::matches(&query.entity, &searchable, &param))
+        }
+        None => None,
+    };
     let select: Vec<String> = query.fields.iter().map(|f| sql.column(f)).collect();
     let keys: Vec<(String, bool)> = query.order.iter().map(|o| (sql.column(&o.field), o.descending)).collect();
     let mut conditions = vec!["t._deleted_at IS NULL".to_string()];
@@ -172,7 +191,20 @@ pub(super) fn stream(
     let mut columns = select.clone();
     columns.push("t.id".to_string());
     columns.extend(keys.iter().map(|(c, _)| c.clone()));
-    let mut text = format!("SELECT {} FROM {} AS t", columns.join(", "), quote(&query.entity));
+    let snippet_at = query.fields.iter().position(|f| f.text == SNIPPET);
+    if snippet_at.is_some() {
+        columns.push(format!("t.{}", super::fulltext::ROWID));
+    }
+    let mut text = match &matches {
+        // Materialized: the relevance can only be computed where the index is scanned.
+        Some(matches) => format!(
+            "WITH m AS MATERIALIZED ({matches}) SELECT {} FROM {} AS t JOIN m ON m.r = t.{}",
+            columns.join(", "),
+            quote(&query.entity),
+            super::fulltext::ROWID
+        ),
+        None => format!("SELECT {} FROM {} AS t", columns.join(", "), quote(&query.entity)),
+    };
     for join in &sql.joins {
         text.push(' ');
         text.push_str(join);
@@ -188,6 +220,10 @@ pub(super) fn stream(
     let width = select.len();
     let key_count = keys.len();
     let order_key = crate::query::order_key(&query.order);
+    let mut snippets = match (&query.text, snippet_at) {
+        (Some(text), Some(_)) => Some((conn.prepare(&super::fulltext::snippet_statement(&query.entity)).map_err(db_error(conn))?, text)),
+        _ => None,
+    };
     let mut rows = stmt.query(params_from_iter(sql.params.iter())).map_err(db_error(conn))?;
     let mut seen = 0usize;
     // The sort values and id of the last row handed over: the cursor, should another row follow.
@@ -201,6 +237,15 @@ pub(super) fn stream(
         let mut values = Vec::with_capacity(width);
         for (i, field) in query.fields.iter().enumerate() {
             values.push(sql_to_json(read(i)?, field.value_type()));
+        }
+        if let (Some((statement, text)), Some(at)) = (&mut snippets, snippet_at) {
+            let rowid: i64 = row.get(width + 1 + key_count).map_err(db_error(conn))?;
+            let (open, close) = &text.highlight;
+            let snippet: Option<String> = statement
+                .query_row(rusqlite::params![text.expression, rowid, open, close, SNIPPET_WORDS], |r| r.get(0))
+                .optional()
+                .map_err(db_error(conn))?;
+            values[at] = snippet.map_or(serde_json::Value::Null, serde_json::Value::String);
         }
         if query.limit.is_some() {
             let id: String = row.get(width).map_err(db_error(conn))?;

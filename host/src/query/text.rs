@@ -1,0 +1,212 @@
+//! `--match` words as users write them, turned into an FTS5 query that can't be malformed: every word
+//! and phrase becomes an FTS5 string, so FTS5's own operators and punctuation in what users type never
+//! reach its parser.
+//!
+//! The language: words (all must match, in any field, stems compared: `plans` finds `plan`),
+//! `"a phrase"` (the words in that order), `word*` (a prefix), `OR` between two terms (either),
+//! `-term` (must not match), and `field:term` (in that searchable field only).
+
+use crate::{Error, Result};
+
+/// One term as written: a word or phrase, maybe a prefix, restricted to a field, excluded.
+#[derive(Debug, Clone, PartialEq)]
+struct Term {
+    text: String,
+    prefix: bool,
+    field: Option<String>,
+    excluded: bool,
+}
+
+/// Turns `input` into an FTS5 query over an index whose columns are `fields`.
+pub fn to_fts5(input: &str, fields: &[&str]) -> Result<String> {
+    let invalid = |message: String| Error::Query {
+        message: format!("invalid --match `{input}`: {message}"),
+        hint: Some(
+            "write words (all must match), \"a phrase\", word* (a prefix), a OR b, -word (must not match), \
+             field:word"
+                .into(),
+        ),
+    };
+    let tokens = tokenize(input).map_err(invalid)?;
+    // Groups of terms joined by OR; the groups are all required.
+    let mut groups: Vec<Vec<Term>> = Vec::new();
+    let mut excluded: Vec<Term> = Vec::new();
+    let mut or_pending = false;
+    for token in tokens {
+        match token {
+            Token::Or => {
+                if groups.is_empty() || or_pending {
+                    return Err(invalid("OR needs a term on each side".into()));
+                }
+                or_pending = true;
+            }
+            Token::Term(term) => {
+                if let Some(field) = &term.field
+                    && !fields.iter().any(|f| f == field)
+                {
+                    return Err(Error::Query {
+                        message: format!("`{field}` in --match `{input}` is not a searchable field"),
+                        hint: Some(format!("searchable fields: {}", fields.join(", "))),
+                    });
+                }
+                if !term.text.chars().any(char::is_alphanumeric) {
+                    if or_pending {
+                        return Err(invalid(format!("`{}` has no letters or digits to search for", term.text)));
+                    }
+                    continue;
+                }
+                if term.excluded {
+                    if or_pending {
+                        return Err(invalid("an excluded -term can't be one side of OR".into()));
+                    }
+                    excluded.push(term);
+                } else if or_pending {
+                    groups.last_mut().expect("OR follows a group").push(term);
+                    or_pending = false;
+                } else {
+                    groups.push(vec![term]);
+                }
+            }
+        }
+    }
+    if or_pending {
+        return Err(invalid("OR needs a term on each side".into()));
+    }
+    if groups.is_empty() {
+        let why = if excluded.is_empty() { "nothing to search for" } else { "only excluded terms" };
+        return Err(invalid(format!("{why}: name at least one word that must match")));
+    }
+    let group = |terms: &Vec<Term>| {
+        let parts: Vec<String> = terms.iter().map(fts5_term).collect();
+        if parts.len() == 1 { parts[0].clone() } else { format!("({})", parts.join(" OR ")) }
+    };
+    let mut query = groups.iter().map(group).collect::<Vec<_>>().join(" AND ");
+    if !excluded.is_empty() {
+        query = format!("({query})");
+        for term in &excluded {
+            query.push_str(&format!(" NOT {}", fts5_term(term)));
+        }
+    }
+    Ok(query)
+}
+
+/// One term in FTS5's syntax: `field : "text" *`.
+fn fts5_term(term: &Term) -> String {
+    let mut text = format!("\"{}\"", term.text.replace('"', "\"\""));
+    if term.prefix {
+        text.push_str(" *");
+    }
+    match &term.field {
+        Some(field) => format!("{field} : {text}"),
+        None => text,
+    }
+}
+
+#[derive(Debug, PartialEq)]
+enum Token {
+    Term(Term),
+    Or,
+}
+
+/// Splits `input` at white space outside quotes.
+fn tokenize(input: &str) -> std::result::Result<Vec<Token>, String> {
+    let mut tokens = Vec::new();
+    let mut chars = input.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.peek().is_none() {
+            return Ok(tokens);
+        }
+        let excluded = chars.next_if_eq(&'-').is_some();
+        // An optional `field:` before a word or phrase.
+        let mut word = String::new();
+        let mut field = None;
+        let mut quoted = false;
+        while let Some(&c) = chars.peek() {
+            if c.is_whitespace() {
+                break;
+            }
+            chars.next();
+            if c == '"' && word.is_empty() {
+                quoted = true;
+                let mut phrase = String::new();
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some(c) => phrase.push(c),
+                        None => return Err("a phrase's closing quote is missing".into()),
+                    }
+                }
+                word = phrase;
+                break;
+            }
+            if c == ':'
+                && field.is_none()
+                && !word.is_empty()
+                && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && chars.peek().is_some_and(|c| !c.is_whitespace())
+            {
+                field = Some(std::mem::take(&mut word));
+                continue;
+            }
+            word.push(c);
+        }
+        if !quoted && !excluded && field.is_none() && word == "OR" {
+            tokens.push(Token::Or);
+            continue;
+        }
+        let prefix = !quoted && word.len() > 1 && word.ends_with('*');
+        if prefix {
+            word.pop();
+        }
+        tokens.push(Token::Term(Term { text: word, prefix, field, excluded }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIELDS: &[&str] = &["title", "body"];
+
+    fn fts(input: &str) -> String {
+        to_fts5(input, FIELDS).unwrap()
+    }
+
+    #[test]
+    fn words_phrases_prefixes_fields_or_and_exclusions_become_fts5_strings() {
+        assert_eq!(fts("quarterly plan"), r#""quarterly" AND "plan""#);
+        assert_eq!(fts(r#""quarterly plan""#), r#""quarterly plan""#);
+        assert_eq!(fts("plan*"), r#""plan" *"#);
+        assert_eq!(fts("title:plan body:\"two words\""), r#"title : "plan" AND body : "two words""#);
+        assert_eq!(fts("budget OR forecast q3"), r#"("budget" OR "forecast") AND "q3""#);
+        assert_eq!(fts("plan -draft -title:old"), r#"("plan") NOT "draft" NOT title : "old""#);
+    }
+
+    #[test]
+    fn fts5_syntax_in_what_users_type_stays_text() {
+        assert_eq!(fts(r#"NEAR(a b) x"y AND"#), r#""NEAR(a" AND "b)" AND "x""y" AND "AND""#);
+        assert_eq!(fts("e-mail: c++"), r#""e-mail:" AND "c++""#);
+        assert_eq!(fts("or"), r#""or""#);
+        // Punctuation alone has no words to find and is left out.
+        assert_eq!(fts("plan & ++"), r#""plan""#);
+    }
+
+    #[test]
+    fn what_can_not_be_searched_is_refused_clearly() {
+        for (input, says) in [
+            ("", "nothing to search for"),
+            ("  ", "nothing to search for"),
+            ("-draft", "only excluded terms"),
+            ("OR plan", "OR needs a term on each side"),
+            ("plan OR", "OR needs a term on each side"),
+            ("a OR -b", "can't be one side of OR"),
+            ("\"open phrase", "closing quote is missing"),
+        ] {
+            let error = to_fts5(input, FIELDS).unwrap_err().to_string();
+            assert!(error.contains(says), "{input}: {error}");
+        }
+        let error = to_fts5("owner:ada", FIELDS).unwrap_err();
+        assert!(error.to_string().contains("`owner` in --match `owner:ada` is not a searchable field"), "{error}");
+    }
+}
