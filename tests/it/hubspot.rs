@@ -55,16 +55,17 @@ fn sync(project: &TestProject) -> Value {
 }
 
 /// The entity type of each of the fake's object types.
-const ENTITIES: [(ObjectType, &str); 4] = [
+const ENTITIES: [(ObjectType, &str); 5] = [
     (ObjectType::Contacts, "Contact"),
     (ObjectType::Companies, "Company"),
     (ObjectType::Deals, "Deal"),
     (ObjectType::Tickets, "Ticket"),
+    (ObjectType::Notes, "Note"),
 ];
 
 /// Every object type over three pages of a hundred, and the owners too.
 fn paged_size() -> Size {
-    Size { contacts: 250, companies: 230, deals: 240, tickets: 210, owners: 230 }
+    Size { contacts: 250, companies: 230, deals: 240, tickets: 210, notes: 220, owners: 230 }
 }
 
 #[test]
@@ -157,6 +158,26 @@ fn a_synced_portal_matches_the_api_exactly() {
         assert_eq!(links(table), expected, "{table}");
     }
 
+    // A note's body is its text without the HTML, found by its words.
+    let about_pricing: BTreeSet<String> = fake.with_data(|d| {
+        d.all(ObjectType::Notes)
+            .iter()
+            .filter(|o| o.properties["hs_note_body"].contains("pricing"))
+            .map(|o| o.id.to_string())
+            .collect()
+    });
+    assert!(!about_pricing.is_empty(), "some notes are about pricing");
+    let found = project
+        .max()
+        .args(["search", "hubspot", "Note", "--match", "pricing", "--all", "-o", "json", "--fields", "id,body"])
+        .assert()
+        .success();
+    let found: Value = serde_json::from_slice(&found.get_output().stdout).unwrap();
+    let rows = found["rows"].as_array().unwrap();
+    assert_eq!(rows.iter().map(|r| r["id"].as_str().unwrap().to_string()).collect::<BTreeSet<_>>(), about_pricing);
+    let body = rows[0]["body"].as_str().unwrap();
+    assert!(body.starts_with("Call with ") && body.contains("Next steps & owners") && !body.contains('<'), "{body}");
+
     // A custom property of each type is a typed column holding the portal's values.
     for (object_type, entity) in ENTITIES {
         let custom: Vec<(String, &'static str)> = fake.with_data(|d| {
@@ -231,7 +252,7 @@ fn mutate(fake: &HubSpot, mutations: Value) {
 
 #[test]
 fn an_incremental_sync_reads_only_changes_past_the_search_cap_and_equals_a_fresh_full_sync() {
-    let size = Size { contacts: 12_050, companies: 20, deals: 20, tickets: 10, owners: 5 };
+    let size = Size { contacts: 12_050, companies: 20, deals: 20, tickets: 10, notes: 10, owners: 5 };
     let (project, fake, server) = hubspot_project(HubSpotConfig { size, ..HubSpotConfig::default() }, &[]);
     sync(&project);
     let (edited, archived, deal) = fake.with_data(|d| {
@@ -289,7 +310,7 @@ fn an_incremental_sync_reads_only_changes_past_the_search_cap_and_equals_a_fresh
 fn under_hubspots_rolling_window_and_search_limit_no_retry_storm_and_the_sync_completes() {
     let window = WindowLimit { max: 20, interval: Duration::from_secs(2) };
     let config = HubSpotConfig {
-        size: Size { contacts: 450, companies: 30, deals: 30, tickets: 20, owners: 5 },
+        size: Size { contacts: 450, companies: 30, deals: 30, tickets: 20, notes: 20, owners: 5 },
         faults: max_fake_saas::Faults { window: Some(window), ..Default::default() },
         search_per_second: 4,
         ..HubSpotConfig::default()

@@ -1,4 +1,4 @@
-//! The HubSpot connector: syncs contacts, companies, deals and tickets (every property typed, the
+//! The HubSpot connector: syncs contacts, companies, deals, tickets and notes (every property typed, the
 //! portal's custom ones discovered), their associations with labels, owners, and deal and ticket
 //! pipelines with their stages from HubSpot's CRM API (`https://api.hubapi.com`) into Max.
 //!
@@ -13,6 +13,7 @@
 mod api;
 mod changes;
 mod discovery;
+mod html;
 mod model;
 mod objects;
 mod plain;
@@ -86,7 +87,7 @@ impl Connector for HubSpot {
         let mut info = ConnectorInfo::new(
             "hubspot",
             env!("CARGO_PKG_VERSION"),
-            "HubSpot CRM: contacts, companies, deals, tickets (custom properties included), owners and pipelines",
+            "HubSpot CRM: contacts, companies, deals, tickets, notes (custom properties included), owners and pipelines",
             schema.root(PORTAL.entity, PORTAL_ID),
         )
         .loader(
@@ -147,7 +148,7 @@ impl Connector for HubSpot {
                 .oauth_secrets("auth", "oauth")
                 .validate("Checking the token with HubSpot (account details)")
                 .select("objects", "Object types to sync", &objects, false, true)
-                .help("None chosen means all; each needs its read scope (tickets need `tickets`)")
+                .help("None chosen means all; each needs its read scope (tickets need `tickets`, notes the contacts one)")
                 .select(
                     "properties",
                     "Properties to sync",
@@ -194,8 +195,10 @@ impl Connector for HubSpot {
         let chosen: Vec<&str> =
             config.get("objects").unwrap_or_default().split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
         if let Some(unknown) = chosen.iter().find(|c| ObjectKind::by_path(c).is_none()) {
+            let known: Vec<&str> = OBJECTS.iter().map(|k| k.path).collect();
             return Err(ConnectorError::InvalidInput(format!(
-                "objects: `{unknown}` is not one of contacts, companies, deals, tickets"
+                "objects: `{unknown}` is not one of {}",
+                known.join(", ")
             )));
         }
         let synced: Vec<&'static ObjectKind> =

@@ -1,7 +1,7 @@
 //! The entities HubSpot syncs, as tables: each column's Max field, where HubSpot keeps it and its
 //! kind. The schema, the properties a request names and the JSON-to-row conversion all follow from them.
 //!
-//! CRM objects (contacts, companies, deals, tickets) carry their data as properties, every value a string
+//! CRM objects (contacts, companies, deals, tickets, notes) carry their data as properties, every value a string
 //! (`"amount": "1500.00"`), parsed into the column's kind. The properties declared here are the standard
 //! ones every portal has; `discover` adds the rest of the portal's properties, custom ones included, and
 //! a collection per association label (`contactsDecisionMaker`: the contacts associated with that label).
@@ -13,12 +13,21 @@ use max_connector_sdk::table::{self, EntityTable, Kind};
 pub enum Read {
     /// A CRM property named by the column's source (its value a string), parsed as the column's kind.
     Property,
+    /// A CRM property holding HTML (a note's body), written as its text.
+    HtmlText,
     /// The object's associations with objects of the type whose path is the column's source, in id order.
     Association,
     /// The associated company whose association is the primary one.
     PrimaryCompany,
     /// A key of the JSON object as the API returns it (owners, pipelines, stages, the account).
     Key,
+}
+
+impl Read {
+    /// Whether the column reads a CRM property (which requests then name).
+    pub fn is_property(self) -> bool {
+        matches!(self, Read::Property | Read::HtmlText)
+    }
 }
 
 /// One column.
@@ -49,6 +58,7 @@ const WITH_COMPANIES: Column = associated("companies", "Company", "Companies it 
 const WITH_CONTACTS: Column = associated("contacts", "Contact", "Contacts it is associated with");
 const WITH_DEALS: Column = associated("deals", "Deal", "Deals it is associated with");
 const WITH_TICKETS: Column = associated("tickets", "Ticket", "Tickets it is associated with");
+const WITH_NOTES: Column = associated("notes", "Note", "Notes logged on it");
 const CREATED: Column = prop("createdate", D, "When it was created");
 const WEBSITE: Column = prop("website", T, "Website URL");
 const PHONE: Column = prop("phone", T, "Phone number");
@@ -57,7 +67,7 @@ const CITY: Column = prop("city", T, "City");
 const STATE: Column = prop("state", T, "State or region");
 const ZIP: Column = prop("zip", T, "Postal code");
 const COUNTRY: Column = prop("country", T, "Country");
-const DESCRIPTION: Column = prop("description", T, "Description");
+const DESCRIPTION: Column = prop("description", T, "Description").searchable(1);
 const HS_MODIFIED: Column = prop("hs_lastmodifieddate", D, "When it last changed");
 
 /// A CRM object type.
@@ -85,8 +95,8 @@ pub const CONTACT: ObjectKind = ObjectKind {
     primary_company_types: &[1],
     columns: &[
         prop("email", T, "Email address"),
-        prop("firstname", T, "First name"),
-        prop("lastname", T, "Last name"),
+        prop("firstname", T, "First name").searchable(5),
+        prop("lastname", T, "Last name").searchable(5),
         PHONE,
         prop("mobilephone", T, "Mobile phone number"),
         prop("jobtitle", T, "Job title"),
@@ -105,6 +115,7 @@ pub const CONTACT: ObjectKind = ObjectKind {
         WITH_COMPANIES,
         WITH_DEALS,
         WITH_TICKETS,
+        WITH_NOTES,
         PRIMARY_COMPANY,
     ],
 };
@@ -116,7 +127,7 @@ pub const COMPANY: ObjectKind = ObjectKind {
     modified: "hs_lastmodifieddate",
     primary_company_types: &[],
     columns: &[
-        prop("name", T, "Company name"),
+        prop("name", T, "Company name").searchable(5),
         prop("domain", T, "Company domain name"),
         WEBSITE,
         PHONE,
@@ -137,6 +148,7 @@ pub const COMPANY: ObjectKind = ObjectKind {
         WITH_CONTACTS,
         WITH_DEALS,
         WITH_TICKETS,
+        WITH_NOTES,
     ],
 };
 
@@ -147,7 +159,7 @@ pub const DEAL: ObjectKind = ObjectKind {
     modified: "hs_lastmodifieddate",
     primary_company_types: &[5],
     columns: &[
-        prop("dealname", T, "Deal name"),
+        prop("dealname", T, "Deal name").searchable(5),
         prop("amount", F, "Amount"),
         prop("closedate", D, "Close date"),
         prop("dealtype", T, "Deal type (newbusiness, existingbusiness)"),
@@ -168,6 +180,7 @@ pub const DEAL: ObjectKind = ObjectKind {
         WITH_CONTACTS,
         WITH_COMPANIES,
         WITH_TICKETS,
+        WITH_NOTES,
         PRIMARY_COMPANY,
     ],
 };
@@ -179,8 +192,8 @@ pub const TICKET: ObjectKind = ObjectKind {
     modified: "hs_lastmodifieddate",
     primary_company_types: &[339],
     columns: &[
-        prop("subject", T, "Ticket name"),
-        prop("content", T, "Ticket description"),
+        prop("subject", T, "Ticket name").searchable(5),
+        prop("content", T, "Ticket description").searchable(1),
         prop("hs_ticket_priority", T, "Priority (LOW, MEDIUM, HIGH)"),
         prop("hs_ticket_category", T, "Category"),
         prop("source_type", T, "Where it came from (EMAIL, CHAT, FORM, PHONE)"),
@@ -199,12 +212,47 @@ pub const TICKET: ObjectKind = ObjectKind {
         WITH_CONTACTS,
         WITH_COMPANIES,
         WITH_DEALS,
+        WITH_NOTES,
         PRIMARY_COMPANY,
     ],
 };
 
+pub const NOTE: ObjectKind = ObjectKind {
+    entity: "Note",
+    description: "A note logged on contacts, companies, deals or tickets (an engagement)",
+    path: "notes",
+    modified: "hs_lastmodifieddate",
+    primary_company_types: &[],
+    columns: &[
+        table::Column::new("body", T)
+            .from("hs_note_body")
+            .doc("The note's text (HubSpot property hs_note_body, without its HTML)")
+            .searchable(1)
+            .with(Read::HtmlText),
+        table::Column::new("bodyHtml", T)
+            .from("hs_note_body")
+            .doc("The note as HubSpot keeps it, in HTML (HubSpot property hs_note_body)")
+            .with(Read::Property),
+        table::Column::new("timestamp", D)
+            .from("hs_timestamp")
+            .doc("When the activity happened (HubSpot property hs_timestamp)")
+            .with(Read::Property),
+        prop("hs_attachment_ids", T, "Ids of attached files, separated by semicolons"),
+        table::Column::new("createdate", D)
+            .from("hs_createdate")
+            .doc("When it was created (HubSpot property hs_createdate)")
+            .with(Read::Property),
+        HS_MODIFIED,
+        OWNER,
+        WITH_CONTACTS,
+        WITH_COMPANIES,
+        WITH_DEALS,
+        WITH_TICKETS,
+    ],
+};
+
 /// Every CRM object type, in the order onboarding offers them.
-pub const OBJECTS: [&ObjectKind; 4] = [&CONTACT, &COMPANY, &DEAL, &TICKET];
+pub const OBJECTS: [&ObjectKind; 5] = [&CONTACT, &COMPANY, &DEAL, &TICKET, &NOTE];
 
 impl EntityTable for ObjectKind {
     type Extra = Read;
@@ -230,7 +278,7 @@ impl ObjectKind {
 
     /// The properties its declared columns read (what every request names, before discovered ones).
     pub fn declared_properties(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.columns.iter().filter(|c| c.extra == Read::Property).map(|c| c.source)
+        self.columns.iter().filter(|c| c.extra.is_property()).map(|c| c.source)
     }
 
     /// The name of its collection loader (listing every object), also its collection on the portal.

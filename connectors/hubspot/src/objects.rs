@@ -67,12 +67,18 @@ impl Shape {
 
     /// Every property a request names: the declared ones, then the discovered ones.
     pub fn properties(&self) -> Vec<&str> {
-        let declared = self.declared.iter().filter(|c| c.extra == Read::Property).map(|c| c.source);
+        let declared = self.declared.iter().filter(|c| c.extra.is_property()).map(|c| c.source);
         let discovered = self.discovered.iter().filter_map(|d| match d {
             Discovered::Property(name, _) => Some(name.as_str()),
             Discovered::Labelled(..) => None,
         });
-        declared.chain(discovered).collect()
+        let mut properties: Vec<&str> = Vec::new();
+        for property in declared.chain(discovered) {
+            if !properties.contains(&property) {
+                properties.push(property);
+            }
+        }
+        properties
     }
 
     /// The types whose associations rows carry.
@@ -176,6 +182,10 @@ impl Shape {
         for (index, column) in self.declared.iter().enumerate() {
             match column.extra {
                 Read::Property | Read::Key => property(&mut row, index, column.kind, &properties[column.source]),
+                Read::HtmlText => {
+                    let text = properties[column.source].as_str().map(crate::html::text).filter(|t| !t.is_empty());
+                    row.value(index, &text.map_or(Value::Null, Value::Text));
+                }
                 Read::Association => {
                     let mut ids: Vec<&str> = links.of(column.source, id).iter().map(|l| l.to.as_str()).collect();
                     ids.sort_by_key(|id| (id.len(), *id));

@@ -26,7 +26,7 @@ enum Api {
     /// Linear's GraphQL API (teams, users, workflow states, labels, projects, cycles, issues, comments),
     /// with its rate limits and OAuth token endpoint.
     Linear(LinearArgs),
-    /// HubSpot's CRM API (contacts, companies, deals, tickets with standard and custom properties,
+    /// HubSpot's CRM API (contacts, companies, deals, tickets, notes with standard and custom properties,
     /// associations, owners, pipelines), with its rolling rate limit and error bodies.
     Hubspot(HubSpotArgs),
 }
@@ -196,6 +196,9 @@ struct HubSpotArgs {
     /// Tickets.
     #[arg(long, default_value_t = 10)]
     tickets: usize,
+    /// Notes (engagements with an HTML body).
+    #[arg(long, default_value_t = 15)]
+    notes: usize,
     /// Owners.
     #[arg(long, default_value_t = 5)]
     owners: usize,
@@ -277,6 +280,7 @@ async fn main() -> std::io::Result<()> {
                     companies: args.companies,
                     deals: args.deals,
                     tickets: args.tickets,
+                    notes: args.notes,
                     owners: args.owners,
                 },
                 token: args.token,

@@ -1,4 +1,5 @@
-//! The HubSpot portal the fake serves, deterministic from a seed: CRM objects of four types, each with
+//! The HubSpot portal the fake serves, deterministic from a seed: CRM objects of five types (notes, an
+//! engagement, with an HTML body), each with
 //! standard and custom properties of every HubSpot type (all values strings, as HubSpot sends them),
 //! associations between the types with their type ids and labels, owners, and the deal and ticket
 //! pipelines with their stages.
@@ -20,13 +21,15 @@ pub struct Size {
     pub deals: usize,
     /// Tickets.
     pub tickets: usize,
+    /// Notes (engagements logged on contacts, companies and deals).
+    pub notes: usize,
     /// Owners (users of the portal).
     pub owners: usize,
 }
 
 impl Default for Size {
     fn default() -> Self {
-        Size { contacts: 30, companies: 12, deals: 20, tickets: 10, owners: 5 }
+        Size { contacts: 30, companies: 12, deals: 20, tickets: 10, notes: 15, owners: 5 }
     }
 }
 
@@ -41,12 +44,14 @@ pub enum ObjectType {
     Deals,
     /// `tickets` (`0-5`).
     Tickets,
+    /// `notes` (`0-46`).
+    Notes,
 }
 
 impl ObjectType {
     /// Every type.
-    pub const ALL: [ObjectType; 4] =
-        [ObjectType::Contacts, ObjectType::Companies, ObjectType::Deals, ObjectType::Tickets];
+    pub const ALL: [ObjectType; 5] =
+        [ObjectType::Contacts, ObjectType::Companies, ObjectType::Deals, ObjectType::Tickets, ObjectType::Notes];
 
     /// The path segment (`contacts`).
     pub fn path(self) -> &'static str {
@@ -55,6 +60,7 @@ impl ObjectType {
             ObjectType::Companies => "companies",
             ObjectType::Deals => "deals",
             ObjectType::Tickets => "tickets",
+            ObjectType::Notes => "notes",
         }
     }
 
@@ -65,6 +71,7 @@ impl ObjectType {
             ObjectType::Companies => "0-2",
             ObjectType::Deals => "0-3",
             ObjectType::Tickets => "0-5",
+            ObjectType::Notes => "0-46",
         }
     }
 
@@ -73,6 +80,14 @@ impl ObjectType {
         ObjectType::ALL
             .into_iter()
             .find(|t| segment == t.path() || segment == t.type_id() || Some(segment) == t.path().strip_suffix('s'))
+    }
+
+    /// The property holding when an object was created: engagements have their own name for it.
+    pub fn created(self) -> &'static str {
+        match self {
+            ObjectType::Notes => "hs_createdate",
+            _ => "createdate",
+        }
     }
 
     /// The property holding when an object last changed: contacts have their own name for it.
@@ -90,6 +105,7 @@ impl ObjectType {
             ObjectType::Companies => "company",
             ObjectType::Deals => "deal",
             ObjectType::Tickets => "ticket",
+            ObjectType::Notes => "note",
         }
     }
 
@@ -120,6 +136,7 @@ impl ObjectType {
                 "hs_ticket_priority",
                 "subject",
             ],
+            ObjectType::Notes => &["hs_createdate", "hs_lastmodifieddate", "hs_object_id"],
         }
     }
 }
@@ -374,7 +391,7 @@ fn standard(object_type: ObjectType) -> Vec<Property> {
     let p = |name: &str, kind: &'static str, label: &str| Property::new(name, kind, label, true);
     let mut list = vec![
         p("hs_object_id", "number", "Record ID"),
-        p("createdate", "datetime", "Create Date"),
+        p(object_type.created(), "datetime", "Create Date"),
         p(object_type.last_modified(), "datetime", "Last Modified Date"),
         p("hubspot_owner_id", "enumeration", "Owner"),
     ];
@@ -415,6 +432,11 @@ fn standard(object_type: ObjectType) -> Vec<Property> {
             p("hs_pipeline", "enumeration", "Pipeline"),
             p("hs_pipeline_stage", "enumeration", "Ticket status"),
             p("hs_ticket_priority", "enumeration", "Priority").options(&["LOW", "MEDIUM", "HIGH"]),
+        ],
+        ObjectType::Notes => vec![
+            p("hs_timestamp", "datetime", "Activity date"),
+            p("hs_note_body", "string", "Note body"),
+            p("hs_attachment_ids", "enumeration", "Attached file IDs"),
         ],
     });
     list
@@ -515,6 +537,7 @@ impl Dataset {
             (ObjectType::Contacts, size.contacts),
             (ObjectType::Deals, size.deals),
             (ObjectType::Tickets, size.tickets),
+            (ObjectType::Notes, size.notes),
         ];
         let mut next_id = 100;
         for (object_type, count) in counts {
@@ -538,7 +561,7 @@ impl Dataset {
             properties.insert(name.to_string(), value);
         };
         set("hs_object_id", id.to_string());
-        set("createdate", format_ms(created_ms));
+        set(object_type.created(), format_ms(created_ms));
         set(object_type.last_modified(), format_ms(updated_ms));
         if !self.owners.is_empty() && rng.below(6) != 0 {
             set("hubspot_owner_id", rng.pick(&self.owners).id.to_string());
@@ -579,6 +602,16 @@ impl Dataset {
                 set("hs_pipeline", pipeline.id.clone());
                 set("hs_pipeline_stage", rng.pick(&pipeline.stages).0.clone());
                 set("hs_ticket_priority", rng.pick(&["LOW", "MEDIUM", "HIGH"]).to_string());
+            }
+            ObjectType::Notes => {
+                let topic = rng.pick(&["pricing", "the renewal", "onboarding", "a security review"]);
+                set("hs_timestamp", format_ms(created_ms));
+                set(
+                    "hs_note_body",
+                    format!(
+                        "<div><p>Call with {first} {last} about {topic}.</p><p>Next steps &amp; owners agreed ({i}).</p></div>"
+                    ),
+                );
             }
         }
         for property in custom(object_type) {
@@ -631,6 +664,35 @@ impl Dataset {
                     vec![primary(5), (341, None)],
                     vec![(6, None), (342, None)],
                 ));
+            }
+        }
+        let deals = ids(self, ObjectType::Deals);
+        for note in ids(self, ObjectType::Notes) {
+            if !contacts.is_empty() {
+                let contact = *rng.pick(&contacts);
+                links.push((
+                    ObjectType::Notes,
+                    note,
+                    ObjectType::Contacts,
+                    contact,
+                    vec![(202, None)],
+                    vec![(201, None)],
+                ));
+            }
+            if !companies.is_empty() && rng.below(2) == 0 {
+                let company = *rng.pick(&companies);
+                links.push((
+                    ObjectType::Notes,
+                    note,
+                    ObjectType::Companies,
+                    company,
+                    vec![(190, None)],
+                    vec![(189, None)],
+                ));
+            }
+            if !deals.is_empty() && rng.below(2) == 0 {
+                let deal = *rng.pick(&deals);
+                links.push((ObjectType::Notes, note, ObjectType::Deals, deal, vec![(214, None)], vec![(213, None)]));
             }
         }
         for ticket in ids(self, ObjectType::Tickets) {
