@@ -139,21 +139,7 @@ fn a_sync_killed_at_random_moments_and_resumed_ends_exactly_like_an_uninterrupte
     assert!(!indexes(&victim).is_empty());
     assert_eq!(sync_meta(&victim), sync_meta(&reference), "one metadata row per entity and field set");
 
-    let db = |project: &TestProject| project.path().join(".max/installations/acme/default/data.db");
-    assert_eq!(max_tests::full_text_problems(&db(&victim)), Vec::<String>::new());
-    let word: String = data_db(&reference)
-        .query_row("SELECT title FROM Task ORDER BY id LIMIT 1", [], |r| r.get::<_, String>(0))
-        .unwrap()
-        .split_whitespace()
-        .last()
-        .unwrap()
-        .to_string();
-    let found = |project: &TestProject| {
-        let output = project.max().args(["search", "acme", "Task", "--match", &word, "--all", "-o", "csv"]).assert();
-        String::from_utf8_lossy(&output.success().get_output().stdout).into_owned()
-    };
-    assert!(found(&reference).lines().count() > 1, "`{word}` finds tasks");
-    assert_eq!(found(&victim), found(&reference), "`--match {word}` finds the same tasks, ranked the same");
+    max_tests::assert_same_task_matches(&reference, &victim);
     let (want, got) = (tables(&reference), tables(&victim));
     assert_eq!(want.keys().collect::<Vec<_>>(), got.keys().collect::<Vec<_>>());
     for (name, rows) in &want {
@@ -219,21 +205,7 @@ fn with_a_fifth_of_requests_failing_transiently_the_sync_completes_with_exactly_
     let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(summary["sync"]["record"]["status"], "completed", "{summary}");
     assert!(summary["sync"]["failures"].as_array().unwrap().is_empty());
-    let db = |project: &TestProject| project.path().join(".max/installations/acme/default/data.db");
-    assert_eq!(max_tests::full_text_problems(&db(&victim)), Vec::<String>::new());
-    let word: String = data_db(&reference)
-        .query_row("SELECT title FROM Task ORDER BY id LIMIT 1", [], |r| r.get::<_, String>(0))
-        .unwrap()
-        .split_whitespace()
-        .last()
-        .unwrap()
-        .to_string();
-    let found = |project: &TestProject| {
-        let output = project.max().args(["search", "acme", "Task", "--match", &word, "--all", "-o", "csv"]).assert();
-        String::from_utf8_lossy(&output.success().get_output().stdout).into_owned()
-    };
-    assert!(found(&reference).lines().count() > 1, "`{word}` finds tasks");
-    assert_eq!(found(&victim), found(&reference), "`--match {word}` finds the same tasks, ranked the same");
+    max_tests::assert_same_task_matches(&reference, &victim);
     let (want, got) = (tables(&reference), tables(&victim));
     assert!(want == got, "the tables differ from a fault-free sync's");
 }

@@ -229,6 +229,24 @@ pub fn full_text_problems(db: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Asserts that the acme installations of `reference` and `other` have exact full-text indexes and that
+/// `--match` with a word of a task's title finds some tasks, the same in the same order in both.
+pub fn assert_same_task_matches(reference: &TestProject, other: &TestProject) {
+    let db = |project: &TestProject| project.path().join(".max/installations/acme/default/data.db");
+    assert_eq!(full_text_problems(&db(other)), Vec::<String>::new());
+    let title: String = rusqlite::Connection::open(db(reference))
+        .expect("open data.db")
+        .query_row("SELECT title FROM Task ORDER BY id LIMIT 1", [], |r| r.get(0))
+        .expect("a task");
+    let word = title.split_whitespace().last().expect("a word in the title").to_string();
+    let found = |project: &TestProject| {
+        let output = project.max().args(["search", "acme", "Task", "--match", &word, "--all", "-o", "csv"]).assert();
+        String::from_utf8_lossy(&output.success().get_output().stdout).into_owned()
+    };
+    assert!(found(reference).lines().count() > 1, "`{word}` finds tasks");
+    assert_eq!(found(other), found(reference), "`--match {word}` finds the same tasks, ranked the same");
+}
+
 /// The links of a collection's table (`Issue.labels`): each parent's children.
 pub fn links(
     db: &rusqlite::Connection,

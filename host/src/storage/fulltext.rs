@@ -1,11 +1,14 @@
 //! The full-text index: for each entity type with searchable fields, an FTS5 table `"fts:Entity"` over
-//! the entity table's text columns (external content: the text is stored once, in the entity table),
-//! kept by triggers on the entity table, so every statement that writes rows writes the index in the
-//! same transaction, whatever path it takes. The index refers to rows by rowid; an entity table with
+//! the entity table's text columns (external content: the text is stored once, in the entity table).
+//! Every row of the table is in the index: the two places that write rows ([`super::write`]) write the
+//! index in the same transaction through an [`IndexWriter`], taking a row's old text out before its
+//! new text goes in. (Triggers would do the same, but FTS5 writes a segment for every statement a
+//! trigger runs: measured three times slower.) The index refers to rows by rowid; an entity table with
 //! searchable fields names its rowid (`_rowid INTEGER PRIMARY KEY`), which keeps rowids stable through
-//! `VACUUM` (an unnamed rowid may be renumbered), and a table created before it had searchable fields is
-//! rebuilt with one.
+//! `VACUUM` (an unnamed rowid may be renumbered), and a table created before it had searchable fields
+//! is rebuilt with one.
 
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::schema::quote;
@@ -40,25 +43,6 @@ fn create_statement(entity: &str, fields: &[&SearchableField]) -> String {
     )
 }
 
-/// The triggers that keep `entity`'s index in step with its table: the indexed text of a row that is
-/// inserted, deleted, or updated in an indexed column.
-fn triggers(entity: &str, fields: &[&SearchableField]) -> Vec<String> {
-    let index = index_table(entity);
-    let table = quote(entity);
-    let columns: Vec<String> = fields.iter().map(|f| quote(&f.field)).collect();
-    let list = columns.join(", ");
-    let values = |row: &str| columns.iter().map(|c| format!("{row}.{c}")).collect::<Vec<_>>().join(", ");
-    let add = format!("INSERT INTO {index} (rowid, {list}) VALUES (new.{ROWID}, {});", values("new"));
-    let remove =
-        format!("INSERT INTO {index} ({index}, rowid, {list}) VALUES ('delete', old.{ROWID}, {});", values("old"));
-    let trigger = |event: &str| quote(&format!("{}:{event}", index_name(entity)));
-    vec![
-        format!("CREATE TRIGGER {} AFTER INSERT ON {table} BEGIN {add} END", trigger("insert")),
-        format!("CREATE TRIGGER {} AFTER DELETE ON {table} BEGIN {remove} END", trigger("delete")),
-        format!("CREATE TRIGGER {} AFTER UPDATE OF {list} ON {table} BEGIN {remove} {add} END", trigger("update")),
-    ]
-}
-
 /// Whether `entity`'s table names its rowid [`ROWID`].
 fn has_named_rowid(conn: &Connection, entity: &str) -> Result<bool> {
     let sql = format!("SELECT pk FROM pragma_table_info({}) WHERE name = '{ROWID}'", sql_text(entity));
@@ -88,9 +72,7 @@ pub(super) fn key_columns() -> String {
 /// was (re)built.
 pub(super) fn apply(conn: &Connection, entity: &str, fields: &[&SearchableField]) -> Result<bool> {
     let wanted = (!fields.is_empty()).then(|| create_statement(entity, fields));
-    let stored = stored_sql(conn, &index_name(entity))?;
-    let wanted_triggers = if fields.is_empty() { Vec::new() } else { triggers(entity, fields) };
-    if stored == wanted && triggers_match(conn, entity, &wanted_triggers)? {
+    if stored_sql(conn, &index_name(entity))? == wanted {
         return Ok(false);
     }
     drop_index(conn, entity)?;
@@ -99,37 +81,83 @@ pub(super) fn apply(conn: &Connection, entity: &str, fields: &[&SearchableField]
         name_rowid(conn, entity)?;
     }
     conn.execute_batch(&create).map_err(db_error(conn))?;
-    for trigger in &wanted_triggers {
-        conn.execute_batch(trigger).map_err(db_error(conn))?;
-    }
     let index = index_table(entity);
     conn.execute_batch(&format!("INSERT INTO {index} ({index}) VALUES ('rebuild')")).map_err(db_error(conn))?;
     Ok(true)
 }
 
-fn triggers_match(conn: &Connection, entity: &str, wanted: &[String]) -> Result<bool> {
-    let mut stmt = conn
-        .prepare("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE ?1 ORDER BY name")
-        .map_err(db_error(conn))?;
-    let pattern = format!("{}:%", index_name(entity).replace('%', "\\%"));
-    let mut stored: Vec<String> = stmt
-        .query_map([pattern], |r| r.get(0))
-        .map_err(db_error(conn))?
-        .collect::<rusqlite::Result<_>>()
-        .map_err(db_error(conn))?;
-    let mut wanted = wanted.to_vec();
-    stored.sort();
-    wanted.sort();
-    Ok(stored == wanted)
+/// Drops `entity`'s index, if any.
+pub(super) fn drop_index(conn: &Connection, entity: &str) -> Result<()> {
+    conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", index_table(entity))).map_err(db_error(conn))
 }
 
-/// Drops `entity`'s index and its triggers, if any.
-pub(super) fn drop_index(conn: &Connection, entity: &str) -> Result<()> {
-    for event in ["insert", "delete", "update"] {
-        let trigger = quote(&format!("{}:{event}", index_name(entity)));
-        conn.execute_batch(&format!("DROP TRIGGER IF EXISTS {trigger}")).map_err(db_error(conn))?;
+/// Keeps one entity type's index in step with the rows a transaction writes: [`IndexWriter::before`]
+/// a row is written (its old text leaves the index), [`IndexWriter::after`] (its text as stored
+/// enters it).
+pub(super) struct IndexWriter<'c> {
+    read: rusqlite::CachedStatement<'c>,
+    remove: rusqlite::CachedStatement<'c>,
+    add: rusqlite::CachedStatement<'c>,
+    width: usize,
+}
+
+impl<'c> IndexWriter<'c> {
+    /// A writer for `entity`'s index over `fields` (none: no index, no writer).
+    pub(super) fn new(conn: &'c Connection, entity: &str, fields: &[&SearchableField]) -> Result<Option<Self>> {
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let index = index_table(entity);
+        let columns: Vec<String> = fields.iter().map(|f| quote(&f.field)).collect();
+        let list = columns.join(", ");
+        let params = |from: usize| (from..from + columns.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
+        let prepare = |sql: String| conn.prepare_cached(&sql).map_err(db_error(conn));
+        Ok(Some(IndexWriter {
+            read: prepare(format!("SELECT {ROWID}, {list} FROM {} WHERE id = ?1", quote(entity)))?,
+            remove: prepare(format!("INSERT INTO {index} ({index}, rowid, {list}) VALUES ('delete', ?1, {})", params(2)))?,
+            add: prepare(format!("INSERT INTO {index} (rowid, {list}) VALUES (?1, {})", params(2)))?,
+            width: columns.len(),
+        }))
     }
-    conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", index_table(entity))).map_err(db_error(conn))
+
+    /// The row `id` as stored: its rowid and indexed text.
+    fn stored(&mut self, id: &str) -> Result<Option<Vec<rusqlite::types::Value>>> {
+        let width = self.width;
+        self.read
+            .query_row([id], |r| (0..=width).map(|i| r.get(i)).collect())
+            .optional()
+            .map_err(|e| super::sqlite::sqlite_error("", e))
+    }
+
+    /// The position of each searchable field in the index's columns (none: not indexed).
+    pub(super) fn column_of(fields: &[&SearchableField], field: &str) -> Option<usize> {
+        fields.iter().position(|f| f.field == field)
+    }
+
+    /// Before row `id` is written with `text` (each indexed column it sets, by position, and its new
+    /// value): when it is stored and that text differs, takes its old text out of the index. Returns
+    /// whether [`IndexWriter::after`] must put it (back) in: the row is new, or its text changes.
+    pub(super) fn before(&mut self, id: &str, text: &[(usize, ValueRef<'_>)]) -> Result<bool> {
+        match self.stored(id)? {
+            Some(row) if text.iter().any(|(column, value)| ValueRef::from(&row[1 + column]) != *value) => {
+                let params = rusqlite::params_from_iter(row.iter());
+                self.remove.execute(params).map_err(|e| super::sqlite::sqlite_error("", e))?;
+                Ok(true)
+            }
+            Some(_) => Ok(false),
+            None => Ok(true),
+        }
+    }
+
+    /// After row `id` was written, when [`IndexWriter::before`] said so: puts its text as stored into
+    /// the index.
+    pub(super) fn after(&mut self, id: &str) -> Result<()> {
+        if let Some(row) = self.stored(id)? {
+            let params = rusqlite::params_from_iter(row.iter());
+            self.add.execute(params).map_err(|e| super::sqlite::sqlite_error("", e))?;
+        }
+        Ok(())
+    }
 }
 
 /// Rebuilds `entity`'s table (made before it had searchable fields) with its rowid named: a copy with

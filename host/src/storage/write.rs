@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, params, params_from_iter};
 
+use super::fulltext::IndexWriter;
 use super::schema::{link_table, quote};
 use super::sqlite::{SqliteStorage, db_error};
 use super::{membership, tasks, values};
@@ -32,7 +33,11 @@ pub(super) fn ensure_rows(storage: &mut SqliteStorage, refs: &[EntityRef]) -> Re
     let conn = &storage.conn;
     for r in refs {
         let sql = format!("INSERT INTO {} (id) VALUES (?1) ON CONFLICT (id) DO NOTHING", quote(&r.entity));
-        conn.execute(&sql, [&r.id]).map_err(db_error(conn))?;
+        let inserted = conn.execute(&sql, [&r.id]).map_err(db_error(conn))?;
+        let searchable = storage.info.as_ref().map(|info| info.schema.searchable_fields(&r.entity)).unwrap_or_default();
+        if let (1, Some(mut index)) = (inserted, IndexWriter::new(conn, &r.entity, &searchable)?) {
+            index.after(&r.id)?;
+        }
     }
     Ok(())
 }
@@ -164,6 +169,14 @@ fn write_batch(
     }
     sql.push_str("_synced_at = excluded._synced_at, _sync_id = excluded._sync_id, _deleted_at = NULL");
     let field_set = field_set_id(tx, &entity.name, &batch.columns)?;
+    let searchable = info.schema.searchable_fields(&entity.name);
+    // Each indexed column the batch sets: its position in the index, and in a row's values.
+    let text_columns: Vec<(usize, usize)> = scalars
+        .iter()
+        .enumerate()
+        .filter_map(|(at, (_, f, _))| IndexWriter::column_of(&searchable, &f.name).map(|column| (column, at + 1)))
+        .collect();
+    let mut index = IndexWriter::new(tx, &entity.name, &searchable)?;
     let mut upsert = tx.prepare_cached(&sql).map_err(db_error(tx))?;
     let mut meta = tx
         .prepare_cached(if bulk {
@@ -195,7 +208,18 @@ fn write_batch(
         }
         values.push(ToSqlOutput::Borrowed(ValueRef::Text(synced_at.as_bytes())));
         values.push(ToSqlOutput::Owned(Value::Integer(sync)));
+        let reindex = match &mut index {
+            Some(index) => {
+                let text: Vec<(usize, ValueRef<'_>)> =
+                    text_columns.iter().map(|&(column, at)| (column, value_ref(&values[at]))).collect();
+                index.before(&row.id, &text)?
+            }
+            None => false,
+        };
         upsert.execute(params_from_iter(values.iter())).map_err(db_error(tx))?;
+        if let (true, Some(index)) = (reindex, &mut index) {
+            index.after(&row.id)?;
+        }
         meta.execute(params![field_set, row.id, synced_at, sync]).map_err(db_error(tx))?;
         for (index, field) in &collections {
             match &row.values[*index] {
@@ -227,6 +251,16 @@ fn write_batch(
         }
     }
     Ok(batch.rows.len() as u64)
+}
+
+/// A value about to be bound, as SQLite will read it.
+fn value_ref<'a>(value: &'a ToSqlOutput<'a>) -> ValueRef<'a> {
+    match value {
+        ToSqlOutput::Borrowed(value) => *value,
+        ToSqlOutput::Owned(value) => ValueRef::from(value),
+        // Not a value the batches bind: compared as different, so the row is indexed again.
+        _ => ValueRef::Blob(&[]),
+    }
 }
 
 /// The id of the set of fields a batch carries (one `_max_sync_meta` row per entity and field set).
