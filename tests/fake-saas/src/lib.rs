@@ -4,6 +4,7 @@
 
 pub mod acme;
 mod faults;
+pub mod gdrive;
 pub mod hubspot;
 pub mod linear;
 pub mod oauth;

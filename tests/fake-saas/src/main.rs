@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use max_fake_saas::Faults;
 use max_fake_saas::acme::{Acme, AcmeConfig, DEFAULT_API_KEY, Size};
+use max_fake_saas::gdrive::{self, DriveConfig, GoogleDrive};
 use max_fake_saas::hubspot::{self, HubSpot, HubSpotConfig};
 use max_fake_saas::linear::{self, Linear, LinearConfig};
 
@@ -29,6 +30,10 @@ enum Api {
     /// HubSpot's CRM API (contacts, companies, deals, tickets, notes with standard and custom properties,
     /// associations, owners, pipelines), with its rolling rate limit and error bodies.
     Hubspot(HubSpotArgs),
+    /// Google Drive's API v3 (My Drive's folder tree, files shared with the user, shared drives,
+    /// permissions, export and downloads, the changes feed, partial responses) and Google's OAuth token
+    /// endpoint; throttled requests are answered 403 `userRateLimitExceeded` or 429 `rateLimitExceeded`.
+    Gdrive(DriveArgs),
 }
 
 /// Options shared by every fake.
@@ -148,13 +153,13 @@ struct OAuthArgs {
     /// OAuth client secret.
     #[arg(long, default_value = "fake-secret")]
     client_secret: String,
-    /// The OAuth access token valid at start [default: <api>_oauth_initial, `lin` or `hs`].
+    /// The OAuth access token valid at start [default: <api>_oauth_initial, `lin`, `hs` or `ya29`].
     #[arg(long)]
     access_token: Option<String>,
     /// The OAuth refresh token valid at start [default: <api>_refresh_initial].
     #[arg(long)]
     refresh_token: Option<String>,
-    /// Seconds the access token valid at start lives [default: Linear's 86399, HubSpot's 1800].
+    /// Seconds the access token valid at start lives [default: Linear's 86399, HubSpot's 1800, Google's 3599].
     #[arg(long)]
     initial_token_ttl_secs: Option<u64>,
     /// Seconds an access token issued by a refresh lives [default: as the API issues them].
@@ -173,8 +178,38 @@ impl OAuthArgs {
             refresh_token: self.refresh_token.unwrap_or(defaults.refresh_token),
             initial_token_ttl: self.initial_token_ttl_secs.map_or(ttl, Duration::from_secs),
             token_ttl: self.token_ttl_secs.map_or(ttl, Duration::from_secs),
+            rotates: defaults.rotates,
         }
     }
+}
+
+#[derive(Debug, Args)]
+struct DriveArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Folders in My Drive.
+    #[arg(long, default_value_t = 8)]
+    folders: usize,
+    /// Files in My Drive (not folders).
+    #[arg(long, default_value_t = 40)]
+    files: usize,
+    /// Files others shared with the user.
+    #[arg(long, default_value_t = 4)]
+    shared_with_me: usize,
+    /// Shared drives.
+    #[arg(long, default_value_t = 1)]
+    drives: usize,
+    /// Folders in each shared drive.
+    #[arg(long, default_value_t = 3)]
+    drive_folders: usize,
+    /// Files in each shared drive.
+    #[arg(long, default_value_t = 12)]
+    drive_files: usize,
+    /// The largest export in bytes.
+    #[arg(long, default_value_t = 10 << 20)]
+    export_limit: usize,
+    #[command(flatten)]
+    oauth: OAuthArgs,
 }
 
 #[derive(Debug, Args)]
@@ -290,6 +325,27 @@ async fn main() -> std::io::Result<()> {
                 daily_limit: args.daily_limit,
             };
             (HubSpot::new(config).router(), args.common.listen)
+        }
+        Api::Gdrive(args) => {
+            let defaults = gdrive::default_oauth();
+            let config = DriveConfig {
+                seed: args.common.seed,
+                size: gdrive::Size {
+                    folders: args.folders,
+                    files: args.files,
+                    shared_with_me: args.shared_with_me,
+                    drives: args.drives,
+                    drive_folders: args.drive_folders,
+                    drive_files: args.drive_files,
+                },
+                oauth: max_fake_saas::oauth::OAuth {
+                    rotates: false,
+                    ..args.oauth.oauth("ya29", defaults.initial_token_ttl)
+                },
+                faults: args.common.faults(),
+                export_limit: args.export_limit,
+            };
+            (GoogleDrive::new(config).router(), args.common.listen)
         }
     };
     let server = max_fake_saas::RunningServer::start(server, listen).await?;

@@ -1,6 +1,7 @@
 //! OAuth 2.0 as the fakes' token endpoints serve it: the refresh-token grant (form-encoded), a new
-//! access token that lives a set time, and a rotated refresh token (the one used stops working). Each
-//! fake says what went wrong in its API's own words.
+//! access token that lives a set time, and, where the API rotates them (Linear, HubSpot), a new refresh
+//! token (the one used stops working); Google keeps the refresh token. Each fake says what went wrong
+//! in its API's own words.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -22,6 +23,8 @@ pub struct OAuth {
     pub initial_token_ttl: Duration,
     /// How long an access token issued by a refresh lives.
     pub token_ttl: Duration,
+    /// Whether a refresh issues a new refresh token (the one used stops working).
+    pub rotates: bool,
 }
 
 impl OAuth {
@@ -35,6 +38,7 @@ impl OAuth {
             refresh_token: format!("{prefix}_refresh_initial"),
             initial_token_ttl: ttl,
             token_ttl: ttl,
+            rotates: true,
         }
     }
 }
@@ -72,12 +76,12 @@ pub enum Invalid {
     Unknown,
 }
 
-/// A new access token and the refresh token that replaces the one used.
+/// A new access token, and the refresh token to use next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Issued {
     /// The access token.
     pub access: String,
-    /// The new refresh token.
+    /// The refresh token to use next: a new one where refresh tokens rotate, else the one used.
     pub refresh: String,
     /// How long the access token lives.
     pub expires_in: Duration,
@@ -128,7 +132,9 @@ impl Tokens {
         }
         self.issued += 1;
         let access = format!("{}_oauth_{:06}", self.prefix, self.issued);
-        self.refresh = format!("{}_refresh_{:06}", self.prefix, self.issued);
+        if self.oauth.rotates {
+            self.refresh = format!("{}_refresh_{:06}", self.prefix, self.issued);
+        }
         self.access.insert(access.clone(), Instant::now() + self.oauth.token_ttl);
         Ok(Issued { access, refresh: self.refresh.clone(), expires_in: self.oauth.token_ttl })
     }
@@ -156,6 +162,17 @@ mod tests {
         assert_eq!(tokens.refresh(&form("t_refresh_initial")), Err(Refused::InvalidGrant), "rotated");
         assert!(tokens.refresh(&form(&issued.refresh)).is_ok());
         assert_eq!(tokens.check("nope"), Err(Invalid::Unknown));
+    }
+
+    #[test]
+    fn a_refresh_token_that_does_not_rotate_keeps_working() {
+        let oauth = OAuth { rotates: false, ..OAuth::named("g", Duration::from_secs(60)) };
+        let mut tokens = Tokens::new(oauth, "g");
+        let first = tokens.refresh(&form("g_refresh_initial")).unwrap();
+        assert_eq!(first.refresh, "g_refresh_initial");
+        let second = tokens.refresh(&form("g_refresh_initial")).unwrap();
+        assert_ne!(first.access, second.access);
+        assert_eq!(tokens.check(&first.access), Ok(()), "earlier access tokens live until they expire");
     }
 
     #[test]
