@@ -10,6 +10,7 @@ use crate::bindings::max::connector::discovery::SchemaExtension;
 use crate::bindings::max::connector::pacing;
 use crate::bindings::max::connector::text_search::SearchableField;
 use crate::bindings::max::connector::types as wit;
+use crate::bindings::max::connector::versioned::VersionedFields;
 use crate::{Config, Connector, ConnectorError, Discovery, Result};
 
 thread_local! {
@@ -36,7 +37,7 @@ impl<C: Connector> Adapter<C> {
 
 impl<C: Connector> Guest for Adapter<C> {
     fn describe() -> wit::ConnectorInfo {
-        C::describe().0
+        C::describe().info
     }
 
     fn request_limits() -> Vec<pacing::RequestLimit> {
@@ -44,7 +45,11 @@ impl<C: Connector> Guest for Adapter<C> {
     }
 
     fn searchable_fields() -> Vec<SearchableField> {
-        C::describe().1
+        C::describe().searchable
+    }
+
+    fn field_versions() -> Vec<VersionedFields> {
+        C::describe().versioned
     }
 
     fn initialise(config: wit::Config, discovered: SchemaExtension) -> Result<()> {

@@ -4,10 +4,15 @@
 use crate::FieldType;
 use crate::bindings::max::connector::text_search::SearchableField;
 use crate::bindings::max::connector::types as wit;
+use crate::bindings::max::connector::versioned::VersionedFields;
 
 /// Everything a connector tells Max about itself.
 #[derive(Debug, Clone)]
-pub struct ConnectorInfo(pub(crate) wit::ConnectorInfo, pub(crate) Vec<SearchableField>);
+pub struct ConnectorInfo {
+    pub(crate) info: wit::ConnectorInfo,
+    pub(crate) searchable: Vec<SearchableField>,
+    pub(crate) versioned: Vec<VersionedFields>,
+}
 
 impl ConnectorInfo {
     /// Starts a description: `name` is the lowercase identifier used in commands, `version` the
@@ -23,39 +28,39 @@ impl ConnectorInfo {
             onboarding: Vec::new(),
             permissions: Permissions::new().0,
         };
-        ConnectorInfo(info, schema.searchable)
+        ConnectorInfo { info, searchable: schema.searchable, versioned: schema.versioned }
     }
 
     /// Adds a loader and the resolver of the fields it fills. A collection loader resolves its
     /// collection field without `fills`.
     pub fn loader(mut self, loader: Loader) -> Self {
         if let wit::LoaderKind::Collection(c) = &loader.def.kind {
-            self.0.resolvers.push(wit::Resolver {
+            self.info.resolvers.push(wit::Resolver {
                 entity: c.parent.clone(),
                 fields: vec![c.field.clone()],
                 loader: loader.def.name.clone(),
             });
         }
         if !loader.fills.is_empty() {
-            self.0.resolvers.push(wit::Resolver {
+            self.info.resolvers.push(wit::Resolver {
                 entity: loader.def.entity.clone(),
                 fields: loader.fills,
                 loader: loader.def.name.clone(),
             });
         }
-        self.0.loaders.push(loader.def);
+        self.info.loaders.push(loader.def);
         self
     }
 
     /// Sets the onboarding steps.
     pub fn onboarding(mut self, onboarding: Onboarding) -> Self {
-        self.0.onboarding = onboarding.0;
+        self.info.onboarding = onboarding.0;
         self
     }
 
     /// Sets the permissions the connector asks for.
     pub fn permissions(mut self, permissions: Permissions) -> Self {
-        self.0.permissions = permissions.0;
+        self.info.permissions = permissions.0;
         self
     }
 }
@@ -65,6 +70,7 @@ impl ConnectorInfo {
 pub struct Schema {
     def: wit::Schema,
     searchable: Vec<SearchableField>,
+    versioned: Vec<VersionedFields>,
 }
 
 impl Default for Schema {
@@ -76,15 +82,17 @@ impl Default for Schema {
 impl Schema {
     /// An empty schema.
     pub fn new() -> Self {
-        Schema { def: wit::Schema { entities: Vec::new(), roots: Vec::new() }, searchable: Vec::new() }
+        let def = wit::Schema { entities: Vec::new(), roots: Vec::new() };
+        Schema { def, searchable: Vec::new(), versioned: Vec::new() }
     }
 
     /// Adds an entity type, described by `build`.
     pub fn entity(mut self, name: &str, build: impl FnOnce(EntityBuilder) -> EntityBuilder) -> Self {
         let def = wit::EntityDef { name: name.to_string(), description: None, fields: Vec::new() };
-        let builder = build(EntityBuilder(def, Vec::new()));
-        self.searchable.extend(builder.1);
-        self.def.entities.push(builder.0);
+        let builder = build(EntityBuilder { def, searchable: Vec::new(), versioned: Vec::new() });
+        self.searchable.extend(builder.searchable);
+        self.versioned.extend(builder.versioned);
+        self.def.entities.push(builder.def);
         self
     }
 
@@ -97,32 +105,50 @@ impl Schema {
 
 /// Describes one entity type.
 #[derive(Debug, Clone)]
-pub struct EntityBuilder(wit::EntityDef, Vec<SearchableField>);
+pub struct EntityBuilder {
+    def: wit::EntityDef,
+    searchable: Vec<SearchableField>,
+    versioned: Vec<VersionedFields>,
+}
 
 impl EntityBuilder {
     /// Puts the string field `name` (declared before or after) in the full-text index (contract 0.3.0):
     /// `max search --match` finds rows by its words, a match counting `weight` (1 to 100) times when
     /// results are ranked (a title's words usually count more than a body's).
     pub fn searchable(mut self, name: &str, weight: u8) -> Self {
-        self.1.push(SearchableField { entity: self.0.name.clone(), field: name.to_string(), weight });
+        self.searchable.push(SearchableField { entity: self.def.name.clone(), field: name.to_string(), weight });
+        self
+    }
+
+    /// Marks `fields` as loaded again only when the fields `versions` change (contract 0.3.0): a
+    /// `load-fields` step of them loads only the entities whose version changed since, or that never
+    /// had them (a document's text, versioned by its version or checksum). A batched or single loader
+    /// must fill them.
+    pub fn versioned(mut self, fields: &[&str], versions: &[&str]) -> Self {
+        let names = |list: &[&str]| list.iter().map(|f| f.to_string()).collect();
+        self.versioned.push(VersionedFields {
+            entity: self.def.name.clone(),
+            fields: names(fields),
+            versions: names(versions),
+        });
         self
     }
 
     /// Sets the one-line description.
     pub fn describe(mut self, text: &str) -> Self {
-        self.0.description = Some(text.to_string());
+        self.def.description = Some(text.to_string());
         self
     }
 
     /// Adds a field.
     pub fn field(mut self, name: &str, ty: FieldType) -> Self {
-        self.0.fields.push(wit::FieldDef { name: name.to_string(), type_: ty, description: None });
+        self.def.fields.push(wit::FieldDef { name: name.to_string(), type_: ty, description: None });
         self
     }
 
     /// Adds a field with a one-line description.
     pub fn field_doc(mut self, name: &str, ty: FieldType, description: &str) -> Self {
-        self.0.fields.push(wit::FieldDef {
+        self.def.fields.push(wit::FieldDef {
             name: name.to_string(),
             type_: ty,
             description: Some(description.to_string()),

@@ -59,6 +59,20 @@ pub struct Schema {
     /// The text fields in the full-text index (contract 0.3.0's `searchable-fields`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub searchable: Vec<SearchableField>,
+    /// Fields loaded again only when others change (contract 0.3.0's `field-versions`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versioned: Vec<VersionedFields>,
+}
+
+/// Fields of an entity type loaded again only when the fields that version them change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionedFields {
+    /// The entity type.
+    pub entity: String,
+    /// The fields loaded only when the version changes.
+    pub fields: Vec<String>,
+    /// The fields whose values are the version.
+    pub versions: Vec<String>,
 }
 
 /// A text field in the full-text index, and how much its matches count in ranking.
@@ -76,6 +90,13 @@ impl Schema {
     /// The searchable fields of `entity`, in the order declared (the columns of its index).
     pub fn searchable_fields(&self, entity: &str) -> Vec<&SearchableField> {
         self.searchable.iter().filter(|s| s.entity == entity).collect()
+    }
+
+    /// The group of versioned fields of `entity` that holds every one of `fields`, if one does.
+    pub fn versioned_group(&self, entity: &str, fields: &[String]) -> Option<&VersionedFields> {
+        self.versioned
+            .iter()
+            .find(|g| g.entity == entity && !fields.is_empty() && fields.iter().all(|f| g.fields.contains(f)))
     }
 }
 

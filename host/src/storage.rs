@@ -18,6 +18,7 @@ mod search;
 mod sqlite;
 mod tasks;
 mod values;
+mod versions;
 mod write;
 
 pub use freshness::{Freshness, LastSyncs, Timestamp};
@@ -126,6 +127,9 @@ pub trait DataStore: Send {
     fn freshness(&self) -> Result<(LastSyncs, Vec<Freshness>)>;
     /// The ids of `entity` whose `fields` were all written at or after `since` (RFC 3339).
     fn recently_synced(&self, entity: &str, fields: &[String], since: &str) -> Result<HashSet<String>>;
+    /// The live ids of `group`'s entity whose version fields changed since its fields were stored, or
+    /// whose fields never were.
+    fn versions_changed(&self, group: &crate::manifest::VersionedFields) -> Result<HashSet<String>>;
     /// Runs a search, handing each matching row's values (in `query.fields` order) to `visit` as they
     /// are read, until it breaks; returns the next page's cursor when there is one.
     fn search_rows(

@@ -244,10 +244,11 @@ pub async fn run_sync<S: Storage + Send + 'static>(
     };
     let workers = (0..workers).map(|_| drained.worker());
     if let Some(Err(error)) = futures::future::join_all(workers).await.into_iter().find(Result::is_err) {
-        // Storage failed (a full database, a broken disk): what completed is kept, and the sync is
-        // marked stopped so the next one resumes it (if even this write fails, it still reads as
-        // running, which resumes too).
+        // Storage failed (a full database, a broken disk): what completed is kept (completions whose
+        // commit fails are rolled back and done again), and the sync is marked stopped so the next one
+        // resumes it (if even this write fails, it still reads as running, which resumes too).
         let mut storage = lock(&context.storage);
+        let _ = storage.flush();
         let _ = storage.set_sync_status(sync, SyncStatus::Interrupted);
         let _ = storage.flush();
         return Err(error);

@@ -206,7 +206,9 @@ fn whatever_is_stored_can_be_read_by_every_output() {
 /// past the contract's bounds (none allowed at all, an interval of days, too many, terminal escapes,
 /// megabytes of them: none may stall an installation's requests), or searchable fields (contract
 /// 0.3.0) the full-text index can't hold (an undeclared entity, a number, one named twice, a weight of
-/// 0, too many, megabytes of names), is refused at install, clearly, and leaves nothing behind.
+/// 0, too many, megabytes of names), or versioned fields (contract 0.3.0) the host couldn't keep (an
+/// undeclared entity or field, a field versioned by itself, one no loader fills, none, megabytes), is
+/// refused at install, clearly, and leaves nothing behind.
 #[test]
 fn descriptions_sqlite_would_refuse_or_past_the_limits_are_refused_at_install() {
     let arena = Arena::new();
@@ -231,6 +233,12 @@ fn descriptions_sqlite_would_refuse_or_past_the_limits_are_refused_at_install() 
         ("search-weightless", "searchable field `Item.text` has weight 0; weights are 1 to 100"),
         ("search-many", "Item has more than 32 searchable fields"),
         ("search-huge", "searchable-fields"),
+        ("versions-stranger", "versioned fields of `Ghost`: not a declared entity"),
+        ("versions-missing", "versioned field `Item.revision` is not a declared field"),
+        ("versions-self", "`Item.data` can't be versioned by itself"),
+        ("versions-unloaded", "versioned field `Item.root` is filled by no batched or single loader"),
+        ("versions-empty", "versioned fields of Item: name at least one field and one version field"),
+        ("versions-huge", "field-versions"),
     ] {
         let (_dir, path) = rogue_as(variant);
         let refused = project.max().args(["connector", "install", "--yes"]).arg(&path).assert().failure();

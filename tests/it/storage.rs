@@ -294,3 +294,54 @@ fn a_bulk_load_cut_off_and_resumed_ends_with_every_index_and_its_metadata() {
     assert_eq!((staged, merged), (0, 1), "the two writes of p1 merged into one metadata row");
     assert_eq!(person_row(&dir, "p1").0.as_deref(), Some("Ada L"));
 }
+
+/// Versioned fields (contract 0.3.0): a row's fields of a group need loading until they are stored,
+/// and again only when the fields that version them change; a batch carrying the version alone (a
+/// change feed's) doesn't count as loading them.
+#[test]
+fn versioned_fields_need_loading_only_when_their_version_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut storage = file_storage(&dir);
+    let mut info = people_schema(serde_json::json!([{"name": "bio", "type": "string"}]));
+    info.schema.versioned = vec![max_host::manifest::VersionedFields {
+        entity: "Person".into(),
+        fields: vec!["bio".into()],
+        versions: vec!["age".into(), "name".into()],
+    }];
+    storage.apply_schema(&info, false).unwrap();
+    let group = info.schema.versioned[0].clone();
+    let changed = |storage: &SqliteStorage| {
+        let mut ids: Vec<String> = storage.versions_changed(&group).unwrap().into_iter().collect();
+        ids.sort();
+        ids
+    };
+    let people = batch(
+        "Person",
+        &["name", "age"],
+        vec![("p1", vec![text("Ada"), FieldValue::Integer(36)]), ("p2", vec![text("Alan"), FieldValue::Integer(41)])],
+    );
+    store(&mut storage, TaskOutcome { batches: vec![people], ..Default::default() }).unwrap();
+    assert_eq!(changed(&storage), ["p1", "p2"], "never loaded");
+    let bios = batch("Person", &["bio"], vec![("p1", vec![text("Poet")]), ("p2", vec![text("Logician")])]);
+    store(&mut storage, TaskOutcome { batches: vec![bios], ..Default::default() }).unwrap();
+    assert!(changed(&storage).is_empty(), "loaded at their versions");
+    // The same version again changes nothing; a new one (or a null) needs loading.
+    let again = batch(
+        "Person",
+        &["name", "age"],
+        vec![("p1", vec![text("Ada"), FieldValue::Integer(36)]), ("p2", vec![text("Alan"), FieldValue::Null])],
+    );
+    store(&mut storage, TaskOutcome { batches: vec![again], ..Default::default() }).unwrap();
+    assert_eq!(changed(&storage), ["p2"]);
+    let bio = batch("Person", &["bio", "age"], vec![("p2", vec![text("Codebreaker"), FieldValue::Integer(42)])]);
+    store(&mut storage, TaskOutcome { batches: vec![bio], ..Default::default() }).unwrap();
+    assert!(changed(&storage).is_empty(), "a batch carrying both records the version it carries");
+    // Rows marked deleted need nothing.
+    let deleted = TaskOutcome {
+        deletions: vec![EntityRef { entity: "Person".into(), id: "p1".into() }],
+        batches: vec![batch("Person", &["age"], vec![("p1", vec![FieldValue::Integer(37)])])],
+        ..Default::default()
+    };
+    store(&mut storage, deleted).unwrap();
+    assert!(changed(&storage).is_empty(), "{:?}", changed(&storage));
+}

@@ -144,7 +144,7 @@ pub(crate) fn connector_info() -> impl Strategy<Value = ConnectorInfo> {
                     name,
                     version,
                     description,
-                    schema: Schema { entities, roots, searchable: Vec::new() },
+                    schema: Schema { entities, roots, searchable: Vec::new(), versioned: Vec::new() },
                     loaders,
                     resolvers,
                     onboarding,

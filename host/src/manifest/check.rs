@@ -70,6 +70,7 @@ pub fn check(info: &ConnectorInfo) -> Vec<String> {
     check_identity(info, &mut problems);
     check_schema(info, &mut problems);
     check_searchable(info, &mut problems);
+    check_versioned(info, &mut problems);
     check_loaders(info, &mut problems);
     check_resolvers(info, &mut problems);
     check_onboarding_and_permissions(info, &mut problems);
@@ -251,6 +252,75 @@ fn check_searchable(info: &ConnectorInfo, problems: &mut Vec<String>) {
     }
 }
 
+/// The most groups of versioned fields an entity type may have.
+pub const MAX_VERSIONED_PER_ENTITY: usize = 8;
+
+/// Versioned fields: declared fields of a declared entity, not collections; `fields` and `versions`
+/// not empty and disjoint; a field in one group only; every field of `fields` filled by a batched or
+/// single loader (the host loads them for the entities whose version changed); at most
+/// [`MAX_VERSIONED_PER_ENTITY`] groups per entity type.
+fn check_versioned(info: &ConnectorInfo, problems: &mut Vec<String>) {
+    let groups = &info.schema.versioned;
+    if groups.len() > MAX_VERSIONED_PER_ENTITY * info.schema.entities.len().max(1) {
+        problems.push(format!(
+            "{} groups of versioned fields: at most {MAX_VERSIONED_PER_ENTITY} per entity type",
+            groups.len()
+        ));
+        return;
+    }
+    let entities = entity_map(info);
+    let mut versioned: HashSet<(&str, &str)> = HashSet::new();
+    let mut per_entity: HashMap<&str, usize> = HashMap::new();
+    for group in groups {
+        let entity_name: String = group.entity.chars().take(100).collect();
+        let Some(entity) = entities.get(group.entity.as_str()) else {
+            problems.push(format!("versioned fields of `{entity_name}`: not a declared entity"));
+            continue;
+        };
+        let count = per_entity.entry(&entity.name).or_insert(0);
+        *count += 1;
+        if *count == MAX_VERSIONED_PER_ENTITY + 1 {
+            problems
+                .push(format!("{} has more than {MAX_VERSIONED_PER_ENTITY} groups of versioned fields", entity.name));
+        }
+        if group.fields.is_empty() || group.versions.is_empty() {
+            problems
+                .push(format!("versioned fields of {}: name at least one field and one version field", entity.name));
+        }
+        for field in group.fields.iter().chain(&group.versions).take(64) {
+            let name: String = field.chars().take(100).collect();
+            match entity.field(field) {
+                Some(def) if matches!(def.field_type, FieldType::Collection(_)) => {
+                    problems.push(format!("versioned field `{}.{name}` is a collection", entity.name));
+                }
+                Some(_) => {}
+                None => problems.push(format!("versioned field `{}.{name}` is not a declared field", entity.name)),
+            }
+        }
+        for field in &group.fields {
+            if group.versions.contains(field) {
+                problems.push(format!("`{}.{field}` can't be versioned by itself", entity.name));
+            }
+            if !versioned.insert((&entity.name, field)) {
+                problems.push(format!("`{}.{field}` is versioned in two groups", entity.name));
+            }
+            let loaded = info.resolvers.iter().any(|r| {
+                r.entity == entity.name
+                    && r.fields.contains(field)
+                    && info.loader(&r.loader).is_some_and(|l| {
+                        matches!(l.kind, super::LoaderKind::Batched { .. } | super::LoaderKind::Single)
+                    })
+            });
+            if !loaded && entity.field(field).is_some() {
+                problems.push(format!(
+                    "versioned field `{}.{field}` is filled by no batched or single loader",
+                    entity.name
+                ));
+            }
+        }
+    }
+}
+
 /// The longest name a field may have: declared ones are short, discovered ones as their API spells them.
 fn field_name_bytes(field: &super::FieldDef) -> usize {
     if field.discovered { MAX_DISCOVERED_NAME_BYTES } else { 64 }
@@ -408,7 +478,7 @@ mod tests {
             name: "forger".into(),
             version: "1.0.0".into(),
             description: description.into(),
-            schema: Schema { entities: Vec::new(), roots: Vec::new(), searchable: Vec::new() },
+            schema: Schema { entities: Vec::new(), roots: Vec::new(), searchable: Vec::new(), versioned: Vec::new() },
             loaders: Vec::new(),
             resolvers: Vec::new(),
             onboarding: Vec::new(),

@@ -135,6 +135,7 @@ mod tests {
                 }],
                 roots: Vec::new(),
                 searchable: Vec::new(),
+                versioned: Vec::new(),
             },
             loaders: vec![LoaderDef {
                 name: "contact".into(),

@@ -36,7 +36,7 @@ pub mod v0_2 {
     });
 }
 
-/// Contract 0.3.0: `searchable-fields`.
+/// Contract 0.3.0: `searchable-fields` and `field-versions`.
 pub mod v0_3 {
     wasmtime::component::bindgen!({
         world: "max:connector/connector@0.3.0",
@@ -65,14 +65,17 @@ pub use v0_2::max::connector::pacing;
 /// The 0.3.0 searchable fields.
 pub use v0_3::max::connector::text_search;
 
+/// The 0.3.0 versioned fields.
+pub use v0_3::max::connector::versioned;
+
 /// Adds the imports of every contract version to `linker`.
 pub(super) fn add_to_linker(linker: &mut Linker<StoreState>) -> wasmtime::Result<()> {
     v0_1::Connector::add_to_linker::<_, HasSelf<_>>(linker, |state| state)?;
     // Later versions: the same host functions under their names; types-only interfaces are empty
     // instances.
     for version in ["0.2.0", "0.3.0"] {
-        for types_only in ["types", "discovery", "pacing", "text-search"] {
-            if (version, types_only) != ("0.2.0", "text-search") {
+        for types_only in ["types", "discovery", "pacing", "text-search", "versioned"] {
+            if version == "0.3.0" || !matches!(types_only, "text-search" | "versioned") {
                 linker.instance(&format!("max:connector/{types_only}@{version}"))?;
             }
         }

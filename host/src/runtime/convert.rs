@@ -1,7 +1,7 @@
 //! Conversions between the generated WIT types and the host's own types ([`crate::manifest`],
 //! [`crate::data`]), so nothing outside `runtime/` sees a wasmtime type.
 
-use super::bindings::{discovery as wit_discovery, pacing, text_search, types as wit};
+use super::bindings::{discovery as wit_discovery, pacing, text_search, types as wit, versioned};
 use crate::data;
 use crate::manifest as m;
 
@@ -13,8 +13,9 @@ pub(crate) fn connector_info(info: wit::ConnectorInfo) -> m::ConnectorInfo {
         schema: m::Schema {
             entities: info.schema.entities.into_iter().map(entity_def).collect(),
             roots: info.schema.roots.into_iter().map(|r| m::RootDef { entity: r.entity, id: r.id }).collect(),
-            // Declared apart, through `searchable-fields` (contract 0.3.0).
+            // Declared apart, through `searchable-fields` and `field-versions` (contract 0.3.0).
             searchable: Vec::new(),
+            versioned: Vec::new(),
         },
         loaders: info.loaders.into_iter().map(loader_def).collect(),
         resolvers: info
@@ -167,6 +168,10 @@ fn permissions(p: wit::Permissions) -> m::Permissions {
 
 pub(crate) fn searchable_field(field: text_search::SearchableField) -> m::SearchableField {
     m::SearchableField { entity: field.entity, field: field.field, weight: field.weight }
+}
+
+pub(crate) fn versioned_fields(group: versioned::VersionedFields) -> m::VersionedFields {
+    m::VersionedFields { entity: group.entity, fields: group.fields, versions: group.versions }
 }
 
 pub(crate) fn request_limit(limit: pacing::RequestLimit) -> m::RequestLimit {

@@ -81,8 +81,8 @@ impl ConnectorInstance {
     }
 
     /// Calls `describe`, then `request-limits` (since 0.2.0), whose limits join the permissions, and
-    /// `searchable-fields` (since 0.3.0), which join the schema (no check of the result; see
-    /// [`crate::manifest::check`]).
+    /// `searchable-fields` and `field-versions` (since 0.3.0), which join the schema (no check of the
+    /// result; see [`crate::manifest::check`]).
     pub async fn describe(&mut self) -> Result<ConnectorInfo> {
         let info = guest_call!(self, "describe", call_describe());
         let mut info = convert::connector_info(info);
@@ -98,6 +98,13 @@ impl ConnectorInstance {
             V0_3 => |source| source.call_searchable_fields(&mut self.store));
         self.check_size("searchable-fields", searchable.iter().map(|f| f.entity.len() + f.field.len() + 16).sum())?;
         info.schema.searchable = searchable.into_iter().map(convert::searchable_field).collect();
+        let versioned = guest_call!(self, "field-versions",
+            V0_1 => |_source| none(),
+            V0_2 => |_source| none(),
+            V0_3 => |source| source.call_field_versions(&mut self.store));
+        let size = |names: &[String]| names.iter().map(|n| n.len() + 16).sum::<usize>();
+        self.check_size("field-versions", versioned.iter().map(|v| v.entity.len() + size(&v.fields) + size(&v.versions)).sum())?;
+        info.schema.versioned = versioned.into_iter().map(convert::versioned_fields).collect();
         Ok(info)
     }
 

@@ -36,6 +36,9 @@ CREATE TABLE IF NOT EXISTS _max_sync_meta (
     PRIMARY KEY (field_set, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS _max_sync_meta_staged (
     field_set INTEGER NOT NULL, id TEXT NOT NULL, synced_at TEXT NOT NULL, sync_id INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS _max_versions (
+    entity TEXT NOT NULL, fields TEXT NOT NULL, id TEXT NOT NULL, basis TEXT NOT NULL,
+    PRIMARY KEY (entity, fields, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS _max_cursors (
     loader TEXT PRIMARY KEY, cursor TEXT NOT NULL, updated_at TEXT NOT NULL, sync_id INTEGER NOT NULL);
 ";
@@ -311,6 +314,7 @@ fn drop_entity(conn: &Connection, entity: &str) -> Result<()> {
     super::fulltext::drop_index(conn, entity)?;
     conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote(entity))).map_err(db_error(conn))?;
     conn.execute("DELETE FROM _max_schema WHERE entity = ?1", [entity]).map_err(db_error(conn))?;
+    conn.execute("DELETE FROM _max_versions WHERE entity = ?1", [entity]).map_err(db_error(conn))?;
     for meta in ["_max_sync_meta", "_max_sync_meta_staged"] {
         conn.execute(
             &format!("DELETE FROM {meta} WHERE field_set IN (SELECT id FROM _max_field_sets WHERE entity = ?1)"),

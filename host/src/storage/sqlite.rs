@@ -168,7 +168,13 @@ impl SqliteStorage {
 
     fn commit_group(&mut self) -> Result<()> {
         if self.group.take().is_some() && !self.conn.is_autocommit() {
-            self.conn.execute_batch("COMMIT").map_err(db_error(&self.conn))?;
+            let committed = self.conn.execute_batch("COMMIT").map_err(db_error(&self.conn));
+            if committed.is_err() && !self.conn.is_autocommit() {
+                // A commit that failed (a full database) leaves the transaction open: what it held is
+                // rolled back, as a crash would lose it, and done again when the sync resumes.
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
+            committed?;
         }
         Ok(())
     }
@@ -318,6 +324,13 @@ impl DataStore for SqliteStorage {
         since: &str,
     ) -> Result<std::collections::HashSet<String>> {
         super::freshness::recently_synced(self, entity, fields, since)
+    }
+
+    fn versions_changed(
+        &self,
+        group: &crate::manifest::VersionedFields,
+    ) -> Result<std::collections::HashSet<String>> {
+        super::versions::changed(self, group)
     }
 
     fn counts(&self) -> Result<BTreeMap<String, u64>> {

@@ -8,6 +8,7 @@ use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, params, params_from_iter};
 
 use super::fulltext::IndexWriter;
+use super::versions::VersionRecorder;
 use super::schema::{link_table, quote};
 use super::sqlite::{SqliteStorage, db_error};
 use super::{membership, tasks, values};
@@ -177,6 +178,7 @@ fn write_batch(
         .filter_map(|(at, (_, f, _))| IndexWriter::column_of(&searchable, &f.name).map(|column| (column, at + 1)))
         .collect();
     let mut index = IndexWriter::new(tx, &entity.name, &searchable)?;
+    let mut versions = VersionRecorder::new(tx, &entity.name, &batch.columns, &info.schema.versioned)?;
     let mut upsert = tx.prepare_cached(&sql).map_err(db_error(tx))?;
     let mut meta = tx
         .prepare_cached(if bulk {
@@ -219,6 +221,9 @@ fn write_batch(
         upsert.execute(params_from_iter(values.iter())).map_err(db_error(tx))?;
         if let (true, Some(index)) = (reindex, &mut index) {
             index.after(&row.id)?;
+        }
+        if let Some(versions) = &mut versions {
+            versions.record(&entity.name, &row.id)?;
         }
         meta.execute(params![field_set, row.id, synced_at, sync]).map_err(db_error(tx))?;
         for (index, field) in &collections {

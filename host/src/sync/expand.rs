@@ -1,6 +1,7 @@
 //! Expanding a plan step into tasks, when its group may run: the target becomes refs (roots, every
 //! known entity of a type, or one), and the operation becomes load tasks (refs batched to each loader's
-//! max batch, leaving out refs whose fields are younger than the sync's maximum age), first-page tasks
+//! max batch, leaving out refs whose fields are younger than the sync's maximum age, or, for versioned
+//! fields, whose version didn't change since they were loaded), first-page tasks
 //! of a collection, or a change-feed task.
 
 use std::collections::BTreeMap;
@@ -28,8 +29,12 @@ pub(super) fn expand(
                 by_entity.entry(r.entity.as_str()).or_default().push(r.id.as_str());
             }
             for (entity, mut ids) in by_entity {
-                // Fields loaded recently enough are not loaded again (the TTL of an incremental sync).
-                if let Some(since) = fresh_since {
+                if let Some(group) = info.schema.versioned_group(entity, fields) {
+                    // Versioned fields: loaded where the version changed, in every sync.
+                    let changed = storage.versions_changed(group).map_err(|e| e.to_string())?;
+                    ids.retain(|id| changed.contains(*id));
+                } else if let Some(since) = fresh_since {
+                    // Fields loaded recently enough are not loaded again (the TTL of an incremental sync).
                     let fresh = storage.recently_synced(entity, fields, since).map_err(|e| e.to_string())?;
                     ids.retain(|id| !fresh.contains(*id));
                 }

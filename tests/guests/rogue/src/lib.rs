@@ -4,8 +4,8 @@
 //! - `describe` returns the description named by [`DESCRIBE_AS`], 64 bytes the tests patch in a copy
 //!   of the built component (`normal`, or an install-time attack: `case-entities`, `case-fields`,
 //!   `id-field`, `sqlite-entity`, `wide`, `many-entities`, `entities-N`, `huge-description`, the
-//!   `limits-*` request limits of its `request_limits` and the `search-*` fields of its
-//!   `searchable_fields`);
+//!   `limits-*` request limits of its `request_limits`, the `search-*` fields of its
+//!   `searchable_fields` and the `versions-*` groups of its `field_versions`);
 //! - every other call does what the installation's `attack` config says (see [`Rogue::attack`]).
 
 use std::cell::RefCell;
@@ -22,6 +22,7 @@ use bindings::max::connector::discovery::{DiscoveredFields, SchemaExtension};
 use bindings::max::connector::pacing::RequestLimit;
 use bindings::max::connector::text_search::SearchableField;
 use bindings::max::connector::types::*;
+use bindings::max::connector::versioned::VersionedFields;
 use bindings::max::connector::{http, log};
 
 /// Which description `describe` returns: the tests replace the word after the colon (space padded).
@@ -374,6 +375,30 @@ impl Guest for Rogue {
             "search-many" => (0..40).map(|n| on("Item", &format!("t{n}"), 1)).collect(),
             "search-huge" => (0..20_000).map(|_| on("Item", &"x".repeat(4 << 10), 1)).collect(),
             _ => vec![on("Item", "text", 1)],
+        }
+    }
+
+    /// None normally; groups past the contract's bounds as the description names: `versions-stranger`
+    /// (an undeclared entity), `versions-missing` (an undeclared version field), `versions-self` (a
+    /// field versioned by itself), `versions-unloaded` (no batched loader fills it), `versions-empty`
+    /// (no fields), `versions-huge` (80 MiB of names).
+    fn field_versions() -> Vec<VersionedFields> {
+        let group = |entity: &str, fields: &[&str], versions: &[&str]| VersionedFields {
+            entity: entity.to_string(),
+            fields: fields.iter().map(|f| f.to_string()).collect(),
+            versions: versions.iter().map(|f| f.to_string()).collect(),
+        };
+        match describe_as().as_str() {
+            "versions-stranger" => vec![group("Ghost", &["data"], &["score"])],
+            "versions-missing" => vec![group("Item", &["data"], &["revision"])],
+            "versions-self" => vec![group("Item", &["data"], &["data"])],
+            "versions-unloaded" => vec![group("Item", &["root"], &["score"])],
+            "versions-empty" => vec![group("Item", &[], &["score"])],
+            "versions-huge" => {
+                let name = "x".repeat(4 << 10);
+                (0..20_000).map(|_| group("Item", &[name.as_str()], &["score"])).collect()
+            }
+            _ => Vec::new(),
         }
     }
 
