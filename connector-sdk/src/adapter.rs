@@ -7,6 +7,7 @@ use std::marker::PhantomData;
 
 use crate::bindings::exports::max::connector::source::Guest;
 use crate::bindings::max::connector::discovery::SchemaExtension;
+use crate::bindings::max::connector::ownership::OwnedCollection;
 use crate::bindings::max::connector::pacing;
 use crate::bindings::max::connector::text_search::SearchableField;
 use crate::bindings::max::connector::types as wit;
@@ -50,6 +51,10 @@ impl<C: Connector> Guest for Adapter<C> {
 
     fn field_versions() -> Vec<VersionedFields> {
         C::describe().versioned
+    }
+
+    fn owned_collections() -> Vec<OwnedCollection> {
+        C::describe().owned
     }
 
     fn initialise(config: wit::Config, discovered: SchemaExtension) -> Result<()> {

@@ -2,6 +2,7 @@
 //! permissions.
 
 use crate::FieldType;
+use crate::bindings::max::connector::ownership::OwnedCollection;
 use crate::bindings::max::connector::text_search::SearchableField;
 use crate::bindings::max::connector::types as wit;
 use crate::bindings::max::connector::versioned::VersionedFields;
@@ -12,6 +13,7 @@ pub struct ConnectorInfo {
     pub(crate) info: wit::ConnectorInfo,
     pub(crate) searchable: Vec<SearchableField>,
     pub(crate) versioned: Vec<VersionedFields>,
+    pub(crate) owned: Vec<OwnedCollection>,
 }
 
 impl ConnectorInfo {
@@ -28,7 +30,7 @@ impl ConnectorInfo {
             onboarding: Vec::new(),
             permissions: Permissions::new().0,
         };
-        ConnectorInfo { info, searchable: schema.searchable, versioned: schema.versioned }
+        ConnectorInfo { info, searchable: schema.searchable, versioned: schema.versioned, owned: schema.owned }
     }
 
     /// Adds a loader and the resolver of the fields it fills. A collection loader resolves its
@@ -71,6 +73,7 @@ pub struct Schema {
     def: wit::Schema,
     searchable: Vec<SearchableField>,
     versioned: Vec<VersionedFields>,
+    owned: Vec<OwnedCollection>,
 }
 
 impl Default for Schema {
@@ -83,15 +86,16 @@ impl Schema {
     /// An empty schema.
     pub fn new() -> Self {
         let def = wit::Schema { entities: Vec::new(), roots: Vec::new() };
-        Schema { def, searchable: Vec::new(), versioned: Vec::new() }
+        Schema { def, searchable: Vec::new(), versioned: Vec::new(), owned: Vec::new() }
     }
 
     /// Adds an entity type, described by `build`.
     pub fn entity(mut self, name: &str, build: impl FnOnce(EntityBuilder) -> EntityBuilder) -> Self {
         let def = wit::EntityDef { name: name.to_string(), description: None, fields: Vec::new() };
-        let builder = build(EntityBuilder { def, searchable: Vec::new(), versioned: Vec::new() });
+        let builder = build(EntityBuilder { def, searchable: Vec::new(), versioned: Vec::new(), owned: Vec::new() });
         self.searchable.extend(builder.searchable);
         self.versioned.extend(builder.versioned);
+        self.owned.extend(builder.owned);
         self.def.entities.push(builder.def);
         self
     }
@@ -109,6 +113,7 @@ pub struct EntityBuilder {
     def: wit::EntityDef,
     searchable: Vec<SearchableField>,
     versioned: Vec<VersionedFields>,
+    owned: Vec<OwnedCollection>,
 }
 
 impl EntityBuilder {
@@ -117,6 +122,13 @@ impl EntityBuilder {
     /// results are ranked (a title's words usually count more than a body's).
     pub fn searchable(mut self, name: &str, weight: u8) -> Self {
         self.searchable.push(SearchableField { entity: self.def.name.clone(), field: name.to_string(), weight });
+        self
+    }
+
+    /// Marks the collection `field` as owning its items (contract 0.3.0): they are deleted with this
+    /// entity, and when its collection is listed anew without them (a file's permissions).
+    pub fn owns(mut self, field: &str) -> Self {
+        self.owned.push(OwnedCollection { entity: self.def.name.clone(), field: field.to_string() });
         self
     }
 

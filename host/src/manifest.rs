@@ -62,6 +62,18 @@ pub struct Schema {
     /// Fields loaded again only when others change (contract 0.3.0's `field-versions`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub versioned: Vec<VersionedFields>,
+    /// Collections whose items belong to their parent (contract 0.3.0's `owned-collections`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owned: Vec<OwnedCollection>,
+}
+
+/// A collection whose items belong to their parent: deleted with it, or when it no longer lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnedCollection {
+    /// The parent's entity type.
+    pub entity: String,
+    /// Its collection field.
+    pub field: String,
 }
 
 /// Fields of an entity type loaded again only when the fields that version them change.
@@ -90,6 +102,11 @@ impl Schema {
     /// The searchable fields of `entity`, in the order declared (the columns of its index).
     pub fn searchable_fields(&self, entity: &str) -> Vec<&SearchableField> {
         self.searchable.iter().filter(|s| s.entity == entity).collect()
+    }
+
+    /// Whether `entity`'s collection `field` owns its items.
+    pub fn owns(&self, entity: &str, field: &str) -> bool {
+        self.owned.iter().any(|o| o.entity == entity && o.field == field)
     }
 
     /// The group of versioned fields of `entity` that holds every one of `fields`, if one does.

@@ -13,6 +13,7 @@ mod checkpoint;
 mod freshness;
 mod fulltext;
 mod membership;
+mod ownership;
 mod schema;
 mod search;
 mod sqlite;

@@ -7,6 +7,7 @@ mod cli;
 mod contract;
 mod front_door;
 mod fulltext;
+mod gdrive;
 mod gdrive_fake;
 mod http;
 mod hubspot;

@@ -207,8 +207,9 @@ fn whatever_is_stored_can_be_read_by_every_output() {
 /// megabytes of them: none may stall an installation's requests), or searchable fields (contract
 /// 0.3.0) the full-text index can't hold (an undeclared entity, a number, one named twice, a weight of
 /// 0, too many, megabytes of names), or versioned fields (contract 0.3.0) the host couldn't keep (an
-/// undeclared entity or field, a field versioned by itself, one no loader fills, none, megabytes), is
-/// refused at install, clearly, and leaves nothing behind.
+/// undeclared entity or field, a field versioned by itself, one no loader fills, none, megabytes), or
+/// owned collections that aren't collections or are named twice, is refused at install, clearly, and
+/// leaves nothing behind.
 #[test]
 fn descriptions_sqlite_would_refuse_or_past_the_limits_are_refused_at_install() {
     let arena = Arena::new();
@@ -239,6 +240,9 @@ fn descriptions_sqlite_would_refuse_or_past_the_limits_are_refused_at_install() 
         ("versions-unloaded", "versioned field `Item.root` is filled by no batched or single loader"),
         ("versions-empty", "versioned fields of Item: name at least one field and one version field"),
         ("versions-huge", "field-versions"),
+        ("owns-stranger", "owned collection `Root.ghosts` is not a declared field"),
+        ("owns-scalar", "owned collection `Item.text` is string, not a collection"),
+        ("owns-twice", "owned collection `Root.items` is named twice"),
     ] {
         let (_dir, path) = rogue_as(variant);
         let refused = project.max().args(["connector", "install", "--yes"]).arg(&path).assert().failure();

@@ -345,3 +345,46 @@ fn versioned_fields_need_loading_only_when_their_version_changes() {
     store(&mut storage, deleted).unwrap();
     assert!(changed(&storage).is_empty(), "{:?}", changed(&storage));
 }
+
+/// Owned collections (contract 0.3.0): a team's members, owned, are deleted with the team and when the
+/// team's collection no longer lists them; a member another team lists stays.
+#[test]
+fn the_items_of_an_owned_collection_go_with_their_parent_and_when_no_longer_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut storage = file_storage(&dir);
+    let mut info = people_schema(serde_json::json!([]));
+    info.schema.owned = vec![max_host::manifest::OwnedCollection { entity: "Team".into(), field: "members".into() }];
+    storage.apply_schema(&info, false).unwrap();
+    let people = batch(
+        "Person",
+        &["name"],
+        vec![("p1", vec![text("Ada")]), ("p2", vec![text("Alan")]), ("p3", vec![text("Grace")])],
+    );
+    let ids = |ids: &[&str]| FieldValue::Collection(ids.iter().map(|id| id.to_string()).collect());
+    let teams = batch(
+        "Team",
+        &["name", "members"],
+        vec![("t1", vec![text("Core"), ids(&["p1", "p2"])]), ("t2", vec![text("Ops"), ids(&["p2", "p3"])])],
+    );
+    store(&mut storage, TaskOutcome { batches: vec![people, teams], ..Default::default() }).unwrap();
+    let live = |dir: &tempfile::TempDir| {
+        let conn = rusqlite::Connection::open(dir.path().join("data.db")).unwrap();
+        let mut stmt = conn.prepare("SELECT id FROM Person WHERE _deleted_at IS NULL ORDER BY id").unwrap();
+        stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().collect::<Result<Vec<_>, _>>().unwrap()
+    };
+    assert_eq!(live(&dir), ["p1", "p2", "p3"]);
+    // Core lists p2 only now: p1 goes; p2 stays (Ops lists it too).
+    let relisted = batch("Team", &["members"], vec![("t1", vec![ids(&["p2"])])]);
+    store(&mut storage, TaskOutcome { batches: vec![relisted], ..Default::default() }).unwrap();
+    assert_eq!(live(&dir), ["p2", "p3"]);
+    // Ops is deleted: p3 goes with it, p2 stays in Core.
+    let gone =
+        TaskOutcome { deletions: vec![EntityRef { entity: "Team".into(), id: "t2".into() }], ..Default::default() };
+    store(&mut storage, gone).unwrap();
+    assert_eq!(live(&dir), ["p2"]);
+    // Listed again, an item is live again.
+    let back = batch("Person", &["name"], vec![("p3", vec![text("Grace")])]);
+    let core = batch("Team", &["members"], vec![("t1", vec![ids(&["p2", "p3"])])]);
+    store(&mut storage, TaskOutcome { batches: vec![back, core], ..Default::default() }).unwrap();
+    assert_eq!(live(&dir), ["p2", "p3"]);
+}

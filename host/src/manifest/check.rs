@@ -71,6 +71,7 @@ pub fn check(info: &ConnectorInfo) -> Vec<String> {
     check_schema(info, &mut problems);
     check_searchable(info, &mut problems);
     check_versioned(info, &mut problems);
+    check_owned(info, &mut problems);
     check_loaders(info, &mut problems);
     check_resolvers(info, &mut problems);
     check_onboarding_and_permissions(info, &mut problems);
@@ -255,8 +256,8 @@ fn check_searchable(info: &ConnectorInfo, problems: &mut Vec<String>) {
 /// The most groups of versioned fields an entity type may have.
 pub const MAX_VERSIONED_PER_ENTITY: usize = 8;
 
-/// Versioned fields: declared fields of a declared entity, not collections; `fields` and `versions`
-/// not empty and disjoint; a field in one group only; every field of `fields` filled by a batched or
+/// Versioned fields: declared fields of a declared entity, the version fields not collections;
+/// `fields` and `versions` not empty and disjoint; a field in one group only; every field of `fields` filled by a batched or
 /// single loader (the host loads them for the entities whose version changed); at most
 /// [`MAX_VERSIONED_PER_ENTITY`] groups per entity type.
 fn check_versioned(info: &ConnectorInfo, problems: &mut Vec<String>) {
@@ -290,8 +291,8 @@ fn check_versioned(info: &ConnectorInfo, problems: &mut Vec<String>) {
         for field in group.fields.iter().chain(&group.versions).take(64) {
             let name: String = field.chars().take(100).collect();
             match entity.field(field) {
-                Some(def) if matches!(def.field_type, FieldType::Collection(_)) => {
-                    problems.push(format!("versioned field `{}.{name}` is a collection", entity.name));
+                Some(def) if matches!(def.field_type, FieldType::Collection(_)) && group.versions.contains(field) => {
+                    problems.push(format!("version field `{}.{name}` is a collection", entity.name));
                 }
                 Some(_) => {}
                 None => problems.push(format!("versioned field `{}.{name}` is not a declared field", entity.name)),
@@ -317,6 +318,42 @@ fn check_versioned(info: &ConnectorInfo, problems: &mut Vec<String>) {
                     entity.name
                 ));
             }
+        }
+    }
+}
+
+/// Owned collections: declared collection fields, named once, each item type owned by one collection
+/// at most.
+fn check_owned(info: &ConnectorInfo, problems: &mut Vec<String>) {
+    let owned = &info.schema.owned;
+    if owned.len() > info.schema.entities.len().max(1) * 8 {
+        problems.push(format!("{} owned collections: at most 8 per entity type", owned.len()));
+        return;
+    }
+    let entities = entity_map(info);
+    let mut items: HashMap<&str, String> = HashMap::new();
+    for collection in owned {
+        let name: String = format!("{}.{}", collection.entity, collection.field).chars().take(200).collect();
+        let item = match entities.get(collection.entity.as_str()).and_then(|e| e.field(&collection.field)) {
+            Some(field) => match &field.field_type {
+                FieldType::Collection(item) => item,
+                other => {
+                    problems.push(format!("owned collection `{name}` is {other}, not a collection"));
+                    continue;
+                }
+            },
+            None => {
+                problems.push(format!("owned collection `{name}` is not a declared field"));
+                continue;
+            }
+        };
+        if let Some(earlier) = items.insert(item, name.clone()) {
+            let message = if earlier == name {
+                format!("owned collection `{name}` is named twice")
+            } else {
+                format!("`{item}` is owned by both `{earlier}` and `{name}`; an item type has one owner")
+            };
+            problems.push(message);
         }
     }
 }
@@ -478,7 +515,13 @@ mod tests {
             name: "forger".into(),
             version: "1.0.0".into(),
             description: description.into(),
-            schema: Schema { entities: Vec::new(), roots: Vec::new(), searchable: Vec::new(), versioned: Vec::new() },
+            schema: Schema {
+                entities: Vec::new(),
+                roots: Vec::new(),
+                searchable: Vec::new(),
+                versioned: Vec::new(),
+                owned: Vec::new(),
+            },
             loaders: Vec::new(),
             resolvers: Vec::new(),
             onboarding: Vec::new(),

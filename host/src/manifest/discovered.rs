@@ -136,6 +136,7 @@ mod tests {
                 roots: Vec::new(),
                 searchable: Vec::new(),
                 versioned: Vec::new(),
+                owned: Vec::new(),
             },
             loaders: vec![LoaderDef {
                 name: "contact".into(),

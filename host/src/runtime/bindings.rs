@@ -36,7 +36,7 @@ pub mod v0_2 {
     });
 }
 
-/// Contract 0.3.0: `searchable-fields` and `field-versions`.
+/// Contract 0.3.0: `searchable-fields`, `field-versions` and `owned-collections`.
 pub mod v0_3 {
     wasmtime::component::bindgen!({
         world: "max:connector/connector@0.3.0",
@@ -68,14 +68,17 @@ pub use v0_3::max::connector::text_search;
 /// The 0.3.0 versioned fields.
 pub use v0_3::max::connector::versioned;
 
+/// The 0.3.0 owned collections.
+pub use v0_3::max::connector::ownership;
+
 /// Adds the imports of every contract version to `linker`.
 pub(super) fn add_to_linker(linker: &mut Linker<StoreState>) -> wasmtime::Result<()> {
     v0_1::Connector::add_to_linker::<_, HasSelf<_>>(linker, |state| state)?;
     // Later versions: the same host functions under their names; types-only interfaces are empty
     // instances.
     for version in ["0.2.0", "0.3.0"] {
-        for types_only in ["types", "discovery", "pacing", "text-search", "versioned"] {
-            if version == "0.3.0" || !matches!(types_only, "text-search" | "versioned") {
+        for types_only in ["types", "discovery", "pacing", "text-search", "versioned", "ownership"] {
+            if version == "0.3.0" || !matches!(types_only, "text-search" | "versioned" | "ownership") {
                 linker.instance(&format!("max:connector/{types_only}@{version}"))?;
             }
         }

@@ -1,7 +1,7 @@
 //! Conversions between the generated WIT types and the host's own types ([`crate::manifest`],
 //! [`crate::data`]), so nothing outside `runtime/` sees a wasmtime type.
 
-use super::bindings::{discovery as wit_discovery, pacing, text_search, types as wit, versioned};
+use super::bindings::{discovery as wit_discovery, ownership, pacing, text_search, types as wit, versioned};
 use crate::data;
 use crate::manifest as m;
 
@@ -16,6 +16,7 @@ pub(crate) fn connector_info(info: wit::ConnectorInfo) -> m::ConnectorInfo {
             // Declared apart, through `searchable-fields` and `field-versions` (contract 0.3.0).
             searchable: Vec::new(),
             versioned: Vec::new(),
+            owned: Vec::new(),
         },
         loaders: info.loaders.into_iter().map(loader_def).collect(),
         resolvers: info
@@ -172,6 +173,10 @@ pub(crate) fn searchable_field(field: text_search::SearchableField) -> m::Search
 
 pub(crate) fn versioned_fields(group: versioned::VersionedFields) -> m::VersionedFields {
     m::VersionedFields { entity: group.entity, fields: group.fields, versions: group.versions }
+}
+
+pub(crate) fn owned_collection(owned: ownership::OwnedCollection) -> m::OwnedCollection {
+    m::OwnedCollection { entity: owned.entity, field: owned.field }
 }
 
 pub(crate) fn request_limit(limit: pacing::RequestLimit) -> m::RequestLimit {

@@ -81,7 +81,7 @@ impl ConnectorInstance {
     }
 
     /// Calls `describe`, then `request-limits` (since 0.2.0), whose limits join the permissions, and
-    /// `searchable-fields` and `field-versions` (since 0.3.0), which join the schema (no check of the
+    /// `searchable-fields`, `field-versions` and `owned-collections` (since 0.3.0), which join the schema (no check of the
     /// result; see [`crate::manifest::check`]).
     pub async fn describe(&mut self) -> Result<ConnectorInfo> {
         let info = guest_call!(self, "describe", call_describe());
@@ -105,6 +105,12 @@ impl ConnectorInstance {
         let size = |names: &[String]| names.iter().map(|n| n.len() + 16).sum::<usize>();
         self.check_size("field-versions", versioned.iter().map(|v| v.entity.len() + size(&v.fields) + size(&v.versions)).sum())?;
         info.schema.versioned = versioned.into_iter().map(convert::versioned_fields).collect();
+        let owned = guest_call!(self, "owned-collections",
+            V0_1 => |_source| none(),
+            V0_2 => |_source| none(),
+            V0_3 => |source| source.call_owned_collections(&mut self.store));
+        self.check_size("owned-collections", owned.iter().map(|o| o.entity.len() + o.field.len() + 16).sum())?;
+        info.schema.owned = owned.into_iter().map(convert::owned_collection).collect();
         Ok(info)
     }
 

@@ -99,7 +99,10 @@ pub(super) fn complete_task(
         *stored.entry(batch.entity.clone()).or_insert(0) += n;
     }
     if let Some(links) = &outcome.links {
-        write_links(&tx, links)?;
+        write_links(&tx, info, links, &synced_at)?;
+    }
+    for deleted in &outcome.deletions {
+        super::ownership::deleted(&tx, info, &deleted.entity, &deleted.id, &synced_at, 0)?;
     }
     if outcome.from_change_feed {
         membership::follow(&tx, info, &outcome.batches, &outcome.deletions)?;
@@ -227,32 +230,17 @@ fn write_batch(
         }
         meta.execute(params![field_set, row.id, synced_at, sync]).map_err(db_error(tx))?;
         for (index, field) in &collections {
-            match &row.values[*index] {
-                FieldValue::Collection(ids) => write_links(
-                    tx,
-                    &Links {
-                        parent: EntityRef { entity: entity.name.clone(), id: row.id.clone() },
-                        field: field.name.clone(),
-                        position: 0,
-                        child_ids: ids.clone(),
-                        replace: true,
-                    },
-                )?,
-                FieldValue::Null => write_links(
-                    tx,
-                    &Links {
-                        parent: EntityRef { entity: entity.name.clone(), id: row.id.clone() },
-                        field: field.name.clone(),
-                        position: 0,
-                        child_ids: Vec::new(),
-                        replace: true,
-                    },
-                )?,
+            let child_ids = match &row.values[*index] {
+                FieldValue::Collection(ids) => ids.clone(),
+                FieldValue::Null => Vec::new(),
                 other => {
                     let reason = format!("is a collection but the connector sent {other:?}");
                     return Err(invalid(&entity.name, &row.id, &field.name, reason));
                 }
-            }
+            };
+            let parent = EntityRef { entity: entity.name.clone(), id: row.id.clone() };
+            let links = Links { parent, field: field.name.clone(), position: 0, child_ids, replace: true };
+            write_links(tx, info, &links, synced_at)?;
         }
     }
     Ok(batch.rows.len() as u64)
@@ -286,8 +274,11 @@ fn field_set_id(tx: &Connection, entity: &str, columns: &[String]) -> Result<i64
     Ok(id)
 }
 
-fn write_links(tx: &Connection, links: &Links) -> Result<()> {
+fn write_links(tx: &Connection, info: &ConnectorInfo, links: &Links, synced_at: &str) -> Result<()> {
     let table = link_table(&links.parent.entity, &links.field);
+    let (entity, field) = (links.parent.entity.as_str(), links.field.as_str());
+    let owned = links.replace && info.schema.owns(entity, field);
+    let before = if owned { super::ownership::listed(tx, entity, field, &links.parent.id)? } else { Vec::new() };
     if links.replace {
         tx.execute(&format!("DELETE FROM {table} WHERE parent_id = ?1"), [&links.parent.id]).map_err(db_error(tx))?;
     }
@@ -298,6 +289,10 @@ fn write_links(tx: &Connection, links: &Links) -> Result<()> {
     let mut stmt = tx.prepare_cached(&sql).map_err(db_error(tx))?;
     for (offset, child) in links.child_ids.iter().enumerate() {
         stmt.execute(params![links.parent.id, (links.position + offset as u64) as i64, child]).map_err(db_error(tx))?;
+    }
+    if owned {
+        let gone: Vec<String> = before.into_iter().filter(|id| !links.child_ids.contains(id)).collect();
+        super::ownership::relisted(tx, info, (entity, field), &gone, synced_at)?;
     }
     Ok(())
 }

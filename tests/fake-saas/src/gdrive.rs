@@ -521,14 +521,47 @@ fn compare_by(order: &[(String, bool)], a: &Value, b: &Value) -> std::cmp::Order
     a["id"].as_str().cmp(&b["id"].as_str())
 }
 
-/// A page token: where the next page starts, and what it was made for (a token is refused under
-/// another query).
-fn page_token(offset: usize, made_for: &str) -> String {
+/// A hash of what a page token was made for (a token is refused under another query).
+fn token_hash(made_for: &str) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in made_for.bytes() {
         hash = (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3);
     }
-    format!("~!!~AI9FV7{offset:x}.{hash:016x}")
+    hash
+}
+
+/// A page token: where the next page starts, and what it was made for.
+fn page_token(offset: usize, made_for: &str) -> String {
+    format!("~!!~AI9FV7{offset:x}.{:016x}", token_hash(made_for))
+}
+
+/// A file listing's page token: the sort values of the last file listed, so the next page starts
+/// after it whatever was added or removed meanwhile (a page never skips or repeats a file).
+fn listing_token(last: &Value, order: &[(String, bool)], made_for: &str) -> String {
+    let mut keys = json!({"id": last["id"], "mimeType": last["mimeType"]});
+    for (key, _) in order {
+        keys[key.as_str()] = last[key.as_str()].clone();
+    }
+    let hex: String = keys.to_string().bytes().map(|b| format!("{b:02x}")).collect();
+    format!("~!!~AI9FV7{hex}.{:016x}", token_hash(made_for))
+}
+
+/// The sort values a listing token holds (none: the first page).
+#[allow(clippy::result_large_err, reason = "the error is the HTTP response the handler returns as is")]
+fn read_listing_token(params: &[(String, String)], made_for: &str) -> Result<Option<Value>, Response> {
+    let Some(token) = param(params, "pageToken").filter(|t| !t.is_empty()) else { return Ok(None) };
+    let keys = token
+        .strip_prefix("~!!~AI9FV7")
+        .and_then(|rest| rest.rsplit_once('.'))
+        .filter(|(_, hash)| *hash == format!("{:016x}", token_hash(made_for)))
+        .and_then(|(hex, _)| {
+            let bytes: Option<Vec<u8>> = (0..hex.len())
+                .step_by(2)
+                .map(|i| hex.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+                .collect();
+            serde_json::from_slice::<Value>(&bytes?).ok()
+        });
+    keys.map(Some).ok_or_else(|| invalid_parameter("pageToken", &format!("Invalid Value: {token}")))
 }
 
 #[allow(clippy::result_large_err, reason = "the error is the HTTP response the handler returns as is")]
@@ -596,12 +629,17 @@ async fn list_files(State(state): Shared, RawQuery(query): RawQuery, headers: He
     found.sort_by(|a, b| compare_by(&order, a, b));
     let made_for =
         format!("{:?}|{:?}|{corpora}|{drive_id:?}|{all_drives}", param(&params, "q"), param(&params, "orderBy"));
-    let offset = read_page_token(&params, &made_for)?;
-    let page: Vec<Value> = found.iter().skip(offset).take(size).cloned().collect();
-    let mut body = json!({"kind": "drive#fileList", "incompleteSearch": false, "files": page});
-    if offset + size < found.len() {
-        body["nextPageToken"] = json!(page_token(offset + size, &made_for));
+    let after = read_listing_token(&params, &made_for)?;
+    let rest: Vec<&Value> =
+        found.iter().filter(|f| after.as_ref().is_none_or(|a| compare_by(&order, f, a).is_gt())).collect();
+    let page: Vec<Value> = rest.iter().take(size).map(|f| (*f).clone()).collect();
+    let mut body = json!({"kind": "drive#fileList", "incompleteSearch": false});
+    if rest.len() > size
+        && let Some(last) = page.last()
+    {
+        body["nextPageToken"] = json!(listing_token(last, &order, &made_for));
     }
+    body["files"] = Value::Array(page);
     Ok(Json(selector.apply(&body)).into_response())
 }
 
@@ -660,7 +698,9 @@ async fn export(State(state): Shared, Path(id): Path<String>, RawQuery(query): R
         ));
     };
     let data = state.data.read().expect("data lock");
-    let (_, file) = find(&data, &id, &params)?;
+    // Export takes no supportsAllDrives: it reads shared drives' files too.
+    let everywhere = [("supportsAllDrives".to_string(), "true".to_string())];
+    let (_, file) = find(&data, &id, &everywhere)?;
     let Some((file, Body::Native(text))) = file.map(|f| (f, &f.body)) else {
         return Err(error(
             StatusCode::FORBIDDEN,

@@ -5,7 +5,8 @@
 //!   of the built component (`normal`, or an install-time attack: `case-entities`, `case-fields`,
 //!   `id-field`, `sqlite-entity`, `wide`, `many-entities`, `entities-N`, `huge-description`, the
 //!   `limits-*` request limits of its `request_limits`, the `search-*` fields of its
-//!   `searchable_fields` and the `versions-*` groups of its `field_versions`);
+//!   `searchable_fields`, the `versions-*` groups of its `field_versions` and the `owns-*` collections
+//!   of its `owned_collections`);
 //! - every other call does what the installation's `attack` config says (see [`Rogue::attack`]).
 
 use std::cell::RefCell;
@@ -19,6 +20,7 @@ mod bindings {
 use bindings::export;
 use bindings::exports::max::connector::source::Guest;
 use bindings::max::connector::discovery::{DiscoveredFields, SchemaExtension};
+use bindings::max::connector::ownership::OwnedCollection;
 use bindings::max::connector::pacing::RequestLimit;
 use bindings::max::connector::text_search::SearchableField;
 use bindings::max::connector::types::*;
@@ -398,6 +400,20 @@ impl Guest for Rogue {
                 let name = "x".repeat(4 << 10);
                 (0..20_000).map(|_| group("Item", &[name.as_str()], &["score"])).collect()
             }
+            _ => Vec::new(),
+        }
+    }
+
+    /// None normally; collections the host couldn't keep as the description names:
+    /// `owns-stranger` (an undeclared field), `owns-scalar` (a field that is no collection),
+    /// `owns-twice`.
+    fn owned_collections() -> Vec<OwnedCollection> {
+        let owned =
+            |entity: &str, field: &str| OwnedCollection { entity: entity.to_string(), field: field.to_string() };
+        match describe_as().as_str() {
+            "owns-stranger" => vec![owned("Root", "ghosts")],
+            "owns-scalar" => vec![owned("Item", "text")],
+            "owns-twice" => vec![owned("Root", "items"), owned("Root", "items")],
             _ => Vec::new(),
         }
     }
