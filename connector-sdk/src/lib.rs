@@ -176,6 +176,16 @@ impl Config {
         Config { entries, discovered: Discovery::new() }
     }
 
+    /// The API's base URL: the `base_url` entry (or `default`) without a trailing `/`; an
+    /// `invalid-input` error unless it starts with `https://` (or `http://`, for test servers).
+    pub fn base_url(&self, default: &str) -> Result<String> {
+        let base_url = self.get("base_url").unwrap_or(default).trim_end_matches('/').to_string();
+        if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
+            return Err(ConnectorError::InvalidInput(format!("base_url `{base_url}` must start with https://")));
+        }
+        Ok(base_url)
+    }
+
     /// Wraps key/value pairs and the fields discovered so far.
     pub fn with_discovered(entries: Vec<(String, String)>, discovered: Discovery) -> Self {
         Config { entries, discovered }

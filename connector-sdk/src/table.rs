@@ -107,6 +107,34 @@ impl<X: Copy> Column<X> {
     }
 }
 
+/// An entity type described by its name, what it is and its columns: the plain [`EntityTable`], for
+/// types that need nothing else.
+#[derive(Debug)]
+pub struct Table<X: 'static = ()> {
+    /// Its name in Max.
+    pub entity: &'static str,
+    /// What it is.
+    pub description: &'static str,
+    /// Its columns, in the order rows carry them.
+    pub columns: &'static [Column<X>],
+}
+
+impl<X: 'static> EntityTable for Table<X> {
+    type Extra = X;
+
+    fn entity(&self) -> &str {
+        self.entity
+    }
+
+    fn description(&self) -> &str {
+        self.description
+    }
+
+    fn columns(&self) -> &[Column<X>] {
+        self.columns
+    }
+}
+
 /// An entity type declared as a table of columns; the schema entity, the by-id loader and batches
 /// follow from it.
 pub trait EntityTable {

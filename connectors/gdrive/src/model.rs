@@ -2,34 +2,7 @@
 //! included), people and permissions. The schema and the empty batches follow from these declarations;
 //! `files.rs` fills the rows from Drive's JSON.
 
-use max_connector_sdk::table::{Column, EntityTable, Kind};
-
-/// One entity type.
-#[derive(Debug)]
-pub struct Table {
-    /// Its name in Max.
-    pub entity: &'static str,
-    /// What it is.
-    pub description: &'static str,
-    /// Its columns, in the order rows carry them.
-    pub columns: &'static [Column],
-}
-
-impl EntityTable for Table {
-    type Extra = ();
-
-    fn entity(&self) -> &str {
-        self.entity
-    }
-
-    fn description(&self) -> &str {
-        self.description
-    }
-
-    fn columns(&self) -> &[Column] {
-        self.columns
-    }
-}
+use max_connector_sdk::table::{Column, Kind, Table};
 
 const fn col(field: &'static str, kind: Kind, doc: &'static str) -> Column {
     Column::new(field, kind).doc(doc)

@@ -303,31 +303,7 @@ impl ObjectKind {
 }
 
 /// A table of JSON objects the API returns as they are (owners, pipelines, stages).
-#[derive(Debug)]
-pub struct Plain {
-    /// Its entity type.
-    pub entity: &'static str,
-    /// What it is.
-    pub description: &'static str,
-    /// Its columns.
-    pub columns: &'static [Column],
-}
-
-impl EntityTable for Plain {
-    type Extra = Read;
-
-    fn entity(&self) -> &str {
-        self.entity
-    }
-
-    fn description(&self) -> &str {
-        self.description
-    }
-
-    fn columns(&self) -> &[Column] {
-        self.columns
-    }
-}
+pub type Plain = table::Table<Read>;
 
 pub const OWNER_TABLE: Plain = Plain {
     entity: "Owner",

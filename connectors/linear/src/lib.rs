@@ -291,10 +291,7 @@ impl Connector for Linear {
     }
 
     fn initialise(config: Config) -> Result<Self> {
-        let base_url = config.get("base_url").unwrap_or(DEFAULT_BASE_URL).trim_end_matches('/').to_string();
-        if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
-            return Err(ConnectorError::InvalidInput(format!("base_url `{base_url}` must start with https://")));
-        }
+        let base_url = config.base_url(DEFAULT_BASE_URL)?;
         let credential = match config.get("auth").unwrap_or("api_key") {
             "api_key" => "api_key",
             "oauth" => "oauth_access_token",
