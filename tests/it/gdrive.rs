@@ -323,3 +323,40 @@ fn requests_drive_throttles_are_retried_with_backoff_until_the_sync_completes() 
     let stored: Vec<(String, i64)> = query(&project, "SELECT 'files', COUNT(*) FROM File WHERE _deleted_at IS NULL");
     assert_eq!(stored[0].1 as usize, live, "every file, My Drive's root and the shared drive's");
 }
+
+#[test]
+fn a_sync_killed_again_and_again_resumes_to_the_tables_and_full_text_index_of_an_uninterrupted_one() {
+    let faults = Faults { latency: Duration::from_millis(15), ..Faults::default() };
+    let fake = GoogleDrive::new(DriveConfig { size: paged_size(), faults, ..DriveConfig::default() });
+    let server = fake.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let reference = connected(&server, &["page_size=5"]);
+    reference.max().args(["sync", "gdrive"]).assert().success();
+
+    let victim = connected(&server, &["page_size=5"]);
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let mut rng = max_fake_saas::Rng::new(seed);
+    let mut moments = Vec::new();
+    for _ in 0..4 {
+        let mut child = spawn_sync(&victim);
+        let moment = Duration::from_millis(150 + rng.below(400));
+        std::thread::sleep(moment);
+        if child.try_wait().unwrap().is_some() {
+            break; // finished before this kill: what the kills left was resumed
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        moments.push(moment.as_millis());
+        // Whatever was committed, the full-text index holds exactly its text.
+        assert_eq!(full_text_problems(&data_db(&victim)), Vec::<String>::new(), "kills at {moments:?} ms");
+    }
+    assert!(!moments.is_empty(), "at least one kill landed (seed {seed})");
+    victim.max().args(["sync", "gdrive"]).assert().success();
+    assert_same(&same_data(&victim), &same_data(&reference));
+    assert_eq!(full_text_problems(&data_db(&victim)), Vec::<String>::new());
+    for words in ["budget", "\"roadmap review\"", "plan*"] {
+        let (mut got, mut want) = (matching(&victim, words), matching(&reference, words));
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "`--match {words}` (kills at {moments:?} ms, seed {seed})");
+    }
+}
