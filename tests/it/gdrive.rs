@@ -160,6 +160,13 @@ fn a_synced_drive_matches_the_api_exactly() {
         };
         assert_eq!(texts[&file.id], expected, "{}'s text", file.name);
     }
+    // Text is asked for only where there is some: folders, images and PDFs got theirs (none) listed.
+    let with_text = files.iter().filter(|f| texts[&f.id].is_some()).count();
+    let asked = log
+        .iter()
+        .filter(|r| r.starts_with("GET /drive/v3/files/") && r.contains("fields=id%2CmimeType%2Csize&"))
+        .count();
+    assert_eq!(asked, with_text, "one read of the type and size per file with text, none for the others");
     assert_eq!(matching(&project, "\"quarterly plan\""), [doc.as_str()], "found by a phrase in its text");
     assert!(matching(&project, "\"quarterly region\"").is_empty(), "the words, but not that phrase");
     assert!(matching(&project, "zebra").is_empty());

@@ -4,7 +4,7 @@
 //! drives, files shared with the user).
 
 use max_connector_sdk::http::encode_query;
-use max_connector_sdk::{Batch, ConnectorError, Result, Value};
+use max_connector_sdk::{Batch, ConnectorError, Result};
 use serde_json::Value as Json;
 
 use crate::api::{Api, number, reason};
@@ -29,6 +29,15 @@ fn source(mime: &str, size: Option<i64>, limit: usize) -> Source {
         "application/vnd.google-apps.spreadsheet" => Source::Export("text/csv"),
         m if is_text(m) && size.is_some_and(|s| s as usize <= limit) => Source::Download,
         _ => Source::None,
+    }
+}
+
+/// When a file of type `mime` and `size` has no text to read under `limit`: whether it is text
+/// too large to read (`contentTruncated`). None: its text is read.
+pub fn no_text(mime: &str, size: Option<i64>, limit: usize) -> Option<bool> {
+    match source(mime, size, limit) {
+        Source::None => Some(is_text(mime)),
+        _ => None,
     }
 }
 
@@ -83,7 +92,7 @@ pub fn load(api: &Api, ids: &[&str], limit: usize) -> Result<Batch> {
                 let mut row = batch.start_row();
                 row.null(0);
                 // A text file over the limit is not read at all.
-                row.value(1, &Value::Boolean(is_text(mime)));
+                row.boolean(1, is_text(mime));
                 row.finish(id);
             }
         }

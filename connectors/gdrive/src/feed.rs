@@ -30,7 +30,12 @@ enum Cursor {
 pub const PAGE_SIZE: usize = 1000;
 
 /// One page of the feed from `cursor`.
-pub fn page(api: &Api, folders: &mut Folders, page_size: usize, cursor: Option<&str>) -> Result<ChangePage> {
+pub fn page(
+    api: &Api,
+    folders: &mut Folders,
+    (page_size, content_limit): (usize, Option<usize>),
+    cursor: Option<&str>,
+) -> Result<ChangePage> {
     let cursor = match cursor {
         None => {
             let body = api.json(api.get("/changes/startPageToken", &[("supportsAllDrives", "true")]))?;
@@ -44,8 +49,8 @@ pub fn page(api: &Api, folders: &mut Folders, page_size: usize, cursor: Option<&
             .map_err(|e| ConnectorError::InvalidInput(format!("not a cursor of this feed: {e}")))?,
     };
     match cursor {
-        Cursor::List { start, drive, page } => list(api, folders, page_size, start, drive, page),
-        Cursor::Changes { token } => changes(api, folders, page_size, token),
+        Cursor::List { start, drive, page } => list(api, folders, (page_size, content_limit), start, drive, page),
+        Cursor::Changes { token } => changes(api, folders, (page_size, content_limit), token),
     }
 }
 
@@ -101,12 +106,12 @@ pub fn listing(
 fn list(
     api: &Api,
     folders: &mut Folders,
-    page_size: usize,
+    (page_size, content_limit): (usize, Option<usize>),
     start: String,
     drive: Option<String>,
     page: Option<String>,
 ) -> Result<ChangePage> {
-    let mut rows = Rows::default();
+    let mut rows = Rows::with_content(content_limit);
     let next = match listing(api, folders, &mut rows, page_size, drive, page)? {
         Some((drive, page)) => Cursor::List { start, drive, page },
         None => Cursor::Changes { token: start },
@@ -148,7 +153,12 @@ pub fn write_files(api: &Api, folders: &mut Folders, files: &[Json], rows: &mut 
 }
 
 /// One page of Drive's changes from `token`.
-fn changes(api: &Api, folders: &mut Folders, page_size: usize, token: String) -> Result<ChangePage> {
+fn changes(
+    api: &Api,
+    folders: &mut Folders,
+    (page_size, content_limit): (usize, Option<usize>),
+    token: String,
+) -> Result<ChangePage> {
     let fields = format!(
         "nextPageToken,newStartPageToken,changes(changeType,fileId,removed,driveId,file({FILE_FIELDS}),drive(id,name,createdTime,hidden))"
     );
@@ -211,7 +221,7 @@ fn changes(api: &Api, folders: &mut Folders, page_size: usize, token: String) ->
             live.push(change["file"].clone());
         }
     }
-    let mut rows = Rows::default();
+    let mut rows = Rows::with_content(content_limit);
     write_files(api, folders, &live, &mut rows)?;
     let moved: Vec<&Json> = live.iter().filter(|f| f["mimeType"] == FOLDER).collect();
     let paths = descendant_paths(api, folders, page_size, &moved)?;

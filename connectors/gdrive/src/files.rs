@@ -32,28 +32,29 @@ const LISTED: &[&str] = &[
     "shortcutTarget",
 ];
 
-/// Rows found in Drive's answers: files with and without their permissions (Drive lists them only for
-/// files the user can share), people, permissions.
+/// Rows found in Drive's answers: files (in batches by the columns they carry: with their permissions
+/// when Drive listed them, with their empty text when they have none to read), people, permissions.
 pub struct Rows {
-    pub files: Batch,
-    pub files_with_permissions: Batch,
+    files: Vec<((bool, bool), Batch)>,
     pub users: Batch,
     pub permissions: Batch,
     users_seen: HashSet<String>,
     /// Whether files' listed permissions are written (not on collection pages, whose items are one batch).
     with_permissions: bool,
+    /// The text limit when text is synced: files with no text to read get theirs (none) with their row,
+    /// so the text loader never asks for them.
+    content_limit: Option<usize>,
 }
 
 impl Default for Rows {
     fn default() -> Self {
-        let with: Vec<&str> = LISTED.iter().copied().chain(["permissions"]).collect();
         Rows {
-            files: Batch::new(FILE.entity(), LISTED),
-            files_with_permissions: Batch::new(FILE.entity(), &with),
+            files: Vec::new(),
             users: USER.batch(),
             permissions: PERMISSION.batch(),
             users_seen: HashSet::new(),
             with_permissions: true,
+            content_limit: None,
         }
     }
 }
@@ -71,23 +72,46 @@ pub fn kind(mime: &str) -> &'static str {
 }
 
 impl Rows {
-    /// Rows for a collection page, whose items are one batch: files' listed permissions are left to the
-    /// permissions loader.
+    /// Rows of a feed: with files' empty text when text is synced with `content_limit`.
+    pub fn with_content(content_limit: Option<usize>) -> Self {
+        Rows { content_limit, ..Rows::default() }
+    }
+
+    /// Rows for a collection page, whose items are one batch: files' listed permissions (and empty
+    /// text) are left to their loaders.
     pub fn for_page() -> Self {
         Rows { with_permissions: false, ..Rows::default() }
     }
 
     /// The rows as a collection page: the files its items, the people found along the way related.
-    pub fn into_page(self) -> max_connector_sdk::Page {
-        max_connector_sdk::Page::new(self.files).related(self.users)
+    pub fn into_page(mut self) -> max_connector_sdk::Page {
+        let files = self.files.pop().map_or_else(|| Batch::new(FILE.entity(), LISTED), |(_, batch)| batch);
+        max_connector_sdk::Page::new(files).related(self.users)
     }
 
     /// Every batch, empty ones left out.
     pub fn into_batches(self) -> Vec<Batch> {
-        [self.files, self.files_with_permissions, self.users, self.permissions]
-            .into_iter()
-            .filter(|b| !b.is_empty())
-            .collect()
+        let files = self.files.into_iter().map(|(_, batch)| batch);
+        files.chain([self.users, self.permissions]).filter(|b| !b.is_empty()).collect()
+    }
+
+    /// The batch of files carrying permissions or not, and text or not.
+    fn files_batch(&mut self, permissions: bool, text: bool) -> &mut Batch {
+        let at = match self.files.iter().position(|(shape, _)| *shape == (permissions, text)) {
+            Some(at) => at,
+            None => {
+                let mut columns: Vec<&str> = LISTED.to_vec();
+                if permissions {
+                    columns.push("permissions");
+                }
+                if text {
+                    columns.extend(["content", "contentTruncated"]);
+                }
+                self.files.push(((permissions, text), Batch::new(FILE.entity(), &columns)));
+                self.files.len() - 1
+            }
+        };
+        &mut self.files[at].1
     }
 
     /// A person as a `User` row (once per call).
@@ -135,13 +159,21 @@ impl Rows {
             text(&file["webViewLink"]),
             reference(&file["shortcutDetails"]["targetId"]),
         ];
-        let batch = if permissions.is_some() { &mut self.files_with_permissions } else { &mut self.files };
+        // A file with no text to read has none: said with its row, so the text loader skips it.
+        let no_text = self.content_limit.and_then(|limit| crate::content::no_text(mime, number(&file["size"]), limit));
+        let batch = self.files_batch(permissions.is_some(), no_text.is_some());
         let mut row = batch.start_row();
         for (index, value) in values.iter().enumerate() {
             row.value(index, value);
         }
+        let mut next = values.len();
         if let Some(permissions) = permissions {
-            row.collection(values.len(), &permissions);
+            row.collection(next, &permissions);
+            next += 1;
+        }
+        if let Some(truncated) = no_text {
+            row.null(next);
+            row.boolean(next + 1, truncated);
         }
         row.finish(id);
         Ok(())

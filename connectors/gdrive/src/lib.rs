@@ -222,7 +222,10 @@ impl Connector for GoogleDrive {
 
     fn changes(&mut self, loader: &str, cursor: Option<&str>) -> Result<ChangePage> {
         match loader {
-            "file-feed" => feed::page(&self.api, &mut self.folders, self.page_size, cursor),
+            "file-feed" => {
+                let content = self.content.then_some(self.content_limit);
+                feed::page(&self.api, &mut self.folders, (self.page_size, content), cursor)
+            }
             _ => Err(ConnectorError::unknown_loader(loader)),
         }
     }

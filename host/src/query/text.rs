@@ -4,7 +4,8 @@
 //!
 //! The language: words (all must match, in any field, stems compared: `plans` finds `plan`),
 //! `"a phrase"` (the words in that order), `word*` (a prefix), `OR` between two terms (either),
-//! `-term` (must not match), and `field:term` (in that searchable field only).
+//! `-term` (must not match), and `field:term` (in that searchable field only; a colon after anything
+//! but a searchable field's name is part of the word, as in `10:30`).
 
 use crate::{Error, Result};
 
@@ -40,14 +41,14 @@ pub fn to_fts5(input: &str, fields: &[&str]) -> Result<String> {
                 }
                 or_pending = true;
             }
-            Token::Term(term) => {
-                if let Some(field) = &term.field
-                    && !fields.iter().any(|f| f == field)
-                {
-                    return Err(Error::Query {
-                        message: format!("`{field}` in --match `{input}` is not a searchable field"),
-                        hint: Some(format!("searchable fields: {}", fields.join(", "))),
-                    });
+            Token::Term(mut term) => {
+                // `field:` restricts the term to a searchable field; anything else before a colon
+                // (`10:30`, `https://…`) is part of the words.
+                if let Some(field) = term.field.take() {
+                    match fields.iter().find(|f| f.eq_ignore_ascii_case(&field)) {
+                        Some(known) => term.field = Some(known.to_string()),
+                        None => term.text = format!("{field}:{}", term.text),
+                    }
                 }
                 if !term.text.chars().any(char::is_alphanumeric) {
                     if or_pending {
@@ -206,7 +207,11 @@ mod tests {
             let error = to_fts5(input, FIELDS).unwrap_err().to_string();
             assert!(error.contains(says), "{input}: {error}");
         }
-        let error = to_fts5("owner:ada", FIELDS).unwrap_err();
-        assert!(error.to_string().contains("`owner` in --match `owner:ada` is not a searchable field"), "{error}");
+    }
+
+    #[test]
+    fn a_colon_after_anything_but_a_searchable_field_is_part_of_the_word() {
+        assert_eq!(fts("Title:plan"), r#"title : "plan""#);
+        assert_eq!(fts("10:30 https://acme.com/x owner:ada"), r#""10:30" AND "https://acme.com/x" AND "owner:ada""#);
     }
 }
