@@ -189,28 +189,7 @@ fn changes(
             if change["removed"] == true {
                 page = page.delete(DRIVE.entity, id);
             } else if !id.is_empty() {
-                let drive = &change["drive"];
-                let mut row = drives.start_row();
-                row.value(
-                    0,
-                    &drive["name"]
-                        .as_str()
-                        .map_or(max_connector_sdk::Value::Null, |n| max_connector_sdk::Value::Text(n.into())),
-                );
-                row.value(
-                    1,
-                    &drive["createdTime"]
-                        .as_str()
-                        .map_or(max_connector_sdk::Value::Null, |t| max_connector_sdk::Value::Datetime(t.into())),
-                );
-                row.value(
-                    2,
-                    &drive["hidden"]
-                        .as_bool()
-                        .map_or(max_connector_sdk::Value::Null, max_connector_sdk::Value::Boolean),
-                );
-                row.value(3, &max_connector_sdk::Value::Reference(id.to_string()));
-                row.finish(id);
+                crate::files::drive_row(&mut drives, id, &change["drive"]);
             }
             continue;
         }
@@ -231,6 +210,25 @@ fn changes(
     Ok(batches.into_iter().fold(page, ChangePage::upsert))
 }
 
+/// One page (from `page`) of the files and folders in `folder`, in any drive, with `fields` of each.
+pub fn children(api: &Api, folder: &str, fields: &str, page_size: usize, page: Option<&str>) -> Result<Json> {
+    let q = format!("'{}' in parents and trashed = false", folder.replace('\\', "\\\\").replace('\'', "\\'"));
+    let fields = format!("nextPageToken,files({fields})");
+    let size = page_size.to_string();
+    let mut query = vec![
+        ("q", q.as_str()),
+        ("pageSize", size.as_str()),
+        ("fields", fields.as_str()),
+        ("corpora", "allDrives"),
+        ("includeItemsFromAllDrives", "true"),
+        ("supportsAllDrives", "true"),
+    ];
+    if let Some(token) = page {
+        query.push(("pageToken", token));
+    }
+    api.json(api.get("/files", &query))
+}
+
 /// The most descendants of changed folders whose paths one page writes again.
 const MAX_DESCENDANTS: usize = 100_000;
 
@@ -242,29 +240,16 @@ fn descendant_paths(
     page_size: usize,
     changed: &[&Json],
 ) -> Result<max_connector_sdk::Batch> {
-    let size = page_size.to_string();
     let mut batch = max_connector_sdk::Batch::new(crate::model::FILE.entity, &["path"]);
     let mut queue: Vec<String> = changed.iter().filter_map(|f| f["id"].as_str().map(str::to_string)).collect();
     let mut written = 0;
     while let Some(folder) = queue.pop() {
         let mut page: Option<String> = None;
         loop {
-            let q = format!("'{}' in parents and trashed = false", folder.replace('\\', "\\\\").replace('\'', "\\'"));
-            let mut query = vec![
-                ("q", q.as_str()),
-                ("pageSize", size.as_str()),
-                ("fields", "nextPageToken,files(id,name,mimeType,parents,driveId)"),
-                ("corpora", "allDrives"),
-                ("includeItemsFromAllDrives", "true"),
-                ("supportsAllDrives", "true"),
-            ];
-            if let Some(token) = &page {
-                query.push(("pageToken", token));
-            }
-            let body = api.json(api.get("/files", &query))?;
-            let children: Vec<&Json> = body["files"].as_array().into_iter().flatten().collect();
-            folders.learn(&children);
-            for child in &children {
+            let body = children(api, &folder, "id,name,mimeType,parents,driveId", page_size, page.as_deref())?;
+            let listed: Vec<&Json> = body["files"].as_array().into_iter().flatten().collect();
+            folders.learn(&listed);
+            for child in &listed {
                 let Some(id) = child["id"].as_str() else { continue };
                 written += 1;
                 if written > MAX_DESCENDANTS {

@@ -204,7 +204,18 @@ impl Rows {
 
 use max_connector_sdk::Value;
 
-fn text(value: &Json) -> Value {
+/// A shared drive (`drives(id,name,createdTime,hidden)`, or a change's `drive`) as a `Drive` row.
+pub fn drive_row(drives: &mut Batch, id: &str, drive: &Json) {
+    let mut row = drives.start_row();
+    row.value(0, &text(&drive["name"]));
+    row.value(1, &datetime(&drive["createdTime"]));
+    row.value(2, &drive["hidden"].as_bool().map_or(Value::Null, Value::Boolean));
+    row.value(3, &Value::Reference(id.to_string()));
+    row.finish(id);
+}
+
+/// A JSON string as text (anything else: null).
+pub fn text(value: &Json) -> Value {
     value.as_str().map_or(Value::Null, |s| Value::Text(s.to_string()))
 }
 

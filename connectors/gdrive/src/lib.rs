@@ -242,7 +242,7 @@ impl GoogleDrive {
         let mut rows = Rows::default();
         let user = rows.user(&about["user"]);
         let mut account = Batch::new(ACCOUNT.entity, &ACCOUNT_FIELDS);
-        let text = |v: &Json| v.as_str().map_or(Value::Null, |s| Value::Text(s.to_string()));
+        let text = files::text;
         let mut row = account.start_row();
         row.value(0, &user.map_or(Value::Null, Value::Reference));
         row.value(1, &text(&about["user"]["emailAddress"]));
@@ -262,13 +262,9 @@ impl GoogleDrive {
         let body = self.api.json(self.api.get("/drives", &query))?;
         let mut drives = DRIVE.batch();
         for drive in body["drives"].as_array().into_iter().flatten() {
-            let Some(id) = drive["id"].as_str() else { continue };
-            let mut row = drives.start_row();
-            row.value(0, &drive["name"].as_str().map_or(Value::Null, |n| Value::Text(n.to_string())));
-            row.value(1, &drive["createdTime"].as_str().map_or(Value::Null, |t| Value::Datetime(t.to_string())));
-            row.value(2, &drive["hidden"].as_bool().map_or(Value::Null, Value::Boolean));
-            row.value(3, &Value::Reference(id.to_string()));
-            row.finish(id);
+            if let Some(id) = drive["id"].as_str() {
+                files::drive_row(&mut drives, id, drive);
+            }
         }
         Ok(Page::new(drives).next(body["nextPageToken"].as_str().map(str::to_string)))
     }
@@ -288,21 +284,7 @@ impl GoogleDrive {
 
     /// A page of one folder's files and folders.
     fn children_page(&mut self, folder: &str, cursor: Option<&str>) -> Result<Page> {
-        let q = format!("'{}' in parents and trashed = false", folder.replace('\\', "\\\\").replace('\'', "\\'"));
-        let fields = format!("nextPageToken,files({})", model::FILE_FIELDS);
-        let page_size = self.page_size.to_string();
-        let mut query = vec![
-            ("q", q.as_str()),
-            ("pageSize", &page_size),
-            ("fields", fields.as_str()),
-            ("corpora", "allDrives"),
-            ("includeItemsFromAllDrives", "true"),
-            ("supportsAllDrives", "true"),
-        ];
-        if let Some(token) = cursor {
-            query.push(("pageToken", token));
-        }
-        let body = self.api.json(self.api.get("/files", &query))?;
+        let body = feed::children(&self.api, folder, model::FILE_FIELDS, self.page_size, cursor)?;
         let files: Vec<Json> = body["files"].as_array().cloned().unwrap_or_default();
         let mut rows = Rows::for_page();
         feed::write_files(&self.api, &mut self.folders, &files, &mut rows)?;
