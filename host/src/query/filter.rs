@@ -163,8 +163,8 @@ fn tokenize(text: &str) -> Result<Vec<(Token, usize)>, SyntaxError> {
     Ok(tokens)
 }
 
-/// The longest filter accepted, in characters.
-const MAX_CHARS: usize = 10_000;
+/// The longest filter (or `--match` words) accepted, in characters.
+pub(crate) const MAX_CHARS: usize = 10_000;
 /// The most comparisons a filter may hold (each becomes a term of the query, and SQLite bounds how
 /// deep an expression may go).
 const MAX_COMPARISONS: usize = 200;

@@ -9,6 +9,9 @@
 
 use crate::{Error, Result};
 
+/// The most terms a search has (each is a lookup in the index).
+const MAX_TERMS: usize = 200;
+
 /// One term as written: a word or phrase, maybe a prefix, restricted to a field, excluded.
 #[derive(Debug, Clone, PartialEq)]
 struct Term {
@@ -28,7 +31,13 @@ pub fn to_fts5(input: &str, fields: &[&str]) -> Result<String> {
                 .into(),
         ),
     };
+    if input.chars().count() > super::filter::MAX_CHARS {
+        return Err(invalid(format!("longer than {} characters", super::filter::MAX_CHARS)));
+    }
     let tokens = tokenize(input).map_err(invalid)?;
+    if tokens.len() > MAX_TERMS {
+        return Err(invalid(format!("more than {MAX_TERMS} terms")));
+    }
     // Groups of terms joined by OR; the groups are all required.
     let mut groups: Vec<Vec<Term>> = Vec::new();
     let mut excluded: Vec<Term> = Vec::new();
@@ -203,6 +212,8 @@ mod tests {
             ("plan OR", "OR needs a term on each side"),
             ("a OR -b", "can't be one side of OR"),
             ("\"open phrase", "closing quote is missing"),
+            (&"x ".repeat(201), "more than 200 terms"),
+            (&"x".repeat(10_001), "longer than 10000 characters"),
         ] {
             let error = to_fts5(input, FIELDS).unwrap_err().to_string();
             assert!(error.contains(says), "{input}: {error}");
