@@ -1,5 +1,6 @@
 //! Runs the parsed command. Each command is a struct in `commands/` with a `run` method.
 
+pub mod authoring;
 pub mod completions;
 pub mod connect;
 pub mod connector;

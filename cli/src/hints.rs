@@ -8,12 +8,19 @@ use max_host::onboarding::Fault;
 pub fn hint(error: &HostError) -> Option<String> {
     Some(match error {
         HostError::NotWasm { .. } | HostError::CoreModule { .. } => {
-            "connectors are WebAssembly components: build with `cargo build --release --target wasm32-wasip2`".into()
+            "connectors are WebAssembly components: build one with `max connector build`".into()
         }
+        HostError::NotAConnectorProject { .. } => {
+            "start one with `max connector new NAME --lang rust|python|js`, or give the project's folder".into()
+        }
+        HostError::ToolMissing { install, .. } => format!("install it: {install}"),
+        HostError::BuildFailed { .. } => "fix what the tool reports above, then build again".into(),
         HostError::InvalidComponent { .. } => {
             "the file may be truncated or corrupt: rebuild or download it again".into()
         }
-        HostError::NotAConnector { .. } => "build it with max-connector-sdk (or against wit/ of max:connector)".into(),
+        HostError::NotAConnector { .. } => {
+            "build it with a Max connector SDK (`max connector new`), or against the max:connector WIT".into()
+        }
         HostError::IncompatibleContract { found, .. } => {
             if *found > max_host::CONTRACT_VERSION {
                 format!("upgrade max to one that runs max:connector@{found}")

@@ -244,6 +244,32 @@ pub enum Error {
         /// Its installations.
         installations: Vec<String>,
     },
+    /// A folder is not a connector project Max can build.
+    #[error("{} is not a connector project: {reason}", dir.display())]
+    NotAConnectorProject {
+        /// The folder.
+        dir: PathBuf,
+        /// What is missing or wrong.
+        reason: String,
+    },
+    /// A tool a connector build needs is not installed.
+    #[error("{tool} is not installed")]
+    ToolMissing {
+        /// The tool (with the version Max pins).
+        tool: String,
+        /// How to install it.
+        install: String,
+    },
+    /// A connector build failed.
+    #[error("{tool} could not build {}:\n{output}", dir.display())]
+    BuildFailed {
+        /// The project.
+        dir: PathBuf,
+        /// The tool that failed.
+        tool: String,
+        /// The end of what it said.
+        output: String,
+    },
     /// A file could not be read or written.
     #[error("could not {action} {}: {source}", path.display())]
     Io {
@@ -500,6 +526,9 @@ impl Error {
             Error::Tampered { .. } => "tampered",
             Error::ConnectorInUse { .. } => "connector_in_use",
             Error::Io { .. } => "io",
+            Error::NotAConnectorProject { .. } => "not_a_project",
+            Error::ToolMissing { .. } => "tool_missing",
+            Error::BuildFailed { .. } => "build_failed",
             Error::DamagedFile { .. } => "damaged_file",
             Error::InstallationNotFound { .. } => "installation_not_found",
             Error::InstallationExists { .. } => "installation_exists",

@@ -25,6 +25,7 @@ macro_rules! engine_modules {
 
 engine_modules!(http, live, runtime, storage, sync);
 
+pub mod authoring;
 pub mod data;
 mod error;
 pub mod format;

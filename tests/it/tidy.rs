@@ -142,3 +142,42 @@ fn the_contract_does_not_change_without_a_changelog_entry() {
         "wit/ changed without a CHANGELOG.md entry: describe the change and record `wit sha256: {hash}`"
     );
 }
+
+/// The names of the files under `dir` (relative, `/`-separated) with one of `extensions`, caches left out.
+fn source_files(dir: &Path, extensions: &[&str]) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, extensions: &[&str], out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if !matches!(name.as_str(), "__pycache__" | "node_modules" | "frozen") {
+                    walk(base, &path, extensions, out);
+                }
+            } else if extensions.iter().any(|e| name.ends_with(e)) {
+                out.push(path.strip_prefix(base).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, extensions, &mut out);
+    out.sort();
+    out
+}
+
+/// Max carries the contract and the Python and JavaScript SDKs for `max connector new` and `build`:
+/// every file of those folders, as they are in the repository.
+#[test]
+fn max_carries_every_file_of_the_contract_and_the_sdks() {
+    use max_host::authoring::embedded;
+    for (dir, extensions, carried) in [
+        ("wit", &[".wit"][..], embedded::WIT),
+        ("connector-sdk-python/max_connector", &[".py", "py.typed"][..], embedded::PYTHON_SDK),
+        ("connector-sdk-js/src", &[".js"][..], embedded::JS_SDK),
+    ] {
+        let names: Vec<String> = carried.iter().map(|(name, _)| name.to_string()).collect();
+        assert_eq!(names, source_files(&root().join(dir), extensions), "the files Max carries from {dir}/");
+        for (name, text) in carried {
+            assert_eq!(std::fs::read_to_string(root().join(dir).join(name)).unwrap(), *text, "{dir}/{name}");
+        }
+    }
+}

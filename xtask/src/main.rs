@@ -2,7 +2,8 @@
 //!
 //! - `build`: adds the wasm32-wasip2 target if missing, builds the connectors and test guests as
 //!   components (`<target>/connectors/<name>.wasm`, `<target>/guests/<name>.wasm`), and builds `max`
-//!   and `fake-saas`.
+//!   and `fake-saas`; then installs the pinned Python and JavaScript toolchains when missing
+//!   (`toolchains.rs`) and builds the connectors written in those languages with `max connector build`.
 //! - `test`: the checks a reviewer runs first (`cargo fmt --check` of every workspace, then clippy with
 //!   warnings as errors on the host workspace and, for wasm32-wasip2, on the connectors and guests),
 //!   `build` together with every test target (one build of the host), then every test of the workspace.
@@ -14,6 +15,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "xtask talks to the developer")]
 
 mod demo;
+mod toolchains;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -119,7 +121,57 @@ fn build(targets: Targets) -> Result<(), String> {
     if targets == Targets::BinsAndTests {
         host.arg("--tests");
     }
-    exec(&mut host)
+    exec(&mut host)?;
+    build_other_languages(&root, &target)
+}
+
+/// Builds the connectors written in Python and JavaScript (`connectors/*/app.py`, `app.js`) with the
+/// `max` just built and the pinned toolchains, into `<target>/connectors/<name>.wasm`; one whose
+/// sources, SDK and `max` are older than its component is left as it is.
+fn build_other_languages(root: &Path, target: &Path) -> Result<(), String> {
+    let tools = toolchains::ensure(target)?;
+    let max = target.join("debug").join("max");
+    let entries = std::fs::read_dir(root.join("connectors")).map_err(|e| format!("reading connectors/: {e}"))?;
+    let mut projects: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| !p.join("Cargo.toml").is_file() && (p.join("app.py").is_file() || p.join("app.js").is_file()))
+        .collect();
+    projects.sort();
+    for project in projects {
+        let name = project.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let out = target.join("connectors").join(format!("{name}.wasm"));
+        let sources = [
+            project.as_path(),
+            &root.join("connector-sdk-python"),
+            &root.join("connector-sdk-js"),
+            &root.join("wit"),
+            &max,
+        ];
+        let built = modified(&out);
+        if built.is_some() && sources.iter().filter_map(|s| newest(s)).max() <= built {
+            continue;
+        }
+        let mut command = Command::new(&max);
+        command.args(["connector", "build"]).arg(&project).arg("--out").arg(&out);
+        for (key, value) in tools.env() {
+            command.env(key, value);
+        }
+        exec(&mut command)?;
+    }
+    Ok(())
+}
+
+/// When `path` was last modified, if it exists.
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// The newest modification time of `path` and, for a folder, of everything under it.
+fn newest(path: &Path) -> Option<std::time::SystemTime> {
+    let own = modified(path);
+    let Ok(entries) = std::fs::read_dir(path) else { return own };
+    entries.filter_map(Result::ok).map(|e| newest(&e.path())).fold(own, std::cmp::max)
 }
 
 /// Copies the cdylib of every member of a guest workspace to `<target>/<out>/<name>.wasm`.
@@ -192,11 +244,11 @@ fn test(extra: &[String]) -> Result<(), String> {
             .arg("--target-dir")
             .arg(target_dir().join("connector-tests")),
     )?;
-    exec(
-        cargo()
-            .current_dir(workspace_root())
-            .env("MAX_TEST_ARTIFACTS", target_dir())
-            .args(["test", "--workspace"])
-            .args(extra),
-    )
+    let tools = toolchains::ensure(&target_dir())?;
+    let mut tests = cargo();
+    tests.current_dir(workspace_root()).env("MAX_TEST_ARTIFACTS", target_dir());
+    for (key, value) in tools.env() {
+        tests.env(key, value);
+    }
+    exec(tests.args(["test", "--workspace"]).args(extra))
 }

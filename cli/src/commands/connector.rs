@@ -1,10 +1,11 @@
-//! `max connector install|list|inspect|remove` (and the signing commands, in `signatures.rs`).
+//! `max connector install|list|inspect|remove` (the signing commands are in `signatures.rs`, the
+//! authors' commands in `authoring.rs`).
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::signatures;
+use super::{authoring, signatures};
 use crate::args::GlobalArgs;
 use crate::commands::host;
 use crate::output::{Printer, printable};
@@ -44,6 +45,15 @@ pub enum ConnectorCommand {
     /// Check a component's signature against publisher keys you trust.
     #[command(after_help = "Examples:\n  max connector verify ./linear.wasm --trust publisher.pub")]
     Verify(signatures::VerifyArgs),
+    /// Build a connector project (Rust, Python or JavaScript) into a component.
+    ///
+    /// The language follows from the project: a `Cargo.toml` is Rust (cargo, for wasm32-wasip2), an
+    /// `app.py` Python (componentize-py), an `app.js` JavaScript (componentize-js, without wasi:http, so
+    /// every request goes through Max). The contract and the Python SDK come with Max.
+    #[command(
+        after_help = "Examples:\n  max connector build\n  max connector build ./notes --out notes.wasm\n\nTools: MAX_COMPONENTIZE_PY and MAX_COMPONENTIZE_JS name componentize-py and componentize-js when\nthey are not in the project's .venv/ or node_modules/, or on PATH."
+    )]
+    Build(authoring::BuildArgs),
 }
 
 /// Arguments of `install`.
@@ -89,6 +99,7 @@ impl ConnectorCommand {
             ConnectorCommand::Keygen(args) => signatures::keygen(args, printer),
             ConnectorCommand::Sign(args) => signatures::sign(args, printer),
             ConnectorCommand::Verify(args) => signatures::verify(args, printer),
+            ConnectorCommand::Build(args) => authoring::build(args, printer),
         }
     }
 }

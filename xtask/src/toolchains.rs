@@ -1,0 +1,91 @@
+//! The pinned toolchains of the Python and JavaScript connector SDKs, installed under
+//! `<target>/toolchains/` when missing or of another version: componentize-py from PyPI in a virtual
+//! environment, componentize-js from npm. Tests and `max connector build` find them through
+//! `MAX_COMPONENTIZE_PY` and `MAX_COMPONENTIZE_JS`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::exec;
+
+/// componentize-py, pinned (WASI 0.2.12; links with wasmtime 48).
+pub const COMPONENTIZE_PY: &str = "0.25.1";
+/// @bytecodealliance/componentize-js, pinned (WASI 0.2.10).
+pub const COMPONENTIZE_JS: &str = "0.23.0";
+
+/// Where the installed tools are.
+pub struct Toolchains {
+    /// The `componentize-py` executable.
+    pub componentize_py: PathBuf,
+    /// componentize-js's command-line script (run with `node`).
+    pub componentize_js: PathBuf,
+}
+
+impl Toolchains {
+    /// The environment variables that point `max connector build` and the tests at these tools.
+    pub fn env(&self) -> [(&'static str, &Path); 2] {
+        [("MAX_COMPONENTIZE_PY", &self.componentize_py), ("MAX_COMPONENTIZE_JS", &self.componentize_js)]
+    }
+}
+
+/// Installs both toolchains under `<target>/toolchains/` unless the pinned versions are there.
+pub fn ensure(target: &Path) -> Result<Toolchains, String> {
+    let root = target.join("toolchains");
+    Ok(Toolchains { componentize_py: python(&root.join("python"))?, componentize_js: javascript(&root.join("js"))? })
+}
+
+fn python(venv: &Path) -> Result<PathBuf, String> {
+    let tool = venv.join("bin").join("componentize-py");
+    let installed = Command::new(&tool).arg("--version").output();
+    if matches!(&installed, Ok(out) if String::from_utf8_lossy(&out.stdout).trim().ends_with(COMPONENTIZE_PY)) {
+        return Ok(tool);
+    }
+    eprintln!("xtask: installing componentize-py {COMPONENTIZE_PY} into {}", venv.display());
+    let make_venv = || exec(Command::new("python3").args(["-m", "venv"]).arg(venv));
+    if !venv.join("bin").join("pip").is_file() && make_venv().is_err() {
+        apt_install(&["python3-venv"])?;
+        make_venv()?;
+    }
+    exec(
+        Command::new(venv.join("bin").join("pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .arg(format!("componentize-py=={COMPONENTIZE_PY}")),
+    )?;
+    Ok(tool)
+}
+
+fn javascript(dir: &Path) -> Result<PathBuf, String> {
+    let package = dir.join("node_modules/@bytecodealliance/componentize-js");
+    let cli = package.join("src/cli.js");
+    let version = std::fs::read_to_string(package.join("package.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|manifest| manifest["version"].as_str().map(str::to_string));
+    if version.as_deref() == Some(COMPONENTIZE_JS) && cli.is_file() {
+        return Ok(cli);
+    }
+    eprintln!("xtask: installing componentize-js {COMPONENTIZE_JS} into {}", dir.display());
+    if Command::new("npm").arg("--version").output().is_err() {
+        apt_install(&["nodejs", "npm"])?;
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    exec(
+        Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
+            .arg(dir)
+            .arg(format!("@bytecodealliance/componentize-js@{COMPONENTIZE_JS}")),
+    )?;
+    Ok(cli)
+}
+
+/// Installs Debian packages (as root, or through sudo).
+fn apt_install(packages: &[&str]) -> Result<(), String> {
+    eprintln!("xtask: installing {} with apt-get", packages.join(", "));
+    let root =
+        Command::new("id").arg("-u").output().is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0");
+    let mut command = if root { Command::new("apt-get") } else { Command::new("sudo") };
+    if !root {
+        command.arg("apt-get");
+    }
+    exec(command.args(["install", "-y", "--no-install-recommends"]).args(packages))
+}
