@@ -29,7 +29,9 @@ pub fn hint(error: &HostError) -> Option<String> {
             }
         }
         HostError::UnsupportedImports { .. } => {
-            "connectors may import only max:connector/http, max:connector/log and WASI clocks/random/cli".into()
+            "connectors may import max:connector/http and /log and WASI 0.2 (cli, clocks, random, io, filesystem, \
+             sockets; granted nothing); send requests through max:connector/http, not wasi:http"
+                .into()
         }
         HostError::InvalidDescription { .. } => "this is a bug in the connector: report it to its author".into(),
         HostError::InvalidDiscovery { .. } => {

@@ -5,7 +5,7 @@
 
 wit_bindgen::generate!({
     world: "connector",
-    path: "../wit",
+    path: "wit",
     pub_export_macro: true,
     default_bindings_module: "max_connector_sdk::wit",
     export_macro_name: "__export_connector_world",

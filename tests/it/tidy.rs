@@ -165,12 +165,14 @@ fn source_files(dir: &Path, extensions: &[&str]) -> Vec<String> {
 }
 
 /// Max carries the contract and the Python and JavaScript SDKs for `max connector new` and `build`:
-/// every file of those folders, as they are in the repository.
+/// every file of those folders, as they are in the repository. The Rust SDK keeps a copy of the
+/// contract of its own (so the crate packages and builds on its own): the same files.
 #[test]
 fn max_carries_every_file_of_the_contract_and_the_sdks() {
     use max_host::authoring::embedded;
     for (dir, extensions, carried) in [
         ("wit", &[".wit"][..], embedded::WIT),
+        ("connector-sdk/wit", &[".wit"][..], embedded::WIT),
         ("connector-sdk-python/max_connector", &[".py", "py.typed"][..], embedded::PYTHON_SDK),
         ("connector-sdk-js/src", &[".js"][..], embedded::JS_SDK),
     ] {

@@ -76,12 +76,12 @@ pub(super) fn load(
     if &bytes[4..8] == CORE_MODULE_VERSION {
         return Err(Error::CoreModule { path: label.to_string() });
     }
+    let contract = contract::probe(bytes, label)?;
     let loaded = engine
         .cache
         .load(&engine.engine, bytes, &sha256)
         .map_err(|e| Error::InvalidComponent { path: label.to_string(), reason: first_line(&format!("{e:#}")) })?;
     let origin = loaded.origin;
-    let contract = contract::probe(&engine.engine, &loaded.component, label)?;
     let pre = engine
         .linker
         .instantiate_pre(&loaded.component)
