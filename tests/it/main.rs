@@ -22,6 +22,7 @@ mod pipeline;
 mod resume;
 mod rogue;
 mod sandbox;
+mod sandbox_languages;
 mod search;
 mod snapshots;
 mod storage;

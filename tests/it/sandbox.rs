@@ -31,8 +31,13 @@ impl Sandbox {
 }
 
 async fn hostile(limits: Limits, base_url: &str) -> Sandbox {
+    hostile_in("hostile", limits, base_url).await
+}
+
+/// [`hostile`] for the hostile guest `name` (`hostile`, `hostile-python`, `hostile-js`).
+pub async fn hostile_in(name: &str, limits: Limits, base_url: &str) -> Sandbox {
     let runtime = runtime();
-    let loaded = load(&runtime, &guest("hostile"));
+    let loaded = load(&runtime, &guest(name));
     let info = loaded.describe().await.expect("hostile describes itself");
     let setup = setup(&info.permissions, &[("base_url", base_url)], &[("token", "s3cret-token")], limits);
     Sandbox { pool: InstancePool::new("hostile", loaded, setup, 1), runtime }

@@ -125,13 +125,26 @@ fn build(targets: Targets) -> Result<(), String> {
     build_other_languages(&root, &target)
 }
 
-/// Builds the connectors written in Python and JavaScript (`connectors/*/app.py`, `app.js`) with the
-/// `max` just built and the pinned toolchains, into `<target>/connectors/<name>.wasm`; one whose
-/// sources, SDK and `max` are older than its component is left as it is.
+/// Builds the connectors and test guests written in Python and JavaScript (`<workspace>/*/app.py`,
+/// `app.js` of each guest workspace) with the `max` just built and the pinned toolchains, into
+/// `<target>/<out>/<name>.wasm`; one whose sources, SDK and `max` are older than its component is left
+/// as it is.
 fn build_other_languages(root: &Path, target: &Path) -> Result<(), String> {
     let tools = toolchains::ensure(target)?;
-    let max = target.join("debug").join("max");
-    let entries = std::fs::read_dir(root.join("connectors")).map_err(|e| format!("reading connectors/: {e}"))?;
+    for (workspace, out) in GUEST_WORKSPACES {
+        build_other_languages_in(root, &root.join(workspace), &target.join(out), &tools)?;
+    }
+    Ok(())
+}
+
+fn build_other_languages_in(
+    root: &Path,
+    workspace: &Path,
+    out_dir: &Path,
+    tools: &toolchains::Toolchains,
+) -> Result<(), String> {
+    let max = target_dir().join("debug").join("max");
+    let entries = std::fs::read_dir(workspace).map_err(|e| format!("reading {}: {e}", workspace.display()))?;
     let mut projects: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -140,7 +153,7 @@ fn build_other_languages(root: &Path, target: &Path) -> Result<(), String> {
     projects.sort();
     for project in projects {
         let name = project.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let out = target.join("connectors").join(format!("{name}.wasm"));
+        let out = out_dir.join(format!("{name}.wasm"));
         let sources = [
             project.as_path(),
             &root.join("connector-sdk-python"),
