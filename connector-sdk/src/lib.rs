@@ -9,7 +9,7 @@
 //! ```
 //! use max_connector_sdk::{
 //!     export_connector, http, Batch, Config, Connector, ConnectorError, ConnectorInfo, Entities, EntityRef,
-//!     FieldType, Loader, Onboarding, Permissions, Result, Schema, SeedState, SyncPlan, Target,
+//!     FieldType, Loader, Onboarding, Page, Permissions, Result, Schema, SeedState, SyncPlan, Target,
 //! };
 //!
 //! struct Notes {
@@ -67,6 +67,27 @@
 //!             }
 //!             other => Err(ConnectorError::unknown_loader(other)),
 //!         }
+//!     }
+//!
+//!     /// The account's notes, a page of ids at a time (`GET /notes?cursor=…`, the next cursor in the
+//!     /// `X-Next-Cursor` header); `notes-by-id` fills their fields.
+//!     fn load_page(&mut self, loader: &str, _parent: &EntityRef, cursor: Option<&str>) -> Result<Page> {
+//!         if loader != "account-notes" {
+//!             return Err(ConnectorError::unknown_loader(loader));
+//!         }
+//!         let mut url = format!("{}/notes?limit=100", self.base_url);
+//!         if let Some(cursor) = cursor {
+//!             url.push_str(&format!("&cursor={}", http::encode_query(cursor)));
+//!         }
+//!         let response = http::get(url).credential("api_key").send()?.ok()?;
+//!         let next = response.header("x-next-cursor").map(str::to_string);
+//!         let notes: Vec<serde_json::Value> = response.json()?;
+//!         let mut ids = Batch::id_only("Note");
+//!         for note in &notes {
+//!             let id = note["id"].as_str().ok_or_else(|| ConnectorError::invalid_response("a note without an id"))?;
+//!             ids.row(id, Vec::new());
+//!         }
+//!         Ok(Page::new(ids).next(next))
 //!     }
 //! }
 //!

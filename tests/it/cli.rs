@@ -505,3 +505,21 @@ fn every_command_has_examples_and_shells_get_completions() {
         assert!(script.contains(marker) && script.contains("disconnect") && script.contains("retry-failed"), "{shell}");
     }
 }
+
+/// `max -v sync` shows what the connector did: each loader call (which loader, on what, the rows it
+/// returned, how long it took, how many requests) and, at debug level, the URLs it asked for.
+#[test]
+fn verbose_sync_logs_every_loader_call_and_its_requests() {
+    let project = initialised();
+    let (_fake, server) = project.connect_acme();
+    let output = project.max().args(["sync", "acme", "-v"]).assert().success();
+    let stderr = stderr_of(output.get_output());
+    let call = stderr
+        .lines()
+        .find(|l| l.contains("load-page returned") && l.contains("loader=workspaces"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(call.contains("rows=") && call.contains("requests=1") && call.contains("elapsed_ms="), "{call}");
+    let request = format!("GET {}/api/workspaces?limit=", server.base_url());
+    assert!(stderr.lines().any(|l| l.contains(&request) && l.contains("→ 200")), "{stderr}");
+    assert!(!stderr.contains(max_fake_saas::acme::DEFAULT_API_KEY), "no secret in the log");
+}

@@ -218,6 +218,7 @@ fn descriptions_sqlite_would_refuse_or_past_the_limits_are_refused_at_install() 
     let before = project.files_under(&connectors);
     for (variant, says) in [
         ("case-entities", "entities `Probe` and `PROBE` differ only in case"),
+        ("no-root", "it declares no root entity"),
         ("case-fields", "fields `Item.result` and `Item.RESULT` differ only in case"),
         ("id-field", "Item.ID is the implicit `id`"),
         ("sqlite-entity", "`sqlite_stat1` is reserved by SQLite"),

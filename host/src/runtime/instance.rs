@@ -3,6 +3,7 @@
 //! and becomes a host [`Error`] naming the connector.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::Store;
 
@@ -171,33 +172,71 @@ impl ConnectorInstance {
 
     /// Calls `load` with a batch of refs.
     pub async fn load(&mut self, loader: &str, refs: &[EntityRef]) -> Result<Vec<EntityBatch>> {
-        let refs: Vec<wit::EntityRef> = refs.iter().map(convert::entity_ref_to_wit).collect();
-        let result = guest_call!(self, "load", call_load(loader, &refs));
-        let batches = self.guest_result("load", result)?;
-        self.check_size("load", batches.iter().map(result_size::batch).sum())?;
-        let limits = &self.store.data().call_limits;
-        convert::entity_batches(batches, limits).map_err(|e| self.named("load", e))
+        let started = Instant::now();
+        let wit_refs: Vec<wit::EntityRef> = refs.iter().map(convert::entity_ref_to_wit).collect();
+        let result = guest_call!(self, "load", call_load(loader, &wit_refs));
+        let loaded = self.guest_result("load", result).and_then(|batches| {
+            self.check_size("load", batches.iter().map(result_size::batch).sum())?;
+            let limits = &self.store.data().call_limits;
+            convert::entity_batches(batches, limits).map_err(|e| self.named("load", e))
+        });
+        let rows = loaded.as_ref().map(|batches| batches.iter().map(|b| b.rows.len()).sum());
+        self.log_call("load", loader, &format!("{} refs", refs.len()), started, rows.as_ref().ok().copied(), loaded.as_ref().err());
+        loaded
     }
 
     /// Calls `load-page` for one page of `parent`'s collection.
     pub async fn load_page(&mut self, loader: &str, parent: &EntityRef, cursor: Option<&str>) -> Result<Page> {
-        let parent = convert::entity_ref_to_wit(parent);
-        let result = guest_call!(self, "load-page", call_load_page(loader, &parent, cursor));
-        let page = self.guest_result("load-page", result)?;
-        self.check_size("load-page", result_size::page(&page))?;
-        self.check_cursor("load-page", page.next_cursor.as_deref())?;
-        let limits = &self.store.data().call_limits;
-        convert::page(page, limits).map_err(|e| self.named("load-page", e))
+        let started = Instant::now();
+        let wit_parent = convert::entity_ref_to_wit(parent);
+        let result = guest_call!(self, "load-page", call_load_page(loader, &wit_parent, cursor));
+        let loaded = self.guest_result("load-page", result).and_then(|page| {
+            self.check_size("load-page", result_size::page(&page))?;
+            self.check_cursor("load-page", page.next_cursor.as_deref())?;
+            let limits = &self.store.data().call_limits;
+            convert::page(page, limits).map_err(|e| self.named("load-page", e))
+        });
+        let rows = loaded.as_ref().ok().map(|p| p.items.rows.len() + p.related.iter().map(|b| b.rows.len()).sum::<usize>());
+        let target = format!("{}:{}{}", parent.entity, parent.id, if cursor.is_some() { " from a cursor" } else { "" });
+        self.log_call("load-page", loader, &target, started, rows, loaded.as_ref().err());
+        loaded
     }
 
     /// Calls `changes` from `cursor`.
     pub async fn changes(&mut self, loader: &str, cursor: Option<&str>) -> Result<ChangePage> {
+        let started = Instant::now();
         let result = guest_call!(self, "changes", call_changes(loader, cursor));
-        let page = self.guest_result("changes", result)?;
-        self.check_size("changes", result_size::change_page(&page))?;
-        self.check_cursor("changes", Some(&page.next_cursor))?;
-        let limits = &self.store.data().call_limits;
-        convert::change_page(page, limits).map_err(|e| self.named("changes", e))
+        let loaded = self.guest_result("changes", result).and_then(|page| {
+            self.check_size("changes", result_size::change_page(&page))?;
+            self.check_cursor("changes", Some(&page.next_cursor))?;
+            let limits = &self.store.data().call_limits;
+            convert::change_page(page, limits).map_err(|e| self.named("changes", e))
+        });
+        let rows = loaded.as_ref().ok().map(|p| p.upserts.iter().map(|b| b.rows.len()).sum::<usize>() + p.deletions.len());
+        let target = if cursor.is_some() { "from its cursor" } else { "from the start" };
+        self.log_call("changes", loader, target, started, rows, loaded.as_ref().err());
+        loaded
+    }
+
+    /// Logs one loader call for `max -v`: which loader on what, the rows it returned (or its error),
+    /// how long it took, and the requests it made (each at debug level).
+    fn log_call(&self, call: &str, loader: &str, target: &str, started: Instant, rows: Option<usize>, error: Option<&Error>) {
+        let requests = &self.store.data().requests;
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let loader = crate::text::one_line(loader);
+        match (rows, error) {
+            (Some(rows), _) => tracing::info!(
+                connector = %self.connector, loader = %loader, target, rows, requests = requests.count, elapsed_ms,
+                "{call} returned {rows} rows"
+            ),
+            (None, error) => tracing::info!(
+                connector = %self.connector, loader = %loader, target, requests = requests.count, elapsed_ms,
+                "{call} failed: {}", error.map(|e| e.to_string()).unwrap_or_default()
+            ),
+        }
+        for line in &requests.lines {
+            tracing::debug!(connector = %self.connector, loader = %loader, "{line}");
+        }
     }
 
     fn ensure_usable(&self, call: &str) -> Result<()> {

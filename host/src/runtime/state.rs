@@ -132,6 +132,28 @@ pub(crate) struct StoreState {
     pub(crate) limit_hit: Option<LimitKind>,
     /// How much more the guest may log.
     pub(crate) log_budget: super::imports::log::LogBudget,
+    /// The requests of the call in flight, for the log (`max -v`).
+    pub(crate) requests: RequestLog,
+}
+
+/// The requests one call made: how many, and the first [`RequestLog::KEPT`] as `GET url → 200`.
+#[derive(Debug, Default)]
+pub(crate) struct RequestLog {
+    pub(crate) count: usize,
+    pub(crate) lines: Vec<String>,
+}
+
+impl RequestLog {
+    /// The most request lines kept per call.
+    const KEPT: usize = 32;
+
+    /// Notes one request and what became of it.
+    pub(crate) fn note(&mut self, line: impl FnOnce() -> String) {
+        self.count += 1;
+        if self.lines.len() < Self::KEPT {
+            self.lines.push(line());
+        }
+    }
 }
 
 impl StoreState {
@@ -160,6 +182,7 @@ impl StoreState {
             clock: CallClock::idle(),
             limit_hit: None,
             log_budget,
+            requests: RequestLog::default(),
         }
     }
 
@@ -167,6 +190,7 @@ impl StoreState {
     pub(crate) fn begin_call(&mut self) {
         self.clock = CallClock { started: Instant::now(), in_host: Duration::ZERO };
         self.limit_hit = None;
+        self.requests = RequestLog::default();
     }
 
     /// Counts time spent in a host call, which is not the guest's CPU time.
@@ -206,11 +230,21 @@ impl StoreState {
         if cleaned.is_empty() {
             return None;
         }
-        // A Rust panic reads "thread '…' panicked at src/lib.rs:1:2:\nmessage": keep the message.
+        // A Rust panic reads "thread '…' panicked at src/lib.rs:1:2:\nmessage": keep the message and
+        // where it was raised ("message (at src/lib.rs:1:2)").
+        let located;
         let message = match cleaned.rsplit_once("panicked at ") {
-            Some((_, rest)) => rest
-                .split_once('\n')
-                .map_or(rest, |(location, message)| if message.trim().is_empty() { location } else { message }),
+            Some((_, rest)) => match rest.split_once('\n') {
+                Some((location, message)) if !message.trim().is_empty() => {
+                    // Without Rust's "note: run with `RUST_BACKTRACE=1`…" that follows the message.
+                    let message: Vec<&str> =
+                        message.lines().take_while(|line| !line.trim_start().starts_with("note: ")).collect();
+                    located = format!("{} (at {})", message.join(" ").trim(), location.trim().trim_end_matches(':'));
+                    located.as_str()
+                }
+                Some((location, _)) => location,
+                None => rest,
+            },
             None => cleaned,
         };
         let message = message.lines().take(5).collect::<Vec<_>>().join(" ");

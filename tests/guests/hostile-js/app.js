@@ -25,7 +25,10 @@ function absent(what) {
 
 class Hostile extends Connector {
   static describe() {
-    const schema = new Schema().entity('Probe', (e) => e.field('result', FieldType.STRING));
+    const schema = new Schema()
+      .entity('Account', (e) => e.describe('Whoever runs the attacks'))
+      .entity('Probe', (e) => e.field('result', FieldType.STRING))
+      .root('Account', 'hostile');
     const info = new ConnectorInfo('hostile', '0.1.0', 'Attacks its sandbox on request, in JavaScript (tests only)', schema);
     for (const attack of ATTACKS) info.loader(Loader.raw(attack, 'Probe'));
     info.loader(Loader.batched('probe-by-id', 'Probe', 10).fills(['result']));

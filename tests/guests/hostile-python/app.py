@@ -39,7 +39,12 @@ def recurse(depth):
 class Hostile(Connector):
     @staticmethod
     def describe():
-        schema = Schema().entity("Probe", lambda e: e.field("result", FieldType.STRING))
+        schema = (
+            Schema()
+            .entity("Account", lambda e: e.describe("Whoever runs the attacks"))
+            .entity("Probe", lambda e: e.field("result", FieldType.STRING))
+            .root("Account", "hostile")
+        )
         info = ConnectorInfo("hostile", "0.1.0", "Attacks its sandbox on request, in Python (tests only)", schema)
         for attack in ATTACKS:
             info.loader(Loader.raw(attack, "Probe"))

@@ -10,17 +10,39 @@ use crate::runtime::state::StoreState;
 impl Host for StoreState {
     async fn send(&mut self, request: Request) -> Result<Response, HttpError> {
         let started = Instant::now();
-        let result = self.http.send(to_host(request)).await;
+        let request = to_host(request);
+        let line = request_line(&request);
+        let result = self.http.send(request).await;
         self.add_host_time(started.elapsed());
+        self.requests.note(|| outcome_line(line, &result));
         result.map(to_guest).map_err(error_to_guest)
     }
 
     async fn send_all(&mut self, requests: Vec<Request>) -> Vec<Result<Response, HttpError>> {
         let started = Instant::now();
+        let requests: Vec<cap::HttpRequest> = requests.into_iter().map(to_host).collect();
+        let lines: Vec<String> = requests.iter().map(request_line).collect();
         let http: &HttpCapability = &self.http;
-        let results = futures::future::join_all(requests.into_iter().map(|r| http.send(to_host(r)))).await;
+        let results = futures::future::join_all(requests.into_iter().map(|r| http.send(r))).await;
         self.add_host_time(started.elapsed());
+        for (line, result) in lines.into_iter().zip(&results) {
+            self.requests.note(|| outcome_line(line, result));
+        }
         results.into_iter().map(|r| r.map(to_guest).map_err(error_to_guest)).collect()
+    }
+}
+
+/// `GET https://…` (the URL as the connector wrote it: secrets are attached later, never in it).
+fn request_line(request: &cap::HttpRequest) -> String {
+    let url: String = request.url.chars().take(300).collect();
+    format!("{} {}", reqwest::Method::from(request.method), crate::text::one_line(&url))
+}
+
+/// The request line with what came of it: `→ 200` or `→ denied: …`.
+fn outcome_line(line: String, result: &Result<cap::HttpResponse, cap::HttpError>) -> String {
+    match result {
+        Ok(response) => format!("{line} → {}", response.status),
+        Err(error) => format!("{line} → {error}"),
     }
 }
 

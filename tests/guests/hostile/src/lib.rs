@@ -44,7 +44,10 @@ fn recurse(depth: u64, limit: u64, sink: &mut [u64; 64]) -> u64 {
 
 impl Connector for Hostile {
     fn describe() -> ConnectorInfo {
-        let schema = Schema::new().entity("Probe", |e| e.field("result", FieldType::String));
+        let schema = Schema::new()
+            .entity("Account", |e| e.describe("Whoever runs the attacks"))
+            .entity("Probe", |e| e.field("result", FieldType::String))
+            .root("Account", "hostile");
         let mut info = ConnectorInfo::new("hostile", "0.1.0", "Attacks its sandbox on request (tests only)", schema);
         for attack in ATTACKS {
             info = info.loader(Loader::raw(attack, "Probe"));

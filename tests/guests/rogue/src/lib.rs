@@ -146,6 +146,7 @@ fn described(variant: &str) -> ConnectorInfo {
         "many-entities" => entities.extend((0..50_000).map(|n| entity(&format!("E{n}"), Vec::new()))),
         "huge-description" => info.description = "x".repeat(64 << 20),
         "search-many" => entities[1].fields.extend((0..40).map(|n| field(&format!("t{n}"), FieldType::String))),
+        "no-root" => info.schema.roots.clear(),
         other => {
             // `entities-N`: N more entity types without fields.
             let extra: usize = other.strip_prefix("entities-").and_then(|n| n.parse().ok()).unwrap_or(0);
