@@ -260,6 +260,12 @@ pub enum Error {
         /// How to install it.
         install: String,
     },
+    /// `max connector test` can't run as asked (a missing setting, an unreadable cassette).
+    #[error("can't test the connector: {reason}")]
+    TestSetup {
+        /// Why.
+        reason: String,
+    },
     /// A connector build failed.
     #[error("{tool} could not build {}:\n{output}", dir.display())]
     BuildFailed {
@@ -529,6 +535,7 @@ impl Error {
             Error::NotAConnectorProject { .. } => "not_a_project",
             Error::ToolMissing { .. } => "tool_missing",
             Error::BuildFailed { .. } => "build_failed",
+            Error::TestSetup { .. } => "test_setup",
             Error::DamagedFile { .. } => "damaged_file",
             Error::InstallationNotFound { .. } => "installation_not_found",
             Error::InstallationExists { .. } => "installation_exists",

@@ -3,6 +3,7 @@
 //! and is bounded in time and response size.
 
 mod addresses;
+mod cassette;
 mod grants;
 mod oauth;
 mod pressure;
@@ -18,6 +19,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::manifest::{CredentialDef, CredentialInjection, Permissions};
 
+pub use cassette::{Body, CASSETTE_FORMAT, Cassette, Exchange, Outcome, RecordedRequest, Replayer, Tape};
 pub use grants::Grants;
 pub use pressure::Pressure;
 pub use redact::Redactor;
@@ -177,6 +179,8 @@ pub struct HttpCapability {
     pressure: pressure::PressureGauge,
     limiter: ratelimit::RateLimiter,
     oauth: oauth::Refresher,
+    /// Where exchanges are recorded or replayed from (`max connector test`); none: live.
+    tape: Option<Arc<Tape>>,
 }
 
 impl std::fmt::Debug for HttpCapability {
@@ -209,7 +213,14 @@ impl HttpCapability {
             pressure: pressure::PressureGauge::default(),
             limiter: ratelimit::RateLimiter::new(&permissions.request_limits),
             oauth: oauth::Refresher::new(&permissions.hosts, base_url),
+            tape: None,
         }
+    }
+
+    /// The same capability, recording every exchange on `tape`, or answering from it with no network.
+    pub fn with_tape(mut self, tape: Arc<Tape>) -> Self {
+        self.tape = Some(tape);
+        self
     }
 
     /// Answers these host names from the table instead of DNS (like a hosts file), still checking the
@@ -258,6 +269,32 @@ impl HttpCapability {
 
     /// Sends a request, following redirects within the grants.
     pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        let Some(tape) = &self.tape else { return self.send_live(request).await };
+        let result = match &**tape {
+            Tape::Record(_) => self.send_live(request.clone()).await,
+            Tape::Replay(replayer) => self.replay(&request, replayer),
+        };
+        tape.note(&request, &result);
+        result
+    }
+
+    /// What a live request would get, from the cassette: the same grant and secret checks first, then
+    /// the recorded answer; nothing goes to the network.
+    fn replay(&self, request: &HttpRequest, replayer: &Replayer) -> Result<HttpResponse, HttpError> {
+        self.check_size(request)?;
+        refuse_carried_secrets(request, &self.redactor())?;
+        let url = Url::parse(&request.url)
+            .map_err(|e| HttpError::InvalidRequest(format!("bad URL `{}`: {e}", request.url)))?;
+        self.grants.check(&url).map_err(HttpError::Denied)?;
+        if let Some(name) = &request.credential {
+            let (def, _) = self.credential(name)?;
+            self.check_credential_host(&def, &url)?;
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        replayer.answer(request)
+    }
+
+    async fn send_live(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
         let _permit = self.in_flight.acquire().await.expect("the semaphore is never closed");
         let timeout = request.timeout.map_or(self.limits.request_timeout, |t| t.min(self.limits.request_timeout));
         match tokio::time::timeout(timeout, self.exchange(request)).await {

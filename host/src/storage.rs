@@ -8,6 +8,7 @@
 //! per collection field, and the execution tables `_max_syncs`, `_max_tasks`, `_max_sync_meta`,
 //! `_max_cursors` in the same file, so that data, task state and metadata change in one transaction.
 
+mod audit;
 mod bulk;
 mod checkpoint;
 mod freshness;
@@ -22,6 +23,7 @@ mod values;
 mod versions;
 mod write;
 
+pub use audit::{Dangling, TableDigest};
 pub use freshness::{Freshness, LastSyncs, Timestamp};
 
 use std::collections::{BTreeMap, HashSet};

@@ -13,6 +13,7 @@ mod http;
 mod hubspot;
 mod hubspot_fake;
 mod inventory;
+mod kit;
 mod languages;
 mod linear;
 mod linear_fake;

@@ -1,11 +1,13 @@
-//! The connector authors' commands: `max connector build` (see `max_host::authoring`).
+//! The connector authors' commands: `max connector build` and `max connector test` (see
+//! `max_host::authoring`).
 
 use std::path::PathBuf;
 
 use clap::Args;
-use max_host::authoring;
+use max_host::authoring::{self, KitMode, KitOptions, KitReport, Verdict};
 
-use crate::output::Printer;
+use crate::failure::Failure;
+use crate::output::{Printer, printable};
 
 /// Arguments of `build`.
 #[derive(Debug, Args)]
@@ -38,4 +40,92 @@ pub fn build(args: BuildArgs, printer: &Printer) -> anyhow::Result<()> {
         built.component.display(),
         built.component.display(),
     ))
+}
+
+/// Arguments of `test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// The component to test.
+    file: PathBuf,
+    /// Sync against the real API once and record every exchange into DIR/cassette.json (secrets
+    /// are never recorded; responses are recorded with them redacted).
+    #[arg(long, value_name = "DIR", conflicts_with = "replay")]
+    record: Option<PathBuf>,
+    /// Sync twice from the cassette in DIR with no network, and check the tables.
+    #[arg(long, value_name = "DIR")]
+    replay: Option<PathBuf>,
+    /// An onboarding answer, `KEY=VALUE` (repeatable): the config and secrets to record with, or
+    /// config values that override the recorded ones on replay.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    settings: Vec<String>,
+    /// Also write the JSON report to FILE (for CI).
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+}
+
+/// Tests a component: lint, and record or replay.
+pub async fn test(args: TestArgs, printer: &Printer) -> anyhow::Result<()> {
+    let mut settings = Vec::new();
+    for assignment in &args.settings {
+        let Some((key, value)) = assignment.split_once('=') else {
+            return Err(Failure::new(
+                "usage",
+                format!("`--set {assignment}` is not KEY=VALUE"),
+                "write it as --set api_key=VALUE",
+            )
+            .into());
+        };
+        settings.push((key.trim().to_string(), value.to_string()));
+    }
+    let mode = match (args.record, args.replay) {
+        (Some(dir), _) => KitMode::Record(dir),
+        (None, Some(dir)) => KitMode::Replay(dir),
+        (None, None) => KitMode::Lint,
+    };
+    let options = KitOptions { component: args.file, mode, settings, cache_dir: Some(max_host::project::cache_dir()) };
+    let report = authoring::test(&options).await?;
+    if let Some(path) = &args.report {
+        let json = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, json)
+            .map_err(|e| anyhow::anyhow!("could not write the report {}: {e}", path.display()))?;
+    }
+    if printer.is_json() {
+        printer.json(&report)?;
+    } else {
+        printer.text(&render(&report, printer))?;
+    }
+    if report.passed {
+        return Ok(());
+    }
+    let failed = report.checks.iter().filter(|c| c.verdict == Verdict::Fail).count();
+    Err(Failure::new(
+        "test_failed",
+        format!("{failed} of {} checks failed", report.checks.len()),
+        "fix what the failed checks say, then test again",
+    )
+    .into())
+}
+
+/// The report as a checklist.
+fn render(report: &KitReport, printer: &Printer) -> String {
+    let mut out = format!(
+        "Testing {} ({}, {})\n",
+        report.component.display(),
+        report.connector.as_deref().map(printable).unwrap_or_else(|| "not loaded".into()),
+        report.mode
+    );
+    for check in &report.checks {
+        let mark = match check.verdict {
+            Verdict::Pass => "ok  ",
+            Verdict::Warn => "warn",
+            Verdict::Fail => "FAIL",
+        };
+        out.push_str(&format!("  {} {:<17} {}\n", printer.bold(mark), check.name, printable(&check.detail)));
+    }
+    if !report.tables.is_empty() {
+        let rows: Vec<String> = report.tables.iter().map(|(t, d)| format!("{t} {}", d.rows)).collect();
+        out.push_str(&format!("  rows: {} · {} requests\n", rows.join(", "), report.requests));
+    }
+    out.push_str(if report.passed { "Passed" } else { "Failed" });
+    out
 }

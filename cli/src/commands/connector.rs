@@ -54,6 +54,18 @@ pub enum ConnectorCommand {
         after_help = "Examples:\n  max connector build\n  max connector build ./notes --out notes.wasm\n\nTools: MAX_COMPONENTIZE_PY and MAX_COMPONENTIZE_JS name componentize-py and componentize-js when\nthey are not in the project's .venv/ or node_modules/, or on PATH."
     )]
     Build(authoring::BuildArgs),
+    /// Test a component before publishing it: lint, then record a sync against the API or replay one.
+    ///
+    /// Always: the component loads, `describe` is valid as an install checks it, every collection has a
+    /// loader. With `--record DIR`: syncs against the real API with the `--set` answers and records every
+    /// HTTP exchange (secrets never written). With `--replay DIR`: syncs twice from the recording with
+    /// no network and checks the sync completes, both replays store identical tables, references
+    /// resolve, no undeclared host was asked for; declared hosts never asked for are reported. Exits 1
+    /// when a check fails; `-o json` or `--report FILE` give the report for CI.
+    #[command(
+        after_help = "Examples:\n  max connector test ./notes.wasm\n  max connector test ./notes.wasm --record cassettes/ --set base_url=https://api.notes.example --set api_key=…\n  max connector test ./notes.wasm --replay cassettes/ --report test-report.json"
+    )]
+    Test(authoring::TestArgs),
 }
 
 /// Arguments of `install`.
@@ -100,6 +112,7 @@ impl ConnectorCommand {
             ConnectorCommand::Sign(args) => signatures::sign(args, printer),
             ConnectorCommand::Verify(args) => signatures::verify(args, printer),
             ConnectorCommand::Build(args) => authoring::build(args, printer),
+            ConnectorCommand::Test(args) => authoring::test(args, printer).await,
         }
     }
 }

@@ -1,12 +1,15 @@
 //! Tools for connector authors: the languages Max builds connectors in, building a project into a
-//! component (`build.rs`), and the files authors build against, compiled in (`embedded.rs`).
+//! component (`build.rs`), the test kit (`kit.rs`: lint, record and replay), and the files authors
+//! build against, compiled in (`embedded.rs`).
 
 mod build;
 pub mod embedded;
+mod kit;
 
 use std::path::Path;
 
 pub use build::{BuildOutput, build};
+pub use kit::{CASSETTE_FILE, Check, KitMode, KitOptions, KitReport, Verdict, test};
 
 use crate::{Error, Result};
 
