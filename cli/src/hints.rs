@@ -14,6 +14,8 @@ pub fn hint(error: &HostError) -> Option<String> {
             "start one with `max connector new NAME --lang rust|python|js`, or give the project's folder".into()
         }
         HostError::ToolMissing { install, .. } => format!("install it: {install}"),
+        HostError::InvalidConnectorName { .. } => "for example: max connector new my-api --lang python".into(),
+        HostError::TestSetup { .. } => "`max connector test --help` shows how to record and replay".into(),
         HostError::BuildFailed { .. } => "fix what the tool reports above, then build again".into(),
         HostError::InvalidComponent { .. } => {
             "the file may be truncated or corrupt: rebuild or download it again".into()

@@ -109,6 +109,8 @@ mod pacing;
 mod packed;
 mod plan;
 pub mod table;
+#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+pub mod testing;
 pub mod time;
 mod transport;
 
@@ -235,8 +237,16 @@ impl Config {
     }
 }
 
-/// Writes a message to the host's log.
+/// Writes a message to the host's log (to stderr in native unit tests, feature `testing`).
 pub fn log(level: Level, message: &str) {
+    #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+    {
+        #[allow(clippy::print_stderr, reason = "a native test's log goes to the test's output")]
+        {
+            eprintln!("[{level:?}] {message}");
+        }
+    }
+    #[cfg(not(all(feature = "testing", not(target_arch = "wasm32"))))]
     bindings::max::connector::log::log(level, message);
 }
 

@@ -244,6 +244,12 @@ pub enum Error {
         /// Its installations.
         installations: Vec<String>,
     },
+    /// A name that is not a connector name.
+    #[error("`{name}` is not a connector name: lowercase letters, digits and `-`, starting with a letter")]
+    InvalidConnectorName {
+        /// The name.
+        name: String,
+    },
     /// A folder is not a connector project Max can build.
     #[error("{} is not a connector project: {reason}", dir.display())]
     NotAConnectorProject {
@@ -533,6 +539,7 @@ impl Error {
             Error::ConnectorInUse { .. } => "connector_in_use",
             Error::Io { .. } => "io",
             Error::NotAConnectorProject { .. } => "not_a_project",
+            Error::InvalidConnectorName { .. } => "invalid_connector_name",
             Error::ToolMissing { .. } => "tool_missing",
             Error::BuildFailed { .. } => "build_failed",
             Error::TestSetup { .. } => "test_setup",

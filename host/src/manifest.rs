@@ -9,7 +9,7 @@ mod pacing;
 
 use serde::{Deserialize, Serialize};
 
-pub use check::{check, check_size};
+pub use check::{check, check_size, valid_connector_name};
 pub use discovered::{
     ALL_DISCOVERED, DiscoveredFields, MAX_DISCOVERED_FIELDS, MAX_DISCOVERED_NAME_BYTES, SchemaExtension,
     check_extension,

@@ -24,6 +24,7 @@ mod resume;
 mod rogue;
 mod sandbox;
 mod sandbox_languages;
+mod scaffold;
 mod search;
 mod snapshots;
 mod storage;

@@ -175,6 +175,7 @@ fn max_carries_every_file_of_the_contract_and_the_sdks() {
         ("connector-sdk/wit", &[".wit"][..], embedded::WIT),
         ("connector-sdk-python/max_connector", &[".py", "py.typed"][..], embedded::PYTHON_SDK),
         ("connector-sdk-js/src", &[".js"][..], embedded::JS_SDK),
+        ("connector-sdk/src", &[".rs"][..], embedded::RUST_SDK),
     ] {
         let names: Vec<String> = carried.iter().map(|(name, _)| name.to_string()).collect();
         assert_eq!(names, source_files(&root().join(dir), extensions), "the files Max carries from {dir}/");

@@ -9,6 +9,48 @@ use max_host::authoring::{self, KitMode, KitOptions, KitReport, Verdict};
 use crate::failure::Failure;
 use crate::output::{Printer, printable};
 
+/// Arguments of `new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The connector's name: lowercase letters, digits and `-` (`my-api`).
+    name: String,
+    /// Its language.
+    #[arg(long = "lang", value_name = "LANG", value_parser = ["rust", "python", "js"])]
+    language: String,
+    /// The project's folder (default: `./NAME`).
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+}
+
+/// Writes a new connector project.
+pub fn new(args: NewArgs, printer: &Printer) -> anyhow::Result<()> {
+    let language: authoring::Language =
+        args.language.parse().map_err(|e: String| Failure::new("usage", e, "--lang rust, python or js"))?;
+    let dir = args.dir.unwrap_or_else(|| PathBuf::from(&args.name));
+    let made = authoring::new(&args.name, language, &dir)?;
+    if printer.is_json() {
+        return printer.json(&serde_json::json!({
+            "dir": made.dir,
+            "language": made.language.name(),
+            "files": made.files,
+        }));
+    }
+    let dir = made.dir.display();
+    let install = match made.language {
+        authoring::Language::JavaScript => format!("  cd {dir} && npm install   # componentize-js, for the build\n"),
+        authoring::Language::Python => "  pip install componentize-py==0.25.1   # for the build, once\n".to_string(),
+        authoring::Language::Rust => "  rustup target add wasm32-wasip2   # once\n".to_string(),
+    };
+    printer.text(&format!(
+        "Created {dir} ({} connector `{}`, {} files)\nNext:\n{install}  cd {dir} && {}\n  max connector build {dir}\n  max connector test {dir}/{}.wasm --replay {dir}/cassettes",
+        made.language,
+        args.name,
+        made.files.len(),
+        made.test_command,
+        args.name,
+    ))
+}
+
 /// Arguments of `build`.
 #[derive(Debug, Args)]
 pub struct BuildArgs {

@@ -45,6 +45,15 @@ pub enum ConnectorCommand {
     /// Check a component's signature against publisher keys you trust.
     #[command(after_help = "Examples:\n  max connector verify ./linear.wasm --trust publisher.pub")]
     Verify(signatures::VerifyArgs),
+    /// Start a connector project in Rust, Python or JavaScript that builds, tests and replays as it is.
+    ///
+    /// It syncs an example API's items: a connector, a unit test on a fake HTTP host, a README, the
+    /// SDK of its language, and a cassette of the example API's answers for `max connector test
+    /// --replay`.
+    #[command(
+        after_help = "Examples:\n  max connector new notes --lang python\n  max connector new notes --lang js --dir connectors/notes\n  max connector new notes --lang rust"
+    )]
+    New(authoring::NewArgs),
     /// Build a connector project (Rust, Python or JavaScript) into a component.
     ///
     /// The language follows from the project: a `Cargo.toml` is Rust (cargo, for wasm32-wasip2), an
@@ -111,6 +120,7 @@ impl ConnectorCommand {
             ConnectorCommand::Keygen(args) => signatures::keygen(args, printer),
             ConnectorCommand::Sign(args) => signatures::sign(args, printer),
             ConnectorCommand::Verify(args) => signatures::verify(args, printer),
+            ConnectorCommand::New(args) => authoring::new(args, printer),
             ConnectorCommand::Build(args) => authoring::build(args, printer),
             ConnectorCommand::Test(args) => authoring::test(args, printer).await,
         }

@@ -1,7 +1,7 @@
 //! The files authors build against, compiled into Max so that `max connector new` and `max connector
-//! build` need nothing but Max and the language's own tool: the contract (`wit/`) and the Python and
-//! JavaScript SDKs, each as (path relative to its folder, contents). The tidy tests check that these
-//! lists name every file of those folders.
+//! build` need nothing but Max and the language's own tool: the contract (`wit/`) and the Python,
+//! JavaScript and Rust SDKs, each as (path relative to its folder, contents). The tidy tests check that
+//! these lists name every file of those folders.
 
 /// The contract, `max:connector` as this host implements it (`wit/`).
 pub const WIT: &[(&str, &str)] = &[
@@ -47,4 +47,25 @@ pub const JS_SDK: &[(&str, &str)] = &[
     ("log.js", include_str!("../../../connector-sdk-js/src/log.js")),
     ("plan.js", include_str!("../../../connector-sdk-js/src/plan.js")),
     ("table.js", include_str!("../../../connector-sdk-js/src/table.js")),
+    ("testing.js", include_str!("../../../connector-sdk-js/src/testing.js")),
+];
+
+/// The Rust SDK's sources (`connector-sdk/src/`); its contract is [`WIT`].
+pub const RUST_SDK: &[(&str, &str)] = &[
+    ("adapter.rs", include_str!("../../../connector-sdk/src/adapter.rs")),
+    ("bindings.rs", include_str!("../../../connector-sdk/src/bindings.rs")),
+    ("data.rs", include_str!("../../../connector-sdk/src/data.rs")),
+    ("describe.rs", include_str!("../../../connector-sdk/src/describe.rs")),
+    ("discovery.rs", include_str!("../../../connector-sdk/src/discovery.rs")),
+    ("error.rs", include_str!("../../../connector-sdk/src/error.rs")),
+    ("http.rs", include_str!("../../../connector-sdk/src/http.rs")),
+    ("lib.rs", include_str!("../../../connector-sdk/src/lib.rs")),
+    ("native.rs", include_str!("../../../connector-sdk/src/native.rs")),
+    ("pacing.rs", include_str!("../../../connector-sdk/src/pacing.rs")),
+    ("packed.rs", include_str!("../../../connector-sdk/src/packed.rs")),
+    ("plan.rs", include_str!("../../../connector-sdk/src/plan.rs")),
+    ("table.rs", include_str!("../../../connector-sdk/src/table.rs")),
+    ("testing.rs", include_str!("../../../connector-sdk/src/testing.rs")),
+    ("time.rs", include_str!("../../../connector-sdk/src/time.rs")),
+    ("transport.rs", include_str!("../../../connector-sdk/src/transport.rs")),
 ];

@@ -1,15 +1,17 @@
-//! Tools for connector authors: the languages Max builds connectors in, building a project into a
-//! component (`build.rs`), the test kit (`kit.rs`: lint, record and replay), and the files authors
+//! Tools for connector authors: the languages Max builds connectors in, a new project
+//! (`scaffold.rs`, from `templates/`), building a project into a component (`build.rs`), the test kit (`kit.rs`: lint, record and replay), and the files authors
 //! build against, compiled in (`embedded.rs`).
 
 mod build;
 pub mod embedded;
 mod kit;
+mod scaffold;
 
 use std::path::Path;
 
 pub use build::{BuildOutput, build};
 pub use kit::{CASSETTE_FILE, Check, KitMode, KitOptions, KitReport, Verdict, test};
+pub use scaffold::{Scaffold, new};
 
 use crate::{Error, Result};
 

@@ -108,7 +108,8 @@ fn check_text(info: &ConnectorInfo, problems: &mut Vec<String>) {
     }
 }
 
-fn is_connector_name(name: &str) -> bool {
+/// Whether `name` is a connector name: `[a-z][a-z0-9-]*`, at most 64 characters.
+pub fn valid_connector_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some('a'..='z'))
         && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '-'))
@@ -128,7 +129,7 @@ fn is_identifier_within(name: &str, bytes: usize) -> bool {
 }
 
 fn check_identity(info: &ConnectorInfo, problems: &mut Vec<String>) {
-    if !is_connector_name(&info.name) {
+    if !valid_connector_name(&info.name) {
         problems.push(format!("connector name `{}` must match [a-z][a-z0-9-]* (at most 64 characters)", info.name));
     }
     if semver::Version::parse(&info.version).is_err() {
