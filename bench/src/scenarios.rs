@@ -2,6 +2,7 @@
 
 pub mod boundary;
 pub mod end_to_end;
+pub mod languages;
 pub mod latency;
 pub mod limit;
 pub mod query;
@@ -59,10 +60,20 @@ pub fn linear_project(env: &Env, name: &str, base_url: &str, extra: &[&str]) -> 
 
 /// A project with acme installed and connected to `api`.
 pub fn connected_project(env: &Env, name: &str, api: &crate::fake::Api) -> anyhow::Result<PathBuf> {
+    connected_project_with(env, name, api, &env.acme)
+}
+
+/// A project with the acme build `component` installed and connected to `api`.
+pub fn connected_project_with(
+    env: &Env,
+    name: &str,
+    api: &crate::fake::Api,
+    component: &std::path::Path,
+) -> anyhow::Result<PathBuf> {
     let dir = env.project(name)?;
     let max = |args: &[&str]| crate::measure::run(&mut crate::measure::max(&env.bin, &dir, args));
     max(&["init"])?;
-    max(&["connector", "install", "--yes", env.acme.to_str().unwrap_or_default()])?;
+    max(&["connector", "install", "--yes", component.to_str().unwrap_or_default()])?;
     max(&[
         "connect",
         "acme",

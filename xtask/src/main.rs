@@ -218,7 +218,13 @@ fn bench(extra: &[String]) -> Result<(), String> {
         "-p",
         "max-bench",
     ]))?;
-    exec(Command::new(target_dir().join("release").join("max-bench")).env("MAX_BENCH_TARGET", target_dir()).args(extra))
+    let tools = toolchains::ensure(&target_dir())?;
+    let mut bench = Command::new(target_dir().join("release").join("max-bench"));
+    bench.env("MAX_BENCH_TARGET", target_dir()).args(extra);
+    for (key, value) in tools.env() {
+        bench.env(key, value);
+    }
+    exec(&mut bench)
 }
 
 /// Formatting of every workspace (the host's and the guests'), then clippy on each of them with

@@ -29,7 +29,7 @@ pub fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
 }
 
 /// The time a new runtime with its compile cache in `cache` takes to load `bytes`.
-fn time_load(cache: &std::path::Path, bytes: &[u8]) -> anyhow::Result<(std::time::Duration, ())> {
+pub(super) fn time_load(cache: &std::path::Path, bytes: &[u8]) -> anyhow::Result<(std::time::Duration, ())> {
     let runtime = Runtime::new(RuntimeConfig { cache_dir: Some(cache.to_path_buf()) })?;
     let started = Instant::now();
     runtime.load("acme", bytes)?;

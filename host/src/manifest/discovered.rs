@@ -116,7 +116,7 @@ pub fn check_extension(declared: &ConnectorInfo, extension: &SchemaExtension) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{EntityDef, FieldType, LoaderDef, LoaderKind, Permissions, Resolver, Schema};
+    use crate::manifest::{EntityDef, FieldType, LoaderDef, LoaderKind, Permissions, Resolver, RootDef, Schema};
 
     fn field(name: &str, field_type: FieldType) -> FieldDef {
         FieldDef { name: name.to_string(), field_type, description: None, discovered: false }
@@ -133,7 +133,7 @@ mod tests {
                     description: None,
                     fields: vec![field("email", FieldType::String)],
                 }],
-                roots: Vec::new(),
+                roots: vec![RootDef { entity: "Contact".into(), id: "me".into() }],
                 searchable: Vec::new(),
                 versioned: Vec::new(),
                 owned: Vec::new(),
