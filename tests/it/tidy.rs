@@ -184,3 +184,15 @@ fn max_carries_every_file_of_the_contract_and_the_sdks() {
         }
     }
 }
+
+/// `xtask` installs the toolchain versions `max connector build` asks authors to install.
+#[test]
+fn xtask_pins_the_toolchains_max_asks_for() {
+    let xtask = std::fs::read_to_string(root().join("xtask/src/toolchains.rs")).unwrap();
+    for (name, version) in [
+        ("COMPONENTIZE_PY", max_host::authoring::COMPONENTIZE_PY),
+        ("COMPONENTIZE_JS", max_host::authoring::COMPONENTIZE_JS),
+    ] {
+        assert!(xtask.contains(&format!("pub const {name}: &str = \"{version}\";")), "xtask pins {name} {version}");
+    }
+}

@@ -38,7 +38,9 @@ pub fn new(args: NewArgs, printer: &Printer) -> anyhow::Result<()> {
     let dir = made.dir.display();
     let install = match made.language {
         authoring::Language::JavaScript => format!("  cd {dir} && npm install   # componentize-js, for the build\n"),
-        authoring::Language::Python => "  pip install componentize-py==0.25.1   # for the build, once\n".to_string(),
+        authoring::Language::Python => {
+            format!("  pip install componentize-py=={}   # for the build, once\n", authoring::COMPONENTIZE_PY)
+        }
         authoring::Language::Rust => "  rustup target add wasm32-wasip2   # once\n".to_string(),
     };
     printer.text(&format!(
@@ -98,33 +100,34 @@ pub struct TestArgs {
     replay: Option<PathBuf>,
     /// An onboarding answer, `KEY=VALUE` (repeatable): the config and secrets to record with, or
     /// config values that override the recorded ones on replay.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    settings: Vec<String>,
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = key_value)]
+    settings: Vec<(String, String)>,
     /// Also write the JSON report to FILE (for CI).
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
 }
 
+/// `KEY=VALUE` as a pair (a usage error otherwise).
+fn key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_string(), value.to_string())),
+        _ => Err(format!("`{text}` is not KEY=VALUE")),
+    }
+}
+
 /// Tests a component: lint, and record or replay.
 pub async fn test(args: TestArgs, printer: &Printer) -> anyhow::Result<()> {
-    let mut settings = Vec::new();
-    for assignment in &args.settings {
-        let Some((key, value)) = assignment.split_once('=') else {
-            return Err(Failure::new(
-                "usage",
-                format!("`--set {assignment}` is not KEY=VALUE"),
-                "write it as --set api_key=VALUE",
-            )
-            .into());
-        };
-        settings.push((key.trim().to_string(), value.to_string()));
-    }
     let mode = match (args.record, args.replay) {
         (Some(dir), _) => KitMode::Record(dir),
         (None, Some(dir)) => KitMode::Replay(dir),
         (None, None) => KitMode::Lint,
     };
-    let options = KitOptions { component: args.file, mode, settings, cache_dir: Some(max_host::project::cache_dir()) };
+    let options = KitOptions {
+        component: args.file,
+        mode,
+        settings: args.settings,
+        cache_dir: Some(max_host::project::cache_dir()),
+    };
     let report = authoring::test(&options).await?;
     if let Some(path) = &args.report {
         let json = serde_json::to_string_pretty(&report)?;

@@ -230,18 +230,23 @@ fn run(command: &mut Command, tool: &str, install: &str) -> Result<String> {
     Err(Error::BuildFailed { dir, tool: tool.into(), output: crate::text::lines(&tail) })
 }
 
-/// A temporary folder for the contract and SDK files a build reads, removed when dropped.
-struct Scratch(PathBuf);
+/// A temporary folder (for the files a build reads, a test's database), removed when dropped.
+pub(super) struct Scratch(PathBuf);
 
 impl Scratch {
-    fn new() -> Result<Scratch> {
+    pub(super) fn new() -> Result<Scratch> {
         let mut suffix = [0u8; 8];
         getrandom::getrandom(&mut suffix)
             .map_err(|e| Error::Runtime(format!("no randomness for a scratch folder: {e}")))?;
         let hex: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
-        let dir = std::env::temp_dir().join(format!("max-build-{hex}"));
+        let dir = std::env::temp_dir().join(format!("max-authoring-{hex}"));
         std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
         Ok(Scratch(dir))
+    }
+
+    /// The folder.
+    pub(super) fn path(&self) -> &Path {
+        &self.0
     }
 
     /// Writes `files` under `<scratch>/<sub>`; returns that folder.

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::build::Scratch;
 use crate::http::{CASSETTE_FORMAT, Cassette, Exchange, HttpCapability, HttpLimits, Outcome, Tape};
 use crate::manifest::{ConnectorInfo, CredentialInjection, FieldType, OnboardingStep};
 use crate::runtime::{InstancePool, InstanceSetup, Limits, LoadedConnector, Runtime, RuntimeConfig};
@@ -103,6 +104,14 @@ impl KitReport {
         }
         self.checks.push(Check { name: name.to_string(), verdict, detail: detail.into() });
     }
+
+    /// A pass saying `fine` when `found` is empty, else a warning `say`s about them.
+    fn warn_unless_empty(&mut self, name: &str, found: &[String], fine: &str, say: impl FnOnce(&str) -> String) {
+        match found {
+            [] => self.check(name, Verdict::Pass, fine),
+            found => self.check(name, Verdict::Warn, say(&found.join(", "))),
+        }
+    }
 }
 
 /// The file a cassette folder holds.
@@ -183,15 +192,9 @@ fn lint_collections(info: &ConnectorInfo, report: &mut KitReport) {
         })
         .map(|(e, f)| format!("{}.{}", e.name, f.name))
         .collect();
-    if unloaded.is_empty() {
-        report.check("collections", Verdict::Pass, "every collection has a loader");
-    } else {
-        report.check(
-            "collections",
-            Verdict::Warn,
-            format!("no collection loader fills {}: only batches that carry them do", unloaded.join(", ")),
-        );
-    }
+    report.warn_unless_empty("collections", &unloaded, "every collection has a loader", |fields| {
+        format!("no collection loader fills {fields}: only batches that carry them do")
+    });
 }
 
 /// Key/value pairs.
@@ -273,8 +276,8 @@ async fn sync_through(
         }),
         false => None,
     };
-    let dir = tempfile_dir()?;
-    let storage = SqliteStorage::open(&dir.0.join("data.db"))?;
+    let scratch = Scratch::new()?;
+    let storage = SqliteStorage::open(&scratch.path().join("data.db"))?;
     let storage = Arc::new(Mutex::new(storage));
     let context = SyncContext { info: info.clone(), pool, http, storage: storage.clone() };
     let options = SyncOptions { max_age: Duration::ZERO, max_attempts: 3, ..SyncOptions::default() };
@@ -462,15 +465,9 @@ fn check_hosts(info: &ConnectorInfo, exchanges: &[Exchange], config: &[(String, 
             !used
         })
         .collect();
-    if unused.is_empty() {
-        report.check("permissions", Verdict::Pass, "every declared host was asked for");
-    } else {
-        report.check(
-            "permissions",
-            Verdict::Warn,
-            format!("declared but never asked for: {} (ask for the fewest hosts the calls need)", unused.join(", ")),
-        );
-    }
+    report.warn_unless_empty("permissions", &unused, "every declared host was asked for", |hosts| {
+        format!("declared but never asked for: {hosts} (ask for the fewest hosts the calls need)")
+    });
 }
 
 fn host_of(url: &str) -> Option<String> {
@@ -525,25 +522,6 @@ fn excerpt<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
 
 fn plural(n: u64, what: &str) -> String {
     if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
-}
-
-/// A temporary folder removed when dropped.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tempfile_dir() -> Result<TempDir> {
-    let mut suffix = [0u8; 8];
-    getrandom::getrandom(&mut suffix)
-        .map_err(|e| Error::Runtime(format!("no randomness for a scratch folder: {e}")))?;
-    let hex: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
-    let dir = std::env::temp_dir().join(format!("max-test-{hex}"));
-    std::fs::create_dir_all(&dir).map_err(Error::io("create", &dir))?;
-    Ok(TempDir(dir))
 }
 
 /// A sync observer that shows nothing.

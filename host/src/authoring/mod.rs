@@ -9,7 +9,7 @@ mod scaffold;
 
 use std::path::Path;
 
-pub use build::{BuildOutput, build};
+pub use build::{BuildOutput, COMPONENTIZE_JS, COMPONENTIZE_PY, build};
 pub use kit::{CASSETTE_FILE, Check, KitMode, KitOptions, KitReport, Verdict, test};
 pub use scaffold::{Scaffold, new};
 
