@@ -196,3 +196,21 @@ fn xtask_pins_the_toolchains_max_asks_for() {
         assert!(xtask.contains(&format!("pub const {name}: &str = \"{version}\";")), "xtask pins {name} {version}");
     }
 }
+
+/// The Rust SDK packages on its own (`cargo package`): its bindings read the contract from the crate's
+/// own `wit/`, which goes into the package, so authors depend on it by version.
+#[test]
+fn the_rust_sdk_packages_with_its_contract() {
+    let bindings = std::fs::read_to_string(root().join("connector-sdk/src/bindings.rs")).unwrap();
+    assert!(bindings.contains("path: \"wit\""), "the bindings read the crate's own wit/");
+    let listed = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["package", "--list", "--allow-dirty", "--offline", "-p", "max-connector-sdk"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let files = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    for (name, _) in max_host::authoring::embedded::WIT {
+        assert!(files.lines().any(|f| f == format!("wit/{name}")), "wit/{name} is packaged: {files}");
+    }
+}
