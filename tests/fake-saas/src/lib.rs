@@ -5,6 +5,7 @@
 pub mod acme;
 mod faults;
 pub mod gdrive;
+pub mod github;
 pub mod hubspot;
 pub mod linear;
 pub mod oauth;

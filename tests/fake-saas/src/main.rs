@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use max_fake_saas::Faults;
 use max_fake_saas::acme::{Acme, AcmeConfig, DEFAULT_API_KEY, Size};
 use max_fake_saas::gdrive::{self, DriveConfig, GoogleDrive};
+use max_fake_saas::github::{self, GitHub, GitHubConfig};
 use max_fake_saas::hubspot::{self, HubSpot, HubSpotConfig};
 use max_fake_saas::linear::{self, Linear, LinearConfig};
 
@@ -34,6 +35,9 @@ enum Api {
     /// permissions, export and downloads, the changes feed, partial responses) and Google's OAuth token
     /// endpoint; throttled requests are answered 403 `userRateLimitExceeded` or 429 `rateLimitExceeded`.
     Gdrive(DriveArgs),
+    /// GitHub's REST API (repositories, issues and pull requests, comments, reviews, labels, milestones,
+    /// users), with `Link` pagination, ETags and 304s, and its primary and secondary rate limits.
+    Github(GitHubArgs),
 }
 
 /// Options shared by every fake.
@@ -213,6 +217,36 @@ struct DriveArgs {
 }
 
 #[derive(Debug, Args)]
+struct GitHubArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Users (all members of the organization `acme-corp`; the token belongs to the first).
+    #[arg(long, default_value_t = 8)]
+    users: usize,
+    /// Repositories of the organization.
+    #[arg(long, default_value_t = 3)]
+    org_repos: usize,
+    /// Repositories of the token's owner.
+    #[arg(long, default_value_t = 1)]
+    user_repos: usize,
+    /// Issues per repository (pull requests not counted).
+    #[arg(long, default_value_t = 40)]
+    issues: usize,
+    /// Pull requests per repository.
+    #[arg(long, default_value_t = 15)]
+    pulls: usize,
+    /// Requests per hour before the primary limit.
+    #[arg(long, default_value_t = 5000)]
+    hourly_limit: u64,
+    /// Requests in flight before a secondary limit.
+    #[arg(long, default_value_t = 100)]
+    max_concurrent: usize,
+    /// `Retry-After` of a secondary limit, in seconds.
+    #[arg(long, default_value_t = 60)]
+    retry_after: u64,
+}
+
+#[derive(Debug, Args)]
 struct HubSpotArgs {
     #[command(flatten)]
     common: Common,
@@ -346,6 +380,24 @@ async fn main() -> std::io::Result<()> {
                 export_limit: args.export_limit,
             };
             (GoogleDrive::new(config).router(), args.common.listen)
+        }
+        Api::Github(args) => {
+            let config = GitHubConfig {
+                seed: args.common.seed,
+                size: github::Size {
+                    users: args.users,
+                    org_repos: args.org_repos,
+                    user_repos: args.user_repos,
+                    issues: args.issues,
+                    pulls: args.pulls,
+                    ..github::Size::default()
+                },
+                hourly_limit: args.hourly_limit,
+                max_concurrent: args.max_concurrent,
+                retry_after_seconds: args.retry_after,
+                faults: args.common.faults(),
+            };
+            (GitHub::new(config).router(), args.common.listen)
         }
     };
     let server = max_fake_saas::RunningServer::start(server, listen).await?;
