@@ -176,6 +176,8 @@ pub struct HttpCapability {
     limits: HttpLimits,
     in_flight: tokio::sync::Semaphore,
     requests: AtomicU64,
+    /// Responses `304 Not Modified` (conditional requests whose answer the connector already had).
+    not_modified: AtomicU64,
     pressure: pressure::PressureGauge,
     limiter: ratelimit::RateLimiter,
     oauth: oauth::Refresher,
@@ -210,6 +212,7 @@ impl HttpCapability {
             in_flight: tokio::sync::Semaphore::new(limits.max_concurrent.max(1)),
             limits,
             requests: AtomicU64::new(0),
+            not_modified: AtomicU64::new(0),
             pressure: pressure::PressureGauge::default(),
             limiter: ratelimit::RateLimiter::new(&permissions.request_limits),
             oauth: oauth::Refresher::new(&permissions.hosts, base_url),
@@ -260,6 +263,12 @@ impl HttpCapability {
     /// The number of requests sent so far (redirect hops included).
     pub fn request_count(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// The responses answered `304 Not Modified` so far: conditional requests (`If-None-Match`) whose
+    /// answer the connector already had, which APIs such as GitHub don't count against the limit.
+    pub fn not_modified_count(&self) -> u64 {
+        self.not_modified.load(Ordering::Relaxed)
     }
 
     /// How the API has been answering so far: latencies, 429s and failures.
@@ -414,6 +423,9 @@ impl HttpCapability {
             })?;
             let status = response.status().as_u16();
             tracing::debug!(status, method = ?method, path = url.path(), "answered");
+            if status == 304 {
+                self.not_modified.fetch_add(1, Ordering::Relaxed);
+            }
             self.pressure.answered(status, sent.elapsed());
             self.limiter.observe(admission.sent(), status, &rate_limit_headers(response.headers()));
             let location = response.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok());

@@ -161,6 +161,8 @@ pub struct SyncReport {
     pub duration_ms: u64,
     /// Time requests spent held back by the API's rate limits.
     pub rate_limit_wait_ms: u64,
+    /// Requests answered `304 Not Modified`: conditional requests for what had not changed.
+    pub not_modified: u64,
     /// Whether this run started, resumed or retried the sync.
     pub continuation: Continuation,
     /// How many tasks ran at once, as it adapted to the API.
@@ -187,6 +189,7 @@ pub async fn run_sync<S: Storage + Send + 'static>(
 ) -> Result<SyncReport> {
     let started = Instant::now();
     let requests_before = context.http.request_count();
+    let not_modified_before = context.http.not_modified_count();
     let waited_before = context.http.rate_limit_wait();
     let settled = discovery::settle(context, options).await?;
     let context = &SyncContext {
@@ -257,6 +260,7 @@ pub async fn run_sync<S: Storage + Send + 'static>(
     let concurrency = drained.pace.report();
     let stored = drained.stored.into_inner().expect("counts lock");
     let requests = context.http.request_count() - requests_before;
+    let not_modified = context.http.not_modified_count() - not_modified_before;
     let mut storage = lock(&context.storage);
     let (done, total) = storage.task_progress(sync)?;
     let record = if options.stop.load(Ordering::Relaxed) && done < total {
@@ -276,6 +280,7 @@ pub async fn run_sync<S: Storage + Send + 'static>(
         schema,
         duration_ms: started.elapsed().as_millis() as u64,
         rate_limit_wait_ms,
+        not_modified,
         continuation,
         concurrency,
     })

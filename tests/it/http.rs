@@ -499,3 +499,45 @@ fn a_secret_a_server_echoes_is_redacted_from_logs_errors_and_crash_reports() {
         assert_eq!(text.contains(SECRET), hostiles, "{file}");
     }
 }
+
+/// A conditional request answered `304 Not Modified` reaches the connector as a response and is
+/// counted apart (the sync summary shows how many): against the GitHub fake, which doesn't count it
+/// against the rate limit either.
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_304_not_modified_are_counted_apart() {
+    use max_fake_saas::github::{DEFAULT_TOKEN, GitHub, GitHubConfig};
+    use max_host::http::{HttpCapability, HttpLimits, HttpRequest, Method, SecretSource};
+    use max_host::manifest::{CredentialDef, CredentialInjection, Permissions};
+    let fake = GitHub::new(GitHubConfig::default());
+    let server = fake.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let secrets: Arc<dyn SecretSource> =
+        Arc::new(std::collections::HashMap::from([("token".to_string(), DEFAULT_TOKEN.to_string())]));
+    let permissions = Permissions {
+        credentials: vec![CredentialDef {
+            name: "token".into(),
+            injection: CredentialInjection::Bearer,
+            hosts: Vec::new(),
+        }],
+        ..Permissions::default()
+    };
+    let http = HttpCapability::new(&permissions, Some(server.base_url()), secrets, HttpLimits::default());
+    let request = |etag: Option<&str>| {
+        let mut headers = vec![("User-Agent".to_string(), "max-tests".to_string())];
+        headers.extend(etag.map(|e| ("If-None-Match".to_string(), e.to_string())));
+        HttpRequest {
+            method: Method::Get,
+            url: format!("{}/user", server.base_url()),
+            headers,
+            body: None,
+            credential: Some("token".into()),
+            timeout: None,
+        }
+    };
+    let first = http.send(request(None)).await.unwrap();
+    assert_eq!(first.status, 200);
+    let etag = first.headers.iter().find(|(n, _)| n == "etag").map(|(_, v)| v.clone()).unwrap();
+    let second = http.send(request(Some(&etag))).await.unwrap();
+    assert_eq!((second.status, second.body.len()), (304, 0));
+    assert_eq!((http.not_modified_count(), http.request_count()), (1, 2));
+    assert_eq!(fake.stats()["not_modified"], 1);
+}

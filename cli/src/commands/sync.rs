@@ -317,6 +317,13 @@ fn summary(printer: &Printer, label: &str, report: &SyncReport) -> String {
         thousands((total as f64 / seconds.max(0.001)) as u64),
         report.concurrency.peak
     ));
+    if report.not_modified > 0 {
+        out.push(format!(
+            "{} of the requests were answered 304 Not Modified (unchanged since the last sync; APIs such as GitHub \
+             don't count them against the rate limit)",
+            thousands(report.not_modified)
+        ));
+    }
     if report.concurrency.backoffs > 0 {
         out.push(format!(
             "Tasks at once halved {} times after the API answered 429 or failed",
