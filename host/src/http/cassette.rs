@@ -131,12 +131,13 @@ impl RecordedRequest {
 }
 
 impl Outcome {
-    /// The outcome `result` as recorded.
+    /// The outcome `result` as recorded: a response's `Set-Cookie` headers are left out (a session a
+    /// cassette in a repository must not carry; no connector sees cookies either way).
     pub fn of(result: &Result<HttpResponse, HttpError>) -> Outcome {
         match result {
             Ok(response) => Outcome::Response {
                 status: response.status,
-                headers: response.headers.clone(),
+                headers: response.headers.iter().filter(|(name, _)| !name.eq_ignore_ascii_case("set-cookie")).cloned().collect(),
                 body: Body::of(&response.body),
             },
             Err(error) => {
@@ -255,5 +256,24 @@ impl Replayer {
     /// The requests the cassette had no answer for.
     pub fn missed(&self) -> Vec<String> {
         self.missed.lock().expect("tape lock").clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_not_recorded_and_bodies_round_trip() {
+        let response = HttpResponse {
+            status: 200,
+            headers: vec![("set-cookie".into(), "session=abc".into()), ("etag".into(), "W/\"1\"".into())],
+            body: vec![0xff, 0x00, b'a'],
+        };
+        let Outcome::Response { headers, body, .. } = Outcome::of(&Ok(response)) else { panic!("a response") };
+        assert_eq!(headers, [("etag".to_string(), "W/\"1\"".to_string())]);
+        assert_eq!(body, Body::Hex("ff0061".into()));
+        assert_eq!(body.bytes(), [0xff, 0x00, b'a']);
+        assert_eq!(Body::of("é".as_bytes()), Body::Text("é".into()));
     }
 }
