@@ -36,19 +36,20 @@ pub fn new(args: NewArgs, printer: &Printer) -> anyhow::Result<()> {
         }));
     }
     let dir = made.dir.display();
-    let install = match made.language {
-        authoring::Language::JavaScript => format!("  cd {dir} && npm install   # componentize-js, for the build\n"),
+    let setup = match made.language {
+        authoring::Language::JavaScript => "  npm install            # componentize-js, for the build\n".to_string(),
         authoring::Language::Python => {
             format!("  pip install componentize-py=={}   # for the build, once\n", authoring::COMPONENTIZE_PY)
         }
-        authoring::Language::Rust => "  rustup target add wasm32-wasip2   # once\n".to_string(),
+        authoring::Language::Rust => "  rustup target add wasm32-wasip2   # for the build, once\n".to_string(),
     };
     printer.text(&format!(
-        "Created {dir} ({} connector `{}`, {} files)\nNext:\n{install}  cd {dir} && {}\n  max connector build {dir}\n  max connector test {dir}/{}.wasm --replay {dir}/cassettes",
+        "Created {dir} ({} connector `{}`, {} files)\nNext:\n  cd {dir}\n{setup}  {:<22} # its unit tests\n  max connector build    # → {}.wasm\n  max connector test {}.wasm --replay cassettes",
         made.language,
         args.name,
         made.files.len(),
         made.test_command,
+        args.name,
         args.name,
     ))
 }
@@ -75,8 +76,14 @@ pub fn build(args: BuildArgs, printer: &Printer) -> anyhow::Result<()> {
             "seconds": built.elapsed.as_secs_f64(),
         }));
     }
+    // A project made by `max connector new` carries its cassette.
+    let cassettes = built.component.parent().map(|dir| dir.join("cassettes")).filter(|dir| dir.is_dir());
+    let replay = match &cassettes {
+        Some(dir) => dir.display().to_string(),
+        None => "DIR (recorded with --record DIR)".to_string(),
+    };
     printer.text(&format!(
-        "Built {} ({}, {:.1} MiB) in {:.1} s\nNext: max connector test {} --replay <cassette> · max connector install {}",
+        "Built {} ({}, {:.1} MiB) in {:.1} s\nNext: max connector test {} --replay {replay}\n      max connector install {}",
         built.component.display(),
         built.language,
         built.bytes as f64 / (1024.0 * 1024.0),
