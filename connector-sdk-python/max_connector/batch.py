@@ -87,7 +87,13 @@ class RowWriter:
         return True
 
     def _span(self, text: str) -> None:
-        _varint(self._batch._data, len(text.encode("utf-8")))
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError:
+            # A lone surrogate (JSON may carry "\ud800") is no UTF-8: it becomes U+FFFD, as in JavaScript.
+            text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+            size = len(text.encode("utf-8"))
+        _varint(self._batch._data, size)
         self._batch._text.append(text)
 
     def _spanned(self, column: int, tag: int, text: str) -> "RowWriter":

@@ -73,3 +73,23 @@ fn acme_in_python_and_javascript_stores_what_the_rust_acme_stores() {
         assert_eq!(max_tests::tables(&db(project), true), reference, "{build} after an incremental sync");
     }
 }
+
+/// The Python and JavaScript SDKs pass their own unit tests (packed rows, entity tables, HTTP status
+/// mapping and helpers, the fake HTTP host), run natively.
+#[test]
+fn the_python_and_javascript_sdks_pass_their_own_tests() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for (dir, program, args, passed) in [
+        ("connector-sdk-python", "python3", &["-m", "unittest", "discover", "-s", "tests"][..], "OK"),
+        ("connector-sdk-js", "node", &["--test", "test/"][..], "# fail 0"),
+    ] {
+        let output = std::process::Command::new(program)
+            .args(args)
+            .current_dir(root.join(dir))
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .output()
+            .unwrap_or_else(|e| panic!("{program}: {e}"));
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success() && text.contains(passed), "{dir}:\n{text}");
+    }
+}
