@@ -21,6 +21,7 @@ use crate::manifest::{CredentialDef, CredentialInjection, Permissions};
 
 pub use cassette::{Body, CASSETTE_FORMAT, Cassette, Exchange, Outcome, RecordedRequest, Replayer, Tape};
 pub use grants::Grants;
+pub(crate) use grants::{authority, host_matches};
 pub use pressure::Pressure;
 pub use redact::Redactor;
 

@@ -14,10 +14,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use reqwest::Url;
 use serde::Serialize;
 
 use super::build::Scratch;
-use crate::http::{CASSETTE_FORMAT, Cassette, Exchange, HttpCapability, HttpLimits, Outcome, Tape};
+
+use crate::http::{
+    CASSETTE_FORMAT, Cassette, Exchange, HttpCapability, HttpLimits, Outcome, Tape, authority, host_matches,
+};
 use crate::manifest::{ConnectorInfo, CredentialInjection, FieldType, OnboardingStep};
 use crate::runtime::{InstancePool, InstanceSetup, Limits, LoadedConnector, Runtime, RuntimeConfig};
 use crate::storage::{SqliteStorage, TableDigest};
@@ -441,52 +445,36 @@ fn check_hosts(info: &ConnectorInfo, exchanges: &[Exchange], config: &[(String, 
     } else {
         report.check("undeclared hosts", Verdict::Fail, format!("refused: {}", excerpt(&denied)));
     }
-    let asked: BTreeSet<String> = exchanges.iter().filter_map(|e| host_of(&e.request.url)).collect();
+    // The URLs asked for, judged by the same rule as the grants (`http::host_matches`).
+    let asked: Vec<Url> = exchanges.iter().filter_map(|e| Url::parse(&e.request.url).ok()).collect();
     // A declared host the base URL stands in for (its onboarding default) counts when the base URL
     // was asked for.
     let base_url_key = info.permissions.base_url_key.as_deref();
     let default_base = info.onboarding.iter().find_map(|s| match s {
         OnboardingStep::Input(i) if Some(i.key.as_str()) == base_url_key => {
-            i.default_value.as_deref().and_then(host_of)
+            i.default_value.as_deref().and_then(|url| Url::parse(url).ok())
         }
         _ => None,
     });
-    let configured_base =
-        base_url_key.and_then(|key| config.iter().find(|(k, _)| k == key)).and_then(|(_, v)| host_of(v));
-    let base_asked = configured_base.as_ref().is_some_and(|host| asked.contains(host));
+    let configured_base = base_url_key
+        .and_then(|key| config.iter().find(|(k, _)| k == key))
+        .and_then(|(_, v)| Url::parse(v).ok())
+        .map(|url| authority(&url));
+    let base_asked = configured_base.is_some_and(|base| asked.iter().any(|url| authority(url) == base));
     let unused: Vec<String> = info
         .permissions
         .hosts
         .iter()
         .map(|h| h.host.clone())
         .filter(|declared| {
-            let used = asked.iter().any(|host| host_matches(declared, host))
-                || (base_asked && default_base.as_deref().is_some_and(|d| host_matches(declared, d)));
+            let used = asked.iter().any(|url| host_matches(declared, url))
+                || (base_asked && default_base.as_ref().is_some_and(|url| host_matches(declared, url)));
             !used
         })
         .collect();
     report.warn_unless_empty("permissions", &unused, "every declared host was asked for", |hosts| {
         format!("declared but never asked for: {hosts} (ask for the fewest hosts the calls need)")
     });
-}
-
-fn host_of(url: &str) -> Option<String> {
-    let url = reqwest::Url::parse(url).ok()?;
-    let host = url.host_str()?.to_string();
-    Some(match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host,
-    })
-}
-
-/// `api.example.com` matches itself, `*.example.com` its subdomains; a declared host without a port
-/// matches any port.
-fn host_matches(declared: &str, host: &str) -> bool {
-    let bare = host.rsplit_once(':').map_or(host, |(h, _)| h);
-    match declared.strip_prefix("*.") {
-        Some(domain) => bare.ends_with(&format!(".{domain}")),
-        None => declared == host || declared == bare,
-    }
 }
 
 fn missed_requests(exchanges: &[Exchange]) -> Vec<String> {

@@ -72,7 +72,7 @@ fn describe(url: &Url) -> String {
 }
 
 /// `host[:port]` of a URL.
-pub(super) fn authority(url: &Url) -> String {
+pub(crate) fn authority(url: &Url) -> String {
     match (url.host_str(), url.port()) {
         (Some(host), Some(port)) => format!("{host}:{port}"),
         (Some(host), None) => host.to_string(),
@@ -82,7 +82,7 @@ pub(super) fn authority(url: &Url) -> String {
 
 /// Whether `pattern` (`api.example.com`, `*.example.com`, `localhost:8080`) matches the URL's host and
 /// port. Without a port in the pattern only the scheme's default port matches.
-pub(super) fn host_matches(pattern: &str, url: &Url) -> bool {
+pub(crate) fn host_matches(pattern: &str, url: &Url) -> bool {
     let Some(host) = url.host_str() else { return false };
     let host = host.to_ascii_lowercase();
     let pattern = pattern.to_ascii_lowercase();
