@@ -301,7 +301,16 @@ impl HttpCapability {
             self.check_credential_host(&def, &url)?;
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
-        replayer.answer(request)
+        let response = replayer.answer(request)?;
+        // A cassette is a file anyone may have written: its answers get the live response cap.
+        let cap = self.limits.max_response_bytes;
+        if response.body.len() as u64 > cap {
+            return Err(HttpError::TooLarge(cap));
+        }
+        if response.status == 304 {
+            self.not_modified.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(response)
     }
 
     async fn send_live(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {

@@ -541,3 +541,55 @@ async fn answers_304_not_modified_are_counted_apart() {
     assert_eq!((http.not_modified_count(), http.request_count()), (1, 2));
     assert_eq!(fake.stats()["not_modified"], 1);
 }
+
+/// A replayed answer gets the checks a live one gets: a cassette (a file anyone may have written)
+/// can't hand a connector a body over the response cap, or reach an undeclared host.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replayed_answer_is_held_to_the_live_caps_and_grants() {
+    use max_host::http::{
+        Body, CASSETTE_FORMAT, Cassette, Exchange, HttpCapability, HttpError, HttpLimits, HttpRequest, Method, Outcome,
+        RecordedRequest, Tape,
+    };
+    use max_host::manifest::Permissions;
+    let exchange = |url: &str, body: &str| Exchange {
+        request: RecordedRequest {
+            method: "GET".into(),
+            url: url.into(),
+            headers: Vec::new(),
+            body: None,
+            credential: None,
+        },
+        outcome: Outcome::Response { status: 200, headers: Vec::new(), body: Body::Text(body.into()) },
+    };
+    let cassette = Cassette {
+        format: CASSETTE_FORMAT,
+        connector: "any".into(),
+        version: "1.0.0".into(),
+        config: Vec::new(),
+        credentials: Vec::new(),
+        exchanges: vec![
+            exchange("http://127.0.0.1:9/small", "ok"),
+            exchange("http://127.0.0.1:9/big", &"x".repeat(64)),
+            exchange("https://elsewhere.example/", "never"),
+        ],
+    };
+    let limits = HttpLimits { max_response_bytes: 16, ..HttpLimits::default() };
+    let http = HttpCapability::new(
+        &Permissions::default(),
+        Some("http://127.0.0.1:9"),
+        Arc::new(std::collections::HashMap::new()),
+        limits,
+    )
+    .with_tape(Arc::new(Tape::replaying(&cassette)));
+    let get = |url: &str| HttpRequest {
+        method: Method::Get,
+        url: url.into(),
+        headers: Vec::new(),
+        body: None,
+        credential: None,
+        timeout: None,
+    };
+    assert_eq!(http.send(get("http://127.0.0.1:9/small")).await.unwrap().body, b"ok");
+    assert_eq!(http.send(get("http://127.0.0.1:9/big")).await.unwrap_err(), HttpError::TooLarge(16));
+    assert!(matches!(http.send(get("https://elsewhere.example/")).await.unwrap_err(), HttpError::Denied(_)));
+}
