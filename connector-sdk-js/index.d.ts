@@ -39,6 +39,7 @@ export declare class Loader {
   static collection(name: string, parent: string, field: string, item: string, pageSize: number): Loader;
   static raw(name: string, entity: string): Loader;
   static changeFeed(name: string, entity: string): Loader;
+  per(entity: string): this;
   parentField(field: string): this;
   fills(fields: string[]): this;
   describe(text: string): this;
@@ -185,6 +186,7 @@ export declare class Connector {
   load(loader: string, refs: EntityRef[]): Batch[] | Batch;
   loadPage(loader: string, parent: EntityRef, cursor: string | undefined): Page;
   changes(loader: string, cursor: string | undefined): ChangePage;
+  changesOf(loader: string, parent: EntityRef, cursor: string | undefined): ChangePage;
 }
 
 export declare class Column {

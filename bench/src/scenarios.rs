@@ -2,6 +2,7 @@
 
 pub mod boundary;
 pub mod end_to_end;
+pub mod github;
 pub mod languages;
 pub mod latency;
 pub mod limit;

@@ -2,8 +2,8 @@
 // converts the SDK's data to the contract's shapes, and turns exceptions into `connector-error`s.
 // Import it only from the module you build into a component (it imports the host's interfaces).
 
-import { send as hostSend, sendAll as hostSendAll } from 'max:connector/http@0.3.0';
-import { log as hostLog } from 'max:connector/log@0.3.0';
+import { send as hostSend, sendAll as hostSendAll } from 'max:connector/http@0.4.0';
+import { log as hostLog } from 'max:connector/log@0.4.0';
 import { Batch } from './batch.js';
 import { Config } from './config.js';
 import { ConnectorError, InvalidInput } from './errors.js';
@@ -63,6 +63,10 @@ function wireBatch(b) {
   return b.packed();
 }
 
+function wireChangePage(page) {
+  return { upserts: page.upserts.map(wireBatch), deletions: page.deletions, nextCursor: page.nextCursor, hasMore: page.hasMore };
+}
+
 function describeWire(info) {
   const resolvers = info.loaders.filter((l) => l.filled.length).map((l) => ({ entity: l.entity, fields: l.filled, loader: l.name }));
   return {
@@ -97,6 +101,7 @@ export function exportConnector(ConnectorClass) {
     requestLimits: () => ConnectorClass.requestLimits().map((l) => ({ name: l.name, method: l.method, path: l.path, max: l.max, intervalMs: l.intervalMs })),
     searchableFields: () => described().schema.entities.flatMap((e) => e.searchable.map(([field, weight]) => ({ entity: e.name, field, weight }))),
     fieldVersions: () => described().schema.entities.flatMap((e) => e.versioned.map(([fields, versions]) => ({ entity: e.name, fields, versions }))),
+    scopedFeeds: () => described().loaders.filter((l) => l.scope !== undefined).map((l) => ({ loader: l.name, entity: l.scope })),
     ownedCollections: () => described().schema.entities.flatMap((e) => e.owned.map((field) => ({ entity: e.name, field }))),
     initialise(config, discovered) {
       const fields = discovered.entities.flatMap((d) => d.fields.map((f) => ({ entity: d.entity, ...f })));
@@ -122,9 +127,7 @@ export function exportConnector(ConnectorClass) {
       const page = connector().loadPage(loader, parent, cursor ?? undefined);
       return { items: wireBatch(page.items), related: page.related.map(wireBatch), nextCursor: page.nextCursor };
     }),
-    changes: (loader, cursor) => call(() => {
-      const page = connector().changes(loader, cursor ?? undefined);
-      return { upserts: page.upserts.map(wireBatch), deletions: page.deletions, nextCursor: page.nextCursor, hasMore: page.hasMore };
-    }),
+    changes: (loader, cursor) => call(() => wireChangePage(connector().changes(loader, cursor ?? undefined))),
+    changesOf: (loader, parent, cursor) => call(() => wireChangePage(connector().changesOf(loader, parent, cursor ?? undefined))),
   };
 }

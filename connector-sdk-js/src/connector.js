@@ -26,4 +26,7 @@ export class Connector {
   loadPage(loader, _parent, _cursor) { throw ConnectorError.unknownLoader(loader); }
   /** Runs a change-feed loader from `cursor` (undefined: no sync stored one yet). */
   changes(loader, _cursor) { throw ConnectorError.unknownLoader(loader); }
+  /** Runs a change feed followed per entity (`Loader.per`, contract 0.4.0) on `parent`'s feed from
+   * `cursor`; undefined means no sync followed this parent yet, so read everything it holds. */
+  changesOf(loader, _parent, _cursor) { throw ConnectorError.unknownLoader(loader); }
 }

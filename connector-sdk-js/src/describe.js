@@ -58,6 +58,7 @@ export class Loader {
     this.kind = kind;
     this.description = undefined;
     this.filled = [];
+    this.scope = undefined;
   }
   /** `load` with one ref per call. */
   static single(name, entity) { return new Loader(name, entity, { tag: 'single' }); }
@@ -71,6 +72,9 @@ export class Loader {
   static raw(name, entity) { return new Loader(name, entity, { tag: 'raw' }); }
   /** `changes`: what changed since a cursor. */
   static changeFeed(name, entity) { return new Loader(name, entity, { tag: 'change-feed' }); }
+  /** Follows this change feed per entity of type `entity` (contract 0.4.0): the host keeps a cursor for
+   * each and calls `Connector.changesOf` with it, on every entity a `follow-changes` step targets. */
+  per(entity) { this.scope = entity; return this; }
   /** The item's reference field naming its parent (keeps the collection current from a feed). */
   parentField(field) { this.kind.val.parentField = field; return this; }
   /** Declares a resolver: this loader fills `fields` of its entity. */

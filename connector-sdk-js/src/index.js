@@ -18,4 +18,4 @@ export { Operation, SeedState, SyncPlan, Target } from './plan.js';
 export { Column, Kind, Table, text } from './table.js';
 
 /** The contract this SDK builds against. */
-export const CONTRACT_VERSION = '0.3.0';
+export const CONTRACT_VERSION = '0.4.0';

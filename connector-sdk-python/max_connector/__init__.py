@@ -36,7 +36,7 @@ from .plan import EntityRef, Operation, SeedState, SyncPlan, Target
 from .table import Column, Kind, Table
 
 #: The contract this SDK builds against.
-CONTRACT_VERSION = "0.3.0"
+CONTRACT_VERSION = "0.4.0"
 
 __all__ = [
     "Batch",

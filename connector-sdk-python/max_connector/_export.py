@@ -13,6 +13,7 @@ from wit_world.imports import http as wit_http
 from wit_world.imports import log as wit_log
 from wit_world.imports import ownership as wit_ownership
 from wit_world.imports import pacing as wit_pacing
+from wit_world.imports import scoping as wit_scoping
 from wit_world.imports import text_search as wit_text_search
 from wit_world.imports import types as wit
 from wit_world.imports import versioned as wit_versioned
@@ -71,6 +72,9 @@ def export(connector: Type[Connector]) -> type:
         def owned_collections(self) -> List[wit_ownership.OwnedCollection]:
             return [wit_ownership.OwnedCollection(e.name, f) for e in info().schema.entities for f in e.owned]
 
+        def scoped_feeds(self) -> List[wit_scoping.ScopedFeed]:
+            return [wit_scoping.ScopedFeed(l.name, l.scope) for l in info().loaders if l.scope is not None]
+
         def initialise(self, config: List[Any], discovered: wit_discovery.SchemaExtension) -> None:
             fields = [
                 DiscoveredField(d.entity, f.name, _sdk_type(f.type), f.description)
@@ -110,16 +114,23 @@ def export(connector: Type[Connector]) -> type:
             return wit.Page(_batch(page.items), [_batch(b) for b in page.related], page.next_cursor)
 
         def changes(self, loader: str, cursor: Optional[str]) -> wit.ChangePage:
-            page: ChangePage = _call(lambda: instance().changes(loader, cursor))
-            return wit.ChangePage(
-                [_batch(b) for b in page.upserts],
-                [wit.EntityRef(e, i) for e, i in page.deletions],
-                page.next_cursor,
-                page.has_more,
-            )
+            return _change_page(_call(lambda: instance().changes(loader, cursor)))
+
+        def changes_of(self, loader: str, parent: wit.EntityRef, cursor: Optional[str]) -> wit.ChangePage:
+            scope = EntityRef(parent.entity, parent.id)
+            return _change_page(_call(lambda: instance().changes_of(loader, scope, cursor)))
 
     Source.__name__ = Source.__qualname__ = "Source"
     return Source
+
+
+def _change_page(page: ChangePage) -> wit.ChangePage:
+    return wit.ChangePage(
+        [_batch(b) for b in page.upserts],
+        [wit.EntityRef(e, i) for e, i in page.deletions],
+        page.next_cursor,
+        page.has_more,
+    )
 
 
 _ERRORS = {

@@ -60,3 +60,8 @@ class Connector:
     def changes(self, loader: str, cursor: "str | None") -> ChangePage:
         """Runs a change-feed loader from `cursor` (None: no sync stored one yet)."""
         raise ConnectorError.unknown_loader(loader)
+
+    def changes_of(self, loader: str, parent: EntityRef, cursor: "str | None") -> ChangePage:
+        """Runs a change feed followed per entity (`Loader.per`, contract 0.4.0) on `parent`'s feed from
+        `cursor`; None means no sync followed this parent yet, so read everything it holds."""
+        raise ConnectorError.unknown_loader(loader)

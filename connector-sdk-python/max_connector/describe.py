@@ -141,6 +141,8 @@ class Loader:
     description: Optional[str] = None
     #: The fields this loader fills (becomes a resolver).
     filled: List[str] = field(default_factory=list)
+    #: For a change feed followed per entity: that entity type (contract 0.4.0).
+    scope: Optional[str] = None
 
     @staticmethod
     def single(name: str, entity: str) -> "Loader":
@@ -166,6 +168,13 @@ class Loader:
     def change_feed(name: str, entity: str) -> "Loader":
         """`changes`: what changed since a cursor."""
         return Loader(name, entity, "change-feed")
+
+    def per(self, entity: str) -> "Loader":
+        """Follows this change feed per entity of type `entity` (contract 0.4.0): the host keeps a cursor
+        for each and calls `Connector.changes_of` with it, on every entity a `follow-changes` step
+        targets."""
+        self.scope = entity
+        return self
 
     def parent_field(self, field_name: str) -> "Loader":
         """The item's reference field naming its parent (keeps the collection current from a feed)."""

@@ -9,6 +9,7 @@ use crate::bindings::exports::max::connector::source::Guest;
 use crate::bindings::max::connector::discovery::SchemaExtension;
 use crate::bindings::max::connector::ownership::OwnedCollection;
 use crate::bindings::max::connector::pacing;
+use crate::bindings::max::connector::scoping::ScopedFeed;
 use crate::bindings::max::connector::text_search::SearchableField;
 use crate::bindings::max::connector::types as wit;
 use crate::bindings::max::connector::versioned::VersionedFields;
@@ -57,6 +58,10 @@ impl<C: Connector> Guest for Adapter<C> {
         C::describe().owned
     }
 
+    fn scoped_feeds() -> Vec<ScopedFeed> {
+        C::describe().scoped
+    }
+
     fn initialise(config: wit::Config, discovered: SchemaExtension) -> Result<()> {
         let connector = C::initialise(Config::with_discovered(config, Discovery(discovered)))?;
         INSTANCE.with(|cell| *cell.borrow_mut() = Some(Box::new(connector)));
@@ -89,5 +94,9 @@ impl<C: Connector> Guest for Adapter<C> {
 
     fn changes(loader: String, cursor: Option<String>) -> Result<wit::ChangePage> {
         Self::with(|c| c.changes(&loader, cursor.as_deref()))
+    }
+
+    fn changes_of(loader: String, parent: wit::EntityRef, cursor: Option<String>) -> Result<wit::ChangePage> {
+        Self::with(|c| c.changes_of(&loader, &parent, cursor.as_deref()))
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::FieldType;
 use crate::bindings::max::connector::ownership::OwnedCollection;
+use crate::bindings::max::connector::scoping::ScopedFeed;
 use crate::bindings::max::connector::text_search::SearchableField;
 use crate::bindings::max::connector::types as wit;
 use crate::bindings::max::connector::versioned::VersionedFields;
@@ -14,6 +15,7 @@ pub struct ConnectorInfo {
     pub(crate) searchable: Vec<SearchableField>,
     pub(crate) versioned: Vec<VersionedFields>,
     pub(crate) owned: Vec<OwnedCollection>,
+    pub(crate) scoped: Vec<ScopedFeed>,
 }
 
 impl ConnectorInfo {
@@ -30,12 +32,21 @@ impl ConnectorInfo {
             onboarding: Vec::new(),
             permissions: Permissions::new().0,
         };
-        ConnectorInfo { info, searchable: schema.searchable, versioned: schema.versioned, owned: schema.owned }
+        ConnectorInfo {
+            info,
+            searchable: schema.searchable,
+            versioned: schema.versioned,
+            owned: schema.owned,
+            scoped: Vec::new(),
+        }
     }
 
     /// Adds a loader and the resolver of the fields it fills. A collection loader resolves its
     /// collection field without `fills`.
     pub fn loader(mut self, loader: Loader) -> Self {
+        if let Some(entity) = &loader.scope {
+            self.scoped.push(ScopedFeed { loader: loader.def.name.clone(), entity: entity.clone() });
+        }
         if let wit::LoaderKind::Collection(c) = &loader.def.kind {
             self.info.resolvers.push(wit::Resolver {
                 entity: c.parent.clone(),
@@ -184,6 +195,7 @@ impl EntityBuilder {
 pub struct Loader {
     def: wit::LoaderDef,
     fills: Vec<String>,
+    scope: Option<String>,
 }
 
 impl Loader {
@@ -191,6 +203,7 @@ impl Loader {
         Loader {
             def: wit::LoaderDef { name: name.to_string(), entity: entity.to_string(), kind, description: None },
             fills: Vec::new(),
+            scope: None,
         }
     }
 
@@ -232,6 +245,14 @@ impl Loader {
     /// A change feed of `entity`.
     pub fn change_feed(name: &str, entity: &str) -> Self {
         Self::new(name, entity, wit::LoaderKind::ChangeFeed)
+    }
+
+    /// Follows this change feed per entity of type `entity` (contract 0.4.0): the host keeps a cursor
+    /// for each and calls [`crate::Connector::changes_of`] with it, on every entity a
+    /// `follow-changes` step targets.
+    pub fn per(mut self, entity: &str) -> Self {
+        self.scope = Some(entity.to_string());
+        self
     }
 
     /// Declares the fields of the loader's entity this loader fills (its resolver).

@@ -184,6 +184,13 @@ pub trait Connector: Sized + 'static {
         let _ = cursor;
         Err(ConnectorError::unknown_loader(loader))
     }
+
+    /// Runs a change feed followed per entity ([`Loader::per`], contract 0.4.0) on `parent`'s feed from
+    /// its cursor; none means no sync followed this parent yet, so read everything it holds.
+    fn changes_of(&mut self, loader: &str, parent: &EntityRef, cursor: Option<&str>) -> Result<ChangePage> {
+        let _ = (parent, cursor);
+        Err(ConnectorError::unknown_loader(loader))
+    }
 }
 
 /// The non-secret configuration collected by onboarding.

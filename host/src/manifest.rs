@@ -35,9 +35,26 @@ pub struct ConnectorInfo {
     pub onboarding: Vec<OnboardingStep>,
     /// What the connector asks to be granted.
     pub permissions: Permissions,
+    /// Change feeds followed per entity (contract 0.4.0's `scoped-feeds`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scoped_feeds: Vec<ScopedFeed>,
+}
+
+/// A change-feed loader followed per entity of a type, with a cursor for each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopedFeed {
+    /// The change-feed loader.
+    pub loader: String,
+    /// The entity type it is scoped to.
+    pub entity: String,
 }
 
 impl ConnectorInfo {
+    /// The entity type the change-feed loader `loader` is scoped to, if it is followed per entity.
+    pub fn feed_scope(&self, loader: &str) -> Option<&str> {
+        self.scoped_feeds.iter().find(|f| f.loader == loader).map(|f| f.entity.as_str())
+    }
+
     /// The entity type named `name`.
     pub fn entity(&self, name: &str) -> Option<&EntityDef> {
         self.schema.entities.iter().find(|e| e.name == name)

@@ -307,11 +307,11 @@ impl Onboarding<'_> {
         let result = async {
             let (live, secrets) = self.live()?;
             let mut instance = live.pool.get().await?;
-            let summary = instance.validate().await;
+            let summary = patiently!(instance.validate());
             // What the account adds to the schema is read now too, so a connection that can't read it
             // fails here rather than at the first sync (which discovers again).
             let summary = match summary {
-                Ok(summary) => instance.discover().await.and_then(|found| {
+                Ok(summary) => patiently!(instance.discover()).and_then(|found| {
                     crate::manifest::check_extension(&live.info, &found)?;
                     Ok(match found.field_count() {
                         0 => summary,
@@ -393,7 +393,7 @@ impl Onboarding<'_> {
     async fn dynamic_options(&mut self, key: &str) -> Result<Vec<SelectOption>> {
         let (live, secrets) = self.live()?;
         let mut instance = live.pool.get().await?;
-        let options = instance.select_options(key).await;
+        let options = patiently!(instance.select_options(key));
         self.answers.secrets = secrets.snapshot();
         options
     }
@@ -414,6 +414,32 @@ impl Onboarding<'_> {
         Error::ValidationFailed { connector: self.connector.name.clone(), fault, step, cause: Box::new(error) }
     }
 }
+
+/// How many times an onboarding call the API rate-limited or failed for a moment is tried again.
+const ONBOARDING_RETRIES: u32 = 4;
+/// The longest wait before one of those tries (the person at the prompt is waiting too).
+const ONBOARDING_LONGEST_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Awaits a connector call, trying it again, after the wait the API asked for, when it was rate
+/// limited or failed for a moment (a 503, a secondary rate limit), as a sync would.
+macro_rules! patiently {
+    ($call:expr) => {{
+        let mut attempt = 0;
+        loop {
+            match $call.await {
+                Err(error) => match crate::sync::retry_delay(&error, attempt, ONBOARDING_LONGEST_WAIT) {
+                    Some(wait) if attempt < ONBOARDING_RETRIES => {
+                        attempt += 1;
+                        tokio::time::sleep(wait).await;
+                    }
+                    _ => break Err(error),
+                },
+                done => break done,
+            }
+        }
+    }};
+}
+use patiently;
 
 fn refused(key: &str, reason: impl Into<String>) -> Error {
     Error::AnswerRefused { key: key.to_string(), reason: reason.into() }

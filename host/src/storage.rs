@@ -26,7 +26,7 @@ mod write;
 pub use audit::{Dangling, TableDigest};
 pub use freshness::{Freshness, LastSyncs, Timestamp};
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -66,6 +66,8 @@ impl SchemaReport {
 pub trait TaskStore: Send {
     /// What the seeder needs: the last completed sync and the stored cursors.
     fn seed_state(&self, full: bool) -> Result<SeedState>;
+    /// The stored cursors of the scoped change feed `loader`, by the id of the entity each belongs to.
+    fn scoped_cursors(&self, loader: &str) -> Result<HashMap<String, String>>;
     /// Starts a sync record with its first tasks, in one transaction (a sync is never without its plan).
     fn begin_sync(&mut self, full: bool, tasks: &[NewTask]) -> Result<SyncId>;
     /// The newest sync that stopped before its end (crashed or interrupted), if the newest sync did.

@@ -611,7 +611,7 @@ async fn sleep_unless_stopped(stop: &AtomicBool, delay: Duration) -> bool {
 
 /// How long to wait before retrying after `error` (never longer than `longest`, whatever the connector
 /// asked for), or `None` when retrying can't help.
-fn retry_delay(error: &Error, attempt: u32, longest: Duration) -> Option<Duration> {
+pub(crate) fn retry_delay(error: &Error, attempt: u32, longest: Duration) -> Option<Duration> {
     let Error::ConnectorFailed { error, .. } = error else { return None };
     let backoff = Duration::from_millis(200 * 2u64.pow(attempt.min(6)));
     // Jitter spreads retries of concurrent workers apart.

@@ -54,6 +54,9 @@ pub enum TaskSpec {
     Changes {
         /// Change-feed loader.
         loader: String,
+        /// The entity whose feed it is, for a feed scoped to entities (contract 0.4.0).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scope: Option<EntityRef>,
         /// Where to continue.
         cursor: Option<String>,
         /// Pages of this feed read before this one in this sync.
@@ -81,8 +84,12 @@ impl std::fmt::Display for TaskSpec {
                     None => write!(f, " (first page)"),
                 }
             }
-            TaskSpec::Changes { loader, cursor, .. } => {
-                write!(f, "{loader} since {}", cursor.as_deref().map_or("the start".into(), shortened))
+            TaskSpec::Changes { loader, scope, cursor, .. } => {
+                write!(f, "{loader}")?;
+                if let Some(scope) = scope {
+                    write!(f, " of {} {}", scope.entity, scope.id)?;
+                }
+                write!(f, " since {}", cursor.as_deref().map_or("the start".into(), shortened))
             }
         }
     }
@@ -136,6 +143,9 @@ pub struct Links {
     pub child_ids: Vec<String>,
     /// Whether the stored collection is cleared first (the first page of a full load).
     pub replace: bool,
+    /// Whether the listing ends here (the last page, or a collection sent whole): an owned
+    /// collection's items it no longer lists are deleted then, never before.
+    pub complete: bool,
 }
 
 /// Everything a finished task stores, in one transaction with its completion.
@@ -147,12 +157,23 @@ pub struct TaskOutcome {
     pub links: Option<Links>,
     /// Entities the API reported deleted.
     pub deletions: Vec<EntityRef>,
-    /// A change-feed cursor to store: (loader, cursor).
-    pub cursor: Option<(String, String)>,
+    /// A change-feed cursor to store.
+    pub cursor: Option<FeedCursor>,
     /// Whether the batches and deletions come from a change feed, so they update collections too.
     pub from_change_feed: bool,
     /// Tasks to add (the next page, expanded work).
     pub spawn: Vec<NewTask>,
+}
+
+/// Where a change feed got to, stored for the next sync.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedCursor {
+    /// The change-feed loader.
+    pub loader: String,
+    /// The entity whose feed it is, for a scoped feed.
+    pub scope: Option<EntityRef>,
+    /// The cursor.
+    pub cursor: String,
 }
 
 /// What the executor should do next.

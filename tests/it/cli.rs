@@ -117,7 +117,10 @@ fn installing_a_truncated_component_fails_cleanly() {
 #[test]
 fn installing_a_component_of_an_unsupported_contract_fails_cleanly() {
     let bytes = std::fs::read(guest("future-contract")).unwrap();
-    refused(&bytes, "was built against max:connector@1.0.0, but this max runs max:connector 0.1.x, 0.2.x or 0.3.x");
+    refused(
+        &bytes,
+        "was built against max:connector@1.0.0, but this max runs max:connector 0.1.x, 0.2.x, 0.3.x or 0.4.x",
+    );
 }
 
 #[test]

@@ -30,10 +30,10 @@ fn a_component_of_an_unsupported_contract_version_is_refused_naming_both_version
     let error = runtime.load_file(&guest("future-contract")).unwrap_err();
     let Error::IncompatibleContract { found, supported, .. } = &error else { panic!("{error:?}") };
     assert_eq!(found.to_string(), "1.0.0");
-    assert_eq!(supported, "0.1.x, 0.2.x or 0.3.x");
+    assert_eq!(supported, "0.1.x, 0.2.x, 0.3.x or 0.4.x");
     let message = error.to_string();
     assert!(
-        message.contains("max:connector@1.0.0") && message.contains("max:connector 0.1.x, 0.2.x or 0.3.x"),
+        message.contains("max:connector@1.0.0") && message.contains("max:connector 0.1.x, 0.2.x, 0.3.x or 0.4.x"),
         "{message}"
     );
     assert!(*found > max_host::CONTRACT_VERSION, "a newer contract: the advice is to upgrade max");
@@ -73,13 +73,15 @@ fn the_host_reads_the_contract_version_of_a_good_component() {
     assert_eq!(old.contract().to_string(), "0.1.0");
     let old = runtime.load_file(&max_tests::contract_0_2_fixture()).unwrap();
     assert_eq!(old.contract().to_string(), "0.2.0");
+    let old = runtime.load_file(&max_tests::contract_0_3_fixture()).unwrap();
+    assert_eq!(old.contract().to_string(), "0.3.0");
 }
 
-/// The acme connector as published for contract 0.1.0, and as published for 0.2.0, each installs,
-/// syncs in full and then incrementally (its change feed), beside a current connector synced in the
-/// same command, and stores what the current build of acme stores.
+/// The acme connector as published for contracts 0.1.0, 0.2.0 and 0.3.0, each installs, syncs in full
+/// and then incrementally (its change feed), beside a current connector synced in the same command,
+/// and stores what the current build of acme stores.
 #[test]
-fn connectors_built_against_contracts_0_1_and_0_2_install_and_sync_beside_current_ones() {
+fn connectors_built_against_earlier_contracts_install_and_sync_beside_current_ones() {
     use max_fake_saas::linear::{DEFAULT_API_KEY, Linear, LinearConfig};
     let acme = max_tests::small_acme();
     let acme_server = acme.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
@@ -95,9 +97,11 @@ fn connectors_built_against_contracts_0_1_and_0_2_install_and_sync_beside_curren
         max_tests::tables(&current.path().join(".max/installations/acme/default/data.db"), true)
     };
 
-    for (fixture, version) in
-        [(max_tests::contract_0_1_fixture(), "0.1.0"), (max_tests::contract_0_2_fixture(), "0.2.0")]
-    {
+    for (fixture, version) in [
+        (max_tests::contract_0_1_fixture(), "0.1.0"),
+        (max_tests::contract_0_2_fixture(), "0.2.0"),
+        (max_tests::contract_0_3_fixture(), "0.3.0"),
+    ] {
         let project = max_tests::TestProject::new();
         project.max().arg("init").assert().success();
         project.max().args(["connector", "install", "--yes"]).arg(&fixture).assert().success();
@@ -129,10 +133,14 @@ fn connectors_built_against_contracts_0_1_and_0_2_install_and_sync_beside_curren
         let synced = max_tests::tables(&db, true);
         assert_eq!(synced, current_tables(), "the {version} connector's tables equal the current one's");
         assert_ne!(old, synced, "the incremental sync brought the changed tasks");
-        // Searching by words needs a connector that marks fields searchable: this one marks none.
-        let refused = project.max().args(["search", "acme", "Task", "--match", "new"]).assert().failure();
-        let stderr = String::from_utf8_lossy(&refused.get_output().stderr).into_owned();
-        assert!(stderr.contains("`Task` has no fields searched by their words"), "{stderr}");
+        // Searching by words needs a connector that marks fields searchable (contract 0.3.0).
+        let search = project.max().args(["search", "acme", "Task", "--match", "new"]).assert();
+        if version == "0.3.0" {
+            search.success();
+        } else {
+            let stderr = String::from_utf8_lossy(&search.failure().get_output().stderr).into_owned();
+            assert!(stderr.contains("`Task` has no fields searched by their words"), "{stderr}");
+        }
     }
 }
 
@@ -140,7 +148,7 @@ fn connectors_built_against_contracts_0_1_and_0_2_install_and_sync_beside_curren
 fn component_importing(imports: &[&str]) -> Vec<u8> {
     let imports: String = imports.iter().map(|name| format!("(import \"{name}\" (instance))\n")).collect();
     wat::parse_str(format!(
-        "(component {imports} (instance $source) (export \"max:connector/source@0.3.0\" (instance $source)))"
+        "(component {imports} (instance $source) (export \"max:connector/source@0.4.0\" (instance $source)))"
     ))
     .unwrap()
 }

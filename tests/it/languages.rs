@@ -75,13 +75,15 @@ fn acme_in_python_and_javascript_stores_what_the_rust_acme_stores() {
 }
 
 /// The Python and JavaScript SDKs pass their own unit tests (packed rows, entity tables, HTTP status
-/// mapping and helpers, the fake HTTP host), run natively.
+/// mapping and helpers, the fake HTTP host), run natively; so does the GitHub connector (on the
+/// Python SDK's fake host).
 #[test]
 fn the_python_and_javascript_sdks_pass_their_own_tests() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     for (dir, program, args, passed) in [
         ("connector-sdk-python", "python3", &["-m", "unittest", "discover", "-s", "tests"][..], "OK"),
         ("connector-sdk-js", "node", &["--test", "test/"][..], "# fail 0"),
+        ("connectors/github", "python3", &["-m", "unittest", "discover", "-s", "tests"][..], "OK"),
     ] {
         let output = std::process::Command::new(program)
             .args(args)

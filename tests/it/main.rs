@@ -9,6 +9,7 @@ mod front_door;
 mod fulltext;
 mod gdrive;
 mod gdrive_fake;
+mod github;
 mod github_fake;
 mod http;
 mod hubspot;

@@ -208,8 +208,9 @@ fn whatever_is_stored_can_be_read_by_every_output() {
 /// 0.3.0) the full-text index can't hold (an undeclared entity, a number, one named twice, a weight of
 /// 0, too many, megabytes of names), or versioned fields (contract 0.3.0) the host couldn't keep (an
 /// undeclared entity or field, a field versioned by itself, one no loader fills, none, megabytes), or
-/// owned collections that aren't collections or are named twice, is refused at install, clearly, and
-/// leaves nothing behind.
+/// owned collections that aren't collections or are named twice, or scoped change feeds (contract
+/// 0.4.0) that name no change feed or no entity type, twice or too many, is refused at install,
+/// clearly, and leaves nothing behind.
 #[test]
 fn descriptions_sqlite_would_refuse_or_past_the_limits_are_refused_at_install() {
     let arena = Arena::new();
@@ -244,6 +245,11 @@ fn descriptions_sqlite_would_refuse_or_past_the_limits_are_refused_at_install() 
         ("owns-stranger", "owned collection `Root.ghosts` is not a declared field"),
         ("owns-scalar", "owned collection `Item.text` is string, not a collection"),
         ("owns-twice", "owned collection `Root.items` is named twice"),
+        ("scoped-stranger", "scoped change feed `ghost-feed` is not a declared change-feed loader"),
+        ("scoped-collection", "scoped change feed `root-items` is not a declared change-feed loader"),
+        ("scoped-nowhere", "scoped change feed `item-feed` is scoped to `Ghost`, which is not a declared entity"),
+        ("scoped-twice", "scoped change feed `item-feed` is named twice"),
+        ("scoped-many", "17 scoped change feeds: at most 16"),
     ] {
         let (_dir, path) = rogue_as(variant);
         let refused = project.max().args(["connector", "install", "--yes"]).arg(&path).assert().failure();

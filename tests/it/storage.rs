@@ -165,6 +165,7 @@ fn link_tables_hold_collections_in_order() {
             position,
             child_ids: ids.iter().map(|s| s.to_string()).collect(),
             replace,
+            complete: false,
         }),
         ..Default::default()
     };
@@ -387,4 +388,43 @@ fn the_items_of_an_owned_collection_go_with_their_parent_and_when_no_longer_list
     let core = batch("Team", &["members"], vec![("t1", vec![ids(&["p2", "p3"])])]);
     store(&mut storage, TaskOutcome { batches: vec![back, core], ..Default::default() }).unwrap();
     assert_eq!(live(&dir), ["p2", "p3"]);
+}
+
+/// An owned collection listed over several pages deletes what it no longer lists when the listing
+/// ends, never in between: a member on the second page (with what it owns in turn) survives the first.
+#[test]
+fn an_owned_collection_listed_page_by_page_deletes_only_when_the_listing_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut storage = file_storage(&dir);
+    let mut info = people_schema(serde_json::json!([]));
+    info.schema.owned = vec![max_host::manifest::OwnedCollection { entity: "Team".into(), field: "members".into() }];
+    storage.apply_schema(&info, false).unwrap();
+    let team = EntityRef { entity: "Team".into(), id: "t1".into() };
+    let page = |ids: &[&str], position: u64, replace: bool, complete: bool| TaskOutcome {
+        batches: vec![batch("Person", &["name"], ids.iter().map(|id| (*id, vec![text(id)])).collect())],
+        links: Some(Links {
+            parent: team.clone(),
+            field: "members".into(),
+            position,
+            child_ids: ids.iter().map(|s| s.to_string()).collect(),
+            replace,
+            complete,
+        }),
+        ..Default::default()
+    };
+    let live = |dir: &tempfile::TempDir| {
+        let conn = rusqlite::Connection::open(dir.path().join("data.db")).unwrap();
+        let mut stmt = conn.prepare("SELECT id FROM Person WHERE _deleted_at IS NULL ORDER BY id").unwrap();
+        stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().collect::<Result<Vec<_>, _>>().unwrap()
+    };
+    store(&mut storage, page(&["p1", "p2"], 0, true, false)).unwrap();
+    store(&mut storage, page(&["p3"], 2, false, true)).unwrap();
+    assert_eq!(live(&dir), ["p1", "p2", "p3"]);
+    // Listed anew, p3 first: p1 and p2 wait for the later pages.
+    store(&mut storage, page(&["p3"], 0, true, false)).unwrap();
+    assert_eq!(live(&dir), ["p1", "p2", "p3"], "nothing is deleted before the listing ends");
+    // A listing cut off here and begun again remembers what the first one had to find.
+    store(&mut storage, page(&["p3"], 0, true, false)).unwrap();
+    store(&mut storage, page(&["p1"], 1, false, true)).unwrap();
+    assert_eq!(live(&dir), ["p1", "p3"], "p2, listed by no page, goes when the listing ends");
 }

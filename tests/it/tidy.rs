@@ -133,6 +133,16 @@ fn the_frozen_contract_0_2_is_what_0_2_shipped() {
     );
 }
 
+/// Likewise 0.3.0, frozen when 0.4.0 added change feeds scoped to entities.
+#[test]
+fn the_frozen_contract_0_3_is_what_0_3_shipped() {
+    assert_eq!(
+        wit_hash(&root().join("wit/frozen/0.3.0")),
+        "89f0519a5c75b354ea0bedc581bc8ef8eca1cc66ba914ab6a0564198e096307d",
+        "wit/frozen/0.3.0/ must not change: components built against 0.3.0 are bound by it"
+    );
+}
+
 #[test]
 fn the_contract_does_not_change_without_a_changelog_entry() {
     let hash = wit_hash(&root().join("wit"));

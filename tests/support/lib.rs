@@ -313,6 +313,12 @@ pub fn contract_0_2_fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("guests/fixtures/acme-contract-0.2.0.wasm")
 }
 
+/// The acme connector as built against contract 0.3.0 (kept like the others): what a connector
+/// published before 0.4.0 is.
+pub fn contract_0_3_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("guests/fixtures/acme-contract-0.3.0.wasm")
+}
+
 /// `http://127.0.0.1:PORT` of a loopback server that accepts every connection and closes it at once:
 /// a base URL that onboarding's reachability check accepts, for guests that never call their API.
 pub fn listening_url() -> &'static str {

@@ -141,6 +141,7 @@ fn storage_layer(path: &std::path::Path, info: &ConnectorInfo, pages: Vec<TaskPa
             position: page.position,
             child_ids: page.batch.rows.iter().map(|r| r.id.clone()).collect(),
             replace: page.position == 0,
+            complete: false,
         };
         let outcome = TaskOutcome { batches: vec![page.batch], links: Some(links), ..TaskOutcome::default() };
         storage.complete_task(sync, &task, outcome)?;

@@ -10,6 +10,7 @@ pub const WIT: &[(&str, &str)] = &[
     ("log.wit", include_str!("../../../wit/log.wit")),
     ("ownership.wit", include_str!("../../../wit/ownership.wit")),
     ("pacing.wit", include_str!("../../../wit/pacing.wit")),
+    ("scoping.wit", include_str!("../../../wit/scoping.wit")),
     ("source.wit", include_str!("../../../wit/source.wit")),
     ("text-search.wit", include_str!("../../../wit/text-search.wit")),
     ("types.wit", include_str!("../../../wit/types.wit")),

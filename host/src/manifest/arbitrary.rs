@@ -155,6 +155,7 @@ pub(crate) fn connector_info() -> impl Strategy<Value = ConnectorInfo> {
                     resolvers,
                     onboarding,
                     permissions,
+                    scoped_feeds: Vec::new(),
                 }
             },
         )

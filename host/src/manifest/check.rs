@@ -72,6 +72,7 @@ pub fn check(info: &ConnectorInfo) -> Vec<String> {
     check_searchable(info, &mut problems);
     check_versioned(info, &mut problems);
     check_owned(info, &mut problems);
+    check_scoped_feeds(info, &mut problems);
     check_loaders(info, &mut problems);
     check_resolvers(info, &mut problems);
     check_onboarding_and_permissions(info, &mut problems);
@@ -370,6 +371,33 @@ fn check_owned(info: &ConnectorInfo, problems: &mut Vec<String>) {
     }
 }
 
+/// The most change feeds a connector may scope to entities.
+pub const MAX_SCOPED_FEEDS: usize = 16;
+
+/// Scoped change feeds: declared change-feed loaders, each named once, scoped to declared entity types.
+fn check_scoped_feeds(info: &ConnectorInfo, problems: &mut Vec<String>) {
+    let feeds = &info.scoped_feeds;
+    if feeds.len() > MAX_SCOPED_FEEDS {
+        problems.push(format!("{} scoped change feeds: at most {MAX_SCOPED_FEEDS}", feeds.len()));
+        return;
+    }
+    let mut seen = HashSet::new();
+    for feed in feeds {
+        let loader: String = feed.loader.chars().take(100).collect();
+        if !info.loader(&feed.loader).is_some_and(|l| l.kind == super::LoaderKind::ChangeFeed) {
+            problems.push(format!("scoped change feed `{loader}` is not a declared change-feed loader"));
+        }
+        if info.entity(&feed.entity).is_none() {
+            let entity: String = feed.entity.chars().take(100).collect();
+            problems
+                .push(format!("scoped change feed `{loader}` is scoped to `{entity}`, which is not a declared entity"));
+        }
+        if !seen.insert(feed.loader.as_str()) {
+            problems.push(format!("scoped change feed `{loader}` is named twice"));
+        }
+    }
+}
+
 /// The longest name a field may have: declared ones are short, discovered ones as their API spells them.
 fn field_name_bytes(field: &super::FieldDef) -> usize {
     if field.discovered { MAX_DISCOVERED_NAME_BYTES } else { 64 }
@@ -538,6 +566,7 @@ mod tests {
             resolvers: Vec::new(),
             onboarding: Vec::new(),
             permissions: Permissions::default(),
+            scoped_feeds: Vec::new(),
         }
     }
 

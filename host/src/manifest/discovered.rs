@@ -151,6 +151,7 @@ mod tests {
             }],
             onboarding: Vec::new(),
             permissions: Permissions::default(),
+            scoped_feeds: Vec::new(),
         }
     }
 

@@ -9,11 +9,12 @@ use wasmparser::{Parser, Payload};
 use crate::{Error, Result};
 
 /// The newest contract version this host implements (what the SDKs build against).
-pub const CONTRACT_VERSION: Version = Version::new(0, 3, 0);
+pub const CONTRACT_VERSION: Version = Version::new(0, 4, 0);
 
 /// Every contract version this host runs, oldest first: a component built against a semver-compatible
 /// version of one of them (for 0.x the same minor, any patch) runs.
-pub const SUPPORTED_CONTRACTS: &[Version] = &[Version::new(0, 1, 0), Version::new(0, 2, 0), CONTRACT_VERSION];
+pub const SUPPORTED_CONTRACTS: &[Version] =
+    &[Version::new(0, 1, 0), Version::new(0, 2, 0), Version::new(0, 3, 0), CONTRACT_VERSION];
 
 /// Whether a component built against `version` runs on this host: semver-compatible with one of
 /// [`SUPPORTED_CONTRACTS`], and not a pre-release.
@@ -25,7 +26,7 @@ pub fn supported_contract(version: &Version) -> bool {
     })
 }
 
-/// The supported versions as users read them: `0.1.x, 0.2.x or 0.3.x`.
+/// The supported versions as users read them: `0.1.x, 0.2.x, 0.3.x or 0.4.x`.
 pub fn supported_contracts_text() -> String {
     let versions: Vec<String> = SUPPORTED_CONTRACTS.iter().map(|v| format!("{}.{}.x", v.major, v.minor)).collect();
     match versions.split_last() {
@@ -145,11 +146,12 @@ mod tests {
         assert!(supported_contract(&Version::new(0, 2, 0)));
         assert!(supported_contract(&Version::new(0, 2, 3)));
         assert!(supported_contract(&Version::new(0, 3, 1)));
-        assert!(!supported_contract(&Version::new(0, 4, 0)));
+        assert!(supported_contract(&Version::new(0, 4, 2)));
+        assert!(!supported_contract(&Version::new(0, 5, 0)));
         assert!(!supported_contract(&Version::new(1, 0, 0)));
         assert!(!supported_contract(&Version::parse("0.1.0-rc.1").unwrap()));
         assert!(!supported_contract(&Version::parse("0.2.0-rc.1").unwrap()));
-        assert_eq!(supported_contracts_text(), "0.1.x, 0.2.x or 0.3.x");
+        assert_eq!(supported_contracts_text(), "0.1.x, 0.2.x, 0.3.x or 0.4.x");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Conversions between the generated WIT types and the host's own types ([`crate::manifest`],
 //! [`crate::data`]), so nothing outside `runtime/` sees a wasmtime type.
 
-use super::bindings::{discovery as wit_discovery, ownership, pacing, text_search, types as wit, versioned};
+use super::bindings::{discovery as wit_discovery, ownership, pacing, scoping, text_search, types as wit, versioned};
 use crate::data;
 use crate::manifest as m;
 
@@ -26,6 +26,8 @@ pub(crate) fn connector_info(info: wit::ConnectorInfo) -> m::ConnectorInfo {
             .collect(),
         onboarding: info.onboarding.into_iter().map(onboarding_step).collect(),
         permissions: permissions(info.permissions),
+        // Declared apart, through `scoped-feeds` (contract 0.4.0).
+        scoped_feeds: Vec::new(),
     }
 }
 
@@ -177,6 +179,10 @@ pub(crate) fn versioned_fields(group: versioned::VersionedFields) -> m::Versione
 
 pub(crate) fn owned_collection(owned: ownership::OwnedCollection) -> m::OwnedCollection {
     m::OwnedCollection { entity: owned.entity, field: owned.field }
+}
+
+pub(crate) fn scoped_feed(feed: scoping::ScopedFeed) -> m::ScopedFeed {
+    m::ScopedFeed { loader: feed.loader, entity: feed.entity }
 }
 
 pub(crate) fn request_limit(limit: pacing::RequestLimit) -> m::RequestLimit {

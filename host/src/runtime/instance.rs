@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use wasmtime::Store;
 
-use super::bindings::{discovery as wit_discovery, types as wit, v0_1, v0_2, v0_3};
+use super::bindings::{discovery as wit_discovery, types as wit, v0_1, v0_2, v0_3, v0_4};
 use super::state::StoreState;
 use super::{convert, result_size};
 use crate::data::{ChangePage, EntityBatch, EntityRef, Page, SeedState, SyncPlan};
@@ -28,8 +28,10 @@ pub(crate) enum Bindings {
     V0_1(v0_1::Connector),
     /// Built against 0.2.0: no `searchable-fields`.
     V0_2(v0_2::Connector),
-    /// Built against 0.3.0.
+    /// Built against 0.3.0: no `scoped-feeds`.
     V0_3(v0_3::Connector),
+    /// Built against 0.4.0.
+    V0_4(v0_4::Connector),
 }
 
 impl std::fmt::Debug for ConnectorInstance {
@@ -42,14 +44,15 @@ impl std::fmt::Debug for ConnectorInstance {
 }
 
 /// Runs one guest call with the limits armed and turns its outcome into `Result<guest result>`. The
-/// second form gives the call per contract version (`V0_1 => |source| …, V0_2 => |source| …, V0_3 =>
-/// |source| …`) where the versions differ.
+/// second form gives the call per contract version (`V0_1 => |source| …, V0_2 => |source| …`, up to
+/// `V0_4`) where the versions differ.
 macro_rules! guest_call {
     ($self:ident, $name:literal, $method:ident ( $($arg:expr),* )) => {
         guest_call!($self, $name,
             V0_1 => |source| source.$method(&mut $self.store $(, $arg)*),
             V0_2 => |source| source.$method(&mut $self.store $(, $arg)*),
-            V0_3 => |source| source.$method(&mut $self.store $(, $arg)*))
+            V0_3 => |source| source.$method(&mut $self.store $(, $arg)*),
+            V0_4 => |source| source.$method(&mut $self.store $(, $arg)*))
     };
     ($self:ident, $name:literal, $($version:ident => |$source:ident| $call:expr),+) => {{
         $self.ensure_usable($name)?;
@@ -82,36 +85,47 @@ impl ConnectorInstance {
     }
 
     /// Calls `describe`, then `request-limits` (since 0.2.0), whose limits join the permissions, and
-    /// `searchable-fields`, `field-versions` and `owned-collections` (since 0.3.0), which join the schema (no check of the
-    /// result; see [`crate::manifest::check`]).
+    /// `searchable-fields`, `field-versions` and `owned-collections` (since 0.3.0), which join the
+    /// schema, and `scoped-feeds` (since 0.4.0); no check of the result (see [`crate::manifest::check`]).
     pub async fn describe(&mut self) -> Result<ConnectorInfo> {
         let info = guest_call!(self, "describe", call_describe());
         let mut info = convert::connector_info(info);
         let limits = guest_call!(self, "request-limits",
             V0_1 => |_source| none(),
             V0_2 => |source| source.call_request_limits(&mut self.store),
-            V0_3 => |source| source.call_request_limits(&mut self.store));
+            V0_3 => |source| source.call_request_limits(&mut self.store),
+            V0_4 => |source| source.call_request_limits(&mut self.store));
         self.check_size("request-limits", limits.iter().map(|l| l.name.len() + l.path.len() + 32).sum())?;
         info.permissions.request_limits = limits.into_iter().map(convert::request_limit).collect();
         let searchable = guest_call!(self, "searchable-fields",
             V0_1 => |_source| none(),
             V0_2 => |_source| none(),
-            V0_3 => |source| source.call_searchable_fields(&mut self.store));
+            V0_3 => |source| source.call_searchable_fields(&mut self.store),
+            V0_4 => |source| source.call_searchable_fields(&mut self.store));
         self.check_size("searchable-fields", searchable.iter().map(|f| f.entity.len() + f.field.len() + 16).sum())?;
         info.schema.searchable = searchable.into_iter().map(convert::searchable_field).collect();
         let versioned = guest_call!(self, "field-versions",
             V0_1 => |_source| none(),
             V0_2 => |_source| none(),
-            V0_3 => |source| source.call_field_versions(&mut self.store));
+            V0_3 => |source| source.call_field_versions(&mut self.store),
+            V0_4 => |source| source.call_field_versions(&mut self.store));
         let size = |names: &[String]| names.iter().map(|n| n.len() + 16).sum::<usize>();
         self.check_size("field-versions", versioned.iter().map(|v| v.entity.len() + size(&v.fields) + size(&v.versions)).sum())?;
         info.schema.versioned = versioned.into_iter().map(convert::versioned_fields).collect();
         let owned = guest_call!(self, "owned-collections",
             V0_1 => |_source| none(),
             V0_2 => |_source| none(),
-            V0_3 => |source| source.call_owned_collections(&mut self.store));
+            V0_3 => |source| source.call_owned_collections(&mut self.store),
+            V0_4 => |source| source.call_owned_collections(&mut self.store));
         self.check_size("owned-collections", owned.iter().map(|o| o.entity.len() + o.field.len() + 16).sum())?;
         info.schema.owned = owned.into_iter().map(convert::owned_collection).collect();
+        let scoped = guest_call!(self, "scoped-feeds",
+            V0_1 => |_source| none(),
+            V0_2 => |_source| none(),
+            V0_3 => |_source| none(),
+            V0_4 => |source| source.call_scoped_feeds(&mut self.store));
+        self.check_size("scoped-feeds", scoped.iter().map(|f| f.loader.len() + f.entity.len() + 16).sum())?;
+        info.scoped_feeds = scoped.into_iter().map(convert::scoped_feed).collect();
         Ok(info)
     }
 
@@ -123,7 +137,8 @@ impl ConnectorInstance {
         let result = guest_call!(self, "initialise",
             V0_1 => |source| source.call_initialise(&mut self.store, &config),
             V0_2 => |source| source.call_initialise(&mut self.store, &config, &discovered),
-            V0_3 => |source| source.call_initialise(&mut self.store, &config, &discovered));
+            V0_3 => |source| source.call_initialise(&mut self.store, &config, &discovered),
+            V0_4 => |source| source.call_initialise(&mut self.store, &config, &discovered));
         self.guest_result("initialise", result)
     }
 
@@ -134,7 +149,8 @@ impl ConnectorInstance {
         let result = guest_call!(self, "discover",
             V0_1 => |_source| std::future::ready(wasmtime::Result::Ok(Ok(nothing()))),
             V0_2 => |source| source.call_discover(&mut self.store),
-            V0_3 => |source| source.call_discover(&mut self.store));
+            V0_3 => |source| source.call_discover(&mut self.store),
+            V0_4 => |source| source.call_discover(&mut self.store));
         let extension = self.guest_result("discover", result)?;
         self.check_size("discover", result_size::schema_extension(&extension))?;
         Ok(convert::schema_extension(extension))
@@ -206,16 +222,42 @@ impl ConnectorInstance {
     pub async fn changes(&mut self, loader: &str, cursor: Option<&str>) -> Result<ChangePage> {
         let started = Instant::now();
         let result = guest_call!(self, "changes", call_changes(loader, cursor));
-        let loaded = self.guest_result("changes", result).and_then(|page| {
-            self.check_size("changes", result_size::change_page(&page))?;
-            self.check_cursor("changes", Some(&page.next_cursor))?;
-            let limits = &self.store.data().call_limits;
-            convert::change_page(page, limits).map_err(|e| self.named("changes", e))
-        });
+        let loaded = self.change_page("changes", result);
         let rows = loaded.as_ref().ok().map(|p| p.upserts.iter().map(|b| b.rows.len()).sum::<usize>() + p.deletions.len());
         let target = if cursor.is_some() { "from its cursor" } else { "from the start" };
         self.log_call("changes", loader, target, started, rows, loaded.as_ref().err());
         loaded
+    }
+
+    /// Calls `changes-of`: the scoped change feed `loader` of `parent` from `cursor` (contract 0.4.0; an
+    /// older connector declares no scoped feed, so the host never asks it).
+    pub async fn changes_of(&mut self, loader: &str, parent: &EntityRef, cursor: Option<&str>) -> Result<ChangePage> {
+        let started = Instant::now();
+        let wit_parent = convert::entity_ref_to_wit(parent);
+        let unscoped = || {
+            let error = wit::ConnectorError::InvalidInput(format!("`{loader}` is not a scoped change feed"));
+            std::future::ready(wasmtime::Result::Ok(Err(error)))
+        };
+        let result = guest_call!(self, "changes-of",
+            V0_1 => |_source| unscoped(),
+            V0_2 => |_source| unscoped(),
+            V0_3 => |_source| unscoped(),
+            V0_4 => |source| source.call_changes_of(&mut self.store, loader, &wit_parent, cursor));
+        let loaded = self.change_page("changes-of", result);
+        let rows = loaded.as_ref().ok().map(|p| p.upserts.iter().map(|b| b.rows.len()).sum::<usize>() + p.deletions.len());
+        let target = format!("{}:{}{}", parent.entity, parent.id, if cursor.is_some() { " from its cursor" } else { " from the start" });
+        self.log_call("changes-of", loader, &target, started, rows, loaded.as_ref().err());
+        loaded
+    }
+
+    /// A change feed's page as the host's, checked against the limits.
+    fn change_page(&self, call: &str, result: std::result::Result<wit::ChangePage, wit::ConnectorError>) -> Result<ChangePage> {
+        self.guest_result(call, result).and_then(|page| {
+            self.check_size(call, result_size::change_page(&page))?;
+            self.check_cursor(call, Some(&page.next_cursor))?;
+            let limits = &self.store.data().call_limits;
+            convert::change_page(page, limits).map_err(|e| self.named(call, e))
+        })
     }
 
     /// Logs one loader call for `max -v`: which loader on what, the rows it returned (or its error),

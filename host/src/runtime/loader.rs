@@ -56,6 +56,7 @@ enum Pre {
     V0_1(bindings::v0_1::ConnectorPre<StoreState>),
     V0_2(bindings::v0_2::ConnectorPre<StoreState>),
     V0_3(bindings::v0_3::ConnectorPre<StoreState>),
+    V0_4(bindings::v0_4::ConnectorPre<StoreState>),
 }
 
 /// Magic and version bytes of a core module and of a component.
@@ -90,7 +91,8 @@ pub(super) fn load(
     let pre = match contract.minor {
         1 => Pre::V0_1(bindings::v0_1::ConnectorPre::new(pre).map_err(not_a_connector)?),
         2 => Pre::V0_2(bindings::v0_2::ConnectorPre::new(pre).map_err(not_a_connector)?),
-        _ => Pre::V0_3(bindings::v0_3::ConnectorPre::new(pre).map_err(not_a_connector)?),
+        3 => Pre::V0_3(bindings::v0_3::ConnectorPre::new(pre).map_err(not_a_connector)?),
+        _ => Pre::V0_4(bindings::v0_4::ConnectorPre::new(pre).map_err(not_a_connector)?),
     };
     engine.cache.keep(loaded);
     match origin {
@@ -164,6 +166,7 @@ impl LoadedConnector {
             Pre::V0_1(pre) => pre.instantiate_async(&mut store).await.map(Bindings::V0_1),
             Pre::V0_2(pre) => pre.instantiate_async(&mut store).await.map(Bindings::V0_2),
             Pre::V0_3(pre) => pre.instantiate_async(&mut store).await.map(Bindings::V0_3),
+            Pre::V0_4(pre) => pre.instantiate_async(&mut store).await.map(Bindings::V0_4),
         };
         match instantiated {
             Ok(bindings) => Ok(super::ConnectorInstance::new(store, bindings, connector)),

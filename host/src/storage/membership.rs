@@ -57,18 +57,22 @@ pub(super) fn follow(
         }
     }
     for deleted in deletions {
-        for entity in &info.schema.entities {
-            for field in &entity.fields {
-                let FieldType::Collection(item) = &field.field_type else { continue };
-                let table = link_table(&entity.name, &field.name);
-                if *item == deleted.entity {
-                    tx.execute(&format!("DELETE FROM {table} WHERE child_id = ?1"), [&deleted.id])
-                        .map_err(db_error(tx))?;
-                }
-                if entity.name == deleted.entity {
-                    tx.execute(&format!("DELETE FROM {table} WHERE parent_id = ?1"), [&deleted.id])
-                        .map_err(db_error(tx))?;
-                }
+        leave_collections(tx, info, &deleted.entity, &deleted.id)?;
+    }
+    Ok(())
+}
+
+/// A deleted entity leaves every collection that lists its type, and its own collections are emptied.
+pub(super) fn leave_collections(tx: &Connection, info: &ConnectorInfo, deleted: &str, id: &str) -> Result<()> {
+    for entity in &info.schema.entities {
+        for field in &entity.fields {
+            let FieldType::Collection(item) = &field.field_type else { continue };
+            let table = link_table(&entity.name, &field.name);
+            if item == deleted {
+                tx.execute(&format!("DELETE FROM {table} WHERE child_id = ?1"), [id]).map_err(db_error(tx))?;
+            }
+            if entity.name == deleted {
+                tx.execute(&format!("DELETE FROM {table} WHERE parent_id = ?1"), [id]).map_err(db_error(tx))?;
             }
         }
     }

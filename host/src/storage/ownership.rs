@@ -1,6 +1,8 @@
 //! Owned collections (contract 0.3.0's `owned-collections`): items that belong to their parent are
-//! deleted with it, and when the parent's collection is listed anew without them, unless another
-//! parent's collection of the same field lists them; in the transaction that stores the change.
+//! deleted with it, and when the parent's collection is listed anew without them (deleted when the
+//! listing reaches its last page, so an item on a later page is never deleted in between), unless
+//! another parent's collection of the same field lists them; in the transaction that stores the change.
+//! A deleted item leaves every other collection that lists it, as one a change feed deletes does.
 
 use rusqlite::{Connection, params};
 
@@ -46,7 +48,10 @@ fn delete_unlisted(
     for id in ids {
         let listed: bool = tx.prepare_cached(&still).map_err(db_error(tx))?.exists([id]).map_err(db_error(tx))?;
         if !listed && tx.execute(&delete, params![at, id]).map_err(db_error(tx))? > 0 {
+            super::tasks::forget_feeds(tx, item, id)?;
             deleted(tx, info, item, id, at, depth + 1)?;
+            // Gone, it leaves the collections that still list it (an issue's labels).
+            super::membership::leave_collections(tx, info, item, id)?;
         }
     }
     Ok(())
@@ -75,15 +80,41 @@ pub(super) fn deleted(
     Ok(())
 }
 
-/// After `parent`'s collection `entity.field` was listed anew (`before` it listed those): the items it
-/// no longer lists are deleted, when the collection owns them.
-pub(super) fn relisted(
+/// `parent`'s owned collection `entity.field` is being listed anew from its first page: what it
+/// listed until now is remembered, so that what the whole listing leaves out is deleted when it ends
+/// ([`end_listing`]). A listing cut off before its end keeps what it remembered for the next one.
+pub(super) fn begin_listing(tx: &Connection, (entity, field): (&str, &str), parent: &str) -> Result<()> {
+    let sql = format!(
+        "INSERT OR IGNORE INTO _max_relisting (collection, parent_id, child_id)
+         SELECT ?1, parent_id, child_id FROM {} WHERE parent_id = ?2",
+        link_table(entity, field)
+    );
+    tx.execute(&sql, params![format!("{entity}.{field}"), parent]).map_err(db_error(tx))?;
+    Ok(())
+}
+
+/// `parent`'s owned collection `entity.field` was listed to its end: the items it listed before
+/// ([`begin_listing`]) and no longer lists are deleted.
+pub(super) fn end_listing(
     tx: &Connection,
     info: &ConnectorInfo,
     (entity, field): (&str, &str),
-    before: &[String],
+    parent: &str,
     at: &str,
 ) -> Result<()> {
     let Some(item) = owned_item(info, entity, field) else { return Ok(()) };
-    delete_unlisted(tx, info, (entity, field, item), before, at, 0)
+    let collection = format!("{entity}.{field}");
+    let mut stmt = tx
+        .prepare_cached("SELECT child_id FROM _max_relisting WHERE collection = ?1 AND parent_id = ?2")
+        .map_err(db_error(tx))?;
+    let before = stmt
+        .query_map(params![collection, parent], |r| r.get::<_, String>(0))
+        .map_err(db_error(tx))?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db_error(tx))?;
+    tx.execute("DELETE FROM _max_relisting WHERE collection = ?1 AND parent_id = ?2", params![collection, parent])
+        .map_err(db_error(tx))?;
+    let now: std::collections::HashSet<String> = listed(tx, entity, field, parent)?.into_iter().collect();
+    let gone: Vec<String> = before.into_iter().filter(|id| !now.contains(id)).collect();
+    delete_unlisted(tx, info, (entity, field, item), &gone, at, 0)
 }

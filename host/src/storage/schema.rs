@@ -13,7 +13,9 @@ use crate::{Error, Result};
 /// field set (the columns one batch carried, with its entity, in `_max_field_sets`; keyed by the set's
 /// integer id so the key stays short); during a bulk load its rows are appended to
 /// `_max_sync_meta_staged` instead and merged when the load ends. The view `_max_field_sync` reads both
-/// per field: (entity, id, field, synced_at, sync_id).
+/// per field: (entity, id, field, synced_at, sync_id). `_max_scoped_cursors` holds the cursors of
+/// change feeds followed per entity, one per entity. `_max_relisting` remembers what an owned
+/// collection listed while it is being listed anew, page by page.
 const INTERNAL_TABLES: &str = "
 CREATE TABLE IF NOT EXISTS _max_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS _max_schema (
@@ -41,6 +43,13 @@ CREATE TABLE IF NOT EXISTS _max_versions (
     PRIMARY KEY (entity, fields, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS _max_cursors (
     loader TEXT PRIMARY KEY, cursor TEXT NOT NULL, updated_at TEXT NOT NULL, sync_id INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS _max_scoped_cursors (
+    loader TEXT NOT NULL, entity TEXT NOT NULL, parent_id TEXT NOT NULL, cursor TEXT NOT NULL,
+    updated_at TEXT NOT NULL, sync_id INTEGER NOT NULL, PRIMARY KEY (loader, parent_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS _max_scoped_cursors_parent ON _max_scoped_cursors (entity, parent_id);
+CREATE TABLE IF NOT EXISTS _max_relisting (
+    collection TEXT NOT NULL, parent_id TEXT NOT NULL, child_id TEXT NOT NULL,
+    PRIMARY KEY (collection, parent_id, child_id)) WITHOUT ROWID;
 ";
 
 /// The per-field view of the sync metadata, staged rows included.

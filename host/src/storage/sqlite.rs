@@ -1,6 +1,6 @@
 //! The SQLite implementation of [`Storage`]: one connection, WAL, prepared statements cached by SQL.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
@@ -197,6 +197,10 @@ impl Drop for SqliteStorage {
 impl TaskStore for SqliteStorage {
     fn seed_state(&self, full: bool) -> Result<SeedState> {
         super::tasks::seed_state(&self.conn, full)
+    }
+
+    fn scoped_cursors(&self, loader: &str) -> Result<HashMap<String, String>> {
+        super::tasks::scoped_cursors(&self.conn, loader)
     }
 
     fn begin_sync(&mut self, full: bool, tasks: &[NewTask]) -> Result<SyncId> {

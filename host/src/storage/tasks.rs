@@ -36,6 +36,25 @@ pub(super) fn seed_state(conn: &Connection, full: bool) -> Result<SeedState> {
     Ok(SeedState { last_completed_sync: last, cursors, full })
 }
 
+pub(super) fn scoped_cursors(conn: &Connection, loader: &str) -> Result<std::collections::HashMap<String, String>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT parent_id, cursor FROM _max_scoped_cursors WHERE loader = ?1")
+        .map_err(db_error(conn))?;
+    let cursors = stmt
+        .query_map([loader], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(db_error(conn))?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db_error(conn))?;
+    Ok(cursors)
+}
+
+/// Drops the scoped change-feed cursors of a deleted entity (listed again, it is read from the start).
+pub(super) fn forget_feeds(conn: &Connection, entity: &str, id: &str) -> Result<()> {
+    conn.execute("DELETE FROM _max_scoped_cursors WHERE entity = ?1 AND parent_id = ?2", params![entity, id])
+        .map_err(db_error(conn))?;
+    Ok(())
+}
+
 pub(super) fn begin_sync(conn: &Connection, full: bool) -> Result<SyncId> {
     conn.execute("INSERT INTO _max_syncs (started_at, status, full) VALUES (?1, 'running', ?2)", params![now(), full])
         .map_err(db_error(conn))?;

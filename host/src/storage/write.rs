@@ -14,6 +14,7 @@ use super::sqlite::{SqliteStorage, db_error};
 use super::{membership, tasks, values};
 use crate::data::{EntityBatch, EntityRef, FieldValue};
 use crate::manifest::{ConnectorInfo, FieldType};
+use crate::task::FeedCursor;
 use crate::task::{Links, SyncId, Task, TaskOutcome};
 use crate::{Error, Result};
 
@@ -118,15 +119,32 @@ pub(super) fn complete_task(
         }
         let sql = format!("UPDATE {} SET _deleted_at = ?1 WHERE id = ?2", quote(&deleted.entity));
         tx.execute(&sql, params![synced_at, deleted.id]).map_err(db_error(&tx))?;
+        tasks::forget_feeds(&tx, &deleted.entity, &deleted.id)?;
     }
-    if let Some((loader, cursor)) = &outcome.cursor {
-        tx.execute(
-            "INSERT INTO _max_cursors (loader, cursor, updated_at, sync_id) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (loader) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at,
-             sync_id = excluded.sync_id",
-            params![loader, cursor, synced_at, sync],
-        )
-        .map_err(db_error(&tx))?;
+    match &outcome.cursor {
+        Some(FeedCursor { loader, scope: None, cursor }) => {
+            tx.execute(
+                "INSERT INTO _max_cursors (loader, cursor, updated_at, sync_id) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (loader) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at,
+                 sync_id = excluded.sync_id",
+                params![loader, cursor, synced_at, sync],
+            )
+            .map_err(db_error(&tx))?;
+        }
+        // A scoped feed's cursor, unless its entity was deleted meanwhile (by this very page, say).
+        Some(FeedCursor { loader, scope: Some(scope), cursor }) => {
+            let sql = format!(
+                "INSERT INTO _max_scoped_cursors (loader, entity, parent_id, cursor, updated_at, sync_id)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS
+                     (SELECT 1 FROM {} WHERE id = ?3 AND _deleted_at IS NOT NULL)
+                 ON CONFLICT (loader, parent_id) DO UPDATE SET cursor = excluded.cursor,
+                 updated_at = excluded.updated_at, sync_id = excluded.sync_id",
+                quote(&scope.entity)
+            );
+            tx.execute(&sql, params![loader, scope.entity, scope.id, cursor, synced_at, sync])
+                .map_err(db_error(&tx))?;
+        }
+        None => {}
     }
     tasks::insert_tasks(&tx, sync, &outcome.spawn)?;
     tasks::finish(&tx, task.id)?;
@@ -239,7 +257,7 @@ fn write_batch(
                 }
             };
             let parent = EntityRef { entity: entity.name.clone(), id: row.id.clone() };
-            let links = Links { parent, field: field.name.clone(), position: 0, child_ids, replace: true };
+            let links = Links { parent, field: field.name.clone(), position: 0, child_ids, replace: true, complete: true };
             write_links(tx, info, &links, synced_at)?;
         }
     }
@@ -277,9 +295,11 @@ fn field_set_id(tx: &Connection, entity: &str, columns: &[String]) -> Result<i64
 fn write_links(tx: &Connection, info: &ConnectorInfo, links: &Links, synced_at: &str) -> Result<()> {
     let table = link_table(&links.parent.entity, &links.field);
     let (entity, field) = (links.parent.entity.as_str(), links.field.as_str());
-    let owned = links.replace && info.schema.owns(entity, field);
-    let before = if owned { super::ownership::listed(tx, entity, field, &links.parent.id)? } else { Vec::new() };
+    let owned = info.schema.owns(entity, field);
     if links.replace {
+        if owned {
+            super::ownership::begin_listing(tx, (entity, field), &links.parent.id)?;
+        }
         tx.execute(&format!("DELETE FROM {table} WHERE parent_id = ?1"), [&links.parent.id]).map_err(db_error(tx))?;
     }
     let sql = format!(
@@ -290,9 +310,8 @@ fn write_links(tx: &Connection, info: &ConnectorInfo, links: &Links, synced_at: 
     for (offset, child) in links.child_ids.iter().enumerate() {
         stmt.execute(params![links.parent.id, (links.position + offset as u64) as i64, child]).map_err(db_error(tx))?;
     }
-    if owned {
-        let gone: Vec<String> = before.into_iter().filter(|id| !links.child_ids.contains(id)).collect();
-        super::ownership::relisted(tx, info, (entity, field), &gone, synced_at)?;
+    if owned && links.complete {
+        super::ownership::end_listing(tx, info, (entity, field), &links.parent.id, synced_at)?;
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! known entity of a type, or one), and the operation becomes load tasks (refs batched to each loader's
 //! max batch, leaving out refs whose fields are younger than the sync's maximum age, or, for versioned
 //! fields, whose version didn't change since they were loaded), first-page tasks
-//! of a collection, or a change-feed task.
+//! of a collection, or a change-feed task (one per entity of the target for a scoped feed).
 
 use std::collections::BTreeMap;
 
@@ -82,10 +82,28 @@ pub(super) fn expand(
                 Some(def) if def.kind == LoaderKind::ChangeFeed => {}
                 _ => return Err(format!("`{loader}` is not a change-feed loader")),
             }
-            let cursor =
-                storage.seed_state(false).map_err(|e| e.to_string())?.cursors.into_iter().find(|(l, _)| l == loader);
-            let cursor = cursor.map(|(_, c)| c);
-            spawn.push(child(TaskSpec::Changes { loader: loader.clone(), cursor, pages: 0, idle: 0 }));
+            match info.feed_scope(loader) {
+                // One feed per entity of the target, each from its own cursor.
+                Some(scope) => {
+                    let mut cursors = storage.scoped_cursors(loader).map_err(|e| e.to_string())?;
+                    for parent in refs {
+                        if parent.entity != scope {
+                            return Err(format!(
+                                "the change feed `{loader}` is followed per {scope}, not on {} {}",
+                                parent.entity, parent.id
+                            ));
+                        }
+                        let cursor = cursors.remove(&parent.id);
+                        let scope = Some(parent);
+                        spawn.push(child(TaskSpec::Changes { loader: loader.clone(), scope, cursor, pages: 0, idle: 0 }));
+                    }
+                }
+                None => {
+                    let cursors = storage.seed_state(false).map_err(|e| e.to_string())?.cursors;
+                    let cursor = cursors.into_iter().find(|(l, _)| l == loader).map(|(_, c)| c);
+                    spawn.push(child(TaskSpec::Changes { loader: loader.clone(), scope: None, cursor, pages: 0, idle: 0 }));
+                }
+            }
         }
     }
     // Expanded before (a sync whose failed tasks run again): only what is new.

@@ -5,7 +5,7 @@ use super::SyncLimits;
 use crate::data::EntityRef;
 use crate::manifest::ConnectorInfo;
 use crate::runtime::InstancePool;
-use crate::task::{Links, NewTask, Task, TaskOutcome, TaskSpec};
+use crate::task::{FeedCursor, Links, NewTask, Task, TaskOutcome, TaskSpec};
 use crate::{Error, LimitKind, Result};
 
 /// How many of these ids a collection already holds (to tell pages that add nothing new).
@@ -92,6 +92,7 @@ pub(super) async fn run(
                 let pages = (pages + 1, limits.collection_pages, LimitKind::CollectionPages);
                 check_pages(info, "load-page", &what, pages, (idle, limits.idle_pages))?;
             }
+            let complete = page.next_cursor.is_none();
             let next = page.next_cursor.map(|next| NewTask {
                 group: task.group,
                 parent: task.parent,
@@ -111,27 +112,39 @@ pub(super) async fn run(
                 position: *position,
                 child_ids,
                 replace: cursor.is_none(),
+                complete,
             };
             let mut batches = vec![page.items];
             batches.extend(page.related);
             Ok(TaskOutcome { batches, links: Some(links), spawn: next.into_iter().collect(), ..TaskOutcome::default() })
         }
-        TaskSpec::Changes { loader, cursor, pages, idle } => {
-            let call = (loader.clone(), cursor.clone());
-            let page = on_a_worker_thread(async move { instance.changes(&call.0, call.1.as_deref()).await }).await?;
+        TaskSpec::Changes { loader, scope, cursor, pages, idle } => {
+            let call = (loader.clone(), scope.clone(), cursor.clone());
+            let page = on_a_worker_thread(async move {
+                let (loader, scope, cursor) = call;
+                match &scope {
+                    Some(parent) => instance.changes_of(&loader, parent, cursor.as_deref()).await,
+                    None => instance.changes(&loader, cursor.as_deref()).await,
+                }
+            })
+            .await?;
             let changed = page.deletions.len() + page.upserts.iter().map(|b| b.rows.len()).sum::<usize>();
             let idle = if changed == 0 { idle + 1 } else { 0 };
             let more = page.has_more && Some(&page.next_cursor) != cursor.as_ref();
             if more {
-                let what = format!("change feed `{loader}`");
+                let (call, what) = match scope {
+                    Some(parent) => ("changes-of", format!("change feed `{loader}` of {} {}", parent.entity, parent.id)),
+                    None => ("changes", format!("change feed `{loader}`")),
+                };
                 let pages = (pages + 1, limits.feed_pages, LimitKind::FeedPages);
-                check_pages(info, "changes", &what, pages, (idle, limits.idle_pages))?;
+                check_pages(info, call, &what, pages, (idle, limits.idle_pages))?;
             }
             let next = more.then(|| NewTask {
                 group: task.group,
                 parent: task.parent,
                 spec: TaskSpec::Changes {
                     loader: loader.clone(),
+                    scope: scope.clone(),
                     cursor: Some(page.next_cursor.clone()),
                     pages: pages + 1,
                     idle,
@@ -140,7 +153,7 @@ pub(super) async fn run(
             Ok(TaskOutcome {
                 batches: page.upserts,
                 deletions: page.deletions,
-                cursor: Some((loader.clone(), page.next_cursor)),
+                cursor: Some(FeedCursor { loader: loader.clone(), scope: scope.clone(), cursor: page.next_cursor }),
                 spawn: next.into_iter().collect(),
                 from_change_feed: true,
                 ..TaskOutcome::default()

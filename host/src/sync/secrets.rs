@@ -33,8 +33,8 @@ pub(super) fn redact(outcome: &mut TaskOutcome, redactor: &Redactor) {
     for deleted in &mut outcome.deletions {
         clean(&mut deleted.id);
     }
-    if let Some((_, cursor)) = &mut outcome.cursor {
-        clean(cursor);
+    if let Some(feed) = &mut outcome.cursor {
+        clean(&mut feed.cursor);
     }
     for task in &mut outcome.spawn {
         if let TaskSpec::Page { cursor: Some(cursor), .. } | TaskSpec::Changes { cursor: Some(cursor), .. } =

@@ -6,7 +6,7 @@
 //! - `GET /user`, `/users/{login}`, `/user/repos` (`since`, `sort`, `direction`), `/orgs/{org}`,
 //!   `/orgs/{org}/repos`, `/orgs/{org}/members`, `/repos/{o}/{r}`, `/repos/{o}/{r}/issues` (`state`,
 //!   `since`, `sort`, `direction`; pull requests included, marked by `pull_request`), `/pulls`
-//!   (`state`, `sort`, `direction`), `/pulls/{n}/reviews`, `/issues/comments` (`since`),
+//!   (`state`, `sort`, `direction`), `/pulls/{n}`, `/pulls/{n}/reviews`, `/user/orgs`, `/issues/comments` (`since`),
 //!   `/pulls/comments` (`since`), `/labels`, `/milestones` (`state`), `/rate_limit` (not counted).
 //! - Lists: bare JSON arrays, `per_page` (default 30, at most 100) and `page`, a `Link` header with
 //!   absolute `next`, `last`, `first` and `prev` URLs (no `next` on the last page).
@@ -17,6 +17,8 @@
 //!   `max_concurrent` requests in flight, or a request the fault dice throttle, is answered 403 or 429
 //!   (in turn) with `Retry-After` and the secondary-limit message.
 //! - A deleted repository's paths are 404; a transferred one's old paths are 301 to its new ones.
+//! - Changes made through `/_fake/mutate` happen at the real time (as the `Date` header says), so a
+//!   client's `since` from its own clock sees them; the generated history is older.
 //! - GitHub's error bodies: `message`, `documentation_url`, `status` (a string).
 //! - `GET /_fake/stats`, `GET /_fake/log` and `POST /_fake/mutate` (one [`Mutation`] or a list), not
 //!   counted as requests.
@@ -160,6 +162,7 @@ impl GitHub {
         Router::new()
             .route("/user", get(viewer))
             .route("/user/repos", get(user_repos))
+            .route("/user/orgs", get(user_orgs))
             .route("/users/{login}", get(user))
             .route("/orgs/{org}", get(org))
             .route("/orgs/{org}/repos", get(org_repos))
@@ -658,6 +661,19 @@ async fn org_repos(
     list_repos(&state, &headers, &format!("/orgs/{org}/repos"), query, Some(org)).await
 }
 
+/// `/user/orgs`: the organizations the token's owner belongs to.
+async fn user_orgs(State(state): Shared, RawQuery(query): RawQuery, headers: HeaderMap) -> Answer {
+    let admitted = admit(&state, &headers, line("GET", "/user/orgs", &query)).await?;
+    let params = params(&query);
+    let (items, link) = {
+        let data = state.data.read().expect("data lock");
+        let org = json!({"login": data.org, "id": data.org_id, "node_id": format!("O_kgDO{:08}", data.org_id),
+                         "url": format!("{}/orgs/{}", admitted.base, data.org), "description": "The Acme Corporation"});
+        page_of(vec![org], &admitted.base, "/user/orgs", &params)?
+    };
+    Ok(answer(&state, &headers, &admitted, items, link))
+}
+
 async fn org_members(
     State(state): Shared,
     Path(org): Path<String>,
@@ -736,7 +752,22 @@ async fn repo_list(
             "closed" => !open,
             _ => open,
         };
-        let items: Vec<Value> = match rest.split('/').collect::<Vec<_>>().as_slice() {
+        let parts: Vec<&str> = rest.split('/').collect();
+        // One pull request: an object, not a list.
+        if let ["pulls", number] = parts.as_slice()
+            && let Ok(number) = number.parse::<u64>()
+        {
+            let issue = data
+                .issues
+                .iter()
+                .find(|i| i.repo == repo.id && i.number == number && i.pull.is_some())
+                .ok_or_else(|| error(StatusCode::NOT_FOUND, "Not Found", "/pulls/pulls#get-a-pull-request"))?;
+            let pull = issue.pull.as_ref().expect("found as a pull request");
+            let body = pull_json(base, &data, repo, issue, pull);
+            drop(data);
+            return Ok(answer(&state, &headers, &admitted, body, None));
+        }
+        let items: Vec<Value> = match parts.as_slice() {
             ["issues"] => {
                 let issues: Vec<&Issue> =
                     data.issues.iter().filter(|i| i.repo == repo.id && state_filter(i.open, "open")).collect();

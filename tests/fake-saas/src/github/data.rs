@@ -323,6 +323,14 @@ impl Dataset {
         self.now
     }
 
+    /// The instant of a change made now: the real time, as GitHub stamps changes (and its `Date`
+    /// header agrees), or a second after the one before.
+    fn tick_now(&mut self) -> i64 {
+        let real = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        self.now = (self.now + 1).max(real);
+        self.now
+    }
+
     fn words(rng: &mut Rng, n: usize) -> String {
         (0..n).map(|_| *rng.pick(WORDS)).collect::<Vec<_>>().join(" ")
     }
@@ -495,7 +503,7 @@ impl Dataset {
 
     /// Applies one change; an error says what was wrong with it.
     pub fn apply(&mut self, mutation: Mutation) -> Result<Value, String> {
-        let at = self.tick();
+        let at = self.tick_now();
         let repo_id = |data: &Dataset, full: &str| {
             let (owner, name) = full.split_once('/').ok_or_else(|| format!("`{full}` is not owner/name"))?;
             data.repo(owner, name).map(|r| r.id).ok_or_else(|| format!("no repository {full}"))
@@ -529,6 +537,51 @@ impl Dataset {
                     .ok_or_else(|| format!("no issue #{number}"))?;
                 issue.updated_at = at;
                 self.comments.push(Comment { id, repo, issue: number, author, body, created_at: at, updated_at: at });
+                Ok(json!({"id": id}))
+            }
+            Mutation::AddReview { repo, number, state, body } => {
+                let repo = repo_id(self, &repo)?;
+                let author = self.users[0].id;
+                let id = self.id();
+                let pull = self
+                    .issues
+                    .iter_mut()
+                    .find(|i| i.repo == repo && i.number == number && i.pull.is_some())
+                    .ok_or_else(|| format!("no pull request #{number}"))?;
+                pull.updated_at = at;
+                let state = REVIEW_STATES
+                    .iter()
+                    .copied()
+                    .find(|s| *s == state)
+                    .ok_or_else(|| format!("no review state {state}"))?;
+                self.reviews.push(Review { id, repo, pull: number, author, state, body, submitted_at: at });
+                Ok(json!({"id": id}))
+            }
+            Mutation::DeleteLabel { repo, name } => {
+                let repo = repo_id(self, &repo)?;
+                let label = self
+                    .labels
+                    .iter()
+                    .find(|l| l.repo == repo && l.name == name)
+                    .map(|l| l.id)
+                    .ok_or_else(|| format!("no label {name}"))?;
+                // GitHub takes a deleted label off its issues without touching their `updated_at`.
+                self.labels.retain(|l| l.id != label);
+                for issue in &mut self.issues {
+                    issue.labels.retain(|l| *l != label);
+                }
+                Ok(json!({"deleted": label}))
+            }
+            Mutation::CreateRepo { name } => {
+                let mut rng = Rng::new(self.next_id);
+                let owner = self.org.clone();
+                let index = self.repos.len();
+                let id = self.add_repo(&mut rng, owner, index);
+                if let Some(repo) = self.repos.iter_mut().find(|r| r.id == id) {
+                    repo.name = name;
+                }
+                let size = Size { issues: 4, pulls: 2, labels: 2, milestones: 1, ..Size::default() };
+                self.fill_repo(&mut rng, id, &size);
                 Ok(json!({"id": id}))
             }
             Mutation::DeleteComment { id } => {
@@ -584,6 +637,29 @@ pub enum Mutation {
         number: u64,
         /// The comment.
         body: String,
+    },
+    /// Reviews a pull request as the token's owner.
+    AddReview {
+        /// `owner/name`.
+        repo: String,
+        /// The pull request's number.
+        number: u64,
+        /// `APPROVED`, `CHANGES_REQUESTED` or `COMMENTED`.
+        state: String,
+        /// The review's text.
+        body: String,
+    },
+    /// Deletes a label (taken off its issues, which don't count as updated).
+    DeleteLabel {
+        /// `owner/name`.
+        repo: String,
+        /// The label's name.
+        name: String,
+    },
+    /// Creates a repository in the organization, with a few issues, pull requests and labels.
+    CreateRepo {
+        /// Its name.
+        name: String,
     },
     /// Deletes an issue comment (GitHub lists no deletions: it is simply gone).
     DeleteComment {

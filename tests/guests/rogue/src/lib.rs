@@ -5,8 +5,8 @@
 //!   of the built component (`normal`, or an install-time attack: `case-entities`, `case-fields`,
 //!   `id-field`, `sqlite-entity`, `wide`, `many-entities`, `entities-N`, `huge-description`, the
 //!   `limits-*` request limits of its `request_limits`, the `search-*` fields of its
-//!   `searchable_fields`, the `versions-*` groups of its `field_versions` and the `owns-*` collections
-//!   of its `owned_collections`);
+//!   `searchable_fields`, the `versions-*` groups of its `field_versions`, the `owns-*` collections
+//!   of its `owned_collections` and the `scoped-*` feeds of its `scoped_feeds`);
 //! - every other call does what the installation's `attack` config says (see [`Rogue::attack`]).
 
 use std::cell::RefCell;
@@ -22,6 +22,7 @@ use bindings::exports::max::connector::source::Guest;
 use bindings::max::connector::discovery::{DiscoveredFields, SchemaExtension};
 use bindings::max::connector::ownership::OwnedCollection;
 use bindings::max::connector::pacing::RequestLimit;
+use bindings::max::connector::scoping::ScopedFeed;
 use bindings::max::connector::text_search::SearchableField;
 use bindings::max::connector::types::*;
 use bindings::max::connector::versioned::VersionedFields;
@@ -419,6 +420,20 @@ impl Guest for Rogue {
         }
     }
 
+    /// `scoped-stranger` (an undeclared loader), `scoped-collection` (a loader that is no change feed),
+    /// `scoped-nowhere` (an undeclared entity), `scoped-twice`, `scoped-many` (17).
+    fn scoped_feeds() -> Vec<ScopedFeed> {
+        let scoped = |loader: &str, entity: &str| ScopedFeed { loader: loader.to_string(), entity: entity.to_string() };
+        match describe_as().as_str() {
+            "scoped-stranger" => vec![scoped("ghost-feed", "Item")],
+            "scoped-collection" => vec![scoped("root-items", "Root")],
+            "scoped-nowhere" => vec![scoped("item-feed", "Ghost")],
+            "scoped-twice" => vec![scoped("item-feed", "Root"), scoped("item-feed", "Item")],
+            "scoped-many" => (0..17).map(|_| scoped("item-feed", "Root")).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     fn initialise(config: Config, _discovered: SchemaExtension) -> Result<(), ConnectorError> {
         CONFIG.with(|c| *c.borrow_mut() = config);
         Ok(())
@@ -499,6 +514,10 @@ impl Guest for Rogue {
     fn changes(_loader: String, cursor: Option<String>) -> Result<ChangePage, ConnectorError> {
         let n: u64 = cursor.as_deref().and_then(|c| c.parse().ok()).unwrap_or(0);
         Ok(ChangePage { upserts: Vec::new(), deletions: Vec::new(), next_cursor: (n + 1).to_string(), has_more: true })
+    }
+
+    fn changes_of(loader: String, _parent: EntityRef, cursor: Option<String>) -> Result<ChangePage, ConnectorError> {
+        Self::changes(loader, cursor)
     }
 }
 

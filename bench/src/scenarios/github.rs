@@ -1,0 +1,103 @@
+//! The GitHub connector (Python, componentize-py) beside the Rust connectors, in one run: its load cold
+//! (compile) and warm (cache) against Linear's (Rust), a full sync's entities per second against a
+//! Linear sync of the same fakes' kind (in the bench's process, no latency), and a re-sync with nothing
+//! changed, which GitHub answers with 304s.
+
+use std::time::Instant;
+
+use max_fake_saas::github::{DEFAULT_TOKEN, GitHub, GitHubConfig, Size};
+use max_fake_saas::linear::{Linear, LinearConfig};
+
+use super::latency::LINEAR_SIZE;
+use super::rate::synced_row;
+use super::startup::time_load;
+use super::{Env, linear_project};
+use crate::measure;
+use crate::report::Row;
+
+/// Ten repositories of 300 issues and 100 pull requests, with their comments, reviews, labels and
+/// milestones: about 13,000 entities, the order of Linear's.
+const SIZE: Size = Size {
+    users: 20,
+    org_repos: 10,
+    user_repos: 0,
+    issues: 300,
+    pulls: 100,
+    labels: 10,
+    milestones: 5,
+    comments: 3,
+    reviews: 2,
+    review_comments: 2,
+};
+
+/// Measures the GitHub connector and, for the ratios, Linear's.
+pub fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
+    let github = env.acme.parent().map(|dir| dir.join("github.wasm")).unwrap_or_default();
+    let mut rows = Vec::new();
+    let mut loads = Vec::new();
+    for (name, component) in [("Linear (Rust)", &env.linear), ("GitHub (Python)", &github)] {
+        let bytes = std::fs::read(component)?;
+        let mib = bytes.len() as f64 / f64::from(1 << 20);
+        let cold =
+            measure::median_of(env.repeats().min(5), || time_load(tempfile::tempdir()?.path(), &bytes))?.as_secs_f64();
+        let cache = tempfile::tempdir()?;
+        time_load(cache.path(), &bytes)?;
+        let warm = measure::median_of(env.repeats(), || time_load(cache.path(), &bytes))?.as_secs_f64();
+        loads.push((name, mib, cold, warm));
+    }
+    let (_, _, rust_cold, rust_warm) = loads[0];
+    for (name, mib, cold, warm) in &loads {
+        let ratio = |value: f64, rust: f64| {
+            if *name == "Linear (Rust)" { String::new() } else { format!("{:.1}× Linear's", value / rust) }
+        };
+        rows.push(Row::timed(
+            "github",
+            &format!("{name}: load cold (compile), {mib:.1} MiB"),
+            *cold,
+            ratio(*cold, rust_cold),
+        ));
+        rows.push(Row::timed("github", &format!("{name}: load warm (cache)"), *warm, ratio(*warm, rust_warm)));
+    }
+
+    let linear = Linear::new(LinearConfig { size: LINEAR_SIZE, ..LinearConfig::default() });
+    let linear_server = linear.spawn("127.0.0.1:0".parse()?)?;
+    let dir = linear_project(env, "github-linear", linear_server.base_url(), &[])?;
+    let before = linear.request_count();
+    let run = measure::run(&mut measure::max(&env.bin, &dir, &["sync", "linear", "-o", "json"]))?;
+    let linear_row =
+        synced_row(&run, "github", "Linear (Rust): full sync", linear.request_count() - before, String::new())?;
+    let linear_rate = linear_row.per_second.unwrap_or(0.0);
+    rows.push(linear_row);
+
+    let fake = GitHub::new(GitHubConfig { size: SIZE, ..GitHubConfig::default() });
+    let server = fake.spawn("127.0.0.1:0".parse()?)?;
+    let dir = env.project("github")?;
+    let max = |args: &[&str]| measure::run(&mut measure::max(&env.bin, &dir, args));
+    max(&["init"])?;
+    max(&["connector", "install", "--yes", github.to_str().unwrap_or_default()])?;
+    let (base_url, token) = (format!("base_url={}", server.base_url()), format!("token={DEFAULT_TOKEN}"));
+    max(&["connect", "github", "--set", &base_url, "--set", &token, "--set", "repositories="])?;
+    let before = fake.request_count();
+    let run = max(&["sync", "github", "-o", "json"])?;
+    let mut row =
+        synced_row(&run, "github", "GitHub (Python): full sync", fake.request_count() - before, String::new())?;
+    row.note =
+        format!("{:.2}× Linear's entities/s", row.per_second.unwrap_or(0.0) / linear_rate.max(f64::MIN_POSITIVE));
+    rows.push(row);
+
+    let stats = fake.stats();
+    let (requests, counted) = (stats["requests"].as_u64().unwrap_or(0), stats["counted"].as_u64().unwrap_or(0));
+    let started = Instant::now();
+    max(&["sync", "github"])?;
+    let wall = started.elapsed().as_secs_f64();
+    let stats = fake.stats();
+    let asked = stats["requests"].as_u64().unwrap_or(0) - requests;
+    let charged = stats["counted"].as_u64().unwrap_or(0) - counted;
+    rows.push(Row::timed(
+        "github",
+        "GitHub (Python): re-sync, nothing changed",
+        wall,
+        format!("{asked} requests, {} answered 304; {charged} counted against the rate limit", asked - charged),
+    ));
+    Ok(rows)
+}
