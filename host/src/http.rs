@@ -25,6 +25,12 @@ pub(crate) use grants::{authority, host_matches};
 pub use pressure::Pressure;
 pub use redact::Redactor;
 
+tokio::task_local! {
+    /// When the connector call sending requests in this task must be answered by
+    /// ([`HttpCapability::answering_by`]).
+    static ANSWER_BY: tokio::time::Instant;
+}
+
 /// The HTTP method of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -137,7 +143,8 @@ impl SecretSource for std::collections::HashMap<String, String> {
 /// Bounds on a connector's HTTP use.
 #[derive(Debug, Clone)]
 pub struct HttpLimits {
-    /// Longest time for one request, body included.
+    /// Longest time for one request (each redirect hop), body included; not the time the rate limiter
+    /// holds it back first.
     pub request_timeout: Duration,
     /// Largest response body.
     pub max_response_bytes: u64,
@@ -316,18 +323,36 @@ impl HttpCapability {
     async fn send_live(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
         let _permit = self.in_flight.acquire().await.expect("the semaphore is never closed");
         let timeout = request.timeout.map_or(self.limits.request_timeout, |t| t.min(self.limits.request_timeout));
-        match tokio::time::timeout(timeout, self.exchange(request)).await {
-            Ok(result) => result,
-            Err(_) => {
-                self.pressure.unanswered();
-                Err(HttpError::Timeout)
-            }
+        self.exchange(request, timeout).await
+    }
+
+    /// Runs `call`, a connector call whose requests must be answered by `deadline` (its wall-clock
+    /// limit, less a margin): a request the rate limiter still holds back then is answered with a
+    /// `429` and the `Retry-After` the limiter expects, never sent, so the connector reports a rate
+    /// limit and the task waits outside the call instead of the call running out of time. Time a
+    /// request is held doesn't count against its own timeout.
+    pub async fn answering_by<F: std::future::Future>(deadline: tokio::time::Instant, call: F) -> F::Output {
+        ANSWER_BY.scope(deadline, call).await
+    }
+
+    /// The answer to a request held back past its call's deadline (see [`HttpCapability::answering_by`]).
+    fn held_back(&self) -> HttpResponse {
+        let wait = self.limiter.until_room().as_secs_f64().ceil().max(1.0) as u64;
+        let body = "Max held this request back: the API's rate limit leaves no room before this call's time is up";
+        HttpResponse {
+            status: 429,
+            headers: vec![
+                ("retry-after".to_string(), wait.to_string()),
+                ("x-max-held-back".to_string(), "rate limit".to_string()),
+                ("content-type".to_string(), "text/plain".to_string()),
+            ],
+            body: body.as_bytes().to_vec(),
         }
     }
 
     /// Sends `request` with its credential; an OAuth2 token that is about to expire is refreshed first,
     /// and one the API refuses (401) is refreshed and the request sent once more.
-    async fn exchange(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+    async fn exchange(&self, request: HttpRequest, timeout: Duration) -> Result<HttpResponse, HttpError> {
         self.check_size(&request)?;
         let mut credential = match &request.credential {
             Some(name) => Some(self.credential(name)?),
@@ -342,17 +367,21 @@ impl HttpCapability {
             && self.oauth.expiring(&*self.secrets, def)
         {
             // A failed early refresh leaves the stored token to be tried (and refreshed again on a 401).
-            if let Ok(fresh) = self.oauth.refresh(&self.oauth_context(), def, &settings, secret).await {
+            let context = self.oauth_context();
+            let refresh = self.oauth.refresh(&context, def, &settings, secret);
+            if let Ok(Ok(fresh)) = tokio::time::timeout(timeout, refresh).await {
                 *secret = fresh;
             }
         }
-        let response = self.exchange_with(&request, credential.as_ref()).await?;
+        let response = self.exchange_with(&request, credential.as_ref(), timeout).await?;
         if response.status == 401
             && let Some((def, used)) = &credential
             && let Some(settings) = oauth(def)
         {
-            match self.oauth.refresh(&self.oauth_context(), def, &settings, used).await {
-                Ok(fresh) => return self.exchange_with(&request, Some(&(def.clone(), fresh))).await,
+            let context = self.oauth_context();
+            let refresh = self.oauth.refresh(&context, def, &settings, used);
+            match tokio::time::timeout(timeout, refresh).await.unwrap_or_else(|_| Err("timed out".to_string())) {
+                Ok(fresh) => return self.exchange_with(&request, Some(&(def.clone(), fresh)), timeout).await,
                 Err(problem) => {
                     tracing::warn!(credential = %def.name, "OAuth2 refresh failed: {}", self.redact(&problem))
                 }
@@ -393,10 +422,13 @@ impl HttpCapability {
         oauth::Context { client: &self.client, grants: &self.grants, resolver: &self.resolver, secrets: &*self.secrets }
     }
 
+    /// Sends `request` hop by hop; each hop's exchange (not the wait for the rate limiter before it)
+    /// must end within `timeout`.
     async fn exchange_with(
         &self,
         request: &HttpRequest,
         credential: Option<&(CredentialDef, String)>,
+        timeout: Duration,
     ) -> Result<HttpResponse, HttpError> {
         let redactor = self.redactor();
         refuse_carried_secrets(request, &redactor)?;
@@ -421,10 +453,24 @@ impl HttpCapability {
             if let Some(body) = &body {
                 builder = builder.body(body.clone());
             }
-            let admission = self.limiter.admit(reqwest::Method::from(method).as_str(), url.path()).await;
+            let method_name = reqwest::Method::from(method);
+            let admit = self.limiter.admit(method_name.as_str(), url.path());
+            let admission = match ANSWER_BY.try_with(|by| *by) {
+                Ok(by) => match tokio::time::timeout_at(by, admit).await {
+                    Ok(admission) => admission,
+                    Err(_) => return Ok(self.held_back()),
+                },
+                Err(_) => admit.await,
+            };
             self.requests.fetch_add(1, Ordering::Relaxed);
             let sent = std::time::Instant::now();
-            let response = builder.send().await.map_err(|error| {
+            let hop_deadline = tokio::time::Instant::now() + timeout;
+            let timed_out = || {
+                self.pressure.unanswered();
+                HttpError::Timeout
+            };
+            let response = tokio::time::timeout_at(hop_deadline, builder.send()).await.map_err(|_| timed_out())?;
+            let response = response.map_err(|error| {
                 let error = transport_error(error);
                 if !matches!(error, HttpError::Denied(_)) {
                     self.pressure.unanswered();
@@ -455,7 +501,10 @@ impl HttpCapability {
                     }
                     url = next;
                 }
-                _ => return self.read(response, &redactor).await,
+                _ => {
+                    let read = tokio::time::timeout_at(hop_deadline, self.read(response, &redactor));
+                    return read.await.map_err(|_| timed_out())?;
+                }
             }
         }
         Err(HttpError::Connection(format!("more than {} redirects", self.limits.max_redirects)))

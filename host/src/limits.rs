@@ -270,7 +270,7 @@ pub const SETTINGS: &[Setting] = &[
     },
     Setting {
         key: "request-timeout-seconds",
-        about: "time for one HTTP request, body included",
+        about: "time for one HTTP request, body included (not the time a rate limit holds it back)",
         min: 1,
         max: 3600,
         get: |l| seconds(l.http.request_timeout),

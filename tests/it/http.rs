@@ -2,6 +2,7 @@
 //! hop, and failures returned as typed errors.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -500,16 +501,14 @@ fn a_secret_a_server_echoes_is_redacted_from_logs_errors_and_crash_reports() {
     }
 }
 
-/// A conditional request answered `304 Not Modified` reaches the connector as a response and is
-/// counted apart (the sync summary shows how many): against the GitHub fake, which doesn't count it
-/// against the rate limit either.
-#[tokio::test(flavor = "multi_thread")]
-async fn answers_304_not_modified_are_counted_apart() {
-    use max_fake_saas::github::{DEFAULT_TOKEN, GitHub, GitHubConfig};
+/// An HTTP capability with the GitHub fake's token, for requests to `server`, and a request for
+/// `/user` (with `If-None-Match: etag` when given, timing out after `timeout`).
+fn github_capability(
+    server: &max_fake_saas::RunningServer,
+) -> (max_host::http::HttpCapability, impl Fn(Option<&str>, Option<Duration>) -> max_host::http::HttpRequest) {
+    use max_fake_saas::github::DEFAULT_TOKEN;
     use max_host::http::{HttpCapability, HttpLimits, HttpRequest, Method, SecretSource};
     use max_host::manifest::{CredentialDef, CredentialInjection, Permissions};
-    let fake = GitHub::new(GitHubConfig::default());
-    let server = fake.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let secrets: Arc<dyn SecretSource> =
         Arc::new(std::collections::HashMap::from([("token".to_string(), DEFAULT_TOKEN.to_string())]));
     let permissions = Permissions {
@@ -521,25 +520,72 @@ async fn answers_304_not_modified_are_counted_apart() {
         ..Permissions::default()
     };
     let http = HttpCapability::new(&permissions, Some(server.base_url()), secrets, HttpLimits::default());
-    let request = |etag: Option<&str>| {
+    let url = format!("{}/user", server.base_url());
+    let request = move |etag: Option<&str>, timeout: Option<Duration>| {
         let mut headers = vec![("User-Agent".to_string(), "max-tests".to_string())];
         headers.extend(etag.map(|e| ("If-None-Match".to_string(), e.to_string())));
         HttpRequest {
             method: Method::Get,
-            url: format!("{}/user", server.base_url()),
+            url: url.clone(),
             headers,
             body: None,
             credential: Some("token".into()),
-            timeout: None,
+            timeout,
         }
     };
-    let first = http.send(request(None)).await.unwrap();
+    (http, request)
+}
+
+/// A conditional request answered `304 Not Modified` reaches the connector as a response and is
+/// counted apart (the sync summary shows how many): against the GitHub fake, which doesn't count it
+/// against the rate limit either.
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_304_not_modified_are_counted_apart() {
+    use max_fake_saas::github::{GitHub, GitHubConfig};
+    let fake = GitHub::new(GitHubConfig::default());
+    let server = fake.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (http, request) = github_capability(&server);
+    let first = http.send(request(None, None)).await.unwrap();
     assert_eq!(first.status, 200);
     let etag = first.headers.iter().find(|(n, _)| n == "etag").map(|(_, v)| v.clone()).unwrap();
-    let second = http.send(request(Some(&etag))).await.unwrap();
+    let second = http.send(request(Some(&etag), None)).await.unwrap();
     assert_eq!((second.status, second.body.len()), (304, 0));
     assert_eq!((http.not_modified_count(), http.request_count()), (1, 2));
     assert_eq!(fake.stats()["not_modified"], 1);
+}
+
+/// While the API has every request of the installation wait (a secondary limit's `Retry-After`),
+/// the wait is not the request's own time: a request held longer than its timeout is still sent when
+/// the wait ends. One held past the time its connector call has left is answered `429` with the
+/// `Retry-After` still to wait, never sent, so the connector reports the limit and the task waits
+/// outside the call instead of the call running out of time.
+#[tokio::test(flavor = "multi_thread")]
+async fn time_held_by_the_rate_limiter_is_not_a_request_s_and_ends_with_the_call() {
+    use max_fake_saas::github::{GitHub, GitHubConfig};
+    use max_host::http::HttpCapability;
+    let fake = GitHub::new(GitHubConfig::default());
+    let server = fake.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (http, request) = github_capability(&server);
+    http.send(request(None, None)).await.unwrap();
+
+    http.pause_for(Duration::from_millis(1500));
+    let started = std::time::Instant::now();
+    let waited = http.send(request(None, Some(Duration::from_millis(500)))).await.unwrap();
+    assert_eq!(waited.status, 200, "held 1.5 s with a timeout of 0.5 s, and answered");
+    assert!(started.elapsed() >= Duration::from_millis(1400), "{:?}", started.elapsed());
+
+    http.pause_for(Duration::from_secs(30));
+    let before = fake.request_count();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+    let started = std::time::Instant::now();
+    let held = HttpCapability::answering_by(deadline, http.send(request(None, None))).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "answered when the call's time was up");
+    assert_eq!(held.status, 429);
+    let header = |name: &str| held.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    let retry_after: u64 = header("retry-after").unwrap().parse().unwrap();
+    assert!((28..=30).contains(&retry_after), "the wait still ahead: {retry_after}");
+    assert_eq!(header("x-max-held-back").as_deref(), Some("rate limit"));
+    assert_eq!(fake.request_count(), before, "never sent");
 }
 
 /// A replayed answer gets the checks a live one gets: a cassette (a file anyone may have written)

@@ -280,6 +280,20 @@ impl RateLimiter {
         }
     }
 
+    /// How long until the installation's pause or a spent budget lets requests out again (zero when
+    /// nothing holds them), at most [`LONGEST_WAIT`]: what a request held back is told to wait.
+    pub fn until_room(&self) -> Duration {
+        let state = self.state.lock().expect("rate limiter lock");
+        let now = Instant::now();
+        let mut until = state.paused_until.filter(|t| *t > now);
+        for budget in state.budgets.values() {
+            if budget.remaining < budget.cost {
+                until = until.max(budget.reset.filter(|t| *t > now));
+            }
+        }
+        until.map_or(Duration::ZERO, |until| until.saturating_duration_since(now).min(LONGEST_WAIT))
+    }
+
     /// Learns from the response to a request let go at `sent`: its budget headers, and `Retry-After` on
     /// an error status.
     pub fn observe(&self, sent: Instant, status: u16, headers: &[(String, String)]) {

@@ -59,15 +59,21 @@ macro_rules! guest_call {
         $self.store.data_mut().begin_call();
         $self.store.set_epoch_deadline(1);
         let wall = $self.store.data().call_limits.wall_per_call;
+        // Requests the rate limiter would hold past the call's time are answered 429 a little before.
+        let answer_by = tokio::time::Instant::now() + wall.saturating_sub(HELD_MARGIN.min(wall / 10));
         let outcome = match &$self.bindings {
             $(Bindings::$version(bindings) => {
                 let $source = bindings.max_connector_source();
-                tokio::time::timeout(wall, $call).await
+                tokio::time::timeout(wall, crate::http::HttpCapability::answering_by(answer_by, $call)).await
             })+
         };
         $self.finish($name, outcome)?
     }};
 }
+
+/// How long before a call's wall-clock limit a request still held back by the rate limiter is
+/// answered `429` (so the connector can report the rate limit before the call runs out of time).
+const HELD_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What a version without an export answers in its place: nothing.
 fn none<T>() -> std::future::Ready<wasmtime::Result<Vec<T>>> {
