@@ -72,7 +72,13 @@ pub fn details(printer: &Printer, connector: &InstalledConnector) -> String {
     let rows: Vec<Vec<String>> = info
         .loaders
         .iter()
-        .map(|l| vec![l.name.clone(), l.entity.clone(), l.kind.to_string(), l.description.clone().unwrap_or_default()])
+        .map(|l| {
+            let kind = match info.feed_scope(&l.name) {
+                Some(scope) => format!("{} per {scope}", l.kind),
+                None => l.kind.to_string(),
+            };
+            vec![l.name.clone(), l.entity.clone(), kind, l.description.clone().unwrap_or_default()]
+        })
         .collect();
     for line in printer.table(&["NAME", "ENTITY", "KIND", "DESCRIPTION"], &rows).lines() {
         out.push(format!("  {line}"));

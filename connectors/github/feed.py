@@ -133,7 +133,10 @@ class RepositoryFeed:
                 page.next_cursor = "{}"
                 return page
             if isinstance(result, ConnectorError):
-                raise result
+                # Which list it was matters to a person reading the error (a token without access to
+                # pull requests, say).
+                path = job["u"].split("?", 1)[0].replace(self.api.base, "")
+                raise type(result)(f"{result.message or result} (GET {path})") from None
             self.take(work, job, result, rows, page)
         if waits and len(waits) == len(jobs):
             # Nothing got through: the host waits as the API asked, then runs this call again.

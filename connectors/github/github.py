@@ -107,7 +107,11 @@ class GitHub(Connector):
             info.loader(
                 Loader.collection(loader, "Repository", field, table.entity, PER_PAGE)
                 .parent_field("repository")
-                .describe(f"GET /repos/{{owner}}/{{repo}}{path.rstrip('?')} (`--full` only)")
+                .describe(
+                    f"GET /repos/{{owner}}/{{repo}}{path.rstrip('?')}"
+                    + (", then /pulls/comments" if field == "comments" else "")
+                    + " (`--full` only)"
+                )
             )
         info.loader(
             Loader.collection("pull-request-reviews", "PullRequest", "reviews", "Review", PER_PAGE)

@@ -13,6 +13,31 @@ use crate::{Error, Result};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// How many times an onboarding call the API rate-limited or failed for a moment is tried again.
+const ONBOARDING_RETRIES: u32 = 4;
+/// The longest wait before one of those tries (the person at the prompt is waiting too).
+const ONBOARDING_LONGEST_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Awaits a connector call, trying it again, after the wait the API asked for, when it was rate
+/// limited or failed for a moment (a 503, a secondary rate limit), as a sync would.
+macro_rules! patiently {
+    ($call:expr) => {{
+        let mut attempt = 0;
+        loop {
+            match $call.await {
+                Err(error) => match crate::sync::retry_delay(&error, attempt, ONBOARDING_LONGEST_WAIT) {
+                    Some(wait) if attempt < ONBOARDING_RETRIES => {
+                        attempt += 1;
+                        tokio::time::sleep(wait).await;
+                    }
+                    _ => break Err(error),
+                },
+                done => break done,
+            }
+        }
+    }};
+}
+
 /// What an onboarding asks for, and what it was told before.
 #[derive(Debug, Clone)]
 pub struct ConnectRequest {
@@ -414,32 +439,6 @@ impl Onboarding<'_> {
         Error::ValidationFailed { connector: self.connector.name.clone(), fault, step, cause: Box::new(error) }
     }
 }
-
-/// How many times an onboarding call the API rate-limited or failed for a moment is tried again.
-const ONBOARDING_RETRIES: u32 = 4;
-/// The longest wait before one of those tries (the person at the prompt is waiting too).
-const ONBOARDING_LONGEST_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// Awaits a connector call, trying it again, after the wait the API asked for, when it was rate
-/// limited or failed for a moment (a 503, a secondary rate limit), as a sync would.
-macro_rules! patiently {
-    ($call:expr) => {{
-        let mut attempt = 0;
-        loop {
-            match $call.await {
-                Err(error) => match crate::sync::retry_delay(&error, attempt, ONBOARDING_LONGEST_WAIT) {
-                    Some(wait) if attempt < ONBOARDING_RETRIES => {
-                        attempt += 1;
-                        tokio::time::sleep(wait).await;
-                    }
-                    _ => break Err(error),
-                },
-                done => break done,
-            }
-        }
-    }};
-}
-use patiently;
 
 fn refused(key: &str, reason: impl Into<String>) -> Error {
     Error::AnswerRefused { key: key.to_string(), reason: reason.into() }

@@ -27,9 +27,14 @@ const KEY: &str = "key-5c2e-secret-31bb";
 
 impl Arena {
     fn new() -> Arena {
+        Arena::described_as("normal")
+    }
+
+    /// The arena with the rogue's description `variant` installed.
+    fn described_as(variant: &str) -> Arena {
         let project = TestProject::new();
         project.max().arg("init").assert().success();
-        let (component, path) = rogue_as("normal");
+        let (component, path) = rogue_as(variant);
         project.max().args(["connector", "install", "--yes"]).arg(&path).assert().success();
         let (acme, acme_server) = project.connect_acme();
         Arena { project, acme, _acme_server: acme_server, _component: component }
@@ -401,6 +406,17 @@ fn endless_pagination_and_change_feeds_are_bounded() {
     arena.refused("feed", &["5 pages of change feed `item-feed` in a row added nothing new"]);
     arena.connect("long-feed", "feed", max_tests::listening_url(), &["--limit", "feed-pages=3"]);
     arena.refused("long-feed", &["change feed `item-feed` has more than 3 pages", "feed-pages"]);
+}
+
+/// Class 9, scoped (contract 0.4.0): a change feed followed per entity that always has more is stopped
+/// by the same limits, naming the entity whose feed it is.
+#[test]
+fn an_endless_scoped_change_feed_is_bounded() {
+    let arena = Arena::described_as("scoped-root");
+    arena.connect("long-feed", "feed", max_tests::listening_url(), &["--limit", "feed-pages=3"]);
+    arena.refused("long-feed", &["change feed `item-feed` of Root root has more than 3 pages", "feed-pages"]);
+    arena.connect("idle-feed", "feed", max_tests::listening_url(), &["--limit", "idle-pages=5"]);
+    arena.refused("idle-feed", &["5 pages of change feed `item-feed` of Root root in a row added nothing new"]);
 }
 
 /// Class 10: a cursor counts against the result limit and is capped before it is stored.

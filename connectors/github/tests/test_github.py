@@ -116,6 +116,15 @@ class Feed(unittest.TestCase):
             _, state = self.run_feed(c, first.next_cursor)
         self.assertEqual(state["s"]["labels"], [None, 'W/"labels"'])
 
+    def test_a_list_the_token_may_not_read_is_named_in_the_refusal(self):
+        with FakeHttp() as fake:
+            self.serve_repository(fake)
+            fake.get(f"{BASE}/repos/{REPO}/pulls", json={"message": "Resource not accessible by personal access token"}, status=403)
+            with self.assertRaises(Forbidden) as raised:
+                self.run_feed(connector())
+        self.assertIn("Resource not accessible by personal access token", str(raised.exception))
+        self.assertIn(f"GET /repos/{REPO}/pulls", str(raised.exception))
+
     def test_every_request_rate_limited_is_the_call_rate_limited(self):
         with FakeHttp() as fake:
             fake.route("get", f"{BASE}/repos/{REPO}/issues", lambda r: response(429, {"message": "secondary"}, retry_after="2"))

@@ -420,11 +420,13 @@ impl Guest for Rogue {
         }
     }
 
-    /// `scoped-stranger` (an undeclared loader), `scoped-collection` (a loader that is no change feed),
-    /// `scoped-nowhere` (an undeclared entity), `scoped-twice`, `scoped-many` (17).
+    /// `scoped-root` (a well-formed one: `item-feed` per `Root`), `scoped-stranger` (an undeclared
+    /// loader), `scoped-collection` (a loader that is no change feed), `scoped-nowhere` (an undeclared
+    /// entity), `scoped-twice`, `scoped-many` (17).
     fn scoped_feeds() -> Vec<ScopedFeed> {
         let scoped = |loader: &str, entity: &str| ScopedFeed { loader: loader.to_string(), entity: entity.to_string() };
         match describe_as().as_str() {
+            "scoped-root" => vec![scoped("item-feed", "Root")],
             "scoped-stranger" => vec![scoped("ghost-feed", "Item")],
             "scoped-collection" => vec![scoped("root-items", "Root")],
             "scoped-nowhere" => vec![scoped("item-feed", "Ghost")],
