@@ -499,6 +499,104 @@ pub enum Error {
         /// The signer's public key.
         key: String,
     },
+    /// A name in the trust policy is refused, or names no key.
+    #[error("trusted key `{name}`: {reason}")]
+    TrustName {
+        /// The name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An `oci://` reference doesn't parse.
+    #[error("`{reference}` is not a registry reference: {reason}")]
+    BadReference {
+        /// What was given.
+        reference: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A registry could not be reached, or failed.
+    #[error("registry {registry}: {reason}")]
+    RegistryUnreachable {
+        /// The registry (`host:port`).
+        registry: String,
+        /// What happened.
+        reason: String,
+    },
+    /// A registry refused the credentials (or asked for some).
+    #[error("registry {registry} refused access: {reason}")]
+    RegistryDenied {
+        /// The registry.
+        registry: String,
+        /// What it said.
+        reason: String,
+    },
+    /// Nothing at a reference: no such repository, tag or digest.
+    #[error("{reference}: not in the registry ({reason})")]
+    ArtifactNotFound {
+        /// The reference.
+        reference: String,
+        /// What the registry said.
+        reason: String,
+    },
+    /// An artifact that is not a WebAssembly component as the Wasm OCI artifact layout packs one.
+    #[error("{reference} is not a connector artifact: {reason}")]
+    NotAComponentArtifact {
+        /// The reference.
+        reference: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Downloaded bytes that don't hash to the digest they were asked for by.
+    #[error("{reference}: the {what} downloaded has digest {found}, not {expected}")]
+    DigestMismatch {
+        /// The reference.
+        reference: String,
+        /// What was downloaded (`component`, `manifest`).
+        what: String,
+        /// The digest asked for.
+        expected: String,
+        /// The digest of what came.
+        found: String,
+    },
+    /// An artifact larger than the download limit.
+    #[error("{reference}: the {what} is {size} bytes, more than the {limit} allowed")]
+    ArtifactTooLarge {
+        /// The reference.
+        reference: String,
+        /// What was downloaded (`component`, `signature`).
+        what: String,
+        /// Its size, as announced or as downloaded so far.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// An artifact from a registry without a signature.
+    #[error("{reference} is not signed by its publisher")]
+    UnsignedArtifact {
+        /// The reference.
+        reference: String,
+    },
+    /// A connector that can't be upgraded from a registry.
+    #[error("{name} can't be upgraded: {reason}")]
+    NotUpgradable {
+        /// The connector.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// A tag that points at other bytes than the lock file recorded.
+    #[error("{reference} now points at {found}, not at the {locked} the lock file recorded for {name}")]
+    LockMismatch {
+        /// The connector.
+        name: String,
+        /// The reference.
+        reference: String,
+        /// The digest in the lock file.
+        locked: String,
+        /// The digest the registry has now.
+        found: String,
+    },
     /// `--retry-failed` found no failed tasks to run again.
     #[error("{label} has no failed tasks to retry: {reason}")]
     NothingToRetry {
@@ -565,6 +663,17 @@ impl Error {
             Error::BadKey { .. } => "bad_key",
             Error::BadSignature { .. } => "bad_signature",
             Error::UntrustedSigner { .. } => "untrusted_signer",
+            Error::TrustName { .. } => "trust_name",
+            Error::BadReference { .. } => "bad_reference",
+            Error::RegistryUnreachable { .. } => "registry_unreachable",
+            Error::RegistryDenied { .. } => "registry_denied",
+            Error::ArtifactNotFound { .. } => "artifact_not_found",
+            Error::NotAComponentArtifact { .. } => "not_a_component_artifact",
+            Error::DigestMismatch { .. } => "digest_mismatch",
+            Error::ArtifactTooLarge { .. } => "artifact_too_large",
+            Error::UnsignedArtifact { .. } => "unsigned_artifact",
+            Error::LockMismatch { .. } => "lock_mismatch",
+            Error::NotUpgradable { .. } => "not_upgradable",
             Error::NotResumable { .. } => "not_resumable",
             Error::NothingToRetry { .. } => "nothing_to_retry",
         }

@@ -32,10 +32,12 @@ pub mod format;
 mod front;
 pub mod limits;
 pub mod manifest;
+mod marketplace;
 pub mod onboarding;
 pub mod project;
 pub mod query;
 mod reach;
+pub mod registry;
 pub mod signing;
 pub mod task;
 pub mod text;
@@ -44,6 +46,9 @@ pub use data::ConnectorError;
 pub use error::{Error, LimitKind, Result};
 pub use front::{
     Host, Overview, Progress, RetiredField, SchemaView, SearchResult, Status, SyncRequest, inspect_component,
+};
+pub use marketplace::{
+    FetchOptions, FetchedConnector, Listed, Published, publish_component, search_registry, sign_published,
 };
 pub use runtime::CONTRACT_VERSION;
 pub use storage::{Freshness, LastSyncs, Timestamp};

@@ -4,6 +4,8 @@
 mod connectors;
 mod files;
 mod installations;
+mod lock;
+mod trust;
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +17,9 @@ pub use connectors::{
 pub use installations::{
     DEFAULT_NAME, FileSecrets, Installation, InstallationFile, InstallationStore, SandboxSettings, SyncLock, valid_name,
 };
+
+pub use lock::{LockStore, LockedConnector};
+pub use trust::{TrustStore, TrustedKey};
 
 use crate::{Error, Result};
 
@@ -100,6 +105,16 @@ impl Project {
     /// The installed connectors.
     pub fn connectors(&self) -> ConnectorStore {
         ConnectorStore::new(self.connectors_dir(), self.installations_dir())
+    }
+
+    /// The publisher keys this project trusts (`.max/trust.json`).
+    pub fn trust(&self) -> TrustStore {
+        TrustStore::new(self.max_dir().join("trust.json"))
+    }
+
+    /// What was installed from registries (`.max/connectors.lock`).
+    pub fn lock(&self) -> LockStore {
+        LockStore::new(self.max_dir().join("connectors.lock"))
     }
 }
 

@@ -7,7 +7,7 @@
 
 mod bindings;
 mod cache;
-mod contract;
+pub(crate) mod contract;
 mod convert;
 mod imports;
 mod instance;

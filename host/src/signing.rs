@@ -125,6 +125,21 @@ pub fn verify(component: &[u8], signature_text: &str, signature_path: &Path, tru
     Ok(signer)
 }
 
+/// Signs `payload` (a registry signature's payload, which names the artifact's digest) with the
+/// secret key in `key_text`: the signature's 64 bytes and the signer's public key (hex).
+pub fn sign_payload(payload: &[u8], key_text: &str, key_path: &Path) -> Result<([u8; 64], String)> {
+    let key = SigningKey::from_bytes(&secret_seed(key_text, key_path)?);
+    Ok((key.sign(payload).to_bytes(), hex(key.verifying_key().as_bytes())))
+}
+
+/// Whether `signature` signs `payload` with the public key `key` (hex).
+pub fn verify_payload(payload: &[u8], signature: &[u8], key: &str) -> bool {
+    let Some(key) = unhex(key).and_then(|b| <[u8; 32]>::try_from(b).ok()) else { return false };
+    let Ok(key) = VerifyingKey::from_bytes(&key) else { return false };
+    let Ok(signature) = <[u8; 64]>::try_from(signature) else { return false };
+    key.verify(payload, &Signature::from_bytes(&signature)).is_ok()
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

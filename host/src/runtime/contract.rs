@@ -74,6 +74,13 @@ fn names(bytes: &[u8], path: &str) -> Result<Names> {
     Ok(names)
 }
 
+/// The names of the component `bytes`' own imports and exports (`max:connector/http@0.4.0`,
+/// `max:connector/source@0.4.0`, WASI's), read without compiling it; `path` names it in errors.
+pub(crate) fn interface_names(bytes: &[u8], path: &str) -> Result<(Vec<String>, Vec<String>)> {
+    let Names { imports, exports } = names(bytes, path)?;
+    Ok((imports, exports))
+}
+
 /// Reads and checks the contract version of the component `bytes`, and that it imports only what the
 /// host provides, before it is compiled; `path` names it in errors.
 pub(crate) fn probe(bytes: &[u8], path: &str) -> Result<Version> {
