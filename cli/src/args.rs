@@ -10,6 +10,7 @@ use crate::commands::connector::ConnectorCommand;
 use crate::commands::init::InitCommand;
 use crate::commands::inventory::{LsCommand, SchemaCommand, StatusCommand};
 use crate::commands::limits::LimitsCommand;
+use crate::commands::marketplace::TrustCommand;
 use crate::commands::search::SearchCommand;
 use crate::commands::sync::SyncCommand;
 
@@ -122,6 +123,8 @@ pub enum Command {
     Ls(LsCommand),
     Status(StatusCommand),
     Limits(LimitsCommand),
+    #[command(subcommand)]
+    Trust(TrustCommand),
     Completions(CompletionsCommand),
 }
 

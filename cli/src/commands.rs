@@ -7,6 +7,7 @@ pub mod connector;
 pub mod init;
 pub mod inventory;
 pub mod limits;
+pub mod marketplace;
 pub mod search;
 pub mod signatures;
 pub mod sync;
@@ -31,6 +32,7 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Ls(command) => command.run(&cli.global, printer),
         Command::Status(command) => command.run(&cli.global, printer),
         Command::Limits(command) => command.run(&cli.global, printer),
+        Command::Trust(command) => command.run(&cli.global, printer),
         Command::Completions(command) => command.run(),
     }
 }

@@ -107,8 +107,38 @@ pub fn hint(error: &HostError) -> Option<String> {
             "get the component and its .sig from the publisher again; don't install a file whose signature fails".into()
         }
         HostError::UntrustedSigner { .. } => {
-            "if you trust this publisher, pass their public key file with --trust".into()
+            "if you trust this publisher: `max trust add publisher.pub` (a registry artifact), or --trust publisher.pub (a file)".into()
         }
+        HostError::NotUpgradable { .. } => {
+            "install a newer version from its file, or from a registry: max connector install oci://…".into()
+        }
+        HostError::TrustName { .. } => "`max trust list` shows the trusted keys and their names".into(),
+        HostError::BadReference { .. } => "write it as oci://REGISTRY/NAMESPACE/NAME:TAG, or …@sha256:DIGEST".into(),
+        HostError::RegistryUnreachable { .. } => {
+            "check the registry's address and that it is up, then try again; nothing was installed".into()
+        }
+        HostError::RegistryDenied { .. } => {
+            "log in with `docker login REGISTRY`, or pass --username with --password-stdin".into()
+        }
+        HostError::ArtifactNotFound { .. } => {
+            "check the name and tag; `max connector search QUERY --registry REGISTRY` lists what it holds".into()
+        }
+        HostError::NotAComponentArtifact { .. } => {
+            "it wasn't published as a connector (`max connector publish` pushes one); nothing was installed".into()
+        }
+        HostError::DigestMismatch { .. } => {
+            "the registry served other bytes than it announced (tampered, or damaged in transit); nothing was installed".into()
+        }
+        HostError::ArtifactTooLarge { .. } => {
+            "nothing was installed; connectors are a few MiB: raise the limit with --max-mib only for one you expect to be larger".into()
+        }
+        HostError::UnsignedArtifact { .. } => {
+            "install it only if you trust where it comes from: --allow-unsigned; nothing was installed".into()
+        }
+        HostError::LockMismatch { reference, locked, .. } => format!(
+            "the tag was re-pushed with other bytes; install the recorded ones with `max connector install {}@{locked}`, or review the new ones with `max connector install {reference}`",
+            reference.split('@').next().unwrap_or(reference).rsplit_once(':').filter(|(head, _)| head.contains('/')).map_or(reference.as_str(), |(head, _)| head)
+        ),
         HostError::UngrantedHost { granted, .. } => format!("its hosts: {}", granted.join(", ")),
         HostError::AnswerRefused { key, .. } => format!("give another value with --set {key}=VALUE"),
         HostError::ValidationFailed { fault: Fault::Service, .. } => {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::{authoring, signatures};
+use super::{authoring, marketplace, signatures};
 use crate::args::GlobalArgs;
 use crate::commands::host;
 use crate::output::{Printer, printable};
@@ -21,9 +21,31 @@ pub enum ConnectorCommand {
     /// consistent description within the install limits), its sha256 recorded, and a copy kept under
     /// `.max/connectors/`. `max limits` lists the install limits; `--limit` raises one for this install.
     #[command(
-        after_help = "Examples:\n  max connector install ./linear.wasm\n  max connector install ./linear.wasm --yes --require-signed --trust publisher.pub\n  max connector install ./big.wasm --limit entities=2000"
+        after_help = "Examples:\n  max connector install ./linear.wasm\n  max connector install ./linear.wasm --yes --require-signed --trust publisher.pub\n  max connector install oci://ghcr.io/acme/linear:0.3.0      (signed by a key of `max trust list`)\n  max connector install                                     (what .max/connectors.lock records)\n  max connector install ./big.wasm --limit entities=2000"
     )]
     Install(InstallArgs),
+    /// Publish a component to an OCI registry (GHCR, Docker Hub, Harbor, `registry`), signed with your key.
+    ///
+    /// It is pushed as a Wasm OCI artifact (config `application/vnd.wasm.config.v0+json`, one
+    /// `application/wasm` layer) with annotations naming it, its version, contract and permissions;
+    /// `--key` attaches your signature the way cosign does (tag `sha256-<digest>.sig`). Registry
+    /// credentials: your Docker credentials (`docker login`), or --username with --password-stdin.
+    #[command(
+        after_help = "Examples:\n  max connector publish ./linear.wasm oci://ghcr.io/acme/linear:0.3.0 --key acme.key\n  echo $TOKEN | max connector publish ./linear.wasm oci://registry.example.com/max/linear:0.3.0 --key acme.key --username ci --password-stdin"
+    )]
+    Publish(marketplace::PublishArgs),
+    /// Upgrade a connector installed from a registry to the newest version there.
+    ///
+    /// The newest version tag of its repository is fetched and checked as an install checks it,
+    /// what it asks for beyond the installed version is shown, and it replaces the installed one only
+    /// once it has loaded (and you said yes).
+    #[command(after_help = "Examples:\n  max connector upgrade linear\n  max connector upgrade linear --yes")]
+    Upgrade(marketplace::UpgradeArgs),
+    /// List the connectors in an OCI registry (its catalog, and each one's newest version).
+    #[command(
+        after_help = "Examples:\n  max connector search --registry registry.example.com\n  max connector search crm --registry registry.example.com/acme"
+    )]
+    Search(marketplace::SearchArgs),
     /// List the installed connectors.
     #[command(after_help = "Examples:\n  max connector list\n  max connector list -o json")]
     List,
@@ -39,8 +61,11 @@ pub enum ConnectorCommand {
     /// Make a publisher key pair for signing components (ed25519).
     #[command(after_help = "Examples:\n  max connector keygen --out publisher")]
     Keygen(signatures::KeygenArgs),
-    /// Sign a component with your secret key, writing `<file>.sig` beside it.
-    #[command(after_help = "Examples:\n  max connector sign ./linear.wasm --key publisher.key")]
+    /// Sign a component with your secret key: a file (writing `<file>.sig` beside it), or a connector
+    /// published to a registry (its signature attached there, beside those of other keys).
+    #[command(
+        after_help = "Examples:\n  max connector sign ./linear.wasm --key publisher.key\n  max connector sign oci://ghcr.io/acme/linear:0.3.0 --key reviewer.key"
+    )]
     Sign(signatures::SignArgs),
     /// Check a component's signature against publisher keys you trust.
     #[command(after_help = "Examples:\n  max connector verify ./linear.wasm --trust publisher.pub")]
@@ -80,8 +105,10 @@ pub enum ConnectorCommand {
 /// Arguments of `install`.
 #[derive(Debug, Args)]
 pub struct InstallArgs {
-    /// The component file.
-    file: PathBuf,
+    /// A component file (`./linear.wasm`), or a registry reference (`oci://ghcr.io/acme/linear:0.3.0`,
+    /// `oci://…@sha256:…`); none: every connector the lock file (`.max/connectors.lock`) records,
+    /// exactly as recorded.
+    source: Option<String>,
     /// Install without asking for confirmation (for scripts).
     #[arg(short, long)]
     yes: bool,
@@ -90,6 +117,8 @@ pub struct InstallArgs {
     limits: Vec<String>,
     #[command(flatten)]
     signed: signatures::RequireSigned,
+    #[command(flatten)]
+    registry: marketplace::RegistryInstall,
 }
 
 /// Arguments of `inspect`.
@@ -114,11 +143,14 @@ impl ConnectorCommand {
     pub async fn run(self, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
         match self {
             ConnectorCommand::Install(args) => install(args, global, printer).await,
+            ConnectorCommand::Publish(args) => marketplace::publish(args, printer).await,
+            ConnectorCommand::Upgrade(args) => marketplace::upgrade(args, global, printer).await,
+            ConnectorCommand::Search(args) => marketplace::search(args, printer).await,
             ConnectorCommand::List => list(global, printer),
             ConnectorCommand::Inspect(args) => inspect(args, global, printer).await,
             ConnectorCommand::Remove(args) => remove(args, global, printer),
             ConnectorCommand::Keygen(args) => signatures::keygen(args, printer),
-            ConnectorCommand::Sign(args) => signatures::sign(args, printer),
+            ConnectorCommand::Sign(args) => signatures::sign(args, printer).await,
             ConnectorCommand::Verify(args) => signatures::verify(args, printer),
             ConnectorCommand::New(args) => authoring::new(args, printer),
             ConnectorCommand::Build(args) => authoring::build(args, printer),
@@ -128,25 +160,21 @@ impl ConnectorCommand {
 }
 
 async fn install(args: InstallArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
-    let host = host(global)?;
     let limits = max_host::limits::install_limits(&args.limits)?;
-    let signer = args.signed.check(&args.file)?;
-    let pending = host.prepare_install(&args.file, &limits).await?;
-    let added = pending.added_permissions();
+    let file = match &args.source {
+        None => return marketplace::install_locked(&args.registry, limits, args.yes, global, printer).await,
+        Some(source) if max_host::registry::OciReference::is_reference(source) => {
+            args.signed.refuse_for_registry()?;
+            return marketplace::install_reference(source, &args.registry, limits, args.yes, global, printer).await;
+        }
+        Some(file) => PathBuf::from(file),
+    };
+    let host = host(global)?;
+    let signer = args.signed.check(&file)?;
+    let pending = host.prepare_install(&file, &limits).await?;
     if (!printer.is_json() && !prompt::quiet()) || !args.yes {
-        prompt::say(&render::summary(&printer.on_stderr(), &pending.connector));
-        if let Some(signer) = &signer {
-            prompt::say(&format!("  Signed by {signer}, a key you trust."));
-        }
-        if let Some(previous) = &pending.previous {
-            prompt::say(&format!("\n  Replaces the installed {} {}.", previous.name, previous.version));
-            if !added.is_empty() {
-                prompt::say("  It asks for more than the installed version was granted:");
-                for line in &added {
-                    prompt::say(&format!("    + {line}"));
-                }
-            }
-        }
+        let provenance: Vec<String> = signer.iter().map(|s| format!("Signed by {s}, a key you trust.")).collect();
+        show_pending(&pending, &provenance, printer);
     }
     if !args.yes {
         crate::commands::confirm(
@@ -154,7 +182,7 @@ async fn install(args: InstallArgs, global: &GlobalArgs, printer: &Printer) -> a
             "not installing",
         )?;
     }
-    let installed = pending.commit()?;
+    let installed = host.install_pending(pending)?;
     if printer.is_json() {
         return printer.json(&installed);
     }
@@ -166,6 +194,25 @@ async fn install(args: InstallArgs, global: &GlobalArgs, printer: &Printer) -> a
     ))?;
     prompt::note(&printer.on_stderr().dim(&format!("Next: max connector inspect {}", installed.name)));
     Ok(())
+}
+
+/// Shows what installing `pending` does: the connector and what it asks for, where it comes from
+/// (`provenance`), and what it asks for beyond the version it replaces.
+pub(super) fn show_pending(pending: &max_host::project::PendingInstall, provenance: &[String], printer: &Printer) {
+    prompt::say(&render::summary(&printer.on_stderr(), &pending.connector));
+    for line in provenance {
+        prompt::say(&format!("  {line}"));
+    }
+    if let Some(previous) = &pending.previous {
+        prompt::say(&format!("\n  Replaces the installed {} {}.", previous.name, previous.version));
+        let added = pending.added_permissions();
+        if !added.is_empty() {
+            prompt::say("  It asks for more than the installed version was granted:");
+            for line in &added {
+                prompt::say(&format!("    + {line}"));
+            }
+        }
+    }
 }
 
 fn list(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
@@ -227,7 +274,7 @@ async fn inspect(args: InspectArgs, global: &GlobalArgs, printer: &Printer) -> a
 }
 
 fn remove(args: NameArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
-    let removed = host(global)?.project().connectors().remove(&args.name)?;
+    let removed = host(global)?.remove_connector(&args.name)?;
     if printer.is_json() {
         return printer.json(&serde_json::json!({
             "removed": removed.name, "version": removed.version, "damaged": removed.damaged,

@@ -20,14 +20,17 @@ pub struct KeygenArgs {
 /// Arguments of `sign`.
 #[derive(Debug, Args)]
 pub struct SignArgs {
-    /// The component to sign.
-    file: PathBuf,
+    /// The component file to sign (writes `<file>.sig`), or a connector published to a registry
+    /// (`oci://…:tag` or `…@sha256:…`), whose signature is attached there beside any others.
+    source: String,
     /// Your secret key (`.key` from `max connector keygen`).
     #[arg(long)]
     key: PathBuf,
-    /// Replace an existing signature made with another key.
+    /// Replace an existing signature file made with another key.
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    login: super::marketplace::RegistryLogin,
 }
 
 /// Arguments of `verify`.
@@ -86,12 +89,16 @@ pub fn keygen(args: KeygenArgs, printer: &Printer) -> anyhow::Result<()> {
     ))
 }
 
-/// Signs a component, writing `<file>.sig`.
-pub fn sign(args: SignArgs, printer: &Printer) -> anyhow::Result<()> {
-    let component = std::fs::read(&args.file).map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
+/// Signs a component, writing `<file>.sig`, or a published connector in its registry.
+pub async fn sign(args: SignArgs, printer: &Printer) -> anyhow::Result<()> {
+    if max_host::registry::OciReference::is_reference(&args.source) {
+        return super::marketplace::sign_reference(&args.source, &args.key, &args.login, printer).await;
+    }
+    let file = PathBuf::from(&args.source);
+    let component = std::fs::read(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let key = std::fs::read_to_string(&args.key).map_err(|e| anyhow::anyhow!("{}: {e}", args.key.display()))?;
     let signature = signing::sign(&component, &key, &args.key)?;
-    let path = signing::signature_path(&args.file);
+    let path = signing::signature_path(&file);
     if let Ok(existing) = std::fs::read_to_string(&path)
         && !args.force
     {
@@ -109,7 +116,7 @@ pub fn sign(args: SignArgs, printer: &Printer) -> anyhow::Result<()> {
     if printer.is_json() {
         return printer.json(&serde_json::json!({ "signature": path }));
     }
-    printer.text(&format!("Signed {}: {}", args.file.display(), path.display()))
+    printer.text(&format!("Signed {}: {}", file.display(), path.display()))
 }
 
 /// Checks a component's signature against trusted keys.
@@ -122,6 +129,20 @@ pub fn verify(args: VerifyArgs, printer: &Printer) -> anyhow::Result<()> {
 }
 
 impl RequireSigned {
+    /// Refuses the file-signature flags for a registry artifact, whose signature is checked against
+    /// the project's trust policy instead.
+    pub fn refuse_for_registry(&self) -> anyhow::Result<()> {
+        if self.require_signed || !self.trust.is_empty() || self.signature.is_some() {
+            return Err(crate::failure::Failure::new(
+                "usage",
+                "--require-signed, --trust and --signature are for component files",
+                "a registry artifact is always checked against the keys of `max trust list`: add one with `max trust add publisher.pub`",
+            )
+            .into());
+        }
+        Ok(())
+    }
+
     /// When a signature is required, checks it; returns the signer.
     pub fn check(&self, file: &Path) -> anyhow::Result<Option<String>> {
         if !self.require_signed {
