@@ -19,6 +19,7 @@ mod kit;
 mod languages;
 mod linear;
 mod linear_fake;
+mod marketplace;
 mod onboarding;
 mod packed;
 mod pipeline;

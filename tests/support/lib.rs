@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use max_host::http::{HttpCapability, HttpLimits, SecretSource};
 use max_host::manifest::Permissions;
@@ -462,4 +463,109 @@ pub fn small_acme() -> max_fake_saas::acme::Acme {
     let size =
         Size { workspaces: 1, users: 3, projects: 2, tasks_per_project: 40, files_per_project: 2, history: false };
     Acme::new(AcmeConfig { size, ..AcmeConfig::default() })
+}
+
+/// A real OCI registry on loopback: the distribution `registry` server (Debian's `docker-registry`
+/// package, which `cargo xtask` installs when it is missing), on a free port, storing in a folder of
+/// its own; stopped when dropped.
+pub struct OciRegistry {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+    /// `127.0.0.1:PORT`.
+    pub address: String,
+}
+
+impl OciRegistry {
+    /// The user a registry started with [`OciRegistry::start_with_login`] lets in.
+    pub const USER: &'static str = "tester";
+    /// That user's password.
+    pub const PASSWORD: &'static str = "s3cret-registry-pass";
+
+    /// Starts one open to anyone and waits until it answers `GET /v2/`.
+    pub fn start() -> OciRegistry {
+        OciRegistry::started(None)
+    }
+
+    /// Starts one that lets in only [`OciRegistry::USER`] with [`OciRegistry::PASSWORD`] (HTTP basic
+    /// authentication from an htpasswd file, as a self-hosted registry is commonly run).
+    pub fn start_with_login() -> OciRegistry {
+        OciRegistry::started(Some(OciRegistry::USER))
+    }
+
+    fn started(user: Option<&str>) -> OciRegistry {
+        let binary =
+            std::env::var_os("MAX_OCI_REGISTRY").map_or_else(|| PathBuf::from("docker-registry"), PathBuf::from);
+        let dir = tempfile::tempdir().expect("a folder for the registry");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let address = format!("127.0.0.1:{port}");
+        let config = dir.path().join("config.yml");
+        let storage = dir.path().join("storage");
+        let mut text = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {address}\n",
+            storage.display()
+        );
+        if let Some(user) = user {
+            // The bcrypt hash of PASSWORD.
+            let hash = "$2b$12$jPNgE12kJ3oR6B5s8FrdDOgnZf41/Q4zyZcBlBNUsCQNBv8bHYpW2";
+            let htpasswd = dir.path().join("htpasswd");
+            std::fs::write(&htpasswd, format!("{user}:{hash}\n")).expect("the registry's htpasswd");
+            text.push_str(&format!("auth:\n  htpasswd:\n    realm: max-test\n    path: {}\n", htpasswd.display()));
+        }
+        std::fs::write(&config, text).expect("the registry's config");
+        let child = std::process::Command::new(&binary)
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("{}: {e} (install Debian's docker-registry, or `cargo xtask test` does)", binary.display())
+            });
+        let registry = OciRegistry { child, dir, address };
+        for _ in 0..200 {
+            if registry.get("/v2/").is_some_and(|(status, _)| status == 200 || (user.is_some() && status == 401)) {
+                return registry;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the registry at {} never answered", registry.address);
+    }
+
+    /// `oci://127.0.0.1:PORT/<path>`.
+    pub fn reference(&self, path: &str) -> String {
+        format!("oci://{}/{path}", self.address)
+    }
+
+    /// `GET path` with `accept`: the status and body (none when the registry can't be reached).
+    pub fn get_with(&self, path: &str, accept: &str) -> Option<(u16, Vec<u8>)> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&self.address).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: {}\r\nAccept: {accept}\r\n\r\n", self.address).ok()?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).ok()?;
+        let split = response.windows(4).position(|w| w == b"\r\n\r\n")?;
+        let head = String::from_utf8_lossy(&response[..split]).into_owned();
+        let status = head.split_whitespace().nth(1)?.parse().ok()?;
+        Some((status, response[split + 4..].to_vec()))
+    }
+
+    /// `GET path`.
+    pub fn get(&self, path: &str) -> Option<(u16, Vec<u8>)> {
+        self.get_with(path, "*/*")
+    }
+
+    /// The file the registry keeps the blob `digest` in (`sha256:…`), to damage it as a tampered
+    /// mirror would.
+    pub fn blob_file(&self, digest: &str) -> PathBuf {
+        let hex = digest.trim_start_matches("sha256:");
+        self.dir.path().join("storage/docker/registry/v2/blobs/sha256").join(&hex[..2]).join(hex).join("data")
+    }
+}
+
+impl Drop for OciRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

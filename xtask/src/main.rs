@@ -264,8 +264,9 @@ fn test(extra: &[String]) -> Result<(), String> {
             .arg(target_dir().join("connector-tests")),
     )?;
     let tools = toolchains::ensure(&target_dir())?;
+    let registry = toolchains::ensure_registry()?;
     let mut tests = cargo();
-    tests.current_dir(workspace_root()).env("MAX_TEST_ARTIFACTS", target_dir());
+    tests.current_dir(workspace_root()).env("MAX_TEST_ARTIFACTS", target_dir()).env("MAX_OCI_REGISTRY", registry);
     for (key, value) in tools.env() {
         tests.env(key, value);
     }

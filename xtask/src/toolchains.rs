@@ -78,14 +78,39 @@ fn javascript(dir: &Path) -> Result<PathBuf, String> {
     Ok(cli)
 }
 
-/// Installs Debian packages (as root, or through sudo).
+/// Installs Debian packages (as root, or through sudo), reading the package lists first when the
+/// machine has none yet.
 fn apt_install(packages: &[&str]) -> Result<(), String> {
     eprintln!("xtask: installing {} with apt-get", packages.join(", "));
     let root =
         Command::new("id").arg("-u").output().is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0");
-    let mut command = if root { Command::new("apt-get") } else { Command::new("sudo") };
-    if !root {
-        command.arg("apt-get");
+    let apt = || {
+        let mut command = if root { Command::new("apt-get") } else { Command::new("sudo") };
+        if !root {
+            command.arg("apt-get");
+        }
+        command
+    };
+    if exec(apt().args(["install", "-y", "--no-install-recommends"]).args(packages)).is_ok() {
+        return Ok(());
     }
-    exec(command.args(["install", "-y", "--no-install-recommends"]).args(packages))
+    exec(apt().args(["update", "-q"]))?;
+    exec(apt().args(["install", "-y", "--no-install-recommends"]).args(packages))
+}
+
+/// The distribution `registry` server the tests publish connectors to (Debian's `docker-registry`),
+/// installed when missing.
+pub fn ensure_registry() -> Result<PathBuf, String> {
+    let find = || {
+        std::env::var_os("PATH")
+            .into_iter()
+            .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+            .map(|dir| dir.join("docker-registry"))
+            .find(|candidate| candidate.is_file())
+    };
+    if let Some(found) = find() {
+        return Ok(found);
+    }
+    apt_install(&["docker-registry"])?;
+    find().ok_or_else(|| "docker-registry is still not on PATH after installing it".to_string())
 }
