@@ -12,6 +12,7 @@ use crate::commands::inventory::{LsCommand, SchemaCommand, StatusCommand};
 use crate::commands::limits::LimitsCommand;
 use crate::commands::marketplace::TrustCommand;
 use crate::commands::search::SearchCommand;
+use crate::commands::sql::SqlCommand;
 use crate::commands::sync::SyncCommand;
 
 /// Sync SaaS data into local SQLite through sandboxed WebAssembly connectors.
@@ -35,7 +36,7 @@ const GLOBAL: &str = "Global options";
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Output format (ndjson and csv: `max search` only).
+    /// Output format (ndjson and csv: `max search` and `max sql` only).
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Text)]
     #[arg(help_heading = GLOBAL, hide_possible_values = true, hide_default_value = true, value_name = "text|json|ndjson|csv")]
     pub output: OutputFormat,
@@ -80,16 +81,16 @@ pub fn non_empty(text: &str) -> Result<String, String> {
 }
 
 impl Cli {
-    /// Refuses what clap can't see: a format only `max search` writes, asked of another command. Exits
+    /// Refuses what clap can't see: a format only `max search` and `max sql` write, asked of another command. Exits
     /// with a usage error (2), as clap does.
     pub fn check(&self) {
         use clap::CommandFactory;
         let tabular = matches!(self.global.output_format(), OutputFormat::Ndjson | OutputFormat::Csv);
-        if tabular && !matches!(self.command, Command::Search(_)) {
+        if tabular && !matches!(self.command, Command::Search(_) | Command::Sql(_)) {
             Cli::command()
                 .error(
                     clap::error::ErrorKind::ArgumentConflict,
-                    "`-o ndjson` and `-o csv` are written by `max search` only; use `-o json`",
+                    "`-o ndjson` and `-o csv` are written by `max search` and `max sql` only; use `-o json`",
                 )
                 .exit();
         }
@@ -119,6 +120,7 @@ pub enum Command {
     Disconnect(DisconnectCommand),
     Sync(SyncCommand),
     Search(SearchCommand),
+    Sql(SqlCommand),
     Schema(SchemaCommand),
     Ls(LsCommand),
     Status(StatusCommand),
@@ -126,6 +128,23 @@ pub enum Command {
     #[command(subcommand)]
     Trust(TrustCommand),
     Completions(CompletionsCommand),
+}
+
+/// `90s`, `15m`, `1h`, `2d` or `0`.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| format!("`{text}`: expected a number with s, m, h or d"))?;
+    let seconds = match unit {
+        "" if number == 0 => 0,
+        "s" => number,
+        "m" => number * 60,
+        "h" => number * 3600,
+        "d" => number * 86_400,
+        _ => return Err(format!("`{text}`: expected a number with s, m, h or d (like 15m)")),
+    };
+    Ok(std::time::Duration::from_secs(seconds))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod limits;
 pub mod marketplace;
 pub mod search;
 pub mod signatures;
+pub mod sql;
 pub mod sync;
 
 use std::path::Path;
@@ -29,6 +30,7 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Sync(command) => command.run(&cli.global, printer).await,
         Command::Search(command) => command.run(&cli.global, printer),
         Command::Schema(command) => command.run(&cli.global, printer),
+        Command::Sql(command) => command.run(&cli.global, printer),
         Command::Ls(command) => command.run(&cli.global, printer),
         Command::Status(command) => command.run(&cli.global, printer),
         Command::Limits(command) => command.run(&cli.global, printer),

@@ -24,8 +24,9 @@ impl<W: Write> RowWriter<W> {
         RowWriter { out, format, keys: Vec::new(), rows: 0 }
     }
 
-    /// Begins the output: the JSON document's head, or the CSV header line.
-    pub fn start(&mut self, entity: &str, columns: &[String]) -> std::io::Result<()> {
+    /// Begins the output: the JSON document's head (with the entity searched, when there is one), or
+    /// the CSV header line.
+    pub fn start(&mut self, entity: Option<&str>, columns: &[String]) -> std::io::Result<()> {
         self.keys = columns
             .iter()
             .enumerate()
@@ -39,8 +40,11 @@ impl<W: Write> RowWriter<W> {
             .collect();
         match self.format {
             OutputFormat::Json => {
-                let (entity, columns) = (serde_json::to_string(entity)?, serde_json::to_string(columns)?);
-                write!(self.out, "{{\n  \"entity\": {entity},\n  \"columns\": {columns},\n  \"rows\": [")
+                self.out.write_all(b"{\n")?;
+                if let Some(entity) = entity {
+                    writeln!(self.out, "  \"entity\": {},", serde_json::to_string(entity)?)?;
+                }
+                write!(self.out, "  \"columns\": {},\n  \"rows\": [", serde_json::to_string(columns)?)
             }
             OutputFormat::Csv => {
                 let header: Vec<String> = columns.iter().map(|c| csv_cell(c)).collect();
@@ -84,11 +88,15 @@ impl<W: Write> RowWriter<W> {
         Ok(())
     }
 
-    /// Ends the output (the JSON document's tail with the next page's cursor) and flushes it.
-    pub fn finish(mut self, next: Option<&str>) -> std::io::Result<()> {
+    /// Ends the output (the JSON document's tail with the `tail` keys: a search's next page's cursor,
+    /// whether a query was cut at its row cap) and flushes it.
+    pub fn finish(mut self, tail: &[(&str, Value)]) -> std::io::Result<()> {
         if self.format == OutputFormat::Json {
-            let close = if self.rows == 0 { "]" } else { "\n  ]" };
-            writeln!(self.out, "{close},\n  \"next\": {}\n}}", serde_json::to_string(&next)?)?;
+            self.out.write_all(if self.rows == 0 { b"]" } else { b"\n  ]" })?;
+            for (key, value) in tail {
+                write!(self.out, ",\n  {}: {}", serde_json::to_string(key)?, serde_json::to_string(value)?)?;
+            }
+            self.out.write_all(b"\n}\n")?;
         }
         self.out.flush()
     }
@@ -116,11 +124,11 @@ mod tests {
         let mut out = Vec::new();
         let mut writer = RowWriter::new(format, &mut out);
         let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
-        writer.start("Task", &columns).unwrap();
+        writer.start(Some("Task"), &columns).unwrap();
         for row in rows {
             writer.row(row).unwrap();
         }
-        writer.finish(next).unwrap();
+        writer.finish(&[("next", Value::from(next))]).unwrap();
         String::from_utf8(out).unwrap()
     }
 

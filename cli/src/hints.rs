@@ -88,6 +88,9 @@ pub fn hint(error: &HostError) -> Option<String> {
              (`mv {path} {path}.corrupt`) and sync again to load everything afresh"
         ),
         HostError::NotSynced { label } => format!("run `max sync {label}` first"),
+        HostError::SqlRefused { .. } => "`max sql` reads: one SELECT (or WITH) at a time; installations are attached by their names".into(),
+        HostError::SqlFailed { .. } => "`max sql --tables` lists each installation's name and tables; `max schema NAME` their columns".into(),
+        HostError::SqlTimeout { .. } => "narrow the query (WHERE, LIMIT), or give it longer with --timeout 2m".into(),
         HostError::SchemaConflict { .. } => {
             "re-run with `max sync --full` to rebuild that table from the API (its stored rows are replaced)".into()
         }

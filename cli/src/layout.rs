@@ -2,6 +2,8 @@
 //! take two columns), ids never cut, a few columns by default when the user didn't pick them, and no
 //! row wider than the terminal, so nothing wraps.
 
+use std::io::IsTerminal;
+
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// The widest a column grows when the user didn't pick the columns.
@@ -108,6 +110,15 @@ fn shorten(text: &str, width: usize) -> String {
     }
     out.push('…');
     out
+}
+
+/// The width tables are fitted to: the terminal's, or `COLUMNS` when stdout is not a terminal (none
+/// without either: a file gets whole rows).
+pub fn terminal_width() -> Option<usize> {
+    if std::io::stdout().is_terminal() {
+        return terminal_size::terminal_size().map(|(w, _)| usize::from(w.0));
+    }
+    std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse().ok()).filter(|&c: &usize| c > 0)
 }
 
 #[cfg(test)]

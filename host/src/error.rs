@@ -412,6 +412,24 @@ pub enum Error {
         /// What happened.
         reason: String,
     },
+    /// A SQL query Max won't run: it would write, attach, or isn't one statement.
+    #[error("the query is refused: {reason}")]
+    SqlRefused {
+        /// Why.
+        reason: String,
+    },
+    /// SQLite could not run a query (its own words, about the query).
+    #[error("the query failed: {message}")]
+    SqlFailed {
+        /// SQLite's message.
+        message: String,
+    },
+    /// A query ran past its time limit and was stopped.
+    #[error("the query was stopped after {seconds} s, its time limit")]
+    SqlTimeout {
+        /// The limit.
+        seconds: f64,
+    },
     /// An installation was searched before its first sync.
     #[error("{label} has not been synced yet")]
     NotSynced {
@@ -650,6 +668,9 @@ impl Error {
             Error::DatabaseFull { .. } => "database_full",
             Error::CorruptDatabase { .. } => "corrupt_database",
             Error::NotSynced { .. } => "not_synced",
+            Error::SqlRefused { .. } => "sql_refused",
+            Error::SqlFailed { .. } => "sql_failed",
+            Error::SqlTimeout { .. } => "sql_timeout",
             Error::Unreachable { .. } => "unreachable",
             Error::UngrantedHost { .. } => "unknown_host",
             Error::AnswerRefused { .. } => "answer_refused",

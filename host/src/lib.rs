@@ -39,6 +39,7 @@ pub mod query;
 mod reach;
 pub mod registry;
 pub mod signing;
+mod sql;
 pub mod task;
 pub mod text;
 
@@ -51,5 +52,6 @@ pub use marketplace::{
     FetchOptions, FetchedConnector, Listed, Published, publish_component, search_registry, sign_published,
 };
 pub use runtime::CONTRACT_VERSION;
+pub use sql::{SqlOptions, SqlOutcome, SqlSchema};
 pub use storage::{Freshness, LastSyncs, Timestamp};
 pub use sync::{Continuation, Start, SyncObserver, SyncReport};

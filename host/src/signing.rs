@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
+use crate::format::hex;
 use crate::{Error, Result};
 
 /// Prefixed to the sha256 that is signed.
@@ -138,10 +139,6 @@ pub fn verify_payload(payload: &[u8], signature: &[u8], key: &str) -> bool {
     let Ok(key) = VerifyingKey::from_bytes(&key) else { return false };
     let Ok(signature) = <[u8; 64]>::try_from(signature) else { return false };
     key.verify(payload, &Signature::from_bytes(&signature)).is_ok()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {

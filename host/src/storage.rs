@@ -17,6 +17,7 @@ mod membership;
 mod ownership;
 mod schema;
 mod search;
+pub(crate) mod sql;
 mod sqlite;
 mod tasks;
 mod values;

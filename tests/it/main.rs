@@ -30,6 +30,7 @@ mod sandbox_languages;
 mod scaffold;
 mod search;
 mod snapshots;
+mod sql;
 mod storage;
 mod sync;
 mod tidy;

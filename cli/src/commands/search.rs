@@ -1,7 +1,6 @@
 //! `max search`: filtered, ordered, paginated reads of synced data, as a table, JSON, NDJSON or CSV.
 
 use std::cell::RefCell;
-use std::io::IsTerminal;
 use std::ops::ControlFlow;
 
 use clap::Args;
@@ -115,7 +114,7 @@ fn stream(
         installation,
         request,
         &mut |entity, columns| {
-            let _ = keep(writer.borrow_mut().start(entity, columns));
+            let _ = keep(writer.borrow_mut().start(Some(entity), columns));
         },
         &mut |row| {
             if failed.borrow().is_some() {
@@ -127,7 +126,7 @@ fn stream(
     if let Some(error) = failed.into_inner() {
         return Err(error.into());
     }
-    writer.into_inner().finish(next.as_deref())?;
+    writer.into_inner().finish(&[("next", serde_json::Value::from(next.clone()))])?;
     if format != OutputFormat::Json
         && let Some(cursor) = &next
     {
@@ -144,7 +143,7 @@ fn render_table(printer: &Printer, entity: &str, page: &SearchPage, picked: bool
     }
     let rows: Vec<Vec<String>> =
         page.rows.iter().map(|row| row.iter().map(|v| printable(&cell(v))).collect()).collect();
-    let mut fitted = crate::layout::fit(&page.columns, rows, terminal_width(), picked);
+    let mut fitted = crate::layout::fit(&page.columns, rows, crate::layout::terminal_width(), picked);
     for cell in fitted.rows.iter_mut().flatten() {
         *cell = highlighted(printer, cell);
     }
@@ -195,13 +194,4 @@ fn highlighted(printer: &Printer, cell: &str) -> String {
         out.push_str(printer.bold_end());
     }
     out
-}
-
-/// The width tables are fitted to: the terminal's, or `COLUMNS` when stdout is not a terminal (none
-/// without either: a file gets whole rows).
-fn terminal_width() -> Option<usize> {
-    if std::io::stdout().is_terminal() {
-        return terminal_size::terminal_size().map(|(w, _)| usize::from(w.0));
-    }
-    std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse().ok()).filter(|&c: &usize| c > 0)
 }

@@ -56,7 +56,7 @@ pub struct SyncCommand {
     max_attempts: u32,
     /// Fields the connector loads per entity (not lists, not change feeds) are loaded again only when
     /// older than this: `90s`, `15m`, `1h`, `2d`; `0` loads them every time.
-    #[arg(long, default_value = "1h", value_name = "AGE", value_parser = parse_age)]
+    #[arg(long, default_value = "1h", value_name = "AGE", value_parser = crate::args::parse_duration)]
     max_age: std::time::Duration,
     /// The most tasks that run at once. A sync starts with 4 and adapts: more while the API and this
     /// machine keep up, half after 429s or errors, fewer when requests or tasks slow down.
@@ -240,23 +240,6 @@ fn conclude(target: &str, label: &str, report: &SyncReport) -> anyhow::Result<()
         format!("fix the cause, then `max sync {target} --retry-failed` runs just the failed tasks again"),
     )
     .into())
-}
-
-/// `90s`, `15m`, `1h`, `2d` or `0`.
-fn parse_age(text: &str) -> Result<std::time::Duration, String> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().map_err(|_| format!("`{text}`: expected a number with s, m, h or d"))?;
-    let seconds = match unit {
-        "" if number == 0 => 0,
-        "s" => number,
-        "m" => number * 60,
-        "h" => number * 3600,
-        "d" => number * 86_400,
-        _ => return Err(format!("`{text}`: expected a number with s, m, h or d (like 15m)")),
-    };
-    Ok(std::time::Duration::from_secs(seconds))
 }
 
 /// First Ctrl-C: stop after the tasks in flight. Second: quit at once (the sync stays resumable).

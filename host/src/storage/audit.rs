@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use super::SqliteStorage;
 use super::schema::{link_table, quote};
 use crate::manifest::{ConnectorInfo, FieldType};
+use crate::format::hex;
 use crate::{Error, Result};
 
 /// One table's live rows: how many, and a sha256 of them in a stable order (without the columns that
@@ -134,6 +135,3 @@ impl SqliteStorage {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
