@@ -11,6 +11,7 @@ use crate::commands::init::InitCommand;
 use crate::commands::inventory::{LsCommand, SchemaCommand, StatusCommand};
 use crate::commands::limits::LimitsCommand;
 use crate::commands::marketplace::TrustCommand;
+use crate::commands::mcp::McpCommand;
 use crate::commands::search::SearchCommand;
 use crate::commands::sql::SqlCommand;
 use crate::commands::sync::SyncCommand;
@@ -125,6 +126,7 @@ pub enum Command {
     Ls(LsCommand),
     Status(StatusCommand),
     Limits(LimitsCommand),
+    Mcp(McpCommand),
     #[command(subcommand)]
     Trust(TrustCommand),
     Completions(CompletionsCommand),

@@ -8,6 +8,7 @@ pub mod init;
 pub mod inventory;
 pub mod limits;
 pub mod marketplace;
+pub mod mcp;
 pub mod search;
 pub mod signatures;
 pub mod sql;
@@ -34,6 +35,7 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Ls(command) => command.run(&cli.global, printer),
         Command::Status(command) => command.run(&cli.global, printer),
         Command::Limits(command) => command.run(&cli.global, printer),
+        Command::Mcp(command) => command.run(&cli.global).await,
         Command::Trust(command) => command.run(&cli.global, printer),
         Command::Completions(command) => command.run(),
     }

@@ -7,6 +7,7 @@ mod export;
 mod failure;
 mod hints;
 mod layout;
+mod mcp;
 mod output;
 mod progress;
 mod prompt;

@@ -31,6 +31,7 @@ mod error;
 pub mod format;
 mod front;
 pub mod limits;
+mod lookup;
 pub mod manifest;
 mod marketplace;
 pub mod onboarding;
@@ -48,10 +49,11 @@ pub use error::{Error, LimitKind, Result};
 pub use front::{
     Host, Overview, Progress, RetiredField, SchemaView, SearchResult, Status, SyncRequest, inspect_component,
 };
+pub use lookup::EntityView;
 pub use marketplace::{
     FetchOptions, FetchedConnector, Listed, Published, publish_component, search_registry, sign_published,
 };
 pub use runtime::CONTRACT_VERSION;
 pub use sql::{SqlOptions, SqlOutcome, SqlSchema};
 pub use storage::{Freshness, LastSyncs, Timestamp};
-pub use sync::{Continuation, Start, SyncObserver, SyncReport};
+pub use sync::{Continuation, Start, SyncObserver, SyncReport, Unobserved};

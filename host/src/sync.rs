@@ -148,6 +148,17 @@ pub trait SyncObserver: Send + Sync {
     }
 }
 
+/// An observer that shows nothing: a sync run for an agent, a schedule or a check.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unobserved;
+
+impl SyncObserver for Unobserved {
+    fn stored(&self, _entity: &str, _rows: u64) {}
+    fn progress(&self, _done: u64, _total: u64) {}
+    fn retrying(&self, _task: &str, _error: &str, _delay: Duration) {}
+    fn started(&self, _sync: SyncId, _continuation: Continuation) {}
+}
+
 /// What a sync did.
 #[derive(Debug, Clone, Serialize)]
 pub struct SyncReport {

@@ -20,6 +20,7 @@ mod languages;
 mod linear;
 mod linear_fake;
 mod marketplace;
+mod mcp;
 mod onboarding;
 mod packed;
 mod pipeline;

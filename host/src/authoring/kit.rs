@@ -25,8 +25,7 @@ use crate::http::{
 use crate::manifest::{ConnectorInfo, CredentialInjection, FieldType, OnboardingStep};
 use crate::runtime::{InstancePool, InstanceSetup, Limits, LoadedConnector, Runtime, RuntimeConfig};
 use crate::storage::{SqliteStorage, TableDigest};
-use crate::sync::{Continuation, SyncContext, SyncObserver, SyncOptions, run_sync};
-use crate::task::SyncId;
+use crate::sync::{SyncContext, SyncOptions, run_sync};
 use crate::{Error, Result};
 
 /// What `max connector test` does beyond the lint.
@@ -285,7 +284,7 @@ async fn sync_through(
     let storage = Arc::new(Mutex::new(storage));
     let context = SyncContext { info: info.clone(), pool, http, storage: storage.clone() };
     let options = SyncOptions { max_age: Duration::ZERO, max_attempts: 3, ..SyncOptions::default() };
-    let (failures, digests, dangling) = match run_sync(&context, &options, &Silent).await {
+    let (failures, digests, dangling) = match run_sync(&context, &options, &crate::sync::Unobserved).await {
         Ok(report) => {
             let storage = storage.lock().expect("storage lock");
             let failures = report.failures.iter().map(|f| format!("{}: {}", f.description, f.error)).collect();
@@ -510,14 +509,4 @@ fn excerpt<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
 
 fn plural(n: u64, what: &str) -> String {
     if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
-}
-
-/// A sync observer that shows nothing.
-struct Silent;
-
-impl SyncObserver for Silent {
-    fn stored(&self, _entity: &str, _rows: u64) {}
-    fn progress(&self, _done: u64, _total: u64) {}
-    fn retrying(&self, _task: &str, _error: &str, _delay: Duration) {}
-    fn started(&self, _sync: SyncId, _continuation: Continuation) {}
 }
