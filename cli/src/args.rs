@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::commands::completions::CompletionsCommand;
 use crate::commands::connect::{ConnectCommand, DisconnectCommand};
 use crate::commands::connector::ConnectorCommand;
+use crate::commands::daemon::DaemonCommand;
 use crate::commands::init::InitCommand;
 use crate::commands::inventory::{LsCommand, SchemaCommand, StatusCommand};
 use crate::commands::limits::LimitsCommand;
@@ -82,6 +83,11 @@ pub fn non_empty(text: &str) -> Result<String, String> {
 }
 
 impl Cli {
+    /// Whether this is the daemon itself (`max daemon run`), which logs to its own file.
+    pub fn runs_the_daemon(&self) -> bool {
+        matches!(self.command, Command::Daemon(crate::commands::daemon::DaemonCommand::Run(_)))
+    }
+
     /// Refuses what clap can't see: a format only `max search` and `max sql` write, asked of another command. Exits
     /// with a usage error (2), as clap does.
     pub fn check(&self) {
@@ -127,6 +133,8 @@ pub enum Command {
     Status(StatusCommand),
     Limits(LimitsCommand),
     Mcp(McpCommand),
+    #[command(subcommand)]
+    Daemon(DaemonCommand),
     #[command(subcommand)]
     Trust(TrustCommand),
     Completions(CompletionsCommand),

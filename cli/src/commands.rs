@@ -4,6 +4,7 @@ pub mod authoring;
 pub mod completions;
 pub mod connect;
 pub mod connector;
+pub mod daemon;
 pub mod init;
 pub mod inventory;
 pub mod limits;
@@ -36,6 +37,7 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Status(command) => command.run(&cli.global, printer),
         Command::Limits(command) => command.run(&cli.global, printer),
         Command::Mcp(command) => command.run(&cli.global).await,
+        Command::Daemon(command) => command.run(&cli.global, printer).await,
         Command::Trust(command) => command.run(&cli.global, printer),
         Command::Completions(command) => command.run(),
     }

@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod daemon;
 mod export;
 mod failure;
 mod hints;
@@ -20,7 +21,10 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
     cli.check();
-    init_tracing(cli.global.verbose);
+    // The daemon logs to its own file (`max daemon run` sets that up).
+    if !cli.runs_the_daemon() {
+        init_tracing(cli.global.verbose);
+    }
     prompt::set_quiet(cli.global.quiet);
     let printer = output::Printer::new(cli.global.output_format());
     let result = tokio::runtime::Builder::new_multi_thread()

@@ -5,6 +5,7 @@ mod acme;
 mod cache;
 mod cli;
 mod contract;
+mod daemon;
 mod front_door;
 mod fulltext;
 mod gdrive;
