@@ -13,6 +13,7 @@ use crate::commands::inventory::{LsCommand, SchemaCommand, StatusCommand};
 use crate::commands::limits::LimitsCommand;
 use crate::commands::marketplace::TrustCommand;
 use crate::commands::mcp::McpCommand;
+use crate::commands::schedule::ScheduleCommand;
 use crate::commands::search::SearchCommand;
 use crate::commands::sql::SqlCommand;
 use crate::commands::sync::SyncCommand;
@@ -132,6 +133,7 @@ pub enum Command {
     Ls(LsCommand),
     Status(StatusCommand),
     Limits(LimitsCommand),
+    Schedule(ScheduleCommand),
     Mcp(McpCommand),
     #[command(subcommand)]
     Daemon(DaemonCommand),

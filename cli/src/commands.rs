@@ -10,6 +10,7 @@ pub mod inventory;
 pub mod limits;
 pub mod marketplace;
 pub mod mcp;
+pub mod schedule;
 pub mod search;
 pub mod signatures;
 pub mod sql;
@@ -36,6 +37,7 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Ls(command) => command.run(&cli.global, printer),
         Command::Status(command) => command.run(&cli.global, printer),
         Command::Limits(command) => command.run(&cli.global, printer),
+        Command::Schedule(command) => command.run(&cli.global, printer),
         Command::Mcp(command) => command.run(&cli.global).await,
         Command::Daemon(command) => command.run(&cli.global, printer).await,
         Command::Trust(command) => command.run(&cli.global, printer),

@@ -6,6 +6,7 @@
 //! - `paths.rs`: where a project's daemon lives (`~/.max/daemons/<hash>/`) and its socket's path.
 //! - `protocol.rs`: the messages, and what identifies a build.
 //! - `server.rs`: the daemon itself (`max daemon run`).
+//! - `scheduler.rs`: the syncs it runs on the project's schedules.
 //! - `client.rs`: connecting, starting under the lock, replacing another build's daemon, stopping.
 //! - `log.rs`: the daemon's log file, rotated by size.
 
@@ -13,4 +14,5 @@ pub mod client;
 pub mod log;
 pub mod paths;
 pub mod protocol;
+pub mod scheduler;
 pub mod server;

@@ -412,6 +412,13 @@ pub enum Error {
         /// What happened.
         reason: String,
     },
+    /// A schedule that can't be kept: an interval under a second, a cron expression that doesn't
+    /// parse.
+    #[error("the schedule is refused: {reason}")]
+    BadSchedule {
+        /// Why.
+        reason: String,
+    },
     /// A SQL query Max won't run: it would write, attach, or isn't one statement.
     #[error("the query is refused: {reason}")]
     SqlRefused {
@@ -669,6 +676,7 @@ impl Error {
             Error::CorruptDatabase { .. } => "corrupt_database",
             Error::NotSynced { .. } => "not_synced",
             Error::SqlRefused { .. } => "sql_refused",
+            Error::BadSchedule { .. } => "bad_schedule",
             Error::SqlFailed { .. } => "sql_failed",
             Error::SqlTimeout { .. } => "sql_timeout",
             Error::Unreachable { .. } => "unreachable",

@@ -5,6 +5,7 @@ mod connectors;
 mod files;
 mod installations;
 mod lock;
+mod schedules;
 mod trust;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ pub use installations::{
 };
 
 pub use lock::{LockStore, LockedConnector};
+pub use schedules::{Cadence, Schedule, ScheduleStore};
 pub use trust::{TrustStore, TrustedKey};
 
 use crate::{Error, Result};
@@ -110,6 +112,11 @@ impl Project {
     /// The publisher keys this project trusts (`.max/trust.json`).
     pub fn trust(&self) -> TrustStore {
         TrustStore::new(self.max_dir().join("trust.json"))
+    }
+
+    /// The installations the daemon syncs on a schedule (`.max/schedules.json`).
+    pub fn schedules(&self) -> ScheduleStore {
+        ScheduleStore::new(self.max_dir().join("schedules.json"))
     }
 
     /// What was installed from registries (`.max/connectors.lock`).

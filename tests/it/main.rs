@@ -30,6 +30,7 @@ mod rogue;
 mod sandbox;
 mod sandbox_languages;
 mod scaffold;
+mod schedule;
 mod search;
 mod snapshots;
 mod sql;

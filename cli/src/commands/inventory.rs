@@ -229,6 +229,8 @@ impl StatusCommand {
         let host = host(global)?;
         let installations = listed(&host, self.target.as_deref())?;
         let report: Vec<_> = installations.iter().map(|i| (i, host.status(i, self.last))).collect();
+        let schedules = crate::commands::schedule::schedules(&host)?;
+        let schedule_of = |label: &str| schedules.iter().find(|s| s["installation"] == label).cloned();
         let unreadable = unreadable(report.iter().map(|(i, status)| (*i, status.as_ref().err())));
         if printer.is_json() {
             let json: Vec<_> = report
@@ -237,6 +239,7 @@ impl StatusCommand {
                     Ok(status) => serde_json::json!({
                         "installation": i.label(), "syncs": status.syncs, "unfinished": status.unfinished,
                         "entities": status.entities, "last_completed": status.last_completed,
+                        "schedule": schedule_of(&i.label()),
                     }),
                     Err(error) => {
                         serde_json::json!({ "installation": i.label(), "error": crate::output::host_error_json(error) })
@@ -253,6 +256,9 @@ impl StatusCommand {
         for (installation, status) in report {
             let label = installation.label();
             out.push(printer.bold(&label));
+            if let Some(schedule) = schedule_of(&label) {
+                out.push(format!("  {}", crate::commands::schedule::describe(&schedule)));
+            }
             let status = match status {
                 Ok(status) => status,
                 Err(error) => {

@@ -1,6 +1,6 @@
 //! The daemon (`max daemon run`): holds `daemon.lock` for its life, serves JSON-RPC lines on the
-//! project's socket, and exits when stopped (`stop`, SIGTERM, SIGINT) or when it has been idle
-//! (no client connected) for its idle time. It removes its socket and record as it goes; a killed
+//! project's socket, runs the project's schedules, and exits when stopped (`stop`, SIGTERM, SIGINT)
+//! or when it has been idle (no client connected, nothing scheduled) for its idle time. It removes its socket and record as it goes; a killed
 //! one leaves them, and the next start finds its lock free and clears them.
 
 use std::path::PathBuf;
@@ -16,10 +16,12 @@ use tokio::sync::Notify;
 
 use super::paths::DaemonDir;
 use super::protocol::{self, Identity, Request, Response};
+use super::scheduler::Scheduler;
 
 /// What every connection's handler shares.
 struct State {
     identity: Identity,
+    scheduler: Arc<Scheduler>,
     started: Instant,
     /// Clients connected now.
     clients: AtomicUsize,
@@ -59,8 +61,12 @@ pub async fn run(root: PathBuf, idle: Duration) -> anyhow::Result<()> {
     };
     std::fs::write(dirs.record(), serde_json::to_vec_pretty(&identity)?)?;
     tracing::info!(pid = identity.pid, project = %identity.project, build = %identity.build, idle_s = idle.as_secs(), "daemon started");
+    let host = Arc::new(max_host::Host::open(&root)?);
+    let scheduler = Scheduler::new(host);
+    tokio::spawn(scheduler.clone().run());
     let state = Arc::new(State {
         identity,
+        scheduler,
         started: Instant::now(),
         clients: AtomicUsize::new(0),
         served: AtomicU64::new(0),
@@ -84,8 +90,11 @@ pub async fn run(root: PathBuf, idle: Duration) -> anyhow::Result<()> {
             _ = interrupt.recv() => break "SIGINT",
             () = tokio::time::sleep(check) => {
                 let quiet = state.idle_since.lock().unwrap_or_else(PoisonError::into_inner).elapsed();
-                if state.clients.load(Ordering::SeqCst) == 0 && quiet >= idle {
+                if state.clients.load(Ordering::SeqCst) == 0 && quiet >= idle && state.scheduler.is_empty() {
                     break "idle";
+                }
+                if !root.join(".max").is_dir() {
+                    break "its project was removed";
                 }
             }
         }
@@ -138,8 +147,14 @@ fn answer(request: &Request, state: &State) -> Response {
                 "uptime_s": state.started.elapsed().as_secs(),
                 "clients": state.clients.load(Ordering::SeqCst),
                 "served": state.served.load(Ordering::SeqCst),
+                "schedules": state.scheduler.snapshot(),
             }),
         ),
+        "schedules" => Response::ok(request.id, json!(state.scheduler.snapshot())),
+        "reload_schedules" => {
+            state.scheduler.reload_now();
+            Response::ok(request.id, json!(state.scheduler.snapshot()))
+        }
         "stop" => {
             state.stop.notify_one();
             Response::ok(request.id, Value::Bool(true))

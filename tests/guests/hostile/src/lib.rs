@@ -175,6 +175,16 @@ impl Connector for Hostile {
                         );
                     }
                 }
+                if arg == "spin" {
+                    // Hangs the sync: a loop only the CPU limit ends.
+                    let mut n = 0u64;
+                    loop {
+                        n = std::hint::black_box(n.wrapping_add(1));
+                    }
+                }
+                if arg == "panic" {
+                    panic!("hostile connector panicked on purpose while syncing");
+                }
                 if arg == "alloc-64" {
                     std::hint::black_box(vec![1u8; 64 << 20]);
                 }
