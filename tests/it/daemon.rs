@@ -56,6 +56,11 @@ fn two_clients_starting_at_once_start_one_daemon() {
     let ours: Vec<&Value> =
         listed.as_array().unwrap().iter().filter(|d| d["project"] == project.path().display().to_string()).collect();
     assert_eq!(ours.len(), 1, "{listed}");
+    // However the project's path is spelled, it is the same daemon.
+    let roundabout = format!("{}/.max/..", project.path().display());
+    let found = project.max().args(["-C", &roundabout, "daemon", "status", "-o", "json"]).assert().success();
+    let found: Value = serde_json::from_slice(&found.get_output().stdout).unwrap();
+    assert_eq!(found["status"]["identity"]["pid"].as_u64(), pids.first().copied(), "{found}");
     project.max().args(["daemon", "stop"]).assert().success();
     assert_eq!(status(&project)["running"], false);
     let pid = *pids.first().unwrap();

@@ -14,8 +14,10 @@ pub struct DaemonDir {
 }
 
 impl DaemonDir {
-    /// The daemon folder of the project at `root` (canonical).
+    /// The daemon folder of the project at `root` (however the path is spelled: `..` and links are
+    /// resolved first, so `-C ../acme` and `-C /home/ada/acme` find the same daemon).
     pub fn of(root: &Path) -> DaemonDir {
+        let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
         let key = max_host::format::sha256_hex(root.as_os_str().as_encoded_bytes());
         DaemonDir { dir: daemons_dir().join(&key[..12]) }
     }
