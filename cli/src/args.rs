@@ -56,6 +56,9 @@ pub struct GlobalArgs {
     /// Results and errors only: no progress, notes or next steps.
     #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
+    /// Do the work in this process even when the project's daemon runs (always so when `CI` is set).
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    pub no_daemon: bool,
 }
 
 impl GlobalArgs {

@@ -7,8 +7,8 @@ pub struct Failure {
     pub message: String,
     /// What to do.
     pub hint: Option<String>,
-    /// A stable code for `-o json`.
-    pub code: &'static str,
+    /// A stable code for `-o json` (a daemon's failure keeps the host's code).
+    pub code: std::borrow::Cow<'static, str>,
 }
 
 impl std::fmt::Display for Failure {
@@ -35,7 +35,7 @@ pub mod exit {
 impl Failure {
     /// The exit status this failure ends `max` with.
     pub fn exit_status(&self) -> u8 {
-        match self.code {
+        match self.code.as_ref() {
             "interrupted" => exit::INTERRUPTED,
             "sync_failed" => exit::PARTIAL,
             "usage" => exit::USAGE,
@@ -45,6 +45,6 @@ impl Failure {
 
     /// A failure with a hint.
     pub fn new(code: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Failure { message: message.into(), hint: Some(hint.into()), code }
+        Failure { message: message.into(), hint: Some(hint.into()), code: code.into() }
     }
 }

@@ -135,13 +135,13 @@ use max_host::text::lines as printable_lines;
 pub use max_host::text::one_line as printable;
 
 /// An error's code, message (its whole chain) and hint, without control characters but line breaks.
-fn describe(error: &anyhow::Error) -> (&'static str, String, Option<String>) {
+fn describe(error: &anyhow::Error) -> (String, String, Option<String>) {
     let (code, hint) = if let Some(e) = error.downcast_ref::<max_host::Error>() {
-        (e.code(), crate::hints::hint(e))
+        (e.code().to_string(), crate::hints::hint(e))
     } else if let Some(f) = error.downcast_ref::<Failure>() {
-        (f.code, f.hint.clone())
+        (f.code.to_string(), f.hint.clone())
     } else {
-        ("error", None)
+        ("error".to_string(), None)
     };
     (code, printable_lines(&chain(error)), hint.as_deref().map(printable_lines))
 }

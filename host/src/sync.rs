@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::data::EntityRef;
 use crate::http::HttpCapability;
@@ -40,7 +40,7 @@ const IDLE: Duration = Duration::from_millis(50);
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
 /// Which sync to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Start {
     /// Resume the newest sync if it stopped before its end (unless `full`), else start a new one.
@@ -114,7 +114,7 @@ impl Default for SyncOptions {
 }
 
 /// What the run did with the sync it ran.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Continuation {
     /// A new sync.
@@ -159,8 +159,8 @@ impl SyncObserver for Unobserved {
     fn started(&self, _sync: SyncId, _continuation: Continuation) {}
 }
 
-/// What a sync did.
-#[derive(Debug, Clone, Serialize)]
+/// What a sync did (sent whole from a daemon to the client that asked for the sync).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SyncReport {
     /// The `_max_syncs` row.
     pub record: SyncRecord,

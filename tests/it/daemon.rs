@@ -134,3 +134,84 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// An acme fake whose every answer takes `latency`, on its own server.
+fn acme_fake(
+    size: max_fake_saas::acme::Size,
+    latency: Duration,
+) -> (max_fake_saas::acme::Acme, max_fake_saas::RunningServer) {
+    use max_fake_saas::acme::{Acme, AcmeConfig};
+    let faults = max_fake_saas::Faults { latency, ..max_fake_saas::Faults::default() };
+    let fake = Acme::new(AcmeConfig { size, faults, ..AcmeConfig::default() });
+    let server = fake.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    (fake, server)
+}
+
+/// `max ARGS` as a child, as a person at a shell would run it (no `CI` in its environment).
+fn spawn(project: &TestProject, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("max"))
+        .args(args)
+        .current_dir(project.path())
+        .env("MAX_HOME", project.home())
+        .env("NO_COLOR", "1")
+        .env_remove("CI")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_sync_runs_in_the_running_daemon_streams_its_progress_and_ctrl_c_stops_it() {
+    use max_fake_saas::acme::Size;
+    let project = project();
+    project.max().args(["connector", "install", "--yes"]).arg(max_tests::connector("acme")).assert().success();
+    let quick =
+        Size { workspaces: 1, users: 4, projects: 3, tasks_per_project: 60, files_per_project: 2, history: false };
+    let (fake, server) = acme_fake(quick, Duration::from_millis(15));
+    max_tests::connect_acme_to(&project, &server, "default", &["--set", "page_size=10"]);
+    let slow =
+        Size { workspaces: 2, users: 12, projects: 6, tasks_per_project: 800, files_per_project: 10, history: false };
+    let (_slow_fake, slow_server) = acme_fake(slow, Duration::from_millis(150));
+    max_tests::connect_acme_to(&project, &slow_server, "slow", &["--set", "page_size=25"]);
+    let daemon = json(&project, &["daemon", "start"])["daemon"]["pid"].as_u64().unwrap();
+
+    // The sync runs in the daemon; its progress is drawn here, as it goes.
+    let mut terminal = max_tests::Terminal::max(&project, &["sync", "acme/default"]);
+    terminal.expect("Syncing through the project's daemon");
+    terminal.expect("Task");
+    let (code, shown) = terminal.finish();
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains("Synced acme/default"), "{shown}");
+    project.assert_acme_synced(&fake);
+    let served = json(&project, &["daemon", "status"])["status"]["served"].as_u64().unwrap();
+    assert!(served >= 2, "the daemon served the sync");
+    // --no-daemon syncs in this process.
+    let here = spawn(&project, &["sync", "acme/default", "--no-daemon"]).wait_with_output().unwrap();
+    assert!(here.status.success());
+    assert!(!String::from_utf8_lossy(&here.stderr).contains("through the project's daemon"));
+
+    // Ctrl-C in the client stops the daemon's sync after the tasks in flight, resumable.
+    let child = spawn(&project, &["sync", "acme/slow"]);
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("through the project's daemon") && stderr.contains("Stopping after the tasks in flight"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("stopped sync #1"), "{stderr}");
+    let db = rusqlite::Connection::open(project.path().join(".max/installations/acme/slow/data.db")).unwrap();
+    let (status, running): (String, i64) = db
+        .query_row(
+            "SELECT status, (SELECT COUNT(*) FROM _max_tasks WHERE state = 'running') FROM _max_syncs WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((status.as_str(), running), ("interrupted", 0));
+    assert!(alive(daemon), "the daemon outlives the sync it stopped");
+    project.max().args(["daemon", "stop"]).assert().success();
+}

@@ -360,6 +360,7 @@ impl Terminal {
             .env("MAX_HOME", project.home())
             .env("NO_COLOR", "1")
             .env_remove("MAX_LOG")
+            .env_remove("CI")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())

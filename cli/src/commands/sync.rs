@@ -71,8 +71,16 @@ impl SyncCommand {
         let installations = self.installations(host.project())?;
         let stop = Arc::new(AtomicBool::new(false));
         stop_on_ctrl_c(stop.clone());
+        let mut daemon = crate::daemon::client::serving(host.project().root(), global.no_daemon);
+        if let Some((_, identity)) = &daemon {
+            crate::prompt::note(&printer.on_stderr().dim(&format!(
+                "Syncing through the project's daemon (pid {}); --no-daemon syncs in this process.",
+                identity.pid
+            )));
+        }
+        let mut daemon = daemon.as_mut().map(|(client, _)| client);
         if let [(target, installation)] = installations.as_slice() {
-            let report = self.sync(&host, installation, printer, stop).await?;
+            let report = self.sync(&host, installation, printer, stop, daemon.as_deref_mut()).await?;
             print(printer, installation, &report)?;
             return conclude(target, &installation.label(), &report);
         }
@@ -84,7 +92,7 @@ impl SyncCommand {
             }
             attempted += 1;
             let label = installation.label();
-            let outcome = match self.sync(&host, installation, printer, stop.clone()).await {
+            let outcome = match self.sync(&host, installation, printer, stop.clone(), daemon.as_deref_mut()).await {
                 Ok(report) => {
                     if printer.is_json() {
                         documents.push(serde_json::json!({ "installation": label, "sync": report }));
@@ -172,13 +180,15 @@ impl SyncCommand {
         Ok(found)
     }
 
-    /// Syncs one installation through the host, drawing its progress, and returns the report.
+    /// Syncs one installation through the host (in this process, or in the project's daemon),
+    /// drawing its progress, and returns the report.
     async fn sync(
         &self,
         host: &Host,
         installation: &Installation,
         printer: &Printer,
         stop: Arc<AtomicBool>,
+        daemon: Option<&mut crate::daemon::client::Client>,
     ) -> anyhow::Result<SyncReport> {
         let start = match (self.resume, self.retry_failed) {
             (Some(id), _) => Start::Resume(id),
@@ -195,6 +205,19 @@ impl SyncCommand {
         };
         let visible = printer.stderr_is_terminal() && !printer.is_json() && !crate::prompt::quiet();
         let progress = SyncProgress::new(visible, &installation.label());
+        if let Some(daemon) = daemon {
+            let params = crate::daemon::protocol::SyncParams {
+                installation: installation.label(),
+                full: request.full,
+                workers: request.workers,
+                start: request.start,
+                max_attempts: request.max_attempts,
+                max_age_s: request.max_age.as_secs(),
+            };
+            let report = tokio::task::block_in_place(|| daemon.sync(&params, &progress, &request.stop));
+            progress.finish();
+            return report;
+        }
         let report = host.sync(installation, &request, &progress).await;
         progress.finish();
         Ok(report?)

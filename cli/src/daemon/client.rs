@@ -54,10 +54,94 @@ impl Client {
         }
     }
 
+    /// Has the daemon sync `params.installation`, passing its events to `observer` as they come;
+    /// when `stop` is set (Ctrl-C), asks the daemon to stop the sync as Ctrl-C would. Returns the
+    /// sync's report, or the host's failure with its code and hint.
+    pub fn sync(
+        &mut self,
+        params: &protocol::SyncParams,
+        observer: &dyn max_host::SyncObserver,
+        stop: &std::sync::atomic::AtomicBool,
+    ) -> anyhow::Result<max_host::SyncReport> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut bytes = serde_json::to_vec(&Request::new(id, "sync", serde_json::to_value(params)?))?;
+        bytes.push(b'\n');
+        self.writer.write_all(&bytes).context("the daemon went away")?;
+        // Look at the stop flag between lines; a sync may be quiet for long.
+        self.reader.get_ref().set_read_timeout(Some(Duration::from_millis(200)))?;
+        let mut cancelled = false;
+        let mut line = Vec::new();
+        let outcome = loop {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) && !cancelled {
+                let mut cancel = serde_json::to_vec(&Request::new(id, "cancel", Value::Null))?;
+                cancel.push(b'\n');
+                self.writer.write_all(&cancel).context("the daemon went away")?;
+                cancelled = true;
+            }
+            match (&mut self.reader).take(protocol::MAX_LINE_BYTES as u64).read_until(b'\n', &mut line) {
+                Ok(0) => {
+                    break Err(anyhow::anyhow!(
+                        "the daemon closed the connection during the sync; see `max daemon logs`"
+                    ));
+                }
+                Ok(_) if !line.ends_with(b"\n") => continue,
+                Ok(_) => {
+                    let message: Value = serde_json::from_slice(&line).context("the daemon's message doesn't parse")?;
+                    line.clear();
+                    if message["method"] == protocol::SYNC_EVENT {
+                        replay(&message["params"], observer);
+                        continue;
+                    }
+                    let response: Response = serde_json::from_value(message)?;
+                    break match (response.result, response.error) {
+                        (_, Some(error)) => Err(remote_failure(error)),
+                        (Some(result), None) => Ok(serde_json::from_value(result)?),
+                        (None, None) => Err(anyhow::anyhow!("the daemon answered the sync with nothing")),
+                    };
+                }
+                // Quiet for a moment: look at the stop flag again.
+                Err(error) if matches!(error.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(error) => break Err(error.into()),
+            }
+        };
+        self.reader.get_ref().set_read_timeout(Some(CALL_TIMEOUT))?;
+        outcome
+    }
+
     /// Greets the daemon: who it is.
     pub fn hello(&mut self) -> anyhow::Result<Identity> {
         Ok(serde_json::from_value(self.call("hello", json!({ "build": protocol::build_id() }))?)?)
     }
+}
+
+/// Passes one sync event from the daemon to `observer`.
+fn replay(event: &Value, observer: &dyn max_host::SyncObserver) {
+    let text = |key: &str| event[key].as_str().unwrap_or_default().to_string();
+    let number = |key: &str| event[key].as_u64().unwrap_or_default();
+    match event["event"].as_str() {
+        Some("stored") => observer.stored(&text("entity"), number("rows")),
+        Some("progress") => observer.progress(number("done"), number("total")),
+        Some("retrying") => observer.retrying(&text("task"), &text("error"), Duration::from_millis(number("delay_ms"))),
+        Some("started") => {
+            if let Ok(continuation) = serde_json::from_value(event["continuation"].clone()) {
+                observer.started(event["sync"].as_i64().unwrap_or_default(), continuation);
+            }
+        }
+        Some("credentials_exposed") => {
+            observer.credentials_exposed(Path::new(&text("path")), number("mode") as u32);
+        }
+        _ => {}
+    }
+}
+
+/// A failure the daemon reports: Max's code, message and hint as the CLI shows its own.
+fn remote_failure(error: protocol::RpcError) -> anyhow::Error {
+    let data = error.data.unwrap_or_default();
+    let code = data["code"].as_str().unwrap_or("daemon_error").to_string();
+    let message = data["message"].as_str().map_or(error.message, str::to_string);
+    let hint = data["hint"].as_str().map(str::to_string);
+    crate::failure::Failure { message, hint, code: code.into() }.into()
 }
 
 /// How [`ensure_running`] found the daemon.
@@ -70,6 +154,15 @@ pub enum Found {
     Started,
     /// One of another build ran: it was stopped and this build's started.
     Replaced,
+}
+
+/// The daemon a command should do its work through: the project's, when one runs this build,
+/// unless `--no-daemon` or `CI` says to work in this process.
+pub fn serving(root: &Path, no_daemon: bool) -> Option<(Client, Identity)> {
+    if no_daemon || std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+        return None;
+    }
+    running(root).filter(|(_, identity)| identity.build == protocol::build_id())
 }
 
 /// The running daemon of the project at `root`, if one answers.

@@ -73,6 +73,29 @@ pub struct RpcError {
 pub const PARSE_ERROR: i64 = -32700;
 /// JSON-RPC's "no such method".
 pub const NO_SUCH_METHOD: i64 = -32601;
+/// JSON-RPC's "the parameters are wrong".
+pub const INVALID_PARAMS: i64 = -32602;
+/// A failure of Max's, its `{code, message, hint}` in the error's `data`.
+pub const MAX_FAILED: i64 = -32000;
+/// The method of the notifications a sync sends its client as it runs.
+pub const SYNC_EVENT: &str = "sync/event";
+
+/// What a client asks the daemon to sync, and how.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncParams {
+    /// `connector/name`.
+    pub installation: String,
+    /// Reload everything.
+    pub full: bool,
+    /// Tasks at once.
+    pub workers: usize,
+    /// New, resumed, or failed tasks retried.
+    pub start: max_host::Start,
+    /// Attempts of a task that fails transiently.
+    pub max_attempts: u32,
+    /// Fields loaded again only when older than this many seconds.
+    pub max_age_s: u64,
+}
 
 /// What the daemon says of itself in `hello` and `project.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

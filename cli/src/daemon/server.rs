@@ -21,6 +21,7 @@ use super::scheduler::Scheduler;
 /// What every connection's handler shares.
 struct State {
     identity: Identity,
+    host: Arc<max_host::Host>,
     scheduler: Arc<Scheduler>,
     started: Instant,
     /// Clients connected now.
@@ -62,10 +63,11 @@ pub async fn run(root: PathBuf, idle: Duration) -> anyhow::Result<()> {
     std::fs::write(dirs.record(), serde_json::to_vec_pretty(&identity)?)?;
     tracing::info!(pid = identity.pid, project = %identity.project, build = %identity.build, idle_s = idle.as_secs(), "daemon started");
     let host = Arc::new(max_host::Host::open(&root)?);
-    let scheduler = Scheduler::new(host);
+    let scheduler = Scheduler::new(host.clone());
     tokio::spawn(scheduler.clone().run());
     let state = Arc::new(State {
         identity,
+        host,
         scheduler,
         started: Instant::now(),
         clients: AtomicUsize::new(0),
@@ -122,6 +124,13 @@ async fn serve(stream: UnixStream, state: Arc<State>) {
                 break;
             }
             Ok(_) => match serde_json::from_slice::<Request>(&line) {
+                Ok(request) if request.method == "sync" => {
+                    state.served.fetch_add(1, Ordering::SeqCst);
+                    match sync_for(&request, &mut reader, &mut write, &state).await {
+                        Ok(true) => continue,
+                        Ok(false) | Err(_) => break,
+                    }
+                }
                 Ok(request) => answer(&request, &state),
                 Err(error) => Response::failed(None, protocol::PARSE_ERROR, format!("not a JSON-RPC request: {error}")),
             },
@@ -161,6 +170,123 @@ fn answer(request: &Request, state: &State) -> Response {
         }
         other => Response::failed(Some(request.id), protocol::NO_SUCH_METHOD, format!("no method `{other}`")),
     }
+}
+
+/// Runs the sync `request` asks for, sending its events to the client as notifications and its
+/// report (or failure) as the response. A `cancel` from the client, or the client going away, stops
+/// it as Ctrl-C does: no new task starts, tasks in flight finish, the sync stays resumable. Returns
+/// whether the client is still there.
+async fn sync_for(
+    request: &Request,
+    reader: &mut BufReader<tokio::net::unix::OwnedReadHalf>,
+    write: &mut tokio::net::unix::OwnedWriteHalf,
+    state: &State,
+) -> std::io::Result<bool> {
+    let params: protocol::SyncParams = match serde_json::from_value(request.params.clone()) {
+        Ok(params) => params,
+        Err(error) => {
+            let response = Response::failed(Some(request.id), protocol::INVALID_PARAMS, error.to_string());
+            return send(write, &response).await.map(|()| true);
+        }
+    };
+    tracing::info!(installation = %params.installation, "sync for a client");
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let sync_request = max_host::SyncRequest {
+        full: params.full,
+        workers: params.workers,
+        start: params.start,
+        max_attempts: params.max_attempts,
+        max_age: Duration::from_secs(params.max_age_s),
+        stop: stop.clone(),
+    };
+    let host = state.host.clone();
+    let mut task = tokio::spawn(async move {
+        let installation = host.installation(&params.installation)?;
+        host.sync(&installation, &sync_request, &Forward(events)).await
+    });
+    let mut line = Vec::new();
+    let mut present = true;
+    loop {
+        tokio::select! {
+            Some(event) = received.recv() => {
+                if present && notify(write, event).await.is_err() {
+                    present = false;
+                    stop.store(true, Ordering::SeqCst);
+                }
+            }
+            read = reader.read_until(b'\n', &mut line), if present => {
+                let cancel = matches!(&read, Ok(n) if *n > 0)
+                    && serde_json::from_slice::<Request>(&line).is_ok_and(|r| r.method == "cancel");
+                if cancel {
+                    tracing::info!("the client cancelled its sync");
+                } else if !matches!(&read, Ok(n) if *n > 0) || line.len() > protocol::MAX_LINE_BYTES {
+                    tracing::info!("the client of a sync went away; stopping it");
+                    present = false;
+                }
+                if cancel || !present {
+                    stop.store(true, Ordering::SeqCst);
+                }
+                if line.ends_with(b"\n") {
+                    line.clear();
+                }
+            }
+            result = &mut task => {
+                while let Ok(event) = received.try_recv() {
+                    if present {
+                        let _ = notify(write, event).await;
+                    }
+                }
+                let response = match result {
+                    Ok(Ok(report)) => Response::ok(request.id, json!(report)),
+                    Ok(Err(error)) => failure(request.id, &error),
+                    Err(error) => Response::failed(Some(request.id), protocol::MAX_FAILED, format!("the sync crashed: {error}")),
+                };
+                if present {
+                    send(write, &response).await?;
+                }
+                return Ok(present);
+            }
+        }
+    }
+}
+
+/// A host error as a JSON-RPC error carrying Max's `{code, message, hint}`.
+fn failure(id: u64, error: &max_host::Error) -> Response {
+    let mut response = Response::failed(Some(id), protocol::MAX_FAILED, error.to_string());
+    if let Some(rpc) = response.error.as_mut() {
+        rpc.data = Some(crate::output::host_error_json(error));
+    }
+    response
+}
+
+/// A sync's events, passed on to the client that asked for it.
+struct Forward(tokio::sync::mpsc::UnboundedSender<Value>);
+
+impl max_host::SyncObserver for Forward {
+    fn stored(&self, entity: &str, rows: u64) {
+        let _ = self.0.send(json!({ "event": "stored", "entity": entity, "rows": rows }));
+    }
+    fn progress(&self, done: u64, total: u64) {
+        let _ = self.0.send(json!({ "event": "progress", "done": done, "total": total }));
+    }
+    fn retrying(&self, task: &str, error: &str, delay: Duration) {
+        let delay_ms = delay.as_millis() as u64;
+        let _ = self.0.send(json!({ "event": "retrying", "task": task, "error": error, "delay_ms": delay_ms }));
+    }
+    fn started(&self, sync: max_host::task::SyncId, continuation: max_host::Continuation) {
+        let _ = self.0.send(json!({ "event": "started", "sync": sync, "continuation": continuation }));
+    }
+    fn credentials_exposed(&self, path: &std::path::Path, mode: u32) {
+        let _ = self.0.send(json!({ "event": "credentials_exposed", "path": path, "mode": mode }));
+    }
+}
+
+/// Sends one sync event as a notification.
+async fn notify(write: &mut tokio::net::unix::OwnedWriteHalf, event: Value) -> std::io::Result<()> {
+    let mut bytes = serde_json::to_vec(&json!({ "jsonrpc": "2.0", "method": protocol::SYNC_EVENT, "params": event }))?;
+    bytes.push(b'\n');
+    write.write_all(&bytes).await
 }
 
 async fn send(write: &mut tokio::net::unix::OwnedWriteHalf, response: &Response) -> std::io::Result<()> {
