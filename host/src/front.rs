@@ -270,10 +270,13 @@ impl Host {
         })
     }
 
-    /// Removes `installation`: its settings, secrets and synced data. Refused while it syncs.
+    /// Removes `installation`: its settings, secrets, synced data and schedule. Refused while it
+    /// syncs.
     pub fn disconnect(&self, installation: &Installation) -> Result<()> {
         let _lock = installation.lock_for_sync()?;
-        std::fs::remove_dir_all(installation.dir()).map_err(Error::io("remove", installation.dir()))
+        std::fs::remove_dir_all(installation.dir()).map_err(Error::io("remove", installation.dir()))?;
+        self.project.schedules().remove(&installation.label())?;
+        Ok(())
     }
 
     /// Searches what `installation` synced ([`Error::NotSynced`] before its first sync). Never writes:

@@ -77,6 +77,13 @@ fn scheduled_syncs_keep_data_current_while_hostile_installations_trap_and_hang()
     let text = project.max().args(["status", "acme"]).assert().success();
     assert!(String::from_utf8_lossy(&text.get_output().stdout).contains("Scheduled every 2s · next"));
 
+    // A disconnected installation's schedule goes with it.
+    project.max().args(["disconnect", "hostile/panicky", "--yes"]).assert().success();
+    let listed = project.max().args(["schedule", "-o", "json"]).assert().success();
+    let listed: Value = serde_json::from_slice(&listed.get_output().stdout).unwrap();
+    let names: Vec<&str> = listed.as_array().unwrap().iter().filter_map(|s| s["installation"].as_str()).collect();
+    assert_eq!(names, ["acme/default", "hostile/spinner"], "{listed}");
+
     // Unscheduled, it stays so; the daemon then stops when asked.
     project.max().args(["schedule", "acme", "--off"]).assert().success();
     assert!(status(&project, "acme")["schedule"].is_null());

@@ -140,6 +140,7 @@ impl DisconnectCommand {
             )?;
         }
         host.disconnect(&installation)?;
+        crate::commands::schedule::reload(&host);
         if printer.is_json() {
             return printer.json(&serde_json::json!({ "removed": label }));
         }

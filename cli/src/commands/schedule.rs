@@ -95,8 +95,9 @@ impl ScheduleCommand {
     }
 }
 
-/// Has a running daemon read the schedules again, so the change counts at once.
-fn reload(host: &Host) {
+/// Has a running daemon read the schedules again, so a change (a schedule set or removed, an
+/// installation disconnected) counts at once.
+pub fn reload(host: &Host) {
     if let Some((mut client, _)) = client::running(host.project().root()) {
         let _ = client.call("reload_schedules", Value::Null);
     }

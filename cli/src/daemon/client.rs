@@ -101,7 +101,8 @@ impl Client {
                     };
                 }
                 // Quiet for a moment: look at the stop flag again.
-                Err(error) if matches!(error.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(error) if matches!(error.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                }
                 Err(error) => break Err(error.into()),
             }
         };
