@@ -117,7 +117,8 @@ fn demo(max: &Path, target: &Path, base_url: &str) -> Result<(), String> {
     println!("  max search acme Task --filter 'title ~= sync' --fields title,assignee.email");
     println!("  max schema acme");
     println!("  max status");
-    println!("  sqlite3 {} 'SELECT status, COUNT(*) FROM Task GROUP BY status'", db.display());
+    println!("  max sql \"SELECT status, COUNT(*) FROM acme.Task WHERE _deleted_at IS NULL GROUP BY status\"");
+    println!("  max mcp                      # for an agent: add it to your MCP client's servers");
     Ok(())
 }
 
