@@ -49,8 +49,9 @@ pub async fn publish_component(
             reason: "publish to a tag (`:0.3.0`); the digest is the registry's to give".to_string(),
         });
     }
-    let key_text = match key {
-        Some(key) => Some(std::fs::read_to_string(key).map_err(Error::io("read", key))?),
+    // The signing key, read before anything is pushed: a missing key fails the publish early.
+    let signing = match key {
+        Some(key) => Some((key, std::fs::read_to_string(key).map_err(Error::io("read", key))?)),
         None => None,
     };
     let connector = crate::front::inspect_component(path, &InstallLimits::default()).await?;
@@ -61,12 +62,12 @@ pub async fn publish_component(
     let component_digest = layer.sha256_digest();
     let registry = Registry::of(&reference, credentials);
     let manifest_digest = registry.push(&reference, layer, config, manifest).await?;
-    let (signature_tag, signer) = match (key, key_text) {
-        (Some(key), Some(text)) => {
+    let (signature_tag, signer) = match signing {
+        Some((key, text)) => {
             let (tag, signer) = attach_signature(&registry, &reference, &manifest_digest, key, &text).await?;
             (Some(tag), Some(signer))
         }
-        _ => (None, None),
+        None => (None, None),
     };
     Ok(Published {
         reference: reference.at_digest(&manifest_digest).to_string(),

@@ -146,29 +146,31 @@ fn stream(
 
 /// The names installations are read under, and their tables.
 fn tables(host: &max_host::Host, printer: &Printer) -> anyhow::Result<()> {
-    let schemas = host.sql_schemas()?;
     let mut listed = Vec::new();
-    for schema in &schemas {
+    for schema in host.sql_schemas()? {
         let tables: Vec<String> = if schema.synced {
-            host.schema(&schema.installation)?.schema.entities.iter().map(|e| e.name.clone()).collect()
+            host.schema(&schema.installation)?.schema.entities.into_iter().map(|e| e.name).collect()
         } else {
             Vec::new()
         };
-        listed.push(serde_json::json!({ "name": schema.name, "installation": schema.installation, "synced": schema.synced, "tables": tables }));
+        listed.push((schema, tables));
     }
     if printer.is_json() {
-        return printer.json(&listed);
+        let json: Vec<Value> = listed
+            .iter()
+            .map(|(s, tables)| {
+                serde_json::json!({ "name": s.name, "installation": s.installation, "synced": s.synced, "tables": tables })
+            })
+            .collect();
+        return printer.json(&json);
     }
     if listed.is_empty() {
         prompt::note("No installations yet: connect one with `max connect CONNECTOR`.");
         return Ok(());
     }
-    let rows: Vec<Vec<String>> = schemas
+    let rows: Vec<Vec<String>> = listed
         .iter()
-        .zip(&listed)
-        .map(|(schema, listed)| {
-            let tables: Vec<&str> =
-                listed["tables"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        .map(|(schema, tables)| {
             let tables = if schema.synced { tables.join(", ") } else { "(not synced yet)".to_string() };
             vec![sql_name(&schema.name), schema.installation.clone(), tables]
         })

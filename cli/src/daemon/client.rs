@@ -34,13 +34,22 @@ impl Client {
         Ok(Client { reader: BufReader::new(stream.try_clone()?), writer: stream, next_id: 1 })
     }
 
+    /// Sends the request `method` with `params` under `id`.
+    fn send(&mut self, id: u64, method: &str, params: Value) -> anyhow::Result<()> {
+        let bytes = protocol::line(&Request::new(id, method, params))?;
+        self.writer.write_all(&bytes).context("the daemon went away")
+    }
+
+    /// The next request's id.
+    fn next(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id - 1
+    }
+
     /// Calls `method` and returns its result (a daemon's error as an error).
     pub fn call(&mut self, method: &str, params: Value) -> anyhow::Result<Value> {
-        let request = Request::new(self.next_id, method, params);
-        self.next_id += 1;
-        let mut bytes = serde_json::to_vec(&request)?;
-        bytes.push(b'\n');
-        self.writer.write_all(&bytes).context("the daemon went away")?;
+        let id = self.next();
+        self.send(id, method, params)?;
         let mut line = Vec::new();
         (&mut self.reader).take(protocol::MAX_LINE_BYTES as u64 + 1).read_until(b'\n', &mut line)?;
         if line.is_empty() {
@@ -63,20 +72,15 @@ impl Client {
         observer: &dyn max_host::SyncObserver,
         stop: &std::sync::atomic::AtomicBool,
     ) -> anyhow::Result<max_host::SyncReport> {
-        let id = self.next_id;
-        self.next_id += 1;
-        let mut bytes = serde_json::to_vec(&Request::new(id, "sync", serde_json::to_value(params)?))?;
-        bytes.push(b'\n');
-        self.writer.write_all(&bytes).context("the daemon went away")?;
+        let id = self.next();
+        self.send(id, "sync", serde_json::to_value(params)?)?;
         // Look at the stop flag between lines; a sync may be quiet for long.
         self.reader.get_ref().set_read_timeout(Some(Duration::from_millis(200)))?;
         let mut cancelled = false;
         let mut line = Vec::new();
         let outcome = loop {
             if stop.load(std::sync::atomic::Ordering::Relaxed) && !cancelled {
-                let mut cancel = serde_json::to_vec(&Request::new(id, "cancel", Value::Null))?;
-                cancel.push(b'\n');
-                self.writer.write_all(&cancel).context("the daemon went away")?;
+                self.send(id, "cancel", Value::Null)?;
                 cancelled = true;
             }
             match (&mut self.reader).take(protocol::MAX_LINE_BYTES as u64).read_until(b'\n', &mut line) {

@@ -7,6 +7,13 @@ use serde_json::Value;
 /// The longest line either side reads (a request or a response).
 pub const MAX_LINE_BYTES: usize = 16 << 20;
 
+/// `message` as one line of JSON, its newline included.
+pub fn line(message: &impl Serialize) -> serde_json::Result<Vec<u8>> {
+    let mut bytes = serde_json::to_vec(message)?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
 /// A request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Request {

@@ -284,15 +284,12 @@ impl max_host::SyncObserver for Forward {
 
 /// Sends one sync event as a notification.
 async fn notify(write: &mut tokio::net::unix::OwnedWriteHalf, event: Value) -> std::io::Result<()> {
-    let mut bytes = serde_json::to_vec(&json!({ "jsonrpc": "2.0", "method": protocol::SYNC_EVENT, "params": event }))?;
-    bytes.push(b'\n');
-    write.write_all(&bytes).await
+    send(write, &json!({ "jsonrpc": "2.0", "method": protocol::SYNC_EVENT, "params": event })).await
 }
 
-async fn send(write: &mut tokio::net::unix::OwnedWriteHalf, response: &Response) -> std::io::Result<()> {
-    let mut bytes = serde_json::to_vec(response)?;
-    bytes.push(b'\n');
-    write.write_all(&bytes).await
+/// Writes one message, a line of JSON.
+async fn send(write: &mut tokio::net::unix::OwnedWriteHalf, message: &impl serde::Serialize) -> std::io::Result<()> {
+    write.write_all(&protocol::line(message)?).await
 }
 
 fn chrono_now() -> String {
