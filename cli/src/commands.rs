@@ -58,12 +58,14 @@ pub fn host(global: &GlobalArgs) -> anyhow::Result<Host> {
 /// Says on stderr which installations can't be read (the others are listed as usual).
 pub fn warn_damaged(store: &max_host::project::InstallationStore) {
     for (label, error) in store.damaged() {
-        crate::prompt::warn(&format!(
-            "installation {} is left out: {}",
-            crate::output::printable(&label),
-            crate::output::printable(&error.to_string())
-        ));
+        warn_left_out(&label, &error.to_string());
     }
+}
+
+/// Says on stderr that the installation `label` can't be read, and why.
+pub fn warn_left_out(label: &str, why: &str) {
+    let (label, why) = (crate::output::printable(label), crate::output::printable(why));
+    crate::prompt::warn(&format!("installation {label} is left out: {why}"));
 }
 
 /// Asks `question` on the terminal and goes on only on yes; without a terminal, refuses and says to pass

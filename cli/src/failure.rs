@@ -43,6 +43,17 @@ impl Failure {
         }
     }
 
+    /// A host error as the CLI shows it: its code, its message, and what to do in CLI words.
+    pub fn of_host(error: &max_host::Error) -> Self {
+        Failure { message: error.to_string(), hint: crate::hints::hint(error), code: error.code().into() }
+    }
+
+    /// `{code, message, hint}`, as `-o json` shows an error.
+    pub fn json(&self) -> serde_json::Value {
+        use max_host::text::lines;
+        serde_json::json!({ "code": self.code, "message": lines(&self.message), "hint": self.hint.as_deref().map(lines) })
+    }
+
     /// A failure with a hint.
     pub fn new(code: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Self {
         Failure { message: message.into(), hint: Some(hint.into()), code: code.into() }

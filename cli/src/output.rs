@@ -154,11 +154,7 @@ pub fn error_json(error: &anyhow::Error) -> serde_json::Value {
 
 /// `{code, message, hint}` of a host error, as a JSON listing reports an entry it couldn't read.
 pub fn host_error_json(error: &max_host::Error) -> serde_json::Value {
-    serde_json::json!({
-        "code": error.code(),
-        "message": printable_lines(&error.to_string()),
-        "hint": crate::hints::hint(error).as_deref().map(printable_lines),
-    })
+    crate::failure::Failure::of_host(error).json()
 }
 
 /// Colour on a terminal stream, unless `NO_COLOR` is set.

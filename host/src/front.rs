@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::limits::InstallLimits;
 use crate::live::live_connector;
@@ -18,6 +18,7 @@ use crate::runtime::{Runtime, RuntimeConfig};
 use crate::storage::{DataStore, Freshness, LastSyncs, SqliteStorage, TaskStore};
 use crate::sync::{Start, SyncContext, SyncObserver, SyncOptions, SyncReport, run_sync};
 use crate::task::{SyncRecord, SyncStatus};
+use crate::warm::{Reader, Warm, WarmStats};
 use crate::{Error, Result};
 
 /// How a front end asks for a sync; the installation's own limits are added by the host.
@@ -102,7 +103,7 @@ pub struct Overview {
 }
 
 /// How an installation's syncs went and how current its data is.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Status {
     /// The most recent syncs, newest first.
     pub syncs: Vec<SyncRecord>,
@@ -115,7 +116,7 @@ pub struct Status {
 }
 
 /// The tasks of a sync that has not ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Progress {
     /// The sync.
     pub sync: i64,
@@ -132,6 +133,8 @@ pub struct Host {
     project: Project,
     cache_dir: Option<std::path::PathBuf>,
     runtime: OnceLock<Runtime>,
+    /// What a long-lived front end keeps between calls ([`Host::keep_warm`]).
+    warm: Option<Arc<Warm>>,
 }
 
 impl std::fmt::Debug for Host {
@@ -148,7 +151,29 @@ impl Host {
 
     /// The front door to `project`, with the compile cache in Max's home.
     pub fn new(project: Project) -> Host {
-        Host { project, cache_dir: Some(crate::project::cache_dir()), runtime: OnceLock::new() }
+        Host { project, cache_dir: Some(crate::project::cache_dir()), runtime: OnceLock::new(), warm: None }
+    }
+
+    /// The same host keeping installations warm between calls, for a front end that lives long (the
+    /// daemon, `max mcp`): a sync that completed leaves its live connector (component loaded,
+    /// instances initialised, rate limits learnt) to the installation's next sync, and reads reuse
+    /// open connections to its database. See [`Host::warm_stats`].
+    pub fn keep_warm(mut self) -> Host {
+        self.warm = Some(Arc::default());
+        self
+    }
+
+    /// What this host keeps warm and how often that served (none unless [`Host::keep_warm`]).
+    pub fn warm_stats(&self) -> Option<WarmStats> {
+        self.warm.as_ref().map(|warm| warm.stats())
+    }
+
+    /// Lets go of live connectors and connections unused for a while (a long-lived front end calls
+    /// this now and then).
+    pub fn cool(&self) {
+        if let Some(warm) = &self.warm {
+            warm.cool();
+        }
     }
 
     /// The same host with its compile cache in `dir` (none: compile every component afresh).
@@ -191,8 +216,9 @@ impl Host {
 
     /// Syncs `installation` to its end (or until `request.stop`), reporting progress to `observer`.
     /// Holds the installation's sync lock throughout ([`Error::SyncBusy`] when another sync holds it);
-    /// runs the connector under the installation's limits; stores into a database that may not grow
-    /// past its `database-mib`.
+    /// runs the connector under the installation's limits (on the live connector a warm host kept,
+    /// when it was built from what the installation holds now); stores into a database that may not
+    /// grow past its `database-mib`.
     pub async fn sync(
         &self,
         installation: &Installation,
@@ -214,14 +240,34 @@ impl Host {
             })?;
         }
         let workers = request.workers.max(1);
-        let secrets = Arc::new(installation.secrets()?);
-        let file = &installation.file;
-        let live =
-            live_connector(self.runtime()?, &self.project, &connector, &file.config, secrets, &file.sandbox, workers)?;
+        let made_for = self.warm.as_ref().map(|_| crate::warm::made_for(installation, &connector, workers));
+        let kept = self
+            .warm
+            .as_ref()
+            .zip(made_for.as_ref())
+            .and_then(|(warm, made_for)| warm.take_connector(installation, made_for));
+        let live = match kept {
+            Some(live) => live,
+            None => {
+                let secrets = Arc::new(installation.secrets()?);
+                let file = &installation.file;
+                let runtime = self.runtime()?;
+                let live =
+                    live_connector(runtime, &self.project, &connector, &file.config, secrets, &file.sandbox, workers)?;
+                if let Some(warm) = &self.warm {
+                    warm.built_connector();
+                }
+                live
+            }
+        };
         let storage = SqliteStorage::open(&installation.data_db())?;
         storage.limit_size(live.limits.database_bytes)?;
-        let context =
-            SyncContext { info: live.info, pool: live.pool, http: live.http, storage: Arc::new(Mutex::new(storage)) };
+        let context = SyncContext {
+            info: live.info.clone(),
+            pool: live.pool.clone(),
+            http: live.http.clone(),
+            storage: Arc::new(Mutex::new(storage)),
+        };
         let options = SyncOptions {
             full: request.full,
             workers,
@@ -231,7 +277,16 @@ impl Host {
             stop: request.stop.clone(),
             limits: live.limits.sync.clone(),
         };
-        run_sync(&context, &options, observer).await
+        let report = run_sync(&context, &options, observer).await;
+        // Kept only when it completed, and was built from what the installation still holds (a
+        // token it refreshed, or a `max connect` meanwhile, makes the next sync build it afresh).
+        if let (Some(warm), Some(made_for), Ok(report)) = (&self.warm, made_for, &report)
+            && report.record.status == SyncStatus::Completed
+            && crate::warm::made_for(installation, &connector, workers) == made_for
+        {
+            warm.keep_connector(installation, made_for, live);
+        }
+        report
     }
 
     /// The schema of `target`: an installation (`connector` or `connector/name`) that has synced shows the
@@ -245,7 +300,7 @@ impl Host {
             Err(error) => return Err(error),
         };
         let applied = match &installation {
-            Some(installation) => read(installation)?.and_then(|storage| {
+            Some(installation) => self.read(installation)?.and_then(|storage| {
                 let info = storage.applied_schema().cloned()?;
                 Some(storage.retired_fields().map(|retired| (installation.label(), info, retired)))
             }),
@@ -282,7 +337,7 @@ impl Host {
     /// Searches what `installation` synced ([`Error::NotSynced`] before its first sync). Never writes:
     /// it reads while a sync writes.
     pub fn search(&self, installation: &Installation, request: &SearchRequest) -> Result<SearchResult> {
-        let (storage, query) = search_query(installation, request)?;
+        let (storage, query) = self.search_query(installation, request)?;
         let page = storage.search(&query)?;
         Ok(SearchResult { entity: query.entity, page })
     }
@@ -297,7 +352,7 @@ impl Host {
         start: &mut dyn FnMut(&str, &[String]),
         visit: &mut dyn FnMut(Vec<serde_json::Value>) -> std::ops::ControlFlow<()>,
     ) -> Result<Option<String>> {
-        let (storage, query) = search_query(installation, request)?;
+        let (storage, query) = self.search_query(installation, request)?;
         let columns: Vec<String> = query.fields.iter().map(|f| f.text.clone()).collect();
         start(&query.entity, &columns);
         storage.search_rows(&query, visit)
@@ -306,7 +361,7 @@ impl Host {
     /// Rows per entity type and the last sync (empty before the first sync;
     /// [`Error::CorruptDatabase`] when `data.db` is not a readable Max database).
     pub fn overview(&self, installation: &Installation) -> Result<Overview> {
-        let Some(storage) = read(installation)? else { return Ok(Overview::default()) };
+        let Some(storage) = self.read(installation)? else { return Ok(Overview::default()) };
         Ok(Overview { rows: storage.counts()?, last_sync: storage.syncs(1)?.pop() })
     }
 
@@ -314,7 +369,7 @@ impl Host {
     /// entity type is (empty before the first sync; [`Error::CorruptDatabase`] as for
     /// [`Host::overview`]).
     pub fn status(&self, installation: &Installation, last: usize) -> Result<Status> {
-        let Some(storage) = read(installation)? else { return Ok(Status::default()) };
+        let Some(storage) = self.read(installation)? else { return Ok(Status::default()) };
         let syncs = storage.syncs(last.max(1))?;
         let unfinished = match syncs.first() {
             Some(newest) if newest.status.resumable() => {
@@ -327,22 +382,36 @@ impl Host {
         let (last_completed, entities) = storage.freshness()?;
         Ok(Status { syncs, unfinished, last_completed, entities })
     }
-}
 
-/// The installation's storage (read-only) and `request` checked against its schema (the entity named
-/// in any case).
-fn search_query(
-    installation: &Installation,
-    request: &SearchRequest,
-) -> Result<(SqliteStorage, crate::query::SearchQuery)> {
-    let storage = read(installation)?.ok_or_else(|| not_synced(installation))?;
-    let info = storage.info().cloned().ok_or_else(|| not_synced(installation))?;
-    let mut request = request.clone();
-    if let Some(entity) = info.schema.entities.iter().find(|e| e.name.eq_ignore_ascii_case(&request.entity)) {
-        request.entity = entity.name.clone();
+    /// The installation's storage (read-only) and `request` checked against its schema (the entity
+    /// named in any case).
+    fn search_query(
+        &self,
+        installation: &Installation,
+        request: &SearchRequest,
+    ) -> Result<(Reader, crate::query::SearchQuery)> {
+        let storage = self.read(installation)?.ok_or_else(|| not_synced(installation))?;
+        let info = storage.info().ok_or_else(|| not_synced(installation))?;
+        let mut request = request.clone();
+        if let Some(entity) = info.schema.entities.iter().find(|e| e.name.eq_ignore_ascii_case(&request.entity)) {
+            request.entity = entity.name.clone();
+        }
+        let query = crate::query::build(info, &request)?;
+        Ok((storage, query))
     }
-    let query = crate::query::build(&info, &request)?;
-    Ok((storage, query))
+
+    /// The installation's database opened for reading (a kept connection on a warm host), or none
+    /// before its first sync.
+    fn read(&self, installation: &Installation) -> Result<Option<Reader>> {
+        let path = installation.data_db();
+        if !path.exists() {
+            return Ok(None);
+        }
+        match &self.warm {
+            Some(warm) => warm.reader(&path).map(Some),
+            None => SqliteStorage::open_existing(&path).map(|storage| Some(Reader::cold(storage))),
+        }
+    }
 }
 
 /// Checks the component at `path` as an install would (within `limits`), outside any project, writing
@@ -350,15 +419,6 @@ fn search_query(
 pub async fn inspect_component(path: &Path, limits: &InstallLimits) -> Result<InstalledConnector> {
     let runtime = Runtime::new(RuntimeConfig { cache_dir: Some(crate::project::cache_dir()) })?;
     crate::project::inspect_file(&runtime, path, limits).await
-}
-
-/// The installation's database opened for reading, or none before its first sync.
-fn read(installation: &Installation) -> Result<Option<SqliteStorage>> {
-    let path = installation.data_db();
-    if !path.exists() {
-        return Ok(None);
-    }
-    SqliteStorage::open_existing(&path).map(Some)
 }
 
 fn not_synced(installation: &Installation) -> Error {

@@ -43,6 +43,7 @@ pub mod signing;
 mod sql;
 pub mod task;
 pub mod text;
+mod warm;
 
 pub use data::ConnectorError;
 pub use error::{Error, LimitKind, Result};
@@ -57,3 +58,4 @@ pub use runtime::CONTRACT_VERSION;
 pub use sql::{SqlOptions, SqlOutcome, SqlSchema};
 pub use storage::{Freshness, LastSyncs, Timestamp};
 pub use sync::{Continuation, Start, SyncObserver, SyncReport, Unobserved};
+pub use warm::WarmStats;

@@ -161,7 +161,7 @@ pub struct SearchQuery {
 }
 
 /// One page of results.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SearchPage {
     /// Column names (the field paths).
     pub columns: Vec<String>,
@@ -172,7 +172,7 @@ pub struct SearchPage {
 }
 
 /// A search as the user asked for it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SearchRequest {
     /// Entity name.
     pub entity: String,

@@ -215,3 +215,74 @@ fn a_sync_runs_in_the_running_daemon_streams_its_progress_and_ctrl_c_stops_it() 
     assert!(alive(daemon), "the daemon outlives the sync it stopped");
     project.max().args(["daemon", "stop"]).assert().success();
 }
+
+/// `max ARGS` run to its end as a person would (no `CI`): exit code, stdout, stderr.
+fn run(project: &TestProject, args: &[&str]) -> (Option<i32>, String, String) {
+    let output = spawn(project, args).wait_with_output().unwrap();
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (output.status.code(), text(&output.stdout), text(&output.stderr))
+}
+
+#[test]
+fn search_and_status_go_through_the_daemon_which_keeps_connectors_and_databases_warm() {
+    use max_fake_saas::acme::Size;
+    let project = project();
+    project.max().args(["connector", "install", "--yes"]).arg(max_tests::connector("acme")).assert().success();
+    let size =
+        Size { workspaces: 1, users: 5, projects: 3, tasks_per_project: 40, files_per_project: 2, history: false };
+    let (fake, server) = acme_fake(size, Duration::ZERO);
+    max_tests::connect_acme_to(&project, &server, "default", &[]);
+    json(&project, &["daemon", "start"]);
+    let warm = |project: &TestProject| json(project, &["daemon", "status"])["status"]["warm"].clone();
+
+    // Two syncs through the daemon: the second runs on the connector the first left warm.
+    for _ in 0..2 {
+        let (code, _, stderr) = run(&project, &["sync", "acme"]);
+        assert_eq!(code, Some(0), "{stderr}");
+        assert!(stderr.contains("through the project's daemon"), "{stderr}");
+    }
+    project.assert_acme_synced(&fake);
+    let stats = warm(&project);
+    assert_eq!(stats["connectors"], serde_json::json!(["acme/default"]), "{stats}");
+    assert_eq!((stats["connectors_built"].as_u64(), stats["connectors_reused"].as_u64()), (Some(1), Some(1)));
+
+    // Searches and status read the same through the daemon as in this process, in every format,
+    // their failures included.
+    let same = [
+        vec!["search", "acme", "Task", "--filter", "priority >= 2", "--order-by", "title", "--limit", "7"],
+        vec!["search", "acme", "task", "--fields", "id,title,project.name", "--all", "-o", "json"],
+        vec!["search", "acme", "Task", "--all", "-o", "ndjson"],
+        vec!["search", "acme", "User", "--all", "-o", "csv"],
+        vec!["search", "acme", "Task", "--limit", "5", "--after", "not-a-cursor"],
+        vec!["search", "acme", "Task", "--filter", "nope = 1"],
+        vec!["search", "acme/missing", "Task"],
+        vec!["status", "-o", "json"],
+        vec!["status"],
+        vec!["status", "acme", "--last", "1", "-o", "json"],
+    ];
+    for args in &same {
+        let through = run(&project, args);
+        let here = run(&project, &[args.as_slice(), &["--no-daemon"]].concat());
+        assert_eq!(through, here, "max {}", args.join(" "));
+    }
+    let (_, rows, _) = run(&project, &["search", "acme", "Task", "--all", "-o", "ndjson"]);
+    assert_eq!(rows.lines().count(), 3 * 40, "every task came through the daemon");
+    let stats = warm(&project);
+    assert_eq!(stats["readers_opened"], 1, "one connection to the database served every read: {stats}");
+    assert!(stats["readers_reused"].as_u64().unwrap() >= same.len() as u64 - 1, "{stats}");
+
+    // Credentials changed behind the daemon's back: the next sync builds the connector with them
+    // (a wrong key fails), and the right key again builds it afresh.
+    let credentials = project.path().join(".max/installations/acme/default/credentials.json");
+    let right = std::fs::read_to_string(&credentials).unwrap();
+    std::fs::write(&credentials, right.replace(max_fake_saas::acme::DEFAULT_API_KEY, "a-wrong-key")).unwrap();
+    let (code, _, stderr) = run(&project, &["sync", "acme"]);
+    assert_ne!(code, Some(0), "a sync with a wrong key fails: {stderr}");
+    assert_eq!(warm(&project)["connectors"], serde_json::json!([]), "a failed sync leaves nothing warm");
+    std::fs::write(&credentials, right).unwrap();
+    let (code, _, stderr) = run(&project, &["sync", "acme"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let stats = warm(&project);
+    assert_eq!((stats["connectors_built"].as_u64(), stats["connectors_reused"].as_u64()), (Some(3), Some(1)));
+    project.max().args(["daemon", "stop"]).assert().success();
+}

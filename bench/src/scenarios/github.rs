@@ -30,6 +30,37 @@ const SIZE: Size = Size {
     review_comments: 2,
 };
 
+/// The project daemon against a process of its own, both measured here: a re-sync with nothing
+/// changed on the connector the daemon's previous sync left warm (its Python instances initialised),
+/// and a search on the connection the daemon keeps open.
+fn daemon(env: &Env, dir: &std::path::Path) -> anyhow::Result<Vec<Row>> {
+    let max = |args: &[&str]| {
+        let mut command = measure::max(&env.bin, dir, args);
+        command.env_remove("CI");
+        command
+    };
+    let repeats = env.repeats().min(5);
+    let alone = measure::median(repeats, || max(&["sync", "github", "--no-daemon"]))?.as_secs_f64();
+    measure::run(&mut max(&["daemon", "start"]))?;
+    measure::run(&mut max(&["sync", "github"]))?;
+    let warm = measure::median(repeats, || max(&["sync", "github"]))?.as_secs_f64();
+    let search = ["search", "github", "Issue", "--limit", "50", "-o", "json"];
+    let search_alone = measure::median(env.repeats(), || max(&[&search[..], &["--no-daemon"]].concat()))?.as_secs_f64();
+    let search_warm = measure::median(env.repeats(), || max(&search))?.as_secs_f64();
+    measure::run(&mut max(&["daemon", "stop"]))?;
+    let against =
+        |warm: f64, alone: f64| format!("{:.2}× the time in a process of its own ({alone:.3} s)", warm / alone);
+    Ok(vec![
+        Row::timed("github", "GitHub (Python): re-sync, nothing changed, in a warm daemon", warm, against(warm, alone)),
+        Row::timed(
+            "github",
+            "search 50 issues, JSON, through the daemon",
+            search_warm,
+            against(search_warm, search_alone),
+        ),
+    ])
+}
+
 /// Measures the GitHub connector and, for the ratios, Linear's.
 pub fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
     let github = env.acme.parent().map(|dir| dir.join("github.wasm")).unwrap_or_default();
@@ -76,6 +107,7 @@ pub fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
         wall,
         format!("{asked} requests, {} answered 304; {charged} counted against the rate limit", asked - charged),
     ));
+    rows.extend(daemon(env, &dir)?);
     let mut loads = Vec::new();
     for (name, component) in [("Linear (Rust)", &env.linear), ("GitHub (Python)", &github)] {
         let bytes = std::fs::read(component)?;

@@ -105,7 +105,7 @@ fn stop(root: &Path, printer: &Printer) -> anyhow::Result<()> {
 
 fn status(root: &Path, printer: &Printer) -> anyhow::Result<()> {
     let status = match client::running(root) {
-        Some((mut client, _)) => client.call("status", Value::Null)?,
+        Some((mut client, _)) => client.call("daemon_status", Value::Null)?,
         None => Value::Null,
     };
     if printer.is_json() {
@@ -116,13 +116,21 @@ fn status(root: &Path, printer: &Printer) -> anyhow::Result<()> {
         return Ok(());
     }
     let identity: Identity = serde_json::from_value(status["identity"].clone())?;
+    let warm: max_host::WarmStats = serde_json::from_value(status["warm"].clone()).unwrap_or_default();
+    let kept = if warm.connectors.is_empty() { "none".to_string() } else { warm.connectors.join(", ") };
     printer.text(&format!(
-        "The daemon runs: pid {}, max {}, up {} s, {} client(s) connected, {} request(s) served.\n  build {}\n  log {}",
+        "The daemon runs: pid {}, max {}, up {} s, {} client(s) connected, {} request(s) served.\n  \
+         warm connectors: {kept} (built {}, reused {}); open databases: {} (opened {}, reused {})\n  build {}\n  log {}",
         identity.pid,
         identity.version,
         status["uptime_s"],
         status["clients"],
         status["served"],
+        warm.connectors_built,
+        warm.connectors_reused,
+        warm.readers,
+        warm.readers_opened,
+        warm.readers_reused,
         identity.build,
         DaemonDir::of(root).log().display()
     ))

@@ -10,6 +10,7 @@ use max_host::{Host, Progress};
 
 use crate::args::GlobalArgs;
 use crate::commands::host;
+use crate::daemon::protocol::StatusParams;
 use crate::failure::Failure;
 use crate::output::{Printer, printable};
 
@@ -99,8 +100,9 @@ impl LsCommand {
     pub fn run(self, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
         let host = host(global)?;
         let installations = listed(&host, None)?;
-        let items: Vec<_> = installations.iter().map(|i| (i, host.overview(i))).collect();
-        let unreadable = unreadable(items.iter().map(|(i, overview)| (*i, overview.as_ref().err())));
+        let items: Vec<_> =
+            installations.iter().map(|i| (i, host.overview(i).map_err(|e| Failure::of_host(&e)))).collect();
+        let unreadable = unreadable(items.iter().map(|(i, overview)| (i.label(), overview.as_ref().err())));
         if printer.is_json() {
             let json: Vec<_> = items
                 .iter()
@@ -114,7 +116,7 @@ impl LsCommand {
                             entry["rows"] = serde_json::json!(o.rows);
                             entry["last_sync"] = serde_json::json!(o.last_sync);
                         }
-                        Err(error) => entry["error"] = crate::output::host_error_json(error),
+                        Err(error) => entry["error"] = error.json(),
                     }
                     entry
                 })
@@ -153,25 +155,24 @@ fn listed(host: &Host, target: Option<&str>) -> anyhow::Result<Vec<Installation>
 }
 
 /// One word for what keeps an installation's data from being read.
-fn problem(error: &max_host::Error) -> String {
-    match error {
-        max_host::Error::CorruptDatabase { .. } => "corrupt".to_string(),
-        other => format!("unreadable ({})", other.code()),
+fn problem(error: &Failure) -> String {
+    match error.code.as_ref() {
+        "corrupt_database" => "corrupt".to_string(),
+        code => format!("unreadable ({code})"),
     }
 }
 
 /// Says on stderr, for each installation whose data can't be read, what happened and how to recover;
 /// the listing fails when there was one (the others were listed as usual).
-fn unreadable<'a>(items: impl Iterator<Item = (&'a Installation, Option<&'a max_host::Error>)>) -> anyhow::Result<()> {
-    let failed: Vec<(String, &max_host::Error)> =
-        items.filter_map(|(i, error)| error.map(|e| (i.label(), e))).collect();
+fn unreadable<'a>(items: impl Iterator<Item = (String, Option<&'a Failure>)>) -> anyhow::Result<()> {
+    let failed: Vec<(String, &Failure)> = items.filter_map(|(label, error)| error.map(|e| (label, e))).collect();
     for (label, error) in &failed {
-        let hint = crate::hints::hint(error).map(|h| format!("\n  hint: {}", printable(&h))).unwrap_or_default();
-        crate::prompt::say(&format!("error: {label}: {}{hint}", printable(&error.to_string())));
+        let hint = error.hint.as_deref().map(|h| format!("\n  hint: {}", printable(h))).unwrap_or_default();
+        crate::prompt::say(&format!("error: {label}: {}{hint}", printable(&error.message)));
     }
     match failed.as_slice() {
         [] => Ok(()),
-        [(label, max_host::Error::CorruptDatabase { .. })] => Err(Failure::new(
+        [(label, error)] if error.code == "corrupt_database" => Err(Failure::new(
             "corrupt_database",
             format!("the data of {label} can't be read"),
             "see the error above; the other installations are fine",
@@ -207,6 +208,28 @@ fn describe_unfinished(progress: &Progress, label: &str) -> String {
     }
 }
 
+/// The statuses a daemon read (`status`'s result), the installations it couldn't list said on
+/// stderr as a local listing says them.
+fn statuses_of(answer: serde_json::Value) -> anyhow::Result<Vec<(String, Result<max_host::Status, Failure>)>> {
+    let text = |value: &serde_json::Value| value.as_str().unwrap_or_default().to_string();
+    for damaged in answer["damaged"].as_array().into_iter().flatten() {
+        super::warn_left_out(&text(&damaged["installation"]), &text(&damaged["message"]));
+    }
+    let mut statuses = Vec::new();
+    for item in answer["installations"].as_array().into_iter().flatten() {
+        let status = match item.get("status") {
+            Some(status) => Ok(serde_json::from_value(status.clone())?),
+            None => Err(Failure {
+                message: text(&item["error"]["message"]),
+                hint: item["error"]["hint"].as_str().map(str::to_string),
+                code: text(&item["error"]["code"]).into(),
+            }),
+        };
+        statuses.push((text(&item["installation"]), status));
+    }
+    Ok(statuses)
+}
+
 /// Show recent syncs and how current each entity type is.
 ///
 /// Per installation: the last syncs (kind, status, rows, requests, failed tasks), the progress of a
@@ -227,23 +250,29 @@ impl StatusCommand {
     /// Runs it.
     pub fn run(self, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
         let host = host(global)?;
-        let installations = listed(&host, self.target.as_deref())?;
-        let report: Vec<_> = installations.iter().map(|i| (i, host.status(i, self.last))).collect();
+        let report = match crate::daemon::client::serving(host.project().root(), global.no_daemon) {
+            Some((mut client, _)) => {
+                let params = StatusParams { target: self.target.clone(), last: self.last };
+                statuses_of(client.status(&params)?)?
+            }
+            None => listed(&host, self.target.as_deref())?
+                .iter()
+                .map(|i| (i.label(), host.status(i, self.last).map_err(|e| Failure::of_host(&e))))
+                .collect(),
+        };
         let schedules = crate::commands::schedule::schedules(&host)?;
         let schedule_of = |label: &str| schedules.iter().find(|s| s["installation"] == label).cloned();
-        let unreadable = unreadable(report.iter().map(|(i, status)| (*i, status.as_ref().err())));
+        let unreadable = unreadable(report.iter().map(|(label, status)| (label.clone(), status.as_ref().err())));
         if printer.is_json() {
             let json: Vec<_> = report
                 .iter()
-                .map(|(i, status)| match status {
+                .map(|(label, status)| match status {
                     Ok(status) => serde_json::json!({
-                        "installation": i.label(), "syncs": status.syncs, "unfinished": status.unfinished,
+                        "installation": label, "syncs": status.syncs, "unfinished": status.unfinished,
                         "entities": status.entities, "last_completed": status.last_completed,
-                        "schedule": schedule_of(&i.label()),
+                        "schedule": schedule_of(label),
                     }),
-                    Err(error) => {
-                        serde_json::json!({ "installation": i.label(), "error": crate::output::host_error_json(error) })
-                    }
+                    Err(error) => serde_json::json!({ "installation": label, "error": error.json() }),
                 })
                 .collect();
             printer.json(&json)?;
@@ -253,8 +282,7 @@ impl StatusCommand {
             return printer.text("No installations. Connect one with `max connect <connector>`.");
         }
         let mut out = Vec::new();
-        for (installation, status) in report {
-            let label = installation.label();
+        for (label, status) in report {
             out.push(printer.bold(&label));
             if let Some(schedule) = schedule_of(&label) {
                 out.push(format!("  {}", crate::commands::schedule::describe(&schedule)));

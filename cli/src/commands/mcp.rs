@@ -30,6 +30,6 @@ pub struct McpCommand {
 impl McpCommand {
     /// Runs it until the client goes.
     pub async fn run(self, global: &GlobalArgs) -> anyhow::Result<()> {
-        crate::mcp::serve(host(global)?, self.allow_sync).await
+        crate::mcp::serve(host(global)?.keep_warm(), self.allow_sync).await
     }
 }

@@ -8,6 +8,7 @@ use max_host::query::{SearchPage, SearchRequest};
 
 use crate::args::{GlobalArgs, OutputFormat};
 use crate::commands::host;
+use crate::daemon::protocol::SearchParams;
 use crate::export::{RowWriter, cell};
 use crate::output::{Printer, printable};
 use crate::prompt;
@@ -61,7 +62,8 @@ impl SearchCommand {
     /// Runs it.
     pub fn run(self, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
         let host = host(global)?;
-        let installation = host.installation(&self.target)?;
+        let daemon = crate::daemon::client::serving(host.project().root(), global.no_daemon);
+        let mut searcher = Searcher { host: &host, daemon: daemon.map(|(client, _)| client), target: &self.target };
         let fields = match self.fields.as_deref().map(str::trim) {
             None | Some("all") => None,
             Some(list) => Some(list.split(',').map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect()),
@@ -86,20 +88,52 @@ impl SearchCommand {
         if printer.format() == OutputFormat::Text {
             let marks = (MATCH_START.to_string(), MATCH_END.to_string());
             let request = SearchRequest { highlight: Some(marks), ..request };
-            let result = host.search(&installation, &request)?;
-            return render_table(printer, &result.entity, &result.page, self.fields.is_some());
+            let (mut entity, mut page) = (String::new(), SearchPage::default());
+            page.next = searcher.each(
+                &request,
+                &mut |name, columns| (entity, page.columns) = (name.to_string(), columns.to_vec()),
+                &mut |row| {
+                    page.rows.push(row);
+                    ControlFlow::Continue(())
+                },
+            )?;
+            return render_table(printer, &entity, &page, self.fields.is_some());
         }
-        stream(&host, &installation, &request, printer.format())
+        stream(&mut searcher, &request, printer.format())
+    }
+}
+
+/// Where a search runs: in the project's daemon when one of this build serves it (its database
+/// already open there), else in this process.
+struct Searcher<'a> {
+    host: &'a max_host::Host,
+    daemon: Option<crate::daemon::client::Client>,
+    target: &'a str,
+}
+
+impl Searcher<'_> {
+    /// Runs `request` as [`max_host::Host::search_each`] does.
+    fn each(
+        &mut self,
+        request: &SearchRequest,
+        start: &mut dyn FnMut(&str, &[String]),
+        visit: &mut dyn FnMut(Vec<serde_json::Value>) -> ControlFlow<()>,
+    ) -> anyhow::Result<Option<String>> {
+        match &mut self.daemon {
+            Some(client) => {
+                let params = SearchParams { installation: self.target.to_string(), request: request.clone() };
+                client.search(&params, start, visit)
+            }
+            None => {
+                let installation = self.host.installation(self.target)?;
+                Ok(self.host.search_each(&installation, request, start, visit)?)
+            }
+        }
     }
 }
 
 /// Writes the rows as JSON, NDJSON or CSV while they are read.
-fn stream(
-    host: &max_host::Host,
-    installation: &max_host::project::Installation,
-    request: &SearchRequest,
-    format: OutputFormat,
-) -> anyhow::Result<()> {
+fn stream(searcher: &mut Searcher<'_>, request: &SearchRequest, format: OutputFormat) -> anyhow::Result<()> {
     let writer =
         RefCell::new(RowWriter::new(format, std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock())));
     let failed: RefCell<Option<std::io::Error>> = RefCell::new(None);
@@ -110,8 +144,7 @@ fn stream(
             ControlFlow::Break(())
         }
     };
-    let next = host.search_each(
-        installation,
+    let next = searcher.each(
         request,
         &mut |entity, columns| {
             let _ = keep(writer.borrow_mut().start(Some(entity), columns));

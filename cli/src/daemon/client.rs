@@ -97,11 +97,10 @@ impl Client {
                         replay(&message["params"], observer);
                         continue;
                     }
-                    let response: Response = serde_json::from_value(message)?;
-                    break match (response.result, response.error) {
-                        (_, Some(error)) => Err(remote_failure(error)),
-                        (Some(result), None) => Ok(serde_json::from_value(result)?),
-                        (None, None) => Err(anyhow::anyhow!("the daemon answered the sync with nothing")),
+                    break match answer(serde_json::from_value(message)?) {
+                        Ok(Value::Null) => Err(anyhow::anyhow!("the daemon answered the sync with nothing")),
+                        Ok(result) => Ok(serde_json::from_value(result)?),
+                        Err(error) => Err(error),
                     };
                 }
                 // Quiet for a moment: look at the stop flag again.
@@ -112,6 +111,62 @@ impl Client {
         };
         self.reader.get_ref().set_read_timeout(Some(CALL_TIMEOUT))?;
         outcome
+    }
+
+    /// Has the daemon run the search `params` asks for: `start` gets the entity and the columns, then
+    /// `visit` each row as its batch arrives, until it breaks (then the connection is left, which
+    /// ends the search in the daemon). Returns the next page's cursor, or the host's failure with its
+    /// code and hint.
+    pub fn search(
+        &mut self,
+        params: &protocol::SearchParams,
+        start: &mut dyn FnMut(&str, &[String]),
+        visit: &mut dyn FnMut(Vec<Value>) -> std::ops::ControlFlow<()>,
+    ) -> anyhow::Result<Option<String>> {
+        let id = self.next();
+        self.send(id, "search", serde_json::to_value(params)?)?;
+        // A search may think for long before its first row (an ordering no index serves).
+        self.reader.get_ref().set_read_timeout(None)?;
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            (&mut self.reader).take(protocol::MAX_LINE_BYTES as u64 + 1).read_until(b'\n', &mut line)?;
+            if line.is_empty() {
+                anyhow::bail!("the daemon closed the connection during the search; see `max daemon logs`");
+            }
+            let mut message: Value = serde_json::from_slice(&line).context("the daemon's message doesn't parse")?;
+            if message["method"] != protocol::SEARCH_ROWS {
+                self.reader.get_ref().set_read_timeout(Some(CALL_TIMEOUT))?;
+                return match answer(serde_json::from_value(message)?)? {
+                    Value::Null => Ok(None),
+                    result => Ok(result["next"].as_str().map(str::to_string)),
+                };
+            }
+            let batch = message["params"].take();
+            if let Some(entity) = batch["entity"].as_str() {
+                let columns: Vec<String> = serde_json::from_value(batch["columns"].clone())?;
+                start(entity, &columns);
+            }
+            let Value::Array(rows) = batch["rows"].clone() else { continue };
+            for row in rows {
+                let Value::Array(row) = row else { anyhow::bail!("the daemon sent a row that isn't a list") };
+                if visit(row).is_break() {
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// The status of `params.target` (all installations when none), as the daemon reads it.
+    pub fn status(&mut self, params: &protocol::StatusParams) -> anyhow::Result<Value> {
+        let id = self.next();
+        self.send(id, "status", serde_json::to_value(params)?)?;
+        let mut line = Vec::new();
+        (&mut self.reader).take(protocol::MAX_LINE_BYTES as u64 + 1).read_until(b'\n', &mut line)?;
+        if line.is_empty() {
+            anyhow::bail!("the daemon closed the connection");
+        }
+        answer(serde_json::from_slice(&line).context("the daemon's answer doesn't parse")?)
     }
 
     /// Greets the daemon: who it is.
@@ -137,6 +192,15 @@ fn replay(event: &Value, observer: &dyn max_host::SyncObserver) {
             observer.credentials_exposed(Path::new(&text("path")), number("mode") as u32);
         }
         _ => {}
+    }
+}
+
+/// A response's result, or its failure as the CLI shows its own.
+fn answer(response: Response) -> anyhow::Result<Value> {
+    match (response.result, response.error) {
+        (_, Some(error)) => Err(remote_failure(error)),
+        (Some(result), None) => Ok(result),
+        (None, None) => Ok(Value::Null),
     }
 }
 

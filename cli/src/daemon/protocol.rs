@@ -21,7 +21,7 @@ pub struct Request {
     pub jsonrpc: String,
     /// Matches the response to it.
     pub id: u64,
-    /// What to do: `hello`, `status`, `stop`.
+    /// What to do: `hello`, `daemon_status`, `sync`, `search`, `status`, `schedules`, `stop`.
     pub method: String,
     /// Its arguments.
     #[serde(default)]
@@ -86,6 +86,29 @@ pub const INVALID_PARAMS: i64 = -32602;
 pub const MAX_FAILED: i64 = -32000;
 /// The method of the notifications a sync sends its client as it runs.
 pub const SYNC_EVENT: &str = "sync/event";
+/// The method of the notifications a search sends its client: first `{entity, columns}`, then
+/// `{rows}` batches as they are read.
+pub const SEARCH_ROWS: &str = "search/rows";
+/// Rows a search sends in one notification.
+pub const SEARCH_BATCH: usize = 256;
+
+/// What a client asks the daemon to search.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SearchParams {
+    /// `connector` or `connector/name`.
+    pub installation: String,
+    /// The search.
+    pub request: max_host::query::SearchRequest,
+}
+
+/// Whose status a client asks for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusParams {
+    /// One installation (`connector` or `connector/name`), or all.
+    pub target: Option<String>,
+    /// Syncs per installation.
+    pub last: usize,
+}
 
 /// What a client asks the daemon to sync, and how.
 #[derive(Debug, Clone, Serialize, Deserialize)]

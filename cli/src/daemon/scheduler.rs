@@ -1,6 +1,7 @@
 //! The daemon's scheduler: runs each scheduled installation's sync when it is due, each in a task of
 //! its own so one that traps, hangs until its limits end it, or fails never holds up the others.
-//! Every run builds the connector afresh (a trapped instance is never reused); a failing
+//! A run that didn't complete leaves nothing warm, so the next builds the connector afresh (a
+//! trapped instance is never reused); a failing
 //! installation backs off (its period doubled per failure in a row, up to a day); the schedules file
 //! is read again when it changes, so `max schedule` takes effect at once.
 
@@ -95,22 +96,28 @@ impl Scheduler {
             Ok(found) => self.host.sync(&found, &SyncRequest::default(), &max_host::Unobserved).await,
             Err(error) => Err(error),
         };
+        // Another sync of it (a `max sync --no-daemon`) running is no failure of its own: the run
+        // is skipped, its failures in a row left as they were.
         let (completed, said) = match &outcome {
-            Ok(report) if report.record.status == SyncStatus::Completed => (true, "completed".to_string()),
-            Ok(report) => {
-                (false, format!("{:?}: {} task(s) failed", report.record.status, report.failures.len()).to_lowercase())
-            }
-            Err(error) => (false, max_host::text::one_line(&error.to_string())),
+            Ok(report) if report.record.status == SyncStatus::Completed => (Some(true), "completed".to_string()),
+            Err(max_host::Error::SyncBusy { .. }) => (None, "skipped: another sync of it was running".to_string()),
+            Ok(report) => (
+                Some(false),
+                format!("{:?}: {} task(s) failed", report.record.status, report.failures.len()).to_lowercase(),
+            ),
+            Err(error) => (Some(false), max_host::text::one_line(&error.to_string())),
         };
         let now = Utc::now();
         let mut entries = self.entries();
         let Some(entry) = entries.get_mut(&installation) else { return };
         entry.running = false;
         entry.last_outcome = Some(said.clone());
-        if completed {
-            entry.failures = 0;
+        if completed != Some(false) {
+            if completed.is_some() {
+                entry.failures = 0;
+            }
             entry.next_run = entry.cadence.next(entry.last_run, now).max(now);
-            tracing::info!(%installation, next = %entry.next_run, "scheduled sync completed");
+            tracing::info!(%installation, next = %entry.next_run, outcome = %said, "scheduled sync ended");
         } else {
             entry.failures += 1;
             let backoff = entry.cadence.period(now).saturating_mul(1 << entry.failures.min(16)).min(MOST_BACKOFF);

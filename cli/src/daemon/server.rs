@@ -3,6 +3,7 @@
 //! or when it has been idle (no client connected, nothing scheduled) for its idle time. It removes its socket and record as it goes; a killed
 //! one leaves them, and the next start finds its lock free and clears them.
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -62,7 +63,7 @@ pub async fn run(root: PathBuf, idle: Duration) -> anyhow::Result<()> {
     };
     std::fs::write(dirs.record(), serde_json::to_vec_pretty(&identity)?)?;
     tracing::info!(pid = identity.pid, project = %identity.project, build = %identity.build, idle_s = idle.as_secs(), "daemon started");
-    let host = Arc::new(max_host::Host::open(&root)?);
+    let host = Arc::new(max_host::Host::open(&root)?.keep_warm());
     let scheduler = Scheduler::new(host.clone());
     tokio::spawn(scheduler.clone().run());
     let state = Arc::new(State {
@@ -91,6 +92,7 @@ pub async fn run(root: PathBuf, idle: Duration) -> anyhow::Result<()> {
             _ = terminate.recv() => break "SIGTERM",
             _ = interrupt.recv() => break "SIGINT",
             () = tokio::time::sleep(check) => {
+                state.host.cool();
                 let quiet = state.idle_since.lock().unwrap_or_else(PoisonError::into_inner).elapsed();
                 if state.clients.load(Ordering::SeqCst) == 0 && quiet >= idle && state.scheduler.is_empty() {
                     break "idle";
@@ -131,6 +133,14 @@ async fn serve(stream: UnixStream, state: Arc<State>) {
                         Ok(false) | Err(_) => break,
                     }
                 }
+                Ok(request) if request.method == "search" => {
+                    state.served.fetch_add(1, Ordering::SeqCst);
+                    match search_for(&request, &mut write, &state).await {
+                        Ok(()) => continue,
+                        Err(_) => break,
+                    }
+                }
+                Ok(request) if request.method == "status" => status_for(&request, &state).await,
                 Ok(request) => answer(&request, &state),
                 Err(error) => Response::failed(None, protocol::PARSE_ERROR, format!("not a JSON-RPC request: {error}")),
             },
@@ -149,7 +159,7 @@ async fn serve(stream: UnixStream, state: Arc<State>) {
 fn answer(request: &Request, state: &State) -> Response {
     match request.method.as_str() {
         "hello" => Response::ok(request.id, json!(state.identity)),
-        "status" => Response::ok(
+        "daemon_status" => Response::ok(
             request.id,
             json!({
                 "identity": state.identity,
@@ -157,6 +167,7 @@ fn answer(request: &Request, state: &State) -> Response {
                 "clients": state.clients.load(Ordering::SeqCst),
                 "served": state.served.load(Ordering::SeqCst),
                 "schedules": state.scheduler.snapshot(),
+                "warm": state.host.warm_stats(),
             }),
         ),
         "schedules" => Response::ok(request.id, json!(state.scheduler.snapshot())),
@@ -248,6 +259,99 @@ async fn sync_for(
                 return Ok(present);
             }
         }
+    }
+}
+
+/// Runs the search `request` asks for on a blocking thread, sending the entity and columns, then
+/// the rows in batches as they are read, as notifications, and the next page's cursor (or the
+/// failure) as the response. A client that goes away ends the search at its next batch.
+async fn search_for(
+    request: &Request,
+    write: &mut tokio::net::unix::OwnedWriteHalf,
+    state: &State,
+) -> std::io::Result<()> {
+    let params: protocol::SearchParams = match serde_json::from_value(request.params.clone()) {
+        Ok(params) => params,
+        Err(error) => {
+            return send(write, &Response::failed(Some(request.id), protocol::INVALID_PARAMS, error.to_string())).await;
+        }
+    };
+    let (batches, mut received) = tokio::sync::mpsc::channel::<Value>(8);
+    let host = state.host.clone();
+    let task = tokio::task::spawn_blocking(move || {
+        let installation = host.installation(&params.installation)?;
+        let mut rows = Vec::with_capacity(protocol::SEARCH_BATCH);
+        let next = host.search_each(
+            &installation,
+            &params.request,
+            &mut |entity, columns| {
+                let _ = batches.blocking_send(json!({ "entity": entity, "columns": columns }));
+            },
+            &mut |row| {
+                rows.push(row);
+                if rows.len() < protocol::SEARCH_BATCH {
+                    return ControlFlow::Continue(());
+                }
+                let full = std::mem::replace(&mut rows, Vec::with_capacity(protocol::SEARCH_BATCH));
+                match batches.blocking_send(json!({ "rows": full })) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(_) => ControlFlow::Break(()),
+                }
+            },
+        )?;
+        if !rows.is_empty() {
+            let _ = batches.blocking_send(json!({ "rows": rows }));
+        }
+        Ok::<_, max_host::Error>(next)
+    });
+    while let Some(batch) = received.recv().await {
+        send(write, &json!({ "jsonrpc": "2.0", "method": protocol::SEARCH_ROWS, "params": batch })).await?;
+    }
+    let response = match task.await {
+        Ok(Ok(next)) => Response::ok(request.id, json!({ "next": next })),
+        Ok(Err(error)) => failure(request.id, &error),
+        Err(error) => Response::failed(Some(request.id), protocol::MAX_FAILED, format!("the search crashed: {error}")),
+    };
+    send(write, &response).await
+}
+
+/// The status of the installations `request` names (all when none), each its own or the error
+/// that keeps it from being read, and the installations that can't be listed.
+async fn status_for(request: &Request, state: &State) -> Response {
+    let params: protocol::StatusParams = match serde_json::from_value(request.params.clone()) {
+        Ok(params) => params,
+        Err(error) => return Response::failed(Some(request.id), protocol::INVALID_PARAMS, error.to_string()),
+    };
+    let host = state.host.clone();
+    let answered = tokio::task::spawn_blocking(move || {
+        let (installations, damaged) = match &params.target {
+            Some(target) => (vec![host.installation(target)?], Vec::new()),
+            None => {
+                let store = host.project().installations();
+                let damaged: Vec<Value> = store
+                    .damaged()
+                    .into_iter()
+                    .map(|(label, error)| json!({ "installation": label, "message": error.to_string() }))
+                    .collect();
+                (store.list()?, damaged)
+            }
+        };
+        let statuses: Vec<Value> = installations
+            .iter()
+            .map(|installation| match host.status(installation, params.last) {
+                Ok(status) => json!({ "installation": installation.label(), "status": status }),
+                Err(error) => {
+                    json!({ "installation": installation.label(), "error": crate::output::host_error_json(&error) })
+                }
+            })
+            .collect();
+        Ok::<_, max_host::Error>(json!({ "installations": statuses, "damaged": damaged }))
+    })
+    .await;
+    match answered {
+        Ok(Ok(result)) => Response::ok(request.id, result),
+        Ok(Err(error)) => failure(request.id, &error),
+        Err(error) => Response::failed(Some(request.id), protocol::MAX_FAILED, format!("the status crashed: {error}")),
     }
 }
 

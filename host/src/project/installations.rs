@@ -162,13 +162,18 @@ impl Installation {
 
     /// Its secrets, read from the credential store.
     pub fn secrets(&self) -> Result<FileSecrets> {
-        FileSecrets::load(&self.dir.join("credentials.json"))
+        FileSecrets::load(&self.credentials_path())
+    }
+
+    /// Where its secrets are stored (0600).
+    pub fn credentials_path(&self) -> PathBuf {
+        self.dir.join("credentials.json")
     }
 
     /// The credential store, when users other than its owner may read or write it (its mode bits).
     pub fn exposed_credentials(&self) -> Option<(PathBuf, u32)> {
         use std::os::unix::fs::MetadataExt;
-        let path = self.dir.join("credentials.json");
+        let path = self.credentials_path();
         let mode = std::fs::metadata(&path).ok()?.mode() & 0o777;
         (mode & 0o077 != 0).then_some((path, mode))
     }

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::OptionalExtension;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::schema::quote;
 use super::sqlite::{SqliteStorage, db_error};
@@ -15,7 +15,7 @@ use crate::Result;
 pub type Timestamp = DateTime<Utc>;
 
 /// One entity type's freshness.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Freshness {
     /// The entity type.
     pub entity: String,
@@ -30,7 +30,7 @@ pub struct Freshness {
 }
 
 /// When the last completed full and incremental syncs started.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LastSyncs {
     /// The last completed full sync.
     pub full: Option<DateTime<Utc>>,

@@ -183,6 +183,12 @@ impl SqliteStorage {
     pub fn info(&self) -> Option<&ConnectorInfo> {
         self.info.as_ref()
     }
+
+    /// Reads the stored schema again (a connection kept open while a sync changed it).
+    pub(crate) fn reread_info(&mut self) -> Result<()> {
+        self.info = super::schema::stored_info(&self.conn)?;
+        Ok(())
+    }
 }
 
 impl Drop for SqliteStorage {
