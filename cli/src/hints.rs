@@ -101,6 +101,12 @@ pub fn hint(error: &HostError) -> Option<String> {
         HostError::SyncBusy { pid, .. } => {
             format!("wait for it to finish (`max status` shows its progress), or stop it with `kill {pid}`")
         }
+        HostError::InvalidStorage { .. } => {
+            "pass `--storage sqlite` (the default) or `--storage postgres://user[:password]@host[:port]/database`".into()
+        }
+        HostError::LeaseLost { .. } => {
+            "another worker runs the task again from its start; nothing is lost or stored twice".into()
+        }
         HostError::NotResumable { .. } => {
             "`max status` lists the syncs; plain `max sync` resumes an interrupted one".into()
         }

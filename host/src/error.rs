@@ -484,6 +484,20 @@ pub enum Error {
     /// The runtime itself failed (engine setup, linking).
     #[error("the WebAssembly runtime failed: {0}")]
     Runtime(String),
+    /// A `--storage` that names no storage Max has.
+    #[error("`{given}` is not a storage: {reason}")]
+    InvalidStorage {
+        /// What was given (a URL without its password).
+        given: String,
+        /// Why it isn't.
+        reason: String,
+    },
+    /// A task's claim expired and another process took it: what this one did is not stored.
+    #[error("task {task} was taken over by another worker after this one's lease expired; its work was not stored")]
+    LeaseLost {
+        /// The task.
+        task: crate::task::TaskId,
+    },
     /// Another process is syncing this installation.
     #[error("{label} is being synced by another max (pid {pid}, since {since})")]
     SyncBusy {
@@ -689,6 +703,8 @@ impl Error {
             Error::Query { .. } => "query",
             Error::Runtime(_) => "runtime",
             Error::SyncBusy { .. } => "sync_busy",
+            Error::LeaseLost { .. } => "lease_lost",
+            Error::InvalidStorage { .. } => "invalid_storage",
             Error::BadKey { .. } => "bad_key",
             Error::BadSignature { .. } => "bad_signature",
             Error::UntrustedSigner { .. } => "untrusted_signer",

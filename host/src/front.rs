@@ -12,13 +12,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::limits::InstallLimits;
 use crate::live::live_connector;
-use crate::project::{Installation, InstalledConnector, PendingInstall, Project};
+use crate::project::{Installation, InstalledConnector, PendingInstall, Project, StorageSetting};
 use crate::query::{SearchPage, SearchRequest};
 use crate::runtime::{Runtime, RuntimeConfig};
-use crate::storage::{DataStore, Freshness, LastSyncs, SqliteStorage, TaskStore};
+use crate::storage::{Freshness, LastSyncs, PgStorage, ReadStore, SqliteStorage, Storage};
 use crate::sync::{Start, SyncContext, SyncObserver, SyncOptions, SyncReport, run_sync};
 use crate::task::{SyncRecord, SyncStatus};
-use crate::warm::{Reader, Warm, WarmStats};
+use crate::warm::{Opener, Reader, Warm, WarmStats};
 use crate::{Error, Result};
 
 /// How a front end asks for a sync; the installation's own limits are added by the host.
@@ -260,14 +260,6 @@ impl Host {
                 live
             }
         };
-        let storage = SqliteStorage::open(&installation.data_db())?;
-        storage.limit_size(live.limits.database_bytes)?;
-        let context = SyncContext {
-            info: live.info.clone(),
-            pool: live.pool.clone(),
-            http: live.http.clone(),
-            storage: Arc::new(Mutex::new(storage)),
-        };
         let options = SyncOptions {
             full: request.full,
             workers,
@@ -277,7 +269,17 @@ impl Host {
             stop: request.stop.clone(),
             limits: live.limits.sync.clone(),
         };
-        let report = run_sync(&context, &options, observer).await;
+        let report = match self.project.storage()? {
+            StorageSetting::Sqlite => {
+                let storage = SqliteStorage::open(&installation.data_db())?;
+                storage.limit_size(live.limits.database_bytes)?;
+                run_on(storage, &live, &options, observer).await
+            }
+            StorageSetting::Postgres { url } => {
+                let schema = crate::storage::pg_schema_name(&installation.file.connector, &installation.file.name);
+                run_on(PgStorage::open(&url, &schema)?, &live, &options, observer).await
+            }
+        };
         // Kept only when it completed, and was built from what the installation still holds (a
         // token it refreshed, or a `max connect` meanwhile, makes the next sync build it afresh).
         if let (Some(warm), Some(made_for), Ok(report)) = (&self.warm, made_for, &report)
@@ -329,6 +331,10 @@ impl Host {
     /// syncs.
     pub fn disconnect(&self, installation: &Installation) -> Result<()> {
         let _lock = installation.lock_for_sync()?;
+        if let StorageSetting::Postgres { url } = self.project.storage()? {
+            let schema = crate::storage::pg_schema_name(&installation.file.connector, &installation.file.name);
+            PgStorage::drop_schema(&url, &schema)?;
+        }
         std::fs::remove_dir_all(installation.dir()).map_err(Error::io("remove", installation.dir()))?;
         self.project.schedules().remove(&installation.label())?;
         Ok(())
@@ -403,15 +409,56 @@ impl Host {
     /// The installation's database opened for reading (a kept connection on a warm host), or none
     /// before its first sync.
     fn read(&self, installation: &Installation) -> Result<Option<Reader>> {
-        let path = installation.data_db();
-        if !path.exists() {
-            return Ok(None);
-        }
+        let (key, file, open): (String, Option<std::path::PathBuf>, Opener) = match self.project.storage()? {
+            StorageSetting::Sqlite => {
+                let path = installation.data_db();
+                if !path.exists() {
+                    return Ok(None);
+                }
+                let opened = path.clone();
+                let open = Box::new(move || {
+                    SqliteStorage::open_existing(&opened).map(|s| Some(Box::new(s) as Box<dyn ReadStore>))
+                });
+                (path.display().to_string(), Some(path), open)
+            }
+            StorageSetting::Postgres { url } => {
+                let schema = crate::storage::pg_schema_name(&installation.file.connector, &installation.file.name);
+                let key = format!("{url}#{schema}");
+                let open = Box::new(move || {
+                    Ok(PgStorage::open_existing(&url, &schema)?.map(|s| Box::new(s) as Box<dyn ReadStore>))
+                });
+                (key, None, open)
+            }
+        };
         match &self.warm {
-            Some(warm) => warm.reader(&path).map(Some),
-            None => SqliteStorage::open_existing(&path).map(|storage| Some(Reader::cold(storage))),
+            Some(warm) => warm.reader(&key, file.as_deref(), open),
+            None => Ok(open()?.map(Reader::cold)),
         }
     }
+}
+
+/// Checks that `storage` can be reached: a PostgreSQL database answers (SQLite always can).
+pub fn check_storage(storage: &StorageSetting) -> Result<()> {
+    match storage {
+        StorageSetting::Sqlite => Ok(()),
+        StorageSetting::Postgres { url } => crate::storage::check_pg(url),
+    }
+}
+
+/// Runs a sync of `live` on `storage`.
+async fn run_on<S: Storage + Send + 'static>(
+    storage: S,
+    live: &crate::live::LiveConnector,
+    options: &SyncOptions,
+    observer: &dyn SyncObserver,
+) -> Result<SyncReport> {
+    let context = SyncContext {
+        info: live.info.clone(),
+        pool: live.pool.clone(),
+        http: live.http.clone(),
+        storage: Arc::new(Mutex::new(storage)),
+    };
+    run_sync(&context, options, observer).await
 }
 
 /// Checks the component at `path` as an install would (within `limits`), outside any project, writing

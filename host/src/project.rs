@@ -6,6 +6,7 @@ mod files;
 mod installations;
 mod lock;
 mod schedules;
+mod storage;
 mod trust;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ pub use installations::{
 
 pub use lock::{LockStore, LockedConnector};
 pub use schedules::{Cadence, Schedule, ScheduleStore};
+pub use storage::StorageSetting;
 pub use trust::{TrustStore, TrustedKey};
 
 use crate::{Error, Result};
@@ -45,8 +47,13 @@ pub struct Project {
 }
 
 impl Project {
-    /// Creates `.max/` in `root`; refuses when one exists.
+    /// Creates `.max/` in `root`, its data in SQLite files; refuses when one exists.
     pub fn init(root: &Path) -> Result<Project> {
+        Project::init_with(root, &StorageSetting::Sqlite)
+    }
+
+    /// Creates `.max/` in `root` with its data stored as `storage` says; refuses when one exists.
+    pub fn init_with(root: &Path, storage: &StorageSetting) -> Result<Project> {
         let max_dir = root.join(PROJECT_DIR);
         if max_dir.exists() {
             return Err(Error::ProjectExists { root: root.to_path_buf() });
@@ -56,8 +63,14 @@ impl Project {
             std::fs::create_dir_all(&dir).map_err(Error::io("create", &dir))?;
         }
         let file = ProjectFile { layout: LAYOUT_VERSION, created_at: chrono::Utc::now() };
+        storage::write(&max_dir, storage)?;
         files::write_json(&max_dir.join("project.json"), &file)?;
         Ok(project)
+    }
+
+    /// Where its synced data lives.
+    pub fn storage(&self) -> Result<StorageSetting> {
+        storage::read(&self.max_dir())
     }
 
     /// Finds the project whose root is `start` or its nearest ancestor with a `.max/project.json`.

@@ -15,6 +15,7 @@ mod freshness;
 mod fulltext;
 mod membership;
 mod ownership;
+mod postgres;
 mod schema;
 mod search;
 pub(crate) mod sql;
@@ -31,6 +32,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use postgres::{check as check_pg, shown as shown_url, url_problem as pg_url_problem};
+pub use postgres::{PgStorage, schema_name as pg_schema_name};
 pub use sqlite::SqliteStorage;
 
 use crate::Result;
@@ -152,6 +155,33 @@ pub trait DataStore: Send {
             std::ops::ControlFlow::Continue(())
         })?;
         Ok(SearchPage { columns: query.fields.iter().map(|f| f.text.clone()).collect(), rows, next })
+    }
+}
+
+/// An installation's stores opened for reading (status, search, the daemon's warm connections),
+/// whichever the backend.
+pub trait ReadStore: DataStore + TaskStore {
+    /// The schema stored with the data (none before the first sync).
+    fn info(&self) -> Option<&ConnectorInfo>;
+    /// Reads the stored schema again (a connection kept open while a sync changed it).
+    fn reread_info(&mut self) -> Result<()>;
+}
+
+impl ReadStore for SqliteStorage {
+    fn info(&self) -> Option<&ConnectorInfo> {
+        SqliteStorage::info(self)
+    }
+    fn reread_info(&mut self) -> Result<()> {
+        SqliteStorage::reread_info(self)
+    }
+}
+
+impl ReadStore for PgStorage {
+    fn info(&self) -> Option<&ConnectorInfo> {
+        PgStorage::info(self)
+    }
+    fn reread_info(&mut self) -> Result<()> {
+        PgStorage::reread_info(self)
     }
 }
 

@@ -208,6 +208,18 @@ impl SyncStatus {
     pub fn resumable(self) -> bool {
         matches!(self, SyncStatus::Running | SyncStatus::Interrupted)
     }
+
+    /// The status stored as `text` (what [`Display`](std::fmt::Display) writes); anything else reads
+    /// as running, so a sync of a newer Max's making is resumed rather than lost.
+    pub fn from_stored(text: &str) -> SyncStatus {
+        match text {
+            "completed" => SyncStatus::Completed,
+            "failed" => SyncStatus::Failed,
+            "interrupted" => SyncStatus::Interrupted,
+            "abandoned" => SyncStatus::Abandoned,
+            _ => SyncStatus::Running,
+        }
+    }
 }
 
 impl std::fmt::Display for SyncStatus {

@@ -6,11 +6,12 @@
 //! component and worker count it was built with: any of them changing (a `max connect` again, an
 //! upgrade, a refreshed token written by another process) builds it afresh, as does a sync that
 //! failed, so a connector that trapped, hung or ran out of a limit never runs again as it was. A read
-//! connection is kept per database file (by its inode: a database removed and synced anew is another
-//! file) and reads the stored schema again before each use, since a sync may have changed it.
+//! connection is kept per database (a SQLite file by its inode: a database removed and synced anew
+//! is another file; a PostgreSQL schema by name) and reads the stored schema again before each use,
+//! since a sync may have changed it.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -21,7 +22,7 @@ use sha2::{Digest, Sha256};
 use crate::Result;
 use crate::live::LiveConnector;
 use crate::project::{Installation, InstalledConnector};
-use crate::storage::SqliteStorage;
+use crate::storage::ReadStore;
 
 /// Live connectors kept at most (the least recently used goes first).
 const MOST_CONNECTORS: usize = 8;
@@ -34,7 +35,7 @@ const KEEP_FOR: Duration = Duration::from_secs(15 * 60);
 #[derive(Default)]
 pub(crate) struct Warm {
     connectors: Mutex<HashMap<String, KeptConnector>>,
-    readers: Mutex<HashMap<PathBuf, Vec<IdleReader>>>,
+    readers: Mutex<HashMap<String, Vec<IdleReader>>>,
     counts: Counts,
 }
 
@@ -45,10 +46,10 @@ struct KeptConnector {
     used: Instant,
 }
 
-/// A read connection kept, the file it opened, and when it was last used.
+/// A read connection kept, the file it opened (a SQLite database's), and when it was last used.
 struct IdleReader {
-    file: FileId,
-    storage: SqliteStorage,
+    file: Option<FileId>,
+    storage: Box<dyn ReadStore>,
     used: Instant,
 }
 
@@ -76,6 +77,9 @@ pub struct WarmStats {
     /// Reads on a kept connection.
     pub readers_reused: u64,
 }
+
+/// Opens an installation's database for reading (none when nothing is stored yet).
+pub(crate) type Opener = Box<dyn FnOnce() -> Result<Option<Box<dyn ReadStore>>>>;
 
 /// A database file, by device and inode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,29 +121,30 @@ impl Warm {
         connectors.insert(installation.label(), KeptConnector { live, made_for, used: Instant::now() });
     }
 
-    /// A read connection to the database at `path`: a kept one when its file is still the one it
-    /// opened (its schema read again), else a new one. It comes back to be kept when dropped.
-    pub(crate) fn reader(self: &Arc<Self>, path: &Path) -> Result<Reader> {
-        let id = FileId::of(path);
+    /// A read connection to the database `key` names: a kept one (its schema read again) when it
+    /// still reads the same database (`file`, for a SQLite one), else one `open` opens (none when
+    /// nothing is stored there yet). It comes back to be kept when dropped.
+    pub(crate) fn reader(self: &Arc<Self>, key: &str, file: Option<&Path>, open: Opener) -> Result<Option<Reader>> {
+        let id = file.and_then(FileId::of);
         let kept = {
             let mut readers = lock(&self.readers);
-            let idle = readers.entry(path.to_path_buf()).or_default();
-            idle.retain(|kept| Some(kept.file) == id && kept.used.elapsed() <= KEEP_FOR);
+            let idle = readers.entry(key.to_string()).or_default();
+            idle.retain(|kept| kept.file == id && kept.used.elapsed() <= KEEP_FOR);
             idle.pop()
         };
-        let (id, storage) = match kept {
+        let storage = match kept {
             Some(mut kept) => {
                 kept.storage.reread_info()?;
                 self.counts.readers_reused.fetch_add(1, Ordering::Relaxed);
-                (kept.file, kept.storage)
+                kept.storage
             }
             None => {
-                let storage = SqliteStorage::open_existing(path)?;
+                let Some(storage) = open()? else { return Ok(None) };
                 self.counts.readers_opened.fetch_add(1, Ordering::Relaxed);
-                (FileId::of(path).unwrap_or(FileId(0, 0)), storage)
+                storage
             }
         };
-        Ok(Reader { storage: Some(storage), back: Some((self.clone(), path.to_path_buf(), id)) })
+        Ok(Some(Reader { storage: Some(storage), back: Some((self.clone(), key.to_string(), id)) }))
     }
 
     /// Drops what has not been used for a while.
@@ -183,29 +188,29 @@ pub(crate) fn made_for(installation: &Installation, connector: &InstalledConnect
 /// A read connection to one installation's database, kept warm again when dropped (when it came
 /// from a warm host).
 pub(crate) struct Reader {
-    storage: Option<SqliteStorage>,
-    back: Option<(Arc<Warm>, PathBuf, FileId)>,
+    storage: Option<Box<dyn ReadStore>>,
+    back: Option<(Arc<Warm>, String, Option<FileId>)>,
 }
 
 impl Reader {
     /// A connection of its own, not kept.
-    pub(crate) fn cold(storage: SqliteStorage) -> Reader {
+    pub(crate) fn cold(storage: Box<dyn ReadStore>) -> Reader {
         Reader { storage: Some(storage), back: None }
     }
 }
 
 impl std::ops::Deref for Reader {
-    type Target = SqliteStorage;
-    fn deref(&self) -> &SqliteStorage {
-        self.storage.as_ref().expect("present until drop")
+    type Target = dyn ReadStore;
+    fn deref(&self) -> &(dyn ReadStore + 'static) {
+        self.storage.as_deref().expect("present until drop")
     }
 }
 
 impl Drop for Reader {
     fn drop(&mut self) {
-        let (Some(storage), Some((warm, path, file))) = (self.storage.take(), self.back.take()) else { return };
+        let (Some(storage), Some((warm, key, file))) = (self.storage.take(), self.back.take()) else { return };
         let mut readers = lock(&warm.readers);
-        let idle = readers.entry(path).or_default();
+        let idle = readers.entry(key).or_default();
         if idle.len() < MOST_READERS {
             idle.push(IdleReader { file, storage, used: Instant::now() });
         }

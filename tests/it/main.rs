@@ -25,6 +25,7 @@ mod mcp;
 mod onboarding;
 mod packed;
 mod pipeline;
+mod postgres;
 mod resume;
 mod rogue;
 mod sandbox;

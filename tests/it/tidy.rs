@@ -64,15 +64,17 @@ fn only_the_runtime_module_uses_wasmtime() {
 }
 
 #[test]
-fn only_the_storage_module_uses_sqlite() {
-    let offenders = files_using(&["host/src", "cli/src"], Some("host/src/storage"), &["rusqlite"]);
-    assert!(offenders.is_empty(), "rusqlite used outside host/src/storage: {offenders:?}");
+fn only_the_storage_module_uses_sqlite_and_postgres() {
+    let offenders =
+        files_using(&["host/src", "cli/src"], Some("host/src/storage"), &["rusqlite", "tokio_postgres", "deadpool"]);
+    assert!(offenders.is_empty(), "a database client used outside host/src/storage: {offenders:?}");
 }
 
 #[test]
 fn the_cli_goes_through_the_hosts_front_door() {
     let engine = [
         "SqliteStorage",
+        "PgStorage",
         "max_host::storage",
         "max_host::runtime",
         "max_host::live",

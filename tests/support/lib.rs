@@ -1,5 +1,6 @@
 //! Test support: where the built components are, a runtime with a shared compile cache, installation
-//! setups, and projects driven through the real `max` binary.
+//! setups, projects driven through the real `max` binary, a real OCI registry and a real PostgreSQL
+//! server.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -8,6 +9,9 @@ use std::time::Duration;
 use max_host::http::{HttpCapability, HttpLimits, SecretSource};
 use max_host::manifest::Permissions;
 use max_host::runtime::{InstanceSetup, Limits, LoadedConnector, Runtime, RuntimeConfig};
+
+mod postgres;
+pub use postgres::PgCluster;
 
 /// The cargo target directory holding the components `cargo xtask build` made.
 pub fn artifacts_dir() -> PathBuf {

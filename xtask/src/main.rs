@@ -265,8 +265,13 @@ fn test(extra: &[String]) -> Result<(), String> {
     )?;
     let tools = toolchains::ensure(&target_dir())?;
     let registry = toolchains::ensure_registry()?;
+    let postgres = toolchains::ensure_postgres()?;
     let mut tests = cargo();
-    tests.current_dir(workspace_root()).env("MAX_TEST_ARTIFACTS", target_dir()).env("MAX_OCI_REGISTRY", registry);
+    tests
+        .current_dir(workspace_root())
+        .env("MAX_TEST_ARTIFACTS", target_dir())
+        .env("MAX_OCI_REGISTRY", registry)
+        .env("MAX_POSTGRES_BIN", postgres);
     for (key, value) in tools.env() {
         tests.env(key, value);
     }

@@ -101,16 +101,46 @@ fn apt_install(packages: &[&str]) -> Result<(), String> {
 /// The distribution `registry` server the tests publish connectors to (Debian's `docker-registry`),
 /// installed when missing.
 pub fn ensure_registry() -> Result<PathBuf, String> {
-    let find = || {
-        std::env::var_os("PATH")
-            .into_iter()
-            .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
-            .map(|dir| dir.join("docker-registry"))
-            .find(|candidate| candidate.is_file())
-    };
+    let find = || on_path("docker-registry");
     if let Some(found) = find() {
         return Ok(found);
     }
     apt_install(&["docker-registry"])?;
     find().ok_or_else(|| "docker-registry is still not on PATH after installing it".to_string())
+}
+
+/// The folder of PostgreSQL's server programs (`initdb`, `pg_ctl`, `postgres`) the tests start
+/// throwaway clusters with: on `PATH`, or Debian's `/usr/lib/postgresql/<version>/bin` (the newest),
+/// installing Debian's `postgresql` when neither has them.
+pub fn ensure_postgres() -> Result<PathBuf, String> {
+    let find = || {
+        let linked = on_path("initdb").and_then(|initdb| std::fs::canonicalize(initdb).ok());
+        linked.and_then(|initdb| initdb.parent().map(Path::to_path_buf)).or_else(|| {
+            let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|entry| entry.path().join("bin"))
+                .filter(|bin| bin.join("initdb").is_file())
+                .collect();
+            versions.sort_by_key(|bin| {
+                bin.parent().and_then(|v| v.file_name()?.to_str()?.parse::<u32>().ok()).unwrap_or_default()
+            });
+            versions.pop()
+        })
+    };
+    if let Some(found) = find() {
+        return Ok(found);
+    }
+    apt_install(&["postgresql"])?;
+    find().ok_or_else(|| "PostgreSQL's initdb is still missing after installing postgresql".to_string())
+}
+
+/// `name` in a folder of `PATH`.
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
 }

@@ -3,17 +3,25 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use max_host::project::Project;
+use max_host::project::{Project, StorageSetting};
 
 use crate::args::GlobalArgs;
 use crate::output::Printer;
 
 /// Create a Max project: a `.max/` folder for connectors, installations and their data.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  max init\n  max -C ~/work-data init")]
+#[command(
+    after_help = "Data is stored in a SQLite file per installation, or in one PostgreSQL database (a schema per \
+installation) that workers on other machines can share.\n\nExamples:\n  max init\n  max -C ~/work-data init\n  \
+max init --storage postgres://max@db.internal:5432/max"
+)]
 pub struct InitCommand {
     /// The folder to create the project in (default: `-C DIR`, or the current directory).
     dir: Option<PathBuf>,
+    /// Where synced data lives: `sqlite` (the default), or a `postgres://user[:password]@host[:port]/database`
+    /// URL (the database must exist; it is checked now).
+    #[arg(long, value_name = "sqlite|postgres://…", default_value = "sqlite")]
+    storage: String,
 }
 
 impl InitCommand {
@@ -24,11 +32,19 @@ impl InitCommand {
             None => std::env::current_dir()?,
         };
         let root = std::path::absolute(&dir)?;
-        let project = Project::init(&root)?;
+        let storage = StorageSetting::parse(&self.storage)?;
+        max_host::check_storage(&storage)?;
+        let project = Project::init_with(&root, &storage)?;
         if printer.is_json() {
-            return printer.json(&serde_json::json!({ "root": project.root(), "max_dir": project.max_dir() }));
+            return printer.json(&serde_json::json!({
+                "root": project.root(), "max_dir": project.max_dir(), "storage": storage.describe(),
+            }));
         }
-        printer.text(&format!("Created a Max project in {}", project.max_dir().display()))?;
+        let mut created = format!("Created a Max project in {}", project.max_dir().display());
+        if storage != StorageSetting::Sqlite {
+            created.push_str(&format!("; its data goes to {}", storage.describe()));
+        }
+        printer.text(&created)?;
         crate::prompt::note(&printer.on_stderr().dim("Next: max connector install <connector.wasm>"));
         Ok(())
     }

@@ -37,14 +37,27 @@ pub(crate) fn write_json<T: Serialize + DeserializeOwned>(path: &Path, value: &T
 
 /// Writes bytes through a temporary file in the same folder and a rename.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_through_temp(path, bytes, 0o666)
+}
+
+/// Writes bytes as [`write_atomic`] does, readable and writable by the owner only (0600) from the
+/// moment the file exists.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_through_temp(path, bytes, 0o600)
+}
+
+fn write_through_temp(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let dir = path.parent().expect("project files live in a folder");
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let written = std::fs::File::create(&temp).and_then(|mut file| {
-        file.write_all(bytes)?;
-        file.sync_all()
-    });
+    let _ = std::fs::remove_file(&temp);
+    let written =
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&temp).and_then(|mut file| {
+            file.write_all(bytes)?;
+            file.sync_all()
+        });
     if let Err(source) = written {
         let _ = std::fs::remove_file(&temp);
         return Err(Error::Io { action: "write", path: temp, source });

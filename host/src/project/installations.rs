@@ -356,17 +356,6 @@ fn read_dirs(dir: &Path) -> Vec<PathBuf> {
 
 /// Writes `credentials.json` readable by the owner only, atomically.
 fn write_secrets(path: &Path, secrets: &BTreeMap<String, String>) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let temp = path.with_extension(format!("json.{}.tmp", std::process::id()));
     let text = serde_json::to_vec_pretty(&CredentialsFile { secrets: secrets.clone() }).expect("secrets serialize");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&temp)
-        .map_err(Error::io("write", &temp))?;
-    file.write_all(&text).and_then(|()| file.sync_all()).map_err(Error::io("write", &temp))?;
-    std::fs::rename(&temp, path).map_err(Error::io("write", path))
+    files::write_private(path, &text)
 }

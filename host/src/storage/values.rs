@@ -32,7 +32,7 @@ pub(super) fn to_sql<'a>(value: &'a FieldValue, ty: &FieldType) -> Result<ToSqlO
     })
 }
 
-fn describe(value: &FieldValue) -> &'static str {
+pub(super) fn describe(value: &FieldValue) -> &'static str {
     match value {
         FieldValue::Null => "null",
         FieldValue::Text(_) => "text",

@@ -1,0 +1,303 @@
+//! The PostgreSQL implementation of [`Storage`]: one schema per installation in the project's
+//! database (named as the installation: `linear`, `"linear/work"`), with the same tables as an
+//! installation's SQLite file, typed for PostgreSQL. Every call is one round trip or one
+//! transaction on a pooled connection ([`connection`]); completing a task checks that this process
+//! still holds its claim.
+
+mod connection;
+mod read;
+mod schema;
+mod search;
+mod tasks;
+mod write;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use tokio_postgres::GenericClient;
+
+pub(crate) use connection::{check, shown, url_problem};
+use connection::{failed, wait};
+
+use super::{DataStore, SchemaReport, Storage, TaskStore};
+use crate::data::{EntityRef, SeedState};
+use crate::manifest::ConnectorInfo;
+use crate::query::SearchQuery;
+use crate::task::{Claim, NewTask, SyncId, SyncRecord, SyncStatus, Task, TaskFailure, TaskId, TaskOutcome, TaskSpec};
+use crate::{Error, Result};
+
+/// One installation's schema in a PostgreSQL database.
+pub struct PgStorage {
+    client: deadpool_postgres::Object,
+    /// The schema's name.
+    schema: String,
+    /// The database (without its password) and schema, for messages.
+    place: String,
+    /// The schema the tables were last brought in line with.
+    info: Option<ConnectorInfo>,
+    /// Who this process is in the claims it makes.
+    owner: String,
+}
+
+impl std::fmt::Debug for PgStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStorage").field("place", &self.place).finish_non_exhaustive()
+    }
+}
+
+/// The name of an installation's schema: its connector's for the `default` installation, else
+/// `connector/name`.
+pub fn schema_name(connector: &str, name: &str) -> String {
+    if name == crate::project::DEFAULT_NAME { connector.to_string() } else { format!("{connector}/{name}") }
+}
+
+/// This process, as the owner of the claims it makes: host name, process id and a random part (a
+/// restarted process with a reused pid is another owner).
+fn owner() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let mut random = [0u8; 4];
+    let _ = getrandom::getrandom(&mut random);
+    format!("{}:{}:{}", host.trim(), std::process::id(), crate::format::hex(&random))
+}
+
+impl PgStorage {
+    /// Opens (creating if needed) the schema `schema` of the database at `url` for syncing.
+    pub fn open(url: &str, schema: &str) -> Result<Self> {
+        let place = format!("{} (schema {schema})", shown(url));
+        let client = connection::connect(url)?;
+        wait(schema::create(&**client, schema, &place))?;
+        let info = wait(schema::stored_info(&**client, &place))?;
+        Ok(PgStorage { client, schema: schema.to_string(), place, info, owner: owner() })
+    }
+
+    /// Opens the schema `schema` for reading; none when it holds no synced data yet.
+    pub fn open_existing(url: &str, schema: &str) -> Result<Option<Self>> {
+        let place = format!("{} (schema {schema})", shown(url));
+        let client = connection::connect(url)?;
+        if !wait(schema::exists(&**client, schema, &place))? {
+            return Ok(None);
+        }
+        let quoted = crate::storage::schema::quote(schema);
+        wait(client.batch_execute(&format!("SET search_path TO {quoted}"))).map_err(failed(&place))?;
+        let info = wait(schema::stored_info(&**client, &place))?;
+        Ok(Some(PgStorage { client, schema: schema.to_string(), place, info, owner: owner() }))
+    }
+
+    /// Drops the schema `schema` of the database at `url` with everything in it (an installation
+    /// disconnected); nothing to do when there is none.
+    pub fn drop_schema(url: &str, schema: &str) -> Result<()> {
+        let place = format!("{} (schema {schema})", shown(url));
+        let client = connection::connect(url)?;
+        let quoted = crate::storage::schema::quote(schema);
+        wait(client.batch_execute(&format!("DROP SCHEMA IF EXISTS {quoted} CASCADE"))).map_err(failed(&place))
+    }
+
+    /// The schema stored with the data (none before the first sync).
+    pub fn info(&self) -> Option<&ConnectorInfo> {
+        self.info.as_ref()
+    }
+
+    /// Reads the stored schema again (a connection kept while a sync changed it).
+    pub(crate) fn reread_info(&mut self) -> Result<()> {
+        self.info = wait(schema::stored_info(&**self.client, &self.place))?;
+        Ok(())
+    }
+
+    /// Runs `work` (a future on [`PgStorage::client`]) in a transaction: committed when it
+    /// succeeds, rolled back when it fails.
+    fn in_transaction<T>(&self, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        let client = self.client();
+        wait(async {
+            client.batch_execute("BEGIN").await.map_err(failed(&self.place))?;
+            match work.await {
+                Ok(value) => {
+                    client.batch_execute("COMMIT").await.map_err(failed(&self.place))?;
+                    Ok(value)
+                }
+                Err(error) => {
+                    let _ = client.batch_execute("ROLLBACK").await;
+                    Err(error)
+                }
+            }
+        })
+    }
+
+    fn client(&self) -> &tokio_postgres::Client {
+        &self.client
+    }
+}
+
+/// Whether a bulk load is in progress.
+async fn bulk_active(client: &impl GenericClient, place: &str) -> Result<bool> {
+    let found = client.query_opt("SELECT 1 FROM _max_info WHERE key = 'bulk_load'", &[]).await.map_err(failed(place))?;
+    Ok(found.is_some())
+}
+
+impl TaskStore for PgStorage {
+    fn seed_state(&self, full: bool) -> Result<SeedState> {
+        wait(tasks::seed_state(self.client(), full, &self.place))
+    }
+
+    fn scoped_cursors(&self, loader: &str) -> Result<HashMap<String, String>> {
+        wait(tasks::scoped_cursors(self.client(), loader, &self.place))
+    }
+
+    fn begin_sync(&mut self, full: bool, new: &[NewTask]) -> Result<SyncId> {
+        let (tx, place) = (self.client(), &self.place);
+        self.in_transaction(async {
+            let sync = tasks::begin_sync(tx, full, place).await?;
+            tasks::insert_tasks(tx, sync, new, place).await?;
+            Ok(sync)
+        })
+    }
+
+    fn resumable_sync(&self) -> Result<Option<SyncRecord>> {
+        let newest = wait(tasks::syncs(self.client(), 1, &self.place))?.into_iter().next();
+        Ok(newest.filter(|s| s.status.resumable()))
+    }
+
+    fn resume_sync(&mut self, sync: SyncId) -> Result<u64> {
+        self.in_transaction(tasks::resume(self.client(), sync, &self.place))
+    }
+
+    fn retry_failed(&mut self, sync: SyncId) -> Result<u64> {
+        self.in_transaction(tasks::retry_failed(self.client(), sync, &self.place))
+    }
+
+    fn child_specs(&self, task: TaskId) -> Result<Vec<TaskSpec>> {
+        wait(tasks::child_specs(self.client(), task, &self.place))
+    }
+
+    fn set_sync_status(&mut self, sync: SyncId, status: SyncStatus) -> Result<()> {
+        wait(tasks::set_status(self.client(), sync, status, &self.place))
+    }
+
+    fn sync_record(&self, sync: SyncId) -> Result<Option<SyncRecord>> {
+        wait(tasks::sync_record(self.client(), sync, &self.place))
+    }
+
+    fn pending_expansions(&self, sync: SyncId) -> Result<Vec<Task>> {
+        wait(tasks::pending_expansions(self.client(), sync, &self.place))
+    }
+
+    fn claim_task(&mut self, sync: SyncId) -> Result<Claim> {
+        wait(tasks::claim(self.client(), sync, &self.owner, &self.place))
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn fail_task(&mut self, task: &Task, error: &str) -> Result<()> {
+        let (tx, place) = (self.client(), &self.place);
+        self.in_transaction(async {
+            tasks::fence(tx, task, &self.owner, place).await?;
+            tasks::fail(tx, task, error, place).await
+        })
+    }
+
+    fn task_progress(&self, sync: SyncId) -> Result<(u64, u64)> {
+        wait(tasks::progress(self.client(), sync, &self.place))
+    }
+
+    fn finish_sync(&mut self, sync: SyncId, entities: &BTreeMap<String, u64>, requests: u64) -> Result<SyncRecord> {
+        self.in_transaction(tasks::finish_sync(self.client(), sync, entities, requests, &self.place))
+    }
+
+    fn failures(&self, sync: SyncId) -> Result<Vec<TaskFailure>> {
+        wait(tasks::failures(self.client(), sync, &self.place))
+    }
+
+    fn syncs(&self, limit: usize) -> Result<Vec<SyncRecord>> {
+        wait(tasks::syncs(self.client(), limit, &self.place))
+    }
+}
+
+impl DataStore for PgStorage {
+    fn apply_schema(&mut self, info: &ConnectorInfo, rebuild: bool) -> Result<SchemaReport> {
+        let (tx, place) = (self.client(), &self.place);
+        let report = self.in_transaction(async {
+            tx.query_one("SELECT pg_advisory_xact_lock(hashtext('max:' || $1))", &[&self.schema])
+                .await
+                .map_err(failed(place))?;
+            schema::apply(tx, &self.schema, info, rebuild, place).await
+        })?;
+        self.info = Some(info.clone());
+        Ok(report)
+    }
+
+    fn applied_schema(&self) -> Option<&ConnectorInfo> {
+        self.info.as_ref()
+    }
+
+    fn retired_fields(&self) -> Result<Vec<(String, String, String)>> {
+        wait(schema::retired_fields(self.client(), &self.place))
+    }
+
+    fn start_bulk_load(&mut self) -> Result<()> {
+        let (tx, place) = (self.client(), &self.place);
+        self.in_transaction(async {
+            if !bulk_active(tx, place).await? {
+                schema::drop_indexes(tx, place).await?;
+                tx.execute("INSERT INTO _max_info (key, value) VALUES ('bulk_load', '1')", &[])
+                    .await
+                    .map_err(failed(place))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn finish_bulk_load(&mut self) -> Result<()> {
+        let Some(info) = &self.info else { return Ok(()) };
+        let (tx, place) = (self.client(), &self.place);
+        self.in_transaction(async {
+            if bulk_active(tx, place).await? {
+                schema::create_indexes(tx, info, place).await?;
+                tx.execute("DELETE FROM _max_info WHERE key = 'bulk_load'", &[]).await.map_err(failed(place))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn ensure_rows(&mut self, refs: &[EntityRef]) -> Result<()> {
+        self.in_transaction(write::ensure_rows(self.client(), refs, &self.place))
+    }
+
+    fn ids_of(&self, entity: &str) -> Result<Vec<String>> {
+        wait(read::ids_of(self.client(), entity, &self.place))
+    }
+
+    fn collection_holds(&self, parent: &EntityRef, field: &str, ids: &[String]) -> Result<u64> {
+        wait(read::collection_holds(self.client(), parent, field, ids, &self.place))
+    }
+
+    fn counts(&self) -> Result<BTreeMap<String, u64>> {
+        wait(read::counts(self.client(), self.info.as_ref(), &self.place))
+    }
+
+    fn freshness(&self) -> Result<(super::LastSyncs, Vec<super::Freshness>)> {
+        wait(read::freshness(self.client(), self.info.as_ref(), &self.place))
+    }
+
+    fn recently_synced(&self, entity: &str, fields: &[String], since: &str) -> Result<HashSet<String>> {
+        wait(read::recently_synced(self.client(), entity, fields, since, &self.place))
+    }
+
+    fn versions_changed(&self, group: &crate::manifest::VersionedFields) -> Result<HashSet<String>> {
+        wait(write::versions_changed(self.client(), group, &self.place))
+    }
+
+    fn search_rows(
+        &self,
+        query: &SearchQuery,
+        visit: &mut dyn FnMut(Vec<serde_json::Value>) -> std::ops::ControlFlow<()>,
+    ) -> Result<Option<String>> {
+        wait(search::stream(self.client(), query, visit, &self.place))
+    }
+}
+
+impl Storage for PgStorage {
+    fn complete_task(&mut self, sync: SyncId, task: &Task, outcome: TaskOutcome) -> Result<BTreeMap<String, u64>> {
+        let info = self.info.as_ref().ok_or_else(|| Error::Runtime("the storage has no schema yet".into()))?;
+        self.in_transaction(write::complete_task(self.client(), info, sync, task, &outcome, &self.owner, &self.place))
+    }
+}

@@ -1,0 +1,142 @@
+//! Reaching PostgreSQL from the synchronous storage traits: one pool per database URL for the whole
+//! process (deadpool over tokio-postgres), connections driven by a small runtime of their own, and
+//! each call's future polled to its end on the calling thread (the storage is called on blocking
+//! threads, like SQLite's). tokio-postgres's client futures talk to their connection task through
+//! channels, so they need no runtime of their own; only taking a connection from the pool does, and
+//! that runs on the pool's runtime.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+use crate::{Error, Result};
+
+/// Connections a pool holds at most.
+const POOL_SIZE: usize = 32;
+/// How long taking a connection may wait (the server's answer to connecting included).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The runtime the connections' tasks run on.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("max-postgres")
+            .enable_all()
+            .build()
+            .expect("the PostgreSQL runtime starts")
+    })
+}
+
+/// Runs `future` (a client call) to its end on this thread.
+pub(super) fn wait<F: Future>(future: F) -> F::Output {
+    futures_executor::block_on(future)
+}
+
+/// Runs `future` on the pool's runtime and waits for it here (for what needs a runtime: connecting).
+fn on_runtime<F>(future: F) -> F::Output
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+    runtime().spawn(async move {
+        let _ = sender.send(future.await);
+    });
+    receiver.recv().expect("the PostgreSQL runtime answers")
+}
+
+/// A database URL without its password, for messages.
+pub(crate) fn shown(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("…"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => "the PostgreSQL database".to_string(),
+    }
+}
+
+/// What is wrong with `url` as a PostgreSQL URL, if anything.
+pub(crate) fn url_problem(url: &str) -> Option<String> {
+    let config: tokio_postgres::Config = match url.parse() {
+        Ok(config) => config,
+        Err(error) => return Some(error.to_string()),
+    };
+    match config.get_dbname() {
+        None => Some("it names no database (postgres://user@host:port/DATABASE)".to_string()),
+        Some(_) => None,
+    }
+}
+
+/// Checks that the database at `url` answers.
+pub(crate) fn check(url: &str) -> Result<()> {
+    let client = connect(url)?;
+    wait(client.simple_query("SELECT 1")).map_err(failed(&shown(url)))?;
+    Ok(())
+}
+
+/// The pool of `url`'s database, made on first use.
+fn pool(url: &str) -> Result<Pool> {
+    static POOLS: OnceLock<Mutex<HashMap<String, Pool>>> = OnceLock::new();
+    let mut pools = POOLS.get_or_init(Mutex::default).lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(pool) = pools.get(url) {
+        return Ok(pool.clone());
+    }
+    let mut config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| Error::Storage {
+        path: shown(url),
+        message: format!("not a PostgreSQL URL: {e}"),
+    })?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    config.application_name("max");
+    let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    let pool = Pool::builder(manager)
+        .max_size(POOL_SIZE)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .wait_timeout(Some(CONNECT_TIMEOUT))
+        .create_timeout(Some(CONNECT_TIMEOUT))
+        .build()
+        .map_err(|e| Error::Storage { path: shown(url), message: e.to_string() })?;
+    pools.insert(url.to_string(), pool.clone());
+    Ok(pool)
+}
+
+/// A connection to `url`'s database, from its pool.
+pub(crate) fn connect(url: &str) -> Result<deadpool_postgres::Object> {
+    let pool = pool(url)?;
+    on_runtime(async move { pool.get().await }).map_err(|error| Error::Storage {
+        path: shown(url),
+        message: format!("can't connect: {}", plain(&error.to_string())),
+    })
+}
+
+/// A client error as a host error about `place` (the database and schema), with the server's own
+/// message and not the statement it was about.
+pub(super) fn failed(place: &str) -> impl Fn(tokio_postgres::Error) -> Error + '_ {
+    move |error| {
+        let message = match error.as_db_error() {
+            Some(db) => match db.code() {
+                &tokio_postgres::error::SqlState::DISK_FULL => {
+                    return Error::DatabaseFull { path: place.to_string() };
+                }
+                _ => db.message().to_string(),
+            },
+            None => plain(&error.to_string()),
+        };
+        tracing::debug!(%error, "PostgreSQL failed");
+        Error::Storage { path: place.to_string(), message }
+    }
+}
+
+fn plain(message: &str) -> String {
+    message.lines().next().unwrap_or_default().to_string()
+}
