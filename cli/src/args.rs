@@ -17,6 +17,7 @@ use crate::commands::schedule::ScheduleCommand;
 use crate::commands::search::SearchCommand;
 use crate::commands::sql::SqlCommand;
 use crate::commands::sync::SyncCommand;
+use crate::commands::worker::WorkerCommand;
 
 /// Sync SaaS data into local SQLite through sandboxed WebAssembly connectors.
 ///
@@ -138,6 +139,7 @@ pub enum Command {
     Limits(LimitsCommand),
     Schedule(ScheduleCommand),
     Mcp(McpCommand),
+    Worker(WorkerCommand),
     #[command(subcommand)]
     Daemon(DaemonCommand),
     #[command(subcommand)]

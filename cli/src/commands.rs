@@ -15,6 +15,7 @@ pub mod search;
 pub mod signatures;
 pub mod sql;
 pub mod sync;
+pub mod worker;
 
 use std::path::Path;
 
@@ -39,6 +40,7 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Limits(command) => command.run(&cli.global, printer),
         Command::Schedule(command) => command.run(&cli.global, printer),
         Command::Mcp(command) => command.run(&cli.global).await,
+        Command::Worker(command) => command.run(&cli.global, printer).await,
         Command::Daemon(command) => command.run(&cli.global, printer).await,
         Command::Trust(command) => command.run(&cli.global, printer),
         Command::Completions(command) => command.run(),

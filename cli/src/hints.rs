@@ -104,6 +104,12 @@ pub fn hint(error: &HostError) -> Option<String> {
         HostError::InvalidStorage { .. } => {
             "pass `--storage sqlite` (the default) or `--storage postgres://user[:password]@host[:port]/database`".into()
         }
+        HostError::SyncBusyElsewhere { .. } => {
+            "wait for it to finish (`max status` shows its progress and who runs its tasks)".into()
+        }
+        HostError::WorkersNeedPostgres => {
+            "create a project with `max init --storage postgres://…` and run the workers in it".into()
+        }
         HostError::LeaseLost { .. } => {
             "another worker runs the task again from its start; nothing is lost or stored twice".into()
         }

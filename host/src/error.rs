@@ -492,6 +492,15 @@ pub enum Error {
         /// Why it isn't.
         reason: String,
     },
+    /// Another process sharing the project's database is syncing this installation.
+    #[error("{label} is being synced by another max sharing the project's database")]
+    SyncBusyElsewhere {
+        /// `connector/name`.
+        label: String,
+    },
+    /// `max worker` on a project whose data is in SQLite files, which one machine alone writes.
+    #[error("workers share a project's syncs through PostgreSQL, and this project keeps its data in SQLite files")]
+    WorkersNeedPostgres,
     /// A task's claim expired and another process took it: what this one did is not stored.
     #[error("task {task} was taken over by another worker after this one's lease expired; its work was not stored")]
     LeaseLost {
@@ -704,6 +713,8 @@ impl Error {
             Error::Runtime(_) => "runtime",
             Error::SyncBusy { .. } => "sync_busy",
             Error::LeaseLost { .. } => "lease_lost",
+            Error::SyncBusyElsewhere { .. } => "sync_busy",
+            Error::WorkersNeedPostgres => "workers_need_postgres",
             Error::InvalidStorage { .. } => "invalid_storage",
             Error::BadKey { .. } => "bad_key",
             Error::BadSignature { .. } => "bad_signature",

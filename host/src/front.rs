@@ -15,7 +15,7 @@ use crate::live::live_connector;
 use crate::project::{Installation, InstalledConnector, PendingInstall, Project, StorageSetting};
 use crate::query::{SearchPage, SearchRequest};
 use crate::runtime::{Runtime, RuntimeConfig};
-use crate::storage::{Freshness, LastSyncs, PgStorage, ReadStore, SqliteStorage, Storage};
+use crate::storage::{Freshness, LastSyncs, PgStorage, ReadStore, SqliteStorage, Storage, TaskStore};
 use crate::sync::{Start, SyncContext, SyncObserver, SyncOptions, SyncReport, run_sync};
 use crate::task::{SyncRecord, SyncStatus};
 use crate::warm::{Opener, Reader, Warm, WarmStats};
@@ -240,26 +240,7 @@ impl Host {
             })?;
         }
         let workers = request.workers.max(1);
-        let made_for = self.warm.as_ref().map(|_| crate::warm::made_for(installation, &connector, workers));
-        let kept = self
-            .warm
-            .as_ref()
-            .zip(made_for.as_ref())
-            .and_then(|(warm, made_for)| warm.take_connector(installation, made_for));
-        let live = match kept {
-            Some(live) => live,
-            None => {
-                let secrets = Arc::new(installation.secrets()?);
-                let file = &installation.file;
-                let runtime = self.runtime()?;
-                let live =
-                    live_connector(runtime, &self.project, &connector, &file.config, secrets, &file.sandbox, workers)?;
-                if let Some(warm) = &self.warm {
-                    warm.built_connector();
-                }
-                live
-            }
-        };
+        let (live, made_for) = self.live(installation, &connector, workers)?;
         let options = SyncOptions {
             full: request.full,
             workers,
@@ -268,6 +249,7 @@ impl Host {
             max_age: request.max_age,
             stop: request.stop.clone(),
             limits: live.limits.sync.clone(),
+            lease: SyncOptions::default().lease,
         };
         let report = match self.project.storage()? {
             StorageSetting::Sqlite => {
@@ -277,18 +259,63 @@ impl Host {
             }
             StorageSetting::Postgres { url } => {
                 let schema = crate::storage::pg_schema_name(&installation.file.connector, &installation.file.name);
-                run_on(PgStorage::open(&url, &schema)?, &live, &options, observer).await
+                let mut storage = PgStorage::open(&url, &schema)?;
+                if !storage.hold_sync_right()? {
+                    return Err(Error::SyncBusyElsewhere { label: installation.label() });
+                }
+                run_on(storage, &live, &options, observer).await
             }
         };
-        // Kept only when it completed, and was built from what the installation still holds (a
-        // token it refreshed, or a `max connect` meanwhile, makes the next sync build it afresh).
-        if let (Some(warm), Some(made_for), Ok(report)) = (&self.warm, made_for, &report)
-            && report.record.status == SyncStatus::Completed
-            && crate::warm::made_for(installation, &connector, workers) == made_for
+        let completed = report.as_ref().is_ok_and(|r| r.record.status == SyncStatus::Completed);
+        self.keep_live(installation, &connector, workers, made_for, live, completed);
+        report
+    }
+
+    /// The live connector of `installation` with `workers` instances: the one a warm host kept
+    /// when it was built from what the installation holds now, else a new one; and what it was built
+    /// from, on a warm host.
+    pub(crate) fn live(
+        &self,
+        installation: &Installation,
+        connector: &InstalledConnector,
+        workers: usize,
+    ) -> Result<(crate::live::LiveConnector, Option<[u8; 32]>)> {
+        let made_for = self.warm.as_ref().map(|_| crate::warm::made_for(installation, connector, workers));
+        let kept = self
+            .warm
+            .as_ref()
+            .zip(made_for.as_ref())
+            .and_then(|(warm, made_for)| warm.take_connector(installation, made_for));
+        if let Some(live) = kept {
+            return Ok((live, made_for));
+        }
+        let secrets = Arc::new(installation.secrets()?);
+        let file = &installation.file;
+        let live =
+            live_connector(self.runtime()?, &self.project, connector, &file.config, secrets, &file.sandbox, workers)?;
+        if let Some(warm) = &self.warm {
+            warm.built_connector();
+        }
+        Ok((live, made_for))
+    }
+
+    /// Keeps `live` for the installation's next sync on a warm host: only after work that
+    /// `succeeded`, and while the installation holds what it was built from (a token it refreshed, or
+    /// a `max connect` meanwhile, makes the next sync build it afresh).
+    pub(crate) fn keep_live(
+        &self,
+        installation: &Installation,
+        connector: &InstalledConnector,
+        workers: usize,
+        made_for: Option<[u8; 32]>,
+        live: crate::live::LiveConnector,
+        succeeded: bool,
+    ) {
+        if let (Some(warm), Some(made_for), true) = (&self.warm, made_for, succeeded)
+            && crate::warm::made_for(installation, connector, workers) == made_for
         {
             warm.keep_connector(installation, made_for, live);
         }
-        report
     }
 
     /// The schema of `target`: an installation (`connector` or `connector/name`) that has synced shows the

@@ -44,6 +44,7 @@ mod sql;
 pub mod task;
 pub mod text;
 mod warm;
+mod worker;
 
 pub use data::ConnectorError;
 pub use error::{Error, LimitKind, Result};
@@ -58,5 +59,6 @@ pub use marketplace::{
 pub use runtime::CONTRACT_VERSION;
 pub use sql::{SqlOptions, SqlOutcome, SqlSchema};
 pub use storage::{Freshness, LastSyncs, Timestamp};
-pub use sync::{Continuation, Start, SyncObserver, SyncReport, Unobserved};
+pub use sync::{Continuation, DrainReport, Start, SyncObserver, SyncReport, Unobserved};
 pub use warm::WarmStats;
+pub use worker::{Helped, WorkObserver, WorkRequest};

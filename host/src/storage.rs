@@ -32,7 +32,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) use postgres::{check as check_pg, shown as shown_url, url_problem as pg_url_problem};
+pub(crate) use postgres::{check as check_pg, listen as listen_pg, shown as shown_url, url_problem as pg_url_problem};
+pub use postgres::Listener;
 pub use postgres::{PgStorage, schema_name as pg_schema_name};
 pub use sqlite::SqliteStorage;
 
@@ -105,6 +106,33 @@ pub trait TaskStore: Send {
     fn failures(&self, sync: SyncId) -> Result<Vec<TaskFailure>>;
     /// The most recent syncs, newest first.
     fn syncs(&self, limit: usize) -> Result<Vec<SyncRecord>>;
+
+    /// Whether other processes may drain this store's syncs too (workers sharing a database): then a
+    /// sync's tasks are claimed under leases, and nothing is started from what one process alone
+    /// knows.
+    fn shared(&self) -> bool {
+        false
+    }
+    /// Extends the lease of a claimed task this process runs; false when the claim was lost (another
+    /// process took the task after the lease expired).
+    fn renew_claim(&self, task: &Task) -> Result<bool> {
+        let _ = task;
+        Ok(true)
+    }
+    /// Takes the right to run syncs of this installation (one at a time, whichever the process or
+    /// machine): false when another holds it. Held until the store is dropped.
+    fn hold_sync_right(&mut self) -> Result<bool> {
+        Ok(true)
+    }
+    /// The sync with tasks to run, if one is under way (for a worker).
+    fn runnable_sync(&self) -> Result<Option<SyncId>> {
+        Ok(None)
+    }
+    /// Adds requests a process made for `sync` to its record (workers' requests count too).
+    fn add_requests(&mut self, sync: SyncId, requests: u64) -> Result<()> {
+        let _ = (sync, requests);
+        Ok(())
+    }
 }
 
 /// What an installation's syncs stored: the tables of its schema, their rows and links, how current

@@ -97,6 +97,9 @@ pub struct SyncOptions {
     pub max_age: Duration,
     /// The installation's sync limits.
     pub limits: SyncLimits,
+    /// How long a claim holds unless renewed, on storage that other processes drain too (renewed
+    /// every third of it while its task runs).
+    pub lease: Duration,
 }
 
 impl Default for SyncOptions {
@@ -109,8 +112,22 @@ impl Default for SyncOptions {
             stop: Arc::default(),
             max_age: Duration::from_secs(3600),
             limits: SyncLimits::default(),
+            lease: Duration::from_secs(60),
         }
     }
+}
+
+/// What a worker did on a sync it helped drain.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DrainReport {
+    /// The sync.
+    pub sync: SyncId,
+    /// Rows stored per entity type by this process.
+    pub stored: BTreeMap<String, u64>,
+    /// Requests this process made.
+    pub requests: u64,
+    /// Whether this process closed the sync (its coordinator had gone).
+    pub finished: bool,
 }
 
 /// What the run did with the sync it ran.
@@ -239,25 +256,8 @@ pub async fn run_sync<S: Storage + Send + 'static>(
         None => (begin(context, options, fresh_since.is_some()).await?, Continuation::New),
     };
     observer.started(sync, continuation);
-    let early = Arc::new(early::EarlyStarts::load(&context.info, &*lock(&context.storage), sync)?);
-    let workers = options.workers.max(1);
-    let pace = pace::Pace::new(START_WORKERS, workers, context.http.pressure(), context.http.rate_limit_wait());
-    let drained = Drain {
-        context,
-        options,
-        observer,
-        sync,
-        early,
-        pace,
-        fresh_since,
-        stored: Mutex::new(BTreeMap::new()),
-        waited: Mutex::new(Duration::ZERO),
-        wake: tokio::sync::Notify::new(),
-        progress_at: Mutex::new(None),
-        aborted: std::sync::atomic::AtomicBool::new(false),
-    };
-    let workers = (0..workers).map(|_| drained.worker());
-    if let Some(Err(error)) = futures::future::join_all(workers).await.into_iter().find(Result::is_err) {
+    let drained = Drain::new(context, options, observer, sync, fresh_since)?;
+    if let Err(error) = drained.run().await {
         // Storage failed (a full database, a broken disk): what completed is kept (completions whose
         // commit fails are rolled back and done again), and the sync is marked stopped so the next one
         // resumes it (if even this write fails, it still reads as running, which resumes too).
@@ -295,6 +295,37 @@ pub async fn run_sync<S: Storage + Send + 'static>(
         continuation,
         concurrency,
     })
+}
+
+/// Helps drain `sync`, which another process (`max sync`) started on storage shared with others:
+/// runs its tasks until none is left or `options.stop`, with the schema the sync was planned for.
+/// When nothing is left and the process that started the sync has gone, closes it. A worker's
+/// storage failing ends its part; the sync goes on in the others.
+pub async fn drain_sync<S: Storage + Send + 'static>(
+    context: &SyncContext<S>,
+    options: &SyncOptions,
+    observer: &dyn SyncObserver,
+    sync: SyncId,
+) -> Result<DrainReport> {
+    let requests_before = context.http.request_count();
+    let info = discovery::adopt(context);
+    let context =
+        &SyncContext { info, pool: context.pool.clone(), http: context.http.clone(), storage: context.storage.clone() };
+    let drained = Drain::new(context, options, observer, sync, None)?;
+    let outcome = drained.run().await;
+    let stored = drained.stored.into_inner().expect("counts lock");
+    let requests = context.http.request_count() - requests_before;
+    let mut storage = lock(&context.storage);
+    storage.add_requests(sync, requests)?;
+    outcome?;
+    let (done, total) = storage.task_progress(sync)?;
+    let open = storage.sync_record(sync)?.is_some_and(|record| record.status == SyncStatus::Running);
+    let finished = open && done == total && !options.stop.load(Ordering::Relaxed) && storage.hold_sync_right()?;
+    if finished {
+        storage.finish_bulk_load()?;
+        storage.finish_sync(sync, &stored, 0)?;
+    }
+    Ok(DrainReport { sync, stored, requests, finished })
 }
 
 /// The existing sync this run continues, if any (marking one that a full sync replaces abandoned).
@@ -397,7 +428,74 @@ struct Drain<'a, S: Storage> {
     aborted: std::sync::atomic::AtomicBool,
 }
 
-impl<S: Storage + Send + 'static> Drain<'_, S> {
+impl<'a, S: Storage + Send + 'static> Drain<'a, S> {
+    /// The workers of `sync` (its early starts read, unless other processes share it).
+    fn new(
+        context: &'a SyncContext<S>,
+        options: &'a SyncOptions,
+        observer: &'a dyn SyncObserver,
+        sync: SyncId,
+        fresh_since: Option<String>,
+    ) -> Result<Self> {
+        let early = {
+            let storage = lock(&context.storage);
+            if storage.shared() {
+                early::EarlyStarts::none()
+            } else {
+                early::EarlyStarts::load(&context.info, &*storage, sync)?
+            }
+        };
+        let workers = options.workers.max(1);
+        let pace = pace::Pace::new(START_WORKERS, workers, context.http.pressure(), context.http.rate_limit_wait());
+        Ok(Drain {
+            context,
+            options,
+            observer,
+            sync,
+            early: Arc::new(early),
+            pace,
+            fresh_since,
+            stored: Mutex::new(BTreeMap::new()),
+            waited: Mutex::new(Duration::ZERO),
+            wake: tokio::sync::Notify::new(),
+            progress_at: Mutex::new(None),
+            aborted: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// Runs the workers until no task is left (or stop); the first storage failure, if any.
+    async fn run(&self) -> Result<()> {
+        let workers = (0..self.options.workers.max(1)).map(|_| self.worker());
+        match futures::future::join_all(workers).await.into_iter().find(Result::is_err) {
+            Some(failed) => failed,
+            None => Ok(()),
+        }
+    }
+
+    /// Runs `task`, renewing its claim's lease meanwhile on storage other processes share.
+    async fn execute_leased(&self, task: &Task) -> Result<()> {
+        if !lock(&self.context.storage).shared() {
+            return self.execute(task).await;
+        }
+        let every = (self.options.lease / 3).max(Duration::from_millis(200));
+        let executed = self.execute(task);
+        tokio::pin!(executed);
+        let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            tokio::select! {
+                result = &mut executed => return result,
+                _ = beat.tick() => {
+                    let claimed = task.clone();
+                    match self.storage_call(move |storage| storage.renew_claim(&claimed)).await {
+                        Ok(true) => {}
+                        Ok(false) => tracing::warn!(task = task.id, "the task's lease was lost; another worker runs it"),
+                        Err(error) => tracing::warn!(task = task.id, %error, "renewing the task's lease failed"),
+                    }
+                }
+            }
+        }
+    }
+
     /// Claims and runs tasks until none are left. Storage failures end the sync (every worker stops
     /// after its task in flight; the sync stays resumable); task failures don't.
     async fn worker(&self) -> Result<()> {
@@ -450,7 +548,7 @@ impl<S: Storage + Send + 'static> Drain<'_, S> {
                 }
                 Claim::Task(task) => {
                     let began = Instant::now();
-                    let executed = self.execute(&task).await;
+                    let executed = self.execute_leased(&task).await;
                     let took = began.elapsed();
                     drop(slot);
                     if !matches!(task.spec, TaskSpec::Expand { .. }) {
@@ -524,6 +622,7 @@ impl<S: Storage + Send + 'static> Drain<'_, S> {
                             return Ok(());
                         }
                         Err(error @ Error::InvalidData { .. }) => return self.fail(task, &error),
+                        Err(Error::LeaseLost { .. }) => return Ok(()),
                         Err(error) => return Err(error),
                     }
                 }
@@ -592,7 +691,11 @@ impl<S: Storage + Send + 'static> Drain<'_, S> {
 
     /// Records `error` as the task's failure (with any secret the message quotes taken out).
     fn fail(&self, task: &Task, error: &Error) -> Result<()> {
-        lock(&self.context.storage).fail_task(task, &self.context.http.redact(&error.to_string()))
+        match lock(&self.context.storage).fail_task(task, &self.context.http.redact(&error.to_string())) {
+            // Another process holds the task now and records how it ends.
+            Err(Error::LeaseLost { .. }) => Ok(()),
+            other => other,
+        }
     }
 }
 

@@ -164,3 +164,159 @@ fn a_postgres_project_says_clearly_when_its_database_is_unreachable_or_the_url_i
     let output = project.max().args(["init", "--storage", "postgres://max@127.0.0.1"]).assert().failure();
     assert!(String::from_utf8_lossy(&output.get_output().stderr).contains("names no database"));
 }
+
+/// `max worker` in `project`, as a child (no `CI`, so it behaves as on a server), its output piped.
+fn worker(project: &TestProject, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("max"))
+        .arg("worker")
+        .args(args)
+        .current_dir(project.path())
+        .env("MAX_HOME", project.home())
+        .env("NO_COLOR", "1")
+        .env_remove("CI")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Stops `child` with SIGTERM (after its tasks in flight) and returns what it said on stderr.
+fn stop(child: std::process::Child) -> String {
+    assert!(std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let output = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The rows a worker said it stored, over every sync it helped.
+fn rows_stored(said: &str) -> u64 {
+    said.lines()
+        .filter_map(|line| line.split("stored ").nth(1)?.split(' ').next()?.replace(',', "").parse::<u64>().ok())
+        .sum()
+}
+
+fn acme_with_latency(size: Size, latency: Duration) -> (Acme, max_fake_saas::RunningServer) {
+    let faults = max_fake_saas::Faults { latency, ..max_fake_saas::Faults::default() };
+    let fake = Acme::new(AcmeConfig { size, faults, ..AcmeConfig::default() });
+    let server = fake.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    (fake, server)
+}
+
+#[test]
+fn a_sync_drained_by_three_worker_processes_equals_the_same_sync_into_sqlite() {
+    let size =
+        Size { workspaces: 2, users: 8, projects: 4, tasks_per_project: 150, files_per_project: 4, history: true };
+    let (_fake, server) = acme_with_latency(size, Duration::from_millis(25));
+    let (postgres, url) = postgres_project();
+    let sqlite = sqlite_project();
+    for project in [&postgres, &sqlite] {
+        project.max().args(["connector", "install", "--yes"]).arg(max_tests::connector("acme")).assert().success();
+        max_tests::connect_acme_to(project, &server, "default", &["--set", "page_size=10"]);
+    }
+    let workers: Vec<_> = (0..3).map(|_| worker(&postgres, &["--workers", "3"])).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let synced = json(&postgres, &["sync", "acme", "--workers", "2"]);
+    assert_eq!(synced["sync"]["record"]["status"], "completed", "{synced}");
+    let said: Vec<String> = workers.into_iter().map(stop).collect();
+    for (i, said) in said.iter().enumerate() {
+        assert!(rows_stored(said) > 0, "worker {i} ran some of the sync's tasks: {said}");
+    }
+    sqlite.max().args(["sync", "acme"]).assert().success();
+    assert_eq!(everything(&postgres), everything(&sqlite), "the drained sync stored what one process stores");
+    let database = url.rsplit('/').next().unwrap();
+    let owners = PgCluster::shared().psql(
+        database,
+        "SELECT COUNT(*) FILTER (WHERE state <> 'completed'), COUNT(DISTINCT owner) FROM acme._max_tasks",
+    );
+    assert_eq!(owners, "0|0", "every task completed, no claim left behind");
+    let counted: u64 =
+        synced["sync"]["record"]["entities"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    let by_workers: u64 = said.iter().map(|s| rows_stored(s)).sum();
+    assert!(counted > by_workers, "the sync's counts add every process's rows: {counted} vs {by_workers} by workers");
+}
+
+#[test]
+fn a_worker_killed_mid_task_loses_its_tasks_to_the_others_and_nothing_is_lost_or_stored_twice() {
+    let size =
+        Size { workspaces: 1, users: 4, projects: 6, tasks_per_project: 40, files_per_project: 2, history: false };
+    let (_fake, server) = acme_with_latency(size, Duration::from_millis(400));
+    let (postgres, url) = postgres_project();
+    let sqlite = sqlite_project();
+    for project in [&postgres, &sqlite] {
+        project.max().args(["connector", "install", "--yes"]).arg(max_tests::connector("acme")).assert().success();
+        max_tests::connect_acme_to(project, &server, "default", &["--set", "page_size=10"]);
+    }
+    let doomed = worker(&postgres, &["--workers", "4", "--lease", "2s"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let mut sync = std::process::Command::new(assert_cmd::cargo::cargo_bin("max"));
+    let sync = sync
+        .args(["sync", "acme", "--workers", "2", "-o", "json"])
+        .current_dir(postgres.path())
+        .env("MAX_HOME", postgres.home())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the doomed worker holds tasks, kill it where it stands.
+    let database = url.rsplit('/').next().unwrap().to_string();
+    let held =
+        format!("SELECT COUNT(*) FROM acme._max_tasks WHERE state = 'running' AND owner LIKE '%:{}:%'", doomed.id());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let exists = "SELECT to_regclass('acme._max_tasks') IS NOT NULL";
+    while PgCluster::shared().psql(&database, exists) != "t" || PgCluster::shared().psql(&database, &held) == "0" {
+        assert!(std::time::Instant::now() < deadline, "the worker never claimed a task");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut doomed = doomed;
+    doomed.kill().unwrap();
+    doomed.wait().unwrap();
+    let orphaned = PgCluster::shared().psql(&database, &held);
+    assert_ne!(orphaned, "0", "the killed worker left claimed tasks behind");
+    let output = sync.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["sync"]["record"]["status"], "completed", "{report}");
+    let taken_over = PgCluster::shared()
+        .psql(&database, "SELECT COUNT(*) FROM acme._max_tasks WHERE attempts > 1 AND state = 'completed'");
+    assert!(
+        taken_over.parse::<u64>().unwrap() >= orphaned.parse::<u64>().unwrap(),
+        "its tasks ran again: {taken_over}"
+    );
+    sqlite.max().args(["sync", "acme"]).assert().success();
+    assert_eq!(everything(&postgres), everything(&sqlite), "nothing lost, nothing stored twice");
+}
+
+#[test]
+fn a_late_commit_by_a_worker_whose_lease_expired_is_refused_by_its_fencing_token() {
+    use max_host::data::FieldValue;
+    use max_host::storage::{DataStore, PgStorage, Storage, TaskStore};
+    use max_host::task::{Claim, NewTask, TaskOutcome, TaskSpec};
+    let url = PgCluster::shared().database();
+    let info = crate::storage::people_schema(serde_json::json!([]));
+    let mut late = PgStorage::open(&url, "people").unwrap();
+    late.apply_schema(&info, false).unwrap();
+    late.set_lease(Duration::from_secs(1));
+    let spec = TaskSpec::Load { loader: "test".into(), entity: "Person".into(), ids: vec![] };
+    let sync = late.begin_sync(true, &[NewTask { group: 0, parent: None, spec }]).unwrap();
+    let Claim::Task(first) = late.claim_task(sync).unwrap() else { panic!("a task to claim") };
+    // The lease runs out (the process stalled); another worker takes the task over.
+    let mut other = PgStorage::open(&url, "people").unwrap();
+    other.apply_schema(&info, false).unwrap();
+    assert!(matches!(other.claim_task(sync).unwrap(), Claim::Wait), "a live lease is never taken over");
+    std::thread::sleep(Duration::from_millis(1500));
+    let Claim::Task(second) = other.claim_task(sync).unwrap() else { panic!("the expired claim is taken over") };
+    assert_eq!((second.id, second.attempts), (first.id, first.attempts + 1));
+    assert!(!late.renew_claim(&first).unwrap(), "the old holder can't renew what it lost");
+    let outcome = |name: &str| TaskOutcome {
+        batches: vec![crate::storage::batch("Person", &["name"], vec![("p1", vec![FieldValue::Text(name.into())])])],
+        ..TaskOutcome::default()
+    };
+    let refused = late.complete_task(sync, &first, outcome("from the late worker")).unwrap_err();
+    assert!(matches!(refused, max_host::Error::LeaseLost { .. }), "{refused:?}");
+    assert!(late.fail_task(&first, "late").is_err(), "nor can it fail the task");
+    other.complete_task(sync, &second, outcome("from the worker holding it")).unwrap();
+    let database = url.rsplit('/').next().unwrap();
+    let stored = PgCluster::shared().psql(database, "SELECT name FROM people.\"Person\"");
+    assert_eq!(stored, "from the worker holding it");
+    let task = PgCluster::shared().psql(database, "SELECT state, attempts FROM people._max_tasks");
+    assert_eq!(task, "completed|2");
+}

@@ -15,7 +15,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use tokio_postgres::GenericClient;
 
-pub(crate) use connection::{check, shown, url_problem};
+pub use connection::Listener;
+pub(crate) use connection::{check, listen, shown, url_problem};
 use connection::{failed, wait};
 
 use super::{DataStore, SchemaReport, Storage, TaskStore};
@@ -36,7 +37,14 @@ pub struct PgStorage {
     info: Option<ConnectorInfo>,
     /// Who this process is in the claims it makes.
     owner: String,
+    /// How long a claim of this process's holds unless renewed, in seconds.
+    lease: f64,
+    /// Whether this connection holds the right to run the installation's syncs.
+    sync_right: bool,
 }
+
+/// How long a claim holds unless renewed, by default.
+pub const DEFAULT_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl std::fmt::Debug for PgStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -66,7 +74,22 @@ impl PgStorage {
         let client = connection::connect(url)?;
         wait(schema::create(&**client, schema, &place))?;
         let info = wait(schema::stored_info(&**client, &place))?;
-        Ok(PgStorage { client, schema: schema.to_string(), place, info, owner: owner() })
+        Ok(PgStorage::new(client, schema, place, info))
+    }
+
+    fn new(client: deadpool_postgres::Object, schema: &str, place: String, info: Option<ConnectorInfo>) -> Self {
+        let lease = DEFAULT_LEASE.as_secs_f64();
+        PgStorage { client, schema: schema.to_string(), place, info, owner: owner(), lease, sync_right: false }
+    }
+
+    /// Claims from now on hold for `lease` unless renewed (a worker renews them while it runs a task).
+    pub fn set_lease(&mut self, lease: std::time::Duration) {
+        self.lease = lease.as_secs_f64().max(1.0);
+    }
+
+    /// Who this process is in its claims.
+    pub fn owner(&self) -> &str {
+        &self.owner
     }
 
     /// Opens the schema `schema` for reading; none when it holds no synced data yet.
@@ -79,7 +102,7 @@ impl PgStorage {
         let quoted = crate::storage::schema::quote(schema);
         wait(client.batch_execute(&format!("SET search_path TO {quoted}"))).map_err(failed(&place))?;
         let info = wait(schema::stored_info(&**client, &place))?;
-        Ok(Some(PgStorage { client, schema: schema.to_string(), place, info, owner: owner() }))
+        Ok(Some(PgStorage::new(client, schema, place, info)))
     }
 
     /// Drops the schema `schema` of the database at `url` with everything in it (an installation
@@ -146,6 +169,7 @@ impl TaskStore for PgStorage {
         self.in_transaction(async {
             let sync = tasks::begin_sync(tx, full, place).await?;
             tasks::insert_tasks(tx, sync, new, place).await?;
+            tasks::wake_workers(tx, &self.schema, place).await?;
             Ok(sync)
         })
     }
@@ -156,11 +180,21 @@ impl TaskStore for PgStorage {
     }
 
     fn resume_sync(&mut self, sync: SyncId) -> Result<u64> {
-        self.in_transaction(tasks::resume(self.client(), sync, &self.place))
+        let (tx, place) = (self.client(), &self.place);
+        self.in_transaction(async {
+            let reset = tasks::resume(tx, sync, place).await?;
+            tasks::wake_workers(tx, &self.schema, place).await?;
+            Ok(reset)
+        })
     }
 
     fn retry_failed(&mut self, sync: SyncId) -> Result<u64> {
-        self.in_transaction(tasks::retry_failed(self.client(), sync, &self.place))
+        let (tx, place) = (self.client(), &self.place);
+        self.in_transaction(async {
+            let reset = tasks::retry_failed(tx, sync, place).await?;
+            tasks::wake_workers(tx, &self.schema, place).await?;
+            Ok(reset)
+        })
     }
 
     fn child_specs(&self, task: TaskId) -> Result<Vec<TaskSpec>> {
@@ -180,7 +214,7 @@ impl TaskStore for PgStorage {
     }
 
     fn claim_task(&mut self, sync: SyncId) -> Result<Claim> {
-        wait(tasks::claim(self.client(), sync, &self.owner, &self.place))
+        wait(tasks::claim(self.client(), sync, (&self.owner, self.lease), &self.place))
     }
 
     fn flush(&mut self) -> Result<()> {
@@ -199,8 +233,10 @@ impl TaskStore for PgStorage {
         wait(tasks::progress(self.client(), sync, &self.place))
     }
 
+    /// The rows counted are every process's (`entities`, this one's, are among them).
     fn finish_sync(&mut self, sync: SyncId, entities: &BTreeMap<String, u64>, requests: u64) -> Result<SyncRecord> {
-        self.in_transaction(tasks::finish_sync(self.client(), sync, entities, requests, &self.place))
+        let _ = entities;
+        self.in_transaction(tasks::finish_sync(self.client(), sync, requests, &self.place))
     }
 
     fn failures(&self, sync: SyncId) -> Result<Vec<TaskFailure>> {
@@ -209,6 +245,46 @@ impl TaskStore for PgStorage {
 
     fn syncs(&self, limit: usize) -> Result<Vec<SyncRecord>> {
         wait(tasks::syncs(self.client(), limit, &self.place))
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+
+    fn renew_claim(&self, task: &Task) -> Result<bool> {
+        wait(tasks::renew(self.client(), task, (&self.owner, self.lease), &self.place))
+    }
+
+    fn hold_sync_right(&mut self) -> Result<bool> {
+        if !self.sync_right {
+            let row = wait(self.client().query_one("SELECT pg_try_advisory_lock(hashtext('max-sync:' || $1))", &[&self.schema]))
+                .map_err(failed(&self.place))?;
+            self.sync_right = row.get(0);
+        }
+        Ok(self.sync_right)
+    }
+
+    fn runnable_sync(&self) -> Result<Option<SyncId>> {
+        wait(tasks::runnable_sync(self.client(), &self.place))
+    }
+
+    fn add_requests(&mut self, sync: SyncId, requests: u64) -> Result<()> {
+        let requests = requests as i64;
+        let sql = "UPDATE _max_syncs SET requests = requests + $2 WHERE id = $1";
+        wait(self.client().execute(sql, &[&sync, &requests])).map_err(failed(&self.place))?;
+        Ok(())
+    }
+}
+
+impl Drop for PgStorage {
+    /// Gives back the right to run syncs before the connection returns to its pool.
+    fn drop(&mut self) {
+        if self.sync_right {
+            let sql = "SELECT pg_advisory_unlock(hashtext('max-sync:' || $1))";
+            if let Err(error) = wait(self.client.execute(sql, &[&self.schema])) {
+                tracing::warn!(%error, "giving back the right to sync failed; the server releases it when the connection closes");
+            }
+        }
     }
 }
 
@@ -298,6 +374,13 @@ impl DataStore for PgStorage {
 impl Storage for PgStorage {
     fn complete_task(&mut self, sync: SyncId, task: &Task, outcome: TaskOutcome) -> Result<BTreeMap<String, u64>> {
         let info = self.info.as_ref().ok_or_else(|| Error::Runtime("the storage has no schema yet".into()))?;
-        self.in_transaction(write::complete_task(self.client(), info, sync, task, &outcome, &self.owner, &self.place))
+        let (tx, place) = (self.client(), &self.place);
+        self.in_transaction(async {
+            let stored = write::complete_task(tx, info, sync, task, &outcome, &self.owner, place).await?;
+            if !outcome.spawn.is_empty() {
+                tasks::wake_workers(tx, &self.schema, place).await?;
+            }
+            Ok(stored)
+        })
     }
 }

@@ -35,6 +35,14 @@ pub(super) async fn settle<S: Storage>(context: &SyncContext<S>, options: &SyncO
     Ok(Settled { info, refill_on_new_fields })
 }
 
+/// The schema a worker helps a sync with: the one its coordinator applied (discovered fields
+/// included), which the sync's tasks were planned for; the pool's instances are initialised with it.
+pub(super) fn adopt<S: Storage>(context: &SyncContext<S>) -> ConnectorInfo {
+    let discovered = lock(&context.storage).applied_schema().map(discovered_in).unwrap_or_default();
+    context.pool.set_discovered(discovered.clone());
+    context.info.with_discovered(&discovered)
+}
+
 /// Calls `discover`, again after a rate limit or a transient failure as a task would be (the API's
 /// limits pause every request of the installation meanwhile).
 async fn discover<S: Storage>(context: &SyncContext<S>, options: &SyncOptions) -> Result<SchemaExtension> {

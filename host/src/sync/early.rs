@@ -67,6 +67,12 @@ impl EarlyStarts {
         Ok(EarlyStarts { steps: Mutex::new(steps) })
     }
 
+    /// None: what a process sharing the sync with others (workers on one database) starts, since
+    /// what one process alone knows of the expansions can't say what the others started.
+    pub(super) fn none() -> Self {
+        EarlyStarts { steps: Mutex::new(Vec::new()) }
+    }
+
     /// The expansion `task` is about to run: from now on it starts what it finds itself.
     pub(super) fn claimed(&self, task: &Task) {
         if task.parent.is_none() {

@@ -119,6 +119,44 @@ pub(crate) fn connect(url: &str) -> Result<deadpool_postgres::Object> {
     })
 }
 
+/// A connection listening for `NOTIFY max_tasks` (new tasks to run): the schemas named, as they
+/// come. A wake-up hint only: a worker polls as well (a pooler in transaction mode drops
+/// notifications).
+pub struct Listener {
+    notified: tokio::sync::mpsc::UnboundedReceiver<String>,
+    _client: tokio_postgres::Client,
+}
+
+impl Listener {
+    /// Waits at most `timeout` for a notification; the schema it names, if one came.
+    pub async fn next(&mut self, timeout: Duration) -> Option<String> {
+        tokio::time::timeout(timeout, self.notified.recv()).await.ok().flatten()
+    }
+}
+
+/// Starts listening on `url`'s database.
+pub(crate) fn listen(url: &str) -> Result<Listener> {
+    use futures_util::StreamExt;
+    let owned = url.to_string();
+    let connected = on_runtime(async move {
+        let (client, mut connection) = tokio_postgres::connect(&owned, NoTls).await?;
+        let (sender, notified) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+            while let Some(Ok(message)) = messages.next().await {
+                if let tokio_postgres::AsyncMessage::Notification(notification) = message
+                    && sender.send(notification.payload().to_string()).is_err()
+                {
+                    break;
+                }
+            }
+        });
+        client.batch_execute("LISTEN max_tasks").await?;
+        Ok::<_, tokio_postgres::Error>(Listener { notified, _client: client })
+    });
+    connected.map_err(|e| Error::Storage { path: shown(url), message: format!("can't listen: {}", plain(&e.to_string())) })
+}
+
 /// A client error as a host error about `place` (the database and schema), with the server's own
 /// message and not the statement it was about.
 pub(super) fn failed(place: &str) -> impl Fn(tokio_postgres::Error) -> Error + '_ {

@@ -21,8 +21,6 @@ fn now() -> String {
 /// States of a task that has not finished.
 const UNFINISHED: &str = "('pending', 'running', 'awaiting_children')";
 
-/// How long a claim holds before another process may take the task again (renewed while it runs).
-pub(super) const LEASE_SECONDS: f64 = 60.0;
 
 pub(super) async fn seed_state(client: &impl GenericClient, full: bool, place: &str) -> Result<SeedState> {
     let last = client
@@ -168,21 +166,29 @@ pub(super) async fn sync_record(client: &impl GenericClient, sync: SyncId, place
 
 /// Claims the next runnable task for `owner`: an expansion of the lowest unfinished group, or any task
 /// spawned from stored data. Another process's claim is skipped, not waited for.
-pub(super) async fn claim(client: &impl GenericClient, sync: SyncId, owner: &str, place: &str) -> Result<Claim> {
+/// A claim whose lease expired (its holder died or lost touch) is taken like a pending task: its
+/// attempt goes up, so the old holder's fencing token no longer matches.
+pub(super) async fn claim(
+    client: &impl GenericClient,
+    sync: SyncId,
+    (owner, lease): (&str, f64),
+    place: &str,
+) -> Result<Claim> {
     let claimed = client
         .query_opt(
             &format!(
                 "WITH lowest AS (SELECT MIN(grp) AS grp FROM _max_tasks WHERE sync_id = $1 AND state IN {UNFINISHED}),
                  next AS MATERIALIZED (
                      SELECT t.id FROM _max_tasks t, lowest
-                     WHERE t.sync_id = $1 AND t.state = 'pending' AND (t.grp = lowest.grp OR t.parent_id IS NOT NULL)
+                     WHERE t.sync_id = $1 AND (t.grp = lowest.grp OR t.parent_id IS NOT NULL)
+                       AND (t.state = 'pending' OR (t.state = 'running' AND t.lease_until < now()))
                      ORDER BY t.grp, t.id LIMIT 1 FOR UPDATE OF t SKIP LOCKED)
                  UPDATE _max_tasks t SET state = 'running', attempts = t.attempts + 1, updated_at = $2, owner = $3,
                      lease_until = now() + make_interval(secs => $4)
                  FROM next WHERE t.id = next.id
                  RETURNING t.id, t.grp, t.parent_id, t.spec, t.attempts"
             ),
-            &[&sync, &now(), &owner, &LEASE_SECONDS],
+            &[&sync, &now(), &owner, &lease],
         )
         .await
         .map_err(failed(place))?;
@@ -215,6 +221,52 @@ pub(super) async fn fence(client: &impl GenericClient, task: &Task, owner: &str,
         Some(_) => Ok(()),
         None => Err(Error::LeaseLost { task: task.id }),
     }
+}
+
+/// Extends the lease of `task` while `owner` still holds it under the claim it was given.
+pub(super) async fn renew(client: &impl GenericClient, task: &Task, (owner, lease): (&str, f64), place: &str) -> Result<bool> {
+    let renewed = client
+        .execute(
+            "UPDATE _max_tasks SET lease_until = now() + make_interval(secs => $4)
+             WHERE id = $1 AND state = 'running' AND owner = $2 AND attempts = $3",
+            &[&task.id, &owner, &(task.attempts as i32 + 1), &lease],
+        )
+        .await
+        .map_err(failed(place))?;
+    Ok(renewed == 1)
+}
+
+/// The newest sync under way with a task to run (pending, or claimed under an expired lease).
+pub(super) async fn runnable_sync(client: &impl GenericClient, place: &str) -> Result<Option<SyncId>> {
+    let row = client
+        .query_opt(
+            "SELECT s.id FROM _max_syncs s WHERE s.status = 'running' AND EXISTS (
+                 SELECT 1 FROM _max_tasks t WHERE t.sync_id = s.id
+                   AND (t.state = 'pending' OR (t.state = 'running' AND t.lease_until < now())))
+             ORDER BY s.id DESC LIMIT 1",
+            &[],
+        )
+        .await
+        .map_err(failed(place))?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Records the rows a completed task stored.
+pub(super) async fn record_stored(
+    client: &impl GenericClient,
+    task: TaskId,
+    stored: &BTreeMap<String, u64>,
+    place: &str,
+) -> Result<()> {
+    let counts = serde_json::to_string(stored).expect("counts serialize");
+    client.execute("UPDATE _max_tasks SET stored = $2 WHERE id = $1", &[&task, &counts]).await.map_err(failed(place))?;
+    Ok(())
+}
+
+/// Tells idle workers that `schema` has tasks to run (delivered when the transaction commits).
+pub(super) async fn wake_workers(client: &impl GenericClient, schema: &str, place: &str) -> Result<()> {
+    client.execute("SELECT pg_notify('max_tasks', $1)", &[&schema]).await.map_err(failed(place))?;
+    Ok(())
 }
 
 /// Marks a task done: `awaiting_children` while tasks it spawned are unfinished, else `completed`;
@@ -283,13 +335,20 @@ pub(super) async fn progress(client: &impl GenericClient, sync: SyncId, place: &
     Ok((row.get::<_, i64>(0) as u64, row.get::<_, i64>(1) as u64))
 }
 
-pub(super) async fn finish_sync(
-    client: &impl GenericClient,
-    sync: SyncId,
-    entities: &BTreeMap<String, u64>,
-    requests: u64,
-    place: &str,
-) -> Result<SyncRecord> {
+/// Closes a sync record: its rows counted over every task (whichever process stored them), its
+/// requests added to what workers recorded.
+pub(super) async fn finish_sync(client: &impl GenericClient, sync: SyncId, requests: u64, place: &str) -> Result<SyncRecord> {
+    let entities: BTreeMap<String, u64> = client
+        .query(
+            "SELECT c.key, SUM(c.value::bigint)::bigint FROM _max_tasks t, jsonb_each_text(t.stored::jsonb) c
+             WHERE t.sync_id = $1 AND t.stored IS NOT NULL GROUP BY c.key",
+            &[&sync],
+        )
+        .await
+        .map_err(failed(place))?
+        .iter()
+        .map(|r| (r.get(0), r.get::<_, i64>(1) as u64))
+        .collect();
     let row = client
         .query_one(
             "SELECT COUNT(*) FILTER (WHERE state = 'failed'), COUNT(*) FROM _max_tasks WHERE sync_id = $1",
@@ -302,14 +361,14 @@ pub(super) async fn finish_sync(
     client
         .execute(
             "UPDATE _max_syncs SET finished_at = $1, status = $2, tasks_total = $3, tasks_failed = $4, entities = $5,
-                 requests = $6
+                 requests = requests + $6
              WHERE id = $7",
             &[
                 &now(),
                 &status.to_string(),
                 &total,
                 &failed_tasks,
-                &serde_json::to_string(entities).expect("counts serialize"),
+                &serde_json::to_string(&entities).expect("counts serialize"),
                 &(requests as i64),
                 &sync,
             ],

@@ -178,6 +178,7 @@ pub(super) async fn complete_task(
         None => {}
     }
     tasks::insert_tasks(tx, sync, &outcome.spawn, place).await?;
+    tasks::record_stored(tx, task.id, &stored, place).await?;
     tasks::finish(tx, task.id, place).await?;
     Ok(stored)
 }

@@ -1,0 +1,120 @@
+//! `max worker`: helps run the syncs of a project whose data is in PostgreSQL.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::Args;
+use max_host::format::thousands;
+use max_host::{Helped, WorkObserver, WorkRequest};
+
+use crate::args::{GlobalArgs, parse_duration};
+use crate::commands::host;
+use crate::failure::Failure;
+use crate::output::{Printer, printable};
+
+/// Help run the project's syncs, beside other workers on any machine.
+///
+/// For a project whose data is in PostgreSQL (`max init --storage postgres://…`). Run one or more
+/// workers, each in a copy of the project (its connectors and credentials); `max sync` on any of
+/// them starts a sync and the workers drain its tasks with it. Tasks are claimed from the database
+/// (FOR UPDATE SKIP LOCKED) under leases renewed while they run: a worker that dies loses its tasks
+/// to the others when its leases expire, and what it would still store is refused. Idle, a worker
+/// waits for new tasks (LISTEN/NOTIFY) and polls as well. Ctrl-C stops it after its tasks in flight.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  max worker\n  max worker --workers 16 --lease 2m\n  max -C /srv/max-project worker --exit-when-idle 10m"
+)]
+pub struct WorkerCommand {
+    /// Tasks this worker runs at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    workers: u16,
+    /// How long a claim holds unless renewed: a dead worker's tasks go to others after this.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    lease: Duration,
+    /// How often to look for work when no notification came.
+    #[arg(long, default_value = "1s", value_parser = parse_duration, hide = true)]
+    poll: Duration,
+    /// Stop after finding nothing to do for this long.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    exit_when_idle: Option<Duration>,
+}
+
+impl WorkerCommand {
+    /// Runs it until stopped.
+    pub async fn run(self, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
+        let host = host(global)?.keep_warm();
+        let stop = Arc::new(AtomicBool::new(false));
+        stop_on_signals(stop.clone());
+        let request = WorkRequest {
+            workers: usize::from(self.workers),
+            lease: self.lease.max(Duration::from_secs(1)),
+            poll: self.poll.max(Duration::from_millis(100)),
+            stop: stop.clone(),
+            exit_when_idle: self.exit_when_idle,
+        };
+        crate::prompt::note(&printer.on_stderr().dim(&format!(
+            "Working on the syncs of {} (Ctrl-C stops after the tasks in flight)",
+            host.project().root().display()
+        )));
+        let helped = host.work(&request, &Told { printer }).await?;
+        if printer.is_json() {
+            printer.json(&helped)?;
+        }
+        if stop.load(Ordering::Relaxed) {
+            return Err(Failure::new("interrupted", "the worker stopped", "what it ran is stored; others go on").into());
+        }
+        Ok(())
+    }
+}
+
+/// Ctrl-C or SIGTERM: stop after the tasks in flight.
+fn stop_on_signals(stop: Arc<AtomicBool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
+        return;
+    };
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        stop.store(true, Ordering::Relaxed);
+        crate::prompt::say("\nStopping after the tasks in flight…");
+    });
+}
+
+/// Says what the worker does, on stderr (stdout keeps `-o json`'s answer).
+struct Told<'a> {
+    printer: &'a Printer,
+}
+
+impl WorkObserver for Told<'_> {
+    fn joined(&self, installation: &str, sync: max_host::task::SyncId) {
+        crate::prompt::note(&format!("{}: helping with sync #{sync}", printable(installation)));
+    }
+
+    fn helped(&self, helped: &Helped) {
+        let report = &helped.report;
+        let rows: u64 = report.stored.values().sum();
+        let closed = if report.finished { "; closed the sync" } else { "" };
+        crate::prompt::note(&format!(
+            "{}: sync #{}: stored {} rows with {} requests{closed}",
+            printable(&helped.installation),
+            report.sync,
+            thousands(rows),
+            thousands(report.requests)
+        ));
+    }
+
+    fn failed(&self, installation: &str, error: &max_host::Error) {
+        let hint = crate::hints::hint(error).map(|h| format!(" ({})", printable(&h))).unwrap_or_default();
+        let said = self.printer.on_stderr().dim(&format!(
+            "{}: {}{hint}",
+            printable(installation),
+            printable(&error.to_string())
+        ));
+        crate::prompt::warn(&said);
+    }
+}

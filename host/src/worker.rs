@@ -1,0 +1,153 @@
+//! Workers: processes, on any number of machines, that help run the syncs of a project whose data
+//! is in PostgreSQL. A worker runs in a copy of the project (its connectors and credentials; the
+//! database coordinates), finds the installations with a sync under way and tasks to run, and
+//! drains them beside whoever started the sync: tasks claimed `FOR UPDATE SKIP LOCKED` under leases
+//! it renews while they run, every completion fenced by its claim. Idle, it waits for `NOTIFY
+//! max_tasks` and polls as well. A sync whose starter went away is closed by the worker that finds
+//! nothing left to run.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::front::Host;
+use crate::project::{Installation, StorageSetting};
+use crate::storage::{PgStorage, TaskStore};
+use crate::sync::{DrainReport, SyncContext, SyncOptions, Unobserved, drain_sync};
+use crate::task::SyncId;
+use crate::{Error, Result};
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct WorkRequest {
+    /// Tasks it runs at once.
+    pub workers: usize,
+    /// How long its claims hold unless renewed (a dead worker's tasks go to others after this).
+    pub lease: Duration,
+    /// How often it looks for work when no notification came.
+    pub poll: Duration,
+    /// Set to stop: no new task starts, tasks in flight finish.
+    pub stop: Arc<AtomicBool>,
+    /// Stop after finding nothing to do for this long.
+    pub exit_when_idle: Option<Duration>,
+}
+
+impl Default for WorkRequest {
+    fn default() -> Self {
+        WorkRequest {
+            workers: 8,
+            lease: Duration::from_secs(60),
+            poll: Duration::from_secs(1),
+            stop: Arc::default(),
+            exit_when_idle: None,
+        }
+    }
+}
+
+/// What a worker did on one sync.
+#[derive(Debug, Clone, Serialize)]
+pub struct Helped {
+    /// `connector/name`.
+    pub installation: String,
+    /// What it did.
+    #[serde(flatten)]
+    pub report: DrainReport,
+}
+
+/// What a worker tells as it goes.
+pub trait WorkObserver: Send + Sync {
+    /// It started on `installation`'s sync `sync`.
+    fn joined(&self, installation: &str, sync: SyncId);
+    /// It ran out of tasks of that sync.
+    fn helped(&self, helped: &Helped);
+    /// Its work on `installation` failed (the worker goes on with the others).
+    fn failed(&self, installation: &str, error: &Error);
+}
+
+impl Host {
+    /// Helps run the project's syncs until `request.stop` (or idle for `request.exit_when_idle`);
+    /// returns what it did. Only a project whose data is in PostgreSQL has syncs to share.
+    pub async fn work(&self, request: &WorkRequest, observer: &dyn WorkObserver) -> Result<Vec<Helped>> {
+        let StorageSetting::Postgres { url } = self.project().storage()? else {
+            return Err(Error::WorkersNeedPostgres);
+        };
+        let mut listener = match crate::storage::listen_pg(&url) {
+            Ok(listener) => Some(listener),
+            Err(error) => {
+                tracing::warn!(%error, "can't listen for new tasks; polling only");
+                None
+            }
+        };
+        let mut done = Vec::new();
+        let mut idle_since = Instant::now();
+        while !request.stop.load(Ordering::Relaxed) {
+            let mut worked = false;
+            for installation in self.project().installations().list()? {
+                if request.stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                match self.help(&url, &installation, request, observer).await {
+                    Ok(Some(report)) => {
+                        worked = true;
+                        let helped = Helped { installation: installation.label(), report };
+                        observer.helped(&helped);
+                        done.push(helped);
+                    }
+                    Ok(None) => {}
+                    Err(error) => observer.failed(&installation.label(), &error),
+                }
+            }
+            if worked {
+                idle_since = Instant::now();
+                continue;
+            }
+            if request.exit_when_idle.is_some_and(|idle| idle_since.elapsed() >= idle) {
+                break;
+            }
+            match &mut listener {
+                Some(listener) => {
+                    listener.next(request.poll).await;
+                }
+                None => tokio::time::sleep(request.poll).await,
+            }
+        }
+        Ok(done)
+    }
+
+    /// Drains `installation`'s sync under way, if it has one with tasks to run.
+    async fn help(
+        &self,
+        url: &str,
+        installation: &Installation,
+        request: &WorkRequest,
+        observer: &dyn WorkObserver,
+    ) -> Result<Option<DrainReport>> {
+        let schema = crate::storage::pg_schema_name(&installation.file.connector, &installation.file.name);
+        let Some(mut storage) = PgStorage::open_existing(url, &schema)? else { return Ok(None) };
+        let Some(sync) = storage.runnable_sync()? else { return Ok(None) };
+        storage.set_lease(request.lease);
+        observer.joined(&installation.label(), sync);
+        let connector = self.connector_of(installation)?;
+        let workers = request.workers.max(1);
+        let (live, made_for) = self.live(installation, &connector, workers)?;
+        let options = SyncOptions {
+            workers,
+            stop: request.stop.clone(),
+            limits: live.limits.sync.clone(),
+            lease: request.lease,
+            ..SyncOptions::default()
+        };
+        let context = SyncContext {
+            info: live.info.clone(),
+            pool: live.pool.clone(),
+            http: live.http.clone(),
+            storage: Arc::new(Mutex::new(storage)),
+        };
+        let report = drain_sync(&context, &options, &Unobserved, sync).await;
+        drop(context);
+        self.keep_live(installation, &connector, workers, made_for, live, report.is_ok());
+        report.map(Some)
+    }
+}
