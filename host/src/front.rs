@@ -263,6 +263,7 @@ impl Host {
                 if !storage.hold_sync_right()? {
                     return Err(Error::SyncBusyElsewhere { label: installation.label() });
                 }
+                live.http.share_budgets(Arc::new(crate::storage::PgBudgets::new(&url, &schema)));
                 run_on(storage, &live, &options, observer).await
             }
         };

@@ -8,6 +8,7 @@ mod grants;
 mod oauth;
 mod pressure;
 mod ratelimit;
+pub use ratelimit::SharedBudgets;
 mod redact;
 
 use std::sync::Arc;
@@ -245,6 +246,12 @@ impl HttpCapability {
     /// A capability that denies every request (for `describe` and tests).
     pub fn deny_all() -> Self {
         Self::new(&Permissions::default(), None, Arc::new(std::collections::HashMap::new()), HttpLimits::default())
+    }
+
+    /// Pools the rate budgets this capability learns with other processes calling the same account
+    /// (workers sharing a database), through `shared`.
+    pub fn share_budgets(&self, shared: Arc<dyn SharedBudgets>) {
+        self.limiter.share(shared);
     }
 
     /// Holds every request of the installation back for `wait` (a connector reported a rate limit).

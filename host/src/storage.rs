@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 pub(crate) use postgres::{check as check_pg, listen as listen_pg, shown as shown_url, url_problem as pg_url_problem};
-pub use postgres::Listener;
+pub use postgres::{Listener, PgBudgets};
 pub use postgres::{PgStorage, schema_name as pg_schema_name};
 pub use sqlite::SqliteStorage;
 

@@ -320,3 +320,39 @@ fn a_late_commit_by_a_worker_whose_lease_expired_is_refused_by_its_fencing_token
     let task = PgCluster::shared().psql(database, "SELECT state, attempts FROM people._max_tasks");
     assert_eq!(task, "completed|2");
 }
+
+#[test]
+fn ten_workers_on_one_installation_keep_within_the_apis_rate_budget() {
+    use max_fake_saas::linear::{DEFAULT_API_KEY, Linear, LinearConfig, RateLimits};
+    // Ten requests a second: the sync needs several times that, so the workers share each second's.
+    let limits =
+        RateLimits { requests: 10, complexity: 6_000, period: Duration::from_secs(1), ..RateLimits::default() };
+    let faults = max_fake_saas::Faults { latency: Duration::from_millis(20), ..max_fake_saas::Faults::default() };
+    let fake = Linear::new(LinearConfig { limits, faults, ..LinearConfig::default() });
+    let server = fake.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let (project, _) = postgres_project();
+    project.max().args(["connector", "install", "--yes"]).arg(max_tests::connector("linear")).assert().success();
+    let (base, key) = (format!("base_url={}", server.base_url()), format!("api_key={DEFAULT_API_KEY}"));
+    project
+        .max()
+        .args(["connect", "linear", "--set", &base, "--set", "auth=api_key", "--set", &key, "--set", "page_size=10"])
+        .assert()
+        .success();
+    let workers: Vec<_> = (0..10).map(|_| worker(&project, &["--workers", "2"])).collect();
+    std::thread::sleep(Duration::from_millis(800));
+    let before = fake.request_count();
+    let synced = json(&project, &["sync", "linear", "--workers", "2"]);
+    let said: Vec<String> = workers.into_iter().map(stop).collect();
+    assert_eq!(synced["sync"]["record"]["status"], "completed", "{synced}");
+    let stats = fake.stats();
+    assert!(fake.request_count() - before > 30, "{stats}");
+    assert!(said.iter().filter(|s| rows_stored(s) > 0).count() >= 3, "the workers shared the sync: {said:?}");
+    assert_eq!(stats["rate_limited"], 0, "the budget was never exceeded, however many workers: {stats}");
+    let issues = json(&project, &["status", "linear"])[0]["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["entity"] == "Issue")
+        .map(|e| e["rows"].as_u64().unwrap());
+    assert_eq!(issues, Some(fake.counts()["Issue"] as u64));
+}

@@ -25,6 +25,10 @@
 //!
 //! A request held back looks again whenever a response or a finished request changes what the limiter
 //! knows: an estimate a later response corrects holds nothing for longer.
+//!
+//! Processes that call one account at once (workers sharing a database) pool their header budgets
+//! through [`SharedBudgets`]: a request goes out only when the shared budget, which every process
+//! takes from before it sends and lowers to what each response reports, can pay for it too.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -38,8 +42,23 @@ use crate::manifest::RequestLimit;
 /// sync for days; the request then goes out and the server decides).
 const LONGEST_WAIT: Duration = Duration::from_secs(3600);
 
+/// Header budgets kept for several processes at once (see the module documentation). Calls may
+/// block (a database round trip); the limiter makes them on blocking threads.
+pub trait SharedBudgets: Send + Sync {
+    /// Takes from every shared budget what one request costs (`costs`: what this process has seen
+    /// a request cost, by budget): `None` when taken, or when the earliest of the budgets that can't
+    /// pay will reset. Once a reset time has passed, one request goes out to learn the new window.
+    fn take(&self, costs: &[(String, u64)]) -> Result<Option<SystemTime>, String>;
+    /// Records what a response said of budget `key`: `remaining` after it, resetting at `reset`, a
+    /// request costing `cost`.
+    fn observed(&self, key: &str, remaining: u64, reset: Option<SystemTime>, cost: u64);
+    /// Records that the account answered this process (said once per process, on its first
+    /// response): the first request, which goes out alone, has its answer.
+    fn answered(&self);
+}
+
 /// See the module documentation.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct RateLimiter {
     /// The limits the connector declared; `State::declared` counts each one's requests.
     declared: Vec<RequestLimit>,
@@ -47,6 +66,14 @@ pub struct RateLimiter {
     /// Told when a response or a finished request changes what the limiter knows, so a request held
     /// back on an estimate a later response corrects goes out then.
     changed: tokio::sync::Notify,
+    /// The budgets shared with other processes, once attached.
+    shared: std::sync::OnceLock<std::sync::Arc<dyn SharedBudgets>>,
+}
+
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter").field("declared", &self.declared).finish_non_exhaustive()
+    }
 }
 
 /// How many finished requests a limiter remembers for rolling windows (the largest window it keeps).
@@ -76,6 +103,8 @@ struct State {
     /// goes out at a time, so the first response can tell what the server counted already (another
     /// process's requests) before a burst follows.
     first_finished: bool,
+    /// Whether the shared budgets were told of this process's first answer.
+    told_shared: bool,
     waited: Duration,
 }
 
@@ -211,7 +240,46 @@ impl RateLimiter {
     /// A limiter that also keeps the limits a connector declared.
     pub fn new(declared: &[RequestLimit]) -> Self {
         let state = State { declared: declared.iter().map(|_| DeclaredCount::default()).collect(), ..State::default() };
-        RateLimiter { declared: declared.to_vec(), state: Mutex::new(state), changed: tokio::sync::Notify::new() }
+        RateLimiter {
+            declared: declared.to_vec(),
+            state: Mutex::new(state),
+            changed: tokio::sync::Notify::new(),
+            shared: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Pools this limiter's header budgets with other processes' through `shared` (once; later calls
+    /// keep the first).
+    pub fn share(&self, shared: std::sync::Arc<dyn SharedBudgets>) {
+        let _ = self.shared.set(shared);
+    }
+
+    /// Waits until the shared budgets can pay for one more request, and takes it from them; at once
+    /// when there are none. A failing store lets the request go (the local limiter still holds it).
+    async fn take_shared(&self) {
+        let Some(shared) = self.shared.get().cloned() else { return };
+        loop {
+            let costs: Vec<(String, u64)> = {
+                let state = self.state.lock().expect("rate limiter lock");
+                state.budgets.iter().map(|(key, budget)| (key.clone(), budget.cost)).collect()
+            };
+            let asked = shared.clone();
+            let taken = tokio::task::spawn_blocking(move || asked.take(&costs)).await;
+            let until = match taken {
+                Ok(Ok(None)) => return,
+                Ok(Ok(Some(until))) => until,
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "the shared rate budget can't be read; going by this process's own");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let wait = until.duration_since(SystemTime::now()).unwrap_or_default().clamp(Duration::from_millis(20), LONGEST_WAIT);
+            let started = Instant::now();
+            tracing::debug!(?wait, "held back by a shared rate budget");
+            tokio::time::sleep(wait).await;
+            self.state.lock().expect("rate limiter lock").waited += started.elapsed();
+        }
     }
 
     /// Waits until every known budget, and every declared limit a `method` request to `path` counts
@@ -248,18 +316,15 @@ impl RateLimiter {
                 }
                 match until {
                     Some(until) => until.min(now + LONGEST_WAIT),
-                    None => {
-                        for budget in state.budgets.values_mut() {
-                            budget.remaining = budget.remaining.saturating_sub(budget.cost);
-                        }
-                        state.sent_in_flight.push(now);
-                        for &index in &declared {
-                            state.declared[index].in_flight += 1;
-                        }
-                        return Admission { limiter: self, sent: now, declared };
-                    }
+                    None if self.shared.get().is_some() => now,
+                    None => return self.reserve(&mut state, declared),
                 }
             };
+            if wait_until <= Instant::now() {
+                // Room here: the other processes' spending decides, then this one reserves.
+                self.take_shared().await;
+                return self.reserve(&mut self.state.lock().expect("rate limiter lock"), declared);
+            }
             let started = Instant::now();
             tracing::debug!(wait = ?wait_until.saturating_duration_since(started), "held back by a rate limit");
             tokio::select! {
@@ -278,6 +343,19 @@ impl RateLimiter {
                 }
             }
         }
+    }
+
+    /// Counts a request let go now against this process's budgets and declared limits.
+    fn reserve(&self, state: &mut State, declared: Vec<usize>) -> Admission<'_> {
+        let now = Instant::now();
+        for budget in state.budgets.values_mut() {
+            budget.remaining = budget.remaining.saturating_sub(budget.cost);
+        }
+        state.sent_in_flight.push(now);
+        for &index in &declared {
+            state.declared[index].in_flight += 1;
+        }
+        Admission { limiter: self, sent: now, declared }
     }
 
     /// How long until the installation's pause or a spent budget lets requests out again (zero when
@@ -301,6 +379,12 @@ impl RateLimiter {
         let header = |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim());
         let mut state = self.state.lock().expect("rate limiter lock");
         state.first_finished = true;
+        if !state.told_shared
+            && let Some(shared) = self.shared.get().cloned()
+        {
+            state.told_shared = true;
+            tokio::task::spawn_blocking(move || shared.answered());
+        }
         let others_in_flight = state.sent_in_flight.len().saturating_sub(1) as u64;
         for (name, value) in headers {
             let name = name.to_ascii_lowercase();
@@ -322,6 +406,11 @@ impl RateLimiter {
             budget.last_reported = reported;
             budget.remaining = reported.saturating_sub(budget.cost * others_in_flight);
             budget.reset = reset;
+            if let Some(shared) = self.shared.get().cloned() {
+                let (key, cost) = (prefix.to_string(), budget.cost);
+                let reset = reset.map(|at| SystemTime::now() + at.saturating_duration_since(now));
+                tokio::task::spawn_blocking(move || shared.observed(&key, reported, reset, cost));
+            }
         }
         for (name, value) in headers {
             let name = name.to_ascii_lowercase();

@@ -4,6 +4,7 @@
 //! transaction on a pooled connection ([`connection`]); completing a task checks that this process
 //! still holds its claim.
 
+mod budget;
 mod connection;
 mod read;
 mod schema;
@@ -15,6 +16,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use tokio_postgres::GenericClient;
 
+pub use budget::PgBudgets;
 pub use connection::Listener;
 pub(crate) use connection::{check, listen, shown, url_problem};
 use connection::{failed, wait};

@@ -44,6 +44,9 @@ CREATE TABLE IF NOT EXISTS _max_scoped_cursors (
     loader TEXT NOT NULL, entity TEXT NOT NULL, parent_id TEXT NOT NULL, cursor TEXT NOT NULL,
     updated_at TEXT NOT NULL, sync_id BIGINT NOT NULL, PRIMARY KEY (loader, parent_id));
 CREATE INDEX IF NOT EXISTS _max_scoped_cursors_parent ON _max_scoped_cursors (entity, parent_id);
+CREATE TABLE IF NOT EXISTS _max_rate (
+    key TEXT PRIMARY KEY, remaining BIGINT NOT NULL, cost BIGINT NOT NULL DEFAULT 1, reset_at TIMESTAMPTZ,
+    probe_until TIMESTAMPTZ);
 CREATE TABLE IF NOT EXISTS _max_relisting (
     collection TEXT NOT NULL, parent_id TEXT NOT NULL, child_id TEXT NOT NULL,
     PRIMARY KEY (collection, parent_id, child_id));
