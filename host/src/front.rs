@@ -116,7 +116,7 @@ pub struct Status {
 }
 
 /// The tasks of a sync that has not ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Progress {
     /// The sync.
     pub sync: i64,
@@ -126,6 +126,9 @@ pub struct Progress {
     pub done: u64,
     /// Tasks known so far (more are added as pages and plan steps unfold).
     pub total: u64,
+    /// The processes running its tasks now, on storage shared with workers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<crate::task::Claimed>,
 }
 
 /// One project, opened: the front door to everything the host does.
@@ -408,8 +411,10 @@ impl Host {
         let unfinished = match syncs.first() {
             Some(newest) if newest.status.resumable() => {
                 let (done, total) = storage.task_progress(newest.id)?;
-                let running = newest.status == SyncStatus::Running && installation.sync_running();
-                Some(Progress { sync: newest.id, running, done, total })
+                let claims = storage.claims(newest.id)?;
+                let running =
+                    newest.status == SyncStatus::Running && (installation.sync_running() || !claims.is_empty());
+                Some(Progress { sync: newest.id, running, done, total, claims })
             }
             _ => None,
         };

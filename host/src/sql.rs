@@ -1,7 +1,9 @@
 //! Read-only SQL across a project's installations, through the front door: each installation's
 //! database is attached under its name (`linear.Issue`, `hubspot.Contact`, `"linear/work".Issue`
 //! for a second installation), and only the ones the query names (all of them when it names none);
-//! the query may only read, within a time limit and a row cap.
+//! the query may only read, within a time limit and a row cap. A project whose data is in
+//! PostgreSQL runs the query there, each installation a schema on the search path (PostgreSQL folds
+//! unquoted names to lower case: `linear."Issue"`).
 
 use std::ops::ControlFlow;
 use std::time::Duration;
@@ -9,7 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::front::Host;
-use crate::project::Installation;
+use crate::project::{Installation, StorageSetting};
 use crate::storage::sql::{self, Attachment};
 use crate::{Error, Result};
 
@@ -55,6 +57,16 @@ impl Host {
     /// The names SQL reads each installation under.
     pub fn sql_schemas(&self) -> Result<Vec<SqlSchema>> {
         let installations = self.project().installations().list()?;
+        if let StorageSetting::Postgres { url } = self.project().storage()? {
+            return installations
+                .iter()
+                .map(|i| {
+                    let name = crate::storage::pg_schema_name(&i.file.connector, &i.file.name);
+                    let synced = crate::storage::PgStorage::open_existing(&url, &name)?.is_some();
+                    Ok(SqlSchema { name, installation: i.label(), synced })
+                })
+                .collect();
+        }
         Ok(installations
             .iter()
             .map(|i| SqlSchema {
@@ -78,6 +90,12 @@ impl Host {
     ) -> Result<SqlOutcome> {
         if query.trim().is_empty() {
             return Err(Error::SqlRefused { reason: "the query is empty".to_string() });
+        }
+        if let StorageSetting::Postgres { url } = self.project().storage()? {
+            let attached: Vec<String> = self.sql_schemas()?.into_iter().filter(|s| s.synced).map(|s| s.name).collect();
+            let (rows, truncated) =
+                crate::storage::pg_sql::run(&url, &attached, query, options.max_rows, options.timeout, start, visit)?;
+            return Ok(SqlOutcome { rows, truncated, attached });
         }
         let installations = self.project().installations().list()?;
         let named = qualifiers(query);

@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) use postgres::{check as check_pg, listen as listen_pg, shown as shown_url, url_problem as pg_url_problem};
 pub use postgres::{Listener, PgBudgets};
+pub(crate) use postgres::sql as pg_sql;
 pub use postgres::{PgStorage, schema_name as pg_schema_name};
 pub use sqlite::SqliteStorage;
 
@@ -127,6 +128,12 @@ pub trait TaskStore: Send {
     /// The sync with tasks to run, if one is under way (for a worker).
     fn runnable_sync(&self) -> Result<Option<SyncId>> {
         Ok(None)
+    }
+    /// Who holds claims on `sync`'s tasks now (processes draining it; empty on storage no other
+    /// process shares).
+    fn claims(&self, sync: SyncId) -> Result<Vec<crate::task::Claimed>> {
+        let _ = sync;
+        Ok(Vec::new())
     }
     /// Adds requests a process made for `sync` to its record (workers' requests count too).
     fn add_requests(&mut self, sync: SyncId, requests: u64) -> Result<()> {

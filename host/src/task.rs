@@ -187,6 +187,17 @@ pub enum Claim {
     Done,
 }
 
+/// A process holding claims on a sync's tasks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claimed {
+    /// The process: `host:pid:tag`.
+    pub owner: String,
+    /// Tasks it runs now.
+    pub tasks: u64,
+    /// When the last of its leases runs out unless renewed.
+    pub lease_until: chrono::DateTime<chrono::Utc>,
+}
+
 /// How a sync ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -58,6 +58,8 @@ pub struct Helped {
 
 /// What a worker tells as it goes.
 pub trait WorkObserver: Send + Sync {
+    /// It is ready and looks for work in the database at `database` (a URL without its password).
+    fn ready(&self, database: &str);
     /// It started on `installation`'s sync `sync`.
     fn joined(&self, installation: &str, sync: SyncId);
     /// It ran out of tasks of that sync.
@@ -73,6 +75,7 @@ impl Host {
         let StorageSetting::Postgres { url } = self.project().storage()? else {
             return Err(Error::WorkersNeedPostgres);
         };
+        crate::storage::check_pg(&url)?;
         let mut listener = match crate::storage::listen_pg(&url) {
             Ok(listener) => Some(listener),
             Err(error) => {
@@ -80,6 +83,7 @@ impl Host {
                 None
             }
         };
+        observer.ready(&crate::storage::shown_url(&url));
         let mut done = Vec::new();
         let mut idle_since = Instant::now();
         while !request.stop.load(Ordering::Relaxed) {

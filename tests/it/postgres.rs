@@ -142,6 +142,30 @@ fn searches_filter_order_and_page_alike_on_postgres_and_sqlite() {
         assert_eq!(on_postgres, on_sqlite, "search {search:?}");
         assert!(on_postgres.iter().map(|p| p.as_array().unwrap().len()).sum::<usize>() > 0, "{search:?} finds rows");
     }
+    // SQL reads both alike (the same query text: quoted names mean the same in both), and only reads.
+    let query = "SELECT p.\"name\" AS project, COUNT(*) AS tasks, MAX(t.\"title\") AS last_title \
+                 FROM acme.\"Task\" t JOIN acme.\"Project\" p ON p.id = t.\"project\" GROUP BY p.\"name\" ORDER BY 1";
+    let rows = json(&postgres, &["sql", query]);
+    assert_eq!(rows, json(&sqlite, &["sql", query]), "max sql answers the same from both");
+    assert_eq!(rows["rows"].as_array().map(Vec::len), Some(3), "{rows}");
+    for write in ["DELETE FROM acme.\"Task\"", "CREATE TABLE acme.x (y int)", "SELECT 1; DELETE FROM acme.\"Task\""] {
+        let refused = postgres.max().args(["sql", write]).assert().failure();
+        let stderr = String::from_utf8_lossy(&refused.get_output().stderr).into_owned();
+        assert!(
+            stderr.contains("sql_refused")
+                || stderr.contains("only reading")
+                || stderr.contains("cannot insert multiple"),
+            "{write}: {stderr}"
+        );
+    }
+    let counted = json(&postgres, &["sql", "SELECT COUNT(*) AS n FROM acme.\"Task\""]);
+    assert_eq!(
+        counted["rows"][0][0].as_u64().or(counted["rows"][0]["n"].as_u64()),
+        Some(270),
+        "nothing was deleted: {counted}"
+    );
+    let slow = postgres.max().args(["sql", "SELECT pg_sleep(5)", "--timeout", "1s"]).assert().failure();
+    assert!(String::from_utf8_lossy(&slow.get_output().stderr).contains("1"), "the time limit holds");
     let bad = postgres.max().args(["search", "acme", "Task", "--filter", "nope = 1"]).assert().failure();
     let stderr = String::from_utf8_lossy(&bad.get_output().stderr).into_owned();
     assert!(stderr.contains("nope") && !stderr.contains("SELECT"), "{stderr}");
@@ -266,6 +290,15 @@ fn a_worker_killed_mid_task_loses_its_tasks_to_the_others_and_nothing_is_lost_or
         assert!(std::time::Instant::now() < deadline, "the worker never claimed a task");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // `max status` shows who runs the sync's tasks.
+    let status = json(&postgres, &["status", "acme"]);
+    let claims = status[0]["unfinished"]["claims"].as_array().cloned().unwrap_or_default();
+    let pid = format!(":{}:", doomed.id());
+    assert!(
+        claims.iter().any(|c| c["owner"].as_str().unwrap().contains(&pid) && c["tasks"].as_u64() > Some(0)),
+        "{status}"
+    );
+    assert_eq!(status[0]["unfinished"]["running"], true, "{status}");
     let mut doomed = doomed;
     doomed.kill().unwrap();
     doomed.wait().unwrap();

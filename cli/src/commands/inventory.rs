@@ -202,7 +202,13 @@ fn describe_sync(sync: &SyncRecord) -> String {
 fn describe_unfinished(progress: &Progress, label: &str) -> String {
     let tasks = format!("{}/{} tasks done", thousands(progress.done), thousands(progress.total));
     if progress.running {
-        format!("Sync #{} is running: {tasks} so far", progress.sync)
+        let by: Vec<String> = progress
+            .claims
+            .iter()
+            .map(|c| format!("{} ({} task{})", printable(&c.owner), c.tasks, if c.tasks == 1 { "" } else { "s" }))
+            .collect();
+        let by = if by.is_empty() { String::new() } else { format!("; running now in {}", by.join(", ")) };
+        format!("Sync #{} is running: {tasks} so far{by}", progress.sync)
     } else {
         format!("Sync #{} stopped before its end ({tasks}); `max sync {label}` resumes it", progress.sync)
     }

@@ -53,11 +53,7 @@ impl WorkerCommand {
             stop: stop.clone(),
             exit_when_idle: self.exit_when_idle,
         };
-        crate::prompt::note(&printer.on_stderr().dim(&format!(
-            "Working on the syncs of {} (Ctrl-C stops after the tasks in flight)",
-            host.project().root().display()
-        )));
-        let helped = host.work(&request, &Told { printer }).await?;
+        let helped = host.work(&request, &Told { printer, root: host.project().root() }).await?;
         if printer.is_json() {
             printer.json(&helped)?;
         }
@@ -88,9 +84,18 @@ fn stop_on_signals(stop: Arc<AtomicBool>) {
 /// Says what the worker does, on stderr (stdout keeps `-o json`'s answer).
 struct Told<'a> {
     printer: &'a Printer,
+    root: &'a std::path::Path,
 }
 
 impl WorkObserver for Told<'_> {
+    fn ready(&self, database: &str) {
+        crate::prompt::note(&self.printer.on_stderr().dim(&format!(
+            "Working on the syncs of {} in {} (Ctrl-C stops after the tasks in flight)",
+            self.root.display(),
+            printable(database)
+        )));
+    }
+
     fn joined(&self, installation: &str, sync: max_host::task::SyncId) {
         crate::prompt::note(&format!("{}: helping with sync #{sync}", printable(installation)));
     }

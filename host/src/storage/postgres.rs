@@ -9,6 +9,7 @@ mod connection;
 mod read;
 mod schema;
 mod search;
+pub(crate) mod sql;
 mod tasks;
 mod write;
 
@@ -268,6 +269,10 @@ impl TaskStore for PgStorage {
 
     fn runnable_sync(&self) -> Result<Option<SyncId>> {
         wait(tasks::runnable_sync(self.client(), &self.place))
+    }
+
+    fn claims(&self, sync: SyncId) -> Result<Vec<crate::task::Claimed>> {
+        wait(tasks::claims(self.client(), sync, &self.place))
     }
 
     fn add_requests(&mut self, sync: SyncId, requests: u64) -> Result<()> {

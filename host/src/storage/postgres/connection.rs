@@ -56,7 +56,7 @@ pub(crate) fn shown(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) => {
             if parsed.password().is_some() {
-                let _ = parsed.set_password(Some("…"));
+                let _ = parsed.set_password(Some("****"));
             }
             parsed.to_string()
         }
@@ -115,7 +115,7 @@ pub(crate) fn connect(url: &str) -> Result<deadpool_postgres::Object> {
     let pool = pool(url)?;
     on_runtime(async move { pool.get().await }).map_err(|error| Error::Storage {
         path: shown(url),
-        message: format!("can't connect: {}", plain(&error.to_string())),
+        message: format!("can't connect: {}", innermost(&error)),
     })
 }
 
@@ -173,6 +173,18 @@ pub(super) fn failed(place: &str) -> impl Fn(tokio_postgres::Error) -> Error + '
         tracing::debug!(%error, "PostgreSQL failed");
         Error::Storage { path: place.to_string(), message }
     }
+}
+
+/// What an error chain says at its root (`connection refused`), where the outer layers only say
+/// that something failed.
+fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut said = plain(&error.to_string());
+    let mut source = error.source();
+    while let Some(cause) = source {
+        said = plain(&cause.to_string());
+        source = cause.source();
+    }
+    said
 }
 
 fn plain(message: &str) -> String {

@@ -127,7 +127,7 @@ impl Sql {
 }
 
 /// Column `i` of `row` as JSON, whatever its PostgreSQL type.
-fn cell(row: &tokio_postgres::Row, i: usize) -> serde_json::Value {
+pub(super) fn cell(row: &tokio_postgres::Row, i: usize) -> serde_json::Value {
     let ty = row.columns()[i].type_();
     let value = if *ty == Type::INT8 {
         row.get::<_, Option<i64>>(i).map(serde_json::Value::from)

@@ -251,6 +251,26 @@ pub(super) async fn runnable_sync(client: &impl GenericClient, place: &str) -> R
     Ok(row.map(|r| r.get(0)))
 }
 
+/// Who holds claims on `sync`'s tasks now, and until when.
+pub(super) async fn claims(client: &impl GenericClient, sync: SyncId, place: &str) -> Result<Vec<crate::task::Claimed>> {
+    let rows = client
+        .query(
+            "SELECT owner, COUNT(*), EXTRACT(EPOCH FROM MAX(lease_until))::float8 FROM _max_tasks
+             WHERE sync_id = $1 AND state = 'running' AND owner IS NOT NULL GROUP BY owner ORDER BY owner",
+            &[&sync],
+        )
+        .await
+        .map_err(failed(place))?;
+    Ok(rows
+        .iter()
+        .map(|r| crate::task::Claimed {
+            owner: r.get(0),
+            tasks: r.get::<_, i64>(1) as u64,
+            lease_until: chrono::DateTime::from_timestamp_millis((r.get::<_, f64>(2) * 1000.0) as i64).unwrap_or_default(),
+        })
+        .collect())
+}
+
 /// Records the rows a completed task stored.
 pub(super) async fn record_stored(
     client: &impl GenericClient,
