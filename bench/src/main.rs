@@ -40,7 +40,7 @@ fn parse_args(target: &std::path::Path) -> anyhow::Result<Args> {
             "--api-key" => args.api_key = it.next().unwrap_or_default(),
             "--out" => args.out = it.next().map(PathBuf::from).unwrap_or(args.out),
             other => anyhow::bail!(
-                "unknown argument `{other}`: max-bench [--quick] [--only limit|latency|rate|startup|languages|github|boundary] [-o json] [--against URL [--api-key KEY]] [--out FILE]"
+                "unknown argument `{other}`: max-bench [--quick] [--only limit|latency|rate|startup|languages|github|postgres|boundary] [-o json] [--against URL [--api-key KEY]] [--out FILE]"
             ),
         }
     }
@@ -59,6 +59,7 @@ async fn run_all(env: &Env, against: Option<&fake::Api>, rows: &mut Vec<report::
     rows.extend(scenarios::startup::run(env)?);
     rows.extend(scenarios::languages::run(env)?);
     rows.extend(scenarios::github::run(env)?);
+    rows.extend(scenarios::postgres::run(env)?);
     if let Some(project) = &e2e.largest {
         rows.extend(scenarios::query::run(env, project, fake::Size::MILLION.entities())?);
     }
@@ -99,6 +100,7 @@ async fn main() -> anyhow::Result<()> {
         Some("startup") => rows.extend(scenarios::startup::run(&env)?),
         Some("languages") => rows.extend(scenarios::languages::run(&env)?),
         Some("github") => rows.extend(scenarios::github::run(&env)?),
+        Some("postgres") => rows.extend(scenarios::postgres::run(&env)?),
         Some("latency") => rows.extend(scenarios::latency::run(&env, &[50, 100, 200])?),
         Some("rate") => rows.extend(scenarios::rate::run(&env)?),
         Some("boundary") => rows.extend(scenarios::boundary::run(&env).await?),

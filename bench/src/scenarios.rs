@@ -6,6 +6,7 @@ pub mod github;
 pub mod languages;
 pub mod latency;
 pub mod limit;
+pub mod postgres;
 pub mod query;
 pub mod rate;
 pub mod startup;

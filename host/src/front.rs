@@ -358,6 +358,18 @@ impl Host {
         })
     }
 
+    /// Where `installation`'s synced data lives: its `data.db`, or its schema in the project's
+    /// PostgreSQL database (the URL without its password).
+    pub fn data_location(&self, installation: &Installation) -> String {
+        match self.project.storage() {
+            Ok(StorageSetting::Postgres { url }) => {
+                let schema = crate::storage::pg_schema_name(&installation.file.connector, &installation.file.name);
+                format!("{} schema {}", crate::storage::shown_url(&url), crate::storage::quote_name(&schema))
+            }
+            _ => installation.data_db().display().to_string(),
+        }
+    }
+
     /// Removes `installation`: its settings, secrets, synced data and schedule. Refused while it
     /// syncs.
     pub fn disconnect(&self, installation: &Installation) -> Result<()> {

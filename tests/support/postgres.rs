@@ -44,14 +44,25 @@ impl PgCluster {
     /// Runs `sql` in the database `database` with `psql`, returning what it printed (unaligned, tuples
     /// only, `|` between columns).
     pub fn psql(&self, database: &str, sql: &str) -> String {
+        self.run_psql(database, &["-c", sql], sql)
+    }
+
+    /// Runs the psql script at `script` (SQL and meta-commands such as `\copy`) in `database`.
+    pub fn psql_file(&self, database: &str, script: &Path) -> String {
+        let path = script.display().to_string();
+        self.run_psql(database, &["-f", &path], &path)
+    }
+
+    fn run_psql(&self, database: &str, input: &[&str], what: &str) -> String {
         let psql = Some(bin().join("psql")).filter(|p| p.is_file()).unwrap_or_else(|| PathBuf::from("psql"));
         let output = Command::new(psql)
             .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "max", "-p"])
             .arg(self.port.to_string())
-            .args(["-d", database, "-c", sql])
+            .args(["-d", database])
+            .args(input)
             .output()
             .expect("psql runs");
-        assert!(output.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success(), "psql {what}: {}", String::from_utf8_lossy(&output.stderr));
         String::from_utf8_lossy(&output.stdout).trim_end().to_string()
     }
 

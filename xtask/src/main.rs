@@ -219,8 +219,9 @@ fn bench(extra: &[String]) -> Result<(), String> {
         "max-bench",
     ]))?;
     let tools = toolchains::ensure(&target_dir())?;
+    let postgres = toolchains::ensure_postgres()?;
     let mut bench = Command::new(target_dir().join("release").join("max-bench"));
-    bench.env("MAX_BENCH_TARGET", target_dir()).args(extra);
+    bench.env("MAX_BENCH_TARGET", target_dir()).env("MAX_POSTGRES_BIN", postgres).args(extra);
     for (key, value) in tools.env() {
         bench.env(key, value);
     }

@@ -109,7 +109,7 @@ impl LsCommand {
                 .map(|(i, overview)| {
                     let mut entry = serde_json::json!({
                         "installation": i.label(), "connector": i.file.connector, "name": i.file.name,
-                        "data": i.data_db(),
+                        "data": host.data_location(i),
                     });
                     match overview {
                         Ok(o) => {
@@ -136,7 +136,7 @@ impl LsCommand {
                     }
                     Err(error) => ("-".to_string(), problem(error)),
                 };
-                vec![i.label(), rows, last, i.data_db().display().to_string()]
+                vec![i.label(), rows, last, host.data_location(i)]
             })
             .collect();
         printer.text(&printer.table(&["INSTALLATION", "ROWS", "LAST SYNC", "DATA"], &rows))?;
