@@ -58,6 +58,7 @@ pub use marketplace::{
 };
 pub use runtime::CONTRACT_VERSION;
 pub use sql::{SqlOptions, SqlOutcome, SqlSchema};
+pub use storage::WorkerSeen;
 pub use storage::{Freshness, LastSyncs, Timestamp};
 pub use sync::{Continuation, DrainReport, Start, SyncObserver, SyncReport, Unobserved};
 pub use warm::WarmStats;

@@ -33,7 +33,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 pub(crate) use postgres::{check as check_pg, listen as listen_pg, shown as shown_url, url_problem as pg_url_problem};
+pub use postgres::workers::WorkerSeen;
 pub use postgres::{Listener, PgBudgets};
+pub(crate) use postgres::{owner as process_owner, workers as pg_workers};
 pub(crate) use postgres::sql as pg_sql;
 pub(crate) use schema::quote as quote_name;
 pub use postgres::{PgStorage, schema_name as pg_schema_name};
@@ -129,6 +131,10 @@ pub trait TaskStore: Send {
     /// The sync with tasks to run, if one is under way (for a worker).
     fn runnable_sync(&self) -> Result<Option<SyncId>> {
         Ok(None)
+    }
+    /// How many worker processes are alive on this storage (none where no other process shares it).
+    fn live_workers(&self) -> Result<usize> {
+        Ok(0)
     }
     /// Who holds claims on `sync`'s tasks now (processes draining it; empty on storage no other
     /// process shares).

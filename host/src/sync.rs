@@ -35,6 +35,8 @@ pub const START_WORKERS: usize = 4;
 
 /// How long a worker with nothing to claim waits before it looks again (and commits what is stored).
 const IDLE: Duration = Duration::from_millis(50);
+/// How often a sync whose tasks worker processes run looks at its progress.
+const FOLLOW_EVERY: Duration = Duration::from_millis(200);
 
 /// How often a running sync reports its progress.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
@@ -257,7 +259,7 @@ pub async fn run_sync<S: Storage + Send + 'static>(
     };
     observer.started(sync, continuation);
     let drained = Drain::new(context, options, observer, sync, fresh_since)?;
-    if let Err(error) = drained.run().await {
+    if let Err(error) = drained.run_or_follow().await {
         // Storage failed (a full database, a broken disk): what completed is kept (completions whose
         // commit fails are rolled back and done again), and the sync is marked stopped so the next one
         // resumes it (if even this write fails, it still reads as running, which resumes too).
@@ -469,6 +471,31 @@ impl<'a, S: Storage + Send + 'static> Drain<'a, S> {
         match futures::future::join_all(workers).await.into_iter().find(Result::is_err) {
             Some(failed) => failed,
             None => Ok(()),
+        }
+    }
+
+    /// Runs the workers; or, on storage shared with worker processes that are alive, leaves the
+    /// sync's tasks to them and follows its progress until it is done, draining it here after all
+    /// should they go.
+    async fn run_or_follow(&self) -> Result<()> {
+        if !lock(&self.context.storage).shared() {
+            return self.run().await;
+        }
+        loop {
+            if self.options.stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            let sync = self.sync;
+            let (workers, (done, total)) =
+                self.storage_call(move |storage| Ok((storage.live_workers()?, storage.task_progress(sync)?))).await?;
+            if done == total {
+                return Ok(());
+            }
+            if workers == 0 {
+                return self.run().await;
+            }
+            self.observer.progress(done, total);
+            tokio::time::sleep(FOLLOW_EVERY).await;
         }
     }
 

@@ -84,6 +84,7 @@ impl Host {
             }
         };
         observer.ready(&crate::storage::shown_url(&url));
+        let heartbeat = self.heartbeat(&url, request.stop.clone());
         let mut done = Vec::new();
         let mut idle_since = Instant::now();
         while !request.stop.load(Ordering::Relaxed) {
@@ -117,7 +118,37 @@ impl Host {
                 None => tokio::time::sleep(request.poll).await,
             }
         }
+        heartbeat.abort();
+        let owner = crate::storage::process_owner();
+        let url_gone = url.clone();
+        let _ = tokio::task::spawn_blocking(move || crate::storage::pg_workers::gone(&url_gone, &owner)).await;
         Ok(done)
+    }
+
+    /// Says every second, until `stop`, that this worker is alive (whatever it is doing).
+    fn heartbeat(&self, url: &str, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
+        let (url, project) = (url.to_string(), self.project().root().display().to_string());
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let (url, project) = (url.clone(), project.clone());
+                let said = tokio::task::spawn_blocking(move || {
+                    crate::storage::pg_workers::alive(&url, &crate::storage::process_owner(), &project)
+                })
+                .await;
+                if let Ok(Err(error)) = said {
+                    tracing::warn!(%error, "telling the database this worker is alive failed");
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        })
+    }
+
+    /// The workers alive on the project's database (none on SQLite).
+    pub fn workers(&self) -> Result<Vec<crate::WorkerSeen>> {
+        match self.project().storage()? {
+            StorageSetting::Postgres { url } => crate::storage::pg_workers::live(&url),
+            StorageSetting::Sqlite => Ok(Vec::new()),
+        }
     }
 
     /// Drains `installation`'s sync under way, if it has one with tasks to run.

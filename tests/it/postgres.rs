@@ -218,6 +218,24 @@ fn rows_stored(said: &str) -> u64 {
         .sum()
 }
 
+/// Waits (at most 30 s) until `count` workers are alive on `database`.
+fn wait_for_workers(database: &str, count: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let cluster = PgCluster::shared();
+    loop {
+        let table = cluster.psql(database, "SELECT to_regclass('\"_max\".workers') IS NOT NULL");
+        if table == "t" {
+            let alive = cluster
+                .psql(database, "SELECT COUNT(*) FROM \"_max\".workers WHERE seen_at > now() - interval '5 seconds'");
+            if alive.parse::<usize>().unwrap() >= count {
+                return;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "{count} workers never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn acme_with_latency(size: Size, latency: Duration) -> (Acme, max_fake_saas::RunningServer) {
     let faults = max_fake_saas::Faults { latency, ..max_fake_saas::Faults::default() };
     let fake = Acme::new(AcmeConfig { size, faults, ..AcmeConfig::default() });
@@ -237,7 +255,12 @@ fn a_sync_drained_by_three_worker_processes_equals_the_same_sync_into_sqlite() {
         max_tests::connect_acme_to(project, &server, "default", &["--set", "page_size=10"]);
     }
     let workers: Vec<_> = (0..3).map(|_| worker(&postgres, &["--workers", "3"])).collect();
-    std::thread::sleep(Duration::from_millis(500));
+    let database = url.rsplit('/').next().unwrap();
+    wait_for_workers(database, 3);
+    let status = postgres.max().args(["status"]).assert().success();
+    let shown = String::from_utf8_lossy(&status.get_output().stdout).into_owned();
+    assert!(shown.contains("3 workers are running"), "max status lists the workers: {shown}");
+    // With workers alive, `max sync` starts the sync, leaves its tasks to them and follows it.
     let synced = json(&postgres, &["sync", "acme", "--workers", "2"]);
     assert_eq!(synced["sync"]["record"]["status"], "completed", "{synced}");
     let said: Vec<String> = workers.into_iter().map(stop).collect();
@@ -246,7 +269,6 @@ fn a_sync_drained_by_three_worker_processes_equals_the_same_sync_into_sqlite() {
     }
     sqlite.max().args(["sync", "acme"]).assert().success();
     assert_eq!(everything(&postgres), everything(&sqlite), "the drained sync stored what one process stores");
-    let database = url.rsplit('/').next().unwrap();
     let owners = PgCluster::shared().psql(
         database,
         "SELECT COUNT(*) FILTER (WHERE state <> 'completed'), COUNT(DISTINCT owner) FROM acme._max_tasks",
@@ -255,7 +277,7 @@ fn a_sync_drained_by_three_worker_processes_equals_the_same_sync_into_sqlite() {
     let counted: u64 =
         synced["sync"]["record"]["entities"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
     let by_workers: u64 = said.iter().map(|s| rows_stored(s)).sum();
-    assert!(counted > by_workers, "the sync's counts add every process's rows: {counted} vs {by_workers} by workers");
+    assert_eq!(counted, by_workers, "the workers stored every row, and the sync's counts add theirs up");
 }
 
 #[test]
@@ -270,7 +292,7 @@ fn a_worker_killed_mid_task_loses_its_tasks_to_the_others_and_nothing_is_lost_or
         max_tests::connect_acme_to(project, &server, "default", &["--set", "page_size=10"]);
     }
     let doomed = worker(&postgres, &["--workers", "4", "--lease", "2s"]);
-    std::thread::sleep(Duration::from_millis(500));
+    wait_for_workers(url.rsplit('/').next().unwrap(), 1);
     let mut sync = std::process::Command::new(assert_cmd::cargo::cargo_bin("max"));
     let sync = sync
         .args(["sync", "acme", "--workers", "2", "-o", "json"])
@@ -290,20 +312,20 @@ fn a_worker_killed_mid_task_loses_its_tasks_to_the_others_and_nothing_is_lost_or
         assert!(std::time::Instant::now() < deadline, "the worker never claimed a task");
         std::thread::sleep(Duration::from_millis(50));
     }
-    // `max status` shows who runs the sync's tasks.
+    let mut doomed = doomed;
+    let pid = format!(":{}:", doomed.id());
+    doomed.kill().unwrap();
+    doomed.wait().unwrap();
+    let orphaned = PgCluster::shared().psql(&database, &held);
+    assert_ne!(orphaned, "0", "the killed worker left claimed tasks behind");
+    // `max status` shows who holds the sync's tasks: the dead worker, until its leases run out.
     let status = json(&postgres, &["status", "acme"]);
     let claims = status[0]["unfinished"]["claims"].as_array().cloned().unwrap_or_default();
-    let pid = format!(":{}:", doomed.id());
     assert!(
         claims.iter().any(|c| c["owner"].as_str().unwrap().contains(&pid) && c["tasks"].as_u64() > Some(0)),
         "{status}"
     );
     assert_eq!(status[0]["unfinished"]["running"], true, "{status}");
-    let mut doomed = doomed;
-    doomed.kill().unwrap();
-    doomed.wait().unwrap();
-    let orphaned = PgCluster::shared().psql(&database, &held);
-    assert_ne!(orphaned, "0", "the killed worker left claimed tasks behind");
     let output = sync.wait_with_output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -363,7 +385,7 @@ fn ten_workers_on_one_installation_keep_within_the_apis_rate_budget() {
     let faults = max_fake_saas::Faults { latency: Duration::from_millis(20), ..max_fake_saas::Faults::default() };
     let fake = Linear::new(LinearConfig { limits, faults, ..LinearConfig::default() });
     let server = fake.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
-    let (project, _) = postgres_project();
+    let (project, url) = postgres_project();
     project.max().args(["connector", "install", "--yes"]).arg(max_tests::connector("linear")).assert().success();
     let (base, key) = (format!("base_url={}", server.base_url()), format!("api_key={DEFAULT_API_KEY}"));
     project
@@ -372,7 +394,7 @@ fn ten_workers_on_one_installation_keep_within_the_apis_rate_budget() {
         .assert()
         .success();
     let workers: Vec<_> = (0..10).map(|_| worker(&project, &["--workers", "2"])).collect();
-    std::thread::sleep(Duration::from_millis(800));
+    wait_for_workers(url.rsplit('/').next().unwrap(), 10);
     let before = fake.request_count();
     let synced = json(&project, &["sync", "linear", "--workers", "2"]);
     let said: Vec<String> = workers.into_iter().map(stop).collect();

@@ -198,6 +198,16 @@ fn describe_sync(sync: &SyncRecord) -> String {
     format!("{} ({})", sync.started_at.format("%Y-%m-%d %H:%M:%S UTC"), sync.status)
 }
 
+/// The workers alive on a PostgreSQL project's database, in a line.
+fn describe_workers(workers: &[max_host::WorkerSeen]) -> String {
+    if workers.is_empty() {
+        return "No workers are running: `max sync` drains its syncs itself (`max worker` starts one)".to_string();
+    }
+    let listed: Vec<String> = workers.iter().map(|w| printable(&w.owner)).collect();
+    let count = workers.len();
+    format!("{count} worker{} running: {}", if count == 1 { " is" } else { "s are" }, listed.join(", "))
+}
+
 /// What an unfinished sync is doing, in a line.
 fn describe_unfinished(progress: &Progress, label: &str) -> String {
     let tasks = format!("{}/{} tasks done", thousands(progress.done), thousands(progress.total));
@@ -288,6 +298,10 @@ impl StatusCommand {
             return printer.text("No installations. Connect one with `max connect <connector>`.");
         }
         let mut out = Vec::new();
+        if matches!(host.project().storage()?, max_host::project::StorageSetting::Postgres { .. }) {
+            out.push(describe_workers(&host.workers()?));
+            out.push(String::new());
+        }
         for (label, status) in report {
             out.push(printer.bold(&label));
             if let Some(schedule) = schedule_of(&label) {

@@ -11,6 +11,7 @@ mod schema;
 mod search;
 pub(crate) mod sql;
 mod tasks;
+pub mod workers;
 mod write;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -40,6 +41,8 @@ pub struct PgStorage {
     info: Option<ConnectorInfo>,
     /// Who this process is in the claims it makes.
     owner: String,
+    /// The database's URL (workers are listed per database).
+    url: String,
     /// How long a claim of this process's holds unless renewed, in seconds.
     lease: f64,
     /// Whether this connection holds the right to run the installation's syncs.
@@ -61,13 +64,18 @@ pub fn schema_name(connector: &str, name: &str) -> String {
     if name == crate::project::DEFAULT_NAME { connector.to_string() } else { format!("{connector}/{name}") }
 }
 
-/// This process, as the owner of the claims it makes: host name, process id and a random part (a
-/// restarted process with a reused pid is another owner).
-fn owner() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let mut random = [0u8; 4];
-    let _ = getrandom::getrandom(&mut random);
-    format!("{}:{}:{}", host.trim(), std::process::id(), crate::format::hex(&random))
+/// This process, as the owner of the claims it makes and as a worker: host name, process id and a
+/// random part (a restarted process with a reused pid is another owner).
+pub fn owner() -> String {
+    static OWNER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    OWNER
+        .get_or_init(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+            let mut random = [0u8; 4];
+            let _ = getrandom::getrandom(&mut random);
+            format!("{}:{}:{}", host.trim(), std::process::id(), crate::format::hex(&random))
+        })
+        .clone()
 }
 
 impl PgStorage {
@@ -77,12 +85,12 @@ impl PgStorage {
         let client = connection::connect(url)?;
         wait(schema::create(&**client, schema, &place))?;
         let info = wait(schema::stored_info(&**client, &place))?;
-        Ok(PgStorage::new(client, schema, place, info))
+        Ok(PgStorage::new(client, url, schema, place, info))
     }
 
-    fn new(client: deadpool_postgres::Object, schema: &str, place: String, info: Option<ConnectorInfo>) -> Self {
-        let lease = DEFAULT_LEASE.as_secs_f64();
-        PgStorage { client, schema: schema.to_string(), place, info, owner: owner(), lease, sync_right: false }
+    fn new(client: deadpool_postgres::Object, url: &str, schema: &str, place: String, info: Option<ConnectorInfo>) -> Self {
+        let (lease, url) = (DEFAULT_LEASE.as_secs_f64(), url.to_string());
+        PgStorage { client, schema: schema.to_string(), place, info, owner: owner(), url, lease, sync_right: false }
     }
 
     /// Claims from now on hold for `lease` unless renewed (a worker renews them while it runs a task).
@@ -105,7 +113,7 @@ impl PgStorage {
         let quoted = crate::storage::schema::quote(schema);
         wait(client.batch_execute(&format!("SET search_path TO {quoted}"))).map_err(failed(&place))?;
         let info = wait(schema::stored_info(&**client, &place))?;
-        Ok(Some(PgStorage::new(client, schema, place, info)))
+        Ok(Some(PgStorage::new(client, url, schema, place, info)))
     }
 
     /// Drops the schema `schema` of the database at `url` with everything in it (an installation
@@ -269,6 +277,10 @@ impl TaskStore for PgStorage {
 
     fn runnable_sync(&self) -> Result<Option<SyncId>> {
         wait(tasks::runnable_sync(self.client(), &self.place))
+    }
+
+    fn live_workers(&self) -> Result<usize> {
+        Ok(workers::live(&self.url)?.len())
     }
 
     fn claims(&self, sync: SyncId) -> Result<Vec<crate::task::Claimed>> {
