@@ -96,7 +96,7 @@ fn searches_filter_order_and_page_alike_on_postgres_and_sqlite() {
         Size { workspaces: 1, users: 5, projects: 3, tasks_per_project: 90, files_per_project: 2, history: false };
     let fake = Acme::new(AcmeConfig { size, ..AcmeConfig::default() });
     let server = fake.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
-    let (postgres, _) = postgres_project();
+    let (postgres, url) = postgres_project();
     let sqlite = sqlite_project();
     for project in [&postgres, &sqlite] {
         project.max().args(["connector", "install", "--yes"]).arg(max_tests::connector("acme")).assert().success();
@@ -169,6 +169,12 @@ fn searches_filter_order_and_page_alike_on_postgres_and_sqlite() {
     let bad = postgres.max().args(["search", "acme", "Task", "--filter", "nope = 1"]).assert().failure();
     let stderr = String::from_utf8_lossy(&bad.get_output().stderr).into_owned();
     assert!(stderr.contains("nope") && !stderr.contains("SELECT"), "{stderr}");
+    // Disconnecting drops the installation's schema with its data.
+    let database = url.rsplit('/').next().unwrap();
+    let schema = "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = 'acme'";
+    assert_eq!(PgCluster::shared().psql(database, schema), "1");
+    postgres.max().args(["disconnect", "acme", "--yes"]).assert().success();
+    assert_eq!(PgCluster::shared().psql(database, schema), "0", "the schema went with the installation");
 }
 
 #[test]

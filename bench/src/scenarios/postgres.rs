@@ -1,6 +1,6 @@
-//! PostgreSQL: `fake-saas acme` → acme.wasm → PostgreSQL through the real `max sync`, drained by 1, 2
-//! and 4 processes (`max sync` and `max worker`s), against the limit measured in the same run: a raw
-//! `COPY` of the same entity rows into tables of the same shape (psql's `\copy`, one stream per table).
+//! PostgreSQL: `fake-saas acme` → acme.wasm → PostgreSQL, a sync started by `max sync` and drained by
+//! 1, 2 and 4 `max worker` processes, against the limit measured in the same run: a raw `COPY` of the
+//! same entity rows into tables of the same shape (psql's `\copy`, one stream per table).
 
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
@@ -13,8 +13,8 @@ use crate::fake::{Api, Size};
 use crate::measure;
 use crate::report::Row;
 
-/// Processes draining one sync: `max sync` and the rest `max worker`s.
-const PROCESSES: [usize; 3] = [1, 2, 4];
+/// Workers draining one sync (`max sync` follows it while they do).
+const WORKERS: [usize; 3] = [1, 2, 4];
 
 /// Measures syncs into PostgreSQL and a raw COPY of their rows.
 pub fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
@@ -22,9 +22,9 @@ pub fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
     let api = Api::start(&env.bin, Size::DEMO)?;
     let mut rows = Vec::new();
     let mut first: Option<(String, std::path::PathBuf)> = None;
-    for processes in PROCESSES {
+    for workers in WORKERS {
         let url = cluster.database();
-        let dir = env.project(&format!("postgres-{processes}"))?;
+        let dir = env.project(&format!("postgres-{workers}"))?;
         let max = |args: &[&str]| {
             let mut command = measure::max(&env.bin, &dir, args);
             command.env_remove("CI");
@@ -34,12 +34,13 @@ pub fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
         measure::run(&mut max(&["connector", "install", "--yes", env.acme.to_str().unwrap_or_default()]))?;
         let (base, key) = (format!("base_url={}", api.base_url), format!("api_key={}", api.api_key));
         measure::run(&mut max(&["connect", "acme", "--set", &base, "--set", &key]))?;
-        let workers: Vec<Child> = (1..processes)
+        let running: Vec<Child> = (0..workers)
             .map(|_| max(&["worker"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn())
             .collect::<Result<_, _>>()?;
-        std::thread::sleep(std::time::Duration::from_millis(500));
+        let database = url.rsplit('/').next().unwrap_or_default().to_string();
+        wait_for_workers(cluster, &database, workers)?;
         let run = measure::run(&mut max(&["sync", "acme", "-o", "json"]));
-        for mut worker in workers {
+        for mut worker in running {
             let _ = Command::new("kill").args(["-TERM", &worker.id().to_string()]).status();
             let _ = worker.wait();
         }
@@ -51,7 +52,7 @@ pub fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
         let seconds = run.wall.as_secs_f64();
         rows.push(Row {
             scenario: "postgres".into(),
-            name: format!("sync into PostgreSQL, {processes} process{}", if processes == 1 { "" } else { "es" }),
+            name: format!("sync into PostgreSQL, {workers} worker{}", if workers == 1 { "" } else { "s" }),
             size: Some(stored),
             seconds: Some(seconds),
             per_second: Some(stored as f64 / seconds),
@@ -60,7 +61,7 @@ pub fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
             note: String::new(),
         });
         if first.is_none() {
-            first = Some((url.rsplit('/').next().unwrap_or_default().to_string(), dir.clone()));
+            first = Some((database, dir.clone()));
         }
     }
     let (database, dir) = first.ok_or_else(|| anyhow::anyhow!("no sync ran"))?;
@@ -73,6 +74,20 @@ pub fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
     let note = format!("{} rows", thousands(copied));
     rows.push(Row::timed("postgres", "raw COPY of the same entity rows (the limit)", seconds, note));
     Ok(rows)
+}
+
+/// Waits (at most 60 s) until `count` workers say they are alive on `database`.
+fn wait_for_workers(cluster: &PgCluster, database: &str, count: usize) -> anyhow::Result<()> {
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let table = cluster.psql(database, "SELECT to_regclass('\"_max\".workers') IS NOT NULL");
+        let alive = "SELECT COUNT(*) FROM \"_max\".workers WHERE seen_at > now() - interval '5 seconds'";
+        if table == "t" && cluster.psql(database, alive).parse::<usize>().unwrap_or(0) >= count {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    anyhow::bail!("{count} workers never started")
 }
 
 /// Copies out every entity table of the synced schema, then times copying the rows back into fresh
