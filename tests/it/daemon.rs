@@ -147,20 +147,6 @@ fn acme_fake(
     (fake, server)
 }
 
-/// `max ARGS` as a child, as a person at a shell would run it (no `CI` in its environment).
-fn spawn(project: &TestProject, args: &[&str]) -> std::process::Child {
-    std::process::Command::new(assert_cmd::cargo::cargo_bin("max"))
-        .args(args)
-        .current_dir(project.path())
-        .env("MAX_HOME", project.home())
-        .env("NO_COLOR", "1")
-        .env_remove("CI")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
 #[test]
 fn a_sync_runs_in_the_running_daemon_streams_its_progress_and_ctrl_c_stops_it() {
     use max_fake_saas::acme::Size;
@@ -187,12 +173,12 @@ fn a_sync_runs_in_the_running_daemon_streams_its_progress_and_ctrl_c_stops_it() 
     let served = json(&project, &["daemon", "status"])["status"]["served"].as_u64().unwrap();
     assert!(served >= 2, "the daemon served the sync");
     // --no-daemon syncs in this process.
-    let here = spawn(&project, &["sync", "acme/default", "--no-daemon"]).wait_with_output().unwrap();
+    let here = project.spawn(&["sync", "acme/default", "--no-daemon"]).wait_with_output().unwrap();
     assert!(here.status.success());
     assert!(!String::from_utf8_lossy(&here.stderr).contains("through the project's daemon"));
 
     // Ctrl-C in the client stops the daemon's sync after the tasks in flight, resumable.
-    let child = spawn(&project, &["sync", "acme/slow"]);
+    let child = project.spawn(&["sync", "acme/slow"]);
     std::thread::sleep(Duration::from_millis(800));
     assert!(std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
     let output = child.wait_with_output().unwrap();
@@ -218,7 +204,7 @@ fn a_sync_runs_in_the_running_daemon_streams_its_progress_and_ctrl_c_stops_it() 
 
 /// `max ARGS` run to its end as a person would (no `CI`): exit code, stdout, stderr.
 fn run(project: &TestProject, args: &[&str]) -> (Option<i32>, String, String) {
-    let output = spawn(project, args).wait_with_output().unwrap();
+    let output = project.spawn(args).wait_with_output().unwrap();
     let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
     (output.status.code(), text(&output.stdout), text(&output.stderr))
 }

@@ -197,17 +197,7 @@ fn a_postgres_project_says_clearly_when_its_database_is_unreachable_or_the_url_i
 
 /// `max worker` in `project`, as a child (no `CI`, so it behaves as on a server), its output piped.
 fn worker(project: &TestProject, args: &[&str]) -> std::process::Child {
-    std::process::Command::new(assert_cmd::cargo::cargo_bin("max"))
-        .arg("worker")
-        .args(args)
-        .current_dir(project.path())
-        .env("MAX_HOME", project.home())
-        .env("NO_COLOR", "1")
-        .env_remove("CI")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap()
+    project.spawn(&[&["worker"], args].concat())
 }
 
 /// Stops `child` with SIGTERM (after its tasks in flight) and returns what it said on stderr.

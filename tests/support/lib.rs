@@ -129,6 +129,22 @@ impl TestProject {
         command
     }
 
+    /// `max ARGS` started as a child, as a person at a shell would run it (no `CI` in its
+    /// environment, so it uses a running daemon), its output piped.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("max"))
+            .args(args)
+            .current_dir(self.path())
+            .env("MAX_HOME", self.home())
+            .env("NO_COLOR", "1")
+            .env_remove("CI")
+            .env_remove("MAX_LOG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("max starts")
+    }
+
     /// Every file under `dir` (relative paths), sorted: to show that a failed command left nothing.
     pub fn files_under(&self, dir: &Path) -> Vec<String> {
         fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {

@@ -12,13 +12,21 @@ use crate::Result;
 use crate::data::{EntityBatch, EntityRef, FieldValue};
 use crate::manifest::{ConnectorInfo, FieldType, LoaderKind};
 
-/// Applies what `batches` and `deletions` (from a change feed) mean for the collections.
-pub(super) fn follow(
-    tx: &Connection,
-    info: &ConnectorInfo,
-    batches: &[EntityBatch],
-    deletions: &[EntityRef],
-) -> Result<()> {
+/// Where a change feed's item belongs: the link table of the collection it joins, the item, and the
+/// parent that now lists it (none: it leaves every parent of that collection).
+pub(super) struct Placement {
+    /// The collection's link table, quoted.
+    pub table: String,
+    /// The item.
+    pub child: String,
+    /// Its parent now.
+    pub owner: Option<String>,
+}
+
+/// What `batches` (from a change feed) say of the collections their items belong to: for each
+/// collection loader whose items name their parent (or whose parent is a root), each item's place.
+pub(super) fn placements(info: &ConnectorInfo, batches: &[EntityBatch]) -> Vec<Placement> {
+    let mut placed = Vec::new();
     for loader in &info.loaders {
         let LoaderKind::Collection { parent, field, parent_field, .. } = &loader.kind else { continue };
         let root = info.schema.roots.iter().find(|r| &r.entity == parent).map(|r| r.id.as_str());
@@ -30,30 +38,43 @@ pub(super) fn follow(
             }
             for row in &batch.rows {
                 let owner = match (root, column) {
-                    (Some(root), _) => Some(root),
+                    (Some(root), _) => Some(root.to_string()),
                     (None, Some(index)) => match &row.values[index] {
-                        FieldValue::Reference(owner) => Some(owner.as_str()),
+                        FieldValue::Reference(owner) => Some(owner.clone()),
                         _ => None,
                     },
                     (None, None) => continue,
                 };
-                tx.execute(
-                    &format!("DELETE FROM {table} WHERE child_id = ?1 AND parent_id IS NOT ?2"),
-                    params![row.id, owner],
-                )
-                .map_err(db_error(tx))?;
-                if let Some(owner) = owner {
-                    tx.execute(
-                        &format!(
-                            "INSERT INTO {table} (parent_id, position, child_id)
-                             SELECT ?1, COALESCE((SELECT MAX(position) FROM {table} WHERE parent_id = ?1) + 1, 0), ?2
-                             WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE parent_id = ?1 AND child_id = ?2)"
-                        ),
-                        params![owner, row.id],
-                    )
-                    .map_err(db_error(tx))?;
-                }
+                placed.push(Placement { table: table.clone(), child: row.id.clone(), owner });
             }
+        }
+    }
+    placed
+}
+
+/// Applies what `batches` and `deletions` (from a change feed) mean for the collections.
+pub(super) fn follow(
+    tx: &Connection,
+    info: &ConnectorInfo,
+    batches: &[EntityBatch],
+    deletions: &[EntityRef],
+) -> Result<()> {
+    for Placement { table, child, owner } in placements(info, batches) {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE child_id = ?1 AND parent_id IS NOT ?2"),
+            params![child, owner],
+        )
+        .map_err(db_error(tx))?;
+        if let Some(owner) = owner {
+            tx.execute(
+                &format!(
+                    "INSERT INTO {table} (parent_id, position, child_id)
+                     SELECT ?1, COALESCE((SELECT MAX(position) FROM {table} WHERE parent_id = ?1) + 1, 0), ?2
+                     WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE parent_id = ?1 AND child_id = ?2)"
+                ),
+                params![owner, child],
+            )
+            .map_err(db_error(tx))?;
         }
     }
     for deleted in deletions {

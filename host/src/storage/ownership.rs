@@ -15,7 +15,7 @@ use crate::manifest::{ConnectorInfo, FieldType};
 const MAX_DEPTH: usize = 8;
 
 /// The item type of `entity`'s owned collection `field`, when it is one.
-fn owned_item<'a>(info: &'a ConnectorInfo, entity: &str, field: &str) -> Option<&'a str> {
+pub(super) fn owned_item<'a>(info: &'a ConnectorInfo, entity: &str, field: &str) -> Option<&'a str> {
     if !info.schema.owns(entity, field) {
         return None;
     }

@@ -260,32 +260,34 @@ pub(super) fn apply(conn: &mut Connection, info: &ConnectorInfo, rebuild: bool) 
 }
 
 /// The secondary indexes of `info`'s tables: one per reference column, one on the children of each
-/// link table (`idx:…`, a prefix nothing else uses), as `CREATE INDEX IF NOT EXISTS` statements.
-fn secondary_indexes(info: &ConnectorInfo) -> Vec<String> {
-    let mut statements = Vec::new();
+/// link table; each as its name (`idx:…`, a prefix nothing else uses, unquoted), its table and its
+/// column (quoted).
+pub(super) fn secondary_indexes(info: &ConnectorInfo) -> Vec<(String, String, String)> {
+    let mut indexes = Vec::new();
     for entity in &info.schema.entities {
         for field in &entity.fields {
             match &field.field_type {
-                FieldType::Ref(_) => {
-                    let index = quote(&format!("idx:{}.{}", entity.name, field.name));
-                    let (table, column) = (quote(&entity.name), quote(&field.name));
-                    statements.push(format!("CREATE INDEX IF NOT EXISTS {index} ON {table} ({column})"));
-                }
-                FieldType::Collection(_) => {
-                    let index = quote(&format!("idx:{}.{}.child", entity.name, field.name));
-                    let table = link_table(&entity.name, &field.name);
-                    statements.push(format!("CREATE INDEX IF NOT EXISTS {index} ON {table} (child_id)"));
-                }
+                FieldType::Ref(_) => indexes.push((
+                    format!("idx:{}.{}", entity.name, field.name),
+                    quote(&entity.name),
+                    quote(&field.name),
+                )),
+                FieldType::Collection(_) => indexes.push((
+                    format!("idx:{}.{}.child", entity.name, field.name),
+                    link_table(&entity.name, &field.name),
+                    "child_id".to_string(),
+                )),
                 _ => {}
             }
         }
     }
-    statements
+    indexes
 }
 
 /// Creates every secondary index of `info`'s tables that is missing.
 pub(super) fn create_indexes(conn: &Connection, info: &ConnectorInfo) -> Result<()> {
-    for sql in secondary_indexes(info) {
+    for (name, table, column) in secondary_indexes(info) {
+        let sql = format!("CREATE INDEX IF NOT EXISTS {} ON {table} ({column})", quote(&name));
         conn.execute_batch(&sql).map_err(db_error(conn))?;
     }
     Ok(())

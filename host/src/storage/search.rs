@@ -16,22 +16,19 @@ use crate::Result;
 use crate::manifest::FieldType;
 use crate::query::{Cursor, Expr, FieldPath, Literal, Op, SCORE, SNIPPET, SearchQuery};
 
-/// Builds the SQL of one query: joins for each reference prefix, and the parameters in order.
-struct Sql {
-    joins: Vec<String>,
+/// The joins a search reads through: a LEFT JOIN for each reference prefix of its paths (any
+/// backend's SQL).
+#[derive(Default)]
+pub(super) struct Joins {
+    /// The joins, in the order they were needed.
+    pub(super) joins: Vec<String>,
     aliases: HashMap<String, String>,
-    params: Vec<Value>,
 }
 
-impl Sql {
-    /// The SQL expression of a path's value, joining the referenced tables it passes through.
-    fn column(&mut self, path: &FieldPath) -> String {
-        match path.text.as_str() {
-            SCORE => return "m.score".to_string(),
-            // Read apart for the rows handed over.
-            SNIPPET => return "NULL".to_string(),
-            _ => {}
-        }
+impl Joins {
+    /// `alias."field"` of a path's value (the searched table is `t`), joining the referenced tables
+    /// it passes through.
+    pub(super) fn column(&mut self, path: &FieldPath) -> String {
         let mut alias = "t".to_string();
         let mut prefix = String::new();
         for hop in &path.hops[..path.hops.len() - 1] {
@@ -53,6 +50,24 @@ impl Sql {
         }
         let last = path.hops.last().expect("a path has a hop");
         format!("{alias}.{}", quote(&last.field))
+    }
+}
+
+/// Builds the SQL of one query: joins for each reference prefix, and the parameters in order.
+struct Sql {
+    joins: Joins,
+    params: Vec<Value>,
+}
+
+impl Sql {
+    /// The SQL expression of a path's value, joining the referenced tables it passes through.
+    fn column(&mut self, path: &FieldPath) -> String {
+        match path.text.as_str() {
+            SCORE => "m.score".to_string(),
+            // Read apart for the rows handed over.
+            SNIPPET => "NULL".to_string(),
+            _ => self.joins.column(path),
+        }
     }
 
     fn bind(&mut self, value: Value) -> String {
@@ -168,7 +183,7 @@ pub(super) fn stream(
     visit: &mut dyn FnMut(Vec<serde_json::Value>) -> ControlFlow<()>,
 ) -> Result<Option<String>> {
     let conn = &storage.conn;
-    let mut sql = Sql { joins: Vec::new(), aliases: HashMap::new(), params: Vec::new() };
+    let mut sql = Sql { joins: Joins::default(), params: Vec::new() };
     let searchable: Vec<_> = query.text.iter().flat_map(|t| t.fields.iter()).collect();
     let matches = match &query.text {
         Some(text) => {
@@ -205,7 +220,7 @@ pub(super) fn stream(
         ),
         None => format!("SELECT {} FROM {} AS t", columns.join(", "), quote(&query.entity)),
     };
-    for join in &sql.joins {
+    for join in &sql.joins.joins {
         text.push(' ');
         text.push_str(join);
     }

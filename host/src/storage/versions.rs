@@ -13,7 +13,7 @@ use crate::Result;
 use crate::manifest::VersionedFields;
 
 /// The key a group is recorded under: its fields, sorted, as JSON.
-fn key(group: &VersionedFields) -> String {
+pub(super) fn key(group: &VersionedFields) -> String {
     let mut fields = group.fields.clone();
     fields.sort();
     serde_json::to_string(&fields).expect("field names serialize")

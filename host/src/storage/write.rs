@@ -13,7 +13,7 @@ use super::schema::{link_table, quote};
 use super::sqlite::{SqliteStorage, db_error};
 use super::{membership, tasks, values};
 use crate::data::{EntityBatch, EntityRef, FieldValue};
-use crate::manifest::{ConnectorInfo, FieldType};
+use crate::manifest::{ConnectorInfo, EntityDef, FieldDef, FieldType};
 use crate::task::FeedCursor;
 use crate::task::{Links, SyncId, Task, TaskOutcome};
 use crate::{Error, Result};
@@ -22,7 +22,7 @@ fn now() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
-fn invalid(entity: &str, id: &str, field: &str, reason: impl Into<String>) -> Error {
+pub(super) fn invalid(entity: &str, id: &str, field: &str, reason: impl Into<String>) -> Error {
     Error::InvalidData {
         entity: entity.to_string(),
         id: id.to_string(),
@@ -161,20 +161,7 @@ fn write_batch(
     sync: SyncId,
     bulk: bool,
 ) -> Result<u64> {
-    let entity = info.entity(&batch.entity).ok_or_else(|| {
-        invalid(&batch.entity, "", "", format!("`{}` is not an entity this connector declared", batch.entity))
-    })?;
-    let mut scalars = Vec::new();
-    let mut collections = Vec::new();
-    for (index, column) in batch.columns.iter().enumerate() {
-        let field = entity.field(column).ok_or_else(|| {
-            invalid(&entity.name, "", column, format!("{}.{column} is not a declared field", entity.name))
-        })?;
-        match &field.field_type {
-            FieldType::Collection(_) => collections.push((index, field)),
-            ty => scalars.push((index, field, ty)),
-        }
-    }
+    let BatchColumns { entity, scalars, collections } = batch_columns(info, batch)?;
     let names: Vec<String> = scalars.iter().map(|(_, f, _)| quote(&f.name)).collect();
     let mut sql = format!("INSERT INTO {} (id", quote(&entity.name));
     for name in &names {
@@ -248,20 +235,53 @@ fn write_batch(
         }
         meta.execute(params![field_set, row.id, synced_at, sync]).map_err(db_error(tx))?;
         for (index, field) in &collections {
-            let child_ids = match &row.values[*index] {
-                FieldValue::Collection(ids) => ids.clone(),
-                FieldValue::Null => Vec::new(),
-                other => {
-                    let reason = format!("is a collection but the connector sent {other:?}");
-                    return Err(invalid(&entity.name, &row.id, &field.name, reason));
-                }
-            };
-            let parent = EntityRef { entity: entity.name.clone(), id: row.id.clone() };
-            let links = Links { parent, field: field.name.clone(), position: 0, child_ids, replace: true, complete: true };
-            write_links(tx, info, &links, synced_at)?;
+            write_links(tx, info, &collection_links(entity, row, *index, field)?, synced_at)?;
         }
     }
     Ok(batch.rows.len() as u64)
+}
+
+/// A batch's entity and its columns, split by kind.
+pub(super) struct BatchColumns<'a> {
+    /// The entity declared.
+    pub entity: &'a EntityDef,
+    /// The columns stored in the entity's table: position in a row, field, type.
+    pub scalars: Vec<(usize, &'a FieldDef, &'a FieldType)>,
+    /// The collections, stored as links: position in a row, field.
+    pub collections: Vec<(usize, &'a FieldDef)>,
+}
+
+/// The columns of `batch`, each a declared field of a declared entity (else refused).
+pub(super) fn batch_columns<'a>(info: &'a ConnectorInfo, batch: &EntityBatch) -> Result<BatchColumns<'a>> {
+    let entity = info.entity(&batch.entity).ok_or_else(|| {
+        invalid(&batch.entity, "", "", format!("`{}` is not an entity this connector declared", batch.entity))
+    })?;
+    let mut scalars = Vec::new();
+    let mut collections = Vec::new();
+    for (index, column) in batch.columns.iter().enumerate() {
+        let field = entity.field(column).ok_or_else(|| {
+            invalid(&entity.name, "", column, format!("{}.{column} is not a declared field", entity.name))
+        })?;
+        match &field.field_type {
+            FieldType::Collection(_) => collections.push((index, field)),
+            ty => scalars.push((index, field, ty)),
+        }
+    }
+    Ok(BatchColumns { entity, scalars, collections })
+}
+
+/// The links a row's collection (at `index`) sends whole, replacing what was stored.
+pub(super) fn collection_links(entity: &EntityDef, row: &crate::data::Row, index: usize, field: &FieldDef) -> Result<Links> {
+    let child_ids = match &row.values[index] {
+        FieldValue::Collection(ids) => ids.clone(),
+        FieldValue::Null => Vec::new(),
+        other => {
+            let reason = format!("is a collection but the connector sent {other:?}");
+            return Err(invalid(&entity.name, &row.id, &field.name, reason));
+        }
+    };
+    let parent = EntityRef { entity: entity.name.clone(), id: row.id.clone() };
+    Ok(Links { parent, field: field.name.clone(), position: 0, child_ids, replace: true, complete: true })
 }
 
 /// A value about to be bound, as SQLite will read it.

@@ -229,31 +229,6 @@ pub(super) async fn apply(
     Ok(report)
 }
 
-/// The secondary indexes of `info`'s tables: one per reference column, one on the children of each
-/// link table, named `idx:…`.
-fn secondary_indexes(info: &ConnectorInfo) -> Vec<String> {
-    let mut statements = Vec::new();
-    for entity in &info.schema.entities {
-        for field in &entity.fields {
-            match &field.field_type {
-                FieldType::Ref(_) => statements.push(format!(
-                    "CREATE INDEX IF NOT EXISTS {} ON {} ({})",
-                    quote(&index_name(&format!("idx:{}.{}", entity.name, field.name))),
-                    quote(&entity.name),
-                    quote(&field.name)
-                )),
-                FieldType::Collection(_) => statements.push(format!(
-                    "CREATE INDEX IF NOT EXISTS {} ON {} (child_id)",
-                    quote(&index_name(&format!("idx:{}.{}.child", entity.name, field.name))),
-                    link_table(&entity.name, &field.name)
-                )),
-                _ => {}
-            }
-        }
-    }
-    statements
-}
-
 /// An index name within PostgreSQL's 63 bytes: long ones end with a hash of the whole.
 fn index_name(name: &str) -> String {
     if name.len() <= 63 {
@@ -270,7 +245,8 @@ fn index_name(name: &str) -> String {
 
 /// Creates every secondary index of `info`'s tables that is missing.
 pub(super) async fn create_indexes(client: &impl GenericClient, info: &ConnectorInfo, place: &str) -> Result<()> {
-    for sql in secondary_indexes(info) {
+    for (name, table, column) in crate::storage::schema::secondary_indexes(info) {
+        let sql = format!("CREATE INDEX IF NOT EXISTS {} ON {table} ({column})", quote(&index_name(&name)));
         client.batch_execute(&sql).await.map_err(failed(place))?;
     }
     Ok(())

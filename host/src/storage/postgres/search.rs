@@ -3,7 +3,6 @@
 //! sort keys and the id. Orders match SQLite's: text compared byte by byte (`COLLATE "C"`), NULL
 //! first when ascending and last when descending, so pages never skip or repeat a row.
 
-use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 use futures_util::{TryStreamExt, pin_mut};
@@ -14,13 +13,13 @@ use super::connection::failed;
 use crate::manifest::FieldType;
 use crate::query::{Cursor, Expr, FieldPath, Literal, Op, SearchQuery};
 use crate::storage::schema::quote;
+use crate::storage::search::Joins;
 use crate::{Error, Result};
 
 /// Builds the SQL of one query: joins for each reference prefix, and the bound text in order.
 #[derive(Default)]
 struct Sql {
-    joins: Vec<String>,
-    aliases: HashMap<String, String>,
+    joins: Joins,
     params: Vec<String>,
 }
 
@@ -30,30 +29,11 @@ fn is_text(ty: &FieldType) -> bool {
 }
 
 impl Sql {
-    /// The SQL expression of a path's value, joining the referenced tables it passes through.
+    /// The SQL expression of a path's value (text compared byte by byte), joining the referenced
+    /// tables it passes through.
     fn column(&mut self, path: &FieldPath) -> String {
-        let mut alias = "t".to_string();
-        let mut prefix = String::new();
-        for hop in &path.hops[..path.hops.len() - 1] {
-            prefix = if prefix.is_empty() { hop.field.clone() } else { format!("{prefix}.{}", hop.field) };
-            let FieldType::Ref(target) = &hop.field_type else { unreachable!("resolved paths pass only references") };
-            alias = match self.aliases.get(&prefix) {
-                Some(existing) => existing.clone(),
-                None => {
-                    let next = format!("j{}", self.aliases.len() + 1);
-                    self.joins.push(format!(
-                        "LEFT JOIN {} AS {next} ON {next}.id = {alias}.{}",
-                        quote(target),
-                        quote(&hop.field)
-                    ));
-                    self.aliases.insert(prefix.clone(), next.clone());
-                    next
-                }
-            };
-        }
-        let last = path.hops.last().expect("a path has a hop");
-        let column = format!("{alias}.{}", quote(&last.field));
-        if is_text(&last.field_type) { format!("{column} COLLATE \"C\"") } else { column }
+        let column = self.joins.column(path);
+        if is_text(path.value_type()) { format!("{column} COLLATE \"C\"") } else { column }
     }
 
     fn bind(&mut self, text: String) -> String {
@@ -176,7 +156,7 @@ pub(super) async fn stream(
     columns.push("t.id".to_string());
     columns.extend(keys.iter().map(|(c, _)| c.clone()));
     let mut text = format!("SELECT {} FROM {} AS t", columns.join(", "), quote(&query.entity));
-    for join in &sql.joins {
+    for join in &sql.joins.joins {
         text.push(' ');
         text.push_str(join);
     }

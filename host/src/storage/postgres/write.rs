@@ -11,11 +11,14 @@ use tokio_postgres::types::ToSql;
 
 use super::connection::failed;
 use super::tasks;
+use crate::storage::membership::{Placement, placements};
+use crate::storage::ownership::owned_item;
+use crate::storage::write::{BatchColumns, batch_columns, collection_links, invalid};
 use crate::data::{EntityBatch, EntityRef, FieldValue, normalized_datetime};
-use crate::manifest::{ConnectorInfo, FieldType, LoaderKind, VersionedFields};
+use crate::manifest::{ConnectorInfo, FieldType, VersionedFields};
 use crate::storage::schema::{link_table, quote};
 use crate::task::{FeedCursor, Links, SyncId, Task, TaskOutcome};
-use crate::{Error, Result};
+use crate::Result;
 
 /// How deep deleting an owned item's own owned items goes.
 const MAX_DEPTH: usize = 8;
@@ -24,10 +27,6 @@ type Param = Box<dyn ToSql + Sync + Send>;
 
 fn now() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
-
-fn invalid(entity: &str, id: &str, field: &str, reason: impl Into<String>) -> Error {
-    Error::InvalidData { entity: entity.to_string(), id: id.to_string(), field: field.to_string(), reason: reason.into() }
 }
 
 /// One column of a batch, typed for its table.
@@ -192,20 +191,7 @@ async fn write_batch(
     sync: SyncId,
     place: &str,
 ) -> Result<u64> {
-    let entity = info.entity(&batch.entity).ok_or_else(|| {
-        invalid(&batch.entity, "", "", format!("`{}` is not an entity this connector declared", batch.entity))
-    })?;
-    let mut scalars = Vec::new();
-    let mut collections = Vec::new();
-    for (index, column) in batch.columns.iter().enumerate() {
-        let field = entity
-            .field(column)
-            .ok_or_else(|| invalid(&entity.name, "", column, format!("{}.{column} is not a declared field", entity.name)))?;
-        match &field.field_type {
-            FieldType::Collection(_) => collections.push((index, field)),
-            ty => scalars.push((index, field, ty)),
-        }
-    }
+    let BatchColumns { entity, scalars, collections } = batch_columns(info, batch)?;
     // A row sent twice in one batch is stored as its last copy says, as row-by-row writes would.
     let mut last: HashMap<&str, usize> = HashMap::with_capacity(batch.rows.len());
     for (at, row) in batch.rows.iter().enumerate() {
@@ -272,27 +258,10 @@ async fn write_batch(
     }
     for row in &batch.rows {
         for (index, field) in &collections {
-            let child_ids = match &row.values[*index] {
-                FieldValue::Collection(ids) => ids.clone(),
-                FieldValue::Null => Vec::new(),
-                other => {
-                    let reason = format!("is a collection but the connector sent {other:?}");
-                    return Err(invalid(&entity.name, &row.id, &field.name, reason));
-                }
-            };
-            let parent = EntityRef { entity: entity.name.clone(), id: row.id.clone() };
-            let links = Links { parent, field: field.name.clone(), position: 0, child_ids, replace: true, complete: true };
-            write_links(tx, info, &links, synced_at, place).await?;
+            write_links(tx, info, &collection_links(entity, row, *index, field)?, synced_at, place).await?;
         }
     }
     Ok(batch.rows.len() as u64)
-}
-
-/// The key a versioned group's recorded versions are kept under.
-fn versions_key(group: &VersionedFields) -> String {
-    let mut fields = group.fields.clone();
-    fields.sort();
-    serde_json::to_string(&fields).expect("field names serialize")
 }
 
 /// The JSON array of a row's version values (`alias` the entity table's).
@@ -309,7 +278,7 @@ async fn record_versions(tx: &impl GenericClient, group: &VersionedFields, ids: 
         versions_basis(group, "t"),
         quote(&group.entity)
     );
-    tx.execute(&sql, &[&group.entity, &versions_key(group), &ids]).await.map_err(failed(place))?;
+    tx.execute(&sql, &[&group.entity, &crate::storage::versions::key(group), &ids]).await.map_err(failed(place))?;
     Ok(())
 }
 
@@ -325,7 +294,7 @@ pub(super) async fn versions_changed(
         quote(&group.entity),
         versions_basis(group, "t")
     );
-    let rows = client.query(&sql, &[&group.entity, &versions_key(group)]).await.map_err(failed(place))?;
+    let rows = client.query(&sql, &[&group.entity, &crate::storage::versions::key(group)]).await.map_err(failed(place))?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
@@ -371,17 +340,6 @@ async fn write_links(tx: &impl GenericClient, info: &ConnectorInfo, links: &Link
         deletion.unlisted((entity, field), &links.parent.id).await?;
     }
     Ok(())
-}
-
-/// The item type of `entity.field` when it is an owned collection.
-fn owned_item<'a>(info: &'a ConnectorInfo, entity: &str, field: &str) -> Option<&'a str> {
-    if !info.schema.owns(entity, field) {
-        return None;
-    }
-    match &info.entity(entity)?.field(field)?.field_type {
-        FieldType::Collection(item) => Some(item),
-        _ => None,
-    }
 }
 
 async fn listed(tx: &impl GenericClient, entity: &str, field: &str, parent: &str, place: &str) -> Result<Vec<String>> {
@@ -479,36 +437,16 @@ async fn follow(
     deletions: &[EntityRef],
     place: &str,
 ) -> Result<()> {
-    for loader in &info.loaders {
-        let LoaderKind::Collection { parent, field, parent_field, .. } = &loader.kind else { continue };
-        let root = info.schema.roots.iter().find(|r| &r.entity == parent).map(|r| r.id.as_str());
-        let table = link_table(parent, field);
-        for batch in batches.iter().filter(|b| b.entity == loader.entity) {
-            let column = parent_field.as_ref().and_then(|pf| batch.columns.iter().position(|c| c == pf));
-            if root.is_none() && column.is_none() {
-                continue;
-            }
-            for row in &batch.rows {
-                let owner = match (root, column) {
-                    (Some(root), _) => Some(root),
-                    (None, Some(index)) => match &row.values[index] {
-                        FieldValue::Reference(owner) => Some(owner.as_str()),
-                        _ => None,
-                    },
-                    (None, None) => continue,
-                };
-                tx.execute(&format!("DELETE FROM {table} WHERE child_id = $1 AND parent_id IS DISTINCT FROM $2"), &[&row.id, &owner])
-                    .await
-                    .map_err(failed(place))?;
-                if let Some(owner) = owner {
-                    let sql = format!(
-                        "INSERT INTO {table} (parent_id, position, child_id)
-                         SELECT $1, COALESCE((SELECT MAX(position) FROM {table} WHERE parent_id = $1) + 1, 0), $2
-                         WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE parent_id = $1 AND child_id = $2)"
-                    );
-                    tx.execute(&sql, &[&owner, &row.id]).await.map_err(failed(place))?;
-                }
-            }
+    for Placement { table, child, owner } in placements(info, batches) {
+        let leave = format!("DELETE FROM {table} WHERE child_id = $1 AND parent_id IS DISTINCT FROM $2");
+        tx.execute(&leave, &[&child, &owner]).await.map_err(failed(place))?;
+        if let Some(owner) = owner {
+            let sql = format!(
+                "INSERT INTO {table} (parent_id, position, child_id)
+                 SELECT $1, COALESCE((SELECT MAX(position) FROM {table} WHERE parent_id = $1) + 1, 0), $2
+                 WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE parent_id = $1 AND child_id = $2)"
+            );
+            tx.execute(&sql, &[&owner, &child]).await.map_err(failed(place))?;
         }
     }
     for deleted in deletions {
