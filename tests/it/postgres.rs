@@ -214,20 +214,28 @@ fn rows_stored(said: &str) -> u64 {
         .sum()
 }
 
-/// Waits (at most 30 s) until `count` workers are alive on `database`.
-fn wait_for_workers(database: &str, count: usize) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+/// Waits (at most 120 s: ten debug processes start slowly on a busy machine) until all `workers` are alive
+/// on `database`, failing with what a worker said if one exits first.
+fn wait_for_workers(database: &str, workers: &mut [std::process::Child]) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
     let cluster = PgCluster::shared();
     loop {
+        for worker in workers.iter_mut() {
+            if let Some(status) = worker.try_wait().unwrap() {
+                let mut said = String::new();
+                std::io::Read::read_to_string(&mut worker.stderr.take().unwrap(), &mut said).unwrap();
+                panic!("a worker exited ({status}) before the sync: {said}");
+            }
+        }
         let table = cluster.psql(database, "SELECT to_regclass('\"_max\".workers') IS NOT NULL");
         if table == "t" {
             let alive = cluster
                 .psql(database, "SELECT COUNT(*) FROM \"_max\".workers WHERE seen_at > now() - interval '5 seconds'");
-            if alive.parse::<usize>().unwrap() >= count {
+            if alive.parse::<usize>().unwrap() >= workers.len() {
                 return;
             }
         }
-        assert!(std::time::Instant::now() < deadline, "{count} workers never started");
+        assert!(std::time::Instant::now() < deadline, "{} workers never started", workers.len());
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -250,9 +258,9 @@ fn a_sync_drained_by_three_worker_processes_equals_the_same_sync_into_sqlite() {
         project.max().args(["connector", "install", "--yes"]).arg(max_tests::connector("acme")).assert().success();
         max_tests::connect_acme_to(project, &server, "default", &["--set", "page_size=10"]);
     }
-    let workers: Vec<_> = (0..3).map(|_| worker(&postgres, &["--workers", "3"])).collect();
+    let mut workers: Vec<_> = (0..3).map(|_| worker(&postgres, &["--workers", "3"])).collect();
     let database = url.rsplit('/').next().unwrap();
-    wait_for_workers(database, 3);
+    wait_for_workers(database, &mut workers);
     let status = postgres.max().args(["status"]).assert().success();
     let shown = String::from_utf8_lossy(&status.get_output().stdout).into_owned();
     assert!(shown.contains("3 workers are running"), "max status lists the workers: {shown}");
@@ -287,8 +295,8 @@ fn a_worker_killed_mid_task_loses_its_tasks_to_the_others_and_nothing_is_lost_or
         project.max().args(["connector", "install", "--yes"]).arg(max_tests::connector("acme")).assert().success();
         max_tests::connect_acme_to(project, &server, "default", &["--set", "page_size=10"]);
     }
-    let doomed = worker(&postgres, &["--workers", "4", "--lease", "2s"]);
-    wait_for_workers(url.rsplit('/').next().unwrap(), 1);
+    let mut doomed = worker(&postgres, &["--workers", "4", "--lease", "2s"]);
+    wait_for_workers(url.rsplit('/').next().unwrap(), std::slice::from_mut(&mut doomed));
     let mut sync = std::process::Command::new(assert_cmd::cargo::cargo_bin("max"));
     let sync = sync
         .args(["sync", "acme", "--workers", "2", "-o", "json"])
@@ -308,7 +316,6 @@ fn a_worker_killed_mid_task_loses_its_tasks_to_the_others_and_nothing_is_lost_or
         assert!(std::time::Instant::now() < deadline, "the worker never claimed a task");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let mut doomed = doomed;
     let pid = format!(":{}:", doomed.id());
     doomed.kill().unwrap();
     doomed.wait().unwrap();
@@ -389,8 +396,8 @@ fn ten_workers_on_one_installation_keep_within_the_apis_rate_budget() {
         .args(["connect", "linear", "--set", &base, "--set", "auth=api_key", "--set", &key, "--set", "page_size=10"])
         .assert()
         .success();
-    let workers: Vec<_> = (0..10).map(|_| worker(&project, &["--workers", "2"])).collect();
-    wait_for_workers(url.rsplit('/').next().unwrap(), 10);
+    let mut workers: Vec<_> = (0..10).map(|_| worker(&project, &["--workers", "2"])).collect();
+    wait_for_workers(url.rsplit('/').next().unwrap(), &mut workers);
     let before = fake.request_count();
     let synced = json(&project, &["sync", "linear", "--workers", "2"]);
     let said: Vec<String> = workers.into_iter().map(stop).collect();
