@@ -105,7 +105,9 @@ async fn main() -> anyhow::Result<()> {
         Some("rate") => rows.extend(scenarios::rate::run(&env)?),
         Some("boundary") => rows.extend(scenarios::boundary::run(&env).await?),
         Some(other) => {
-            anyhow::bail!("--only takes limit, latency, rate, startup, languages, github or boundary, not `{other}`")
+            anyhow::bail!(
+                "--only takes limit, latency, rate, startup, languages, github, postgres or boundary, not `{other}`"
+            )
         }
         None => run_all(&env, against.as_ref(), &mut rows).await?,
     }

@@ -266,6 +266,9 @@ impl Host {
                 if !storage.hold_sync_right()? {
                     return Err(Error::SyncBusyElsewhere { label: installation.label() });
                 }
+                // Workers started with only the database's URL run the sync from what is published.
+                let root = self.project.root().display().to_string();
+                crate::storage::pg_published::publish(&url, &self.project.max_dir(), &root)?;
                 live.http.share_budgets(Arc::new(crate::storage::PgBudgets::new(&url, &schema)));
                 run_on(storage, &live, &options, observer).await
             }

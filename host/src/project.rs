@@ -2,7 +2,7 @@
 //! directory upward like `.git/`; and Max's home (`~/.max`, or `$MAX_HOME`) holding the compile cache.
 
 mod connectors;
-mod files;
+pub(crate) mod files;
 mod installations;
 mod lock;
 mod schedules;
@@ -71,6 +71,11 @@ impl Project {
     /// Where its synced data lives.
     pub fn storage(&self) -> Result<StorageSetting> {
         storage::read(&self.max_dir())
+    }
+
+    /// Stores its data as `setting` says from now on (the data already stored stays where it is).
+    pub(crate) fn set_storage(&self, setting: &StorageSetting) -> Result<()> {
+        storage::write(&self.max_dir(), setting)
     }
 
     /// Finds the project whose root is `start` or its nearest ancestor with a `.max/project.json`.

@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 pub(crate) use postgres::{check as check_pg, listen as listen_pg, shown as shown_url, url_problem as pg_url_problem};
 pub use postgres::workers::WorkerSeen;
 pub use postgres::{Listener, PgBudgets};
-pub(crate) use postgres::{owner as process_owner, workers as pg_workers};
+pub(crate) use postgres::{owner as process_owner, published as pg_published, workers as pg_workers};
 pub(crate) use postgres::sql as pg_sql;
 pub(crate) use schema::quote as quote_name;
 pub use postgres::{PgStorage, schema_name as pg_schema_name};

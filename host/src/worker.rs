@@ -1,6 +1,7 @@
 //! Workers: processes, on any number of machines, that help run the syncs of a project whose data
-//! is in PostgreSQL. A worker runs in a copy of the project (its connectors and credentials; the
-//! database coordinates), finds the installations with a sync under way and tasks to run, and
+//! is in PostgreSQL. A worker runs in the project folder or in its own copy of what the project
+//! publishes to the database ([`Host::worker_copy`]; the database coordinates), finds the
+//! installations with a sync under way and tasks to run, and
 //! drains them beside whoever started the sync: tasks claimed `FOR UPDATE SKIP LOCKED` under leases
 //! it renews while they run, every completion fenced by its claim. Idle, it waits for `NOTIFY
 //! max_tasks` and polls as well. A sync whose starter went away is closed by the worker that finds
@@ -32,6 +33,9 @@ pub struct WorkRequest {
     pub stop: Arc<AtomicBool>,
     /// Stop after finding nothing to do for this long.
     pub exit_when_idle: Option<Duration>,
+    /// The project is the worker's copy of what the project publishes to its database (see
+    /// [`Host::worker_copy`]), refreshed between syncs.
+    pub published: bool,
 }
 
 impl Default for WorkRequest {
@@ -42,6 +46,7 @@ impl Default for WorkRequest {
             poll: Duration::from_secs(1),
             stop: Arc::default(),
             exit_when_idle: None,
+            published: false,
         }
     }
 }
@@ -66,6 +71,8 @@ pub trait WorkObserver: Send + Sync {
     fn helped(&self, helped: &Helped);
     /// Its work on `installation` failed (the worker goes on with the others).
     fn failed(&self, installation: &str, error: &Error);
+    /// Its copy of the published project is now `version`, with `installations`.
+    fn refreshed(&self, version: &str, installations: &[String]);
 }
 
 impl Host {
@@ -87,7 +94,11 @@ impl Host {
         let heartbeat = self.heartbeat(&url, request.stop.clone());
         let mut done = Vec::new();
         let mut idle_since = Instant::now();
+        let mut held = None;
         while !request.stop.load(Ordering::Relaxed) {
+            if request.published {
+                self.refresh_copy(&url, &mut held, observer).await;
+            }
             let mut worked = false;
             for installation in self.project().installations().list()? {
                 if request.stop.load(Ordering::Relaxed) {
@@ -123,6 +134,46 @@ impl Host {
         let url_gone = url.clone();
         let _ = tokio::task::spawn_blocking(move || crate::storage::pg_workers::gone(&url_gone, &owner)).await;
         Ok(done)
+    }
+
+    /// A host on a worker's own copy of the project published to the database at `url` (for `max
+    /// worker --storage`): a folder under Max's home named for the database (`workers/<hash>`),
+    /// made on first use, its storage pointing at `url` as this machine reaches it.
+    pub fn worker_copy(url: &str) -> Result<Host> {
+        let setting = StorageSetting::Postgres { url: url.to_string() };
+        let name = crate::format::sha256_hex(crate::storage::shown_url(url).as_bytes());
+        let root = crate::project::max_home().join("workers").join(&name[..16]);
+        let root = std::path::absolute(&root).map_err(Error::io("resolve", &root))?;
+        let project = match crate::project::Project::find(&root) {
+            Ok(project) if project.root() == root => {
+                project.set_storage(&setting)?;
+                project
+            }
+            _ => {
+                std::fs::create_dir_all(&root).map_err(Error::io("create", &root))?;
+                crate::project::Project::init_with(&root, &setting)?
+            }
+        };
+        Ok(Host::new(project))
+    }
+
+    /// Brings the worker's copy of the published project up to date when a new version was
+    /// published (`held` is the version it holds); a failure is told, and the copy stays as it was.
+    async fn refresh_copy(&self, url: &str, held: &mut Option<String>, observer: &dyn WorkObserver) {
+        let (url, max_dir) = (url.to_string(), self.project().max_dir());
+        let refreshed =
+            tokio::task::spawn_blocking(move || crate::storage::pg_published::refresh(&url, &max_dir)).await;
+        match refreshed {
+            Ok(Ok(Some(version))) if held.as_ref() != Some(&version) => {
+                let installations = self.project().installations().list().unwrap_or_default();
+                let labels: Vec<String> = installations.iter().map(Installation::label).collect();
+                observer.refreshed(&version, &labels);
+                *held = Some(version);
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => observer.failed("the published project", &error),
+            Err(error) => tracing::warn!(%error, "refreshing the published project stopped"),
+        }
     }
 
     /// Says every second, until `stop`, that this worker is alive (whatever it is doing).

@@ -285,6 +285,63 @@ fn a_sync_drained_by_three_worker_processes_equals_the_same_sync_into_sqlite() {
 }
 
 #[test]
+fn workers_with_only_the_databases_url_run_what_the_project_publishes_and_follow_its_changes() {
+    let size =
+        Size { workspaces: 2, users: 6, projects: 3, tasks_per_project: 60, files_per_project: 2, history: false };
+    let (fake, server) = acme_with_latency(size, Duration::from_millis(10));
+    let (project, url) = postgres_project();
+    project.max().args(["connector", "install", "--yes"]).arg(max_tests::connector("acme")).assert().success();
+    max_tests::connect_acme_to(&project, &server, "default", &["--set", "page_size=10"]);
+    // Two machines of their own: an empty folder and a home each, nothing of the project's.
+    let machines = [TestProject::new(), TestProject::new()];
+    let mut workers: Vec<_> =
+        machines.iter().map(|m| m.spawn(&["worker", "--storage", &url, "--workers", "3"])).collect();
+    let database = url.rsplit('/').next().unwrap();
+    wait_for_workers(database, &mut workers);
+    let synced = json(&project, &["sync", "acme"]);
+    assert_eq!(synced["sync"]["record"]["status"], "completed", "{synced}");
+    // A second installation, connected after the workers started, reaches them with its sync.
+    max_tests::connect_acme_to(&project, &server, "second", &["--set", "page_size=10"]);
+    let second = json(&project, &["sync", "acme/second"]);
+    assert_eq!(second["sync"]["record"]["status"], "completed", "{second}");
+    let said: Vec<String> = workers.into_iter().map(stop).collect();
+    let by_workers: u64 = said.iter().map(|s| rows_stored(s)).sum();
+    let counted: u64 = [&synced, &second]
+        .iter()
+        .flat_map(|s| s["sync"]["record"]["entities"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()))
+        .sum();
+    assert_eq!(by_workers, counted, "the workers stored every row of both syncs: {said:?}");
+    assert!(said.iter().any(|s| s.contains("acme/second: helping")), "{said:?}");
+    assert!(said.iter().all(|s| s.contains("Took the project as published")), "{said:?}");
+    for installation in ["acme", "acme/second"] {
+        let entities = json(&project, &["status", installation])[0]["entities"].clone();
+        for (entity, count) in fake.counts() {
+            let rows = entities.as_array().unwrap().iter().find(|e| e["entity"] == entity).map(|e| e["rows"].clone());
+            assert_eq!(rows, Some(Value::from(count)), "{entity} of {installation}");
+        }
+    }
+
+    // What the workers took: the connector and the installations, credentials readable by their
+    // owner only; never the project's own storage.json, which each machine keeps.
+    let copies: Vec<_> = std::fs::read_dir(machines[0].home().join("workers")).unwrap().collect();
+    assert_eq!(copies.len(), 1);
+    let copy = copies[0].as_ref().unwrap().path().join(".max");
+    use std::os::unix::fs::PermissionsExt;
+    let credentials = std::fs::metadata(copy.join("installations/acme/second/credentials.json")).unwrap();
+    assert_eq!(credentials.permissions().mode() & 0o777, 0o600);
+    let published =
+        PgCluster::shared().psql(database, "SELECT string_agg(path, ' ' ORDER BY path) FROM \"_max\".published");
+    assert!(published.contains("connectors/manifest.json") && !published.contains("storage.json"), "{published}");
+    // A disconnected installation leaves the copies at the next version.
+    project.max().args(["disconnect", "acme/second", "--yes"]).assert().success();
+    project.max().args(["sync", "acme"]).assert().success();
+    let again = machines[0].spawn(&["worker", "--storage", &url, "--exit-when-idle", "1s"]);
+    let said = String::from_utf8_lossy(&again.wait_with_output().unwrap().stderr).into_owned();
+    assert!(said.contains("Took the project as published") && said.contains("acme/default"), "{said}");
+    assert!(!copy.join("installations/acme/second").exists(), "{said}");
+}
+
+#[test]
 fn a_worker_killed_mid_task_loses_its_tasks_to_the_others_and_nothing_is_lost_or_stored_twice() {
     let size =
         Size { workspaces: 1, users: 4, projects: 6, tasks_per_project: 40, files_per_project: 2, history: false };

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use clap::Args;
 use max_host::format::thousands;
-use max_host::{Helped, WorkObserver, WorkRequest};
+use max_host::project::StorageSetting;
+use max_host::{Helped, Host, WorkObserver, WorkRequest};
 
 use crate::args::{GlobalArgs, parse_duration};
 use crate::commands::host;
@@ -15,17 +16,23 @@ use crate::output::{Printer, printable};
 
 /// Help run the project's syncs, beside other workers on any machine.
 ///
-/// For a project whose data is in PostgreSQL (`max init --storage postgres://…`). Run one or more
-/// workers, each in a copy of the project (its connectors and credentials); `max sync` on any of
-/// them starts a sync and the workers drain its tasks with it. Tasks are claimed from the database
+/// For a project whose data is in PostgreSQL (`max init --storage postgres://…`). Run workers
+/// anywhere with the database's URL (`--storage`): `max sync` in the project publishes its
+/// connectors, installations and credentials to the database and starts the sync, and the workers
+/// take what was published (into a folder of their own under ~/.max/workers) and drain its tasks
+/// with it. Without `--storage`, a worker runs in the project folder it is started in (or a copy
+/// of it). Whoever can read the database can read the credentials. Tasks are claimed from the database
 /// (FOR UPDATE SKIP LOCKED) under leases renewed while they run: a worker that dies loses its tasks
 /// to the others when its leases expire, and what it would still store is refused. Idle, a worker
 /// waits for new tasks (LISTEN/NOTIFY) and polls as well. Ctrl-C stops it after its tasks in flight.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  max worker\n  max worker --workers 16 --lease 2m\n  max -C /srv/max-project worker --exit-when-idle 10m"
+    after_help = "Examples:\n  max worker --storage postgres://max@db.internal/max\n  max worker --workers 16 --lease 2m\n  max -C /srv/max-project worker --exit-when-idle 10m"
 )]
 pub struct WorkerCommand {
+    /// The project's database: work from what its projects publish there, with no project folder.
+    #[arg(long, value_name = "postgres://…")]
+    storage: Option<String>,
     /// Tasks this worker runs at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     workers: u16,
@@ -43,7 +50,14 @@ pub struct WorkerCommand {
 impl WorkerCommand {
     /// Runs it until stopped.
     pub async fn run(self, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<()> {
-        let host = host(global)?.keep_warm();
+        let host = match &self.storage {
+            Some(storage) => match StorageSetting::parse(storage)? {
+                StorageSetting::Postgres { url } => Host::worker_copy(&url)?,
+                StorageSetting::Sqlite => return Err(max_host::Error::WorkersNeedPostgres.into()),
+            },
+            None => host(global)?,
+        }
+        .keep_warm();
         let stop = Arc::new(AtomicBool::new(false));
         stop_on_signals(stop.clone());
         let request = WorkRequest {
@@ -52,6 +66,7 @@ impl WorkerCommand {
             poll: self.poll.max(Duration::from_millis(100)),
             stop: stop.clone(),
             exit_when_idle: self.exit_when_idle,
+            published: self.storage.is_some(),
         };
         let helped = host.work(&request, &Told { printer, root: host.project().root() }).await?;
         if printer.is_json() {
@@ -110,6 +125,15 @@ impl WorkObserver for Told<'_> {
             report.sync,
             thousands(rows),
             thousands(report.requests)
+        ));
+    }
+
+    fn refreshed(&self, version: &str, installations: &[String]) {
+        let listed = if installations.is_empty() { "no installations".to_string() } else { installations.join(", ") };
+        crate::prompt::note(&format!(
+            "Took the project as published ({}): {}",
+            &version[..version.len().min(12)],
+            printable(&listed)
         ));
     }
 

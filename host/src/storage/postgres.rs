@@ -5,6 +5,7 @@
 //! still holds its claim.
 
 mod budget;
+pub(crate) mod published;
 mod connection;
 mod read;
 mod schema;
