@@ -127,8 +127,10 @@ impl Cursor {
 /// The full-text part of a search (`--match`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TextMatch {
-    /// The FTS5 query the words became ([`text::to_fts5`]).
+    /// The FTS5 query the words became ([`text::Words::to_fts5`]).
     pub expression: String,
+    /// The words as parsed (for storage that isn't SQLite).
+    pub words: text::Words,
     /// The entity's searchable fields, in the order its index has them.
     pub fields: Vec<crate::manifest::SearchableField>,
     /// What the `_snippet` column puts before and after each matched word.
@@ -326,9 +328,9 @@ fn text_match(info: &ConnectorInfo, entity: &EntityDef, request: &SearchRequest)
         });
     }
     let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
-    let expression = text::to_fts5(words, &names)?;
+    let words = text::parse(words, &names)?;
     let highlight = request.highlight.clone().unwrap_or_default();
-    Ok(Some(TextMatch { expression, fields, highlight }))
+    Ok(Some(TextMatch { expression: words.to_fts5(), words, fields, highlight }))
 }
 
 /// Turns a request into a query: parses the filter, resolves every field, checks the cursor.

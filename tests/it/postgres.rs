@@ -169,6 +169,62 @@ fn searches_filter_order_and_page_alike_on_postgres_and_sqlite() {
     let bad = postgres.max().args(["search", "acme", "Task", "--filter", "nope = 1"]).assert().failure();
     let stderr = String::from_utf8_lossy(&bad.get_output().stderr).into_owned();
     assert!(stderr.contains("nope") && !stderr.contains("SELECT"), "{stderr}");
+    // --match finds the same tasks on both (each ranks by its own engine's relevance), and pages
+    // through every match on PostgreSQL, best first, with a snippet of each.
+    let first = json(&sqlite, &["search", "acme", "Task", "--fields", "title", "--order-by", "id", "--limit", "1"]);
+    let title = first["rows"][0]["title"].as_str().unwrap().to_lowercase();
+    let words: Vec<&str> = title.split_whitespace().collect();
+    let phrase = format!("\"{} {}\"", words[1], words[2]);
+    let prefix = format!("{}*", &words[2][..3]);
+    let field = format!("title:{}", words[1]);
+    let either = format!("{} OR {}", words[1], words[2]);
+    let excluding = format!("{} -{}", words[1], words[2]);
+    for text in
+        [words[2], phrase.as_str(), prefix.as_str(), field.as_str(), either.as_str(), excluding.as_str(), "linked"]
+    {
+        let found = |project: &TestProject| {
+            let page = json(project, &["search", "acme", "Task", "--match", text, "--fields", "id,.match", "--all"]);
+            let rows = page["rows"].as_array().unwrap().clone();
+            let mut ids: Vec<String> = rows.iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
+            ids.sort();
+            (ids, rows)
+        };
+        let ((on_postgres, ranked), (on_sqlite, _)) = (found(&postgres), found(&sqlite));
+        assert_eq!(on_postgres, on_sqlite, "--match {text}");
+        assert!(!on_postgres.is_empty(), "--match {text} finds tasks");
+        let scores: Vec<f64> = ranked.iter().map(|r| r["_score"].as_f64().unwrap()).collect();
+        assert!(scores.windows(2).all(|w| w[0] >= w[1]), "best first: {scores:?}");
+        assert!(ranked.iter().all(|r| r["_snippet"].as_str().is_some_and(|s| !s.is_empty())), "{ranked:?}");
+        let mut paged = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut args = vec!["search", "acme", "Task", "--match", text, "--fields", "id", "--limit", "7"];
+            if let Some(cursor) = &after {
+                args.extend(["--after", cursor.as_str()]);
+            }
+            let page = json(&postgres, &args);
+            paged.extend(page["rows"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()));
+            match page["next"].as_str() {
+                Some(next) => after = Some(next.to_string()),
+                None => break,
+            }
+            assert!(paged.len() < 1_000, "pages end");
+        }
+        let all: Vec<String> = ranked.iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
+        assert_eq!(paged, all, "--match {text}: pages of 7 are the whole list, in its order");
+    }
+    // In a table, the matched words are marked.
+    let shown = postgres
+        .max()
+        .args(["search", "acme", "Task", "--match", words[1], "--fields", "id,.match"])
+        .assert()
+        .success();
+    let shown = String::from_utf8_lossy(&shown.get_output().stdout).to_lowercase();
+    assert!(shown.contains(words[1]) && !shown.contains('\u{1}'), "{shown}");
+    let unsafe_text = postgres.max().args(["search", "acme", "Task", "--match", "it's & (x | !y):* \\"]).assert();
+    let code = unsafe_text.get_output().status.code();
+    assert_eq!(code, Some(0), "tsquery syntax in what users type is only text: {:?}", unsafe_text.get_output());
+
     // Disconnecting drops the installation's schema with its data.
     let database = url.rsplit('/').next().unwrap();
     let schema = "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = 'acme'";
@@ -197,7 +253,8 @@ fn a_postgres_project_says_clearly_when_its_database_is_unreachable_or_the_url_i
 
 /// `max worker` in `project`, as a child (no `CI`, so it behaves as on a server), its output piped.
 fn worker(project: &TestProject, args: &[&str]) -> std::process::Child {
-    project.spawn(&[&["worker"], args].concat())
+    // A worker a failed test leaves behind stops by itself once its database is gone.
+    project.spawn(&[&["worker", "--exit-when-idle", "2m"], args].concat())
 }
 
 /// Stops `child` with SIGTERM (after its tasks in flight) and returns what it said on stderr.
@@ -294,8 +351,10 @@ fn workers_with_only_the_databases_url_run_what_the_project_publishes_and_follow
     max_tests::connect_acme_to(&project, &server, "default", &["--set", "page_size=10"]);
     // Two machines of their own: an empty folder and a home each, nothing of the project's.
     let machines = [TestProject::new(), TestProject::new()];
-    let mut workers: Vec<_> =
-        machines.iter().map(|m| m.spawn(&["worker", "--storage", &url, "--workers", "3"])).collect();
+    let mut workers: Vec<_> = machines
+        .iter()
+        .map(|m| m.spawn(&["worker", "--storage", &url, "--workers", "3", "--exit-when-idle", "2m"]))
+        .collect();
     let database = url.rsplit('/').next().unwrap();
     wait_for_workers(database, &mut workers);
     let synced = json(&project, &["sync", "acme"]);

@@ -1,6 +1,7 @@
-//! `--match` words as users write them, turned into an FTS5 query that can't be malformed: every word
-//! and phrase becomes an FTS5 string, so FTS5's own operators and punctuation in what users type never
-//! reach its parser.
+//! `--match` words as users write them, parsed into [`Words`] and turned into an FTS5 query that can't
+//! be malformed: every word and phrase becomes an FTS5 string, so FTS5's own operators and
+//! punctuation in what users type never reach its parser. (PostgreSQL storage renders [`Words`] as
+//! its own text search.)
 //!
 //! The language: words (all must match, in any field, stems compared: `plans` finds `plan`),
 //! `"a phrase"` (the words in that order), `word*` (a prefix), `OR` between two terms (either),
@@ -14,15 +15,52 @@ const MAX_TERMS: usize = 200;
 
 /// One term as written: a word or phrase, maybe a prefix, restricted to a field, excluded.
 #[derive(Debug, Clone, PartialEq)]
-struct Term {
-    text: String,
-    prefix: bool,
-    field: Option<String>,
+pub struct Term {
+    /// The word, or the phrase's words.
+    pub text: String,
+    /// `word*`: words starting so.
+    pub prefix: bool,
+    /// `field:term`: in that searchable field only (its declared name).
+    pub field: Option<String>,
     excluded: bool,
 }
 
+/// A `--match` as parsed: groups of terms that must all match (a group matches when any of its
+/// terms does: `a OR b`), and terms that must not match.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Words {
+    /// Every group must match; within a group, any term.
+    pub groups: Vec<Vec<Term>>,
+    /// No term may match.
+    pub excluded: Vec<Term>,
+}
+
+impl Words {
+    /// The FTS5 query these words are.
+    pub fn to_fts5(&self) -> String {
+        let group = |terms: &Vec<Term>| {
+            let parts: Vec<String> = terms.iter().map(fts5_term).collect();
+            if parts.len() == 1 { parts[0].clone() } else { format!("({})", parts.join(" OR ")) }
+        };
+        let mut query = self.groups.iter().map(group).collect::<Vec<_>>().join(" AND ");
+        if !self.excluded.is_empty() {
+            query = format!("({query})");
+            for term in &self.excluded {
+                query.push_str(&format!(" NOT {}", fts5_term(term)));
+            }
+        }
+        query
+    }
+}
+
 /// Turns `input` into an FTS5 query over an index whose columns are `fields`.
-pub fn to_fts5(input: &str, fields: &[&str]) -> Result<String> {
+#[cfg(test)]
+fn to_fts5(input: &str, fields: &[&str]) -> Result<String> {
+    Ok(parse(input, fields)?.to_fts5())
+}
+
+/// Parses `input` for an entity whose searchable fields are `fields`.
+pub fn parse(input: &str, fields: &[&str]) -> Result<Words> {
     let invalid = |message: String| Error::Query {
         message: format!("invalid --match `{input}`: {message}"),
         hint: Some(
@@ -86,18 +124,7 @@ pub fn to_fts5(input: &str, fields: &[&str]) -> Result<String> {
         let why = if excluded.is_empty() { "nothing to search for" } else { "only excluded terms" };
         return Err(invalid(format!("{why}: name at least one word that must match")));
     }
-    let group = |terms: &Vec<Term>| {
-        let parts: Vec<String> = terms.iter().map(fts5_term).collect();
-        if parts.len() == 1 { parts[0].clone() } else { format!("({})", parts.join(" OR ")) }
-    };
-    let mut query = groups.iter().map(group).collect::<Vec<_>>().join(" AND ");
-    if !excluded.is_empty() {
-        query = format!("({query})");
-        for term in &excluded {
-            query.push_str(&format!(" NOT {}", fts5_term(term)));
-        }
-    }
-    Ok(query)
+    Ok(Words { groups, excluded })
 }
 
 /// One term in FTS5's syntax: `field : "text" *`.

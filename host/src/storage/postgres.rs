@@ -7,6 +7,7 @@
 mod budget;
 pub(crate) mod published;
 mod connection;
+mod fulltext;
 mod read;
 mod schema;
 mod search;

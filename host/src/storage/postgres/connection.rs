@@ -110,6 +110,12 @@ fn pool(url: &str) -> Result<Pool> {
     Ok(pool)
 }
 
+/// Taken, until its transaction ends, by whoever creates the tables of the `"_max"` schema, so that
+/// two processes never create them at once (`CREATE … IF NOT EXISTS` can fail when they do). A
+/// transaction's lock is released even when a statement fails: a session's would stay with the
+/// pooled connection.
+pub(super) const MAX_SCHEMA_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext('max:_max'))";
+
 /// A connection to `url`'s database, from its pool.
 pub(crate) fn connect(url: &str) -> Result<deadpool_postgres::Object> {
     let pool = pool(url)?;
@@ -130,7 +136,15 @@ pub struct Listener {
 impl Listener {
     /// Waits at most `timeout` for a notification; the schema it names, if one came.
     pub async fn next(&mut self, timeout: Duration) -> Option<String> {
-        tokio::time::timeout(timeout, self.notified.recv()).await.ok().flatten()
+        match tokio::time::timeout(timeout, self.notified.recv()).await {
+            Ok(Some(schema)) => Some(schema),
+            // The connection is gone (the database went away): nothing will come; wait as polling does.
+            Ok(None) => {
+                tokio::time::sleep(timeout).await;
+                None
+            }
+            Err(_) => None,
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use tokio_postgres::IsolationLevel;
 
-use super::connection::{connect, failed, shown, wait};
+use super::connection::{MAX_SCHEMA_LOCK, connect, failed, shown, wait};
 use crate::project::files;
 use crate::{Error, Result};
 
@@ -119,7 +119,7 @@ pub fn publish(url: &str, max_dir: &Path, project: &str) -> Result<bool> {
     let place = shown(url);
     wait(async {
         let tx = client.transaction().await?;
-        tx.batch_execute(&format!("SELECT pg_advisory_xact_lock(hashtext('max:published')); {TABLES}")).await?;
+        tx.batch_execute(&format!("{MAX_SCHEMA_LOCK}; {TABLES}")).await?;
         let current = tx.query_opt("SELECT version FROM \"_max\".published_version", &[]).await?;
         if current.is_some_and(|row| row.get::<_, String>(0) == version) {
             return Ok(false);

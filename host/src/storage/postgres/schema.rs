@@ -249,6 +249,10 @@ pub(super) async fn create_indexes(client: &impl GenericClient, info: &Connector
         let sql = format!("CREATE INDEX IF NOT EXISTS {} ON {table} ({column})", quote(&index_name(&name)));
         client.batch_execute(&sql).await.map_err(failed(place))?;
     }
+    for field in &info.schema.searchable {
+        let name = quote(&index_name(&format!("idx:{}.{}.words", field.entity, field.field)));
+        client.batch_execute(&super::fulltext::index(field, &name)).await.map_err(failed(place))?;
+    }
     Ok(())
 }
 

@@ -1,7 +1,8 @@
 //! Runs a [`SearchQuery`] on PostgreSQL as SQLite's search does (`storage/search.rs`): reference paths
 //! become LEFT JOINs, the filter a WHERE clause with bound text, `--after` a keyset condition over the
 //! sort keys and the id. Orders match SQLite's: text compared byte by byte (`COLLATE "C"`), NULL
-//! first when ascending and last when descending, so pages never skip or repeat a row.
+//! first when ascending and last when descending, so pages never skip or repeat a row. `--match` is
+//! PostgreSQL's text search ([`super::fulltext`]).
 
 use std::ops::ControlFlow;
 
@@ -11,16 +12,19 @@ use tokio_postgres::types::{ToSql, Type};
 
 use super::connection::failed;
 use crate::manifest::FieldType;
-use crate::query::{Cursor, Expr, FieldPath, Literal, Op, SearchQuery};
+use super::fulltext::Matching;
+use crate::query::{Cursor, Expr, FieldPath, Literal, Op, SCORE, SNIPPET, SearchQuery};
 use crate::storage::schema::quote;
 use crate::storage::search::Joins;
-use crate::{Error, Result};
+use crate::Result;
 
 /// Builds the SQL of one query: joins for each reference prefix, and the bound text in order.
 #[derive(Default)]
 struct Sql {
     joins: Joins,
     params: Vec<String>,
+    /// The `--match`, if any.
+    matching: Option<Matching>,
 }
 
 /// Whether values of `ty` are stored as text (compared and sorted byte by byte).
@@ -32,6 +36,17 @@ impl Sql {
     /// The SQL expression of a path's value (text compared byte by byte), joining the referenced
     /// tables it passes through.
     fn column(&mut self, path: &FieldPath) -> String {
+        if let Some(matching) = self.matching.take() {
+            let special = match path.text.as_str() {
+                SCORE => Some(matching.score.clone()),
+                SNIPPET => Some(matching.snippet(&mut |t| self.bind(t))),
+                _ => None,
+            };
+            self.matching = Some(matching);
+            if let Some(special) = special {
+                return special;
+            }
+        }
         let column = self.joins.column(path);
         if is_text(path.value_type()) { format!("{column} COLLATE \"C\"") } else { column }
     }
@@ -133,16 +148,16 @@ pub(super) async fn stream(
     visit: &mut dyn FnMut(Vec<serde_json::Value>) -> ControlFlow<()>,
     place: &str,
 ) -> Result<Option<String>> {
-    if query.text.is_some() {
-        return Err(Error::Query {
-            message: "full-text search (--match) isn't available for installations stored in PostgreSQL yet".into(),
-            hint: Some("filter with --filter 'field ~= \"words\"' instead".into()),
-        });
-    }
     let mut sql = Sql::default();
+    if let Some(text) = &query.text {
+        sql.matching = Some(super::fulltext::matching(text, &mut |t| sql.bind(t)));
+    }
     let select: Vec<String> = query.fields.iter().map(|f| sql.column(f)).collect();
     let keys: Vec<(String, bool)> = query.order.iter().map(|o| (sql.column(&o.field), o.descending)).collect();
     let mut conditions = vec!["t._deleted_at IS NULL".to_string()];
+    if let Some(matching) = &sql.matching {
+        conditions.push(matching.condition.clone());
+    }
     if let Some(filter) = &query.filter {
         conditions.push(sql.filter(filter));
     }
@@ -171,6 +186,7 @@ pub(super) async fn stream(
     })?;
     pin_mut!(rows);
     let width = select.len();
+    let snippet_at = query.fields.iter().position(|f| f.text == SNIPPET);
     let order_key = crate::query::order_key(&query.order);
     let mut seen = 0usize;
     let mut last: Option<(Vec<serde_json::Value>, String)> = None;
@@ -179,7 +195,14 @@ pub(super) async fn stream(
             let (values, id) = last.expect("a limit is at least one row");
             return Ok(Some(Cursor { values, id, order: order_key }.encode()));
         }
-        let values: Vec<serde_json::Value> = (0..width).map(|i| cell(&row, i)).collect();
+        let mut values: Vec<serde_json::Value> = (0..width).map(|i| cell(&row, i)).collect();
+        if let (Some(text), Some(at)) = (&query.text, snippet_at)
+            && let serde_json::Value::String(snippet) = &values[at]
+        {
+            let (open, close) = super::fulltext::MARKS;
+            let (with_open, with_close) = &text.highlight;
+            values[at] = serde_json::Value::String(snippet.replace(open, with_open).replace(close, with_close));
+        }
         if query.limit.is_some() {
             let id: String = row.get(width);
             let sort = (0..keys.len()).map(|i| cell(&row, width + 1 + i)).collect();

@@ -316,12 +316,16 @@ pub(super) async fn finish(client: &impl GenericClient, task: TaskId, place: &st
     Ok(())
 }
 
-/// The parent of `task` when it waits for its children.
+/// The parent of `task` when it waits for its children, locked until the transaction ends. The lock
+/// orders the completions of its last children in different processes: without it, each could
+/// see the other still running (neither committed yet) and leave the parent waiting forever; with
+/// it, the second to take it counts after the first committed.
 async fn waiting_parent(client: &impl GenericClient, task: TaskId, place: &str) -> Result<Option<TaskId>> {
     let row = client
         .query_opt(
-            "SELECT p.id FROM _max_tasks t JOIN _max_tasks p ON p.id = t.parent_id
-             WHERE t.id = $1 AND p.state = 'awaiting_children'",
+            "SELECT p.id FROM _max_tasks p
+             WHERE p.id = (SELECT parent_id FROM _max_tasks WHERE id = $1) AND p.state = 'awaiting_children'
+             FOR UPDATE",
             &[&task],
         )
         .await

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::connection::{connect, failed, shown, wait};
+use super::connection::{MAX_SCHEMA_LOCK, connect, failed, shown, wait};
 use crate::Result;
 
 /// A worker has not been heard from for this long: taken for gone.
@@ -33,17 +33,18 @@ pub struct WorkerSeen {
 
 /// Registers the worker `owner` (running in `project`), or says it is still alive.
 pub fn alive(url: &str, owner: &str, project: &str) -> Result<()> {
-    let client = connect(url)?;
+    let mut client = connect(url)?;
     let place = shown(url);
     wait(async {
-        client.batch_execute(&format!("SELECT pg_advisory_lock(hashtext('max:workers')); {TABLE}; SELECT pg_advisory_unlock(hashtext('max:workers'))")).await?;
-        client
-            .execute(
-                "INSERT INTO \"_max\".workers (owner, project) VALUES ($1, $2)
-                 ON CONFLICT (owner) DO UPDATE SET seen_at = now()",
-                &[&owner, &project],
-            )
-            .await
+        let tx = client.transaction().await?;
+        tx.batch_execute(&format!("{MAX_SCHEMA_LOCK}; {TABLE}")).await?;
+        tx.execute(
+            "INSERT INTO \"_max\".workers (owner, project) VALUES ($1, $2)
+             ON CONFLICT (owner) DO UPDATE SET seen_at = now()",
+            &[&owner, &project],
+        )
+        .await?;
+        tx.commit().await
     })
     .map_err(failed(&place))?;
     Ok(())

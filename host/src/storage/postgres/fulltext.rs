@@ -1,0 +1,98 @@
+//! `--match` on PostgreSQL, with its own text search: each searchable field's words
+//! (`to_tsvector('english', field)`, English stems as SQLite's porter tokenizer has them, a GIN
+//! index per field), a term matching when it matches in any searchable field (or in the one it
+//! names), the relevance the sum over fields of their weight × `ts_rank`, and the snippet
+//! `ts_headline`'s. What users type never reaches a query parser as syntax: words and phrases go
+//! through `phraseto_tsquery`, prefixes as one quoted lexeme.
+
+use crate::manifest::SearchableField;
+use crate::query::TextMatch;
+use crate::query::text::Term;
+use crate::storage::schema::quote;
+
+/// The text search configuration.
+const CONFIG: &str = "'english'::regconfig";
+
+/// What the snippet puts around a matched word before the caller's markers replace them.
+pub(super) const MARKS: (char, char) = ('\u{1}', '\u{2}');
+
+/// The words of `column` of the searched table (`t`), as indexed.
+pub(super) fn words_of(column: &str) -> String {
+    format!("to_tsvector({CONFIG}, coalesce({column}, ''))")
+}
+
+/// The index statement of one searchable field's words.
+pub(super) fn index(field: &SearchableField, index_name: &str) -> String {
+    format!(
+        "CREATE INDEX IF NOT EXISTS {index_name} ON {} USING gin ({})",
+        quote(&field.entity),
+        words_of(&quote(&field.field))
+    )
+}
+
+/// A `--match` as SQL over the searched table `t`: the condition rows must meet, their relevance
+/// and their snippet.
+pub(super) struct Matching {
+    /// Rows whose searchable fields match.
+    pub condition: String,
+    /// Higher is better (`float8`).
+    pub score: String,
+    /// The documents searched and what was wanted, for the snippet.
+    document: String,
+    wanted: String,
+}
+
+impl Matching {
+    /// The text around the best matches, matched words between [`MARKS`] (binding its options
+    /// through `bind`: only a search that shows snippets binds them).
+    pub fn snippet(&self, bind: &mut dyn FnMut(String) -> String) -> String {
+        let (open, close) = MARKS;
+        let options = bind(format!("StartSel=\"{open}\", StopSel=\"{close}\", MaxWords=16, MinWords=6, HighlightAll=false"));
+        let marks = bind(format!("{open}{close}"));
+        format!("ts_headline({CONFIG}, translate({}, {marks}, ''), {}, {options})", self.document, self.wanted)
+    }
+}
+
+/// The SQL of `text`, binding what users typed through `bind` (which returns a `text` parameter).
+pub(super) fn matching(text: &TextMatch, bind: &mut dyn FnMut(String) -> String) -> Matching {
+    let fields = &text.fields;
+    let column = |field: &str| format!("t.{}", quote(field));
+    let mut term_sql = |term: &Term| -> (String, String) {
+        let query = if term.prefix {
+            let lexeme = term.text.replace('\\', "\\\\").replace('\'', "''");
+            format!("to_tsquery({CONFIG}, {})", bind(format!("'{lexeme}':*")))
+        } else {
+            format!("phraseto_tsquery({CONFIG}, {})", bind(term.text.clone()))
+        };
+        let searched: Vec<&SearchableField> = match &term.field {
+            Some(name) => fields.iter().filter(|f| &f.field == name).collect(),
+            None => fields.iter().collect(),
+        };
+        let matches: Vec<String> =
+            searched.iter().map(|f| format!("{} @@ {query}", words_of(&column(&f.field)))).collect();
+        (format!("({})", matches.join(" OR ")), query)
+    };
+    let mut conditions = Vec::new();
+    let mut wanted = Vec::new();
+    for group in &text.words.groups {
+        let terms: Vec<(String, String)> = group.iter().map(&mut term_sql).collect();
+        conditions.push(format!("({})", terms.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(" OR ")));
+        wanted.extend(terms.into_iter().map(|(_, q)| q));
+    }
+    for term in &text.words.excluded {
+        let (condition, _) = term_sql(term);
+        conditions.push(format!("NOT {condition}"));
+    }
+    let wanted = format!("({})", wanted.join(" || "));
+    let ranks: Vec<String> = fields
+        .iter()
+        .map(|f| format!("{}.0 * ts_rank({}, {wanted})", f.weight, words_of(&column(&f.field))))
+        .collect();
+    let document: Vec<String> = fields.iter().map(|f| column(&f.field)).collect();
+    Matching {
+        condition: conditions.join(" AND "),
+        score: format!("({})::float8", ranks.join(" + ")),
+        document: format!("concat_ws(' … ', {})", document.join(", ")),
+        wanted,
+    }
+}
