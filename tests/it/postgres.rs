@@ -27,6 +27,25 @@ fn sqlite_project() -> TestProject {
     project
 }
 
+/// An Acme fake of `size`, and a PostgreSQL and a SQLite project each with acme connected to it
+/// (with `connect` added) and synced once: the fake, its server, the PostgreSQL project and its
+/// URL, the SQLite project.
+fn synced_twins(
+    size: Size,
+    connect: &[&str],
+) -> (Acme, max_fake_saas::RunningServer, TestProject, String, TestProject) {
+    let fake = Acme::new(AcmeConfig { size, ..AcmeConfig::default() });
+    let server = fake.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let (postgres, url) = postgres_project();
+    let sqlite = sqlite_project();
+    for project in [&postgres, &sqlite] {
+        project.max().args(["connector", "install", "--yes"]).arg(max_tests::connector("acme")).assert().success();
+        max_tests::connect_acme_to(project, &server, "default", connect);
+        project.max().args(["sync", "acme"]).assert().success();
+    }
+    (fake, server, postgres, url, sqlite)
+}
+
 /// Every entity type's rows as `max search --all -o json` returns them, in id order.
 fn everything(project: &TestProject) -> Vec<(String, Value)> {
     let status = json(project, &["status", "acme"]);
@@ -46,15 +65,7 @@ fn everything(project: &TestProject) -> Vec<(String, Value)> {
 fn a_sync_into_postgres_equals_the_same_sync_into_sqlite_and_so_do_incremental_ones() {
     let size =
         Size { workspaces: 2, users: 6, projects: 4, tasks_per_project: 120, files_per_project: 3, history: true };
-    let fake = Acme::new(AcmeConfig { size, ..AcmeConfig::default() });
-    let server = fake.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
-    let (postgres, url) = postgres_project();
-    let sqlite = sqlite_project();
-    for project in [&postgres, &sqlite] {
-        project.max().args(["connector", "install", "--yes"]).arg(max_tests::connector("acme")).assert().success();
-        max_tests::connect_acme_to(project, &server, "default", &["--set", "page_size=50"]);
-        project.max().args(["sync", "acme"]).assert().success();
-    }
+    let (fake, _server, postgres, url, sqlite) = synced_twins(size, &["--set", "page_size=50"]);
     let stored = everything(&postgres);
     assert_eq!(stored, everything(&sqlite), "a full sync stores the same rows in both");
     let tasks =
@@ -94,15 +105,7 @@ fn a_sync_into_postgres_equals_the_same_sync_into_sqlite_and_so_do_incremental_o
 fn searches_filter_order_and_page_alike_on_postgres_and_sqlite() {
     let size =
         Size { workspaces: 1, users: 5, projects: 3, tasks_per_project: 90, files_per_project: 2, history: false };
-    let fake = Acme::new(AcmeConfig { size, ..AcmeConfig::default() });
-    let server = fake.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
-    let (postgres, url) = postgres_project();
-    let sqlite = sqlite_project();
-    for project in [&postgres, &sqlite] {
-        project.max().args(["connector", "install", "--yes"]).arg(max_tests::connector("acme")).assert().success();
-        max_tests::connect_acme_to(project, &server, "default", &[]);
-        project.max().args(["sync", "acme"]).assert().success();
-    }
+    let (_fake, _server, postgres, url, sqlite) = synced_twins(size, &[]);
     let searches: [&[&str]; 6] = [
         &["--filter", "priority >= 2 AND status != done", "--order-by", "title:desc", "--limit", "17"],
         &[
