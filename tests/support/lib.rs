@@ -129,16 +129,22 @@ impl TestProject {
         command
     }
 
-    /// `max ARGS` started as a child, as a person at a shell would run it (no `CI` in its
-    /// environment, so it uses a running daemon), its output piped.
-    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("max"))
-            .args(args)
+    /// `command` run here as a person at a shell runs it: in this folder with this `MAX_HOME`, no
+    /// colours, no `CI` (so it uses a running daemon), no `MAX_LOG`.
+    pub fn as_a_person<'c>(&self, command: &'c mut std::process::Command) -> &'c mut std::process::Command {
+        command
             .current_dir(self.path())
             .env("MAX_HOME", self.home())
             .env("NO_COLOR", "1")
             .env_remove("CI")
             .env_remove("MAX_LOG")
+    }
+
+    /// `max ARGS` started as a child, as a person at a shell would run it (no `CI` in its
+    /// environment, so it uses a running daemon), its output piped.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.as_a_person(&mut std::process::Command::new(assert_cmd::cargo::cargo_bin("max")))
+            .args(args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -374,13 +380,9 @@ impl Terminal {
             .chain(args.iter().map(|a| a.to_string()))
             .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
             .collect();
-        let mut child = std::process::Command::new("script")
+        let mut child = project
+            .as_a_person(&mut std::process::Command::new("script"))
             .args(["-qec", &quoted.join(" "), "/dev/null"])
-            .current_dir(project.path())
-            .env("MAX_HOME", project.home())
-            .env("NO_COLOR", "1")
-            .env_remove("MAX_LOG")
-            .env_remove("CI")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
