@@ -414,7 +414,7 @@ fn a_worker_killed_mid_task_loses_its_tasks_to_the_others_and_nothing_is_lost_or
         project.max().args(["connector", "install", "--yes"]).arg(max_tests::connector("acme")).assert().success();
         max_tests::connect_acme_to(project, &server, "default", &["--set", "page_size=10"]);
     }
-    let mut doomed = worker(&postgres, &["--workers", "4", "--lease", "2s"]);
+    let mut doomed = worker(&postgres, &["--workers", "4", "--lease", "4s"]);
     wait_for_workers(url.rsplit('/').next().unwrap(), std::slice::from_mut(&mut doomed));
     let mut sync = std::process::Command::new(assert_cmd::cargo::cargo_bin("max"));
     let sync = sync
@@ -425,14 +425,28 @@ fn a_worker_killed_mid_task_loses_its_tasks_to_the_others_and_nothing_is_lost_or
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Once the doomed worker holds tasks, kill it where it stands.
+    // Once the doomed worker holds tasks, kill it where it stands. It is frozen first and its claims
+    // counted while frozen, so a task it finishes between the count and the kill can't empty its hands.
     let database = url.rsplit('/').next().unwrap().to_string();
     let held =
         format!("SELECT COUNT(*) FROM acme._max_tasks WHERE state = 'running' AND owner LIKE '%:{}:%'", doomed.id());
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let exists = "SELECT to_regclass('acme._max_tasks') IS NOT NULL";
-    while PgCluster::shared().psql(&database, exists) != "t" || PgCluster::shared().psql(&database, &held) == "0" {
+    let signal = |name: &str| {
+        let sent = std::process::Command::new("kill").args([name, &doomed.id().to_string()]).status().unwrap();
+        assert!(sent.success(), "kill {name}");
+    };
+    loop {
         assert!(std::time::Instant::now() < deadline, "the worker never claimed a task");
+        if PgCluster::shared().psql(&database, exists) == "t" && PgCluster::shared().psql(&database, &held) != "0" {
+            signal("-STOP");
+            // A commit already sent reaches the server before the count.
+            std::thread::sleep(Duration::from_millis(300));
+            if PgCluster::shared().psql(&database, &held) != "0" {
+                break;
+            }
+            signal("-CONT");
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
     let pid = format!(":{}:", doomed.id());
