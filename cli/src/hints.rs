@@ -83,6 +83,10 @@ pub fn hint(error: &HostError) -> Option<String> {
              with `max limits <connector/name> --set database-mib=<value>` (or free disk space) and sync again"
                 .into()
         }
+        HostError::DatabaseUnreachable { .. } => "check that the server runs and the URL's host, port, user, \
+             password and database; for TLS add `?sslmode=require` (or verify-ca/verify-full with \
+             `sslrootcert=FILE` or `sslrootcert=system`), and `sslcert=FILE&sslkey=FILE` for a client certificate"
+            .into(),
         HostError::CorruptDatabase { path, .. } => format!(
             "the file is left as it is, and other installations are not affected: move it aside \
              (`mv {path} {path}.corrupt`) and sync again to load everything afresh"

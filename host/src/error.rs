@@ -354,6 +354,14 @@ pub enum Error {
         /// SQLite's message.
         message: String,
     },
+    /// A PostgreSQL server couldn't be reached, or refused the connection (TLS, password, rules).
+    #[error("can't connect to {url}: {reason}")]
+    DatabaseUnreachable {
+        /// The database's URL, its password hidden.
+        url: String,
+        /// What the network, TLS or the server said.
+        reason: String,
+    },
     /// An installation's database can't be read as one: damaged, truncated, or not Max's.
     #[error("the database {path} is corrupt: {reason}")]
     CorruptDatabase {
@@ -695,6 +703,7 @@ impl Error {
             Error::InvalidName { .. } => "invalid_name",
             Error::InvalidPlan { .. } => "invalid_plan",
             Error::Storage { .. } => "storage",
+            Error::DatabaseUnreachable { .. } => "database_unreachable",
             Error::DatabaseFull { .. } => "database_full",
             Error::CorruptDatabase { .. } => "corrupt_database",
             Error::NotSynced { .. } => "not_synced",

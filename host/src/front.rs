@@ -263,6 +263,7 @@ impl Host {
             StorageSetting::Postgres { url } => {
                 let schema = crate::storage::pg_schema_name(&installation.file.connector, &installation.file.name);
                 let mut storage = PgStorage::open(&url, &schema)?;
+                storage.limit_size(live.limits.database_bytes);
                 if !storage.hold_sync_right()? {
                     return Err(Error::SyncBusyElsewhere { label: installation.label() });
                 }

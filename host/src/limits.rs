@@ -262,7 +262,7 @@ pub const SETTINGS: &[Setting] = &[
     },
     Setting {
         key: "database-mib",
-        about: "size the installation's data.db may grow to (a sync that would pass it stops, resumable)",
+        about: "size the installation's data may grow to, its data.db or PostgreSQL schema (a sync that would pass it stops, resumable)",
         min: 1,
         max: 1 << 20,
         get: |l| l.database_bytes / MIB,

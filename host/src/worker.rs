@@ -218,6 +218,7 @@ impl Host {
         let connector = self.connector_of(installation)?;
         let workers = request.workers.max(1);
         let (live, made_for) = self.live(installation, &connector, workers)?;
+        storage.limit_size(live.limits.database_bytes);
         live.http.share_budgets(Arc::new(crate::storage::PgBudgets::new(url, &schema)));
         let options = SyncOptions {
             workers,

@@ -26,6 +26,7 @@ mod onboarding;
 mod packed;
 mod pipeline;
 mod postgres;
+mod postgres_tls;
 mod resume;
 mod rogue;
 mod sandbox;

@@ -13,6 +13,23 @@ fn json(project: &TestProject, args: &[&str]) -> Value {
     serde_json::from_slice(&output.get_output().stdout).unwrap()
 }
 
+/// The bytes the schema `schema` of `database` takes (tables with their indexes and TOAST), and
+/// its relations over a page, largest first, for messages.
+fn schema_size(database: &str, schema: &str) -> (u64, String) {
+    let cluster = PgCluster::shared();
+    let relations =
+        format!("FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '{schema}'");
+    let total = cluster.psql(
+        database,
+        &format!("SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) {relations} AND c.relkind = 'r'"),
+    );
+    let parts = cluster.psql(
+        database,
+        &format!("SELECT c.relname, pg_relation_size(c.oid) AS size {relations} AND pg_relation_size(c.oid) > 8192 ORDER BY size DESC"),
+    );
+    (total.parse().unwrap(), parts.replace('\n', ", "))
+}
+
 /// A project storing its data in a new database of the cluster, and the database's URL.
 fn postgres_project() -> (TestProject, String) {
     let url = PgCluster::shared().database();
@@ -513,6 +530,34 @@ fn a_late_commit_by_a_worker_whose_lease_expired_is_refused_by_its_fencing_token
 }
 
 #[test]
+fn rows_that_grow_a_schema_past_its_limit_are_rolled_back_and_their_space_given_back() {
+    use max_host::data::FieldValue;
+    use max_host::storage::{DataStore, PgStorage, Storage, TaskStore};
+    use max_host::task::{Claim, NewTask, TaskOutcome, TaskSpec};
+    let url = PgCluster::shared().database();
+    let database = url.rsplit('/').next().unwrap().to_string();
+    let info = crate::storage::people_schema(serde_json::json!([]));
+    let mut storage = PgStorage::open(&url, "people").unwrap();
+    storage.apply_schema(&info, false).unwrap();
+    // Small rows take several times their values' bytes (headers, bookkeeping, the id's index): the
+    // estimate (8,000 × 53 bytes) lets them through, the schema's size after writing them does not.
+    let (empty, _) = schema_size(&database, "people");
+    storage.limit_size(empty + (600 << 10));
+    let names: Vec<String> = (0..8000).map(|n| format!("p{n:05}")).collect();
+    let rows = names.iter().map(|id| (id.as_str(), vec![FieldValue::Text("x".into())])).collect();
+    let outcome =
+        TaskOutcome { batches: vec![crate::storage::batch("Person", &["name"], rows)], ..TaskOutcome::default() };
+    let spec = TaskSpec::Load { loader: "test".into(), entity: "Person".into(), ids: vec![] };
+    let sync = storage.begin_sync(true, &[NewTask { group: 0, parent: None, spec }]).unwrap();
+    let Claim::Task(task) = storage.claim_task(sync).unwrap() else { panic!("a task to claim") };
+    let full = storage.complete_task(sync, &task, outcome).unwrap_err();
+    assert!(matches!(full, max_host::Error::DatabaseFull { .. }), "{full:?}");
+    assert_eq!(PgCluster::shared().psql(&database, "SELECT COUNT(*) FROM people.\"Person\""), "0");
+    let (after, parts) = schema_size(&database, "people");
+    assert!(after <= empty + (600 << 10), "vacuumed and reindexed within the limit: {after} from {empty}: {parts}");
+}
+
+#[test]
 fn ten_workers_on_one_installation_keep_within_the_apis_rate_budget() {
     use max_fake_saas::linear::{DEFAULT_API_KEY, Linear, LinearConfig, RateLimits};
     // Ten requests a second: the sync needs several times that, so the workers share each second's.
@@ -546,4 +591,32 @@ fn ten_workers_on_one_installation_keep_within_the_apis_rate_budget() {
         .find(|e| e["entity"] == "Issue")
         .map(|e| e["rows"].as_u64().unwrap());
     assert_eq!(issues, Some(fake.counts()["Issue"] as u64));
+}
+
+#[test]
+fn an_installations_size_limit_holds_in_postgresql_and_the_others_keep_syncing() {
+    use crate::sandbox::connect_hostile;
+    let (project, url) = postgres_project();
+    let database = url.rsplit('/').next().unwrap();
+    project.max().args(["connector", "install", "--yes"]).arg(max_tests::guest("hostile")).assert().success();
+    // A connector that returns 8 MiB of rows at once, into a schema allowed 2 MiB.
+    connect_hostile(&project, "bulky", max_tests::listening_url(), "t", "bulk:8", &["--limit", "database-mib=2"])
+        .success();
+    connect_hostile(&project, "calm", max_tests::listening_url(), "t", "p1", &[]).success();
+    let full = project.max().args(["sync", "hostile/bulky"]).assert().failure().get_output().stderr.clone();
+    let full = String::from_utf8_lossy(&full);
+    assert!(full.contains("is full") && full.contains("--set database-mib="), "{full}");
+    let (size, parts) = schema_size(database, "hostile/bulky");
+    assert!(size <= 2 << 20, "the schema stayed within its limit: {size}: {parts}");
+    let status = json(&project, &["status", "hostile/bulky"]);
+    assert_eq!(status[0]["syncs"][0]["status"], "interrupted", "{status}");
+    // The other installation in the same database is not held back.
+    project.max().args(["sync", "hostile/calm"]).assert().success();
+    // Raised, the limit lets the stopped sync resume and complete, every row stored once.
+    project.max().args(["limits", "hostile/bulky", "--set", "database-mib=64"]).assert().success();
+    let resumed = project.max().args(["sync", "hostile/bulky"]).assert().success();
+    assert!(String::from_utf8_lossy(&resumed.get_output().stdout).contains("resumed, completed"));
+    let rows = PgCluster::shared().psql(database, "SELECT COUNT(*) FROM \"hostile/bulky\".\"Probe\"");
+    assert_eq!(rows, (8 * 1024 + 1).to_string(), "every row arrived once");
+    assert!(schema_size(database, "hostile/bulky").0 > 2 << 20);
 }

@@ -11,7 +11,7 @@ use max_host::manifest::Permissions;
 use max_host::runtime::{InstanceSetup, Limits, LoadedConnector, Runtime, RuntimeConfig};
 
 mod postgres;
-pub use postgres::PgCluster;
+pub use postgres::{PgCluster, ServerTls};
 
 /// The cargo target directory holding the components `cargo xtask build` made.
 pub fn artifacts_dir() -> PathBuf {

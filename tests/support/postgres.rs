@@ -10,6 +10,18 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// A cluster that speaks TLS: what it is given.
+pub struct ServerTls {
+    /// Its certificate (PEM), with the chain up to the root when there is one.
+    pub cert: String,
+    /// Its private key (PEM).
+    pub key: String,
+    /// The roots the client certificates it checks must chain to (PEM).
+    pub client_roots: String,
+    /// Its `pg_hba.conf`: who may connect how (the tests' own `psql` uses the socket: keep `local` open).
+    pub hba: String,
+}
+
 /// The cluster of this test binary.
 pub struct PgCluster {
     /// The port it listens on (127.0.0.1).
@@ -26,7 +38,12 @@ static DATABASES: AtomicU32 = AtomicU32::new(0);
 impl PgCluster {
     /// The cluster, started on first use.
     pub fn shared() -> &'static PgCluster {
-        CLUSTER.get_or_init(PgCluster::start)
+        CLUSTER.get_or_init(|| PgCluster::start(None))
+    }
+
+    /// A cluster of its own (stopped when the test binary exits) with TLS on as `tls` says.
+    pub fn with_tls(tls: &ServerTls) -> PgCluster {
+        PgCluster::start(Some(tls))
     }
 
     /// A new empty database, by its URL (`postgres://max@127.0.0.1:PORT/NAME`).
@@ -56,7 +73,9 @@ impl PgCluster {
     fn run_psql(&self, database: &str, input: &[&str], what: &str) -> String {
         let psql = Some(bin().join("psql")).filter(|p| p.is_file()).unwrap_or_else(|| PathBuf::from("psql"));
         let output = Command::new(psql)
-            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "max", "-p"])
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U", "max", "-h"])
+            .arg(&self.dir)
+            .arg("-p")
             .arg(self.port.to_string())
             .args(["-d", database])
             .args(input)
@@ -66,7 +85,7 @@ impl PgCluster {
         String::from_utf8_lossy(&output.stdout).trim_end().to_string()
     }
 
-    fn start() -> PgCluster {
+    fn start(tls: Option<&ServerTls>) -> PgCluster {
         let dir = tempfile::Builder::new().prefix("max-pg-").tempdir().expect("a folder for the cluster").keep();
         let root = running_as_root();
         if root {
@@ -93,11 +112,30 @@ impl PgCluster {
         initdb.arg("-D").arg(&data).args(["-U", "max", "--auth=trust", "-E", "UTF8", "--no-sync", "--locale=C"]);
         run(initdb, "initdb");
         let port = free_port();
-        let options = format!(
+        let mut options = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
              -c full_page_writes=off -c max_connections=300",
             dir.display()
         );
+        if let Some(tls) = tls {
+            let files = [
+                ("server.crt", &tls.cert),
+                ("server.key", &tls.key),
+                ("client_roots.crt", &tls.client_roots),
+                ("pg_hba.conf", &tls.hba),
+            ];
+            for (name, text) in files {
+                let path = data.join(name);
+                std::fs::write(&path, text).expect("the cluster's TLS files");
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("private files");
+                if root {
+                    let uid = user_id("postgres").expect("a postgres user");
+                    std::os::unix::fs::chown(&path, Some(uid), None).expect("files given to postgres");
+                }
+            }
+            options.push_str(" -c ssl=on -c ssl_ca_file=client_roots.crt");
+        }
         let mut start = as_server("pg_ctl");
         start.arg("-D").arg(&data).arg("-o").arg(&options).arg("-l").arg(dir.join("log")).args(["-w", "start"]);
         run(start, "pg_ctl start");

@@ -12,8 +12,13 @@ use crate::output::Printer;
 #[derive(Debug, Args)]
 #[command(
     after_help = "Data is stored in a SQLite file per installation, or in one PostgreSQL database (a schema per \
-installation) that workers on other machines can share.\n\nExamples:\n  max init\n  max -C ~/work-data init\n  \
-max init --storage postgres://max@db.internal:5432/max"
+installation) that workers on other machines can share.\n\nPostgreSQL URLs take libpq's TLS settings: \
+`sslmode` (disable, prefer — the default —, require, verify-ca, verify-full), `sslrootcert` (a PEM file, or `system` \
+for the roots browsers trust; verify-ca and verify-full otherwise use ~/.postgresql/root.crt when it exists, else \
+those roots) and `sslcert` with `sslkey` for a client certificate. As with psql, prefer and require encrypt without \
+checking the server's certificate unless `sslrootcert` is given.\n\nExamples:\n  max init\n  max -C ~/work-data init\n  \
+max init --storage postgres://max@db.internal:5432/max\n  \
+max init --storage 'postgres://max:PASSWORD@db.example.com/max?sslmode=verify-full&sslrootcert=system'"
 )]
 pub struct InitCommand {
     /// The folder to create the project in (default: `-C DIR`, or the current directory).

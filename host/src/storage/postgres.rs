@@ -8,8 +8,10 @@ mod budget;
 pub(crate) mod published;
 mod connection;
 mod fulltext;
+mod quota;
 mod read;
 mod schema;
+mod tls;
 mod search;
 pub(crate) mod sql;
 mod tasks;
@@ -49,6 +51,8 @@ pub struct PgStorage {
     lease: f64,
     /// Whether this connection holds the right to run the installation's syncs.
     sync_right: bool,
+    /// The bytes the schema may grow to (the installation's `database-mib`), if limited.
+    max_bytes: Option<u64>,
 }
 
 /// How long a claim holds unless renewed, by default.
@@ -92,12 +96,19 @@ impl PgStorage {
 
     fn new(client: deadpool_postgres::Object, url: &str, schema: &str, place: String, info: Option<ConnectorInfo>) -> Self {
         let (lease, url) = (DEFAULT_LEASE.as_secs_f64(), url.to_string());
-        PgStorage { client, schema: schema.to_string(), place, info, owner: owner(), url, lease, sync_right: false }
+        PgStorage { client, schema: schema.to_string(), place, info, owner: owner(), url, lease, sync_right: false, max_bytes: None }
     }
 
     /// Claims from now on hold for `lease` unless renewed (a worker renews them while it runs a task).
     pub fn set_lease(&mut self, lease: std::time::Duration) {
         self.lease = lease.as_secs_f64().max(1.0);
+    }
+
+    /// Completing a task that grows the schema past `max_bytes` fails from now on (with
+    /// [`Error::DatabaseFull`], nothing of it stored). A schema already larger keeps its size but
+    /// grows no more. Checked per task: workers storing at once may pass it by a task's rows each.
+    pub fn limit_size(&mut self, max_bytes: u64) {
+        self.max_bytes = Some(max_bytes);
     }
 
     /// Who this process is in its claims.
@@ -395,13 +406,27 @@ impl DataStore for PgStorage {
 impl Storage for PgStorage {
     fn complete_task(&mut self, sync: SyncId, task: &Task, outcome: TaskOutcome) -> Result<BTreeMap<String, u64>> {
         let info = self.info.as_ref().ok_or_else(|| Error::Runtime("the storage has no schema yet".into()))?;
-        let (tx, place) = (self.client(), &self.place);
-        self.in_transaction(async {
+        let (tx, place, schema) = (self.client(), &self.place, &self.schema);
+        let completed = self.in_transaction(async {
+            let before = match self.max_bytes {
+                Some(max_bytes) => quota::room_for(tx, schema, max_bytes, &outcome, place).await?,
+                None => 0,
+            };
             let stored = write::complete_task(tx, info, sync, task, &outcome, &self.owner, place).await?;
+            if let Some(max_bytes) = self.max_bytes {
+                quota::check_growth(tx, schema, max_bytes, before, place).await?;
+            }
             if !outcome.spawn.is_empty() {
                 tasks::wake_workers(tx, &self.schema, place).await?;
             }
             Ok(stored)
-        })
+        });
+        if let Err(Error::DatabaseFull { .. }) = &completed {
+            // Rows rolled back still take their space until it is given back.
+            if let Err(error) = wait(quota::give_back_space(tx, schema, place)) {
+                tracing::debug!(%error, "vacuuming after a full schema failed");
+            }
+        }
+        completed
     }
 }

@@ -11,8 +11,8 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::NoTls;
 
+use super::tls::{Target, target};
 use crate::{Error, Result};
 
 /// Connections a pool holds at most.
@@ -66,14 +66,25 @@ pub(crate) fn shown(url: &str) -> String {
 
 /// What is wrong with `url` as a PostgreSQL URL, if anything.
 pub(crate) fn url_problem(url: &str) -> Option<String> {
-    let config: tokio_postgres::Config = match url.parse() {
-        Ok(config) => config,
-        Err(error) => return Some(error.to_string()),
-    };
-    match config.get_dbname() {
-        None => Some("it names no database (postgres://user@host:port/DATABASE)".to_string()),
-        Some(_) => None,
+    match target(url) {
+        Err(problem) => Some(problem),
+        Ok(Target { config, .. }) if config.get_dbname().is_none() => {
+            Some("it names no database (postgres://user@host:port/DATABASE)".to_string())
+        }
+        Ok(_) => None,
     }
+}
+
+/// `url` made ready to connect to as Max (named so in the server's views, with a time limit unless
+/// the URL sets one), or an error about it.
+fn target_of(url: &str) -> Result<Target> {
+    let mut target = target(url)
+        .map_err(|problem| Error::Storage { path: shown(url), message: format!("not a PostgreSQL URL: {problem}") })?;
+    if target.config.get_connect_timeout().is_none() {
+        target.config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    target.config.application_name("max");
+    Ok(target)
 }
 
 /// Checks that the database at `url` answers.
@@ -90,15 +101,8 @@ fn pool(url: &str) -> Result<Pool> {
     if let Some(pool) = pools.get(url) {
         return Ok(pool.clone());
     }
-    let mut config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| Error::Storage {
-        path: shown(url),
-        message: format!("not a PostgreSQL URL: {e}"),
-    })?;
-    if config.get_connect_timeout().is_none() {
-        config.connect_timeout(CONNECT_TIMEOUT);
-    }
-    config.application_name("max");
-    let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    let Target { config, tls } = target_of(url)?;
+    let manager = Manager::from_config(config, tls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     let pool = Pool::builder(manager)
         .max_size(POOL_SIZE)
         .runtime(deadpool_postgres::Runtime::Tokio1)
@@ -119,10 +123,8 @@ pub(super) const MAX_SCHEMA_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext(
 /// A connection to `url`'s database, from its pool.
 pub(crate) fn connect(url: &str) -> Result<deadpool_postgres::Object> {
     let pool = pool(url)?;
-    on_runtime(async move { pool.get().await }).map_err(|error| Error::Storage {
-        path: shown(url),
-        message: format!("can't connect: {}", innermost(&error)),
-    })
+    on_runtime(async move { pool.get().await })
+        .map_err(|error| Error::DatabaseUnreachable { url: shown(url), reason: innermost(&error) })
 }
 
 /// A connection listening for `NOTIFY max_tasks` (new tasks to run): the schemas named, as they
@@ -151,9 +153,9 @@ impl Listener {
 /// Starts listening on `url`'s database.
 pub(crate) fn listen(url: &str) -> Result<Listener> {
     use futures_util::StreamExt;
-    let owned = url.to_string();
+    let Target { config, tls } = target_of(url)?;
     let connected = on_runtime(async move {
-        let (client, mut connection) = tokio_postgres::connect(&owned, NoTls).await?;
+        let (client, mut connection) = config.connect(tls).await?;
         let (sender, notified) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(async move {
             let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
@@ -168,7 +170,7 @@ pub(crate) fn listen(url: &str) -> Result<Listener> {
         client.batch_execute("LISTEN max_tasks").await?;
         Ok::<_, tokio_postgres::Error>(Listener { notified, _client: client })
     });
-    connected.map_err(|e| Error::Storage { path: shown(url), message: format!("can't listen: {}", plain(&e.to_string())) })
+    connected.map_err(|e| Error::DatabaseUnreachable { url: shown(url), reason: innermost(&e) })
 }
 
 /// A client error as a host error about `place` (the database and schema), with the server's own
