@@ -1,17 +1,40 @@
 //! `--match` on PostgreSQL, with its own text search: each searchable field's words
-//! (`to_tsvector('english', field)`, English stems as SQLite's porter tokenizer has them, a GIN
-//! index per field), a term matching when it matches in any searchable field (or in the one it
+//! (`to_tsvector`, English stems as SQLite's porter tokenizer has them and, as there, every word
+//! kept: `the` and `of` too; a GIN index per field), a term matching when it matches in any searchable field (or in the one it
 //! names), the relevance the sum over fields of their weight × `ts_rank`, and the snippet
 //! `ts_headline`'s. What users type never reaches a query parser as syntax: words and phrases go
 //! through `phraseto_tsquery`, prefixes as one quoted lexeme.
 
+use tokio_postgres::GenericClient;
+
+use super::connection::{MAX_SCHEMA_LOCK, failed};
+use crate::Result;
 use crate::manifest::SearchableField;
 use crate::query::TextMatch;
 use crate::query::text::Term;
 use crate::storage::schema::quote;
 
-/// The text search configuration.
-const CONFIG: &str = "'english'::regconfig";
+/// The text search configuration: PostgreSQL's `english` with a stemmer that drops no stop words.
+const CONFIG: &str = "'\"_max\".english_every_word'::regconfig";
+
+/// Creates [`CONFIG`] in the database unless it is there (once per database, under the lock of
+/// the `"_max"` schema, in the caller's transaction).
+pub(super) async fn create_config(tx: &impl GenericClient, place: &str) -> Result<()> {
+    let sql = format!(
+        "{MAX_SCHEMA_LOCK}; CREATE SCHEMA IF NOT EXISTS \"_max\";
+         DO $$ BEGIN
+           IF NOT EXISTS (SELECT 1 FROM pg_ts_config
+                          WHERE cfgname = 'english_every_word' AND cfgnamespace = '\"_max\"'::regnamespace) THEN
+             CREATE TEXT SEARCH DICTIONARY \"_max\".english_every_stem (TEMPLATE = snowball, LANGUAGE = english);
+             CREATE TEXT SEARCH CONFIGURATION \"_max\".english_every_word (COPY = pg_catalog.english);
+             ALTER TEXT SEARCH CONFIGURATION \"_max\".english_every_word
+               ALTER MAPPING FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part
+               WITH \"_max\".english_every_stem;
+           END IF;
+         END $$"
+    );
+    tx.batch_execute(&sql).await.map_err(failed(place))
+}
 
 /// What the snippet puts around a matched word before the caller's markers replace them.
 pub(super) const MARKS: (char, char) = ('\u{1}', '\u{2}');

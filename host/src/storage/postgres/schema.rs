@@ -216,6 +216,9 @@ pub(super) async fn apply(
             report.retired.push(format!("{}.{field}", entity.name));
         }
     }
+    if !info.schema.searchable.is_empty() {
+        super::fulltext::create_config(tx, place).await?;
+    }
     if !super::bulk_active(tx, place).await? {
         create_indexes(tx, info, place).await?;
     }
@@ -250,8 +253,11 @@ pub(super) async fn create_indexes(client: &impl GenericClient, info: &Connector
         client.batch_execute(&sql).await.map_err(failed(place))?;
     }
     for field in &info.schema.searchable {
-        let name = quote(&index_name(&format!("idx:{}.{}.words", field.entity, field.field)));
+        let name = quote(&index_name(&format!("idx:{}.{}.every_word", field.entity, field.field)));
         client.batch_execute(&super::fulltext::index(field, &name)).await.map_err(failed(place))?;
+        // The index of the words `english` kept, made by earlier versions.
+        let earlier = quote(&index_name(&format!("idx:{}.{}.words", field.entity, field.field)));
+        client.batch_execute(&format!("DROP INDEX IF EXISTS {earlier}")).await.map_err(failed(place))?;
     }
     Ok(())
 }
