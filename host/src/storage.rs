@@ -32,7 +32,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) use postgres::{check as check_pg, listen as listen_pg, shown as shown_url, url_problem as pg_url_problem};
+pub(crate) use postgres::{
+    check as check_pg, listen as listen_pg, shown as shown_url, url_problem as pg_url_problem, with_absolute_files,
+};
 pub use postgres::workers::WorkerSeen;
 pub use postgres::{Listener, PgBudgets};
 pub(crate) use postgres::{owner as process_owner, published as pg_published, workers as pg_workers};

@@ -93,11 +93,20 @@ fn postgres_urls_with_sslmode_reach_a_server_that_speaks_only_tls_and_check_whom
     let (worked, said) = init(&url("certified", "localhost", &format!("{verified}&sslcert={client_cert}")));
     assert!(!worked && said.contains("sslcert and sslkey go together"), "{said}");
 
-    // A verified URL carries a whole sync, its search, and a worker (which listens for work).
+    // A verified URL carries a whole sync, its search, and a worker (which listens for work), all
+    // run from the project's folder though the root's file was named from the one it is in.
     let fake = Acme::new(AcmeConfig::default());
     let server = fake.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
     let project = TestProject::new();
-    project.max().args(["init", "--storage", &url("max", "localhost", &verified)]).assert().success();
+    let relative = url("max", "localhost", "?sslmode=verify-full&sslrootcert=root.pem");
+    project
+        .max()
+        .current_dir(files.path())
+        .arg("-C")
+        .arg(project.path())
+        .args(["init", "--storage", &relative])
+        .assert()
+        .success();
     project.max().args(["connector", "install", "--yes"]).arg(max_tests::connector("acme")).assert().success();
     max_tests::connect_acme_to(&project, &server, "default", &[]);
     project.max().args(["sync", "acme"]).assert().success();

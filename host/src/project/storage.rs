@@ -24,7 +24,8 @@ pub enum StorageSetting {
 }
 
 impl StorageSetting {
-    /// The setting a `--storage` argument names: `sqlite`, or a `postgres://` (or `postgresql://`) URL.
+    /// The setting a `--storage` argument names: `sqlite`, or a `postgres://` (or `postgresql://`) URL
+    /// (the certificate files it names made absolute from the current folder).
     pub fn parse(text: &str) -> Result<StorageSetting> {
         let text = text.trim();
         if text.eq_ignore_ascii_case("sqlite") {
@@ -34,7 +35,7 @@ impl StorageSetting {
             if let Some(reason) = crate::storage::pg_url_problem(text) {
                 return Err(Error::InvalidStorage { given: crate::storage::shown_url(text), reason });
             }
-            return Ok(StorageSetting::Postgres { url: text.to_string() });
+            return Ok(StorageSetting::Postgres { url: crate::storage::with_absolute_files(text) });
         }
         Err(Error::InvalidStorage {
             given: crate::storage::shown_url(text),

@@ -25,6 +25,7 @@ use tokio_postgres::GenericClient;
 pub use budget::PgBudgets;
 pub use connection::Listener;
 pub(crate) use connection::{check, listen, shown, url_problem};
+pub(crate) use tls::with_absolute_files;
 use connection::{failed, wait};
 
 use super::{DataStore, SchemaReport, Storage, TaskStore};

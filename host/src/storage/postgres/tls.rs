@@ -48,6 +48,32 @@ enum Check {
     ChainAndName,
 }
 
+/// `url` with the files its TLS settings name made absolute (from the current folder, as libpq
+/// reads them), so that it means the same from wherever it is used later: a project's other
+/// folders, its daemon, workers. The URL as it was when it isn't one.
+pub(crate) fn with_absolute_files(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else { return url.to_string() };
+    let mut changed = false;
+    let pairs: Vec<(String, String)> = parsed
+        .query_pairs()
+        .map(|(key, value)| {
+            let file = matches!(&*key, "sslrootcert" | "sslcert" | "sslkey") && value != "system";
+            match std::path::absolute(&*value) {
+                Ok(absolute) if file && Path::new(&*value).is_relative() => {
+                    changed = true;
+                    (key.into_owned(), absolute.display().to_string())
+                }
+                _ => (key.into_owned(), value.into_owned()),
+            }
+        })
+        .collect();
+    if !changed {
+        return url.to_string();
+    }
+    parsed.query_pairs_mut().clear().extend_pairs(&pairs);
+    parsed.to_string()
+}
+
 /// Reads `url` (a `postgres://` URL) into what connecting to it takes; the message says what is
 /// wrong with it otherwise.
 pub(crate) fn target(url: &str) -> Result<Target, String> {
@@ -235,6 +261,22 @@ mod tests {
             assert_eq!(target.config.get_ssl_mode(), expected, "{mode}");
         }
         assert_eq!(target("postgres://h/d").unwrap().config.get_ssl_mode(), SslMode::Prefer);
+    }
+
+    #[test]
+    fn files_named_relative_to_here_are_made_absolute_and_the_rest_kept() {
+        let here = std::env::current_dir().unwrap();
+        let url = "postgres://u:p@h:5/d?sslmode=verify-full&sslrootcert=certs/root.pem&sslcert=/abs/c.pem&sslkey=k.pem&application_name=a";
+        let made = url::Url::parse(&with_absolute_files(url)).unwrap();
+        let pairs: std::collections::HashMap<_, _> = made.query_pairs().into_owned().collect();
+        assert_eq!(pairs["sslrootcert"], here.join("certs/root.pem").display().to_string());
+        assert_eq!(pairs["sslcert"], "/abs/c.pem");
+        assert_eq!(pairs["sslkey"], here.join("k.pem").display().to_string());
+        assert_eq!((pairs["sslmode"].as_str(), pairs["application_name"].as_str()), ("verify-full", "a"));
+        assert_eq!((made.username(), made.password(), made.path()), ("u", Some("p"), "/d"));
+        for unchanged in ["postgres://h/d?sslrootcert=system", "postgres://h/d", "postgres://h/d?sslrootcert=/r.pem"] {
+            assert_eq!(with_absolute_files(unchanged), unchanged);
+        }
     }
 
     #[test]
