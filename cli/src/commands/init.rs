@@ -14,7 +14,7 @@ use crate::output::Printer;
     after_help = "Data is stored in a SQLite file per installation, or in one PostgreSQL database (a schema per \
 installation) that workers on other machines can share.\n\nPostgreSQL URLs take libpq's TLS settings: \
 `sslmode` (disable, prefer — the default —, require, verify-ca, verify-full), `sslrootcert` (a PEM file, or `system` \
-for the roots browsers trust; verify-ca and verify-full otherwise use ~/.postgresql/root.crt when it exists, else \
+for the roots browsers trust, with verify-full; verify-ca and verify-full otherwise use ~/.postgresql/root.crt when it exists, else \
 those roots) and `sslcert` with `sslkey` for a client certificate. As with psql, prefer and require encrypt without \
 checking the server's certificate unless `sslrootcert` is given.\n\nExamples:\n  max init\n  max -C ~/work-data init\n  \
 max init --storage postgres://max@db.internal:5432/max\n  \

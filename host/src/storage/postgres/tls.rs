@@ -10,8 +10,9 @@
 //!
 //! As with libpq, `prefer` and `require` encrypt without checking who answers, unless `sslrootcert`
 //! names roots to check against (then `require` checks as `verify-ca` does). `sslrootcert` is a PEM
-//! file, or `system` for the roots browsers trust (Mozilla's list, built in); without it the verifying
-//! modes use `~/.postgresql/root.crt` when it exists, else those roots. `sslcert` and `sslkey` name a
+//! file, or `system` for the roots browsers trust (Mozilla's list, built in; `verify-full` then, the
+//! only mode that means something with roots anyone can get a certificate under); without it the
+//! verifying modes use `~/.postgresql/root.crt` when it exists, else those roots. `sslcert` and `sslkey` name a
 //! client certificate and its key (PEM) for servers that authenticate clients by certificate.
 
 use std::path::{Path, PathBuf};
@@ -98,7 +99,13 @@ pub(crate) fn target(url: &str) -> Result<Target, String> {
     })?;
     let setting = |key: &str| tls.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     let root_file = setting("sslrootcert");
-    let (mode, check) = match setting("sslmode").unwrap_or("prefer") {
+    // As libpq 16 does: the roots anyone can get a certificate under only mean something with the name.
+    let public_roots = root_file == Some("system");
+    let default_mode = if public_roots { "verify-full" } else { "prefer" };
+    let (mode, check) = match setting("sslmode").unwrap_or(default_mode) {
+        weaker if public_roots && weaker != "verify-full" => {
+            return Err(format!("sslrootcert=system needs sslmode=verify-full, not {weaker}"));
+        }
         "disable" => (SslMode::Disable, Check::Nothing),
         "allow" | "prefer" => (SslMode::Prefer, if root_file.is_some() { Check::Chain } else { Check::Nothing }),
         "require" => (SslMode::Require, if root_file.is_some() { Check::Chain } else { Check::Nothing }),
@@ -143,9 +150,7 @@ fn client_config(
     match (cert_file, key_file) {
         (None, None) => Ok(builder.with_no_client_auth()),
         (Some(cert), Some(key)) => {
-            let certs = CertificateDer::pem_file_iter(cert)
-                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| format!("sslcert {cert}: {e}"))?;
+            let certs = read_certs("sslcert", Path::new(cert))?;
             let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("sslkey {key}: {e}"))?;
             builder.with_client_auth_cert(certs, key).map_err(|e| format!("sslcert and sslkey: {e}"))
         }
@@ -166,7 +171,7 @@ fn roots(file: Option<&str>) -> Result<RootCertStore, String> {
         return Ok(RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() });
     };
     let mut roots = RootCertStore::empty();
-    for cert in read_certs(&file)? {
+    for cert in read_certs("sslrootcert", &file)? {
         roots.add(cert).map_err(|e| format!("sslrootcert {}: {e}", file.display()))?;
     }
     if roots.is_empty() {
@@ -175,10 +180,11 @@ fn roots(file: Option<&str>) -> Result<RootCertStore, String> {
     Ok(roots)
 }
 
-fn read_certs(file: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+/// The certificates in the PEM file `file`, named by the URL's `setting`.
+fn read_certs(setting: &str, file: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     CertificateDer::pem_file_iter(file)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("sslrootcert {}: {e}", file.display()))
+        .map_err(|e| format!("{setting} {}: {e}", file.display()))
 }
 
 /// Checks a server's certificate as the `sslmode` asks; the handshake's signatures are always
@@ -257,10 +263,11 @@ mod tests {
             ("require", SslMode::Require),
             ("verify-ca", SslMode::Require),
         ] {
-            let target = target(&format!("postgres://h/d?sslmode={mode}&sslrootcert=system")).unwrap();
+            let target = target(&format!("postgres://h/d?sslmode={mode}")).unwrap();
             assert_eq!(target.config.get_ssl_mode(), expected, "{mode}");
         }
         assert_eq!(target("postgres://h/d").unwrap().config.get_ssl_mode(), SslMode::Prefer);
+        assert_eq!(target("postgres://h/d?sslrootcert=system").unwrap().config.get_ssl_mode(), SslMode::Require);
     }
 
     #[test]
@@ -283,6 +290,7 @@ mod tests {
     fn bad_settings_say_what_is_wrong() {
         let error = |url: &str| target(url).err().unwrap();
         assert!(error("postgres://h/d?sslmode=verify").contains("isn't one of"));
+        assert!(error("postgres://h/d?sslmode=require&sslrootcert=system").contains("needs sslmode=verify-full"));
         assert!(error("postgres://h/d?sslmode=verify-full&sslrootcert=/nonexistent.pem").contains("/nonexistent.pem"));
         assert!(error("postgres://h/d?sslcert=/c.pem").contains("go together"));
         let bogus = error("postgres://h/d?bogus=1");
