@@ -621,3 +621,56 @@ fn an_installations_size_limit_holds_in_postgresql_and_the_others_keep_syncing()
     assert_eq!(rows, (8 * 1024 + 1).to_string(), "every row arrived once");
     assert!(schema_size(database, "hostile/bulky").0 > 2 << 20);
 }
+
+#[test]
+fn names_past_postgresqls_63_bytes_stay_apart_installations_and_discovered_properties_alike() {
+    use max_fake_saas::hubspot::{DEFAULT_TOKEN, HubSpot, HubSpotConfig, Mutation};
+    let (project, url) = postgres_project();
+    let database = url.rsplit('/').next().unwrap();
+    // Two installations whose schema names (`acme/…`) begin alike for more than 63 bytes, on two
+    // accounts of different sizes: each keeps its own rows.
+    project.max().args(["connector", "install", "--yes"]).arg(max_tests::connector("acme")).assert().success();
+    let smaller =
+        Size { workspaces: 1, users: 2, projects: 1, tasks_per_project: 5, files_per_project: 1, history: false };
+    let larger = Size { projects: 3, ..smaller };
+    let accounts = [acme_with_latency(smaller, Duration::ZERO), acme_with_latency(larger, Duration::ZERO)];
+    let names = [format!("{}-one", "x".repeat(60)), format!("{}-two", "x".repeat(60))];
+    for ((_, server), name) in accounts.iter().zip(&names) {
+        max_tests::connect_acme_to(&project, server, name, &[]);
+        project.max().args(["sync", &format!("acme/{name}")]).assert().success();
+    }
+    for ((fake, _), name) in accounts.iter().zip(&names) {
+        let entities = json(&project, &["status", &format!("acme/{name}")])[0]["entities"].clone();
+        let tasks = entities.as_array().unwrap().iter().find(|e| e["entity"] == "Task").unwrap()["rows"].clone();
+        assert_eq!(tasks.as_u64(), fake.counts().get("Task").map(|&n| n as u64), "acme/{name}");
+    }
+    let schemas = PgCluster::shared().psql(database, "SELECT COUNT(*) FROM pg_namespace WHERE nspname LIKE 'acme/%'");
+    assert_eq!(schemas, "2");
+
+    // Two custom properties of an account whose names begin alike for more than 63 bytes: two columns.
+    let fake = HubSpot::new(HubSpotConfig::default());
+    let server = fake.spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let long = |end: &str| format!("renewal_date_of_the_enterprise_contract_as_agreed_with_procurement_{end}");
+    let (first, second) = (long("start"), long("end"));
+    let contact = fake.with_data(|d| d.all(max_fake_saas::hubspot::ObjectType::Contacts)[0].id.to_string());
+    let mutations: Vec<Mutation> = serde_json::from_value(serde_json::json!([
+        { "op": "add_property", "type": "contacts", "name": first, "kind": "string" },
+        { "op": "add_property", "type": "contacts", "name": second, "kind": "string" },
+        { "op": "update", "type": "contacts", "id": contact, "properties": { first.clone(): "from", second.clone(): "to" } },
+    ]))
+    .unwrap();
+    fake.with_data(|d| mutations.iter().for_each(|m| drop(d.mutate(m).unwrap())));
+    project.max().args(["connector", "install", "--yes"]).arg(max_tests::connector("hubspot")).assert().success();
+    let mut connect = project.max();
+    connect.args(["connect", "hubspot", "--set", &format!("base_url={}", server.base_url())]);
+    for setting in ["auth=private_app", &format!("access_token={DEFAULT_TOKEN}"), "objects=", "properties=all"] {
+        connect.args(["--set", setting]);
+    }
+    connect.assert().success();
+    project.max().args(["sync", "hubspot"]).assert().success();
+    let filter = format!("id = \"{contact}\"");
+    let fields = format!("{first},{second}");
+    let found = json(&project, &["search", "hubspot", "Contact", "--filter", &filter, "--fields", &fields]);
+    assert_eq!(found["rows"][0][first.as_str()], "from", "{found}");
+    assert_eq!(found["rows"][0][second.as_str()], "to", "{found}");
+}

@@ -8,6 +8,7 @@ mod budget;
 pub(crate) mod published;
 mod connection;
 mod fulltext;
+mod names;
 mod quota;
 mod read;
 mod schema;
@@ -66,9 +67,10 @@ impl std::fmt::Debug for PgStorage {
 }
 
 /// The name of an installation's schema: its connector's for the `default` installation, else
-/// `connector/name`.
+/// `connector/name` (a long one fitted to PostgreSQL's 63 bytes, so that no two installations share one).
 pub fn schema_name(connector: &str, name: &str) -> String {
-    if name == crate::project::DEFAULT_NAME { connector.to_string() } else { format!("{connector}/{name}") }
+    let whole = if name == crate::project::DEFAULT_NAME { connector.to_string() } else { format!("{connector}/{name}") };
+    names::fit(&whole).into_owned()
 }
 
 /// This process, as the owner of the claims it makes and as a worker: host name, process id and a
@@ -88,6 +90,7 @@ pub fn owner() -> String {
 impl PgStorage {
     /// Opens (creating if needed) the schema `schema` of the database at `url` for syncing.
     pub fn open(url: &str, schema: &str) -> Result<Self> {
+        let schema = &*names::fit(schema);
         let place = format!("{} (schema {schema})", shown(url));
         let client = connection::connect(url)?;
         wait(schema::create(&**client, schema, &place))?;
@@ -119,6 +122,7 @@ impl PgStorage {
 
     /// Opens the schema `schema` for reading; none when it holds no synced data yet.
     pub fn open_existing(url: &str, schema: &str) -> Result<Option<Self>> {
+        let schema = &*names::fit(schema);
         let place = format!("{} (schema {schema})", shown(url));
         let client = connection::connect(url)?;
         if !wait(schema::exists(&**client, schema, &place))? {
@@ -133,6 +137,7 @@ impl PgStorage {
     /// Drops the schema `schema` of the database at `url` with everything in it (an installation
     /// disconnected); nothing to do when there is none.
     pub fn drop_schema(url: &str, schema: &str) -> Result<()> {
+        let schema = &*names::fit(schema);
         let place = format!("{} (schema {schema})", shown(url));
         let client = connection::connect(url)?;
         let quoted = crate::storage::schema::quote(schema);

@@ -260,8 +260,8 @@ pub(super) fn apply(conn: &mut Connection, info: &ConnectorInfo, rebuild: bool) 
 }
 
 /// The secondary indexes of `info`'s tables: one per reference column, one on the children of each
-/// link table; each as its name (`idx:…`, a prefix nothing else uses, unquoted), its table and its
-/// column (quoted).
+/// link table; each as its name (`idx:…`, a prefix nothing else uses), its table and its column,
+/// unquoted (each backend quotes them as it names them).
 pub(super) fn secondary_indexes(info: &ConnectorInfo) -> Vec<(String, String, String)> {
     let mut indexes = Vec::new();
     for entity in &info.schema.entities {
@@ -269,12 +269,12 @@ pub(super) fn secondary_indexes(info: &ConnectorInfo) -> Vec<(String, String, St
             match &field.field_type {
                 FieldType::Ref(_) => indexes.push((
                     format!("idx:{}.{}", entity.name, field.name),
-                    quote(&entity.name),
-                    quote(&field.name),
+                    entity.name.clone(),
+                    field.name.clone(),
                 )),
                 FieldType::Collection(_) => indexes.push((
                     format!("idx:{}.{}.child", entity.name, field.name),
-                    link_table(&entity.name, &field.name),
+                    format!("{}.{}", entity.name, field.name),
                     "child_id".to_string(),
                 )),
                 _ => {}
@@ -287,7 +287,7 @@ pub(super) fn secondary_indexes(info: &ConnectorInfo) -> Vec<(String, String, St
 /// Creates every secondary index of `info`'s tables that is missing.
 pub(super) fn create_indexes(conn: &Connection, info: &ConnectorInfo) -> Result<()> {
     for (name, table, column) in secondary_indexes(info) {
-        let sql = format!("CREATE INDEX IF NOT EXISTS {} ON {table} ({column})", quote(&name));
+        let sql = format!("CREATE INDEX IF NOT EXISTS {} ON {} ({})", quote(&name), quote(&table), quote(&column));
         conn.execute_batch(&sql).map_err(db_error(conn))?;
     }
     Ok(())

@@ -17,15 +17,28 @@ use crate::manifest::FieldType;
 use crate::query::{Cursor, Expr, FieldPath, Literal, Op, SCORE, SNIPPET, SearchQuery};
 
 /// The joins a search reads through: a LEFT JOIN for each reference prefix of its paths (any
-/// backend's SQL).
-#[derive(Default)]
+/// backend's SQL, with the backend's way of naming tables and columns).
 pub(super) struct Joins {
     /// The joins, in the order they were needed.
     pub(super) joins: Vec<String>,
     aliases: HashMap<String, String>,
+    /// A table's or column's name as the backend's SQL names it.
+    quote: fn(&str) -> String,
+}
+
+impl Default for Joins {
+    /// SQLite's joins.
+    fn default() -> Self {
+        Joins::naming_with(quote)
+    }
 }
 
 impl Joins {
+    /// Joins naming tables and columns with `quote`.
+    pub(super) fn naming_with(quote: fn(&str) -> String) -> Self {
+        Joins { joins: Vec::new(), aliases: HashMap::new(), quote }
+    }
+
     /// `alias."field"` of a path's value (the searched table is `t`), joining the referenced tables
     /// it passes through.
     pub(super) fn column(&mut self, path: &FieldPath) -> String {
@@ -40,8 +53,8 @@ impl Joins {
                     let next = format!("j{}", self.aliases.len() + 1);
                     self.joins.push(format!(
                         "LEFT JOIN {} AS {next} ON {next}.id = {alias}.{}",
-                        quote(target),
-                        quote(&hop.field)
+                        (self.quote)(target),
+                        (self.quote)(&hop.field)
                     ));
                     self.aliases.insert(prefix.clone(), next.clone());
                     next
@@ -49,7 +62,7 @@ impl Joins {
             };
         }
         let last = path.hops.last().expect("a path has a hop");
-        format!("{alias}.{}", quote(&last.field))
+        format!("{alias}.{}", (self.quote)(&last.field))
     }
 }
 

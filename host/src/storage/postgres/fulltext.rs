@@ -12,7 +12,7 @@ use crate::Result;
 use crate::manifest::SearchableField;
 use crate::query::TextMatch;
 use crate::query::text::Term;
-use crate::storage::schema::quote;
+use super::names::ident;
 
 /// The text search configuration: PostgreSQL's `english` with a stemmer that drops no stop words.
 const CONFIG: &str = "'\"_max\".english_every_word'::regconfig";
@@ -48,8 +48,8 @@ pub(super) fn words_of(column: &str) -> String {
 pub(super) fn index(field: &SearchableField, index_name: &str) -> String {
     format!(
         "CREATE INDEX IF NOT EXISTS {index_name} ON {} USING gin ({})",
-        quote(&field.entity),
-        words_of(&quote(&field.field))
+        ident(&field.entity),
+        words_of(&ident(&field.field))
     )
 }
 
@@ -79,7 +79,7 @@ impl Matching {
 /// The SQL of `text`, binding what users typed through `bind` (which returns a `text` parameter).
 pub(super) fn matching(text: &TextMatch, bind: &mut dyn FnMut(String) -> String) -> Matching {
     let fields = &text.fields;
-    let column = |field: &str| format!("t.{}", quote(field));
+    let column = |field: &str| format!("t.{}", ident(field));
     let mut term_sql = |term: &Term| -> (String, String) {
         let query = if term.prefix {
             let lexeme = term.text.replace('\\', "\\\\").replace('\'', "''");

@@ -10,7 +10,7 @@ use super::connection::failed;
 use crate::Result;
 use crate::data::EntityRef;
 use crate::manifest::ConnectorInfo;
-use crate::storage::schema::{link_table, quote};
+use super::names::{ident, link_ident};
 use crate::storage::{Freshness, LastSyncs};
 
 fn parse(text: Option<String>) -> Option<DateTime<Utc>> {
@@ -18,7 +18,7 @@ fn parse(text: Option<String>) -> Option<DateTime<Utc>> {
 }
 
 pub(super) async fn ids_of(client: &impl GenericClient, entity: &str, place: &str) -> Result<Vec<String>> {
-    let sql = format!("SELECT id FROM {} WHERE _deleted_at IS NULL ORDER BY id COLLATE \"C\"", quote(entity));
+    let sql = format!("SELECT id FROM {} WHERE _deleted_at IS NULL ORDER BY id COLLATE \"C\"", ident(entity));
     Ok(client.query(&sql, &[]).await.map_err(failed(place))?.iter().map(|r| r.get(0)).collect())
 }
 
@@ -31,7 +31,7 @@ pub(super) async fn collection_holds(
 ) -> Result<u64> {
     let sql = format!(
         "SELECT COUNT(*) FROM UNNEST($2::text[]) AS u(v) WHERE v IN (SELECT child_id FROM {} WHERE parent_id = $1)",
-        link_table(&parent.entity, field)
+        link_ident(&parent.entity, field)
     );
     let row = client.query_one(&sql, &[&parent.id, &ids]).await.map_err(failed(place))?;
     Ok(row.get::<_, i64>(0) as u64)
@@ -40,7 +40,7 @@ pub(super) async fn collection_holds(
 pub(super) async fn counts(client: &impl GenericClient, info: Option<&ConnectorInfo>, place: &str) -> Result<BTreeMap<String, u64>> {
     let mut counts = BTreeMap::new();
     for entity in info.iter().flat_map(|info| &info.schema.entities) {
-        let sql = format!("SELECT COUNT(*) FROM {} WHERE _deleted_at IS NULL", quote(&entity.name));
+        let sql = format!("SELECT COUNT(*) FROM {} WHERE _deleted_at IS NULL", ident(&entity.name));
         let row = client.query_one(&sql, &[]).await.map_err(failed(place))?;
         counts.insert(entity.name.clone(), row.get::<_, i64>(0) as u64);
     }
@@ -79,7 +79,7 @@ pub(super) async fn freshness(
                                      AND (_synced_at IS NULL OR _synced_at < $1::text) AND id <> ALL($2::text[])),
                     MAX(_synced_at COLLATE \"C\")
              FROM {}",
-            quote(&entity.name)
+            ident(&entity.name)
         );
         // A declared root exists because the schema says so, whether or not a sync writes it: never stale.
         let roots: Vec<&str> = info.schema.roots.iter().filter(|r| r.entity == entity.name).map(|r| r.id.as_str()).collect();

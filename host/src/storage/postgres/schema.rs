@@ -9,7 +9,8 @@ use tokio_postgres::GenericClient;
 use super::connection::failed;
 use crate::manifest::{ConnectorInfo, FieldType};
 use crate::storage::SchemaReport;
-use crate::storage::schema::{link_table, quote};
+use super::names::{ident, link_ident};
+use crate::storage::schema::quote;
 use crate::{Error, Result};
 
 /// The execution tables. `_max_tasks` carries a claim's owner and lease, for workers sharing a sync,
@@ -71,7 +72,7 @@ pub(super) fn column_type(ty: &FieldType) -> Option<&'static str> {
 /// Creates the schema `schema` and its execution tables (under a lock: workers may open it at once),
 /// and makes it the connection's search path.
 pub(super) async fn create(client: &impl GenericClient, schema: &str, place: &str) -> Result<()> {
-    let quoted = quote(schema);
+    let quoted = ident(schema);
     client
         .batch_execute(&format!(
             "BEGIN; SELECT pg_advisory_xact_lock(hashtext('max:' || {})); CREATE SCHEMA IF NOT EXISTS {quoted};
@@ -165,10 +166,10 @@ pub(super) async fn apply(
             rebuilt = true;
         }
         if rebuilt || !tables.contains(&entity.name) {
-            let mut sql = format!("CREATE TABLE {} (id TEXT PRIMARY KEY NOT NULL", quote(&entity.name));
+            let mut sql = format!("CREATE TABLE {} (id TEXT PRIMARY KEY NOT NULL", ident(&entity.name));
             for field in &entity.fields {
                 if let Some(ty) = column_type(&field.field_type) {
-                    sql.push_str(&format!(", {} {ty}", quote(&field.name)));
+                    sql.push_str(&format!(", {} {ty}", ident(&field.name)));
                 }
             }
             sql.push_str(&format!(", {BOOKKEEPING_COLUMNS})"));
@@ -181,8 +182,8 @@ pub(super) async fn apply(
                 if let (None, Some(ty)) = (stored_type(&entity.name, &field.name), column_type(&field.field_type)) {
                     let sql = format!(
                         "ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {ty}",
-                        quote(&entity.name),
-                        quote(&field.name)
+                        ident(&entity.name),
+                        ident(&field.name)
                     );
                     tx.batch_execute(&sql).await.map_err(failed(place))?;
                     report.added.push(format!("{}.{}", entity.name, field.name));
@@ -194,7 +195,7 @@ pub(super) async fn apply(
                 let sql = format!(
                     "CREATE TABLE IF NOT EXISTS {} (parent_id TEXT NOT NULL, position BIGINT NOT NULL, \
                      child_id TEXT NOT NULL, PRIMARY KEY (parent_id, position))",
-                    link_table(&entity.name, &field.name)
+                    link_ident(&entity.name, &field.name)
                 );
                 tx.batch_execute(&sql).await.map_err(failed(place))?;
             }
@@ -232,31 +233,18 @@ pub(super) async fn apply(
     Ok(report)
 }
 
-/// An index name within PostgreSQL's 63 bytes: long ones end with a hash of the whole.
-fn index_name(name: &str) -> String {
-    if name.len() <= 63 {
-        return name.to_string();
-    }
-    use sha2::Digest;
-    let hash = crate::format::hex(&sha2::Sha256::digest(name.as_bytes())[..6]);
-    let mut cut = 50;
-    while !name.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}~{hash}", &name[..cut])
-}
 
 /// Creates every secondary index of `info`'s tables that is missing.
 pub(super) async fn create_indexes(client: &impl GenericClient, info: &ConnectorInfo, place: &str) -> Result<()> {
     for (name, table, column) in crate::storage::schema::secondary_indexes(info) {
-        let sql = format!("CREATE INDEX IF NOT EXISTS {} ON {table} ({column})", quote(&index_name(&name)));
+        let sql = format!("CREATE INDEX IF NOT EXISTS {} ON {} ({})", ident(&name), ident(&table), ident(&column));
         client.batch_execute(&sql).await.map_err(failed(place))?;
     }
     for field in &info.schema.searchable {
-        let name = quote(&index_name(&format!("idx:{}.{}.every_word", field.entity, field.field)));
+        let name = ident(&format!("idx:{}.{}.every_word", field.entity, field.field));
         client.batch_execute(&super::fulltext::index(field, &name)).await.map_err(failed(place))?;
         // The index of the words `english` kept, made by earlier versions.
-        let earlier = quote(&index_name(&format!("idx:{}.{}.words", field.entity, field.field)));
+        let earlier = ident(&format!("idx:{}.{}.words", field.entity, field.field));
         client.batch_execute(&format!("DROP INDEX IF EXISTS {earlier}")).await.map_err(failed(place))?;
     }
     Ok(())
@@ -287,9 +275,9 @@ async fn drop_entity(client: &impl GenericClient, entity: &str, place: &str) -> 
         .map(|r| r.get(0))
         .collect();
     for field in collections {
-        client.batch_execute(&format!("DROP TABLE IF EXISTS {}", link_table(entity, &field))).await.map_err(failed(place))?;
+        client.batch_execute(&format!("DROP TABLE IF EXISTS {}", link_ident(entity, &field))).await.map_err(failed(place))?;
     }
-    client.batch_execute(&format!("DROP TABLE IF EXISTS {}", quote(entity))).await.map_err(failed(place))?;
+    client.batch_execute(&format!("DROP TABLE IF EXISTS {}", ident(entity))).await.map_err(failed(place))?;
     for sql in [
         "DELETE FROM _max_schema WHERE entity = $1",
         "DELETE FROM _max_versions WHERE entity = $1",

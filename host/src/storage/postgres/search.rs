@@ -14,12 +14,11 @@ use super::connection::failed;
 use crate::manifest::FieldType;
 use super::fulltext::Matching;
 use crate::query::{Cursor, Expr, FieldPath, Literal, Op, SCORE, SNIPPET, SearchQuery};
-use crate::storage::schema::quote;
+use super::names::ident;
 use crate::storage::search::Joins;
 use crate::Result;
 
 /// Builds the SQL of one query: joins for each reference prefix, and the bound text in order.
-#[derive(Default)]
 struct Sql {
     joins: Joins,
     params: Vec<String>,
@@ -148,7 +147,7 @@ pub(super) async fn stream(
     visit: &mut dyn FnMut(Vec<serde_json::Value>) -> ControlFlow<()>,
     place: &str,
 ) -> Result<Option<String>> {
-    let mut sql = Sql::default();
+    let mut sql = Sql { joins: Joins::naming_with(ident), params: Vec::new(), matching: None };
     if let Some(text) = &query.text {
         sql.matching = Some(super::fulltext::matching(text, &mut |t| sql.bind(t)));
     }
@@ -170,7 +169,7 @@ pub(super) async fn stream(
     let mut columns = select.clone();
     columns.push("t.id".to_string());
     columns.extend(keys.iter().map(|(c, _)| c.clone()));
-    let mut text = format!("SELECT {} FROM {} AS t", columns.join(", "), quote(&query.entity));
+    let mut text = format!("SELECT {} FROM {} AS t", columns.join(", "), ident(&query.entity));
     for join in &sql.joins.joins {
         text.push(' ');
         text.push_str(join);

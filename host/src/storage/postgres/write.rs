@@ -16,7 +16,7 @@ use crate::storage::ownership::owned_item;
 use crate::storage::write::{BatchColumns, batch_columns, collection_links, invalid};
 use crate::data::{EntityBatch, EntityRef, FieldValue, normalized_datetime};
 use crate::manifest::{ConnectorInfo, FieldType, VersionedFields};
-use crate::storage::schema::{link_table, quote};
+use super::names::{ident, link_ident};
 use crate::task::{FeedCursor, Links, SyncId, Task, TaskOutcome};
 use crate::Result;
 
@@ -111,7 +111,7 @@ pub(super) async fn ensure_rows(tx: &impl GenericClient, refs_: &[EntityRef], pl
     }
     for (entity, ids) in by_entity {
         let sql =
-            format!("INSERT INTO {} (id) SELECT DISTINCT u FROM UNNEST($1::text[]) u ON CONFLICT (id) DO NOTHING", quote(entity));
+            format!("INSERT INTO {} (id) SELECT DISTINCT u FROM UNNEST($1::text[]) u ON CONFLICT (id) DO NOTHING", ident(entity));
         tx.execute(&sql, &[&ids]).await.map_err(failed(place))?;
     }
     Ok(())
@@ -148,7 +148,7 @@ pub(super) async fn complete_task(
         if info.entity(&deleted.entity).is_none() {
             return Err(invalid(&deleted.entity, &deleted.id, "", "the connector reported a deletion of an undeclared entity"));
         }
-        let sql = format!("UPDATE {} SET _deleted_at = $1 WHERE id = $2", quote(&deleted.entity));
+        let sql = format!("UPDATE {} SET _deleted_at = $1 WHERE id = $2", ident(&deleted.entity));
         tx.execute(&sql, &[&synced_at, &deleted.id]).await.map_err(failed(place))?;
         tasks::forget_feeds(tx, &deleted.entity, &deleted.id, place).await?;
     }
@@ -170,7 +170,7 @@ pub(super) async fn complete_task(
                      (SELECT 1 FROM {} WHERE id = $3 AND _deleted_at IS NOT NULL)
                  ON CONFLICT (loader, parent_id) DO UPDATE SET cursor = excluded.cursor,
                  updated_at = excluded.updated_at, sync_id = excluded.sync_id",
-                quote(&scope.entity)
+                ident(&scope.entity)
             );
             tx.execute(&sql, &[loader, &scope.entity, &scope.id, cursor, &synced_at, &sync]).await.map_err(failed(place))?;
         }
@@ -220,11 +220,11 @@ async fn write_batch(
         }
     }
     if !ids.is_empty() {
-        let names: Vec<String> = scalars.iter().map(|(_, f, _)| quote(&f.name)).collect();
+        let names: Vec<String> = scalars.iter().map(|(_, f, _)| ident(&f.name)).collect();
         let mut unnest = vec!["$1::text[]".to_string()];
         unnest.extend(columns.iter().enumerate().map(|(i, c)| format!("${}::{}", i + 2, c.array_type())));
         let n = names.len();
-        let mut sql = format!("INSERT INTO {} (id", quote(&entity.name));
+        let mut sql = format!("INSERT INTO {} (id", ident(&entity.name));
         for name in &names {
             sql.push_str(&format!(", {name}"));
         }
@@ -266,7 +266,7 @@ async fn write_batch(
 
 /// The JSON array of a row's version values (`alias` the entity table's).
 fn versions_basis(group: &VersionedFields, alias: &str) -> String {
-    let columns: Vec<String> = group.versions.iter().map(|v| format!("{alias}.{}", quote(v))).collect();
+    let columns: Vec<String> = group.versions.iter().map(|v| format!("{alias}.{}", ident(v))).collect();
     format!("jsonb_build_array({})", columns.join(", "))
 }
 
@@ -276,7 +276,7 @@ async fn record_versions(tx: &impl GenericClient, group: &VersionedFields, ids: 
         "INSERT INTO _max_versions (entity, fields, id, basis) SELECT $1, $2, t.id, {} FROM {} AS t
          WHERE t.id = ANY($3::text[]) ON CONFLICT (entity, fields, id) DO UPDATE SET basis = excluded.basis",
         versions_basis(group, "t"),
-        quote(&group.entity)
+        ident(&group.entity)
     );
     tx.execute(&sql, &[&group.entity, &crate::storage::versions::key(group), &ids]).await.map_err(failed(place))?;
     Ok(())
@@ -291,7 +291,7 @@ pub(super) async fn versions_changed(
     let sql = format!(
         "SELECT t.id FROM {} AS t LEFT JOIN _max_versions v ON v.entity = $1 AND v.fields = $2 AND v.id = t.id
          WHERE t._deleted_at IS NULL AND (v.basis IS NULL OR v.basis IS DISTINCT FROM {})",
-        quote(&group.entity),
+        ident(&group.entity),
         versions_basis(group, "t")
     );
     let rows = client.query(&sql, &[&group.entity, &crate::storage::versions::key(group)]).await.map_err(failed(place))?;
@@ -314,7 +314,7 @@ async fn field_set_id(tx: &impl GenericClient, entity: &str, columns: &[String],
 }
 
 async fn write_links(tx: &impl GenericClient, info: &ConnectorInfo, links: &Links, synced_at: &str, place: &str) -> Result<()> {
-    let table = link_table(&links.parent.entity, &links.field);
+    let table = link_ident(&links.parent.entity, &links.field);
     let (entity, field) = (links.parent.entity.as_str(), links.field.as_str());
     let owned = info.schema.owns(entity, field);
     if links.replace {
@@ -343,7 +343,7 @@ async fn write_links(tx: &impl GenericClient, info: &ConnectorInfo, links: &Link
 }
 
 async fn listed(tx: &impl GenericClient, entity: &str, field: &str, parent: &str, place: &str) -> Result<Vec<String>> {
-    let sql = format!("SELECT child_id FROM {} WHERE parent_id = $1", link_table(entity, field));
+    let sql = format!("SELECT child_id FROM {} WHERE parent_id = $1", link_ident(entity, field));
     Ok(tx.query(&sql, &[&parent]).await.map_err(failed(place))?.iter().map(|r| r.get(0)).collect())
 }
 
@@ -395,7 +395,7 @@ impl<C: GenericClient> Deletion<'_, C> {
         for owned in info.schema.owned.iter().filter(|o| o.entity == entity) {
             let Some(item) = owned_item(info, entity, &owned.field) else { continue };
             let ids = listed(self.tx, entity, &owned.field, id, self.place).await?;
-            let sql = format!("DELETE FROM {} WHERE parent_id = $1", link_table(entity, &owned.field));
+            let sql = format!("DELETE FROM {} WHERE parent_id = $1", link_ident(entity, &owned.field));
             self.tx.execute(&sql, &[&id]).await.map_err(failed(self.place))?;
             self.mark_unlisted((entity, &owned.field, item), &ids, depth).await?;
         }
@@ -404,8 +404,8 @@ impl<C: GenericClient> Deletion<'_, C> {
 
     /// Marks deleted each of `ids` that the owned collection `entity.field` no longer lists anywhere.
     async fn mark_unlisted(&mut self, (entity, field, item): (&str, &str, &str), ids: &[String], depth: usize) -> Result<()> {
-        let still = format!("SELECT 1 FROM {} WHERE child_id = $1 LIMIT 1", link_table(entity, field));
-        let delete = format!("UPDATE {} SET _deleted_at = $1 WHERE id = $2 AND _deleted_at IS NULL", quote(item));
+        let still = format!("SELECT 1 FROM {} WHERE child_id = $1 LIMIT 1", link_ident(entity, field));
+        let delete = format!("UPDATE {} SET _deleted_at = $1 WHERE id = $2 AND _deleted_at IS NULL", ident(item));
         for id in ids {
             let listed = self.tx.query_opt(&still, &[id]).await.map_err(failed(self.place))?.is_some();
             if !listed && self.tx.execute(&delete, &[&self.at, id]).await.map_err(failed(self.place))? > 0 {
@@ -460,7 +460,7 @@ async fn leave_collections(tx: &impl GenericClient, info: &ConnectorInfo, delete
     for entity in &info.schema.entities {
         for field in &entity.fields {
             let FieldType::Collection(item) = &field.field_type else { continue };
-            let table = link_table(&entity.name, &field.name);
+            let table = link_ident(&entity.name, &field.name);
             if item == deleted {
                 tx.execute(&format!("DELETE FROM {table} WHERE child_id = $1"), &[&id]).await.map_err(failed(place))?;
             }
