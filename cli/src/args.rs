@@ -16,6 +16,7 @@ use crate::commands::mcp::McpCommand;
 use crate::commands::schedule::ScheduleCommand;
 use crate::commands::search::SearchCommand;
 use crate::commands::sql::SqlCommand;
+use crate::commands::storage::StorageCommand;
 use crate::commands::sync::SyncCommand;
 use crate::commands::worker::WorkerCommand;
 
@@ -139,6 +140,7 @@ pub enum Command {
     Limits(LimitsCommand),
     Schedule(ScheduleCommand),
     Mcp(McpCommand),
+    Storage(StorageCommand),
     Worker(WorkerCommand),
     #[command(subcommand)]
     Daemon(DaemonCommand),

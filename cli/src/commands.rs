@@ -14,6 +14,7 @@ pub mod schedule;
 pub mod search;
 pub mod signatures;
 pub mod sql;
+pub mod storage;
 pub mod sync;
 pub mod worker;
 
@@ -40,6 +41,7 @@ pub async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Limits(command) => command.run(&cli.global, printer),
         Command::Schedule(command) => command.run(&cli.global, printer),
         Command::Mcp(command) => command.run(&cli.global).await,
+        Command::Storage(command) => command.run(&cli.global, printer),
         Command::Worker(command) => command.run(&cli.global, printer).await,
         Command::Daemon(command) => command.run(&cli.global, printer).await,
         Command::Trust(command) => command.run(&cli.global, printer),

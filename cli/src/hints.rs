@@ -60,7 +60,9 @@ pub fn hint(error: &HostError) -> Option<String> {
         HostError::InvalidLimit { .. } => "`max limits` lists every limit with its unit, default and range".into(),
         HostError::ConnectorCrashed { .. } => "this is a bug in the connector: report it to its author".into(),
         HostError::ProjectNotFound { .. } => "run `max init` to create a project here".into(),
-        HostError::ProjectExists { .. } => "use the existing project, or remove its .max/ folder first".into(),
+        HostError::ProjectExists { .. } => {
+            "use the existing project (`max storage sqlite|postgres://…` stores its data elsewhere)".into()
+        }
         HostError::ConnectorNotInstalled { installed, .. } if installed.is_empty() => {
             "no connectors are installed yet: `max connector install <file.wasm>`".into()
         }

@@ -115,6 +115,22 @@ pub struct Status {
     pub entities: Vec<Freshness>,
 }
 
+/// What moving a project to another storage did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StorageChange {
+    /// Where the data was stored until now, for people.
+    pub from: String,
+    /// Where it is stored from now on, for people.
+    pub to: String,
+    /// Whether anything changed (not when the project already stored its data there).
+    pub changed: bool,
+    /// The installations with nothing stored there yet: their next sync loads everything afresh.
+    pub afresh: Vec<String>,
+    /// The installations with data stored there already (from before an earlier move): their next
+    /// sync goes on from it.
+    pub resumed: Vec<String>,
+}
+
 /// The tasks of a sync that has not ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Progress {
@@ -372,6 +388,33 @@ impl Host {
             }
             _ => installation.data_db().display().to_string(),
         }
+    }
+
+    /// Stores the project's data as `to` says from now on: a PostgreSQL database is checked to
+    /// answer first, and the move is refused while any installation syncs. Nothing is copied or
+    /// deleted: what is stored stays where it is (each `data.db`, each schema), read again if the
+    /// project moves back.
+    pub fn change_storage(&self, to: &StorageSetting) -> Result<StorageChange> {
+        let from = self.project.storage()?;
+        check_storage(to)?;
+        let installations = self.project.installations().list()?;
+        let _locks = installations.iter().map(Installation::lock_for_sync).collect::<Result<Vec<_>>>()?;
+        let (mut afresh, mut resumed) = (Vec::new(), Vec::new());
+        for installation in &installations {
+            let stored = match to {
+                StorageSetting::Sqlite => installation.data_db().exists(),
+                StorageSetting::Postgres { url } => {
+                    let schema = crate::storage::pg_schema_name(&installation.file.connector, &installation.file.name);
+                    PgStorage::open_existing(url, &schema)?.is_some()
+                }
+            };
+            if stored { &mut resumed } else { &mut afresh }.push(installation.label());
+        }
+        let changed = &from != to;
+        if changed {
+            self.project.set_storage(to)?;
+        }
+        Ok(StorageChange { from: from.describe(), to: to.describe(), changed, afresh, resumed })
     }
 
     /// Removes `installation`: its settings, secrets, synced data and schedule. Refused while it

@@ -49,8 +49,8 @@ mod worker;
 pub use data::ConnectorError;
 pub use error::{Error, LimitKind, Result};
 pub use front::{
-    Host, Overview, Progress, RetiredField, SchemaView, SearchResult, Status, SyncRequest, check_storage,
-    inspect_component,
+    Host, Overview, Progress, RetiredField, SchemaView, SearchResult, Status, StorageChange, SyncRequest,
+    check_storage, inspect_component,
 };
 pub use lookup::EntityView;
 pub use marketplace::{

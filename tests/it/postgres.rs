@@ -674,3 +674,63 @@ fn names_past_postgresqls_63_bytes_stay_apart_installations_and_discovered_prope
     assert_eq!(found["rows"][0][first.as_str()], "from", "{found}");
     assert_eq!(found["rows"][0][second.as_str()], "to", "{found}");
 }
+
+#[test]
+fn a_project_moves_its_data_to_postgresql_and_back_and_each_storage_keeps_what_it_had() {
+    let size =
+        Size { workspaces: 1, users: 3, projects: 4, tasks_per_project: 30, files_per_project: 1, history: false };
+    let (fake, server) = acme_with_latency(size, Duration::from_millis(150));
+    let project = sqlite_project();
+    project.max().args(["connector", "install", "--yes"]).arg(max_tests::connector("acme")).assert().success();
+    max_tests::connect_acme_to(&project, &server, "default", &[]);
+    project.max().args(["sync", "acme"]).assert().success();
+    let tasks = |project: &TestProject| {
+        let page = json(project, &["search", "acme", "Task", "--fields", "id", "--all"]);
+        page["rows"].as_array().unwrap().len()
+    };
+    let expected = fake.counts()["Task"];
+    assert_eq!(tasks(&project), expected);
+
+    // A database that doesn't answer changes nothing.
+    let refused = project.max().args(["storage", "postgres://max@127.0.0.1:1/nowhere"]).assert().failure();
+    assert!(String::from_utf8_lossy(&refused.get_output().stderr).contains("can't connect"));
+    assert!(json(&project, &["storage"])["storage"].as_str().unwrap().starts_with("SQLite"));
+
+    // Moved: nothing there yet, so the next sync loads everything afresh.
+    let url = PgCluster::shared().database();
+    let moved = json(&project, &["storage", &url]);
+    assert_eq!(
+        (moved["changed"].as_bool(), moved["afresh"][0].as_str()),
+        (Some(true), Some("acme/default")),
+        "{moved}"
+    );
+    let unsynced = project.max().args(["search", "acme", "Task"]).assert().failure();
+    assert!(String::from_utf8_lossy(&unsynced.get_output().stderr).contains("not been synced"));
+    // While a sync runs, the project stays where it is.
+    let mut sync = std::process::Command::new(assert_cmd::cargo::cargo_bin("max"));
+    let sync = project.as_a_person(sync.args(["sync", "acme", "--no-daemon", "-o", "json"]));
+    let sync = sync.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while json(&project, &["status", "acme"])[0]["unfinished"]["running"] != true {
+        assert!(std::time::Instant::now() < deadline, "the sync started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let busy = project.max().args(["storage", "sqlite"]).assert().failure();
+    assert!(String::from_utf8_lossy(&busy.get_output().stderr).contains("being synced"));
+    let synced = sync.wait_with_output().unwrap();
+    assert!(synced.status.success(), "{}", String::from_utf8_lossy(&synced.stderr));
+    let synced: Value = serde_json::from_slice(&synced.stdout).unwrap();
+    assert_eq!(synced["sync"]["record"]["full"], true, "{synced}");
+    assert_eq!(tasks(&project), expected);
+    let database = url.rsplit('/').next().unwrap();
+    assert_eq!(PgCluster::shared().psql(database, "SELECT COUNT(*) FROM acme.\"Task\""), expected.to_string());
+
+    // Back: the data.db is where it was, and the next sync goes on from it.
+    let back = json(&project, &["storage", "sqlite"]);
+    assert_eq!(back["resumed"][0], "acme/default", "{back}");
+    assert_eq!(tasks(&project), expected);
+    let again = json(&project, &["sync", "acme"]);
+    assert_eq!(again["sync"]["record"]["full"], false, "{again}");
+    let same = json(&project, &["storage", "sqlite"]);
+    assert_eq!(same["changed"], false, "{same}");
+}
