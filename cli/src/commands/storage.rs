@@ -9,7 +9,7 @@ use crate::output::Printer;
 
 /// Show where the project stores its synced data, or store it elsewhere from now on.
 ///
-/// Moving copies and deletes nothing: each installation's next sync loads everything afresh into
+/// A move neither copies nor deletes anything: each installation's next sync loads everything afresh into
 /// the new storage, and what was stored stays where it was (each `data.db`, each schema), read again
 /// if the project moves back. Refused while an installation syncs. PostgreSQL URLs take libpq's TLS
 /// settings (see `max init --help`).
