@@ -16,9 +16,11 @@ use crate::output::{Printer, printable};
 use crate::progress::SyncProgress;
 use max_host::format::thousands;
 
-/// Sync installations into their local SQLite databases.
+/// Sync installations into the project's storage (local SQLite, or PostgreSQL).
 ///
-/// Each installation has its own database, `.max/installations/<connector>/<name>/data.db`. Name one
+/// Each installation has its own database, `.max/installations/<connector>/<name>/data.db`, or its
+/// own schema in the project's PostgreSQL database (`max storage`), where workers on other
+/// machines can share the work (`max worker`). Name one
 /// installation or several (they sync one after another; a failure of one doesn't stop the rest), or
 /// pass `--all`.
 ///
