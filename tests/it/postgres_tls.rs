@@ -29,10 +29,18 @@ fn signed(
     (cert.pem(), key.serialize_pem())
 }
 
-/// What `max init --storage URL` said, and whether it worked.
+/// What `max init --storage URL` said, and whether it worked, with no password but the URL's.
 fn init(url: &str) -> (bool, String) {
+    init_where(url, |_| ())
+}
+
+/// [`init`], with the command's environment set by `environment` (no `PGPASSWORD`, a `HOME` of its own).
+fn init_where(url: &str, environment: impl FnOnce(&mut assert_cmd::Command)) -> (bool, String) {
     let project = TestProject::new();
-    let output = project.max().args(["init", "--storage", url]).output().unwrap();
+    let mut command = project.max();
+    command.env_remove("PGPASSWORD").env_remove("PGPASSFILE").env("HOME", project.home());
+    environment(&mut command);
+    let output = command.args(["init", "--storage", url]).output().unwrap();
     (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
 }
 
@@ -53,6 +61,7 @@ fn postgres_urls_with_sslmode_reach_a_server_that_speaks_only_tls_and_check_whom
     let hba = "local all all trust\n\
                hostssl all max 127.0.0.1/32 trust\n\
                hostssl all certified 127.0.0.1/32 cert\n\
+               hostssl all secret 127.0.0.1/32 scram-sha-256\n\
                hostnossl all all 127.0.0.1/32 reject\n";
     let cluster = PgCluster::with_tls(&ServerTls { cert, key, client_roots: root.pem(), hba: hba.into() });
     cluster.psql("postgres", "CREATE ROLE certified LOGIN SUPERUSER");
@@ -92,6 +101,27 @@ fn postgres_urls_with_sslmode_reach_a_server_that_speaks_only_tls_and_check_whom
     assert!(worked, "{said}");
     let (worked, said) = init(&url("certified", "localhost", &format!("{verified}&sslcert={client_cert}")));
     assert!(!worked && said.contains("sslcert and sslkey go together"), "{said}");
+
+    // A password kept out of the URL, where libpq finds it: PGPASSWORD, else ~/.pgpass (0600 only).
+    cluster.psql("postgres", "CREATE ROLE secret LOGIN SUPERUSER PASSWORD 'pa:ss\\word'");
+    let secret = url("secret", "localhost", &verified);
+    let (worked, said) = init(&secret);
+    assert!(!worked && said.contains("password"), "no password: {said}");
+    let (worked, said) = init_where(&secret, |c| {
+        c.env("PGPASSWORD", "pa:ss\\word");
+    });
+    assert!(worked, "PGPASSWORD: {said}");
+    let home = tempfile::tempdir().unwrap();
+    let passfile = home.path().join(".pgpass");
+    std::fs::write(&passfile, format!("localhost:{}:{database}:secret:pa\\:ss\\\\word\n", cluster.port)).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    for (mode, works) in [(0o600, true), (0o644, false)] {
+        std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(mode)).unwrap();
+        let (worked, said) = init_where(&secret, |c| {
+            c.env("HOME", home.path());
+        });
+        assert_eq!(worked, works, "~/.pgpass {mode:o}: {said}");
+    }
 
     // A verified URL carries a whole sync, its search, and a worker (which listens for work), all
     // run from the project's folder though the root's file was named from the one it is in.

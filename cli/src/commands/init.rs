@@ -16,7 +16,8 @@ installation) that workers on other machines can share.\n\nPostgreSQL URLs take 
 `sslmode` (disable, prefer — the default —, require, verify-ca, verify-full), `sslrootcert` (a PEM file, or `system` \
 for the roots browsers trust, with verify-full; verify-ca and verify-full otherwise use ~/.postgresql/root.crt when it exists, else \
 those roots) and `sslcert` with `sslkey` for a client certificate. As with psql, prefer and require encrypt without \
-checking the server's certificate unless `sslrootcert` is given.\n\nExamples:\n  max init\n  max -C ~/work-data init\n  \
+checking the server's certificate unless `sslrootcert` is given. A URL without a password takes \
+`PGPASSWORD`, else the matching line of ~/.pgpass (or `PGPASSFILE`), as psql does.\n\nExamples:\n  max init\n  max -C ~/work-data init\n  \
 max init --storage postgres://max@db.internal:5432/max\n  \
 max init --storage 'postgres://max:PASSWORD@db.example.com/max?sslmode=verify-full&sslrootcert=system'"
 )]

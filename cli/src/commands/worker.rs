@@ -31,6 +31,8 @@ use crate::output::{Printer, printable};
 )]
 pub struct WorkerCommand {
     /// The project's database: work from what its projects publish there, with no project folder.
+    /// Leave the password out (the command line is visible to every user of the machine): it is
+    /// taken from `PGPASSWORD` or ~/.pgpass, as psql takes it.
     #[arg(long, value_name = "postgres://…")]
     storage: Option<String>,
     /// Tasks this worker runs at once.

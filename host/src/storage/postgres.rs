@@ -9,6 +9,7 @@ pub(crate) mod published;
 mod connection;
 mod fulltext;
 mod names;
+mod passfile;
 mod quota;
 mod read;
 mod schema;

@@ -76,10 +76,15 @@ pub(crate) fn url_problem(url: &str) -> Option<String> {
 }
 
 /// `url` made ready to connect to as Max (named so in the server's views, with a time limit unless
-/// the URL sets one), or an error about it.
+/// the URL sets one, with the password libpq would find when it has none), or an error about it.
 fn target_of(url: &str) -> Result<Target> {
     let mut target = target(url)
         .map_err(|problem| Error::Storage { path: shown(url), message: format!("not a PostgreSQL URL: {problem}") })?;
+    if target.config.get_password().is_none()
+        && let Some(password) = super::passfile::password(&target.config)
+    {
+        target.config.password(password);
+    }
     if target.config.get_connect_timeout().is_none() {
         target.config.connect_timeout(CONNECT_TIMEOUT);
     }
