@@ -679,7 +679,8 @@ fn names_past_postgresqls_63_bytes_stay_apart_installations_and_discovered_prope
 fn a_project_moves_its_data_to_postgresql_and_back_and_each_storage_keeps_what_it_had() {
     let size =
         Size { workspaces: 1, users: 3, projects: 4, tasks_per_project: 30, files_per_project: 1, history: false };
-    let (fake, server) = acme_with_latency(size, Duration::from_millis(150));
+    // Slow enough that the sync below is seen running, for seconds, before it ends.
+    let (fake, server) = acme_with_latency(size, Duration::from_millis(600));
     let project = sqlite_project();
     project.max().args(["connector", "install", "--yes"]).arg(max_tests::connector("acme")).assert().success();
     max_tests::connect_acme_to(&project, &server, "default", &[]);
