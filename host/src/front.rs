@@ -277,7 +277,7 @@ impl Host {
                 run_on(storage, &live, &options, observer).await
             }
             StorageSetting::Postgres { url } => {
-                let schema = crate::storage::pg_schema_name(&installation.file.connector, &installation.file.name);
+                let schema = installation.pg_schema();
                 let mut storage = PgStorage::open(&url, &schema)?;
                 storage.limit_size(live.limits.database_bytes);
                 if !storage.hold_sync_right()? {
@@ -383,7 +383,7 @@ impl Host {
     pub fn data_location(&self, installation: &Installation) -> String {
         match self.project.storage() {
             Ok(StorageSetting::Postgres { url }) => {
-                let schema = crate::storage::pg_schema_name(&installation.file.connector, &installation.file.name);
+                let schema = installation.pg_schema();
                 format!("{} schema {}", crate::storage::shown_url(&url), crate::storage::quote_name(&schema))
             }
             _ => installation.data_db().display().to_string(),
@@ -404,7 +404,7 @@ impl Host {
             let stored = match to {
                 StorageSetting::Sqlite => installation.data_db().exists(),
                 StorageSetting::Postgres { url } => {
-                    let schema = crate::storage::pg_schema_name(&installation.file.connector, &installation.file.name);
+                    let schema = installation.pg_schema();
                     PgStorage::open_existing(url, &schema)?.is_some()
                 }
             };
@@ -422,7 +422,7 @@ impl Host {
     pub fn disconnect(&self, installation: &Installation) -> Result<()> {
         let _lock = installation.lock_for_sync()?;
         if let StorageSetting::Postgres { url } = self.project.storage()? {
-            let schema = crate::storage::pg_schema_name(&installation.file.connector, &installation.file.name);
+            let schema = installation.pg_schema();
             PgStorage::drop_schema(&url, &schema)?;
         }
         std::fs::remove_dir_all(installation.dir()).map_err(Error::io("remove", installation.dir()))?;
@@ -514,7 +514,7 @@ impl Host {
                 (path.display().to_string(), Some(path), open)
             }
             StorageSetting::Postgres { url } => {
-                let schema = crate::storage::pg_schema_name(&installation.file.connector, &installation.file.name);
+                let schema = installation.pg_schema();
                 let key = format!("{url}#{schema}");
                 let open = Box::new(move || {
                     Ok(PgStorage::open_existing(&url, &schema)?.map(|s| Box::new(s) as Box<dyn ReadStore>))

@@ -61,7 +61,7 @@ impl Host {
             return installations
                 .iter()
                 .map(|i| {
-                    let name = crate::storage::pg_schema_name(&i.file.connector, &i.file.name);
+                    let name = i.pg_schema();
                     let synced = crate::storage::PgStorage::open_existing(&url, &name)?.is_some();
                     Ok(SqlSchema { name, installation: i.label(), synced })
                 })

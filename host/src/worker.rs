@@ -210,7 +210,7 @@ impl Host {
         request: &WorkRequest,
         observer: &dyn WorkObserver,
     ) -> Result<Option<DrainReport>> {
-        let schema = crate::storage::pg_schema_name(&installation.file.connector, &installation.file.name);
+        let schema = installation.pg_schema();
         let Some(mut storage) = PgStorage::open_existing(url, &schema)? else { return Ok(None) };
         let Some(sync) = storage.runnable_sync()? else { return Ok(None) };
         storage.set_lease(request.lease);

@@ -87,6 +87,11 @@ impl Installation {
         format!("{}/{}", self.file.connector, self.file.name)
     }
 
+    /// Its schema in the project's database when the project stores its data in PostgreSQL.
+    pub fn pg_schema(&self) -> String {
+        crate::storage::pg_schema_name(&self.file.connector, &self.file.name)
+    }
+
     /// Its folder.
     pub fn dir(&self) -> &Path {
         &self.dir
