@@ -25,6 +25,13 @@ fn hubspot_project(config: HubSpotConfig, extra: &[&str]) -> (TestProject, HubSp
 fn connected(server: &RunningServer, extra: &[&str]) -> TestProject {
     let project = TestProject::new();
     project.max().arg("init").assert().success();
+    install_and_connect(&project, server, extra);
+    project
+}
+
+/// Installs hubspot in `project` and connects it to `server` with the private-app token, every
+/// object type and property, and `extra` settings.
+pub fn install_and_connect(project: &TestProject, server: &RunningServer, extra: &[&str]) {
     project.max().args(["connector", "install", "--yes"]).arg(connector("hubspot")).assert().success();
     let mut connect = project.max();
     connect.args(["connect", "hubspot", "--set"]).arg(format!("base_url={}", server.base_url()));
@@ -35,7 +42,6 @@ fn connected(server: &RunningServer, extra: &[&str]) -> TestProject {
     let connected = connect.assert().success();
     let said = String::from_utf8_lossy(&connected.get_output().stderr).into_owned();
     assert!(said.contains("HubSpot account 62"), "validate names the account: {said}");
-    project
 }
 
 fn data_db(project: &TestProject) -> rusqlite::Connection {

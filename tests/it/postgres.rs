@@ -624,7 +624,7 @@ fn an_installations_size_limit_holds_in_postgresql_and_the_others_keep_syncing()
 
 #[test]
 fn names_past_postgresqls_63_bytes_stay_apart_installations_and_discovered_properties_alike() {
-    use max_fake_saas::hubspot::{DEFAULT_TOKEN, HubSpot, HubSpotConfig, Mutation};
+    use max_fake_saas::hubspot::{HubSpot, HubSpotConfig, Mutation};
     let (project, url) = postgres_project();
     let database = url.rsplit('/').next().unwrap();
     // Two installations whose schema names (`acme/…`) begin alike for more than 63 bytes, on two
@@ -660,13 +660,7 @@ fn names_past_postgresqls_63_bytes_stay_apart_installations_and_discovered_prope
     ]))
     .unwrap();
     fake.with_data(|d| mutations.iter().for_each(|m| drop(d.mutate(m).unwrap())));
-    project.max().args(["connector", "install", "--yes"]).arg(max_tests::connector("hubspot")).assert().success();
-    let mut connect = project.max();
-    connect.args(["connect", "hubspot", "--set", &format!("base_url={}", server.base_url())]);
-    for setting in ["auth=private_app", &format!("access_token={DEFAULT_TOKEN}"), "objects=", "properties=all"] {
-        connect.args(["--set", setting]);
-    }
-    connect.assert().success();
+    crate::hubspot::install_and_connect(&project, &server, &[]);
     project.max().args(["sync", "hubspot"]).assert().success();
     let filter = format!("id = \"{contact}\"");
     let fields = format!("{first},{second}");
