@@ -1,18 +1,18 @@
 //! `--match` on PostgreSQL, with its own text search: each searchable field's words
 //! (`to_tsvector`, English stems as SQLite's porter tokenizer has them and, as there, every word
-//! kept: `the` and `of` too; a GIN index per field), a term matching when it matches in any searchable field (or in the one it
-//! names), the relevance the sum over fields of their weight × `ts_rank`, and the snippet
-//! `ts_headline`'s. What users type never reaches a query parser as syntax: words and phrases go
+//! kept: `the` and `of` too; a GIN index per field), a term matching when it matches in any
+//! searchable field (or in the one it names), the relevance the sum over fields of their weight ×
+//! `ts_rank`, and the snippet `ts_headline`'s. What users type never reaches a query parser as syntax: words and phrases go
 //! through `phraseto_tsquery`, prefixes as one quoted lexeme.
 
 use tokio_postgres::GenericClient;
 
 use super::connection::{MAX_SCHEMA_LOCK, failed};
+use super::names::ident;
 use crate::Result;
 use crate::manifest::SearchableField;
 use crate::query::TextMatch;
 use crate::query::text::Term;
-use super::names::ident;
 
 /// The text search configuration: PostgreSQL's `english` with a stemmer that drops no stop words.
 const CONFIG: &str = "'\"_max\".english_every_word'::regconfig";

@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::GenericClient;
 
 use super::connection::failed;
+use super::names::{ident, link_ident};
 use crate::Result;
 use crate::data::EntityRef;
 use crate::manifest::ConnectorInfo;
-use super::names::{ident, link_ident};
 use crate::storage::{Freshness, LastSyncs};
 
 fn parse(text: Option<String>) -> Option<DateTime<Utc>> {

@@ -7,9 +7,9 @@ use std::collections::HashSet;
 use tokio_postgres::GenericClient;
 
 use super::connection::failed;
+use super::names::{ident, link_ident};
 use crate::manifest::{ConnectorInfo, FieldType};
 use crate::storage::SchemaReport;
-use super::names::{ident, link_ident};
 use crate::storage::schema::quote;
 use crate::{Error, Result};
 

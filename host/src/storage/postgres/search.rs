@@ -11,12 +11,12 @@ use tokio_postgres::GenericClient;
 use tokio_postgres::types::{ToSql, Type};
 
 use super::connection::failed;
-use crate::manifest::FieldType;
 use super::fulltext::Matching;
-use crate::query::{Cursor, Expr, FieldPath, Literal, Op, SCORE, SNIPPET, SearchQuery};
 use super::names::ident;
-use crate::storage::search::Joins;
 use crate::Result;
+use crate::manifest::FieldType;
+use crate::query::{Cursor, Expr, FieldPath, Literal, Op, SCORE, SNIPPET, SearchQuery};
+use crate::storage::search::Joins;
 
 /// Builds the SQL of one query: joins for each reference prefix, and the bound text in order.
 struct Sql {

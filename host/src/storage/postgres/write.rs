@@ -10,13 +10,13 @@ use tokio_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 
 use super::connection::failed;
+use super::names::{ident, link_ident};
 use super::tasks;
 use crate::storage::membership::{Placement, placements};
 use crate::storage::ownership::owned_item;
 use crate::storage::write::{BatchColumns, batch_columns, collection_links, invalid};
 use crate::data::{EntityBatch, EntityRef, FieldValue, normalized_datetime};
 use crate::manifest::{ConnectorInfo, FieldType, VersionedFields};
-use super::names::{ident, link_ident};
 use crate::task::{FeedCursor, Links, SyncId, Task, TaskOutcome};
 use crate::Result;
 
